@@ -1,0 +1,916 @@
+//! The pure core of snapshot-export: from (policy, inventory, now) to a plan of steps, each
+//! with its reason, and a keep/delete decision with its reason for every snapshot in scope.
+//! No I/O and no clock reads here: `now` is a parameter.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use lifeboat_shared::policy::{Policy, ResourceKind, Retention, Settings, Span};
+use lifeboat_shared::report::{Action, Decision, Finding, Severity};
+use serde::{Deserialize, Serialize};
+
+/// Tags Lifeboat puts on every snapshot it makes (and that `CopyTags` carries to DR copies).
+pub const TAG_MANAGED: &str = "lifeboat:managed";
+pub const TAG_COMPONENT: &str = "lifeboat:component";
+pub const TAG_SOURCE: &str = "lifeboat:source";
+pub const TAG_PERIOD: &str = "lifeboat:period-start";
+pub const TAG_RUN: &str = "lifeboat:run-id";
+/// Set once the manifest recorded every copy and export in its final state.
+pub const TAG_MANIFEST: &str = "lifeboat:manifest";
+pub const PREFIX: &str = "lifeboat-";
+
+/// Statuses in which AWS accepts a snapshot request for the resource.
+const SNAPSHOTTABLE: [&str; 3] = ["available", "stopped", "storage-optimization"];
+
+/// A database or cache that policy selects for backup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    pub kind: ResourceKind,
+    pub id: String,
+    pub arn: String,
+    pub engine: String,
+    pub engine_version: Option<String>,
+    pub status: String,
+    pub encrypted: bool,
+    pub tags: BTreeMap<String, String>,
+    pub component: String,
+    pub settings: Settings,
+}
+
+/// A snapshot as inventoried, in the primary or the DR region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub kind: ResourceKind,
+    pub id: String,
+    pub arn: String,
+    pub source_id: String,
+    pub region: String,
+    /// Creation time as AWS reports it; some APIs (and emulators) leave it out.
+    pub created_at: Option<DateTime<Utc>>,
+    pub status: String,
+    /// Manual (not automated) snapshot.
+    pub manual: bool,
+    pub encrypted: bool,
+    pub kms_key_id: Option<String>,
+    pub size_gb: Option<i64>,
+    pub engine: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Snapshot {
+    /// Made by Lifeboat: manual, our name prefix, and our tag. All three, or it is never ours.
+    pub fn managed(&self) -> bool {
+        self.manual
+            && self.id.starts_with(PREFIX)
+            && self.tags.get(TAG_MANAGED).map(String::as_str) == Some("true")
+    }
+
+    pub fn available(&self) -> bool {
+        self.status == "available"
+    }
+
+    /// When the backup was taken: AWS's creation time, else the period recorded in our tag.
+    pub fn time(&self) -> Option<DateTime<Utc>> {
+        self.created_at.or_else(|| {
+            self.tags
+                .get(TAG_PERIOD)
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc))
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportTask {
+    pub id: String,
+    pub source_arn: String,
+    /// Upper-case as RDS reports it: STARTING, IN_PROGRESS, COMPLETE, CANCELING, CANCELED, FAILED.
+    pub status: String,
+    pub bucket: Option<String>,
+    pub prefix: Option<String>,
+    pub failure: Option<String>,
+}
+
+impl ExportTask {
+    fn failed(&self) -> bool {
+        matches!(self.status.as_str(), "FAILED" | "CANCELED" | "CANCELING")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub used: i64,
+    pub max: i64,
+}
+
+/// Everything read from AWS for one decision.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Inventory {
+    pub sources: Vec<Source>,
+    /// Primary-region snapshots of every kind: automated and manual, ours and not.
+    pub snapshots: Vec<Snapshot>,
+    /// DR-region manual snapshots (RDS and Aurora).
+    pub dr_snapshots: Vec<Snapshot>,
+    pub exports: Vec<ExportTask>,
+    /// Object keys in the backup bucket that start with `lifeboat-` (ElastiCache exports).
+    pub exported_objects: BTreeSet<String>,
+    /// Account quotas for manual DB and cluster snapshots, when they could be read.
+    pub instance_quota: Option<Quota>,
+    pub cluster_quota: Option<Quota>,
+    /// Reads that failed, with the AWS error: the plan works around them and says so.
+    pub read_errors: Vec<(String, String)>,
+}
+
+/// Where the run works: regions and what a manual command narrowed it to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scope {
+    pub primary_region: String,
+    pub dr_region: Option<String>,
+    /// Component names or resource ids; empty means everything.
+    pub only: Vec<String>,
+    /// The time that decides the snapshot period (the schedule's time for scheduled runs).
+    pub period_time: DateTime<Utc>,
+    pub run_id: String,
+}
+
+impl Scope {
+    fn includes(&self, component: &str, source_id: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == component || o == source_id)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Where {
+    Primary,
+    Dr,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    CreateSnapshot {
+        kind: ResourceKind,
+        source_id: String,
+        snapshot_id: String,
+        tags: BTreeMap<String, String>,
+    },
+    CopyToDr {
+        snapshot: Snapshot,
+        target_id: String,
+        kms_key_id: Option<String>,
+    },
+    StartExport {
+        snapshot: Snapshot,
+        task_id: String,
+        bucket: String,
+        prefix: String,
+        iam_role_arn: String,
+        kms_key_id: String,
+    },
+    ExportToBucket {
+        snapshot: Snapshot,
+        target_name: String,
+        bucket: String,
+    },
+    WriteManifest {
+        snapshot: Snapshot,
+        key: String,
+        manifest: Box<Manifest>,
+        /// The manifest records every location in its final state: tag the snapshot so later
+        /// runs skip it.
+        settled: bool,
+    },
+    DeleteSnapshot {
+        snapshot: Snapshot,
+        place: Where,
+    },
+}
+
+/// A step with the report line that explains it. `blocked` steps are not executed: they are
+/// reported as failed with the reason (a configuration problem), `deferred` ones wait for a
+/// later run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    pub step: Step,
+    pub action: Action,
+    pub blocked: Option<String>,
+    pub deferred: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    pub steps: Vec<Planned>,
+    /// Creates found already done: reported, nothing to execute.
+    pub already: Vec<Action>,
+    pub decisions: Vec<Decision>,
+    pub findings: Vec<Finding>,
+}
+
+impl Plan {
+    pub fn count(&self, f: impl Fn(&Step) -> bool) -> usize {
+        self.steps.iter().filter(|p| !p.deferred && p.blocked.is_none() && f(&p.step)).count()
+    }
+}
+
+/// The record later functions rely on, written beside each backup in S3.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub schema: String,
+    pub component: String,
+    pub source: ManifestSource,
+    pub snapshot: ManifestSnapshot,
+    pub dr_copy: Option<ManifestCopy>,
+    pub export: Option<ManifestExport>,
+    pub written_at: DateTime<Utc>,
+    pub written_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestSource {
+    pub kind: ResourceKind,
+    pub id: String,
+    pub arn: Option<String>,
+    pub engine: Option<String>,
+    pub engine_version: Option<String>,
+    pub region: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestSnapshot {
+    pub id: String,
+    pub arn: String,
+    pub created_at: Option<DateTime<Utc>>,
+    pub size_gb: Option<i64>,
+    pub encrypted: bool,
+    pub kms_key_id: Option<String>,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestCopy {
+    pub region: String,
+    pub id: String,
+    pub arn: Option<String>,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestExport {
+    pub task_id: Option<String>,
+    pub location: String,
+    pub format: String,
+    pub status: String,
+}
+
+/// Start of the snapshot period `t` falls in: periods of `frequency`, aligned to the Unix epoch.
+pub fn period_start(t: DateTime<Utc>, frequency: Span) -> DateTime<Utc> {
+    let len = frequency.0.num_seconds().max(1);
+    let start = t.timestamp().div_euclid(len) * len;
+    Utc.timestamp_opt(start, 0).single().unwrap_or(t)
+}
+
+/// `lifeboat-<source>-<yyyymmdd>-<hhmm>`: the same for every trigger in one period.
+pub fn snapshot_id(source_id: &str, period: DateTime<Utc>) -> String {
+    format!(
+        "{PREFIX}{}-{}",
+        source_id.to_ascii_lowercase(),
+        period.format("%Y%m%d-%H%M")
+    )
+}
+
+/// `base` if it fits in `max` characters, else a prefix of it and a stable 8-hex-digit hash.
+pub fn bounded_id(base: &str, max: usize) -> String {
+    if base.len() <= max {
+        return base.to_string();
+    }
+    let mut h: u32 = 0x811c_9dc5;
+    for b in base.bytes() {
+        h ^= b as u32;
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    let keep = base[..max - 9].trim_end_matches('-');
+    format!("{keep}-{h:08x}")
+}
+
+/// Where a snapshot's manifest and RDS export live in the backup bucket.
+pub fn backup_prefix(kind: ResourceKind, source_id: &str, snapshot_id: &str) -> String {
+    format!("backups/{kind}/{source_id}/{snapshot_id}/")
+}
+
+/// Export task ids: 1-60 letters, digits and hyphens; `-2`, `-3` for retries after a failure.
+pub fn export_task_id(snapshot_id: &str, attempt: usize) -> String {
+    let base = bounded_id(snapshot_id, 57);
+    if attempt <= 1 {
+        base
+    } else {
+        format!("{base}-{attempt}")
+    }
+}
+
+const MAX_EXPORT_ATTEMPTS: usize = 3;
+
+/// Which snapshots grandfather-father-son retention keeps, with the rule that keeps each.
+/// `times` are (id, time); the newest snapshot in each of the last N hours/days/ISO weeks/months
+/// (counting from `now`'s) is kept.
+pub fn gfs_keep(times: &[(String, DateTime<Utc>)], r: Retention, now: DateTime<Utc>) -> BTreeMap<String, String> {
+    let mut sorted: Vec<&(String, DateTime<Utc>)> = times.iter().collect();
+    sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut keep: BTreeMap<String, String> = BTreeMap::new();
+    // Contiguous bucket numbers, so "the last N" is a range back from now's bucket.
+    type Bucket = fn(DateTime<Utc>) -> i64;
+    let rules: [(&str, u32, Bucket); 4] = [
+        ("hourly", r.hourly, |t| t.timestamp().div_euclid(3600)),
+        ("daily", r.daily, |t| t.timestamp().div_euclid(86_400)),
+        // ISO weeks start on Monday; the Unix epoch was a Thursday.
+        ("weekly", r.weekly, |t| (t.timestamp().div_euclid(86_400) + 3).div_euclid(7)),
+        ("monthly", r.monthly, |t| t.year() as i64 * 12 + t.month0() as i64),
+    ];
+    for (name, count, bucket) in rules {
+        let now_bucket = bucket(now);
+        let oldest = now_bucket - count as i64;
+        let mut seen = BTreeSet::new();
+        for (id, t) in &sorted {
+            let b = bucket(*t);
+            if b > oldest && b <= now_bucket && seen.insert(b) {
+                keep.entry(id.clone())
+                    .or_insert_with(|| format!("newest {name} backup of {}", label(name, *t)));
+            }
+        }
+    }
+    keep
+}
+
+fn label(rule: &str, t: DateTime<Utc>) -> String {
+    match rule {
+        "hourly" => t.format("%Y-%m-%d %H:00").to_string(),
+        "daily" => t.format("%Y-%m-%d").to_string(),
+        "weekly" => {
+            let w = t.iso_week();
+            format!("week {}-W{:02}", w.year(), w.week())
+        }
+        _ => t.format("%Y-%m").to_string(),
+    }
+}
+
+fn retention_text(r: Retention) -> String {
+    let mut parts = Vec::new();
+    for (n, name) in [(r.hourly, "hourly"), (r.daily, "daily"), (r.weekly, "weekly"), (r.monthly, "monthly")] {
+        if n > 0 {
+            parts.push(format!("{name} {n}"));
+        }
+    }
+    parts.join(", ")
+}
+
+/// The whole plan for one pass.
+pub fn plan(policy: &Policy, inv: &Inventory, scope: &Scope, now: DateTime<Utc>) -> Plan {
+    let mut out = Plan::default();
+    for (what, err) in &inv.read_errors {
+        out.findings.push(Finding {
+            severity: Severity::Warning,
+            resource: None,
+            message: format!("could not read {what}: {err}"),
+        });
+    }
+    let sources: Vec<&Source> = inv
+        .sources
+        .iter()
+        .filter(|s| scope.includes(&s.component, &s.id))
+        .collect();
+    for o in &scope.only {
+        let known = inv.sources.iter().any(|s| &s.component == o || &s.id == o)
+            || inv.snapshots.iter().any(|s| s.managed() && (&s.source_id == o || s.tags.get(TAG_COMPONENT) == Some(o)));
+        if !known {
+            out.findings.push(Finding {
+                severity: Severity::Warning,
+                resource: Some(o.clone()),
+                message: "named in `only` but no selected resource or Lifeboat snapshot matches it".into(),
+            });
+        }
+    }
+
+    plan_creates(policy, inv, scope, &sources, &mut out);
+
+    // Lifeboat's snapshots in scope, with the settings of their component.
+    let by_source: BTreeMap<&str, &Source> = inv.sources.iter().map(|s| (s.id.as_str(), s)).collect();
+    let settings_of = |snap: &Snapshot| -> (String, Settings) {
+        match by_source.get(snap.source_id.as_str()) {
+            Some(src) if src.kind == snap.kind => (src.component.clone(), src.settings.clone()),
+            _ => {
+                let comp = snap.tags.get(TAG_COMPONENT).cloned().unwrap_or_else(|| snap.source_id.clone());
+                let settings = policy.settings_by_name(&comp);
+                (comp, settings)
+            }
+        }
+    };
+    let ours: Vec<&Snapshot> = inv
+        .snapshots
+        .iter()
+        .filter(|s| s.managed())
+        .filter(|s| {
+            let (comp, _) = settings_of(s);
+            scope.includes(&comp, &s.source_id)
+        })
+        .collect();
+    let dr_by_id: BTreeMap<&str, &Snapshot> = inv.dr_snapshots.iter().map(|s| (s.id.as_str(), s)).collect();
+
+    plan_copies(policy, inv, scope, &ours, &dr_by_id, &settings_of, &mut out);
+    plan_exports(policy, inv, &ours, &settings_of, &mut out);
+    plan_retention(policy, inv, scope, &ours, &dr_by_id, &settings_of, now, &mut out);
+    out
+}
+
+fn plan_creates(policy: &Policy, inv: &Inventory, scope: &Scope, sources: &[&Source], out: &mut Plan) {
+    let existing: BTreeSet<(ResourceKind, String)> = inv
+        .snapshots
+        .iter()
+        .map(|s| (s.kind, s.id.to_ascii_lowercase()))
+        .collect();
+    let mut planned_instance = 0i64;
+    let mut planned_cluster = 0i64;
+    let mut creates = Vec::new();
+    for src in sources {
+        let period = period_start(scope.period_time, src.settings.frequency);
+        let id = snapshot_id(&src.id, period);
+        let period_text = format!("{} period from {}", src.settings.frequency, period.format("%Y-%m-%d %H:%M UTC"));
+        if existing.contains(&(src.kind, id.clone())) {
+            let mut a = Action::new("create-snapshot", &src.id, format!("the {period_text} already has its snapshot")).target(&id);
+            a.outcome = lifeboat_shared::report::Outcome::AlreadyDone;
+            out.already.push(a);
+            continue;
+        }
+        if !SNAPSHOTTABLE.contains(&src.status.as_str()) {
+            out.findings.push(Finding {
+                severity: Severity::Warning,
+                resource: Some(src.id.clone()),
+                message: format!("status is {:?}: no snapshot can be taken for the {period_text}", src.status),
+            });
+            continue;
+        }
+        match src.kind {
+            ResourceKind::RdsInstance => planned_instance += 1,
+            ResourceKind::AuroraCluster => planned_cluster += 1,
+            ResourceKind::Elasticache => {}
+        }
+        let mut tags = BTreeMap::new();
+        tags.insert(TAG_MANAGED.to_string(), "true".to_string());
+        tags.insert(TAG_COMPONENT.to_string(), src.component.clone());
+        tags.insert(TAG_SOURCE.to_string(), src.id.clone());
+        tags.insert(TAG_PERIOD.to_string(), period.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        tags.insert(TAG_RUN.to_string(), scope.run_id.clone());
+        let action = Action::new("create-snapshot", &src.id, format!("the {period_text} has no snapshot yet")).target(&id);
+        creates.push(Planned {
+            step: Step::CreateSnapshot { kind: src.kind, source_id: src.id.clone(), snapshot_id: id, tags },
+            action,
+            blocked: None,
+            deferred: false,
+        });
+    }
+    // Account quota for manual snapshots: warn at the policy's share, never plan past the limit.
+    let warn = policy.limits.snapshot_quota_warn_percent as i64;
+    for (quota, planned, kind, name) in [
+        (inv.instance_quota, planned_instance, ResourceKind::RdsInstance, "manual DB snapshot"),
+        (inv.cluster_quota, planned_cluster, ResourceKind::AuroraCluster, "manual cluster snapshot"),
+    ] {
+        let Some(q) = quota else { continue };
+        if q.max <= 0 {
+            continue;
+        }
+        let after = q.used + planned;
+        if after * 100 >= q.max * warn {
+            out.findings.push(Finding {
+                severity: if after > q.max { Severity::Critical } else { Severity::Warning },
+                resource: None,
+                message: format!(
+                    "{name} quota: {} of {} used, {} after this run ({}%; warning at {warn}%)",
+                    q.used, q.max, after.min(q.max), after.min(q.max) * 100 / q.max
+                ),
+            });
+        }
+        let mut room = q.max - q.used;
+        for p in creates.iter_mut().filter(|p| matches!(&p.step, Step::CreateSnapshot { kind: k, .. } if *k == kind)) {
+            if room <= 0 {
+                p.deferred = true;
+                p.action.reason = format!("{name} quota is full ({} of {}): delete or raise the quota", q.used, q.max);
+            }
+            room -= 1;
+        }
+    }
+    out.steps.extend(creates);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan_copies(
+    policy: &Policy,
+    inv: &Inventory,
+    scope: &Scope,
+    ours: &[&Snapshot],
+    dr_by_id: &BTreeMap<&str, &Snapshot>,
+    settings_of: &dyn Fn(&Snapshot) -> (String, Settings),
+    out: &mut Plan,
+) {
+    let Some(dr_region) = scope.dr_region.as_deref() else { return };
+    let in_flight = inv.dr_snapshots.iter().filter(|s| !s.available() && s.status != "failed").count() as i64;
+    let mut slots = policy.limits.max_copies_in_flight as i64 - in_flight;
+    let mut started = 0;
+    let mut wanted: Vec<&Snapshot> = ours
+        .iter()
+        .copied()
+        .filter(|s| s.kind != ResourceKind::Elasticache && settings_of(s).1.copy_to_dr)
+        .filter(|s| !dr_by_id.contains_key(s.id.as_str()))
+        .collect();
+    // Newest first: the newest backup matters most for the DR region's recovery point.
+    wanted.sort_by(|a, b| b.time().cmp(&a.time()).then(a.id.cmp(&b.id)));
+    for snap in wanted {
+        let mut action = Action::new("copy-to-dr", &snap.id, format!("no copy in {dr_region} yet")).target(format!("{dr_region}/{}", snap.id));
+        let kms = if snap.encrypted {
+            policy.dr.as_ref().and_then(|d| d.kms_key_id.clone())
+        } else {
+            None
+        };
+        let mut blocked = None;
+        let mut deferred = false;
+        if snap.encrypted && kms.is_none() {
+            blocked = Some("the snapshot is encrypted and the policy has no dr.kms_key_id for the DR region".to_string());
+        } else if !snap.available() {
+            deferred = true;
+            action.reason = format!("snapshot is {}; it is copied once available", snap.status);
+        } else if slots <= 0 {
+            deferred = true;
+            action.reason = format!(
+                "{in_flight} cross-region copies to {dr_region} were in flight and this run starts {} more (limit {}); waits for a later run",
+                started,
+                policy.limits.max_copies_in_flight
+            );
+        } else {
+            slots -= 1;
+            started += 1;
+        }
+        out.steps.push(Planned {
+            step: Step::CopyToDr { snapshot: snap.clone(), target_id: snap.id.clone(), kms_key_id: kms },
+            action,
+            blocked,
+            deferred,
+        });
+    }
+}
+
+fn plan_exports(
+    policy: &Policy,
+    inv: &Inventory,
+    ours: &[&Snapshot],
+    settings_of: &dyn Fn(&Snapshot) -> (String, Settings),
+    out: &mut Plan,
+) {
+    let bucket = &policy.buckets.backup;
+    for snap in ours.iter().copied() {
+        if !settings_of(snap).1.export {
+            continue;
+        }
+        match snap.kind {
+            ResourceKind::RdsInstance | ResourceKind::AuroraCluster => {
+                let tasks: Vec<&ExportTask> = inv.exports.iter().filter(|t| t.source_arn == snap.arn).collect();
+                if tasks.iter().any(|t| !t.failed()) {
+                    continue;
+                }
+                let attempt = tasks.len() + 1;
+                let Some(ex) = policy.export.as_ref() else { continue };
+                let prefix = format!("{}export", backup_prefix(snap.kind, &snap.source_id, &snap.id));
+                let task_id = export_task_id(&snap.id, attempt);
+                let mut action = Action::new(
+                    "start-export",
+                    &snap.id,
+                    if attempt == 1 {
+                        "no export to S3 yet".to_string()
+                    } else {
+                        format!(
+                            "export attempt {attempt}: the previous one {}",
+                            tasks.last().map(|t| format!("{} ({})", t.status, t.failure.clone().unwrap_or_default())).unwrap_or_default()
+                        )
+                    },
+                )
+                .target(format!("s3://{bucket}/{prefix}"));
+                let mut blocked = None;
+                let mut deferred = false;
+                if attempt > MAX_EXPORT_ATTEMPTS {
+                    blocked = Some(format!("{} export attempts failed; fix the cause and start one by hand", attempt - 1));
+                } else if !snap.available() {
+                    deferred = true;
+                    action.reason = format!("snapshot is {}; it is exported once available", snap.status);
+                }
+                out.steps.push(Planned {
+                    step: Step::StartExport {
+                        snapshot: snap.clone(),
+                        task_id,
+                        bucket: bucket.clone(),
+                        prefix,
+                        iam_role_arn: ex.iam_role_arn.clone(),
+                        kms_key_id: ex.kms_key_id.clone(),
+                    },
+                    action,
+                    blocked,
+                    deferred,
+                });
+            }
+            ResourceKind::Elasticache => {
+                if elasticache_exported(inv, &snap.id) || snap.status == "exporting" {
+                    continue;
+                }
+                let mut action = Action::new("export-to-s3", &snap.id, "no export to the backup bucket yet").target(format!("s3://{bucket}/{}", snap.id));
+                let deferred = !snap.available();
+                if deferred {
+                    action.reason = format!("snapshot is {}; it is exported once available", snap.status);
+                }
+                out.steps.push(Planned {
+                    step: Step::ExportToBucket { snapshot: snap.clone(), target_name: snap.id.clone(), bucket: bucket.clone() },
+                    action,
+                    blocked: None,
+                    deferred,
+                });
+            }
+        }
+    }
+}
+
+/// ElastiCache writes `<name>-0001.rdb` (one file per shard) into the bucket.
+fn elasticache_exported(inv: &Inventory, snapshot_id: &str) -> bool {
+    inv.exported_objects.iter().any(|k| k.starts_with(&format!("{snapshot_id}-")) && k.ends_with(".rdb"))
+}
+
+/// The state of a snapshot's DR copy and export as the manifest records it.
+pub fn manifest_for(
+    snap: &Snapshot,
+    component: &str,
+    settings: &Settings,
+    source: Option<&Source>,
+    inv: &Inventory,
+    scope: &Scope,
+    bucket: &str,
+    now: DateTime<Utc>,
+) -> (Manifest, bool) {
+    let mut settled = snap.available();
+    let dr_copy = match (&scope.dr_region, settings.copy_to_dr && snap.kind != ResourceKind::Elasticache) {
+        (Some(region), true) => {
+            let copy = inv.dr_snapshots.iter().find(|d| d.id == snap.id);
+            let status = copy.map(|c| c.status.clone()).unwrap_or_else(|| "not-started".into());
+            settled &= status == "available";
+            Some(ManifestCopy { region: region.clone(), id: snap.id.clone(), arn: copy.map(|c| c.arn.clone()), status })
+        }
+        _ => None,
+    };
+    let export = if settings.export {
+        Some(match snap.kind {
+            ResourceKind::Elasticache => {
+                let done = elasticache_exported(inv, &snap.id);
+                settled &= done;
+                ManifestExport {
+                    task_id: None,
+                    location: format!("s3://{bucket}/{}-0001.rdb", snap.id),
+                    format: "rdb".into(),
+                    status: if done { "COMPLETE".into() } else if snap.status == "exporting" { "IN_PROGRESS".into() } else { "NOT_STARTED".into() },
+                }
+            }
+            _ => {
+                let task = inv.exports.iter().filter(|t| t.source_arn == snap.arn).last();
+                let status = task.map(|t| t.status.clone()).unwrap_or_else(|| "NOT_STARTED".into());
+                settled &= status == "COMPLETE";
+                ManifestExport {
+                    task_id: task.map(|t| t.id.clone()),
+                    location: format!("s3://{bucket}/{}export/", backup_prefix(snap.kind, &snap.source_id, &snap.id)),
+                    format: "parquet".into(),
+                    status,
+                }
+            }
+        })
+    } else {
+        None
+    };
+    let manifest = Manifest {
+        schema: "lifeboat.manifest/v1".into(),
+        component: component.to_string(),
+        source: ManifestSource {
+            kind: snap.kind,
+            id: snap.source_id.clone(),
+            arn: source.map(|s| s.arn.clone()),
+            engine: source.map(|s| s.engine.clone()).or_else(|| snap.engine.clone()),
+            engine_version: source.and_then(|s| s.engine_version.clone()),
+            region: scope.primary_region.clone(),
+        },
+        snapshot: ManifestSnapshot {
+            id: snap.id.clone(),
+            arn: snap.arn.clone(),
+            created_at: snap.time(),
+            size_gb: snap.size_gb,
+            encrypted: snap.encrypted,
+            kms_key_id: snap.kms_key_id.clone(),
+            status: snap.status.clone(),
+        },
+        dr_copy,
+        export,
+        written_at: now,
+        written_by: scope.run_id.clone(),
+    };
+    (manifest, settled)
+}
+
+/// Manifest steps for every Lifeboat snapshot whose manifest is not final yet.
+pub fn manifests(policy: &Policy, inv: &Inventory, scope: &Scope, now: DateTime<Utc>) -> Vec<Planned> {
+    let by_source: BTreeMap<&str, &Source> = inv.sources.iter().map(|s| (s.id.as_str(), s)).collect();
+    let mut steps = Vec::new();
+    for snap in inv.snapshots.iter().filter(|s| s.managed()) {
+        if snap.tags.get(TAG_MANIFEST).map(String::as_str) == Some("final") {
+            continue;
+        }
+        let source = by_source.get(snap.source_id.as_str()).copied().filter(|s| s.kind == snap.kind);
+        let (component, settings) = match source {
+            Some(s) => (s.component.clone(), s.settings.clone()),
+            None => {
+                let c = snap.tags.get(TAG_COMPONENT).cloned().unwrap_or_else(|| snap.source_id.clone());
+                let s = policy.settings_by_name(&c);
+                (c, s)
+            }
+        };
+        if !scope.includes(&component, &snap.source_id) {
+            continue;
+        }
+        let (manifest, settled) = manifest_for(snap, &component, &settings, source, inv, scope, &policy.buckets.backup, now);
+        let key = format!("{}manifest.json", backup_prefix(snap.kind, &snap.source_id, &snap.id));
+        let reason = if settled {
+            "every copy and export is final: last manifest update".to_string()
+        } else {
+            let mut waiting = Vec::new();
+            if !snap.available() {
+                waiting.push(format!("snapshot {}", snap.status));
+            }
+            if let Some(c) = &manifest.dr_copy {
+                if c.status != "available" {
+                    waiting.push(format!("DR copy {}", c.status));
+                }
+            }
+            if let Some(e) = &manifest.export {
+                if e.status != "COMPLETE" {
+                    waiting.push(format!("export {}", e.status));
+                }
+            }
+            format!("records progress ({})", waiting.join(", "))
+        };
+        steps.push(Planned {
+            action: Action::new("write-manifest", &snap.id, reason).target(format!("s3://{}/{key}", policy.buckets.backup)),
+            step: Step::WriteManifest { snapshot: snap.clone(), key, manifest: Box::new(manifest), settled },
+            blocked: None,
+            deferred: false,
+        });
+    }
+    steps
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan_retention(
+    policy: &Policy,
+    inv: &Inventory,
+    scope: &Scope,
+    ours: &[&Snapshot],
+    dr_by_id: &BTreeMap<&str, &Snapshot>,
+    settings_of: &dyn Fn(&Snapshot) -> (String, Settings),
+    now: DateTime<Utc>,
+    out: &mut Plan,
+) {
+    // Snapshots Lifeboat did not make are never touched; say so once per snapshot.
+    for s in inv.snapshots.iter().filter(|s| !s.managed()) {
+        let in_scope = inv
+            .sources
+            .iter()
+            .any(|src| src.id == s.source_id && src.kind == s.kind && scope.includes(&src.component, &src.id));
+        if in_scope {
+            out.decisions.push(Decision {
+                subject: s.id.clone(),
+                verdict: "keep".into(),
+                reason: if s.manual { "never deleted: a manual snapshot Lifeboat did not make".into() } else { "never deleted: an automated snapshot (AWS manages it)".into() },
+            });
+        }
+    }
+
+    // Newest restorable backup per source, over every snapshot (automated ones too).
+    let mut newest: BTreeMap<(ResourceKind, &str), (&str, DateTime<Utc>)> = BTreeMap::new();
+    for s in inv.snapshots.iter().filter(|s| s.available()) {
+        if let Some(t) = s.time() {
+            let e = newest.entry((s.kind, s.source_id.as_str())).or_insert((s.id.as_str(), t));
+            if t > e.1 {
+                *e = (s.id.as_str(), t);
+            }
+        }
+    }
+
+    let mut groups: BTreeMap<(ResourceKind, &str), Vec<&Snapshot>> = BTreeMap::new();
+    for s in ours {
+        groups.entry((s.kind, s.source_id.as_str())).or_default().push(s);
+    }
+    for ((kind, source), snaps) in groups {
+        let settings = settings_of(snaps[0]).1;
+        let times: Vec<(String, DateTime<Utc>)> = snaps.iter().filter(|s| s.available()).filter_map(|s| s.time().map(|t| (s.id.clone(), t))).collect();
+        let keep = gfs_keep(&times, settings.retention, now);
+        let rule = retention_text(settings.retention);
+        for s in snaps {
+            let verdict = |v: &str, reason: String| Decision { subject: s.id.clone(), verdict: v.into(), reason };
+            if !s.available() {
+                out.decisions.push(verdict("keep", format!("status {}: only available snapshots are considered", s.status)));
+                continue;
+            }
+            let Some(t) = s.time() else {
+                out.decisions.push(verdict("keep", "no creation time known: age cannot be judged".into()));
+                continue;
+            };
+            if let Some(why) = keep.get(&s.id) {
+                out.decisions.push(verdict("keep", format!("within retention ({rule}): {why}")));
+                continue;
+            }
+            let mut missing = Vec::new();
+            let mut proof = Vec::new();
+            if settings.require_dr_copy && kind != ResourceKind::Elasticache {
+                match dr_by_id.get(s.id.as_str()) {
+                    Some(c) if c.available() => proof.push(format!("DR copy available in {}", c.region)),
+                    Some(c) => missing.push(format!("its DR copy is {}", c.status)),
+                    None => missing.push("it has no DR copy".to_string()),
+                }
+            }
+            if settings.require_export {
+                let done = match kind {
+                    ResourceKind::Elasticache => elasticache_exported(inv, &s.id),
+                    _ => inv.exports.iter().any(|e| e.source_arn == s.arn && e.status == "COMPLETE"),
+                };
+                if done {
+                    proof.push("export COMPLETE".into());
+                } else {
+                    missing.push("its export has not completed".into());
+                }
+            }
+            if newest.get(&(kind, source)).map(|n| n.0) == Some(s.id.as_str()) {
+                missing.push(format!("it is the newest restorable backup of {source}"));
+            }
+            let age = (now - t).num_days();
+            if !missing.is_empty() {
+                out.decisions.push(verdict("keep", format!("outside retention ({rule}, {age} days old) but {}: kept until proven safe", missing.join(" and "))));
+                continue;
+            }
+            if !policy.automation.delete_expired_snapshots {
+                out.decisions.push(verdict("keep", format!("outside retention ({rule}, {age} days old); deletion is off (automation.delete_expired_snapshots)")));
+                continue;
+            }
+            let reason = format!(
+                "outside retention ({rule}, {age} days old); {}",
+                if proof.is_empty() { "no copy is required by policy; a newer backup exists".to_string() } else { format!("{}; a newer backup exists", proof.join(", ")) }
+            );
+            out.decisions.push(verdict("delete", reason.clone()));
+            out.steps.push(Planned {
+                action: Action::new("delete-snapshot", &s.id, reason).target(&scope.primary_region),
+                step: Step::DeleteSnapshot { snapshot: (*s).clone(), place: Where::Primary },
+                blocked: None,
+                deferred: false,
+            });
+        }
+    }
+
+    // DR copies: the same retention; never the newest DR copy of a source.
+    let mut dr_groups: BTreeMap<(ResourceKind, &str), Vec<&Snapshot>> = BTreeMap::new();
+    for s in inv.dr_snapshots.iter().filter(|s| s.managed()) {
+        let (comp, _) = settings_of(s);
+        if scope.includes(&comp, &s.source_id) {
+            dr_groups.entry((s.kind, s.source_id.as_str())).or_default().push(s);
+        }
+    }
+    for ((_, source), snaps) in dr_groups {
+        let settings = settings_of(snaps[0]).1;
+        let rule = retention_text(settings.retention);
+        let times: Vec<(String, DateTime<Utc>)> = snaps.iter().filter(|s| s.available()).filter_map(|s| s.time().map(|t| (s.id.clone(), t))).collect();
+        let keep = gfs_keep(&times, settings.retention, now);
+        let newest_dr = times.iter().max_by_key(|(_, t)| *t).map(|(id, _)| id.clone());
+        for s in snaps {
+            let subject = format!("{}/{}", s.region, s.id);
+            let verdict = |v: &str, reason: String| Decision { subject: subject.clone(), verdict: v.into(), reason };
+            if !s.available() {
+                out.decisions.push(verdict("keep", format!("DR copy is {}", s.status)));
+                continue;
+            }
+            let Some(t) = s.time() else {
+                out.decisions.push(verdict("keep", "no creation time known".into()));
+                continue;
+            };
+            if let Some(why) = keep.get(&s.id) {
+                out.decisions.push(verdict("keep", format!("within retention ({rule}): {why}")));
+            } else if newest_dr.as_deref() == Some(s.id.as_str()) {
+                out.decisions.push(verdict("keep", format!("outside retention but the newest DR copy of {source}")));
+            } else if !policy.automation.delete_expired_snapshots {
+                out.decisions.push(verdict("keep", "outside retention; deletion is off (automation.delete_expired_snapshots)".into()));
+            } else {
+                let reason = format!("DR copy outside retention ({rule}, {} days old); a newer DR copy exists", (now - t).num_days());
+                out.decisions.push(verdict("delete", reason.clone()));
+                out.steps.push(Planned {
+                    action: Action::new("delete-dr-copy", &s.id, reason).target(&s.region),
+                    step: Step::DeleteSnapshot { snapshot: s.clone(), place: Where::Dr },
+                    blocked: None,
+                    deferred: false,
+                });
+            }
+        }
+    }
+}

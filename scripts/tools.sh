@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Installs (or reuses) everything the demo, the tests and the template checks need.
+# Idempotent: a second call with everything present does nothing but check.
+#
+#   scripts/tools.sh emulator   Python venv with the pinned moto server
+#   scripts/tools.sh lambda     cargo-lambda (+ zig for the arm64 cross-build)
+#   scripts/tools.sh checks     cfn-lint, checkov, SAM CLI
+#   scripts/tools.sh bench      aws CLI (for the runbook shell-loop comparison)
+#   scripts/tools.sh all
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools="$root/.tools"
+mkdir -p "$tools"
+
+# Pinned versions: change them here and nowhere else.
+MOTO_VERSION=5.2.5
+CARGO_LAMBDA_VERSION=1.9.2
+ZIG_VERSION=0.13.0
+CFN_LINT_VERSION=1.58.0
+CHECKOV_VERSION=3.3.30
+SAM_VERSION=1.170.0
+AWSCLI_VERSION=1.45.11
+
+log() { printf '[tools] %s\n' "$*" >&2; }
+
+python() {
+  if command -v python3 >/dev/null 2>&1; then echo python3; return; fi
+  log "python3 missing: installing Debian's python3 + venv"
+  apt-get update -qq && apt-get install -y -qq python3 python3-venv python3-pip >/dev/null
+  echo python3
+}
+
+# venv NAME "pkg==ver ..." : create .tools/NAME once, install the packages when the stamp differs.
+venv() {
+  local name=$1 pkgs=$2 dir="$tools/$1"
+  if [ -f "$dir/.stamp" ] && [ "$(cat "$dir/.stamp")" = "$pkgs" ]; then return 0; fi
+  log "installing into .tools/$name: $pkgs"
+  if [ ! -x "$dir/bin/python" ]; then
+    "$(python)" -m venv "$dir" 2>/dev/null || {
+      apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+      "$(python)" -m venv "$dir"
+    }
+  fi
+  "$dir/bin/pip" install -q --disable-pip-version-check $pkgs
+  echo "$pkgs" >"$dir/.stamp"
+}
+
+emulator() {
+  # awscrt + crc32c let moto compute server-side checksums (see ARCHITECTURE.md).
+  venv moto "moto[server]==$MOTO_VERSION awscrt crc32c"
+}
+
+lambda() {
+  venv lambda "cargo-lambda==$CARGO_LAMBDA_VERSION ziglang==$ZIG_VERSION"
+}
+
+checks() {
+  venv checks "cfn-lint==$CFN_LINT_VERSION checkov==$CHECKOV_VERSION"
+  venv sam "aws-sam-cli==$SAM_VERSION"
+}
+
+bench() {
+  venv awscli "awscli==$AWSCLI_VERSION"
+}
+
+case "${1:-all}" in
+  emulator) emulator ;;
+  lambda) lambda ;;
+  checks) checks ;;
+  bench) bench ;;
+  all) emulator; lambda; checks; bench ;;
+  *) echo "usage: $0 [emulator|lambda|checks|bench|all]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,102 @@
+//! The environment every function reads at start-up, validated with named variables.
+
+use crate::error::{Error, Result};
+
+pub const POLICY_VAR: &str = "LIFEBOAT_POLICY";
+pub const TOPIC_VAR: &str = "LIFEBOAT_REPORT_TOPIC_ARN";
+pub const BUCKET_VAR: &str = "LIFEBOAT_REPORT_BUCKET";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Env {
+    /// A file path or `s3://bucket/key`.
+    pub policy: String,
+    pub report_topic_arn: String,
+    pub report_bucket: String,
+}
+
+impl Env {
+    pub fn from_process() -> Result<Env> {
+        Env::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Env> {
+        let req = |var: &str, expected: &str| -> Result<String> {
+            match get(var) {
+                Some(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
+                _ => Err(Error::env(var, format!("{expected} (it is not set)"))),
+            }
+        };
+        let policy = req(POLICY_VAR, "a policy file path or s3://bucket/key")?;
+        if let Some(rest) = policy.strip_prefix("s3://") {
+            if !matches!(rest.split_once('/'), Some((b, k)) if !b.is_empty() && !k.is_empty()) {
+                return Err(Error::env(
+                    POLICY_VAR,
+                    format!("s3://bucket/key with both parts, got {policy:?}"),
+                ));
+            }
+        }
+        let report_topic_arn = req(TOPIC_VAR, "the SNS topic ARN report emails go to")?;
+        let parts: Vec<&str> = report_topic_arn.split(':').collect();
+        if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[5].is_empty() {
+            return Err(Error::env(
+                TOPIC_VAR,
+                format!("an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), got {report_topic_arn:?}"),
+            ));
+        }
+        let report_bucket = req(BUCKET_VAR, "the S3 bucket that archives JSON reports")?;
+        if report_bucket.contains('/') || report_bucket.len() < 3 || report_bucket.len() > 63 {
+            return Err(Error::env(
+                BUCKET_VAR,
+                format!("a bucket name (no s3:// and no key), got {report_bucket:?}"),
+            ));
+        }
+        Ok(Env {
+            policy,
+            report_topic_arn,
+            report_bucket,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> Result<Env> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Env::from_lookup(|k| m.get(k).cloned())
+    }
+
+    const GOOD: [(&str, &str); 3] = [
+        (POLICY_VAR, "s3://cfg/policy.yaml"),
+        (TOPIC_VAR, "arn:aws:sns:us-east-1:123456789012:lifeboat"),
+        (BUCKET_VAR, "lifeboat-reports"),
+    ];
+
+    #[test]
+    fn complete_environment_parses() {
+        assert_eq!(env(&GOOD).unwrap().report_bucket, "lifeboat-reports");
+    }
+
+    #[test]
+    fn each_missing_variable_is_named() {
+        for skip in 0..3 {
+            let partial: Vec<_> = GOOD.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, p)| *p).collect();
+            let e = env(&partial).unwrap_err().to_string();
+            assert!(e.contains(GOOD[skip].0) && e.contains("it is not set"), "{e}");
+        }
+    }
+
+    #[test]
+    fn topic_must_be_an_sns_arn() {
+        let e = env(&[GOOD[0], (TOPIC_VAR, "lifeboat"), GOOD[2]]).unwrap_err().to_string();
+        assert!(e.starts_with("invalid environment: LIFEBOAT_REPORT_TOPIC_ARN: an SNS topic ARN"), "{e}");
+    }
+
+    #[test]
+    fn s3_policy_uri_needs_a_key() {
+        let e = env(&[(POLICY_VAR, "s3://cfg"), GOOD[1], GOOD[2]]).unwrap_err().to_string();
+        assert!(e.contains("s3://bucket/key with both parts"), "{e}");
+    }
+}

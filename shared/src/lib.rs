@@ -1,0 +1,72 @@
+//! What the five Lifeboat functions share: how they are started ([`trigger`]), the runbook as
+//! data ([`policy`]), the environment ([`config`]), AWS clients ([`clients`]), the report and its
+//! delivery ([`report`], [`notify`], [`metrics`]) and run state in S3 ([`journal`]).
+
+pub mod clients;
+pub mod config;
+pub mod error;
+pub mod journal;
+pub mod metrics;
+pub mod notify;
+pub mod policy;
+pub mod report;
+pub mod trigger;
+
+pub use error::{Error, Result};
+
+use chrono::{DateTime, Utc};
+
+/// JSON logs through `tracing` (to stderr; stdout carries the EMF metric lines).
+/// `RUST_LOG` sets the level (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+}
+
+/// Reads the policy document named by `LIFEBOAT_POLICY` from a file or from S3 and validates it.
+pub async fn load_policy(location: &str, s3: &aws_sdk_s3::Client) -> Result<policy::Policy> {
+    let text = if let Some(rest) = location.strip_prefix("s3://") {
+        let (bucket, key) = rest
+            .split_once('/')
+            .ok_or_else(|| Error::env(config::POLICY_VAR, "s3://bucket/key"))?;
+        let out = s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| Error::aws("GetObject", Some(location), &e))?;
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| Error::Internal(format!("reading {location}: {e}")))?
+            .into_bytes();
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| Error::env(config::POLICY_VAR, format!("{location} to hold UTF-8 text")))?
+    } else {
+        std::fs::read_to_string(location)
+            .map_err(|e| Error::env(config::POLICY_VAR, format!("a readable policy file, but {location}: {e}")))?
+    };
+    policy::Policy::parse(&text)
+}
+
+/// A run id that is the same for a retried delivery of the same event:
+/// `<UTC time of the trigger>-<8 hex digits of the event or request id>`.
+pub fn run_id(at: DateTime<Utc>, event_or_request_id: &str) -> String {
+    // FNV-1a: stable across builds and platforms, unlike std's hasher.
+    let mut h: u32 = 0x811c_9dc5;
+    for b in event_or_request_id.bytes() {
+        h ^= b as u32;
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    format!("{}-{h:08x}", at.format("%Y%m%dT%H%M%SZ"))
+}

@@ -1,0 +1,55 @@
+//! Delivers a finished report: JSON archived in S3 under a predictable key, the email through
+//! SNS, and EMF metrics on stdout. Delivery failures are returned, never swallowed.
+
+use aws_sdk_s3::primitives::ByteStream;
+
+use crate::error::{Error, Result};
+use crate::report::Report;
+
+/// `reports/<function>/<yyyy>/<mm>/<dd>/<run_id>.json`: a retried trigger with the same run id
+/// overwrites its own report instead of adding one.
+pub fn report_key(report: &Report) -> String {
+    format!(
+        "reports/{}/{}/{}{}.json",
+        report.function,
+        report.started_at.format("%Y/%m/%d"),
+        report.run_id,
+        if report.dry_run { "-dry-run" } else { "" }
+    )
+}
+
+pub struct Outbox<'a> {
+    pub s3: &'a aws_sdk_s3::Client,
+    pub sns: &'a aws_sdk_sns::Client,
+    pub bucket: &'a str,
+    pub topic_arn: &'a str,
+}
+
+impl Outbox<'_> {
+    /// Archives, emails and emits metrics. Returns the message id of the email.
+    pub async fn deliver(&self, report: &mut Report) -> Result<String> {
+        let key = report_key(report);
+        report.archive_uri = Some(format!("s3://{}/{key}", self.bucket));
+        let body = serde_json::to_vec_pretty(report).map_err(|e| Error::Internal(format!("report JSON: {e}")))?;
+        self.s3
+            .put_object()
+            .bucket(self.bucket)
+            .key(&key)
+            .content_type("application/json")
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| Error::aws("PutObject", Some(&key), &e))?;
+        let sent = self
+            .sns
+            .publish()
+            .topic_arn(self.topic_arn)
+            .subject(report.subject())
+            .message(report.render_text())
+            .send()
+            .await
+            .map_err(|e| Error::aws("Publish", Some(self.topic_arn), &e))?;
+        crate::metrics::emit(report);
+        Ok(sent.message_id.unwrap_or_default())
+    }
+}
