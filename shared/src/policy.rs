@@ -175,8 +175,30 @@ pub struct Component {
     /// Every tag here must be on the resource.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
-    #[serde(flatten)]
-    pub settings: SettingsInput,
+    pub rpo: Option<Span>,
+    pub rto: Option<Span>,
+    pub frequency: Option<Span>,
+    pub retention: Option<Retention>,
+    pub copy_to_dr: Option<bool>,
+    pub export: Option<bool>,
+    pub require_dr_copy: Option<bool>,
+    pub require_export: Option<bool>,
+}
+
+impl Component {
+    /// The component's own settings (unset ones come from `defaults`).
+    pub fn settings(&self) -> SettingsInput {
+        SettingsInput {
+            rpo: self.rpo,
+            rto: self.rto,
+            frequency: self.frequency,
+            retention: self.retention,
+            copy_to_dr: self.copy_to_dr,
+            export: self.export,
+            require_dr_copy: self.require_dr_copy,
+            require_export: self.require_export,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -345,8 +367,14 @@ impl Policy {
         let de = serde_yaml_ng::Deserializer::from_str(text);
         let policy: Policy = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
-            let msg = e.inner().to_string();
-            // serde_yaml_ng appends " at line L column C"; keep it, it helps the reader.
+            let mut msg = e.inner().to_string();
+            // serde_yaml_ng may start its message with the path too; say it once. Its
+            // " at line L column C" stays: it helps the reader.
+            if let Some((head, rest)) = msg.split_once(": ") {
+                if !head.is_empty() && path.starts_with(head) {
+                    msg = rest.to_string();
+                }
+            }
             Error::policy(if path == "." { "policy".into() } else { path }, msg)
         })?;
         policy.validate()?;
@@ -415,7 +443,7 @@ impl Policy {
             for (j, id) in c.ids.iter().enumerate() {
                 check_identifier(&format!("{at}.ids[{j}]"), id)?;
             }
-            self.check_settings(&at, &c.settings, Some(c.kind))?;
+            self.check_settings(&at, &c.settings(), Some(c.kind))?;
         }
         let l = &self.limits;
         if !(1..=5).contains(&l.max_copies_in_flight) {
@@ -543,7 +571,7 @@ impl Policy {
             if by_id || by_tags {
                 return Some(Membership {
                     component: c.name.clone(),
-                    settings: self.resolve(&c.settings),
+                    settings: self.resolve(&c.settings()),
                     named: Some(c),
                 });
             }
@@ -564,7 +592,7 @@ impl Policy {
         self.components
             .iter()
             .find(|c| c.name == component)
-            .map(|c| self.resolve(&c.settings))
+            .map(|c| self.resolve(&c.settings()))
             .unwrap_or_else(|| self.resolve(&SettingsInput::default()))
     }
 }

@@ -526,4 +526,78 @@ mod tests {
             "invalid event: event.action: one of run, plan for snapshot-export, got \"failover\""
         );
     }
+
+    fn event_files(dir: &str) -> Vec<(String, Value)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events").join(dir);
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            out.push((path.display().to_string(), serde_json::from_str(&text).unwrap()));
+        }
+        assert!(!out.is_empty(), "no events in {}", root.display());
+        out
+    }
+
+    #[test]
+    fn every_sample_trigger_in_events_parses() {
+        for dir in ["triggers", "snapshot-export"] {
+            for (path, v) in event_files(dir) {
+                if path.contains("malformed-") {
+                    continue; // function-level rejections: tested by that function
+                }
+                Trigger::parse(&v).unwrap_or_else(|e| panic!("{path}: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn every_malformed_event_is_rejected_with_a_named_field() {
+        for (path, v) in event_files("malformed") {
+            let err = Trigger::parse(&v).expect_err(&path).to_string();
+            assert!(err.starts_with("invalid event: event"), "{path}: {err}");
+        }
+    }
+
+    #[test]
+    fn alarm_through_eventbridge() {
+        let v: Value = serde_json::from_str(include_str!("../../events/triggers/alarm-eventbridge.json")).unwrap();
+        let Trigger::Alarm(a) = Trigger::parse(&v).unwrap() else { panic!("not an alarm") };
+        assert_eq!((a.name.as_str(), a.state, a.previous_state, a.delivery), ("ecommerce-prod-db-down", AlarmState::Alarm, Some(AlarmState::Ok), AlarmDelivery::EventBridge));
+        assert_eq!(a.arn.as_deref(), Some("arn:aws:cloudwatch:us-east-1:123456789012:alarm:ecommerce-prod-db-down"));
+    }
+
+    #[test]
+    fn alarm_through_sns() {
+        let v: Value = serde_json::from_str(include_str!("../../events/triggers/alarm-sns.json")).unwrap();
+        let Trigger::Alarm(a) = Trigger::parse(&v).unwrap() else { panic!("not an alarm") };
+        assert_eq!((a.name.as_str(), a.state, a.delivery), ("s3-replication-lag", AlarmState::Alarm, AlarmDelivery::Sns));
+        assert_eq!(a.time.to_rfc3339(), "2026-11-21T10:15:00+00:00");
+    }
+
+    #[test]
+    fn alarm_as_direct_lambda_action() {
+        let v: Value = serde_json::from_str(include_str!("../../events/triggers/alarm-lambda-action.json")).unwrap();
+        let Trigger::Alarm(a) = Trigger::parse(&v).unwrap() else { panic!("not an alarm") };
+        assert_eq!((a.state, a.delivery), (AlarmState::Alarm, AlarmDelivery::LambdaAction));
+    }
+
+    #[test]
+    fn backup_and_restore_jobs() {
+        let v: Value = serde_json::from_str(include_str!("../../events/triggers/backup-job-completed.json")).unwrap();
+        let Trigger::BackupJob(j) = Trigger::parse(&v).unwrap() else { panic!("not a job") };
+        assert_eq!((j.kind, j.state.as_str()), (BackupJobKind::Backup, "COMPLETED"));
+        let v: Value = serde_json::from_str(include_str!("../../events/triggers/restore-job-completed.json")).unwrap();
+        let Trigger::BackupJob(j) = Trigger::parse(&v).unwrap() else { panic!("not a job") };
+        assert_eq!(j.kind, BackupJobKind::Restore);
+        assert!(j.restore_testing_plan_arn.is_some() && j.created_resource_arn.is_some());
+    }
+
+    #[test]
+    fn schedule_keeps_time_and_rule() {
+        let v: Value = serde_json::from_str(include_str!("../../events/snapshot-export/schedule.json")).unwrap();
+        let Trigger::Schedule(s) = Trigger::parse(&v).unwrap() else { panic!("not a schedule") };
+        assert_eq!(s.time.to_rfc3339(), "2026-11-21T03:00:00+00:00");
+        assert_eq!(s.event_id.as_deref(), Some("53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa"));
+    }
 }
