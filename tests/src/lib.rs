@@ -1,1 +1,400 @@
-pub fn x(){}
+//! The local-AWS harness shared by the integration tests, the demo (`make demo`) and the
+//! benchmark: start the pinned moto server on loopback, seed a realistic environment, read the
+//! report emails back from the SQS queue subscribed to the report topic.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_rds::types::Tag as RdsTag;
+use chrono::Utc;
+
+pub const ACCOUNT: &str = "123456789012";
+pub const PRIMARY: &str = "us-east-1";
+pub const DR: &str = "us-west-2";
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A moto server on a free loopback port, stopped when dropped.
+pub struct Emulator {
+    child: Option<Child>,
+    pub endpoint: String,
+    clock_file: PathBuf,
+}
+
+impl Emulator {
+    /// Starts the pinned moto server (installing it with `scripts/tools.sh emulator` if needed).
+    pub fn start() -> Emulator {
+        let python = root().join(".tools/moto/bin/python");
+        if !python.exists() {
+            let ok = Command::new("bash")
+                .arg(root().join("scripts/tools.sh"))
+                .arg("emulator")
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            assert!(ok, "scripts/tools.sh emulator failed: cannot install the moto server");
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(5055);
+        let clock_file = std::env::temp_dir().join(format!("lifeboat-moto-clock-{port}"));
+        let _ = std::fs::remove_file(&clock_file);
+        let child = Command::new(&python)
+            .arg(root().join("scripts/moto_server.py"))
+            .arg(port.to_string())
+            .env("LIFEBOAT_EMULATOR_CLOCK_FILE", &clock_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
+        let emulator = Emulator { child: Some(child), endpoint: format!("http://127.0.0.1:{port}"), clock_file };
+        emulator.wait_ready(Duration::from_secs(30));
+        emulator
+    }
+
+    /// Uses an emulator someone else started (the demo and benchmark scripts), with its clock file.
+    pub fn attach(endpoint: &str, clock_file: &Path) -> Emulator {
+        let emulator = Emulator { child: None, endpoint: endpoint.to_string(), clock_file: clock_file.to_path_buf() };
+        emulator.wait_ready(Duration::from_secs(30));
+        emulator
+    }
+
+    fn wait_ready(&self, limit: Duration) {
+        let start = Instant::now();
+        let addr = self.endpoint.trim_start_matches("http://").to_string();
+        while start.elapsed() < limit {
+            if let Ok(mut s) = TcpStream::connect(&addr) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let _ = s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: localhost\r\n\r\n");
+                let mut buf = [0u8; 16];
+                if s.read(&mut buf).map(|n| buf[..n].windows(3).any(|w| w == b"200")).unwrap_or(false) {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("moto server at {} did not answer within {limit:?}", self.endpoint);
+    }
+
+    /// Moves the emulator's clock by `offset` (negative: the past), so what is created now
+    /// carries an older creation time.
+    pub fn shift_clock(&self, offset: chrono::Duration) {
+        std::fs::write(&self.clock_file, offset.num_seconds().to_string()).expect("write clock file");
+    }
+
+    pub fn reset_clock(&self) {
+        let _ = std::fs::remove_file(&self.clock_file);
+    }
+
+    pub fn clock_file(&self) -> &Path {
+        &self.clock_file
+    }
+
+    pub async fn config(&self, region: &str) -> SdkConfig {
+        config_for(&self.endpoint, region).await
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_file(&self.clock_file);
+        }
+    }
+}
+
+/// SDK configuration for a local endpoint with the emulator's dummy credentials.
+pub async fn config_for(endpoint: &str, region: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(region.to_string()))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "lifeboat-local"))
+        .load()
+        .await
+}
+
+pub fn s3(config: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build())
+}
+
+/// Names of what [`seed`] creates.
+#[derive(Debug, Clone)]
+pub struct World {
+    pub backup_bucket: String,
+    pub dr_backup_bucket: String,
+    pub report_bucket: String,
+    pub topic_arn: String,
+    pub queue_url: String,
+    pub policy_path: PathBuf,
+}
+
+/// What to seed.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Extra old Lifeboat snapshots of `ecommerce-prod-db` (one a day back from yesterday), each
+    /// with a DR copy and a completed export, as an earlier Lifeboat would have left them.
+    pub history_days: u32,
+    /// Make `ecommerce-prod-db` storage-encrypted.
+    pub encrypted_primary: bool,
+    /// Seed the Aurora cluster, the Redis group and the extra instances.
+    pub full: bool,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario { history_days: 0, encrypted_primary: false, full: true }
+    }
+}
+
+fn rds_tags(pairs: &[(&str, &str)]) -> Vec<RdsTag> {
+    pairs.iter().map(|(k, v)| RdsTag::builder().key(*k).value(*v).build()).collect()
+}
+
+fn lifeboat_tags(component: &str, source: &str, period: chrono::DateTime<Utc>) -> Vec<RdsTag> {
+    let period = period.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    rds_tags(&[
+        ("lifeboat:managed", "true"),
+        ("lifeboat:component", component),
+        ("lifeboat:source", source),
+        ("lifeboat:period-start", period.as_str()),
+        ("lifeboat:run-id", "seeded-history"),
+    ])
+}
+
+/// Seeds the demo/test environment into the emulator and writes the policy the functions read.
+pub async fn seed(emu: &Emulator, scenario: &Scenario, dir: &Path) -> World {
+    let primary = emu.config(PRIMARY).await;
+    let dr = emu.config(DR).await;
+    let s3p = s3(&primary);
+    let s3d = s3(&dr);
+    let rds = aws_sdk_rds::Client::new(&primary);
+    let rds_dr = aws_sdk_rds::Client::new(&dr);
+    let kms = aws_sdk_kms::Client::new(&primary);
+    let kms_dr = aws_sdk_kms::Client::new(&dr);
+    let sns = aws_sdk_sns::Client::new(&primary);
+    let sqs = aws_sdk_sqs::Client::new(&primary);
+
+    let world = World {
+        backup_bucket: "ecommerce-backups-prod-us-east-1".into(),
+        dr_backup_bucket: "ecommerce-backups-prod-us-west-2".into(),
+        report_bucket: "lifeboat-reports-123456789012".into(),
+        topic_arn: String::new(),
+        queue_url: String::new(),
+        policy_path: dir.join("policy.yaml"),
+    };
+    s3p.create_bucket().bucket(&world.backup_bucket).send().await.expect("backup bucket");
+    s3p.create_bucket().bucket(&world.report_bucket).send().await.expect("report bucket");
+    s3d.create_bucket()
+        .bucket(&world.dr_backup_bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DR bucket");
+
+    // KMS: the primary database key, the export key and the DR-region copy key, by alias.
+    for (client, alias) in [(&kms, "alias/ecommerce-db"), (&kms, "alias/lifeboat-export"), (&kms_dr, "alias/lifeboat-dr")] {
+        let key = client.create_key().description(alias).send().await.expect("kms key");
+        let id = key.key_metadata().map(|m| m.key_id().to_string()).unwrap_or_default();
+        client.create_alias().alias_name(alias).target_key_id(id).send().await.expect("alias");
+    }
+
+    // Report emails: SNS topic with an SQS subscriber standing in for the mailbox.
+    let topic = sns.create_topic().name("lifeboat-reports").send().await.expect("topic");
+    let topic_arn = topic.topic_arn().unwrap_or_default().to_string();
+    let queue = sqs.create_queue().queue_name("lifeboat-report-inbox").send().await.expect("queue");
+    let queue_url = queue.queue_url().unwrap_or_default().to_string();
+    let queue_arn = format!("arn:aws:sqs:{PRIMARY}:{ACCOUNT}:lifeboat-report-inbox");
+    sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(&queue_arn).send().await.expect("subscribe");
+
+    // The primary PostgreSQL database, with automated backups.
+    let mut db = rds
+        .create_db_instance()
+        .db_instance_identifier("ecommerce-prod-db")
+        .engine("postgres")
+        .engine_version("16.4")
+        .db_instance_class("db.r6g.large")
+        .allocated_storage(100)
+        .master_username("ecomadmin")
+        .master_user_password("not-a-real-password-1")
+        .backup_retention_period(30)
+        .set_tags(Some(rds_tags(&[("app", "ecommerce"), ("env", "prod")])));
+    if scenario.encrypted_primary {
+        db = db.storage_encrypted(true).kms_key_id("alias/ecommerce-db");
+    }
+    db.send().await.expect("primary db");
+
+    // History: what earlier Lifeboat runs and people left behind, at their real ages.
+    let now = Utc::now();
+    let day = |d: i64| chrono::Duration::days(d);
+    let midnight = |d: i64| {
+        let t = now - day(d);
+        t - chrono::Duration::seconds(t.timestamp().rem_euclid(86_400))
+    };
+    let source_arn = |id: &str| format!("arn:aws:rds:{PRIMARY}:{ACCOUNT}:snapshot:{id}");
+    // A person's pre-migration snapshot (never Lifeboat's to delete).
+    emu.shift_clock(-day(60));
+    rds.create_db_snapshot()
+        .db_instance_identifier("ecommerce-prod-db")
+        .db_snapshot_identifier("ecommerce-prod-db-pre-migration-2026")
+        .send()
+        .await
+        .expect("foreign snapshot");
+    // Old Lifeboat snapshots: 45 and 40 days old fully proven (copy + export), 38 days old
+    // without a DR copy (must be kept), plus `history_days` recent daily ones.
+    let mut history: Vec<(i64, bool)> = vec![(45, true), (40, true), (38, false)];
+    history.extend((1..=scenario.history_days as i64).map(|d| (d, true)));
+    for (age, proven) in history {
+        let period = midnight(age);
+        let id = format!("lifeboat-ecommerce-prod-db-{}", period.format("%Y%m%d-%H%M"));
+        emu.shift_clock(-(now - period) + chrono::Duration::minutes(5));
+        rds.create_db_snapshot()
+            .db_instance_identifier("ecommerce-prod-db")
+            .db_snapshot_identifier(&id)
+            .set_tags(Some(lifeboat_tags("orders-db", "ecommerce-prod-db", period)))
+            .send()
+            .await
+            .expect("history snapshot");
+        if proven {
+            let mut copy = rds_dr.copy_db_snapshot().source_db_snapshot_identifier(source_arn(&id)).target_db_snapshot_identifier(&id).copy_tags(true);
+            if scenario.encrypted_primary {
+                copy = copy.kms_key_id("alias/lifeboat-dr");
+            }
+            copy.send().await.expect("history DR copy");
+            rds.start_export_task()
+                .export_task_identifier(&id)
+                .source_arn(source_arn(&id))
+                .s3_bucket_name(&world.backup_bucket)
+                .s3_prefix(format!("backups/rds-instance/ecommerce-prod-db/{id}/export"))
+                .iam_role_arn(format!("arn:aws:iam::{ACCOUNT}:role/rds-s3-export-role"))
+                .kms_key_id("alias/lifeboat-export")
+                .send()
+                .await
+                .expect("history export");
+        }
+    }
+    emu.reset_clock();
+
+    if scenario.full {
+        let ec = aws_sdk_elasticache::Client::new(&primary);
+        // An instance opted in by tag alone, and one nobody asked to back up.
+        for (id, tags) in [
+            ("analytics-db", vec![("lifeboat:backup", "true")]),
+            ("scratch-db", vec![("env", "dev")]),
+        ] {
+            rds.create_db_instance()
+                .db_instance_identifier(id)
+                .engine("mysql")
+                .db_instance_class("db.t4g.micro")
+                .allocated_storage(20)
+                .master_username("admin")
+                .master_user_password("not-a-real-password-2")
+                .set_tags(Some(rds_tags(&tags)))
+                .send()
+                .await
+                .expect("extra db");
+        }
+        // The catalog Aurora cluster (selected by tag) with one writer.
+        rds.create_db_cluster()
+            .db_cluster_identifier("catalog-aurora")
+            .engine("aurora-postgresql")
+            .engine_version("16.4")
+            .master_username("catalog")
+            .master_user_password("not-a-real-password-3")
+            .set_tags(Some(rds_tags(&[("app", "catalog")])))
+            .send()
+            .await
+            .expect("aurora cluster");
+        rds.create_db_instance()
+            .db_instance_identifier("catalog-aurora-1")
+            .db_cluster_identifier("catalog-aurora")
+            .engine("aurora-postgresql")
+            .db_instance_class("db.r6g.large")
+            .send()
+            .await
+            .expect("aurora writer");
+        // The session cache.
+        ec.create_replication_group()
+            .replication_group_id("ecommerce-redis-cluster")
+            .replication_group_description("sessions and carts")
+            .engine("redis")
+            .cache_node_type("cache.r6g.large")
+            .num_cache_clusters(2)
+            .send()
+            .await
+            .expect("redis group");
+    }
+
+    let policy = include_str!("../../infra/policy.local.yaml")
+        .replace("{backup_bucket}", &world.backup_bucket)
+        .replace("{dr_backup_bucket}", &world.dr_backup_bucket);
+    std::fs::create_dir_all(dir).expect("state dir");
+    std::fs::write(&world.policy_path, policy).expect("write policy");
+    World { topic_arn, queue_url, ..world }
+}
+
+/// One report email as the mailbox would show it.
+#[derive(Debug, Clone)]
+pub struct Email {
+    pub subject: String,
+    pub body: String,
+}
+
+/// Drains the report inbox: every email published since the last call.
+pub async fn read_emails(config: &SdkConfig, queue_url: &str) -> Vec<Email> {
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let mut out = Vec::new();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive from the report inbox");
+        let msgs = got.messages();
+        if msgs.is_empty() {
+            break;
+        }
+        for m in msgs {
+            let envelope: serde_json::Value = serde_json::from_str(m.body().unwrap_or("{}")).unwrap_or_default();
+            out.push(Email {
+                subject: envelope["Subject"].as_str().unwrap_or_default().to_string(),
+                body: envelope["Message"].as_str().unwrap_or_default().to_string(),
+            });
+            if let Some(h) = m.receipt_handle() {
+                let _ = sqs.delete_message().queue_url(queue_url).receipt_handle(h).send().await;
+            }
+        }
+    }
+    out
+}
+
+/// The environment a Lifeboat function needs to run against the emulator.
+pub fn function_env(emu_endpoint: &str, world: &World) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", emu_endpoint.to_string()),
+        ("AWS_REGION", PRIMARY.to_string()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+        ("LIFEBOAT_POLICY", world.policy_path.display().to_string()),
+        ("LIFEBOAT_REPORT_TOPIC_ARN", world.topic_arn.clone()),
+        ("LIFEBOAT_REPORT_BUCKET", world.report_bucket.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}

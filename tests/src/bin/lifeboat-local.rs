@@ -1,0 +1,80 @@
+//! Local-emulator helper for `make demo` and the benchmark.
+//!
+//!   lifeboat-local seed STATE_DIR [--history-days N]   seed the emulator, write STATE_DIR/env
+//!   lifeboat-local emails STATE_DIR                    print report emails received since last call
+//!
+//! The emulator endpoint comes from AWS_ENDPOINT_URL and its clock file from
+//! LIFEBOAT_EMULATOR_CLOCK_FILE (both set by scripts/local-aws.sh).
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use lifeboat_tests::{function_env, read_emails, seed, Emulator, Scenario, PRIMARY};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (Some(cmd), Some(dir)) = (args.first(), args.get(1)) else {
+        eprintln!("usage: lifeboat-local seed|emails STATE_DIR [--history-days N]");
+        return ExitCode::from(2);
+    };
+    let dir = PathBuf::from(dir);
+    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") else {
+        eprintln!("AWS_ENDPOINT_URL is not set: start the emulator with scripts/local-aws.sh");
+        return ExitCode::from(2);
+    };
+    match cmd.as_str() {
+        "seed" => {
+            let mut scenario = Scenario::default();
+            if let Some(i) = args.iter().position(|a| a == "--history-days") {
+                match args.get(i + 1).and_then(|n| n.parse().ok()) {
+                    Some(n) => scenario.history_days = n,
+                    None => {
+                        eprintln!("--history-days takes a whole number");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            let clock = std::env::var("LIFEBOAT_EMULATOR_CLOCK_FILE").unwrap_or_default();
+            let emu = Emulator::attach(&endpoint, std::path::Path::new(&clock));
+            let world = seed(&emu, &scenario, &dir).await;
+            let mut env = String::new();
+            for (k, v) in function_env(&endpoint, &world) {
+                env.push_str(&format!("{k}={v}\n"));
+            }
+            env.push_str(&format!("LIFEBOAT_REPORT_QUEUE_URL={}\n", world.queue_url));
+            if let Err(e) = std::fs::write(dir.join("env"), env) {
+                eprintln!("cannot write {}: {e}", dir.join("env").display());
+                return ExitCode::FAILURE;
+            }
+            println!(
+                "seeded: RDS ecommerce-prod-db (PostgreSQL, {} old Lifeboat snapshots + a person's manual snapshot + automated), analytics-db (opted in by tag), scratch-db (not selected), Aurora catalog-aurora, Redis ecommerce-redis-cluster; buckets {} and {}; report topic {} -> SQS inbox",
+                3 + scenario.history_days,
+                world.backup_bucket,
+                world.dr_backup_bucket,
+                world.topic_arn
+            );
+            ExitCode::SUCCESS
+        }
+        "emails" => {
+            let Ok(queue) = std::env::var("LIFEBOAT_REPORT_QUEUE_URL") else {
+                eprintln!("LIFEBOAT_REPORT_QUEUE_URL is not set (source STATE_DIR/env)");
+                return ExitCode::from(2);
+            };
+            let config = lifeboat_tests::config_for(&endpoint, PRIMARY).await;
+            let emails = read_emails(&config, &queue).await;
+            if emails.is_empty() {
+                println!("(no report email arrived)");
+            }
+            for e in emails {
+                println!("----------------------------------------------------------------------");
+                println!("Subject: {}\n", e.subject);
+                println!("{}", e.body);
+            }
+            ExitCode::SUCCESS
+        }
+        other => {
+            eprintln!("unknown command {other:?}: seed or emails");
+            ExitCode::from(2)
+        }
+    }
+}
