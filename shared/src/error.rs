@@ -1,5 +1,8 @@
 //! One error type for the shared crate, mapped to a Lambda `Diagnostic` with a stable `error_type`.
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use lambda_runtime::Diagnostic;
 
 /// Every failure a Lifeboat function reports as an invocation error.
@@ -48,9 +51,9 @@ impl Error {
     }
 
     /// Builds an `Aws` error from any SDK error, keeping the service's error code.
-    pub fn aws<E>(operation: &str, resource: Option<&str>, err: &E) -> Self
+    pub fn aws<E>(operation: &str, resource: Option<&str>, err: &SdkError<E, HttpResponse>) -> Self
     where
-        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         let (code, message) = aws_error_parts(err);
         Error::Aws {
@@ -73,20 +76,30 @@ impl Error {
     }
 }
 
-/// The AWS error code and message of an SDK error; for transport failures (no code) a
-/// description of the whole error chain.
-pub fn aws_error_parts<E>(err: &E) -> (String, String)
+/// The AWS error code and message of an SDK error. A reply without a code the SDK could read
+/// gives `HTTP <status>` and the start of the body; a transport failure (no reply) gives
+/// `Unknown` and the whole error chain.
+pub fn aws_error_parts<E>(err: &SdkError<E, HttpResponse>) -> (String, String)
 where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     match err.code() {
         Some(code) => (
             code.to_string(),
             err.message().unwrap_or("no message").to_string(),
         ),
+        None if err.raw_response().is_some() => {
+            let raw = err.raw_response().expect("checked");
+            let body = raw.body().bytes().map(|b| String::from_utf8_lossy(b).to_string()).unwrap_or_default();
+            let body: String = body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(300).collect();
+            (
+                format!("HTTP {}", raw.status().as_u16()),
+                if body.is_empty() { "reply without an error code or body".to_string() } else { body },
+            )
+        }
         None => {
             let mut text = err.to_string();
-            let mut source = err.source();
+            let mut source = std::error::Error::source(err);
             while let Some(s) = source {
                 text.push_str(": ");
                 text.push_str(&s.to_string());

@@ -133,3 +133,145 @@ async fn first_run_snapshots_copies_exports_writes_manifests_and_emails() {
     let archived = objects(&f, &f.world.report_bucket).await;
     assert!(archived.iter().any(|k| k.starts_with("reports/snapshot-export/") && k.ends_with(".json")), "{archived:?}");
 }
+
+#[tokio::test]
+async fn second_run_in_the_same_period_creates_nothing_new() {
+    let f = fixture(Scenario::default()).await;
+    invoke(&f, json!({"action": "run"}), "req-1").await;
+    let before = (snapshot_ids(&f, PRIMARY).await, snapshot_ids(&f, DR).await, export_ids(&f).await);
+    let schedule = json!({
+        "version": "0", "id": "dup-delivery-1", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": Utc::now().to_rfc3339(), "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/lifeboat-daily"], "detail": {}
+    });
+    let second = invoke(&f, schedule, "req-2").await;
+    let after = (snapshot_ids(&f, PRIMARY).await, snapshot_ids(&f, DR).await, export_ids(&f).await);
+    // Retention of old DR copies may remove some; nothing may be added.
+    assert!(after.0.is_subset(&before.0) && after.1.is_subset(&before.1) && after.2 == before.2, "before {before:?}\nafter {after:?}");
+    assert_eq!(second.count("create-snapshot", Outcome::Done), 0);
+    assert_eq!(second.count("copy-to-dr", Outcome::Done), 0);
+    assert_eq!(second.count("start-export", Outcome::Done), 0);
+    assert!(second.count("create-snapshot", Outcome::AlreadyDone) >= 4, "{}", second.render_text());
+    assert!(second.headline.contains("already done"), "{}", second.headline);
+}
+
+#[tokio::test]
+async fn dry_run_shows_the_plan_and_changes_nothing() {
+    let f = fixture(Scenario::default()).await;
+    let before = (snapshot_ids(&f, PRIMARY).await, snapshot_ids(&f, DR).await, export_ids(&f).await, objects(&f, &f.world.backup_bucket).await);
+    let report = invoke(&f, json!({"action": "run", "dry_run": true}), "req-dry").await;
+    let after = (snapshot_ids(&f, PRIMARY).await, snapshot_ids(&f, DR).await, export_ids(&f).await, objects(&f, &f.world.backup_bucket).await);
+    assert_eq!(before, after, "a dry run changes nothing");
+    assert!(report.dry_run);
+    assert!(report.actions.iter().all(|a| matches!(a.outcome, Outcome::Planned | Outcome::AlreadyDone | Outcome::Deferred)), "{}", report.render_text());
+    assert!(report.count("create-snapshot", Outcome::Planned) >= 4);
+    assert!(report.count("delete-snapshot", Outcome::Planned) >= 1, "the plan shows deletions too");
+    assert!(report.render_text().contains("DRY RUN: nothing was changed."));
+    let emails = read_emails(&f.emu.config(PRIMARY).await, &f.world.queue_url).await;
+    assert!(emails[0].subject.contains("(dry run)"), "{}", emails[0].subject);
+}
+
+#[tokio::test]
+async fn retention_deletes_only_proven_lifeboat_snapshots() {
+    let f = fixture(Scenario { history_days: 3, ..Scenario::default() }).await;
+    let report = invoke(&f, json!({"action": "run"}), "req-1").await;
+    let primary = snapshot_ids(&f, PRIMARY).await;
+    let dr = snapshot_ids(&f, DR).await;
+    let now = Utc::now();
+    let aged = |d: i64| {
+        let t = now - chrono::Duration::days(d);
+        let m = t - chrono::Duration::seconds(t.timestamp().rem_euclid(86_400));
+        format!("lifeboat-ecommerce-prod-db-{}", m.format("%Y%m%d-%H%M"))
+    };
+    // 45 and 40 days old, outside retention, DR copy and export proven: deleted.
+    assert!(!primary.contains(&aged(45)) && !primary.contains(&aged(40)), "{primary:?}");
+    // 38 days old but never copied to DR: kept, with the reason.
+    assert!(primary.contains(&aged(38)));
+    let kept = report.decisions.iter().find(|d| d.subject == aged(38)).unwrap();
+    assert!(kept.reason.contains("no DR copy") && kept.verdict == "keep", "{kept:?}");
+    // Recent daily ones are within retention.
+    for d in 1..=3 {
+        assert!(primary.contains(&aged(d)), "day -{d} kept");
+    }
+    // Never touched: a person's manual snapshot and the automated ones.
+    assert!(primary.contains("ecommerce-prod-db-pre-migration-2026"));
+    assert!(primary.iter().any(|s| s.starts_with("rds:ecommerce-prod-db")), "automated kept");
+    // DR copies outside retention go; recent ones stay.
+    assert!(!dr.contains(&aged(45)), "{dr:?}");
+    assert!(dr.contains(&aged(1)));
+    let deleted = report.count("delete-snapshot", Outcome::Done);
+    assert_eq!(deleted, 2, "{}", report.render_text());
+    let primary_deletes: Vec<_> = report.decisions.iter().filter(|d| d.verdict == "delete" && !d.subject.contains('/')).collect();
+    assert_eq!(primary_deletes.len(), 2);
+    assert!(primary_deletes.iter().all(|d| d.reason.contains("DR copy available") && d.reason.contains("export COMPLETE")), "{primary_deletes:?}");
+}
+
+#[tokio::test]
+async fn one_failing_copy_does_not_stop_the_others() {
+    // The encrypted primary's copy needs the DR key; the policy names one that does not exist,
+    // so CopyDBSnapshot fails with KMSKeyNotAccessibleFault (moto raises it as AWS does).
+    let f = fixture_with(Scenario { encrypted_primary: true, ..Scenario::default() }, |p| p.replace("kms_key_id: alias/lifeboat-dr", "kms_key_id: arn:aws:kms:us-west-2:123456789012:key/00000000-0000-4000-8000-000000000000")).await;
+    let report = invoke(&f, json!({"action": "run"}), "req-1").await;
+    let failed: Vec<_> = report.actions.iter().filter(|a| a.outcome == Outcome::Failed).collect();
+    assert!(!failed.is_empty());
+    assert!(failed.iter().all(|a| a.kind == "copy-to-dr" && a.error.as_deref().unwrap_or("").starts_with("KMSKeyNotAccessibleFault")), "{}", report.render_text());
+    assert!(report.partial);
+    assert_eq!(report.status, Status::Critical);
+    let dr = snapshot_ids(&f, DR).await;
+    assert!(dr.contains(&today_id("catalog-aurora")) && dr.contains(&today_id("analytics-db")), "the others were copied: {dr:?}");
+    assert!(!dr.contains(&today_id("ecommerce-prod-db")));
+    let emails = read_emails(&f.emu.config(PRIMARY).await, &f.world.queue_url).await;
+    assert!(emails[0].subject.starts_with("[Lifeboat CRITICAL] snapshot-export: PARTIAL"), "{}", emails[0].subject);
+    let body = &emails[0].body;
+    let failed_at = body.find("\nFAILED\n").unwrap_or_else(|| panic!("no FAILED section:\n{body}"));
+    assert!(failed_at < body.find("\nDONE\n").unwrap(), "failures come before what went well:\n{body}");
+    assert!(body.contains("KMSKeyNotAccessibleFault"));
+}
+
+#[tokio::test]
+async fn a_concurrent_trigger_does_nothing_and_a_crashed_runs_lease_is_taken_over() {
+    let f = fixture(Scenario::default()).await;
+    let s3 = lifeboat_tests::s3(&f.emu.config(PRIMARY).await);
+    let live = json!({"owner": "other-run", "acquired_at": Utc::now().to_rfc3339(), "expires_at": (Utc::now() + chrono::Duration::minutes(10)).to_rfc3339()});
+    s3.put_object().bucket(&f.world.report_bucket).key("locks/snapshot-export.json").body(live.to_string().into_bytes().into()).send().await.unwrap();
+    let before = snapshot_ids(&f, PRIMARY).await;
+    let skipped = invoke(&f, json!({"action": "run"}), "req-dup").await;
+    assert!(skipped.headline.starts_with("skipped: run other-run holds the lease"), "{}", skipped.headline);
+    assert_eq!(snapshot_ids(&f, PRIMARY).await, before, "nothing created while another run holds the lease");
+
+    let stale = json!({"owner": "crashed-run", "acquired_at": (Utc::now() - chrono::Duration::hours(2)).to_rfc3339(), "expires_at": (Utc::now() - chrono::Duration::hours(1)).to_rfc3339()});
+    s3.put_object().bucket(&f.world.report_bucket).key("locks/snapshot-export.json").body(stale.to_string().into_bytes().into()).send().await.unwrap();
+    let ran = invoke(&f, json!({"action": "run"}), "req-after-crash").await;
+    assert!(ran.count("create-snapshot", Outcome::Done) >= 4, "{}", ran.render_text());
+    let lock = s3.head_object().bucket(&f.world.report_bucket).key("locks/snapshot-export.json").send().await;
+    assert!(lock.is_err(), "the lease is released at the end of the run");
+}
+
+#[tokio::test]
+async fn malformed_events_are_rejected_before_any_aws_call() {
+    // An App whose every AWS call would fail to connect: only input errors can come back.
+    let world = World {
+        backup_bucket: "b-1".into(),
+        dr_backup_bucket: "b-2".into(),
+        report_bucket: "r-1".into(),
+        topic_arn: "arn:aws:sns:us-east-1:123456789012:t".into(),
+        queue_url: String::new(),
+        policy_path: lifeboat_tests::root().join("infra/policy.example.yaml"),
+    };
+    let config = lifeboat_tests::config_for("http://127.0.0.1:9", PRIMARY).await;
+    let aws = Aws::from_config(config).unwrap();
+    let env = Env { policy: world.policy_path.display().to_string(), report_topic_arn: world.topic_arn.clone(), report_bucket: world.report_bucket.clone() };
+    let policy = lifeboat_shared::load_policy(&env.policy, &aws.s3()).await.unwrap();
+    let app = App::new(&aws, env, policy).unwrap();
+    let dir = lifeboat_tests::root().join("events");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir.join("malformed")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.extend(std::fs::read_dir(dir.join("snapshot-export")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.display().to_string().contains("malformed-")));
+    files.extend(std::fs::read_dir(dir.join("triggers")).unwrap().map(|e| e.unwrap().path()));
+    assert!(files.len() >= 15);
+    for path in files {
+        let payload: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let err = snapshot_export::run(&app, &payload, "req", Utc::now(), None).await.expect_err(&path.display().to_string());
+        assert_eq!(err.error_type(), "Lifeboat.InvalidEvent", "{}: {err}", path.display());
+        assert!(err.to_string().contains("event"), "{}: {err}", path.display());
+    }
+}

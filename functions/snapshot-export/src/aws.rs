@@ -38,7 +38,7 @@ fn rds_tags(list: Option<&[aws_sdk_rds::types::Tag]>) -> BTreeMap<String, String
         .collect()
 }
 
-fn err_text<E: ProvideErrorMetadata + std::error::Error>(e: &E) -> String {
+fn err_text<E: ProvideErrorMetadata + std::error::Error + 'static>(e: &aws_sdk_rds::error::SdkError<E>) -> String {
     let (code, message) = aws_error_parts(e);
     format!("{code}: {message}")
 }
