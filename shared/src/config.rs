@@ -40,7 +40,9 @@ impl Env {
         if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[5].is_empty() {
             return Err(Error::env(
                 TOPIC_VAR,
-                format!("an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), got {report_topic_arn:?}"),
+                format!(
+                    "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), got {report_topic_arn:?}"
+                ),
             ));
         }
         let report_bucket = req(BUCKET_VAR, "the S3 bucket that archives JSON reports")?;
@@ -64,7 +66,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> Result<Env> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Env::from_lookup(|k| m.get(k).cloned())
     }
 
@@ -81,22 +86,29 @@ mod tests {
 
     #[test]
     fn each_missing_variable_is_named() {
-        for skip in 0..3 {
-            let partial: Vec<_> = GOOD.iter().enumerate().filter(|(i, _)| *i != skip).map(|(_, p)| *p).collect();
+        for (var, _) in GOOD {
+            let partial: Vec<_> = GOOD.iter().filter(|(k, _)| *k != var).copied().collect();
             let e = env(&partial).unwrap_err().to_string();
-            assert!(e.contains(GOOD[skip].0) && e.contains("it is not set"), "{e}");
+            assert!(e.contains(var) && e.contains("it is not set"), "{e}");
         }
     }
 
     #[test]
     fn topic_must_be_an_sns_arn() {
-        let e = env(&[GOOD[0], (TOPIC_VAR, "lifeboat"), GOOD[2]]).unwrap_err().to_string();
-        assert!(e.starts_with("invalid environment: LIFEBOAT_REPORT_TOPIC_ARN: an SNS topic ARN"), "{e}");
+        let e = env(&[GOOD[0], (TOPIC_VAR, "lifeboat"), GOOD[2]])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("invalid environment: LIFEBOAT_REPORT_TOPIC_ARN: an SNS topic ARN"),
+            "{e}"
+        );
     }
 
     #[test]
     fn s3_policy_uri_needs_a_key() {
-        let e = env(&[(POLICY_VAR, "s3://cfg"), GOOD[1], GOOD[2]]).unwrap_err().to_string();
+        let e = env(&[(POLICY_VAR, "s3://cfg"), GOOD[1], GOOD[2]])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("s3://bucket/key with both parts"), "{e}");
     }
 }

@@ -90,11 +90,26 @@ where
         ),
         None if err.raw_response().is_some() => {
             let raw = err.raw_response().expect("checked");
-            let body = raw.body().bytes().map(|b| String::from_utf8_lossy(b).to_string()).unwrap_or_default();
-            let body: String = body.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(300).collect();
+            let body = raw
+                .body()
+                .bytes()
+                .map(|b| String::from_utf8_lossy(b).to_string())
+                .unwrap_or_default();
+            let mut body: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+            // An HTML error page (a proxy, an emulator): its title says enough.
+            if let (Some(a), Some(b)) = (body.find("<title>"), body.find("</title>")) {
+                if a < b {
+                    body = body[a + 7..b].to_string();
+                }
+            }
+            let body: String = body.chars().take(300).collect();
             (
                 format!("HTTP {}", raw.status().as_u16()),
-                if body.is_empty() { "reply without an error code or body".to_string() } else { body },
+                if body.is_empty() {
+                    "reply without an error code or body".to_string()
+                } else {
+                    body
+                },
             )
         }
         None => {

@@ -57,7 +57,9 @@ impl Lease {
                 .key(key)
                 .if_none_match("*")
                 .content_type("application/json")
-                .body(ByteStream::from(serde_json::to_vec(&body).map_err(|e| Error::Internal(e.to_string()))?))
+                .body(ByteStream::from(
+                    serde_json::to_vec(&body).map_err(|e| Error::Internal(e.to_string()))?,
+                ))
                 .send()
                 .await;
             match put {
@@ -84,7 +86,13 @@ impl Lease {
                 return Ok(Err(Held(current)));
             }
             // Expired: a crashed run. Remove exactly that lease, then try once more.
-            let del = s3.delete_object().bucket(bucket).key(key).if_match(&etag).send().await;
+            let del = s3
+                .delete_object()
+                .bucket(bucket)
+                .key(key)
+                .if_match(&etag)
+                .send()
+                .await;
             if let Err(e) = del {
                 let (code, _) = aws_error_parts(&e);
                 if !conflict(&code) && code != "NoSuchKey" {
@@ -94,7 +102,9 @@ impl Lease {
         }
         match read_json::<LeaseBody>(s3, bucket, key).await? {
             Some((current, _)) => Ok(Err(Held(current))),
-            None => Err(Error::Internal(format!("lease s3://{bucket}/{key} could not be taken"))),
+            None => Err(Error::Internal(format!(
+                "lease s3://{bucket}/{key} could not be taken"
+            ))),
         }
     }
 
@@ -145,8 +155,9 @@ pub async fn read_json<T: DeserializeOwned>(
         .await
         .map_err(|e| Error::Internal(format!("reading s3://{bucket}/{key}: {e}")))?
         .into_bytes();
-    let value = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::Internal(format!("s3://{bucket}/{key} is not the expected JSON: {e}")))?;
+    let value = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::Internal(format!("s3://{bucket}/{key} is not the expected JSON: {e}"))
+    })?;
     Ok(Some((value, etag)))
 }
 
@@ -159,22 +170,38 @@ pub struct Journal<T> {
 }
 
 impl<T: Serialize + DeserializeOwned> Journal<T> {
-    pub async fn load(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Option<Journal<T>>> {
-        Ok(read_json(s3, bucket, key).await?.map(|(state, etag)| Journal {
-            key: key.to_string(),
-            state,
-            etag: Some(etag),
-        }))
+    pub async fn load(
+        s3: &aws_sdk_s3::Client,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<Journal<T>>> {
+        Ok(read_json(s3, bucket, key)
+            .await?
+            .map(|(state, etag)| Journal {
+                key: key.to_string(),
+                state,
+                etag: Some(etag),
+            }))
     }
 
     pub fn new(key: &str, state: T) -> Journal<T> {
-        Journal { key: key.to_string(), state, etag: None }
+        Journal {
+            key: key.to_string(),
+            state,
+            etag: None,
+        }
     }
 
     /// Saves; fails with `Lifeboat.Internal` when someone else saved in between.
     pub async fn save(&mut self, s3: &aws_sdk_s3::Client, bucket: &str) -> Result<()> {
-        let body = serde_json::to_vec_pretty(&self.state).map_err(|e| Error::Internal(e.to_string()))?;
-        let mut put = s3.put_object().bucket(bucket).key(&self.key).content_type("application/json").body(ByteStream::from(body));
+        let body =
+            serde_json::to_vec_pretty(&self.state).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut put = s3
+            .put_object()
+            .bucket(bucket)
+            .key(&self.key)
+            .content_type("application/json")
+            .body(ByteStream::from(body));
         put = match &self.etag {
             Some(etag) => put.if_match(etag),
             None => put.if_none_match("*"),
@@ -187,7 +214,10 @@ impl<T: Serialize + DeserializeOwned> Journal<T> {
             Err(e) => {
                 let (code, _) = aws_error_parts(&e);
                 if conflict(&code) {
-                    Err(Error::Internal(format!("journal s3://{bucket}/{} was changed by another run", self.key)))
+                    Err(Error::Internal(format!(
+                        "journal s3://{bucket}/{} was changed by another run",
+                        self.key
+                    )))
                 } else {
                     Err(Error::aws("PutObject", Some(&self.key), &e))
                 }

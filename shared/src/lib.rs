@@ -53,8 +53,12 @@ pub async fn load_policy(location: &str, s3: &aws_sdk_s3::Client) -> Result<poli
         String::from_utf8(bytes.to_vec())
             .map_err(|_| Error::env(config::POLICY_VAR, format!("{location} to hold UTF-8 text")))?
     } else {
-        std::fs::read_to_string(location)
-            .map_err(|e| Error::env(config::POLICY_VAR, format!("a readable policy file, but {location}: {e}")))?
+        std::fs::read_to_string(location).map_err(|e| {
+            Error::env(
+                config::POLICY_VAR,
+                format!("a readable policy file, but {location}: {e}"),
+            )
+        })?
     };
     policy::Policy::parse(&text)
 }

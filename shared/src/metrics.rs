@@ -31,8 +31,17 @@ pub fn emf_lines(report: &Report) -> Vec<String> {
         ],
     )];
     for m in &report.measurements {
-        let dims: Vec<(&str, &str)> = m.dimensions.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        lines.push(line(ts, &report.function, &dims, &[(m.name.as_str(), m.value, m.unit.as_str())]));
+        let dims: Vec<(&str, &str)> = m
+            .dimensions
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        lines.push(line(
+            ts,
+            &report.function,
+            &dims,
+            &[(m.name.as_str(), m.value, m.unit.as_str())],
+        ));
     }
     lines
 }
@@ -76,9 +85,18 @@ mod tests {
 
     #[test]
     fn emf_line_declares_every_metric_it_carries() {
-        let mut r = Report::new("snapshot-export", "r1", "us-east-1", "manual".into(), false, Utc::now());
+        let mut r = Report::new(
+            "snapshot-export",
+            "r1",
+            "us-east-1",
+            "manual".into(),
+            false,
+            Utc::now(),
+        );
         r.measure("SnapshotsCreated", 3.0, "Count");
-        r.measurements[0].dimensions.insert("Component".into(), "orders-db".into());
+        r.measurements[0]
+            .dimensions
+            .insert("Component".into(), "orders-db".into());
         r.finish(r.started_at);
         let lines = emf_lines(&r);
         assert_eq!(lines.len(), 2);
@@ -88,7 +106,10 @@ mod tests {
         let cw = &v["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(cw["Namespace"], "Lifeboat");
         assert_eq!(cw["Dimensions"][0], json!(["Function", "Component"]));
-        assert_eq!(cw["Metrics"][0], json!({"Name": "SnapshotsCreated", "Unit": "Count"}));
+        assert_eq!(
+            cw["Metrics"][0],
+            json!({"Name": "SnapshotsCreated", "Unit": "Count"})
+        );
         let run: Value = serde_json::from_str(&lines[0]).unwrap();
         assert_eq!(run["RunStatus"], 0.0);
     }

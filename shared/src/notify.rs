@@ -30,7 +30,8 @@ impl Outbox<'_> {
     pub async fn deliver(&self, report: &mut Report) -> Result<String> {
         let key = report_key(report);
         report.archive_uri = Some(format!("s3://{}/{key}", self.bucket));
-        let body = serde_json::to_vec_pretty(report).map_err(|e| Error::Internal(format!("report JSON: {e}")))?;
+        let body = serde_json::to_vec_pretty(report)
+            .map_err(|e| Error::Internal(format!("report JSON: {e}")))?;
         self.s3
             .put_object()
             .bucket(self.bucket)

@@ -385,7 +385,10 @@ impl Policy {
         if self.version != 1 {
             return Err(Error::policy(
                 "version",
-                format!("1 (the only version this Lifeboat reads), got {}", self.version),
+                format!(
+                    "1 (the only version this Lifeboat reads), got {}",
+                    self.version
+                ),
             ));
         }
         check_bucket("buckets.backup", &self.buckets.backup)?;
@@ -436,7 +439,7 @@ impl Policy {
             }
             if c.ids.is_empty() && c.tags.is_empty() {
                 return Err(Error::policy(
-                    format!("{at}"),
+                    at.clone(),
                     "resources selected by `ids` or `tags` (neither is set)",
                 ));
             }
@@ -455,37 +458,69 @@ impl Policy {
         if !(1..=100).contains(&l.snapshot_quota_warn_percent) {
             return Err(Error::policy(
                 "limits.snapshot_quota_warn_percent",
-                format!("a percentage from 1 to 100, got {}", l.snapshot_quota_warn_percent),
+                format!(
+                    "a percentage from 1 to 100, got {}",
+                    l.snapshot_quota_warn_percent
+                ),
             ));
         }
         if !(1..=12).contains(&l.max_concurrent_calls) {
             return Err(Error::policy(
                 "limits.max_concurrent_calls",
-                format!("1 to 12 (RDS allows about 12 requests per second), got {}", l.max_concurrent_calls),
+                format!(
+                    "1 to 12 (RDS allows about 12 requests per second), got {}",
+                    l.max_concurrent_calls
+                ),
             ));
         }
         let t = &self.thresholds;
         if !(0.0..=100.0).contains(&t.mismatch_rate_percent) {
             return Err(Error::policy(
                 "thresholds.mismatch_rate_percent",
-                format!("a percentage from 0 to 100, got {}", t.mismatch_rate_percent),
+                format!(
+                    "a percentage from 0 to 100, got {}",
+                    t.mismatch_rate_percent
+                ),
             ));
         }
         for (name, v) in [
-            ("prices.rds_snapshot_gb_month", self.prices.rds_snapshot_gb_month),
-            ("prices.elasticache_snapshot_gb_month", self.prices.elasticache_snapshot_gb_month),
-            ("prices.s3_standard_gb_month", self.prices.s3_standard_gb_month),
-            ("prices.s3_glacier_gb_month", self.prices.s3_glacier_gb_month),
-            ("prices.cross_region_transfer_gb", self.prices.cross_region_transfer_gb),
+            (
+                "prices.rds_snapshot_gb_month",
+                self.prices.rds_snapshot_gb_month,
+            ),
+            (
+                "prices.elasticache_snapshot_gb_month",
+                self.prices.elasticache_snapshot_gb_month,
+            ),
+            (
+                "prices.s3_standard_gb_month",
+                self.prices.s3_standard_gb_month,
+            ),
+            (
+                "prices.s3_glacier_gb_month",
+                self.prices.s3_glacier_gb_month,
+            ),
+            (
+                "prices.cross_region_transfer_gb",
+                self.prices.cross_region_transfer_gb,
+            ),
         ] {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(Error::policy(name, format!("a price in USD of 0 or more, got {v}")));
+                return Err(Error::policy(
+                    name,
+                    format!("a price in USD of 0 or more, got {v}"),
+                ));
             }
         }
         Ok(())
     }
 
-    fn check_settings(&self, at: &str, s: &SettingsInput, kind: Option<ResourceKind>) -> Result<()> {
+    fn check_settings(
+        &self,
+        at: &str,
+        s: &SettingsInput,
+        kind: Option<ResourceKind>,
+    ) -> Result<()> {
         if let Some(f) = s.frequency {
             if f.0 < Duration::hours(1) {
                 return Err(Error::policy(
@@ -549,7 +584,10 @@ impl Policy {
             retention: s.retention.or(d.retention).unwrap_or_default(),
             copy_to_dr,
             export,
-            require_dr_copy: s.require_dr_copy.or(d.require_dr_copy).unwrap_or(copy_to_dr),
+            require_dr_copy: s
+                .require_dr_copy
+                .or(d.require_dr_copy)
+                .unwrap_or(copy_to_dr),
             require_export: s.require_export.or(d.require_export).unwrap_or(export),
         }
     }
@@ -616,12 +654,19 @@ fn check_bucket(field: &str, b: &str) -> Result<()> {
 pub(crate) fn check_region(field: &str, r: &str) -> Result<()> {
     let parts: Vec<&str> = r.split('-').collect();
     let ok = parts.len() >= 3
-        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
         && parts[parts.len() - 1].bytes().all(|c| c.is_ascii_digit());
     if ok {
         Ok(())
     } else {
-        Err(Error::policy(field, format!("an AWS region like us-west-2, got {r:?}")))
+        Err(Error::policy(
+            field,
+            format!("an AWS region like us-west-2, got {r:?}"),
+        ))
     }
 }
 
@@ -695,7 +740,10 @@ mod tests {
         assert_eq!(s.frequency, Span::days(1));
         assert!(!s.copy_to_dr, "no DR region: no copies");
         assert!(p.automation.delete_expired_snapshots);
-        assert!(!p.automation.auto_failover, "auto-failover is off unless armed");
+        assert!(
+            !p.automation.auto_failover,
+            "auto-failover is off unless armed"
+        );
         assert_eq!(p.opt_in_tag.key, "lifeboat:backup");
     }
 
@@ -708,7 +756,10 @@ mod tests {
     #[test]
     fn durations_are_named_by_field() {
         let e = err("version: 1\nbuckets: {backup: b-1}\ncomponents:\n  - {name: db, kind: rds-instance, ids: [db], rpo: 5 minutes}\n");
-        assert!(e.starts_with("invalid policy: components[0].rpo: a duration like"), "{e}");
+        assert!(
+            e.starts_with("invalid policy: components[0].rpo: a duration like"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -734,7 +785,10 @@ mod tests {
     #[test]
     fn bad_bucket_name() {
         let e = err("version: 1\nbuckets: {backup: Bad_Bucket}\n");
-        assert!(e.starts_with("invalid policy: buckets.backup: an S3 bucket name"), "{e}");
+        assert!(
+            e.starts_with("invalid policy: buckets.backup: an S3 bucket name"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -752,19 +806,28 @@ mod tests {
     #[test]
     fn proof_requirement_needs_the_mechanism() {
         let e = err("version: 1\nbuckets: {backup: b-1}\ndefaults: {require_export: true}\n");
-        assert!(e.starts_with("invalid policy: defaults.require_export"), "{e}");
+        assert!(
+            e.starts_with("invalid policy: defaults.require_export"),
+            "{e}"
+        );
     }
 
     #[test]
     fn sub_hourly_frequency_is_refused() {
         let e = err("version: 1\nbuckets: {backup: b-1}\ndefaults: {frequency: 5m}\n");
-        assert!(e.starts_with("invalid policy: defaults.frequency: at least 1h"), "{e}");
+        assert!(
+            e.starts_with("invalid policy: defaults.frequency: at least 1h"),
+            "{e}"
+        );
     }
 
     #[test]
     fn copies_in_flight_capped_at_aws_limit() {
         let e = err("version: 1\nbuckets: {backup: b-1}\nlimits: {max_copies_in_flight: 9}\n");
-        assert!(e.starts_with("invalid policy: limits.max_copies_in_flight: 1 to 5"), "{e}");
+        assert!(
+            e.starts_with("invalid policy: limits.max_copies_in_flight: 1 to 5"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -781,22 +844,48 @@ mod tests {
 
     #[test]
     fn component_without_selector() {
-        let e = err("version: 1\nbuckets: {backup: b-1}\ncomponents:\n  - {name: a, kind: elasticache}\n");
-        assert!(e.starts_with("invalid policy: components[0]: resources selected by"), "{e}");
+        let e = err(
+            "version: 1\nbuckets: {backup: b-1}\ncomponents:\n  - {name: a, kind: elasticache}\n",
+        );
+        assert!(
+            e.starts_with("invalid policy: components[0]: resources selected by"),
+            "{e}"
+        );
     }
 
     #[test]
     fn membership_by_id_then_tags_then_opt_in() {
         let p = Policy::parse("version: 1\nbuckets: {backup: b-1}\ncomponents:\n  - {name: orders, kind: rds-instance, ids: [orders-db], frequency: 12h}\n  - {name: tagged, kind: rds-instance, tags: {app: shop}}\n").unwrap();
         let none = BTreeMap::new();
-        let m = p.membership(ResourceKind::RdsInstance, "orders-db", &none).unwrap();
-        assert_eq!((m.component.as_str(), m.settings.frequency), ("orders", Span::hours(12)));
+        let m = p
+            .membership(ResourceKind::RdsInstance, "orders-db", &none)
+            .unwrap();
+        assert_eq!(
+            (m.component.as_str(), m.settings.frequency),
+            ("orders", Span::hours(12))
+        );
         let shop = BTreeMap::from([("app".to_string(), "shop".to_string())]);
-        assert_eq!(p.membership(ResourceKind::RdsInstance, "x", &shop).unwrap().component, "tagged");
-        assert!(p.membership(ResourceKind::AuroraCluster, "orders-db", &none).is_none(), "kind must match");
+        assert_eq!(
+            p.membership(ResourceKind::RdsInstance, "x", &shop)
+                .unwrap()
+                .component,
+            "tagged"
+        );
+        assert!(
+            p.membership(ResourceKind::AuroraCluster, "orders-db", &none)
+                .is_none(),
+            "kind must match"
+        );
         let opted = BTreeMap::from([("lifeboat:backup".to_string(), "true".to_string())]);
-        assert_eq!(p.membership(ResourceKind::Elasticache, "cache", &opted).unwrap().component, "cache");
-        assert!(p.membership(ResourceKind::Elasticache, "cache", &none).is_none());
+        assert_eq!(
+            p.membership(ResourceKind::Elasticache, "cache", &opted)
+                .unwrap()
+                .component,
+            "cache"
+        );
+        assert!(p
+            .membership(ResourceKind::Elasticache, "cache", &none)
+            .is_none());
     }
 
     #[test]

@@ -137,7 +137,14 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(function: &str, run_id: &str, region: &str, trigger: String, dry_run: bool, started_at: DateTime<Utc>) -> Report {
+    pub fn new(
+        function: &str,
+        run_id: &str,
+        region: &str,
+        trigger: String,
+        dry_run: bool,
+        started_at: DateTime<Utc>,
+    ) -> Report {
         Report {
             function: function.to_string(),
             run_id: run_id.to_string(),
@@ -157,7 +164,12 @@ impl Report {
         }
     }
 
-    pub fn finding(&mut self, severity: Severity, resource: Option<&str>, message: impl Into<String>) {
+    pub fn finding(
+        &mut self,
+        severity: Severity,
+        resource: Option<&str>,
+        message: impl Into<String>,
+    ) {
         self.findings.push(Finding {
             severity,
             resource: resource.map(str::to_string),
@@ -175,13 +187,20 @@ impl Report {
     }
 
     pub fn count(&self, kind: &str, outcome: Outcome) -> usize {
-        self.actions.iter().filter(|a| a.kind == kind && a.outcome == outcome).count()
+        self.actions
+            .iter()
+            .filter(|a| a.kind == kind && a.outcome == outcome)
+            .count()
     }
 
     /// Sets status and `partial` from findings and action outcomes.
     pub fn finish(&mut self, at: DateTime<Utc>) {
         self.finished_at = at;
-        let failed = self.actions.iter().filter(|a| a.outcome == Outcome::Failed).count();
+        let failed = self
+            .actions
+            .iter()
+            .filter(|a| a.outcome == Outcome::Failed)
+            .count();
         let succeeded = self
             .actions
             .iter()
@@ -221,14 +240,22 @@ impl Report {
     /// The plain-text email: status and failures first, then warnings, actions, decisions.
     pub fn render_text(&self) -> String {
         let mut out = String::new();
-        let failed: Vec<&Action> = self.actions.iter().filter(|a| a.outcome == Outcome::Failed).collect();
+        let failed: Vec<&Action> = self
+            .actions
+            .iter()
+            .filter(|a| a.outcome == Outcome::Failed)
+            .collect();
         let _ = writeln!(
             out,
             "{} - {}{}",
             self.status.label(),
             self.headline,
             if self.partial {
-                format!(" (partial: {} of {} actions failed)", failed.len(), self.actions.len())
+                format!(
+                    " (partial: {} of {} actions failed)",
+                    failed.len(),
+                    self.actions.len()
+                )
             } else {
                 String::new()
             }
@@ -240,7 +267,11 @@ impl Report {
             self.run_id,
             self.region,
             self.trigger,
-            if self.dry_run { ". DRY RUN: nothing was changed." } else { "." }
+            if self.dry_run {
+                ". DRY RUN: nothing was changed."
+            } else {
+                "."
+            }
         );
         if !failed.is_empty() {
             let _ = writeln!(out, "\nFAILED");
@@ -252,7 +283,7 @@ impl Report {
             }
         }
         let mut findings: Vec<&Finding> = self.findings.iter().collect();
-        findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+        findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         if !findings.is_empty() {
             let _ = writeln!(out, "\nFINDINGS");
             for f in findings {
@@ -262,17 +293,32 @@ impl Report {
                     Severity::Info => "info    ",
                 };
                 match &f.resource {
-                    Some(r) => { let _ = writeln!(out, "  {label} {r}: {}", f.message); }
-                    None => { let _ = writeln!(out, "  {label} {}", f.message); }
+                    Some(r) => {
+                        let _ = writeln!(out, "  {label} {r}: {}", f.message);
+                    }
+                    None => {
+                        let _ = writeln!(out, "  {label} {}", f.message);
+                    }
                 }
             }
         }
         for (title, outcome) in [
-            (if self.dry_run { "PLANNED" } else { "DONE" }, if self.dry_run { Outcome::Planned } else { Outcome::Done }),
+            (
+                if self.dry_run { "PLANNED" } else { "DONE" },
+                if self.dry_run {
+                    Outcome::Planned
+                } else {
+                    Outcome::Done
+                },
+            ),
             ("DEFERRED TO A LATER RUN", Outcome::Deferred),
             ("ALREADY DONE (nothing changed)", Outcome::AlreadyDone),
         ] {
-            let group: Vec<&Action> = self.actions.iter().filter(|a| a.outcome == outcome).collect();
+            let group: Vec<&Action> = self
+                .actions
+                .iter()
+                .filter(|a| a.outcome == outcome)
+                .collect();
             if group.is_empty() {
                 continue;
             }
@@ -293,7 +339,11 @@ impl Report {
                     let _ = writeln!(out, "    {} - {}", d.subject, d.reason);
                 }
                 if ds.len() > 25 {
-                    let _ = writeln!(out, "    ... and {} more (all in the JSON report)", ds.len() - 25);
+                    let _ = writeln!(
+                        out,
+                        "    ... and {} more (all in the JSON report)",
+                        ds.len() - 25
+                    );
                 }
             }
         }
@@ -303,9 +353,22 @@ impl Report {
                 let dims = if m.dimensions.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({})", m.dimensions.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", "))
+                    format!(
+                        " ({})",
+                        m.dimensions
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
                 };
-                let _ = writeln!(out, "  {}{dims}: {} {}", m.name, trim_float(m.value), m.unit);
+                let _ = writeln!(
+                    out,
+                    "  {}{dims}: {} {}",
+                    m.name,
+                    trim_float(m.value),
+                    m.unit
+                );
             }
         }
         let _ = writeln!(
@@ -323,7 +386,11 @@ impl Report {
 }
 
 fn line(a: &Action) -> String {
-    let target = a.target.as_deref().map(|t| format!(" -> {t}")).unwrap_or_default();
+    let target = a
+        .target
+        .as_deref()
+        .map(|t| format!(" -> {t}"))
+        .unwrap_or_default();
     format!("{:<16} {}{}  ({})", a.kind, a.resource, target, a.reason)
 }
 
@@ -340,8 +407,17 @@ mod tests {
     use super::*;
 
     fn report() -> Report {
-        let t = DateTime::parse_from_rfc3339("2026-11-21T03:00:00Z").unwrap().with_timezone(&Utc);
-        let mut r = Report::new("snapshot-export", "20261121T030000Z-abcd", "us-east-1", "schedule".into(), false, t);
+        let t = DateTime::parse_from_rfc3339("2026-11-21T03:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut r = Report::new(
+            "snapshot-export",
+            "20261121T030000Z-abcd",
+            "us-east-1",
+            "schedule".into(),
+            false,
+            t,
+        );
         r.headline = "2 snapshots created, 1 copy failed".into();
         r
     }
@@ -360,9 +436,14 @@ mod tests {
         let text = r.render_text();
         let first_lines: Vec<&str> = text.lines().take(5).collect();
         assert!(first_lines[0].starts_with("CRITICAL"), "{text}");
-        assert!(text.find("FAILED").unwrap() < text.find("DONE").unwrap(), "failures come first:\n{text}");
+        assert!(
+            text.find("FAILED").unwrap() < text.find("DONE").unwrap(),
+            "failures come first:\n{text}"
+        );
         assert!(text.contains("KMSKeyNotAccessibleFault"));
-        assert!(r.subject().starts_with("[Lifeboat CRITICAL] snapshot-export: PARTIAL"));
+        assert!(r
+            .subject()
+            .starts_with("[Lifeboat CRITICAL] snapshot-export: PARTIAL"));
     }
 
     #[test]
@@ -391,7 +472,9 @@ mod tests {
         r.headline = "x".repeat(300);
         r.dry_run = true;
         assert!(r.subject().chars().count() < 100);
-        assert!(r.subject().starts_with("[Lifeboat OK] snapshot-export (dry run): "));
+        assert!(r
+            .subject()
+            .starts_with("[Lifeboat OK] snapshot-export (dry run): "));
     }
 
     #[test]

@@ -175,7 +175,9 @@ impl Trigger {
                 None => format!("schedule at {}", s.time.to_rfc3339()),
             },
             Trigger::Alarm(a) => format!("alarm {} {:?} ({:?})", a.name, a.state, a.delivery),
-            Trigger::BackupJob(j) => format!("AWS Backup {:?} job {} {}", j.kind, j.job_id, j.state),
+            Trigger::BackupJob(j) => {
+                format!("AWS Backup {:?} job {} {}", j.kind, j.job_id, j.state)
+            }
             Trigger::Manual(m) => format!(
                 "manual {}{}",
                 m.action,
@@ -329,7 +331,10 @@ fn parse_sns(payload: &Value, records: &Value) -> Result<Trigger> {
             format!("a CloudWatch alarm notification (JSON with AlarmName, NewStateValue, StateChangeTime): {e}"),
         )
     })?;
-    let state = alarm_state_str(&msg.new_state_value, "event.Records[0].Sns.Message.NewStateValue")?;
+    let state = alarm_state_str(
+        &msg.new_state_value,
+        "event.Records[0].Sns.Message.NewStateValue",
+    )?;
     let previous_state = msg
         .old_state_value
         .as_deref()
@@ -372,7 +377,12 @@ fn parse_backup(payload: &Value, detail_type: &str) -> Result<Trigger> {
         .time
         .ok_or_else(|| Error::event("event.time", "an RFC 3339 time"))?;
     let detail = ev.detail;
-    let text = |field: &str| detail.get(field).and_then(Value::as_str).map(str::to_string);
+    let text = |field: &str| {
+        detail
+            .get(field)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     let job_id = text(id_field)
         .ok_or_else(|| Error::event(format!("event.detail.{id_field}"), "the job id string"))?;
     let state = text(state_field).ok_or_else(|| {
@@ -502,7 +512,9 @@ mod tests {
     #[test]
     fn non_object_is_rejected() {
         let err = Trigger::parse(&json!([1, 2])).unwrap_err();
-        assert!(err.to_string().starts_with("invalid event: event: a JSON object"));
+        assert!(err
+            .to_string()
+            .starts_with("invalid event: event: a JSON object"));
     }
 
     #[test]
@@ -520,7 +532,9 @@ mod tests {
     #[test]
     fn expect_rejects_other_kinds_by_name() {
         let t = Trigger::parse(&json!({"action": "failover"})).unwrap();
-        let err = t.expect("snapshot-export", &["schedule"], &["run", "plan"]).unwrap_err();
+        let err = t
+            .expect("snapshot-export", &["schedule"], &["run", "plan"])
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid event: event.action: one of run, plan for snapshot-export, got \"failover\""
@@ -528,12 +542,17 @@ mod tests {
     }
 
     fn event_files(dir: &str) -> Vec<(String, Value)> {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events").join(dir);
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../events")
+            .join(dir);
         let mut out = Vec::new();
         for entry in std::fs::read_dir(&root).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
-            out.push((path.display().to_string(), serde_json::from_str(&text).unwrap()));
+            out.push((
+                path.display().to_string(),
+                serde_json::from_str(&text).unwrap(),
+            ));
         }
         assert!(!out.is_empty(), "no events in {}", root.display());
         out
@@ -561,43 +580,92 @@ mod tests {
 
     #[test]
     fn alarm_through_eventbridge() {
-        let v: Value = serde_json::from_str(include_str!("../../events/triggers/alarm-eventbridge.json")).unwrap();
-        let Trigger::Alarm(a) = Trigger::parse(&v).unwrap() else { panic!("not an alarm") };
-        assert_eq!((a.name.as_str(), a.state, a.previous_state, a.delivery), ("ecommerce-prod-db-down", AlarmState::Alarm, Some(AlarmState::Ok), AlarmDelivery::EventBridge));
-        assert_eq!(a.arn.as_deref(), Some("arn:aws:cloudwatch:us-east-1:123456789012:alarm:ecommerce-prod-db-down"));
+        let v: Value =
+            serde_json::from_str(include_str!("../../events/triggers/alarm-eventbridge.json"))
+                .unwrap();
+        let Trigger::Alarm(a) = Trigger::parse(&v).unwrap() else {
+            panic!("not an alarm")
+        };
+        assert_eq!(
+            (a.name.as_str(), a.state, a.previous_state, a.delivery),
+            (
+                "ecommerce-prod-db-down",
+                AlarmState::Alarm,
+                Some(AlarmState::Ok),
+                AlarmDelivery::EventBridge
+            )
+        );
+        assert_eq!(
+            a.arn.as_deref(),
+            Some("arn:aws:cloudwatch:us-east-1:123456789012:alarm:ecommerce-prod-db-down")
+        );
     }
 
     #[test]
     fn alarm_through_sns() {
-        let v: Value = serde_json::from_str(include_str!("../../events/triggers/alarm-sns.json")).unwrap();
-        let Trigger::Alarm(a) = Trigger::parse(&v).unwrap() else { panic!("not an alarm") };
-        assert_eq!((a.name.as_str(), a.state, a.delivery), ("s3-replication-lag", AlarmState::Alarm, AlarmDelivery::Sns));
+        let v: Value =
+            serde_json::from_str(include_str!("../../events/triggers/alarm-sns.json")).unwrap();
+        let Trigger::Alarm(a) = Trigger::parse(&v).unwrap() else {
+            panic!("not an alarm")
+        };
+        assert_eq!(
+            (a.name.as_str(), a.state, a.delivery),
+            ("s3-replication-lag", AlarmState::Alarm, AlarmDelivery::Sns)
+        );
         assert_eq!(a.time.to_rfc3339(), "2026-11-21T10:15:00+00:00");
     }
 
     #[test]
     fn alarm_as_direct_lambda_action() {
-        let v: Value = serde_json::from_str(include_str!("../../events/triggers/alarm-lambda-action.json")).unwrap();
-        let Trigger::Alarm(a) = Trigger::parse(&v).unwrap() else { panic!("not an alarm") };
-        assert_eq!((a.state, a.delivery), (AlarmState::Alarm, AlarmDelivery::LambdaAction));
+        let v: Value = serde_json::from_str(include_str!(
+            "../../events/triggers/alarm-lambda-action.json"
+        ))
+        .unwrap();
+        let Trigger::Alarm(a) = Trigger::parse(&v).unwrap() else {
+            panic!("not an alarm")
+        };
+        assert_eq!(
+            (a.state, a.delivery),
+            (AlarmState::Alarm, AlarmDelivery::LambdaAction)
+        );
     }
 
     #[test]
     fn backup_and_restore_jobs() {
-        let v: Value = serde_json::from_str(include_str!("../../events/triggers/backup-job-completed.json")).unwrap();
-        let Trigger::BackupJob(j) = Trigger::parse(&v).unwrap() else { panic!("not a job") };
-        assert_eq!((j.kind, j.state.as_str()), (BackupJobKind::Backup, "COMPLETED"));
-        let v: Value = serde_json::from_str(include_str!("../../events/triggers/restore-job-completed.json")).unwrap();
-        let Trigger::BackupJob(j) = Trigger::parse(&v).unwrap() else { panic!("not a job") };
+        let v: Value = serde_json::from_str(include_str!(
+            "../../events/triggers/backup-job-completed.json"
+        ))
+        .unwrap();
+        let Trigger::BackupJob(j) = Trigger::parse(&v).unwrap() else {
+            panic!("not a job")
+        };
+        assert_eq!(
+            (j.kind, j.state.as_str()),
+            (BackupJobKind::Backup, "COMPLETED")
+        );
+        let v: Value = serde_json::from_str(include_str!(
+            "../../events/triggers/restore-job-completed.json"
+        ))
+        .unwrap();
+        let Trigger::BackupJob(j) = Trigger::parse(&v).unwrap() else {
+            panic!("not a job")
+        };
         assert_eq!(j.kind, BackupJobKind::Restore);
         assert!(j.restore_testing_plan_arn.is_some() && j.created_resource_arn.is_some());
     }
 
     #[test]
     fn schedule_keeps_time_and_rule() {
-        let v: Value = serde_json::from_str(include_str!("../../events/snapshot-export/schedule.json")).unwrap();
-        let Trigger::Schedule(s) = Trigger::parse(&v).unwrap() else { panic!("not a schedule") };
+        let v: Value =
+            serde_json::from_str(include_str!("../../events/snapshot-export/schedule.json"))
+                .unwrap();
+        let Trigger::Schedule(s) = Trigger::parse(&v).unwrap() else {
+            panic!("not a schedule")
+        };
         assert_eq!(s.time.to_rfc3339(), "2026-11-21T03:00:00+00:00");
-        assert_eq!(s.event_id.as_deref(), Some("53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa"));
+        assert_eq!(
+            s.event_id.as_deref(),
+            Some("53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa")
+        );
     }
 }

@@ -39,7 +39,10 @@ impl Emulator {
                 .status()
                 .map(|s| s.success())
                 .unwrap_or(false);
-            assert!(ok, "scripts/tools.sh emulator failed: cannot install the moto server");
+            assert!(
+                ok,
+                "scripts/tools.sh emulator failed: cannot install the moto server"
+            );
         }
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -55,14 +58,22 @@ impl Emulator {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", python.display()));
-        let emulator = Emulator { child: Some(child), endpoint: format!("http://127.0.0.1:{port}"), clock_file };
+        let emulator = Emulator {
+            child: Some(child),
+            endpoint: format!("http://127.0.0.1:{port}"),
+            clock_file,
+        };
         emulator.wait_ready(Duration::from_secs(30));
         emulator
     }
 
     /// Uses an emulator someone else started (the demo and benchmark scripts), with its clock file.
     pub fn attach(endpoint: &str, clock_file: &Path) -> Emulator {
-        let emulator = Emulator { child: None, endpoint: endpoint.to_string(), clock_file: clock_file.to_path_buf() };
+        let emulator = Emulator {
+            child: None,
+            endpoint: endpoint.to_string(),
+            clock_file: clock_file.to_path_buf(),
+        };
         emulator.wait_ready(Duration::from_secs(30));
         emulator
     }
@@ -75,19 +86,26 @@ impl Emulator {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
                 let _ = s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: localhost\r\n\r\n");
                 let mut buf = [0u8; 16];
-                if s.read(&mut buf).map(|n| buf[..n].windows(3).any(|w| w == b"200")).unwrap_or(false) {
+                if s.read(&mut buf)
+                    .map(|n| buf[..n].windows(3).any(|w| w == b"200"))
+                    .unwrap_or(false)
+                {
                     return;
                 }
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("moto server at {} did not answer within {limit:?}", self.endpoint);
+        panic!(
+            "moto server at {} did not answer within {limit:?}",
+            self.endpoint
+        );
     }
 
     /// Moves the emulator's clock by `offset` (negative: the past), so what is created now
     /// carries an older creation time.
     pub fn shift_clock(&self, offset: chrono::Duration) {
-        std::fs::write(&self.clock_file, offset.num_seconds().to_string()).expect("write clock file");
+        std::fs::write(&self.clock_file, offset.num_seconds().to_string())
+            .expect("write clock file");
     }
 
     pub fn reset_clock(&self) {
@@ -118,13 +136,23 @@ pub async fn config_for(endpoint: &str, region: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new(region.to_string()))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "lifeboat-local"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "lifeboat-local",
+        ))
         .load()
         .await
 }
 
 pub fn s3(config: &SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build())
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    )
 }
 
 /// Names of what [`seed`] creates.
@@ -152,12 +180,19 @@ pub struct Scenario {
 
 impl Default for Scenario {
     fn default() -> Self {
-        Scenario { history_days: 0, encrypted_primary: false, full: true }
+        Scenario {
+            history_days: 0,
+            encrypted_primary: false,
+            full: true,
+        }
     }
 }
 
 fn rds_tags(pairs: &[(&str, &str)]) -> Vec<RdsTag> {
-    pairs.iter().map(|(k, v)| RdsTag::builder().key(*k).value(*v).build()).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| RdsTag::builder().key(*k).value(*v).build())
+        .collect()
 }
 
 fn lifeboat_tags(component: &str, source: &str, period: chrono::DateTime<Utc>) -> Vec<RdsTag> {
@@ -192,8 +227,16 @@ pub async fn seed(emu: &Emulator, scenario: &Scenario, dir: &Path) -> World {
         queue_url: String::new(),
         policy_path: dir.join("policy.yaml"),
     };
-    s3p.create_bucket().bucket(&world.backup_bucket).send().await.expect("backup bucket");
-    s3p.create_bucket().bucket(&world.report_bucket).send().await.expect("report bucket");
+    s3p.create_bucket()
+        .bucket(&world.backup_bucket)
+        .send()
+        .await
+        .expect("backup bucket");
+    s3p.create_bucket()
+        .bucket(&world.report_bucket)
+        .send()
+        .await
+        .expect("report bucket");
     s3d.create_bucket()
         .bucket(&world.dr_backup_bucket)
         .create_bucket_configuration(
@@ -206,19 +249,53 @@ pub async fn seed(emu: &Emulator, scenario: &Scenario, dir: &Path) -> World {
         .expect("DR bucket");
 
     // KMS: the primary database key, the export key and the DR-region copy key, by alias.
-    for (client, alias) in [(&kms, "alias/ecommerce-db"), (&kms, "alias/lifeboat-export"), (&kms_dr, "alias/lifeboat-dr")] {
-        let key = client.create_key().description(alias).send().await.expect("kms key");
-        let id = key.key_metadata().map(|m| m.key_id().to_string()).unwrap_or_default();
-        client.create_alias().alias_name(alias).target_key_id(id).send().await.expect("alias");
+    for (client, alias) in [
+        (&kms, "alias/ecommerce-db"),
+        (&kms, "alias/lifeboat-export"),
+        (&kms_dr, "alias/lifeboat-dr"),
+    ] {
+        let key = client
+            .create_key()
+            .description(alias)
+            .send()
+            .await
+            .expect("kms key");
+        let id = key
+            .key_metadata()
+            .map(|m| m.key_id().to_string())
+            .unwrap_or_default();
+        client
+            .create_alias()
+            .alias_name(alias)
+            .target_key_id(id)
+            .send()
+            .await
+            .expect("alias");
     }
 
     // Report emails: SNS topic with an SQS subscriber standing in for the mailbox.
-    let topic = sns.create_topic().name("lifeboat-reports").send().await.expect("topic");
+    let topic = sns
+        .create_topic()
+        .name("lifeboat-reports")
+        .send()
+        .await
+        .expect("topic");
     let topic_arn = topic.topic_arn().unwrap_or_default().to_string();
-    let queue = sqs.create_queue().queue_name("lifeboat-report-inbox").send().await.expect("queue");
+    let queue = sqs
+        .create_queue()
+        .queue_name("lifeboat-report-inbox")
+        .send()
+        .await
+        .expect("queue");
     let queue_url = queue.queue_url().unwrap_or_default().to_string();
     let queue_arn = format!("arn:aws:sqs:{PRIMARY}:{ACCOUNT}:lifeboat-report-inbox");
-    sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(&queue_arn).send().await.expect("subscribe");
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .send()
+        .await
+        .expect("subscribe");
 
     // The primary PostgreSQL database, with automated backups.
     let mut db = rds
@@ -259,17 +336,28 @@ pub async fn seed(emu: &Emulator, scenario: &Scenario, dir: &Path) -> World {
     history.extend((1..=scenario.history_days as i64).map(|d| (d, true)));
     for (age, proven) in history {
         let period = midnight(age);
-        let id = format!("lifeboat-ecommerce-prod-db-{}", period.format("%Y%m%d-%H%M"));
+        let id = format!(
+            "lifeboat-ecommerce-prod-db-{}",
+            period.format("%Y%m%d-%H%M")
+        );
         emu.shift_clock(-(now - period) + chrono::Duration::minutes(5));
         rds.create_db_snapshot()
             .db_instance_identifier("ecommerce-prod-db")
             .db_snapshot_identifier(&id)
-            .set_tags(Some(lifeboat_tags("orders-db", "ecommerce-prod-db", period)))
+            .set_tags(Some(lifeboat_tags(
+                "orders-db",
+                "ecommerce-prod-db",
+                period,
+            )))
             .send()
             .await
             .expect("history snapshot");
         if proven {
-            let mut copy = rds_dr.copy_db_snapshot().source_db_snapshot_identifier(source_arn(&id)).target_db_snapshot_identifier(&id).copy_tags(true);
+            let mut copy = rds_dr
+                .copy_db_snapshot()
+                .source_db_snapshot_identifier(source_arn(&id))
+                .target_db_snapshot_identifier(&id)
+                .copy_tags(true);
             if scenario.encrypted_primary {
                 copy = copy.kms_key_id("alias/lifeboat-dr");
             }
@@ -278,7 +366,9 @@ pub async fn seed(emu: &Emulator, scenario: &Scenario, dir: &Path) -> World {
                 .export_task_identifier(&id)
                 .source_arn(source_arn(&id))
                 .s3_bucket_name(&world.backup_bucket)
-                .s3_prefix(format!("backups/rds-instance/ecommerce-prod-db/{id}/export"))
+                .s3_prefix(format!(
+                    "backups/rds-instance/ecommerce-prod-db/{id}/export"
+                ))
                 .iam_role_arn(format!("arn:aws:iam::{ACCOUNT}:role/rds-s3-export-role"))
                 .kms_key_id("alias/lifeboat-export")
                 .send()
@@ -343,7 +433,11 @@ pub async fn seed(emu: &Emulator, scenario: &Scenario, dir: &Path) -> World {
         .replace("{dr_backup_bucket}", &world.dr_backup_bucket);
     std::fs::create_dir_all(dir).expect("state dir");
     std::fs::write(&world.policy_path, policy).expect("write policy");
-    World { topic_arn, queue_url, ..world }
+    World {
+        topic_arn,
+        queue_url,
+        ..world
+    }
 }
 
 /// One report email as the mailbox would show it.
@@ -370,13 +464,19 @@ pub async fn read_emails(config: &SdkConfig, queue_url: &str) -> Vec<Email> {
             break;
         }
         for m in msgs {
-            let envelope: serde_json::Value = serde_json::from_str(m.body().unwrap_or("{}")).unwrap_or_default();
+            let envelope: serde_json::Value =
+                serde_json::from_str(m.body().unwrap_or("{}")).unwrap_or_default();
             out.push(Email {
                 subject: envelope["Subject"].as_str().unwrap_or_default().to_string(),
                 body: envelope["Message"].as_str().unwrap_or_default().to_string(),
             });
             if let Some(h) = m.receipt_handle() {
-                let _ = sqs.delete_message().queue_url(queue_url).receipt_handle(h).send().await;
+                let _ = sqs
+                    .delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(h)
+                    .send()
+                    .await;
             }
         }
     }

@@ -1,3 +1,6 @@
+// Test code: a failed setup step should stop the test where it happened.
+#![allow(clippy::unwrap_used)]
+
 //! snapshot-export against the local AWS emulator (moto server, pinned; started per test on a
 //! free loopback port). Where moto lacks an API the test says so and uses aws-smithy-mocks
 //! (see `mocked.rs`).
@@ -32,12 +35,20 @@ async fn fixture(scenario: Scenario) -> Fixture {
 
 async fn fixture_with(scenario: Scenario, edit_policy: impl Fn(String) -> String) -> Fixture {
     let emu = Emulator::start();
-    let dir = std::env::temp_dir().join(format!("lifeboat-test-{}", emu.endpoint.rsplit(':').next().unwrap_or("0")));
+    let dir = std::env::temp_dir().join(format!(
+        "lifeboat-test-{}",
+        emu.endpoint.rsplit(':').next().unwrap_or("0")
+    ));
     let world = seed(&emu, &scenario, &dir).await;
     let text = std::fs::read_to_string(&world.policy_path).unwrap();
     std::fs::write(&world.policy_path, edit_policy(text)).unwrap();
     let app = app_for(&emu, &world).await;
-    Fixture { emu, world, app, _dir: TempDir(dir) }
+    Fixture {
+        emu,
+        world,
+        app,
+        _dir: TempDir(dir),
+    }
 }
 
 async fn app_for(emu: &Emulator, world: &World) -> App {
@@ -47,12 +58,16 @@ async fn app_for(emu: &Emulator, world: &World) -> App {
         report_topic_arn: world.topic_arn.clone(),
         report_bucket: world.report_bucket.clone(),
     };
-    let policy = lifeboat_shared::load_policy(&env.policy, &aws.s3()).await.unwrap();
+    let policy = lifeboat_shared::load_policy(&env.policy, &aws.s3())
+        .await
+        .unwrap();
     App::new(&aws, env, policy).unwrap()
 }
 
 async fn invoke(f: &Fixture, payload: Value, request_id: &str) -> Report {
-    snapshot_export::run(&f.app, &payload, request_id, Utc::now(), None).await.expect("run succeeds")
+    snapshot_export::run(&f.app, &payload, request_id, Utc::now(), None)
+        .await
+        .expect("run succeeds")
 }
 
 /// Every snapshot id in a region (DB and cluster), for before/after comparisons.
@@ -67,22 +82,53 @@ async fn snapshot_ids(f: &Fixture, region: &str) -> BTreeSet<String> {
         .iter()
         .filter_map(|s| s.db_snapshot_identifier().map(str::to_string))
         .collect();
-    ids.extend(rds.describe_db_cluster_snapshots().send().await.unwrap().db_cluster_snapshots().iter().filter_map(|s| s.db_cluster_snapshot_identifier().map(str::to_string)));
+    ids.extend(
+        rds.describe_db_cluster_snapshots()
+            .send()
+            .await
+            .unwrap()
+            .db_cluster_snapshots()
+            .iter()
+            .filter_map(|s| s.db_cluster_snapshot_identifier().map(str::to_string)),
+    );
     if region == PRIMARY {
         let ec = aws_sdk_elasticache::Client::new(&f.emu.config(region).await);
-        ids.extend(ec.describe_snapshots().send().await.unwrap().snapshots().iter().filter_map(|s| s.snapshot_name().map(str::to_string)));
+        ids.extend(
+            ec.describe_snapshots()
+                .send()
+                .await
+                .unwrap()
+                .snapshots()
+                .iter()
+                .filter_map(|s| s.snapshot_name().map(str::to_string)),
+        );
     }
     ids
 }
 
 async fn export_ids(f: &Fixture) -> BTreeSet<String> {
     let rds = aws_sdk_rds::Client::new(&f.emu.config(PRIMARY).await);
-    rds.describe_export_tasks().send().await.unwrap().export_tasks().iter().filter_map(|t| t.export_task_identifier().map(str::to_string)).collect()
+    rds.describe_export_tasks()
+        .send()
+        .await
+        .unwrap()
+        .export_tasks()
+        .iter()
+        .filter_map(|t| t.export_task_identifier().map(str::to_string))
+        .collect()
 }
 
 async fn objects(f: &Fixture, bucket: &str) -> BTreeSet<String> {
     let s3 = lifeboat_tests::s3(&f.emu.config(PRIMARY).await);
-    s3.list_objects_v2().bucket(bucket).send().await.unwrap().contents().iter().filter_map(|o| o.key().map(str::to_string)).collect()
+    s3.list_objects_v2()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap()
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect()
 }
 
 fn today_id(source: &str) -> String {
@@ -105,14 +151,38 @@ async fn first_run_snapshots_copies_exports_writes_manifests_and_emails() {
         assert!(primary.contains(id), "{id} created: {primary:?}");
         assert!(dr.contains(id), "{id} copied to {DR}: {dr:?}");
     }
-    assert!(primary.iter().any(|s| s.starts_with("lifeboat-ecommerce-redis-cluster-")), "redis snapshot: {primary:?}");
-    assert!(!primary.iter().any(|s| s.contains("scratch-db") && s.starts_with("lifeboat-")), "unselected db untouched");
-    assert!(export_ids(&f).await.contains(&orders), "export started for {orders}");
+    assert!(
+        primary
+            .iter()
+            .any(|s| s.starts_with("lifeboat-ecommerce-redis-cluster-")),
+        "redis snapshot: {primary:?}"
+    );
+    assert!(
+        !primary
+            .iter()
+            .any(|s| s.contains("scratch-db") && s.starts_with("lifeboat-")),
+        "unselected db untouched"
+    );
+    assert!(
+        export_ids(&f).await.contains(&orders),
+        "export started for {orders}"
+    );
 
     // The manifest beside the backup records source, copy and export.
     let key = format!("backups/rds-instance/ecommerce-prod-db/{orders}/manifest.json");
     let s3 = lifeboat_tests::s3(&f.emu.config(PRIMARY).await);
-    let body = s3.get_object().bucket(&f.world.backup_bucket).key(&key).send().await.expect("manifest written").body.collect().await.unwrap().into_bytes();
+    let body = s3
+        .get_object()
+        .bucket(&f.world.backup_bucket)
+        .key(&key)
+        .send()
+        .await
+        .expect("manifest written")
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
     let m: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(m["source"]["engine"], "postgres");
     assert_eq!(m["snapshot"]["id"], orders.as_str());
@@ -121,59 +191,131 @@ async fn first_run_snapshots_copies_exports_writes_manifests_and_emails() {
     assert_eq!(m["export"]["status"], "COMPLETE");
 
     // Report: emailed, archived, every action with a reason.
-    assert_eq!(report.status, Status::Warning, "moto lacks DescribeAccountAttributes: a warning names it\n{}", report.render_text());
-    assert!(report.findings.iter().any(|x| x.message.contains("DescribeAccountAttributes")));
+    assert_eq!(
+        report.status,
+        Status::Warning,
+        "moto lacks DescribeAccountAttributes: a warning names it\n{}",
+        report.render_text()
+    );
+    assert!(report
+        .findings
+        .iter()
+        .any(|x| x.message.contains("DescribeAccountAttributes")));
     assert!(report.actions.iter().all(|a| !a.reason.is_empty()));
-    assert!(!report.actions.iter().any(|a| a.outcome == Outcome::Failed), "{}", report.render_text());
+    assert!(
+        !report.actions.iter().any(|a| a.outcome == Outcome::Failed),
+        "{}",
+        report.render_text()
+    );
     let emails = read_emails(&f.emu.config(PRIMARY).await, &f.world.queue_url).await;
     assert_eq!(emails.len(), 1);
-    assert!(emails[0].subject.starts_with("[Lifeboat WARNING] snapshot-export:"), "{}", emails[0].subject);
+    assert!(
+        emails[0]
+            .subject
+            .starts_with("[Lifeboat WARNING] snapshot-export:"),
+        "{}",
+        emails[0].subject
+    );
     assert!(emails[0].subject.len() < 100);
     assert!(emails[0].body.contains(&orders));
     let archived = objects(&f, &f.world.report_bucket).await;
-    assert!(archived.iter().any(|k| k.starts_with("reports/snapshot-export/") && k.ends_with(".json")), "{archived:?}");
+    assert!(
+        archived
+            .iter()
+            .any(|k| k.starts_with("reports/snapshot-export/") && k.ends_with(".json")),
+        "{archived:?}"
+    );
 }
 
 #[tokio::test]
 async fn second_run_in_the_same_period_creates_nothing_new() {
     let f = fixture(Scenario::default()).await;
     invoke(&f, json!({"action": "run"}), "req-1").await;
-    let before = (snapshot_ids(&f, PRIMARY).await, snapshot_ids(&f, DR).await, export_ids(&f).await);
+    let before = (
+        snapshot_ids(&f, PRIMARY).await,
+        snapshot_ids(&f, DR).await,
+        export_ids(&f).await,
+    );
     let schedule = json!({
         "version": "0", "id": "dup-delivery-1", "detail-type": "Scheduled Event", "source": "aws.events",
         "account": "123456789012", "time": Utc::now().to_rfc3339(), "region": "us-east-1",
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/lifeboat-daily"], "detail": {}
     });
     let second = invoke(&f, schedule, "req-2").await;
-    let after = (snapshot_ids(&f, PRIMARY).await, snapshot_ids(&f, DR).await, export_ids(&f).await);
+    let after = (
+        snapshot_ids(&f, PRIMARY).await,
+        snapshot_ids(&f, DR).await,
+        export_ids(&f).await,
+    );
     // Retention of old DR copies may remove some; nothing may be added.
-    assert!(after.0.is_subset(&before.0) && after.1.is_subset(&before.1) && after.2 == before.2, "before {before:?}\nafter {after:?}");
+    assert!(
+        after.0.is_subset(&before.0) && after.1.is_subset(&before.1) && after.2 == before.2,
+        "before {before:?}\nafter {after:?}"
+    );
     assert_eq!(second.count("create-snapshot", Outcome::Done), 0);
     assert_eq!(second.count("copy-to-dr", Outcome::Done), 0);
     assert_eq!(second.count("start-export", Outcome::Done), 0);
-    assert!(second.count("create-snapshot", Outcome::AlreadyDone) >= 4, "{}", second.render_text());
-    assert!(second.headline.contains("already done"), "{}", second.headline);
+    assert!(
+        second.count("create-snapshot", Outcome::AlreadyDone) >= 4,
+        "{}",
+        second.render_text()
+    );
+    assert!(
+        second.headline.contains("already done"),
+        "{}",
+        second.headline
+    );
 }
 
 #[tokio::test]
 async fn dry_run_shows_the_plan_and_changes_nothing() {
     let f = fixture(Scenario::default()).await;
-    let before = (snapshot_ids(&f, PRIMARY).await, snapshot_ids(&f, DR).await, export_ids(&f).await, objects(&f, &f.world.backup_bucket).await);
+    let before = (
+        snapshot_ids(&f, PRIMARY).await,
+        snapshot_ids(&f, DR).await,
+        export_ids(&f).await,
+        objects(&f, &f.world.backup_bucket).await,
+    );
     let report = invoke(&f, json!({"action": "run", "dry_run": true}), "req-dry").await;
-    let after = (snapshot_ids(&f, PRIMARY).await, snapshot_ids(&f, DR).await, export_ids(&f).await, objects(&f, &f.world.backup_bucket).await);
+    let after = (
+        snapshot_ids(&f, PRIMARY).await,
+        snapshot_ids(&f, DR).await,
+        export_ids(&f).await,
+        objects(&f, &f.world.backup_bucket).await,
+    );
     assert_eq!(before, after, "a dry run changes nothing");
     assert!(report.dry_run);
-    assert!(report.actions.iter().all(|a| matches!(a.outcome, Outcome::Planned | Outcome::AlreadyDone | Outcome::Deferred)), "{}", report.render_text());
+    assert!(
+        report.actions.iter().all(|a| matches!(
+            a.outcome,
+            Outcome::Planned | Outcome::AlreadyDone | Outcome::Deferred
+        )),
+        "{}",
+        report.render_text()
+    );
     assert!(report.count("create-snapshot", Outcome::Planned) >= 4);
-    assert!(report.count("delete-snapshot", Outcome::Planned) >= 1, "the plan shows deletions too");
-    assert!(report.render_text().contains("DRY RUN: nothing was changed."));
+    assert!(
+        report.count("delete-snapshot", Outcome::Planned) >= 1,
+        "the plan shows deletions too"
+    );
+    assert!(report
+        .render_text()
+        .contains("DRY RUN: nothing was changed."));
     let emails = read_emails(&f.emu.config(PRIMARY).await, &f.world.queue_url).await;
-    assert!(emails[0].subject.contains("(dry run)"), "{}", emails[0].subject);
+    assert!(
+        emails[0].subject.contains("(dry run)"),
+        "{}",
+        emails[0].subject
+    );
 }
 
 #[tokio::test]
 async fn retention_deletes_only_proven_lifeboat_snapshots() {
-    let f = fixture(Scenario { history_days: 3, ..Scenario::default() }).await;
+    let f = fixture(Scenario {
+        history_days: 3,
+        ..Scenario::default()
+    })
+    .await;
     let report = invoke(&f, json!({"action": "run"}), "req-1").await;
     let primary = snapshot_ids(&f, PRIMARY).await;
     let dr = snapshot_ids(&f, DR).await;
@@ -184,24 +326,43 @@ async fn retention_deletes_only_proven_lifeboat_snapshots() {
         format!("lifeboat-ecommerce-prod-db-{}", m.format("%Y%m%d-%H%M"))
     };
     // 45 and 40 days old, outside retention, DR copy and export proven: deleted.
-    assert!(!primary.contains(&aged(45)) && !primary.contains(&aged(40)), "{primary:?}");
+    assert!(
+        !primary.contains(&aged(45)) && !primary.contains(&aged(40)),
+        "{primary:?}"
+    );
     // 38 days old but never copied to DR: kept, with the reason.
     assert!(primary.contains(&aged(38)));
-    let kept = report.decisions.iter().find(|d| d.subject == aged(38)).unwrap();
-    assert!(kept.reason.contains("no DR copy") && kept.verdict == "keep", "{kept:?}");
+    let kept = report
+        .decisions
+        .iter()
+        .find(|d| d.subject == aged(38))
+        .unwrap();
+    assert!(
+        kept.reason.contains("no DR copy") && kept.verdict == "keep",
+        "{kept:?}"
+    );
     // Recent daily ones are within retention.
     for d in 1..=3 {
         assert!(primary.contains(&aged(d)), "day -{d} kept");
     }
     // Never touched: a person's manual snapshot and the automated ones.
     assert!(primary.contains("ecommerce-prod-db-pre-migration-2026"));
-    assert!(primary.iter().any(|s| s.starts_with("rds:ecommerce-prod-db")), "automated kept");
+    assert!(
+        primary
+            .iter()
+            .any(|s| s.starts_with("rds:ecommerce-prod-db")),
+        "automated kept"
+    );
     // DR copies outside retention go; recent ones stay.
     assert!(!dr.contains(&aged(45)), "{dr:?}");
     assert!(dr.contains(&aged(1)));
     let deleted = report.count("delete-snapshot", Outcome::Done);
     assert_eq!(deleted, 2, "{}", report.render_text());
-    let primary_deletes: Vec<_> = report.decisions.iter().filter(|d| d.verdict == "delete" && !d.subject.contains('/')).collect();
+    let primary_deletes: Vec<_> = report
+        .decisions
+        .iter()
+        .filter(|d| d.verdict == "delete" && !d.subject.contains('/'))
+        .collect();
     assert_eq!(primary_deletes.len(), 2);
     assert!(primary_deletes.iter().all(|d| d.reason.contains("DR copy available") && d.reason.contains("export COMPLETE")), "{primary_deletes:?}");
 }
@@ -212,19 +373,45 @@ async fn one_failing_copy_does_not_stop_the_others() {
     // so CopyDBSnapshot fails with KMSKeyNotAccessibleFault (moto raises it as AWS does).
     let f = fixture_with(Scenario { encrypted_primary: true, ..Scenario::default() }, |p| p.replace("kms_key_id: alias/lifeboat-dr", "kms_key_id: arn:aws:kms:us-west-2:123456789012:key/00000000-0000-4000-8000-000000000000")).await;
     let report = invoke(&f, json!({"action": "run"}), "req-1").await;
-    let failed: Vec<_> = report.actions.iter().filter(|a| a.outcome == Outcome::Failed).collect();
+    let failed: Vec<_> = report
+        .actions
+        .iter()
+        .filter(|a| a.outcome == Outcome::Failed)
+        .collect();
     assert!(!failed.is_empty());
-    assert!(failed.iter().all(|a| a.kind == "copy-to-dr" && a.error.as_deref().unwrap_or("").starts_with("KMSKeyNotAccessibleFault")), "{}", report.render_text());
+    assert!(
+        failed.iter().all(|a| a.kind == "copy-to-dr"
+            && a.error
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("KMSKeyNotAccessibleFault")),
+        "{}",
+        report.render_text()
+    );
     assert!(report.partial);
     assert_eq!(report.status, Status::Critical);
     let dr = snapshot_ids(&f, DR).await;
-    assert!(dr.contains(&today_id("catalog-aurora")) && dr.contains(&today_id("analytics-db")), "the others were copied: {dr:?}");
+    assert!(
+        dr.contains(&today_id("catalog-aurora")) && dr.contains(&today_id("analytics-db")),
+        "the others were copied: {dr:?}"
+    );
     assert!(!dr.contains(&today_id("ecommerce-prod-db")));
     let emails = read_emails(&f.emu.config(PRIMARY).await, &f.world.queue_url).await;
-    assert!(emails[0].subject.starts_with("[Lifeboat CRITICAL] snapshot-export: PARTIAL"), "{}", emails[0].subject);
+    assert!(
+        emails[0]
+            .subject
+            .starts_with("[Lifeboat CRITICAL] snapshot-export: PARTIAL"),
+        "{}",
+        emails[0].subject
+    );
     let body = &emails[0].body;
-    let failed_at = body.find("\nFAILED\n").unwrap_or_else(|| panic!("no FAILED section:\n{body}"));
-    assert!(failed_at < body.find("\nDONE\n").unwrap(), "failures come before what went well:\n{body}");
+    let failed_at = body
+        .find("\nFAILED\n")
+        .unwrap_or_else(|| panic!("no FAILED section:\n{body}"));
+    assert!(
+        failed_at < body.find("\nDONE\n").unwrap(),
+        "failures come before what went well:\n{body}"
+    );
     assert!(body.contains("KMSKeyNotAccessibleFault"));
 }
 
@@ -233,17 +420,48 @@ async fn a_concurrent_trigger_does_nothing_and_a_crashed_runs_lease_is_taken_ove
     let f = fixture(Scenario::default()).await;
     let s3 = lifeboat_tests::s3(&f.emu.config(PRIMARY).await);
     let live = json!({"owner": "other-run", "acquired_at": Utc::now().to_rfc3339(), "expires_at": (Utc::now() + chrono::Duration::minutes(10)).to_rfc3339()});
-    s3.put_object().bucket(&f.world.report_bucket).key("locks/snapshot-export.json").body(live.to_string().into_bytes().into()).send().await.unwrap();
+    s3.put_object()
+        .bucket(&f.world.report_bucket)
+        .key("locks/snapshot-export.json")
+        .body(live.to_string().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
     let before = snapshot_ids(&f, PRIMARY).await;
     let skipped = invoke(&f, json!({"action": "run"}), "req-dup").await;
-    assert!(skipped.headline.starts_with("skipped: run other-run holds the lease"), "{}", skipped.headline);
-    assert_eq!(snapshot_ids(&f, PRIMARY).await, before, "nothing created while another run holds the lease");
+    assert!(
+        skipped
+            .headline
+            .starts_with("skipped: run other-run holds the lease"),
+        "{}",
+        skipped.headline
+    );
+    assert_eq!(
+        snapshot_ids(&f, PRIMARY).await,
+        before,
+        "nothing created while another run holds the lease"
+    );
 
     let stale = json!({"owner": "crashed-run", "acquired_at": (Utc::now() - chrono::Duration::hours(2)).to_rfc3339(), "expires_at": (Utc::now() - chrono::Duration::hours(1)).to_rfc3339()});
-    s3.put_object().bucket(&f.world.report_bucket).key("locks/snapshot-export.json").body(stale.to_string().into_bytes().into()).send().await.unwrap();
+    s3.put_object()
+        .bucket(&f.world.report_bucket)
+        .key("locks/snapshot-export.json")
+        .body(stale.to_string().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
     let ran = invoke(&f, json!({"action": "run"}), "req-after-crash").await;
-    assert!(ran.count("create-snapshot", Outcome::Done) >= 4, "{}", ran.render_text());
-    let lock = s3.head_object().bucket(&f.world.report_bucket).key("locks/snapshot-export.json").send().await;
+    assert!(
+        ran.count("create-snapshot", Outcome::Done) >= 4,
+        "{}",
+        ran.render_text()
+    );
+    let lock = s3
+        .head_object()
+        .bucket(&f.world.report_bucket)
+        .key("locks/snapshot-export.json")
+        .send()
+        .await;
     assert!(lock.is_err(), "the lease is released at the end of the run");
 }
 
@@ -260,18 +478,48 @@ async fn malformed_events_are_rejected_before_any_aws_call() {
     };
     let config = lifeboat_tests::config_for("http://127.0.0.1:9", PRIMARY).await;
     let aws = Aws::from_config(config).unwrap();
-    let env = Env { policy: world.policy_path.display().to_string(), report_topic_arn: world.topic_arn.clone(), report_bucket: world.report_bucket.clone() };
-    let policy = lifeboat_shared::load_policy(&env.policy, &aws.s3()).await.unwrap();
+    let env = Env {
+        policy: world.policy_path.display().to_string(),
+        report_topic_arn: world.topic_arn.clone(),
+        report_bucket: world.report_bucket.clone(),
+    };
+    let policy = lifeboat_shared::load_policy(&env.policy, &aws.s3())
+        .await
+        .unwrap();
     let app = App::new(&aws, env, policy).unwrap();
     let dir = lifeboat_tests::root().join("events");
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir.join("malformed")).unwrap().map(|e| e.unwrap().path()).collect();
-    files.extend(std::fs::read_dir(dir.join("snapshot-export")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.display().to_string().contains("malformed-")));
-    files.extend(std::fs::read_dir(dir.join("triggers")).unwrap().map(|e| e.unwrap().path()));
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir.join("malformed"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.extend(
+        std::fs::read_dir(dir.join("snapshot-export"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.display().to_string().contains("malformed-")),
+    );
+    files.extend(
+        std::fs::read_dir(dir.join("triggers"))
+            .unwrap()
+            .map(|e| e.unwrap().path()),
+    );
     assert!(files.len() >= 15);
     for path in files {
-        let payload: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let err = snapshot_export::run(&app, &payload, "req", Utc::now(), None).await.expect_err(&path.display().to_string());
-        assert_eq!(err.error_type(), "Lifeboat.InvalidEvent", "{}: {err}", path.display());
-        assert!(err.to_string().contains("event"), "{}: {err}", path.display());
+        let payload: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let err = snapshot_export::run(&app, &payload, "req", Utc::now(), None)
+            .await
+            .expect_err(&path.display().to_string());
+        assert_eq!(
+            err.error_type(),
+            "Lifeboat.InvalidEvent",
+            "{}: {err}",
+            path.display()
+        );
+        assert!(
+            err.to_string().contains("event"),
+            "{}: {err}",
+            path.display()
+        );
     }
 }

@@ -13,7 +13,9 @@ use lifeboat_shared::error::aws_error_parts;
 use lifeboat_shared::policy::{Policy, ResourceKind};
 use lifeboat_shared::report::{Action, Outcome};
 
-use crate::plan::{ExportTask, Inventory, Planned, Quota, Snapshot, Source, Step, Where, TAG_MANIFEST};
+use crate::plan::{
+    ExportTask, Inventory, Planned, Quota, Snapshot, Source, Step, Where, TAG_MANIFEST,
+};
 
 /// The clients one run needs, built once per container.
 #[derive(Clone, Debug)]
@@ -34,11 +36,18 @@ fn time(t: Option<&aws_smithy_types::DateTime>) -> Option<DateTime<Utc>> {
 fn rds_tags(list: Option<&[aws_sdk_rds::types::Tag]>) -> BTreeMap<String, String> {
     list.unwrap_or_default()
         .iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect()
 }
 
-fn err_text<E: ProvideErrorMetadata + std::error::Error + 'static>(e: &aws_sdk_rds::error::SdkError<E>) -> String {
+fn err_text<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    e: &aws_sdk_rds::error::SdkError<E>,
+) -> String {
     let (code, message) = aws_error_parts(e);
     format!("{code}: {message}")
 }
@@ -65,16 +74,40 @@ pub async fn inventory(c: &Clients, policy: &Policy) -> Inventory {
     };
     let mut sources = Vec::new();
     let mut snapshots = Vec::new();
-    take("RDS DB instances (DescribeDBInstances)", instances.map(|v| sources.extend(v)));
-    take("Aurora clusters (DescribeDBClusters)", clusters.map(|v| sources.extend(v)));
-    take("ElastiCache replication groups (DescribeReplicationGroups)", groups.map(|v| sources.extend(v)));
-    take("DB snapshots (DescribeDBSnapshots)", db_snaps.map(|v| snapshots.extend(v)));
-    take("cluster snapshots (DescribeDBClusterSnapshots)", cl_snaps.map(|v| snapshots.extend(v)));
-    take("ElastiCache snapshots (DescribeSnapshots)", ec_snaps.map(|v| snapshots.extend(v)));
+    take(
+        "RDS DB instances (DescribeDBInstances)",
+        instances.map(|v| sources.extend(v)),
+    );
+    take(
+        "Aurora clusters (DescribeDBClusters)",
+        clusters.map(|v| sources.extend(v)),
+    );
+    take(
+        "ElastiCache replication groups (DescribeReplicationGroups)",
+        groups.map(|v| sources.extend(v)),
+    );
+    take(
+        "DB snapshots (DescribeDBSnapshots)",
+        db_snaps.map(|v| snapshots.extend(v)),
+    );
+    take(
+        "cluster snapshots (DescribeDBClusterSnapshots)",
+        cl_snaps.map(|v| snapshots.extend(v)),
+    );
+    take(
+        "ElastiCache snapshots (DescribeSnapshots)",
+        ec_snaps.map(|v| snapshots.extend(v)),
+    );
     let mut export_tasks = Vec::new();
-    take("export tasks (DescribeExportTasks)", exports.map(|v| export_tasks = v));
+    take(
+        "export tasks (DescribeExportTasks)",
+        exports.map(|v| export_tasks = v),
+    );
     let mut quota = (None, None);
-    take("the manual-snapshot quota (DescribeAccountAttributes)", quotas.map(|q| quota = q));
+    take(
+        "the manual-snapshot quota (DescribeAccountAttributes)",
+        quotas.map(|q| quota = q),
+    );
     let mut dr_snaps = Vec::new();
     take("DR-region snapshots", dr.map(|v| dr_snaps = v));
     inv.sources = sources;
@@ -83,11 +116,16 @@ pub async fn inventory(c: &Clients, policy: &Policy) -> Inventory {
     inv.instance_quota = quota.0;
     inv.cluster_quota = quota.1;
     inv.dr_snapshots = dr_snaps;
-    let wants_objects = inv.snapshots.iter().any(|s| s.kind == ResourceKind::Elasticache && s.managed());
+    let wants_objects = inv
+        .snapshots
+        .iter()
+        .any(|s| s.kind == ResourceKind::Elasticache && s.managed());
     if wants_objects {
         match list_objects(&c.s3, &policy.buckets.backup, crate::plan::PREFIX).await {
             Ok(keys) => inv.exported_objects = keys,
-            Err(e) => inv.read_errors.push((format!("objects in s3://{}", policy.buckets.backup), e)),
+            Err(e) => inv
+                .read_errors
+                .push((format!("objects in s3://{}", policy.buckets.backup), e)),
         }
     }
     inv
@@ -103,9 +141,13 @@ async fn read_instances(c: &Clients, policy: &Policy) -> Result<Vec<Source>, Str
             if db.db_cluster_identifier().is_some() {
                 continue;
             }
-            let Some(id) = db.db_instance_identifier() else { continue };
+            let Some(id) = db.db_instance_identifier() else {
+                continue;
+            };
             let tags = rds_tags(Some(db.tag_list()));
-            let Some(m) = policy.membership(ResourceKind::RdsInstance, id, &tags) else { continue };
+            let Some(m) = policy.membership(ResourceKind::RdsInstance, id, &tags) else {
+                continue;
+            };
             out.push(Source {
                 kind: ResourceKind::RdsInstance,
                 id: id.to_string(),
@@ -133,9 +175,13 @@ async fn read_clusters(c: &Clients, policy: &Policy) -> Result<Vec<Source>, Stri
             if !engine.starts_with("aurora") {
                 continue; // Neptune and DocumentDB share this API
             }
-            let Some(id) = cl.db_cluster_identifier() else { continue };
+            let Some(id) = cl.db_cluster_identifier() else {
+                continue;
+            };
             let tags = rds_tags(Some(cl.tag_list()));
-            let Some(m) = policy.membership(ResourceKind::AuroraCluster, id, &tags) else { continue };
+            let Some(m) = policy.membership(ResourceKind::AuroraCluster, id, &tags) else {
+                continue;
+            };
             out.push(Source {
                 kind: ResourceKind::AuroraCluster,
                 id: id.to_string(),
@@ -164,22 +210,42 @@ async fn cache_tags(c: &Clients, arn: &str) -> Result<BTreeMap<String, String>, 
     Ok(out
         .tag_list()
         .iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect())
 }
 
 async fn read_groups(c: &Clients, policy: &Policy) -> Result<Vec<Source>, String> {
     let mut out = Vec::new();
-    let mut pages = c.elasticache.describe_replication_groups().into_paginator().send();
+    let mut pages = c
+        .elasticache
+        .describe_replication_groups()
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| err_text(&e))?;
         for g in page.replication_groups() {
-            let Some(id) = g.replication_group_id() else { continue };
+            let Some(id) = g.replication_group_id() else {
+                continue;
+            };
             let arn = g.arn().unwrap_or_default().to_string();
             // Tags only matter when no component names the group by id.
-            let named = policy.components.iter().any(|c| c.kind == ResourceKind::Elasticache && c.ids.iter().any(|i| i == id));
-            let tags = if named || arn.is_empty() { BTreeMap::new() } else { cache_tags(c, &arn).await? };
-            let Some(m) = policy.membership(ResourceKind::Elasticache, id, &tags) else { continue };
+            let named = policy
+                .components
+                .iter()
+                .any(|c| c.kind == ResourceKind::Elasticache && c.ids.iter().any(|i| i == id));
+            let tags = if named || arn.is_empty() {
+                BTreeMap::new()
+            } else {
+                cache_tags(c, &arn).await?
+            };
+            let Some(m) = policy.membership(ResourceKind::Elasticache, id, &tags) else {
+                continue;
+            };
             out.push(Source {
                 kind: ResourceKind::Elasticache,
                 id: id.to_string(),
@@ -197,7 +263,11 @@ async fn read_groups(c: &Clients, policy: &Policy) -> Result<Vec<Source>, String
     Ok(out)
 }
 
-async fn read_db_snapshots(rds: &aws_sdk_rds::Client, region: &str, manual_only: bool) -> Result<Vec<Snapshot>, String> {
+async fn read_db_snapshots(
+    rds: &aws_sdk_rds::Client,
+    region: &str,
+    manual_only: bool,
+) -> Result<Vec<Snapshot>, String> {
     let mut out = Vec::new();
     let mut req = rds.describe_db_snapshots();
     if manual_only {
@@ -207,14 +277,17 @@ async fn read_db_snapshots(rds: &aws_sdk_rds::Client, region: &str, manual_only:
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| err_text(&e))?;
         for s in page.db_snapshots() {
-            let Some(id) = s.db_snapshot_identifier() else { continue };
+            let Some(id) = s.db_snapshot_identifier() else {
+                continue;
+            };
             out.push(Snapshot {
                 kind: ResourceKind::RdsInstance,
                 id: id.to_string(),
                 arn: s.db_snapshot_arn().unwrap_or_default().to_string(),
                 source_id: s.db_instance_identifier().unwrap_or_default().to_string(),
                 region: region.to_string(),
-                created_at: time(s.snapshot_create_time()).or_else(|| time(s.original_snapshot_create_time())),
+                created_at: time(s.snapshot_create_time())
+                    .or_else(|| time(s.original_snapshot_create_time())),
                 status: s.status().unwrap_or_default().to_string(),
                 manual: s.snapshot_type() == Some("manual"),
                 encrypted: s.encrypted().unwrap_or(false),
@@ -228,7 +301,11 @@ async fn read_db_snapshots(rds: &aws_sdk_rds::Client, region: &str, manual_only:
     Ok(out)
 }
 
-async fn read_cluster_snapshots(rds: &aws_sdk_rds::Client, region: &str, manual_only: bool) -> Result<Vec<Snapshot>, String> {
+async fn read_cluster_snapshots(
+    rds: &aws_sdk_rds::Client,
+    region: &str,
+    manual_only: bool,
+) -> Result<Vec<Snapshot>, String> {
     let mut out = Vec::new();
     let mut req = rds.describe_db_cluster_snapshots();
     if manual_only {
@@ -238,7 +315,9 @@ async fn read_cluster_snapshots(rds: &aws_sdk_rds::Client, region: &str, manual_
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| err_text(&e))?;
         for s in page.db_cluster_snapshots() {
-            let Some(id) = s.db_cluster_snapshot_identifier() else { continue };
+            let Some(id) = s.db_cluster_snapshot_identifier() else {
+                continue;
+            };
             out.push(Snapshot {
                 kind: ResourceKind::AuroraCluster,
                 id: id.to_string(),
@@ -265,7 +344,9 @@ async fn read_cache_snapshots(c: &Clients) -> Result<Vec<Snapshot>, String> {
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| err_text(&e))?;
         for s in page.snapshots() {
-            let Some(name) = s.snapshot_name() else { continue };
+            let Some(name) = s.snapshot_name() else {
+                continue;
+            };
             let manual = s.snapshot_source() == Some("manual");
             let arn = s.arn().unwrap_or_default().to_string();
             // Tags cost a call per snapshot: read them only where ownership must be proven.
@@ -274,7 +355,11 @@ async fn read_cache_snapshots(c: &Clients) -> Result<Vec<Snapshot>, String> {
             } else {
                 BTreeMap::new()
             };
-            let created = s.node_snapshots().iter().filter_map(|n| time(n.snapshot_create_time())).min();
+            let created = s
+                .node_snapshots()
+                .iter()
+                .filter_map(|n| time(n.snapshot_create_time()))
+                .min();
             out.push(Snapshot {
                 kind: ResourceKind::Elasticache,
                 id: name.to_string(),
@@ -319,11 +404,19 @@ async fn read_exports(c: &Clients) -> Result<Vec<ExportTask>, String> {
 }
 
 async fn read_quotas(c: &Clients) -> Result<(Option<Quota>, Option<Quota>), String> {
-    let out = c.rds.describe_account_attributes().send().await.map_err(|e| err_text(&e))?;
+    let out = c
+        .rds
+        .describe_account_attributes()
+        .send()
+        .await
+        .map_err(|e| err_text(&e))?;
     let mut instance = None;
     let mut cluster = None;
     for q in out.account_quotas() {
-        let quota = Quota { used: q.used().unwrap_or(0), max: q.max().unwrap_or(0) };
+        let quota = Quota {
+            used: q.used().unwrap_or(0),
+            max: q.max().unwrap_or(0),
+        };
         match q.account_quota_name() {
             Some("ManualSnapshots") => instance = Some(quota),
             Some("ManualClusterSnapshots") => cluster = Some(quota),
@@ -334,19 +427,37 @@ async fn read_quotas(c: &Clients) -> Result<(Option<Quota>, Option<Quota>), Stri
 }
 
 async fn read_dr(c: &Clients) -> Result<Vec<Snapshot>, String> {
-    let (Some(rds), Some(region)) = (&c.rds_dr, &c.dr_region) else { return Ok(Vec::new()) };
-    let (a, b) = tokio::join!(read_db_snapshots(rds, region, true), read_cluster_snapshots(rds, region, true));
+    let (Some(rds), Some(region)) = (&c.rds_dr, &c.dr_region) else {
+        return Ok(Vec::new());
+    };
+    let (a, b) = tokio::join!(
+        read_db_snapshots(rds, region, true),
+        read_cluster_snapshots(rds, region, true)
+    );
     let mut v = a?;
     v.extend(b?);
     Ok(v)
 }
 
-async fn list_objects(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<BTreeSet<String>, String> {
+async fn list_objects(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<BTreeSet<String>, String> {
     let mut keys = BTreeSet::new();
-    let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| err_text(&e))?;
-        keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
     }
     Ok(keys)
 }
@@ -357,7 +468,10 @@ enum Done {
     Already,
 }
 
-fn settle<T, E>(r: Result<T, aws_sdk_rds::error::SdkError<E>>, already: &[&str]) -> Result<Done, String>
+fn settle<T, E>(
+    r: Result<T, aws_sdk_rds::error::SdkError<E>>,
+    already: &[&str],
+) -> Result<Done, String>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -375,12 +489,19 @@ where
 }
 
 fn rds_tag_list(tags: &BTreeMap<String, String>) -> Vec<aws_sdk_rds::types::Tag> {
-    tags.iter().map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(k).value(v).build()).collect()
+    tags.iter()
+        .map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String> {
     match step {
-        Step::CreateSnapshot { kind, source_id, snapshot_id, tags } => match kind {
+        Step::CreateSnapshot {
+            kind,
+            source_id,
+            snapshot_id,
+            tags,
+        } => match kind {
             ResourceKind::RdsInstance => settle(
                 c.rds
                     .create_db_snapshot()
@@ -408,7 +529,12 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String
                     .snapshot_name(snapshot_id)
                     .set_tags(Some(
                         tags.iter()
-                            .map(|(k, v)| aws_sdk_elasticache::types::Tag::builder().key(k).value(v).build())
+                            .map(|(k, v)| {
+                                aws_sdk_elasticache::types::Tag::builder()
+                                    .key(k)
+                                    .value(v)
+                                    .build()
+                            })
                             .collect(),
                     ))
                     .send()
@@ -416,7 +542,11 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String
                 &["SnapshotAlreadyExistsFault"],
             ),
         },
-        Step::CopyToDr { snapshot, target_id, kms_key_id } => {
+        Step::CopyToDr {
+            snapshot,
+            target_id,
+            kms_key_id,
+        } => {
             let rds = c.rds_dr.as_ref().ok_or("no DR region configured")?;
             match snapshot.kind {
                 ResourceKind::AuroraCluster => settle(
@@ -441,7 +571,14 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String
                 ),
             }
         }
-        Step::StartExport { snapshot, task_id, bucket, prefix, iam_role_arn, kms_key_id } => settle(
+        Step::StartExport {
+            snapshot,
+            task_id,
+            bucket,
+            prefix,
+            iam_role_arn,
+            kms_key_id,
+        } => settle(
             c.rds
                 .start_export_task()
                 .export_task_identifier(task_id)
@@ -454,7 +591,11 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String
                 .await,
             &["ExportTaskAlreadyExists", "ExportTaskAlreadyExistsFault"],
         ),
-        Step::ExportToBucket { snapshot, target_name, bucket } => settle(
+        Step::ExportToBucket {
+            snapshot,
+            target_name,
+            bucket,
+        } => settle(
             c.elasticache
                 .copy_snapshot()
                 .source_snapshot_name(&snapshot.id)
@@ -464,7 +605,12 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String
                 .await,
             &["SnapshotAlreadyExistsFault"],
         ),
-        Step::WriteManifest { snapshot, key, manifest, settled } => {
+        Step::WriteManifest {
+            snapshot,
+            key,
+            manifest,
+            settled,
+        } => {
             let body = serde_json::to_vec_pretty(manifest).map_err(|e| e.to_string())?;
             settle(
                 c.s3.put_object()
@@ -482,7 +628,12 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String
                         c.elasticache
                             .add_tags_to_resource()
                             .resource_name(&snapshot.arn)
-                            .tags(aws_sdk_elasticache::types::Tag::builder().key(TAG_MANIFEST).value("final").build())
+                            .tags(
+                                aws_sdk_elasticache::types::Tag::builder()
+                                    .key(TAG_MANIFEST)
+                                    .value("final")
+                                    .build(),
+                            )
                             .send()
                             .await,
                         &[],
@@ -491,7 +642,12 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String
                         c.rds
                             .add_tags_to_resource()
                             .resource_name(&snapshot.arn)
-                            .tags(aws_sdk_rds::types::Tag::builder().key(TAG_MANIFEST).value("final").build())
+                            .tags(
+                                aws_sdk_rds::types::Tag::builder()
+                                    .key(TAG_MANIFEST)
+                                    .value("final")
+                                    .build(),
+                            )
                             .send()
                             .await,
                         &[],
@@ -507,15 +663,25 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String
             };
             match snapshot.kind {
                 ResourceKind::RdsInstance => settle(
-                    rds.delete_db_snapshot().db_snapshot_identifier(&snapshot.id).send().await,
+                    rds.delete_db_snapshot()
+                        .db_snapshot_identifier(&snapshot.id)
+                        .send()
+                        .await,
                     &["DBSnapshotNotFound", "DBSnapshotNotFoundFault"],
                 ),
                 ResourceKind::AuroraCluster => settle(
-                    rds.delete_db_cluster_snapshot().db_cluster_snapshot_identifier(&snapshot.id).send().await,
+                    rds.delete_db_cluster_snapshot()
+                        .db_cluster_snapshot_identifier(&snapshot.id)
+                        .send()
+                        .await,
                     &["DBClusterSnapshotNotFoundFault"],
                 ),
                 ResourceKind::Elasticache => settle(
-                    c.elasticache.delete_snapshot().snapshot_name(&snapshot.id).send().await,
+                    c.elasticache
+                        .delete_snapshot()
+                        .snapshot_name(&snapshot.id)
+                        .send()
+                        .await,
                     &["SnapshotNotFoundFault"],
                 ),
             }

@@ -28,7 +28,8 @@ pub const FUNCTION: &str = "snapshot-export";
 /// Manual command actions: `run` (with `dry_run` for a plan) and `plan` (always a dry run).
 pub const ACTIONS: [&str; 2] = ["run", "plan"];
 const LEASE_KEY: &str = "locks/snapshot-export.json";
-/// Time kept back from the invocation deadline to write manifests and deliver the report.
+/// Time kept back from the invocation deadline to write manifests and deliver the report:
+/// 30 s, or a quarter of a shorter invocation.
 const RESERVE: StdDuration = StdDuration::from_secs(30);
 
 /// Everything built once per container.
@@ -55,29 +56,60 @@ impl App {
         if dr_region.as_deref() == Some(aws.region()) {
             return Err(Error::policy(
                 "dr.region",
-                format!("a region other than the primary {} (copies must leave it)", aws.region()),
+                format!(
+                    "a region other than the primary {} (copies must leave it)",
+                    aws.region()
+                ),
             ));
         }
         let clients = aws::Clients {
             rds: aws_sdk_rds::Client::new(aws.config()),
-            rds_dr: dr_region.as_deref().map(|r| aws_sdk_rds::Client::new(&aws.config_in(r))),
+            rds_dr: dr_region
+                .as_deref()
+                .map(|r| aws_sdk_rds::Client::new(&aws.config_in(r))),
             elasticache: aws_sdk_elasticache::Client::new(aws.config()),
             s3: aws.s3(),
             primary_region: aws.region().to_string(),
             dr_region,
         };
-        Ok(App { env, policy, sns: aws.sns(), report_s3: aws.s3(), clients })
+        Ok(App {
+            env,
+            policy,
+            sns: aws.sns(),
+            report_s3: aws.s3(),
+            clients,
+        })
     }
 }
 
 /// The Lambda handler.
 #[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
 pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value> {
-    let deadline = std::time::SystemTime::UNIX_EPOCH + StdDuration::from_millis(event.context.deadline);
-    let remaining = deadline.duration_since(std::time::SystemTime::now()).unwrap_or_default();
-    let stop_at = Instant::now() + remaining.saturating_sub(RESERVE);
-    let report = run(app, &event.payload, &event.context.request_id, Utc::now(), Some(stop_at)).await?;
+    let stop_at = stop_time(event.context.deadline, std::time::SystemTime::now());
+    tracing::info!(
+        deadline_ms = event.context.deadline,
+        bounded = stop_at.is_some(),
+        "invocation time"
+    );
+    let stop_at = stop_at.map(|left| Instant::now() + left);
+    let report = run(
+        app,
+        &event.payload,
+        &event.context.request_id,
+        Utc::now(),
+        stop_at,
+    )
+    .await?;
     serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// How long the run may keep starting steps: until the deadline less a reserve for the report.
+/// A deadline that is not an epoch time in the future (some local runtime emulators send the
+/// timeout itself) leaves the run unbounded rather than doing nothing.
+pub fn stop_time(deadline_ms: u64, now: std::time::SystemTime) -> Option<StdDuration> {
+    let deadline = std::time::SystemTime::UNIX_EPOCH + StdDuration::from_millis(deadline_ms);
+    let remaining = deadline.duration_since(now).ok()?;
+    Some(remaining.saturating_sub(RESERVE.min(remaining / 4)))
 }
 
 /// Parses the command before anything else: errors name the field, and nothing is read or
@@ -101,7 +133,13 @@ pub fn parse_command(payload: &Value) -> Result<(Trigger, bool, Vec<String>)> {
 }
 
 /// One run: inventory, plan, execute (unless a dry run), report.
-pub async fn run(app: &App, payload: &Value, request_id: &str, now: DateTime<Utc>, stop_at: Option<Instant>) -> Result<Report> {
+pub async fn run(
+    app: &App,
+    payload: &Value,
+    request_id: &str,
+    now: DateTime<Utc>,
+    stop_at: Option<Instant>,
+) -> Result<Report> {
     let (trigger, dry_run, only) = parse_command(payload)?;
     let period_time = trigger.event_time().unwrap_or(now);
     let event_id = match &trigger {
@@ -116,17 +154,37 @@ pub async fn run(app: &App, payload: &Value, request_id: &str, now: DateTime<Utc
         period_time,
         run_id: run_id.clone(),
     };
-    let mut report = Report::new(FUNCTION, &run_id, &scope.primary_region, trigger.describe(), dry_run, now);
+    let mut report = Report::new(
+        FUNCTION,
+        &run_id,
+        &scope.primary_region,
+        trigger.describe(),
+        dry_run,
+        now,
+    );
     tracing::info!(run_id = %run_id, dry_run, trigger = %report.trigger, "run starts");
 
     // Single flight: a duplicate or concurrent trigger finds the lease held and does nothing.
     let lease = if dry_run {
         None
     } else {
-        match Lease::acquire(&app.report_s3, &app.env.report_bucket, LEASE_KEY, &run_id, Duration::minutes(16), now).await? {
+        match Lease::acquire(
+            &app.report_s3,
+            &app.env.report_bucket,
+            LEASE_KEY,
+            &run_id,
+            Duration::minutes(16),
+            now,
+        )
+        .await?
+        {
             Ok(l) => Some(l),
             Err(Held(holder)) => {
-                report.headline = format!("skipped: run {} holds the lease since {}", holder.owner, holder.acquired_at.format("%H:%M:%S UTC"));
+                report.headline = format!(
+                    "skipped: run {} holds the lease since {}",
+                    holder.owner,
+                    holder.acquired_at.format("%H:%M:%S UTC")
+                );
                 report.finding(Severity::Info, None, format!("another run ({}) is in progress until at most {}; this trigger did nothing", holder.owner, holder.expires_at.to_rfc3339()));
                 report.finish(Utc::now());
                 tracing::info!(holder = %holder.owner, "lease held by another run; nothing done");
@@ -138,19 +196,35 @@ pub async fn run(app: &App, payload: &Value, request_id: &str, now: DateTime<Utc
     let outcome = work(app, &scope, dry_run, now, stop_at, &mut report).await;
     if let Some(l) = lease {
         if let Err(e) = l.release(&app.report_s3).await {
-            report.finding(Severity::Warning, None, format!("could not release the run lease (it expires by itself): {e}"));
+            report.finding(
+                Severity::Warning,
+                None,
+                format!("could not release the run lease (it expires by itself): {e}"),
+            );
         }
     }
     outcome?;
     summarize(&mut report);
     report.finish(Utc::now());
-    let outbox = Outbox { s3: &app.report_s3, sns: &app.sns, bucket: &app.env.report_bucket, topic_arn: &app.env.report_topic_arn };
+    let outbox = Outbox {
+        s3: &app.report_s3,
+        sns: &app.sns,
+        bucket: &app.env.report_bucket,
+        topic_arn: &app.env.report_topic_arn,
+    };
     outbox.deliver(&mut report).await?;
     tracing::info!(status = ?report.status, headline = %report.headline, "run finished");
     Ok(report)
 }
 
-async fn work(app: &App, scope: &Scope, dry_run: bool, now: DateTime<Utc>, stop_at: Option<Instant>, report: &mut Report) -> Result<()> {
+async fn work(
+    app: &App,
+    scope: &Scope,
+    dry_run: bool,
+    now: DateTime<Utc>,
+    stop_at: Option<Instant>,
+    report: &mut Report,
+) -> Result<()> {
     let c = &app.clients;
     let policy = &app.policy;
     let bucket = policy.buckets.backup.as_str();
@@ -162,7 +236,9 @@ async fn work(app: &App, scope: &Scope, dry_run: bool, now: DateTime<Utc>, stop_
     // Pass 1: create this period's snapshots. Where they become available at once (small
     // databases), pass 2 copies and exports them in the same run; otherwise the next run does.
     let first = plan::plan(policy, &inv, scope, now);
-    let (creates, _) = split(first.steps.clone(), |s| matches!(s, Step::CreateSnapshot { .. }));
+    let (creates, _) = split(first.steps.clone(), |s| {
+        matches!(s, Step::CreateSnapshot { .. })
+    });
     let created = creates.iter().any(|p| !p.deferred && p.blocked.is_none());
     let mut actions = first.already.clone();
     actions.extend(aws::execute(c, bucket, creates, dry_run, n, stop_at).await);
@@ -173,7 +249,9 @@ async fn work(app: &App, scope: &Scope, dry_run: bool, now: DateTime<Utc>, stop_
     } else {
         first
     };
-    let (_, rest) = split(final_plan.steps, |s| matches!(s, Step::CreateSnapshot { .. }));
+    let (_, rest) = split(final_plan.steps, |s| {
+        matches!(s, Step::CreateSnapshot { .. })
+    });
     let (deletes, moves) = split(rest, |s| matches!(s, Step::DeleteSnapshot { .. }));
     let moved = aws::execute(c, bucket, moves, dry_run, n, stop_at).await;
     let moved_any = moved.iter().any(|a| a.outcome == Outcome::Done);
@@ -193,7 +271,11 @@ async fn work(app: &App, scope: &Scope, dry_run: bool, now: DateTime<Utc>, stop_
     report.findings.extend(final_plan.findings);
     report.measure("InventoryPasses", calls_inventory as f64, "Count");
     report.measure("Sources", inv.sources.len() as f64, "Count");
-    report.measure("SnapshotsSeen", (inv.snapshots.len() + inv.dr_snapshots.len()) as f64, "Count");
+    report.measure(
+        "SnapshotsSeen",
+        (inv.snapshots.len() + inv.dr_snapshots.len()) as f64,
+        "Count",
+    );
     report.measure("WorkSeconds", started.elapsed().as_secs_f64(), "Seconds");
     Ok(())
 }
@@ -204,7 +286,11 @@ fn split(steps: Vec<Planned>, f: impl Fn(&Step) -> bool) -> (Vec<Planned>, Vec<P
 
 /// The headline and per-kind counts as metrics.
 fn summarize(r: &mut Report) {
-    let done_or_planned = if r.dry_run { Outcome::Planned } else { Outcome::Done };
+    let done_or_planned = if r.dry_run {
+        Outcome::Planned
+    } else {
+        Outcome::Done
+    };
     let mut parts = Vec::new();
     for (kind, noun, metric) in [
         ("create-snapshot", "snapshots", "SnapshotsCreated"),
@@ -221,9 +307,21 @@ fn summarize(r: &mut Report) {
         }
         r.measure(metric, n as f64, "Count");
     }
-    let failed = r.actions.iter().filter(|a| a.outcome == Outcome::Failed).count();
-    let deferred = r.actions.iter().filter(|a| a.outcome == Outcome::Deferred).count();
-    let already = r.actions.iter().filter(|a| a.outcome == Outcome::AlreadyDone).count();
+    let failed = r
+        .actions
+        .iter()
+        .filter(|a| a.outcome == Outcome::Failed)
+        .count();
+    let deferred = r
+        .actions
+        .iter()
+        .filter(|a| a.outcome == Outcome::Deferred)
+        .count();
+    let already = r
+        .actions
+        .iter()
+        .filter(|a| a.outcome == Outcome::AlreadyDone)
+        .count();
     r.measure("ActionsDeferred", deferred as f64, "Count");
     let mut head = if parts.is_empty() {
         "nothing new to do".to_string()
@@ -244,4 +342,64 @@ fn summarize(r: &mut Report) {
     let kept = r.decisions.iter().filter(|d| d.verdict == "keep").count();
     head.push_str(&format!("; {kept} kept"));
     r.headline = head;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::time::SystemTime;
+
+    #[test]
+    fn deadline_keeps_a_reserve_for_the_report() {
+        let now = SystemTime::UNIX_EPOCH + StdDuration::from_secs(1_800_000_000);
+        let in_15_min = 1_800_000_000_000 + 900_000;
+        assert_eq!(stop_time(in_15_min, now), Some(StdDuration::from_secs(870)));
+        assert_eq!(
+            stop_time(1_800_000_000_000 + 20_000, now),
+            Some(StdDuration::from_secs(15)),
+            "a quarter of a short invocation"
+        );
+        assert_eq!(
+            stop_time(600_000, now),
+            None,
+            "a bare timeout is not a deadline"
+        );
+    }
+
+    #[test]
+    fn every_sample_event_for_this_function_is_accepted_or_named() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/snapshot-export");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            match parse_command(&v) {
+                Ok(_) => assert!(!name.starts_with("malformed-"), "{name} should be rejected"),
+                Err(e) => {
+                    assert!(name.starts_with("malformed-"), "{name}: {e}");
+                    assert_eq!(e.error_type(), "Lifeboat.InvalidEvent");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn commands_and_their_errors() {
+        let (_, dry, only) =
+            parse_command(&json!({"action": "plan", "only": ["orders-db"]})).unwrap();
+        assert!(dry, "plan is always a dry run");
+        assert_eq!(only, vec!["orders-db"]);
+        let e = parse_command(&json!({"action": "run", "dryrun": true})).unwrap_err();
+        assert_eq!(e.to_string(), "invalid event: event.dryrun: no such field: a snapshot-export command has action, dry_run and only");
+        let alarm: Value =
+            serde_json::from_str(include_str!("../../../events/triggers/alarm-sns.json")).unwrap();
+        let e = parse_command(&alarm).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("snapshot-export is started by schedule or a manual command"),
+            "{e}"
+        );
+    }
 }

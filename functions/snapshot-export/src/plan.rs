@@ -208,7 +208,10 @@ pub struct Plan {
 
 impl Plan {
     pub fn count(&self, f: impl Fn(&Step) -> bool) -> usize {
-        self.steps.iter().filter(|p| !p.deferred && p.blocked.is_none() && f(&p.step)).count()
+        self.steps
+            .iter()
+            .filter(|p| !p.deferred && p.blocked.is_none() && f(&p.step))
+            .count()
     }
 }
 
@@ -312,7 +315,11 @@ const MAX_EXPORT_ATTEMPTS: usize = 3;
 /// Which snapshots grandfather-father-son retention keeps, with the rule that keeps each.
 /// `times` are (id, time); the newest snapshot in each of the last N hours/days/ISO weeks/months
 /// (counting from `now`'s) is kept.
-pub fn gfs_keep(times: &[(String, DateTime<Utc>)], r: Retention, now: DateTime<Utc>) -> BTreeMap<String, String> {
+pub fn gfs_keep(
+    times: &[(String, DateTime<Utc>)],
+    r: Retention,
+    now: DateTime<Utc>,
+) -> BTreeMap<String, String> {
     let mut sorted: Vec<&(String, DateTime<Utc>)> = times.iter().collect();
     sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut keep: BTreeMap<String, String> = BTreeMap::new();
@@ -322,8 +329,12 @@ pub fn gfs_keep(times: &[(String, DateTime<Utc>)], r: Retention, now: DateTime<U
         ("hourly", r.hourly, |t| t.timestamp().div_euclid(3600)),
         ("daily", r.daily, |t| t.timestamp().div_euclid(86_400)),
         // ISO weeks start on Monday; the Unix epoch was a Thursday.
-        ("weekly", r.weekly, |t| (t.timestamp().div_euclid(86_400) + 3).div_euclid(7)),
-        ("monthly", r.monthly, |t| t.year() as i64 * 12 + t.month0() as i64),
+        ("weekly", r.weekly, |t| {
+            (t.timestamp().div_euclid(86_400) + 3).div_euclid(7)
+        }),
+        ("monthly", r.monthly, |t| {
+            t.year() as i64 * 12 + t.month0() as i64
+        }),
     ];
     for (name, count, bucket) in rules {
         let now_bucket = bucket(now);
@@ -354,7 +365,12 @@ fn label(rule: &str, t: DateTime<Utc>) -> String {
 
 fn retention_text(r: Retention) -> String {
     let mut parts = Vec::new();
-    for (n, name) in [(r.hourly, "hourly"), (r.daily, "daily"), (r.weekly, "weekly"), (r.monthly, "monthly")] {
+    for (n, name) in [
+        (r.hourly, "hourly"),
+        (r.daily, "daily"),
+        (r.weekly, "weekly"),
+        (r.monthly, "monthly"),
+    ] {
         if n > 0 {
             parts.push(format!("{name} {n}"));
         }
@@ -379,12 +395,15 @@ pub fn plan(policy: &Policy, inv: &Inventory, scope: &Scope, now: DateTime<Utc>)
         .collect();
     for o in &scope.only {
         let known = inv.sources.iter().any(|s| &s.component == o || &s.id == o)
-            || inv.snapshots.iter().any(|s| s.managed() && (&s.source_id == o || s.tags.get(TAG_COMPONENT) == Some(o)));
+            || inv.snapshots.iter().any(|s| {
+                s.managed() && (&s.source_id == o || s.tags.get(TAG_COMPONENT) == Some(o))
+            });
         if !known {
             out.findings.push(Finding {
                 severity: Severity::Warning,
                 resource: Some(o.clone()),
-                message: "named in `only` but no selected resource or Lifeboat snapshot matches it".into(),
+                message: "named in `only` but no selected resource or Lifeboat snapshot matches it"
+                    .into(),
             });
         }
     }
@@ -392,12 +411,17 @@ pub fn plan(policy: &Policy, inv: &Inventory, scope: &Scope, now: DateTime<Utc>)
     plan_creates(policy, inv, scope, &sources, &mut out);
 
     // Lifeboat's snapshots in scope, with the settings of their component.
-    let by_source: BTreeMap<&str, &Source> = inv.sources.iter().map(|s| (s.id.as_str(), s)).collect();
+    let by_source: BTreeMap<&str, &Source> =
+        inv.sources.iter().map(|s| (s.id.as_str(), s)).collect();
     let settings_of = |snap: &Snapshot| -> (String, Settings) {
         match by_source.get(snap.source_id.as_str()) {
             Some(src) if src.kind == snap.kind => (src.component.clone(), src.settings.clone()),
             _ => {
-                let comp = snap.tags.get(TAG_COMPONENT).cloned().unwrap_or_else(|| snap.source_id.clone());
+                let comp = snap
+                    .tags
+                    .get(TAG_COMPONENT)
+                    .cloned()
+                    .unwrap_or_else(|| snap.source_id.clone());
                 let settings = policy.settings_by_name(&comp);
                 (comp, settings)
             }
@@ -412,15 +436,34 @@ pub fn plan(policy: &Policy, inv: &Inventory, scope: &Scope, now: DateTime<Utc>)
             scope.includes(&comp, &s.source_id)
         })
         .collect();
-    let dr_by_id: BTreeMap<&str, &Snapshot> = inv.dr_snapshots.iter().map(|s| (s.id.as_str(), s)).collect();
+    let dr_by_id: BTreeMap<&str, &Snapshot> = inv
+        .dr_snapshots
+        .iter()
+        .map(|s| (s.id.as_str(), s))
+        .collect();
 
     plan_copies(policy, inv, scope, &ours, &dr_by_id, &settings_of, &mut out);
     plan_exports(policy, inv, &ours, &settings_of, &mut out);
-    plan_retention(policy, inv, scope, &ours, &dr_by_id, &settings_of, now, &mut out);
+    plan_retention(
+        policy,
+        inv,
+        scope,
+        &ours,
+        &dr_by_id,
+        &settings_of,
+        now,
+        &mut out,
+    );
     out
 }
 
-fn plan_creates(policy: &Policy, inv: &Inventory, scope: &Scope, sources: &[&Source], out: &mut Plan) {
+fn plan_creates(
+    policy: &Policy,
+    inv: &Inventory,
+    scope: &Scope,
+    sources: &[&Source],
+    out: &mut Plan,
+) {
     let existing: BTreeSet<(ResourceKind, String)> = inv
         .snapshots
         .iter()
@@ -432,9 +475,18 @@ fn plan_creates(policy: &Policy, inv: &Inventory, scope: &Scope, sources: &[&Sou
     for src in sources {
         let period = period_start(scope.period_time, src.settings.frequency);
         let id = snapshot_id(&src.id, period);
-        let period_text = format!("{} period from {}", src.settings.frequency, period.format("%Y-%m-%d %H:%M UTC"));
+        let period_text = format!(
+            "{} period from {}",
+            src.settings.frequency,
+            period.format("%Y-%m-%d %H:%M UTC")
+        );
         if existing.contains(&(src.kind, id.clone())) {
-            let mut a = Action::new("create-snapshot", &src.id, format!("the {period_text} already has its snapshot")).target(&id);
+            let mut a = Action::new(
+                "create-snapshot",
+                &src.id,
+                format!("the {period_text} already has its snapshot"),
+            )
+            .target(&id);
             a.outcome = lifeboat_shared::report::Outcome::AlreadyDone;
             out.already.push(a);
             continue;
@@ -443,7 +495,10 @@ fn plan_creates(policy: &Policy, inv: &Inventory, scope: &Scope, sources: &[&Sou
             out.findings.push(Finding {
                 severity: Severity::Warning,
                 resource: Some(src.id.clone()),
-                message: format!("status is {:?}: no snapshot can be taken for the {period_text}", src.status),
+                message: format!(
+                    "status is {:?}: no snapshot can be taken for the {period_text}",
+                    src.status
+                ),
             });
             continue;
         }
@@ -456,11 +511,24 @@ fn plan_creates(policy: &Policy, inv: &Inventory, scope: &Scope, sources: &[&Sou
         tags.insert(TAG_MANAGED.to_string(), "true".to_string());
         tags.insert(TAG_COMPONENT.to_string(), src.component.clone());
         tags.insert(TAG_SOURCE.to_string(), src.id.clone());
-        tags.insert(TAG_PERIOD.to_string(), period.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        tags.insert(
+            TAG_PERIOD.to_string(),
+            period.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
         tags.insert(TAG_RUN.to_string(), scope.run_id.clone());
-        let action = Action::new("create-snapshot", &src.id, format!("the {period_text} has no snapshot yet")).target(&id);
+        let action = Action::new(
+            "create-snapshot",
+            &src.id,
+            format!("the {period_text} has no snapshot yet"),
+        )
+        .target(&id);
         creates.push(Planned {
-            step: Step::CreateSnapshot { kind: src.kind, source_id: src.id.clone(), snapshot_id: id, tags },
+            step: Step::CreateSnapshot {
+                kind: src.kind,
+                source_id: src.id.clone(),
+                snapshot_id: id,
+                tags,
+            },
             action,
             blocked: None,
             deferred: false,
@@ -469,8 +537,18 @@ fn plan_creates(policy: &Policy, inv: &Inventory, scope: &Scope, sources: &[&Sou
     // Account quota for manual snapshots: warn at the policy's share, never plan past the limit.
     let warn = policy.limits.snapshot_quota_warn_percent as i64;
     for (quota, planned, kind, name) in [
-        (inv.instance_quota, planned_instance, ResourceKind::RdsInstance, "manual DB snapshot"),
-        (inv.cluster_quota, planned_cluster, ResourceKind::AuroraCluster, "manual cluster snapshot"),
+        (
+            inv.instance_quota,
+            planned_instance,
+            ResourceKind::RdsInstance,
+            "manual DB snapshot",
+        ),
+        (
+            inv.cluster_quota,
+            planned_cluster,
+            ResourceKind::AuroraCluster,
+            "manual cluster snapshot",
+        ),
     ] {
         let Some(q) = quota else { continue };
         if q.max <= 0 {
@@ -479,19 +557,32 @@ fn plan_creates(policy: &Policy, inv: &Inventory, scope: &Scope, sources: &[&Sou
         let after = q.used + planned;
         if after * 100 >= q.max * warn {
             out.findings.push(Finding {
-                severity: if after > q.max { Severity::Critical } else { Severity::Warning },
+                severity: if after > q.max {
+                    Severity::Critical
+                } else {
+                    Severity::Warning
+                },
                 resource: None,
                 message: format!(
                     "{name} quota: {} of {} used, {} after this run ({}%; warning at {warn}%)",
-                    q.used, q.max, after.min(q.max), after.min(q.max) * 100 / q.max
+                    q.used,
+                    q.max,
+                    after.min(q.max),
+                    after.min(q.max) * 100 / q.max
                 ),
             });
         }
         let mut room = q.max - q.used;
-        for p in creates.iter_mut().filter(|p| matches!(&p.step, Step::CreateSnapshot { kind: k, .. } if *k == kind)) {
+        for p in creates
+            .iter_mut()
+            .filter(|p| matches!(&p.step, Step::CreateSnapshot { kind: k, .. } if *k == kind))
+        {
             if room <= 0 {
                 p.deferred = true;
-                p.action.reason = format!("{name} quota is full ({} of {}): delete or raise the quota", q.used, q.max);
+                p.action.reason = format!(
+                    "{name} quota is full ({} of {}): delete or raise the quota",
+                    q.used, q.max
+                );
             }
             room -= 1;
         }
@@ -509,8 +600,14 @@ fn plan_copies(
     settings_of: &dyn Fn(&Snapshot) -> (String, Settings),
     out: &mut Plan,
 ) {
-    let Some(dr_region) = scope.dr_region.as_deref() else { return };
-    let in_flight = inv.dr_snapshots.iter().filter(|s| !s.available() && s.status != "failed").count() as i64;
+    let Some(dr_region) = scope.dr_region.as_deref() else {
+        return;
+    };
+    let in_flight = inv
+        .dr_snapshots
+        .iter()
+        .filter(|s| !s.available() && s.status != "failed")
+        .count() as i64;
     let mut slots = policy.limits.max_copies_in_flight as i64 - in_flight;
     let mut started = 0;
     let mut wanted: Vec<&Snapshot> = ours
@@ -522,7 +619,12 @@ fn plan_copies(
     // Newest first: the newest backup matters most for the DR region's recovery point.
     wanted.sort_by(|a, b| b.time().cmp(&a.time()).then(a.id.cmp(&b.id)));
     for snap in wanted {
-        let mut action = Action::new("copy-to-dr", &snap.id, format!("no copy in {dr_region} yet")).target(format!("{dr_region}/{}", snap.id));
+        let mut action = Action::new(
+            "copy-to-dr",
+            &snap.id,
+            format!("no copy in {dr_region} yet"),
+        )
+        .target(format!("{dr_region}/{}", snap.id));
         let kms = if snap.encrypted {
             policy.dr.as_ref().and_then(|d| d.kms_key_id.clone())
         } else {
@@ -531,7 +633,10 @@ fn plan_copies(
         let mut blocked = None;
         let mut deferred = false;
         if snap.encrypted && kms.is_none() {
-            blocked = Some("the snapshot is encrypted and the policy has no dr.kms_key_id for the DR region".to_string());
+            blocked = Some(
+                "the snapshot is encrypted and the policy has no dr.kms_key_id for the DR region"
+                    .to_string(),
+            );
         } else if !snap.available() {
             deferred = true;
             action.reason = format!("snapshot is {}; it is copied once available", snap.status);
@@ -547,7 +652,11 @@ fn plan_copies(
             started += 1;
         }
         out.steps.push(Planned {
-            step: Step::CopyToDr { snapshot: snap.clone(), target_id: snap.id.clone(), kms_key_id: kms },
+            step: Step::CopyToDr {
+                snapshot: snap.clone(),
+                target_id: snap.id.clone(),
+                kms_key_id: kms,
+            },
             action,
             blocked,
             deferred,
@@ -569,13 +678,22 @@ fn plan_exports(
         }
         match snap.kind {
             ResourceKind::RdsInstance | ResourceKind::AuroraCluster => {
-                let tasks: Vec<&ExportTask> = inv.exports.iter().filter(|t| t.source_arn == snap.arn).collect();
+                let tasks: Vec<&ExportTask> = inv
+                    .exports
+                    .iter()
+                    .filter(|t| t.source_arn == snap.arn)
+                    .collect();
                 if tasks.iter().any(|t| !t.failed()) {
                     continue;
                 }
                 let attempt = tasks.len() + 1;
-                let Some(ex) = policy.export.as_ref() else { continue };
-                let prefix = format!("{}export", backup_prefix(snap.kind, &snap.source_id, &snap.id));
+                let Some(ex) = policy.export.as_ref() else {
+                    continue;
+                };
+                let prefix = format!(
+                    "{}export",
+                    backup_prefix(snap.kind, &snap.source_id, &snap.id)
+                );
                 let task_id = export_task_id(&snap.id, attempt);
                 let mut action = Action::new(
                     "start-export",
@@ -585,7 +703,14 @@ fn plan_exports(
                     } else {
                         format!(
                             "export attempt {attempt}: the previous one {}",
-                            tasks.last().map(|t| format!("{} ({})", t.status, t.failure.clone().unwrap_or_default())).unwrap_or_default()
+                            tasks
+                                .last()
+                                .map(|t| format!(
+                                    "{} ({})",
+                                    t.status,
+                                    t.failure.clone().unwrap_or_default()
+                                ))
+                                .unwrap_or_default()
                         )
                     },
                 )
@@ -593,10 +718,14 @@ fn plan_exports(
                 let mut blocked = None;
                 let mut deferred = false;
                 if attempt > MAX_EXPORT_ATTEMPTS {
-                    blocked = Some(format!("{} export attempts failed; fix the cause and start one by hand", attempt - 1));
+                    blocked = Some(format!(
+                        "{} export attempts failed; fix the cause and start one by hand",
+                        attempt - 1
+                    ));
                 } else if !snap.available() {
                     deferred = true;
-                    action.reason = format!("snapshot is {}; it is exported once available", snap.status);
+                    action.reason =
+                        format!("snapshot is {}; it is exported once available", snap.status);
                 }
                 out.steps.push(Planned {
                     step: Step::StartExport {
@@ -616,13 +745,23 @@ fn plan_exports(
                 if elasticache_exported(inv, &snap.id) || snap.status == "exporting" {
                     continue;
                 }
-                let mut action = Action::new("export-to-s3", &snap.id, "no export to the backup bucket yet").target(format!("s3://{bucket}/{}", snap.id));
+                let mut action = Action::new(
+                    "export-to-s3",
+                    &snap.id,
+                    "no export to the backup bucket yet",
+                )
+                .target(format!("s3://{bucket}/{}", snap.id));
                 let deferred = !snap.available();
                 if deferred {
-                    action.reason = format!("snapshot is {}; it is exported once available", snap.status);
+                    action.reason =
+                        format!("snapshot is {}; it is exported once available", snap.status);
                 }
                 out.steps.push(Planned {
-                    step: Step::ExportToBucket { snapshot: snap.clone(), target_name: snap.id.clone(), bucket: bucket.clone() },
+                    step: Step::ExportToBucket {
+                        snapshot: snap.clone(),
+                        target_name: snap.id.clone(),
+                        bucket: bucket.clone(),
+                    },
                     action,
                     blocked: None,
                     deferred,
@@ -634,10 +773,13 @@ fn plan_exports(
 
 /// ElastiCache writes `<name>-0001.rdb` (one file per shard) into the bucket.
 fn elasticache_exported(inv: &Inventory, snapshot_id: &str) -> bool {
-    inv.exported_objects.iter().any(|k| k.starts_with(&format!("{snapshot_id}-")) && k.ends_with(".rdb"))
+    inv.exported_objects
+        .iter()
+        .any(|k| k.starts_with(&format!("{snapshot_id}-")) && k.ends_with(".rdb"))
 }
 
 /// The state of a snapshot's DR copy and export as the manifest records it.
+#[allow(clippy::too_many_arguments)]
 pub fn manifest_for(
     snap: &Snapshot,
     component: &str,
@@ -649,12 +791,22 @@ pub fn manifest_for(
     now: DateTime<Utc>,
 ) -> (Manifest, bool) {
     let mut settled = snap.available();
-    let dr_copy = match (&scope.dr_region, settings.copy_to_dr && snap.kind != ResourceKind::Elasticache) {
+    let dr_copy = match (
+        &scope.dr_region,
+        settings.copy_to_dr && snap.kind != ResourceKind::Elasticache,
+    ) {
         (Some(region), true) => {
             let copy = inv.dr_snapshots.iter().find(|d| d.id == snap.id);
-            let status = copy.map(|c| c.status.clone()).unwrap_or_else(|| "not-started".into());
+            let status = copy
+                .map(|c| c.status.clone())
+                .unwrap_or_else(|| "not-started".into());
             settled &= status == "available";
-            Some(ManifestCopy { region: region.clone(), id: snap.id.clone(), arn: copy.map(|c| c.arn.clone()), status })
+            Some(ManifestCopy {
+                region: region.clone(),
+                id: snap.id.clone(),
+                arn: copy.map(|c| c.arn.clone()),
+                status,
+            })
         }
         _ => None,
     };
@@ -667,16 +819,27 @@ pub fn manifest_for(
                     task_id: None,
                     location: format!("s3://{bucket}/{}-0001.rdb", snap.id),
                     format: "rdb".into(),
-                    status: if done { "COMPLETE".into() } else if snap.status == "exporting" { "IN_PROGRESS".into() } else { "NOT_STARTED".into() },
+                    status: if done {
+                        "COMPLETE".into()
+                    } else if snap.status == "exporting" {
+                        "IN_PROGRESS".into()
+                    } else {
+                        "NOT_STARTED".into()
+                    },
                 }
             }
             _ => {
-                let task = inv.exports.iter().filter(|t| t.source_arn == snap.arn).last();
-                let status = task.map(|t| t.status.clone()).unwrap_or_else(|| "NOT_STARTED".into());
+                let task = inv.exports.iter().rfind(|t| t.source_arn == snap.arn);
+                let status = task
+                    .map(|t| t.status.clone())
+                    .unwrap_or_else(|| "NOT_STARTED".into());
                 settled &= status == "COMPLETE";
                 ManifestExport {
                     task_id: task.map(|t| t.id.clone()),
-                    location: format!("s3://{bucket}/{}export/", backup_prefix(snap.kind, &snap.source_id, &snap.id)),
+                    location: format!(
+                        "s3://{bucket}/{}export/",
+                        backup_prefix(snap.kind, &snap.source_id, &snap.id)
+                    ),
                     format: "parquet".into(),
                     status,
                 }
@@ -692,7 +855,9 @@ pub fn manifest_for(
             kind: snap.kind,
             id: snap.source_id.clone(),
             arn: source.map(|s| s.arn.clone()),
-            engine: source.map(|s| s.engine.clone()).or_else(|| snap.engine.clone()),
+            engine: source
+                .map(|s| s.engine.clone())
+                .or_else(|| snap.engine.clone()),
             engine_version: source.and_then(|s| s.engine_version.clone()),
             region: scope.primary_region.clone(),
         },
@@ -714,18 +879,31 @@ pub fn manifest_for(
 }
 
 /// Manifest steps for every Lifeboat snapshot whose manifest is not final yet.
-pub fn manifests(policy: &Policy, inv: &Inventory, scope: &Scope, now: DateTime<Utc>) -> Vec<Planned> {
-    let by_source: BTreeMap<&str, &Source> = inv.sources.iter().map(|s| (s.id.as_str(), s)).collect();
+pub fn manifests(
+    policy: &Policy,
+    inv: &Inventory,
+    scope: &Scope,
+    now: DateTime<Utc>,
+) -> Vec<Planned> {
+    let by_source: BTreeMap<&str, &Source> =
+        inv.sources.iter().map(|s| (s.id.as_str(), s)).collect();
     let mut steps = Vec::new();
     for snap in inv.snapshots.iter().filter(|s| s.managed()) {
         if snap.tags.get(TAG_MANIFEST).map(String::as_str) == Some("final") {
             continue;
         }
-        let source = by_source.get(snap.source_id.as_str()).copied().filter(|s| s.kind == snap.kind);
+        let source = by_source
+            .get(snap.source_id.as_str())
+            .copied()
+            .filter(|s| s.kind == snap.kind);
         let (component, settings) = match source {
             Some(s) => (s.component.clone(), s.settings.clone()),
             None => {
-                let c = snap.tags.get(TAG_COMPONENT).cloned().unwrap_or_else(|| snap.source_id.clone());
+                let c = snap
+                    .tags
+                    .get(TAG_COMPONENT)
+                    .cloned()
+                    .unwrap_or_else(|| snap.source_id.clone());
                 let s = policy.settings_by_name(&c);
                 (c, s)
             }
@@ -733,8 +911,20 @@ pub fn manifests(policy: &Policy, inv: &Inventory, scope: &Scope, now: DateTime<
         if !scope.includes(&component, &snap.source_id) {
             continue;
         }
-        let (manifest, settled) = manifest_for(snap, &component, &settings, source, inv, scope, &policy.buckets.backup, now);
-        let key = format!("{}manifest.json", backup_prefix(snap.kind, &snap.source_id, &snap.id));
+        let (manifest, settled) = manifest_for(
+            snap,
+            &component,
+            &settings,
+            source,
+            inv,
+            scope,
+            &policy.buckets.backup,
+            now,
+        );
+        let key = format!(
+            "{}manifest.json",
+            backup_prefix(snap.kind, &snap.source_id, &snap.id)
+        );
         let reason = if settled {
             "every copy and export is final: last manifest update".to_string()
         } else {
@@ -755,8 +945,14 @@ pub fn manifests(policy: &Policy, inv: &Inventory, scope: &Scope, now: DateTime<
             format!("records progress ({})", waiting.join(", "))
         };
         steps.push(Planned {
-            action: Action::new("write-manifest", &snap.id, reason).target(format!("s3://{}/{key}", policy.buckets.backup)),
-            step: Step::WriteManifest { snapshot: snap.clone(), key, manifest: Box::new(manifest), settled },
+            action: Action::new("write-manifest", &snap.id, reason)
+                .target(format!("s3://{}/{key}", policy.buckets.backup)),
+            step: Step::WriteManifest {
+                snapshot: snap.clone(),
+                key,
+                manifest: Box::new(manifest),
+                settled,
+            },
             blocked: None,
             deferred: false,
         });
@@ -777,15 +973,18 @@ fn plan_retention(
 ) {
     // Snapshots Lifeboat did not make are never touched; say so once per snapshot.
     for s in inv.snapshots.iter().filter(|s| !s.managed()) {
-        let in_scope = inv
-            .sources
-            .iter()
-            .any(|src| src.id == s.source_id && src.kind == s.kind && scope.includes(&src.component, &src.id));
+        let in_scope = inv.sources.iter().any(|src| {
+            src.id == s.source_id && src.kind == s.kind && scope.includes(&src.component, &src.id)
+        });
         if in_scope {
             out.decisions.push(Decision {
                 subject: s.id.clone(),
                 verdict: "keep".into(),
-                reason: if s.manual { "never deleted: a manual snapshot Lifeboat did not make".into() } else { "never deleted: an automated snapshot (AWS manages it)".into() },
+                reason: if s.manual {
+                    "never deleted: a manual snapshot Lifeboat did not make".into()
+                } else {
+                    "never deleted: an automated snapshot (AWS manages it)".into()
+                },
             });
         }
     }
@@ -794,7 +993,9 @@ fn plan_retention(
     let mut newest: BTreeMap<(ResourceKind, &str), (&str, DateTime<Utc>)> = BTreeMap::new();
     for s in inv.snapshots.iter().filter(|s| s.available()) {
         if let Some(t) = s.time() {
-            let e = newest.entry((s.kind, s.source_id.as_str())).or_insert((s.id.as_str(), t));
+            let e = newest
+                .entry((s.kind, s.source_id.as_str()))
+                .or_insert((s.id.as_str(), t));
             if t > e.1 {
                 *e = (s.id.as_str(), t);
             }
@@ -803,32 +1004,55 @@ fn plan_retention(
 
     let mut groups: BTreeMap<(ResourceKind, &str), Vec<&Snapshot>> = BTreeMap::new();
     for s in ours {
-        groups.entry((s.kind, s.source_id.as_str())).or_default().push(s);
+        groups
+            .entry((s.kind, s.source_id.as_str()))
+            .or_default()
+            .push(s);
     }
     for ((kind, source), snaps) in groups {
         let settings = settings_of(snaps[0]).1;
-        let times: Vec<(String, DateTime<Utc>)> = snaps.iter().filter(|s| s.available()).filter_map(|s| s.time().map(|t| (s.id.clone(), t))).collect();
+        let times: Vec<(String, DateTime<Utc>)> = snaps
+            .iter()
+            .filter(|s| s.available())
+            .filter_map(|s| s.time().map(|t| (s.id.clone(), t)))
+            .collect();
         let keep = gfs_keep(&times, settings.retention, now);
         let rule = retention_text(settings.retention);
         for s in snaps {
-            let verdict = |v: &str, reason: String| Decision { subject: s.id.clone(), verdict: v.into(), reason };
+            let verdict = |v: &str, reason: String| Decision {
+                subject: s.id.clone(),
+                verdict: v.into(),
+                reason,
+            };
             if !s.available() {
-                out.decisions.push(verdict("keep", format!("status {}: only available snapshots are considered", s.status)));
+                out.decisions.push(verdict(
+                    "keep",
+                    format!(
+                        "status {}: only available snapshots are considered",
+                        s.status
+                    ),
+                ));
                 continue;
             }
             let Some(t) = s.time() else {
-                out.decisions.push(verdict("keep", "no creation time known: age cannot be judged".into()));
+                out.decisions.push(verdict(
+                    "keep",
+                    "no creation time known: age cannot be judged".into(),
+                ));
                 continue;
             };
             if let Some(why) = keep.get(&s.id) {
-                out.decisions.push(verdict("keep", format!("within retention ({rule}): {why}")));
+                out.decisions
+                    .push(verdict("keep", format!("within retention ({rule}): {why}")));
                 continue;
             }
             let mut missing = Vec::new();
             let mut proof = Vec::new();
             if settings.require_dr_copy && kind != ResourceKind::Elasticache {
                 match dr_by_id.get(s.id.as_str()) {
-                    Some(c) if c.available() => proof.push(format!("DR copy available in {}", c.region)),
+                    Some(c) if c.available() => {
+                        proof.push(format!("DR copy available in {}", c.region))
+                    }
                     Some(c) => missing.push(format!("its DR copy is {}", c.status)),
                     None => missing.push("it has no DR copy".to_string()),
                 }
@@ -836,7 +1060,10 @@ fn plan_retention(
             if settings.require_export {
                 let done = match kind {
                     ResourceKind::Elasticache => elasticache_exported(inv, &s.id),
-                    _ => inv.exports.iter().any(|e| e.source_arn == s.arn && e.status == "COMPLETE"),
+                    _ => inv
+                        .exports
+                        .iter()
+                        .any(|e| e.source_arn == s.arn && e.status == "COMPLETE"),
                 };
                 if done {
                     proof.push("export COMPLETE".into());
@@ -849,7 +1076,13 @@ fn plan_retention(
             }
             let age = (now - t).num_days();
             if !missing.is_empty() {
-                out.decisions.push(verdict("keep", format!("outside retention ({rule}, {age} days old) but {}: kept until proven safe", missing.join(" and "))));
+                out.decisions.push(verdict(
+                    "keep",
+                    format!(
+                        "outside retention ({rule}, {age} days old) but {}: kept until proven safe",
+                        missing.join(" and ")
+                    ),
+                ));
                 continue;
             }
             if !policy.automation.delete_expired_snapshots {
@@ -858,12 +1091,19 @@ fn plan_retention(
             }
             let reason = format!(
                 "outside retention ({rule}, {age} days old); {}",
-                if proof.is_empty() { "no copy is required by policy; a newer backup exists".to_string() } else { format!("{}; a newer backup exists", proof.join(", ")) }
+                if proof.is_empty() {
+                    "no copy is required by policy; a newer backup exists".to_string()
+                } else {
+                    format!("{}; a newer backup exists", proof.join(", "))
+                }
             );
             out.decisions.push(verdict("delete", reason.clone()));
             out.steps.push(Planned {
                 action: Action::new("delete-snapshot", &s.id, reason).target(&scope.primary_region),
-                step: Step::DeleteSnapshot { snapshot: (*s).clone(), place: Where::Primary },
+                step: Step::DeleteSnapshot {
+                    snapshot: (*s).clone(),
+                    place: Where::Primary,
+                },
                 blocked: None,
                 deferred: false,
             });
@@ -875,38 +1115,68 @@ fn plan_retention(
     for s in inv.dr_snapshots.iter().filter(|s| s.managed()) {
         let (comp, _) = settings_of(s);
         if scope.includes(&comp, &s.source_id) {
-            dr_groups.entry((s.kind, s.source_id.as_str())).or_default().push(s);
+            dr_groups
+                .entry((s.kind, s.source_id.as_str()))
+                .or_default()
+                .push(s);
         }
     }
     for ((_, source), snaps) in dr_groups {
         let settings = settings_of(snaps[0]).1;
         let rule = retention_text(settings.retention);
-        let times: Vec<(String, DateTime<Utc>)> = snaps.iter().filter(|s| s.available()).filter_map(|s| s.time().map(|t| (s.id.clone(), t))).collect();
+        let times: Vec<(String, DateTime<Utc>)> = snaps
+            .iter()
+            .filter(|s| s.available())
+            .filter_map(|s| s.time().map(|t| (s.id.clone(), t)))
+            .collect();
         let keep = gfs_keep(&times, settings.retention, now);
-        let newest_dr = times.iter().max_by_key(|(_, t)| *t).map(|(id, _)| id.clone());
+        let newest_dr = times
+            .iter()
+            .max_by_key(|(_, t)| *t)
+            .map(|(id, _)| id.clone());
         for s in snaps {
             let subject = format!("{}/{}", s.region, s.id);
-            let verdict = |v: &str, reason: String| Decision { subject: subject.clone(), verdict: v.into(), reason };
+            let verdict = |v: &str, reason: String| Decision {
+                subject: subject.clone(),
+                verdict: v.into(),
+                reason,
+            };
             if !s.available() {
-                out.decisions.push(verdict("keep", format!("DR copy is {}", s.status)));
+                out.decisions
+                    .push(verdict("keep", format!("DR copy is {}", s.status)));
                 continue;
             }
             let Some(t) = s.time() else {
-                out.decisions.push(verdict("keep", "no creation time known".into()));
+                out.decisions
+                    .push(verdict("keep", "no creation time known".into()));
                 continue;
             };
             if let Some(why) = keep.get(&s.id) {
-                out.decisions.push(verdict("keep", format!("within retention ({rule}): {why}")));
+                out.decisions
+                    .push(verdict("keep", format!("within retention ({rule}): {why}")));
             } else if newest_dr.as_deref() == Some(s.id.as_str()) {
-                out.decisions.push(verdict("keep", format!("outside retention but the newest DR copy of {source}")));
+                out.decisions.push(verdict(
+                    "keep",
+                    format!("outside retention but the newest DR copy of {source}"),
+                ));
             } else if !policy.automation.delete_expired_snapshots {
-                out.decisions.push(verdict("keep", "outside retention; deletion is off (automation.delete_expired_snapshots)".into()));
+                out.decisions.push(verdict(
+                    "keep",
+                    "outside retention; deletion is off (automation.delete_expired_snapshots)"
+                        .into(),
+                ));
             } else {
-                let reason = format!("DR copy outside retention ({rule}, {} days old); a newer DR copy exists", (now - t).num_days());
+                let reason = format!(
+                    "DR copy outside retention ({rule}, {} days old); a newer DR copy exists",
+                    (now - t).num_days()
+                );
                 out.decisions.push(verdict("delete", reason.clone()));
                 out.steps.push(Planned {
                     action: Action::new("delete-dr-copy", &s.id, reason).target(&s.region),
-                    step: Step::DeleteSnapshot { snapshot: s.clone(), place: Where::Dr },
+                    step: Step::DeleteSnapshot {
+                        snapshot: s.clone(),
+                        place: Where::Dr,
+                    },
                     blocked: None,
                     deferred: false,
                 });
@@ -934,11 +1204,19 @@ mod tests {
     }
 
     fn scope() -> Scope {
-        Scope { primary_region: "us-east-1".into(), dr_region: Some("us-west-2".into()), only: vec![], period_time: t(NOW), run_id: "run-1".into() }
+        Scope {
+            primary_region: "us-east-1".into(),
+            dr_region: Some("us-west-2".into()),
+            only: vec![],
+            period_time: t(NOW),
+            run_id: "run-1".into(),
+        }
     }
 
     fn source(p: &Policy) -> Source {
-        let m = p.membership(ResourceKind::RdsInstance, "orders", &BTreeMap::new()).unwrap();
+        let m = p
+            .membership(ResourceKind::RdsInstance, "orders", &BTreeMap::new())
+            .unwrap();
         Source {
             kind: ResourceKind::RdsInstance,
             id: "orders".into(),
@@ -975,27 +1253,63 @@ mod tests {
     }
 
     fn dr_copy(of: &Snapshot, status: &str) -> Snapshot {
-        Snapshot { region: "us-west-2".into(), status: status.into(), arn: of.arn.replace("us-east-1", "us-west-2"), ..of.clone() }
+        Snapshot {
+            region: "us-west-2".into(),
+            status: status.into(),
+            arn: of.arn.replace("us-east-1", "us-west-2"),
+            ..of.clone()
+        }
     }
 
     fn export(of: &Snapshot, status: &str) -> ExportTask {
-        ExportTask { id: of.id.clone(), source_arn: of.arn.clone(), status: status.into(), bucket: None, prefix: None, failure: None }
+        ExportTask {
+            id: of.id.clone(),
+            source_arn: of.arn.clone(),
+            status: status.into(),
+            bucket: None,
+            prefix: None,
+            failure: None,
+        }
     }
 
     fn verdict<'a>(p: &'a Plan, id: &str) -> &'a Decision {
-        p.decisions.iter().find(|d| d.subject == id).unwrap_or_else(|| panic!("no decision for {id}: {:#?}", p.decisions))
+        p.decisions
+            .iter()
+            .find(|d| d.subject == id)
+            .unwrap_or_else(|| panic!("no decision for {id}: {:#?}", p.decisions))
     }
 
     fn deletes(p: &Plan) -> Vec<String> {
-        p.steps.iter().filter_map(|s| match &s.step { Step::DeleteSnapshot { snapshot, place: Where::Primary } => Some(snapshot.id.clone()), _ => None }).collect()
+        p.steps
+            .iter()
+            .filter_map(|s| match &s.step {
+                Step::DeleteSnapshot {
+                    snapshot,
+                    place: Where::Primary,
+                } => Some(snapshot.id.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     #[test]
     fn given_a_period_without_snapshot_when_planned_then_one_deterministic_create() {
         let p = policy("");
-        let inv = Inventory { sources: vec![source(&p)], ..Default::default() };
+        let inv = Inventory {
+            sources: vec![source(&p)],
+            ..Default::default()
+        };
         let plan = plan(&p, &inv, &scope(), t(NOW));
-        let creates: Vec<_> = plan.steps.iter().filter_map(|s| match &s.step { Step::CreateSnapshot { snapshot_id, tags, .. } => Some((snapshot_id.clone(), tags.clone())), _ => None }).collect();
+        let creates: Vec<_> = plan
+            .steps
+            .iter()
+            .filter_map(|s| match &s.step {
+                Step::CreateSnapshot {
+                    snapshot_id, tags, ..
+                } => Some((snapshot_id.clone(), tags.clone())),
+                _ => None,
+            })
+            .collect();
         assert_eq!(creates.len(), 1);
         assert_eq!(creates[0].0, "lifeboat-orders-20261121-0000");
         assert_eq!(creates[0].1[TAG_MANAGED], "true");
@@ -1005,10 +1319,23 @@ mod tests {
     #[test]
     fn given_the_period_snapshot_exists_when_planned_again_then_nothing_is_created() {
         let p = policy("");
-        let inv = Inventory { sources: vec![source(&p)], snapshots: vec![ours("lifeboat-orders-20261121-0000", "2026-11-21T03:00:05Z")], ..Default::default() };
-        let later = Scope { period_time: t("2026-11-21T23:59:59Z"), ..scope() };
+        let inv = Inventory {
+            sources: vec![source(&p)],
+            snapshots: vec![ours(
+                "lifeboat-orders-20261121-0000",
+                "2026-11-21T03:00:05Z",
+            )],
+            ..Default::default()
+        };
+        let later = Scope {
+            period_time: t("2026-11-21T23:59:59Z"),
+            ..scope()
+        };
         let plan = plan(&p, &inv, &later, t(NOW));
-        assert!(!plan.steps.iter().any(|s| matches!(s.step, Step::CreateSnapshot { .. })));
+        assert!(!plan
+            .steps
+            .iter()
+            .any(|s| matches!(s.step, Step::CreateSnapshot { .. })));
         assert_eq!(plan.already.len(), 1);
         assert_eq!(plan.already[0].outcome, Outcome::AlreadyDone);
     }
@@ -1021,33 +1348,135 @@ mod tests {
             ("2026-11-21T00:00:00Z", day, "2026-11-21T00:00:00+00:00"),
             ("2026-11-21T23:59:59Z", day, "2026-11-21T00:00:00+00:00"),
             ("2026-11-21T13:45:00Z", hour, "2026-11-21T13:00:00+00:00"),
-            ("2026-11-21T13:45:00Z", Span::hours(12), "2026-11-21T12:00:00+00:00"),
+            (
+                "2026-11-21T13:45:00Z",
+                Span::hours(12),
+                "2026-11-21T12:00:00+00:00",
+            ),
         ] {
-            assert_eq!(period_start(t(at), freq).to_rfc3339(), want, "{at} every {freq}");
+            assert_eq!(
+                period_start(t(at), freq).to_rfc3339(),
+                want,
+                "{at} every {freq}"
+            );
         }
     }
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn gfs_table() {
         // (retention, snapshot times, ids expected kept)
         let days = |n: i64| (t(NOW) - chrono::Duration::days(n)).to_rfc3339();
         let cases: Vec<(Retention, Vec<(&str, String)>, Vec<&str>)> = vec![
-            (Retention { hourly: 0, daily: 3, weekly: 0, monthly: 0 }, vec![("d0", days(0)), ("d1", days(1)), ("d2", days(2)), ("d3", days(3)), ("d9", days(9))], vec!["d0", "d1", "d2"]),
+            (
+                Retention {
+                    hourly: 0,
+                    daily: 3,
+                    weekly: 0,
+                    monthly: 0,
+                },
+                vec![
+                    ("d0", days(0)),
+                    ("d1", days(1)),
+                    ("d2", days(2)),
+                    ("d3", days(3)),
+                    ("d9", days(9)),
+                ],
+                vec!["d0", "d1", "d2"],
+            ),
             // Two in one day: only the newest of the day counts for the daily rule.
-            (Retention { hourly: 0, daily: 2, weekly: 0, monthly: 0 }, vec![("a", "2026-11-21T01:00:00Z".into()), ("b", "2026-11-21T02:00:00Z".into()), ("c", days(1))], vec!["b", "c"]),
+            (
+                Retention {
+                    hourly: 0,
+                    daily: 2,
+                    weekly: 0,
+                    monthly: 0,
+                },
+                vec![
+                    ("a", "2026-11-21T01:00:00Z".into()),
+                    ("b", "2026-11-21T02:00:00Z".into()),
+                    ("c", days(1)),
+                ],
+                vec!["b", "c"],
+            ),
             // Weekly: newest of this ISO week (Mon 2026-11-16..) and the one before.
-            (Retention { hourly: 0, daily: 0, weekly: 2, monthly: 0 }, vec![("w0", "2026-11-17T00:00:00Z".into()), ("w0old", "2026-11-16T00:00:00Z".into()), ("w1", "2026-11-12T00:00:00Z".into()), ("w2", "2026-11-05T00:00:00Z".into())], vec!["w0", "w1"]),
+            (
+                Retention {
+                    hourly: 0,
+                    daily: 0,
+                    weekly: 2,
+                    monthly: 0,
+                },
+                vec![
+                    ("w0", "2026-11-17T00:00:00Z".into()),
+                    ("w0old", "2026-11-16T00:00:00Z".into()),
+                    ("w1", "2026-11-12T00:00:00Z".into()),
+                    ("w2", "2026-11-05T00:00:00Z".into()),
+                ],
+                vec!["w0", "w1"],
+            ),
             // Monthly reaches back over a year boundary.
-            (Retention { hourly: 0, daily: 0, weekly: 0, monthly: 12 }, vec![("m0", "2026-11-01T00:00:00Z".into()), ("m11", "2025-12-15T00:00:00Z".into()), ("m12", "2025-11-30T00:00:00Z".into())], vec!["m0", "m11"]),
+            (
+                Retention {
+                    hourly: 0,
+                    daily: 0,
+                    weekly: 0,
+                    monthly: 12,
+                },
+                vec![
+                    ("m0", "2026-11-01T00:00:00Z".into()),
+                    ("m11", "2025-12-15T00:00:00Z".into()),
+                    ("m12", "2025-11-30T00:00:00Z".into()),
+                ],
+                vec!["m0", "m11"],
+            ),
             // Rules add up: a monthly keeps an old one the daily rule dropped.
-            (Retention { hourly: 0, daily: 1, weekly: 0, monthly: 2 }, vec![("today", days(0)), ("oct", "2026-10-31T00:00:00Z".into()), ("oct-early", "2026-10-01T00:00:00Z".into())], vec!["oct", "today"]),
+            (
+                Retention {
+                    hourly: 0,
+                    daily: 1,
+                    weekly: 0,
+                    monthly: 2,
+                },
+                vec![
+                    ("today", days(0)),
+                    ("oct", "2026-10-31T00:00:00Z".into()),
+                    ("oct-early", "2026-10-01T00:00:00Z".into()),
+                ],
+                vec!["oct", "today"],
+            ),
             // Gaps do not stretch the window: daily 3 with only old snapshots keeps none of them.
-            (Retention { hourly: 0, daily: 3, weekly: 0, monthly: 0 }, vec![("old", days(10))], vec![]),
+            (
+                Retention {
+                    hourly: 0,
+                    daily: 3,
+                    weekly: 0,
+                    monthly: 0,
+                },
+                vec![("old", days(10))],
+                vec![],
+            ),
             // Hourly 2 at 03:00: hours 03 (empty) and 02 (newest of it: h0).
-            (Retention { hourly: 2, daily: 0, weekly: 0, monthly: 0 }, vec![("h0", "2026-11-21T02:59:00Z".into()), ("h1", "2026-11-21T02:10:00Z".into()), ("h2", "2026-11-21T01:59:00Z".into())], vec!["h0"]),
+            (
+                Retention {
+                    hourly: 2,
+                    daily: 0,
+                    weekly: 0,
+                    monthly: 0,
+                },
+                vec![
+                    ("h0", "2026-11-21T02:59:00Z".into()),
+                    ("h1", "2026-11-21T02:10:00Z".into()),
+                    ("h2", "2026-11-21T01:59:00Z".into()),
+                ],
+                vec!["h0"],
+            ),
         ];
         for (i, (r, snaps, want)) in cases.into_iter().enumerate() {
-            let times: Vec<(String, DateTime<Utc>)> = snaps.iter().map(|(id, at)| (id.to_string(), t(at))).collect();
+            let times: Vec<(String, DateTime<Utc>)> = snaps
+                .iter()
+                .map(|(id, at)| (id.to_string(), t(at)))
+                .collect();
             let kept: Vec<String> = gfs_keep(&times, r, t(NOW)).into_keys().collect();
             let want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
             assert_eq!(kept, want, "case {i}: {r:?}");
@@ -1069,7 +1498,11 @@ mod tests {
             let p = policy("");
             let old = ours("lifeboat-orders-20261001-0000", "2026-10-01T00:00:00Z");
             let new = ours("lifeboat-orders-20261121-0000", "2026-11-21T00:00:00Z");
-            let mut inv = Inventory { sources: vec![source(&p)], snapshots: vec![old.clone(), new.clone()], ..Default::default() };
+            let mut inv = Inventory {
+                sources: vec![source(&p)],
+                snapshots: vec![old.clone(), new.clone()],
+                ..Default::default()
+            };
             inv.dr_snapshots.push(dr_copy(&new, "available"));
             inv.exports.push(export(&new, "COMPLETE"));
             if let Some(c) = copy {
@@ -1079,9 +1512,19 @@ mod tests {
                 inv.exports.push(export(&old, e));
             }
             let plan = plan(&p, &inv, &scope(), t(NOW));
-            assert_eq!(deletes(&plan) == vec![old.id.clone()], deleted, "copy {copy:?} export {exp:?}: {:#?}", plan.decisions);
+            assert_eq!(
+                deletes(&plan) == vec![old.id.clone()],
+                deleted,
+                "copy {copy:?} export {exp:?}: {:#?}",
+                plan.decisions
+            );
             let d = verdict(&plan, &old.id);
-            assert_eq!(d.verdict, if deleted { "delete" } else { "keep" }, "{}", d.reason);
+            assert_eq!(
+                d.verdict,
+                if deleted { "delete" } else { "keep" },
+                "{}",
+                d.reason
+            );
             assert!(d.reason.contains("outside retention"), "{}", d.reason);
         }
     }
@@ -1100,7 +1543,9 @@ mod tests {
         };
         let plan = plan(&p, &inv, &scope(), t(NOW));
         assert!(deletes(&plan).is_empty());
-        assert!(verdict(&plan, &only.id).reason.contains("newest restorable backup"));
+        assert!(verdict(&plan, &only.id)
+            .reason
+            .contains("newest restorable backup"));
     }
 
     #[test]
@@ -1115,12 +1560,23 @@ mod tests {
         let mut lookalike = ours("lifeboat-orders-20260101-0000", "2026-01-01T00:00:00Z");
         lookalike.tags.remove(TAG_MANAGED);
         let newest = ours("lifeboat-orders-20261121-0000", "2026-11-21T00:00:00Z");
-        let inv = Inventory { sources: vec![source(&p)], snapshots: vec![automated.clone(), foreign.clone(), lookalike.clone(), newest], ..Default::default() };
+        let inv = Inventory {
+            sources: vec![source(&p)],
+            snapshots: vec![
+                automated.clone(),
+                foreign.clone(),
+                lookalike.clone(),
+                newest,
+            ],
+            ..Default::default()
+        };
         let plan = plan(&p, &inv, &scope(), t(NOW));
         assert!(deletes(&plan).is_empty());
         assert!(verdict(&plan, &automated.id).reason.contains("automated"));
         assert!(verdict(&plan, &foreign.id).reason.contains("did not make"));
-        assert!(verdict(&plan, &lookalike.id).reason.contains("did not make"));
+        assert!(verdict(&plan, &lookalike.id)
+            .reason
+            .contains("did not make"));
     }
 
     #[test]
@@ -1145,20 +1601,52 @@ mod tests {
         let p = policy("");
         let mut snaps = Vec::new();
         for d in 1..=8 {
-            snaps.push(ours(&format!("lifeboat-orders-202611{:02}-0000", d + 10), &format!("2026-11-{:02}T00:00:00Z", d + 10)));
+            snaps.push(ours(
+                &format!("lifeboat-orders-202611{:02}-0000", d + 10),
+                &format!("2026-11-{:02}T00:00:00Z", d + 10),
+            ));
         }
         // Two copies (not ours) are already copying into the DR region.
         let mut busy = ours("someone-elses-copy", "2026-11-20T00:00:00Z");
         busy.status = "copying".into();
         busy.region = "us-west-2".into();
-        let busy2 = Snapshot { id: "another".into(), ..busy.clone() };
-        let inv = Inventory { sources: vec![source(&p)], snapshots: snaps, dr_snapshots: vec![busy, busy2], ..Default::default() };
+        let busy2 = Snapshot {
+            id: "another".into(),
+            ..busy.clone()
+        };
+        let inv = Inventory {
+            sources: vec![source(&p)],
+            snapshots: snaps,
+            dr_snapshots: vec![busy, busy2],
+            ..Default::default()
+        };
         let plan = plan(&p, &inv, &scope(), t(NOW));
-        let copies: Vec<&Planned> = plan.steps.iter().filter(|s| matches!(s.step, Step::CopyToDr { .. })).collect();
-        let started: Vec<&str> = copies.iter().filter(|c| !c.deferred).map(|c| c.action.resource.as_str()).collect();
-        assert_eq!(started, vec!["lifeboat-orders-20261118-0000", "lifeboat-orders-20261117-0000", "lifeboat-orders-20261116-0000"]);
+        let copies: Vec<&Planned> = plan
+            .steps
+            .iter()
+            .filter(|s| matches!(s.step, Step::CopyToDr { .. }))
+            .collect();
+        let started: Vec<&str> = copies
+            .iter()
+            .filter(|c| !c.deferred)
+            .map(|c| c.action.resource.as_str())
+            .collect();
+        assert_eq!(
+            started,
+            vec![
+                "lifeboat-orders-20261118-0000",
+                "lifeboat-orders-20261117-0000",
+                "lifeboat-orders-20261116-0000"
+            ]
+        );
         assert_eq!(copies.iter().filter(|c| c.deferred).count(), 5);
-        assert!(copies.iter().find(|c| c.deferred).unwrap().action.reason.contains("limit 5"));
+        assert!(copies
+            .iter()
+            .find(|c| c.deferred)
+            .unwrap()
+            .action
+            .reason
+            .contains("limit 5"));
     }
 
     #[test]
@@ -1166,9 +1654,17 @@ mod tests {
         let p = Policy::parse("version: 1\nbuckets: {backup: b-1}\ndr: {region: us-west-2}\ncomponents:\n  - {name: orders-db, kind: rds-instance, ids: [orders]}\n").unwrap();
         let mut s = ours("lifeboat-orders-20261121-0000", "2026-11-21T00:00:00Z");
         s.encrypted = true;
-        let inv = Inventory { sources: vec![source(&p)], snapshots: vec![s], ..Default::default() };
+        let inv = Inventory {
+            sources: vec![source(&p)],
+            snapshots: vec![s],
+            ..Default::default()
+        };
         let plan = plan(&p, &inv, &scope(), t(NOW));
-        let copy = plan.steps.iter().find(|s| matches!(s.step, Step::CopyToDr { .. })).unwrap();
+        let copy = plan
+            .steps
+            .iter()
+            .find(|s| matches!(s.step, Step::CopyToDr { .. }))
+            .unwrap();
         assert!(copy.blocked.as_deref().unwrap().contains("dr.kms_key_id"));
     }
 
@@ -1176,39 +1672,77 @@ mod tests {
     fn failed_exports_are_retried_with_a_new_id_then_given_up() {
         let p = policy("");
         let s = ours("lifeboat-orders-20261121-0000", "2026-11-21T00:00:00Z");
-        let mut inv = Inventory { sources: vec![source(&p)], snapshots: vec![s.clone()], ..Default::default() };
-        inv.exports.push(ExportTask { failure: Some("S3 access denied".into()), ..export(&s, "FAILED") });
+        let mut inv = Inventory {
+            sources: vec![source(&p)],
+            snapshots: vec![s.clone()],
+            ..Default::default()
+        };
+        inv.exports.push(ExportTask {
+            failure: Some("S3 access denied".into()),
+            ..export(&s, "FAILED")
+        });
         let plan1 = plan(&p, &inv, &scope(), t(NOW));
-        let ex = plan1.steps.iter().find_map(|p| match &p.step { Step::StartExport { task_id, .. } => Some((task_id.clone(), p.action.reason.clone())), _ => None }).unwrap();
+        let ex = plan1
+            .steps
+            .iter()
+            .find_map(|p| match &p.step {
+                Step::StartExport { task_id, .. } => {
+                    Some((task_id.clone(), p.action.reason.clone()))
+                }
+                _ => None,
+            })
+            .unwrap();
         assert_eq!(ex.0, "lifeboat-orders-20261121-0000-2");
         assert!(ex.1.contains("S3 access denied"));
         inv.exports.push(export(&s, "FAILED"));
         inv.exports.push(export(&s, "FAILED"));
         let plan3 = plan(&p, &inv, &scope(), t(NOW));
-        assert!(plan3.steps.iter().any(|p| matches!(p.step, Step::StartExport { .. }) && p.blocked.is_some()));
+        assert!(plan3
+            .steps
+            .iter()
+            .any(|p| matches!(p.step, Step::StartExport { .. }) && p.blocked.is_some()));
     }
 
     #[test]
     fn quota_warns_at_threshold_and_never_plans_past_it() {
         let p = policy("");
-        let mut inv = Inventory { sources: vec![source(&p)], ..Default::default() };
+        let mut inv = Inventory {
+            sources: vec![source(&p)],
+            ..Default::default()
+        };
         inv.instance_quota = Some(Quota { used: 79, max: 100 });
         let plan1 = plan(&p, &inv, &scope(), t(NOW));
         assert!(plan1.findings.iter().any(|f| f.severity == Severity::Warning && f.message.contains("80 after this run")), "{:#?}", plan1.findings);
-        inv.instance_quota = Some(Quota { used: 100, max: 100 });
+        inv.instance_quota = Some(Quota {
+            used: 100,
+            max: 100,
+        });
         let plan2 = plan(&p, &inv, &scope(), t(NOW));
-        let create = plan2.steps.iter().find(|s| matches!(s.step, Step::CreateSnapshot { .. })).unwrap();
+        let create = plan2
+            .steps
+            .iter()
+            .find(|s| matches!(s.step, Step::CreateSnapshot { .. }))
+            .unwrap();
         assert!(create.deferred && create.action.reason.contains("quota is full"));
     }
 
     #[test]
     fn only_narrows_the_run() {
         let p = policy("");
-        let inv = Inventory { sources: vec![source(&p)], ..Default::default() };
-        let narrowed = Scope { only: vec!["catalog".into()], ..scope() };
+        let inv = Inventory {
+            sources: vec![source(&p)],
+            ..Default::default()
+        };
+        let narrowed = Scope {
+            only: vec!["catalog".into()],
+            ..scope()
+        };
         let plan = plan(&p, &inv, &narrowed, t(NOW));
         assert!(plan.steps.is_empty());
-        assert!(plan.findings.iter().any(|f| f.resource.as_deref() == Some("catalog")));
+        assert!(plan
+            .findings
+            .iter()
+            .any(|f| f.resource.as_deref() == Some("catalog")));
     }
 
     #[test]
@@ -1224,17 +1758,42 @@ mod tests {
     fn manifest_is_final_only_when_copy_and_export_are() {
         let p = policy("");
         let s = ours("lifeboat-orders-20261121-0000", "2026-11-21T00:00:00Z");
-        let mut inv = Inventory { sources: vec![source(&p)], snapshots: vec![s.clone()], dr_snapshots: vec![dr_copy(&s, "copying")], exports: vec![export(&s, "COMPLETE")], ..Default::default() };
+        let mut inv = Inventory {
+            sources: vec![source(&p)],
+            snapshots: vec![s.clone()],
+            dr_snapshots: vec![dr_copy(&s, "copying")],
+            exports: vec![export(&s, "COMPLETE")],
+            ..Default::default()
+        };
         let m = manifests(&p, &inv, &scope(), t(NOW));
-        let Step::WriteManifest { settled, manifest, key, .. } = &m[0].step else { panic!() };
+        let Step::WriteManifest {
+            settled,
+            manifest,
+            key,
+            ..
+        } = &m[0].step
+        else {
+            panic!()
+        };
         assert!(!settled);
-        assert_eq!(key, "backups/rds-instance/orders/lifeboat-orders-20261121-0000/manifest.json");
+        assert_eq!(
+            key,
+            "backups/rds-instance/orders/lifeboat-orders-20261121-0000/manifest.json"
+        );
         assert_eq!(manifest.dr_copy.as_ref().unwrap().status, "copying");
         assert_eq!(manifest.source.engine.as_deref(), Some("postgres"));
         inv.dr_snapshots[0].status = "available".into();
         let m = manifests(&p, &inv, &scope(), t(NOW));
-        assert!(matches!(&m[0].step, Step::WriteManifest { settled: true, .. }));
-        inv.snapshots[0].tags.insert(TAG_MANIFEST.into(), "final".into());
-        assert!(manifests(&p, &inv, &scope(), t(NOW)).is_empty(), "a final manifest is not rewritten");
+        assert!(matches!(
+            &m[0].step,
+            Step::WriteManifest { settled: true, .. }
+        ));
+        inv.snapshots[0]
+            .tags
+            .insert(TAG_MANIFEST.into(), "final".into());
+        assert!(
+            manifests(&p, &inv, &scope(), t(NOW)).is_empty(),
+            "a final manifest is not rewritten"
+        );
     }
 }

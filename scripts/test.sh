@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `make test` (and .ci/run): format, lints, every test (unit + integration against the local
+# emulator it starts itself), and the template checks. Installs what it needs; reuses what is there.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+step() { printf '\n== %s\n' "$*"; }
+
+step "tools (pinned moto server, template checkers)"
+scripts/tools.sh emulator
+scripts/tools.sh checks
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests (unit, and integration against moto on loopback)"
+cargo test --workspace --locked
+
+step "template checks (cfn-lint, sam validate --lint, checkov)"
+scripts/check-template.sh
+
+echo
+echo "make test: all checks passed"
