@@ -301,7 +301,8 @@ async fn failed_export_is_retried_quota_warns_and_redis_is_exported_to_s3() {
             .findings
             .iter()
             .any(|f| f.severity == Severity::Warning
-                && f.message.contains("84 of 100 used, 84 after this run (84%; warning at 80%)")),
+                && f.message
+                    .contains("84 of 100 used, 84 after this run (84%; warning at 80%)")),
         "{:#?}",
         planned.findings
     );
