@@ -523,3 +523,51 @@ async fn malformed_events_are_rejected_before_any_aws_call() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_policy_loads_from_s3_and_a_bad_one_is_named() {
+    let emu = Emulator::start();
+    let config = emu.config(PRIMARY).await;
+    let s3 = lifeboat_tests::s3(&config);
+    s3.create_bucket()
+        .bucket("lifeboat-config")
+        .send()
+        .await
+        .unwrap();
+    let good =
+        std::fs::read_to_string(lifeboat_tests::root().join("infra/policy.example.yaml")).unwrap();
+    s3.put_object()
+        .bucket("lifeboat-config")
+        .key("policy/policy.yaml")
+        .body(good.into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    let policy = lifeboat_shared::load_policy("s3://lifeboat-config/policy/policy.yaml", &s3)
+        .await
+        .unwrap();
+    assert_eq!(policy.components[0].name, "orders-db");
+
+    let bad = "version: 1\nbuckets: {backup: b-1}\ncomponents:\n  - {name: orders-db, kind: rds, ids: [x]}\n";
+    s3.put_object()
+        .bucket("lifeboat-config")
+        .key("policy/bad.yaml")
+        .body(bad.as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let err = lifeboat_shared::load_policy("s3://lifeboat-config/policy/bad.yaml", &s3)
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "Lifeboat.InvalidPolicy");
+    assert!(
+        err.to_string()
+            .starts_with("invalid policy: components[0].kind: unknown variant `rds`"),
+        "{err}"
+    );
+
+    let missing = lifeboat_shared::load_policy("s3://lifeboat-config/policy/none.yaml", &s3)
+        .await
+        .unwrap_err();
+    assert!(missing.to_string().contains("NoSuchKey"), "{missing}");
+}
