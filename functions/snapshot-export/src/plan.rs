@@ -19,8 +19,9 @@ pub const TAG_RUN: &str = "lifeboat:run-id";
 pub const TAG_MANIFEST: &str = "lifeboat:manifest";
 pub const PREFIX: &str = "lifeboat-";
 
-/// Statuses in which AWS accepts a snapshot request for the resource.
-const SNAPSHOTTABLE: [&str; 3] = ["available", "stopped", "storage-optimization"];
+/// The status in which RDS, Aurora and ElastiCache accept a snapshot request (a stopped,
+/// modifying or backing-up resource is refused with an invalid-state error).
+const SNAPSHOTTABLE: [&str; 1] = ["available"];
 
 /// A database or cache that policy selects for backup.
 #[derive(Debug, Clone, PartialEq)]
@@ -1795,5 +1796,32 @@ mod tests {
             manifests(&p, &inv, &scope(), t(NOW)).is_empty(),
             "a final manifest is not rewritten"
         );
+    }
+
+    #[test]
+    fn a_resource_that_is_not_available_gets_a_warning_not_a_snapshot() {
+        let p = policy("");
+        let mut src = source(&p);
+        src.status = "stopped".into();
+        let plan = plan(
+            &p,
+            &Inventory {
+                sources: vec![src],
+                ..Default::default()
+            },
+            &scope(),
+            t(NOW),
+        );
+        assert!(!plan
+            .steps
+            .iter()
+            .any(|s| matches!(s.step, Step::CreateSnapshot { .. })));
+        let f = plan
+            .findings
+            .iter()
+            .find(|f| f.resource.as_deref() == Some("orders"))
+            .unwrap();
+        assert_eq!(f.severity, Severity::Warning);
+        assert!(f.message.contains("\"stopped\""), "{}", f.message);
     }
 }
