@@ -131,14 +131,13 @@ impl Lease {
     }
 }
 
-/// Reads a JSON object and its ETag; `None` when it does not exist.
-pub async fn read_json<T: DeserializeOwned>(
+/// Reads an object's bytes and its ETag; `None` when it does not exist.
+pub async fn read_bytes(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
-) -> Result<Option<(T, String)>> {
-    let got = s3.get_object().bucket(bucket).key(key).send().await;
-    let out = match got {
+) -> Result<Option<(Vec<u8>, String)>> {
+    let out = match s3.get_object().bucket(bucket).key(key).send().await {
         Ok(o) => o,
         Err(e) => {
             let (code, _) = aws_error_parts(&e);
@@ -155,6 +154,18 @@ pub async fn read_json<T: DeserializeOwned>(
         .await
         .map_err(|e| Error::Internal(format!("reading s3://{bucket}/{key}: {e}")))?
         .into_bytes();
+    Ok(Some((bytes.to_vec(), etag)))
+}
+
+/// Reads a JSON object and its ETag; `None` when it does not exist.
+pub async fn read_json<T: DeserializeOwned>(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<(T, String)>> {
+    let Some((bytes, etag)) = read_bytes(s3, bucket, key).await? else {
+        return Ok(None);
+    };
     let value = serde_json::from_slice(&bytes).map_err(|e| {
         Error::Internal(format!("s3://{bucket}/{key} is not the expected JSON: {e}"))
     })?;

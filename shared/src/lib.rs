@@ -37,20 +37,13 @@ pub async fn load_policy(location: &str, s3: &aws_sdk_s3::Client) -> Result<poli
         let (bucket, key) = rest
             .split_once('/')
             .ok_or_else(|| Error::env(config::POLICY_VAR, "s3://bucket/key"))?;
-        let out = s3
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| Error::aws("GetObject", Some(location), &e))?;
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| Error::Internal(format!("reading {location}: {e}")))?
-            .into_bytes();
-        String::from_utf8(bytes.to_vec())
+        let (bytes, _) = journal::read_bytes(s3, bucket, key).await?.ok_or_else(|| {
+            Error::env(
+                config::POLICY_VAR,
+                format!("{location} to exist (no such object)"),
+            )
+        })?;
+        String::from_utf8(bytes)
             .map_err(|_| Error::env(config::POLICY_VAR, format!("{location} to hold UTF-8 text")))?
     } else {
         std::fs::read_to_string(location).map_err(|e| {

@@ -569,5 +569,10 @@ async fn the_policy_loads_from_s3_and_a_bad_one_is_named() {
     let missing = lifeboat_shared::load_policy("s3://lifeboat-config/policy/none.yaml", &s3)
         .await
         .unwrap_err();
-    assert!(missing.to_string().contains("NoSuchKey"), "{missing}");
+    assert!(
+        missing
+            .to_string()
+            .contains("LIFEBOAT_POLICY: s3://lifeboat-config/policy/none.yaml to exist"),
+        "{missing}"
+    );
 }
