@@ -52,9 +52,17 @@ fn err_text<E: ProvideErrorMetadata + std::error::Error + 'static>(
     format!("{code}: {message}")
 }
 
+const QUOTA_READ: &str = "the manual-snapshot quota (DescribeAccountAttributes)";
+
 /// Reads everything the plan needs. A failed read is recorded in `read_errors` and leaves its
 /// part of the inventory empty, which the plan treats as "no proof": nothing is deleted on it.
 pub async fn inventory(c: &Clients, policy: &Policy) -> Inventory {
+    refresh(c, policy, None).await
+}
+
+/// Reads the inventory again within a run (after snapshots were created or copies started).
+/// The account quota, read once per run, is carried over from `earlier`.
+pub async fn refresh(c: &Clients, policy: &Policy, earlier: Option<&Inventory>) -> Inventory {
     let mut inv = Inventory::default();
     let (instances, clusters, groups, db_snaps, cl_snaps, ec_snaps, exports, quotas, dr) = tokio::join!(
         read_instances(c, policy),
@@ -64,7 +72,12 @@ pub async fn inventory(c: &Clients, policy: &Policy) -> Inventory {
         read_cluster_snapshots(&c.rds, &c.primary_region, false),
         read_cache_snapshots(c),
         read_exports(c),
-        read_quotas(c),
+        async {
+            match earlier {
+                Some(e) => Ok((e.instance_quota, e.cluster_quota)),
+                None => read_quotas(c).await,
+            }
+        },
         read_dr(c),
     );
     let mut take = |what: &str, r: Result<(), String>| {
@@ -104,12 +117,13 @@ pub async fn inventory(c: &Clients, policy: &Policy) -> Inventory {
         exports.map(|v| export_tasks = v),
     );
     let mut quota = (None, None);
-    take(
-        "the manual-snapshot quota (DescribeAccountAttributes)",
-        quotas.map(|q| quota = q),
-    );
+    take(QUOTA_READ, quotas.map(|q| quota = q));
     let mut dr_snaps = Vec::new();
     take("DR-region snapshots", dr.map(|v| dr_snaps = v));
+    if let Some(e) = earlier {
+        let quota_errors = e.read_errors.iter().filter(|(what, _)| what == QUOTA_READ);
+        inv.read_errors.extend(quota_errors.cloned());
+    }
     inv.sources = sources;
     inv.snapshots = snapshots;
     inv.exports = export_tasks;

@@ -243,7 +243,7 @@ async fn work(
     let mut actions = first.already.clone();
     actions.extend(aws::execute(c, bucket, creates, dry_run, n, stop_at).await);
     let final_plan = if created && !dry_run {
-        inv = aws::inventory(c, policy).await;
+        inv = aws::refresh(c, policy, Some(&inv)).await;
         calls_inventory += 1;
         plan::plan(policy, &inv, scope, now)
     } else {
@@ -259,7 +259,7 @@ async fn work(
 
     // Manifests record the state after this pass's copies and exports started.
     if moved_any && !dry_run {
-        inv = aws::inventory(c, policy).await;
+        inv = aws::refresh(c, policy, Some(&inv)).await;
         calls_inventory += 1;
     }
     let manifests = plan::manifests(policy, &inv, scope, now);
