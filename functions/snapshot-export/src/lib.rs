@@ -293,17 +293,37 @@ fn summarize(r: &mut Report) {
     };
     let mut parts = Vec::new();
     for (kind, noun, metric) in [
-        ("create-snapshot", "snapshots", "SnapshotsCreated"),
-        ("copy-to-dr", "DR copies", "CopiesStarted"),
-        ("start-export", "exports", "ExportsStarted"),
-        ("export-to-s3", "cache exports", "CacheExportsStarted"),
-        ("delete-snapshot", "deletions", "SnapshotsDeleted"),
-        ("delete-dr-copy", "DR deletions", "DrCopiesDeleted"),
-        ("write-manifest", "manifests", "ManifestsWritten"),
+        (
+            "create-snapshot",
+            ("snapshot", "snapshots"),
+            "SnapshotsCreated",
+        ),
+        ("copy-to-dr", ("DR copy", "DR copies"), "CopiesStarted"),
+        ("start-export", ("export", "exports"), "ExportsStarted"),
+        (
+            "export-to-s3",
+            ("cache export", "cache exports"),
+            "CacheExportsStarted",
+        ),
+        (
+            "delete-snapshot",
+            ("deletion", "deletions"),
+            "SnapshotsDeleted",
+        ),
+        (
+            "delete-dr-copy",
+            ("DR deletion", "DR deletions"),
+            "DrCopiesDeleted",
+        ),
+        (
+            "write-manifest",
+            ("manifest", "manifests"),
+            "ManifestsWritten",
+        ),
     ] {
         let n = r.count(kind, done_or_planned);
         if n > 0 {
-            parts.push(format!("{n} {noun}"));
+            parts.push(format!("{n} {}", if n == 1 { noun.0 } else { noun.1 }));
         }
         r.measure(metric, n as f64, "Count");
     }
