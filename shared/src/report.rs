@@ -275,12 +275,13 @@ impl Report {
         );
         if !failed.is_empty() {
             let _ = writeln!(out, "\nFAILED");
-            for a in &failed {
+            for a in failed.iter().take(EMAIL_LINES_PER_SECTION) {
                 let _ = writeln!(out, "  {}", line(a));
                 if let Some(e) = &a.error {
                     let _ = writeln!(out, "      error: {e}");
                 }
             }
+            more(&mut out, failed.len(), EMAIL_LINES_PER_SECTION);
         }
         let mut findings: Vec<&Finding> = self.findings.iter().collect();
         findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
@@ -323,9 +324,10 @@ impl Report {
                 continue;
             }
             let _ = writeln!(out, "\n{title}");
-            for a in group {
+            for a in group.iter().take(EMAIL_LINES_PER_SECTION) {
                 let _ = writeln!(out, "  {}", line(a));
             }
+            more(&mut out, group.len(), EMAIL_LINES_PER_SECTION);
         }
         if !self.decisions.is_empty() {
             let _ = writeln!(out, "\nDECISIONS");
@@ -381,7 +383,35 @@ impl Report {
         if let Some(uri) = &self.archive_uri {
             let _ = writeln!(out, "Full JSON report: {uri}");
         }
+        if out.len() > EMAIL_MAX_BYTES {
+            let mut cut = EMAIL_MAX_BYTES - 200;
+            while !out.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            out.truncate(cut);
+            let _ = writeln!(
+                out,
+                "\n... (email cut at {} KB; the full report: {})",
+                EMAIL_MAX_BYTES / 1000,
+                self.archive_uri.as_deref().unwrap_or("the JSON report")
+            );
+        }
         out
+    }
+}
+
+/// Lines an email lists per section; the JSON report has them all.
+const EMAIL_LINES_PER_SECTION: usize = 50;
+/// SNS refuses messages over 256 KB; the email stays well below whatever the report holds.
+pub const EMAIL_MAX_BYTES: usize = 200_000;
+
+fn more(out: &mut String, total: usize, shown: usize) {
+    if total > shown {
+        let _ = writeln!(
+            out,
+            "  ... and {} more (all in the JSON report)",
+            total - shown
+        );
     }
 }
 
@@ -483,5 +513,38 @@ mod tests {
         r.measure("SnapshotsCreated", 2.0, "Count");
         let back: Report = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
         assert_eq!(back, r);
+    }
+
+    #[test]
+    fn a_huge_run_still_fits_in_an_sns_email() {
+        let mut r = report();
+        for i in 0..5000 {
+            let mut a = Action::new(
+                "delete-snapshot",
+                format!("lifeboat-db-{i:05}"),
+                "outside retention ".repeat(5),
+            );
+            a.outcome = if i % 100 == 0 {
+                Outcome::Failed
+            } else {
+                Outcome::Done
+            };
+            a.error = (i % 100 == 0).then(|| "Throttling: Rate exceeded ".repeat(20));
+            r.actions.push(a);
+            r.decisions.push(Decision {
+                subject: format!("lifeboat-db-{i:05}"),
+                verdict: "delete".into(),
+                reason: "x".repeat(200),
+            });
+        }
+        r.archive_uri = Some("s3://reports/r.json".into());
+        r.finish(r.started_at);
+        let text = r.render_text();
+        assert!(text.len() <= EMAIL_MAX_BYTES, "{} bytes", text.len());
+        assert!(
+            text.contains("... and 4900 more (all in the JSON report)"),
+            "the email says what it left out"
+        );
+        assert!(text.starts_with("CRITICAL"));
     }
 }
