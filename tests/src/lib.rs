@@ -170,7 +170,8 @@ pub struct World {
 #[derive(Debug, Clone)]
 pub struct Scenario {
     /// Extra old Lifeboat snapshots of `ecommerce-prod-db` (one a day back from yesterday), each
-    /// with a DR copy and a completed export, as an earlier Lifeboat would have left them.
+    /// with a DR copy and a completed export, as an earlier Lifeboat would have left them. Days
+    /// 38, 40 and 45 are always seeded (38 without DR copy or export), whatever this says.
     pub history_days: u32,
     /// Make `ecommerce-prod-db` storage-encrypted.
     pub encrypted_primary: bool,
@@ -333,7 +334,12 @@ pub async fn seed(emu: &Emulator, scenario: &Scenario, dir: &Path) -> World {
     // Old Lifeboat snapshots: 45 and 40 days old fully proven (copy + export), 38 days old
     // without a DR copy (must be kept), plus `history_days` recent daily ones.
     let mut history: Vec<(i64, bool)> = vec![(45, true), (40, true), (38, false)];
-    history.extend((1..=scenario.history_days as i64).map(|d| (d, true)));
+    let fixed: Vec<i64> = history.iter().map(|(d, _)| *d).collect();
+    history.extend(
+        (1..=scenario.history_days as i64)
+            .filter(|d| !fixed.contains(d))
+            .map(|d| (d, true)),
+    );
     for (age, proven) in history {
         let period = midnight(age);
         let id = format!(

@@ -463,7 +463,7 @@ async fn an_export_in_progress_is_neither_restarted_nor_proof() {
         "{}",
         d.reason
     );
-    let manifests = plan::manifests(&policy, &inv, &scope, t(NOW));
+    let manifests = plan::manifests(&policy, &inv, &scope, t(NOW), &Default::default());
     let plan::Step::WriteManifest {
         manifest, settled, ..
     } = &manifests[0].step

@@ -330,6 +330,32 @@ async fn retention_deletes_only_proven_lifeboat_snapshots() {
         !primary.contains(&aged(45)) && !primary.contains(&aged(40)),
         "{primary:?}"
     );
+    // Their manifests record the deletion; the export they name stays.
+    let s3 = lifeboat_tests::s3(&f.emu.config(PRIMARY).await);
+    let key = format!(
+        "backups/rds-instance/ecommerce-prod-db/{}/manifest.json",
+        aged(45)
+    );
+    let body = s3
+        .get_object()
+        .bucket(&f.world.backup_bucket)
+        .key(&key)
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    let m: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (
+            m["snapshot"]["status"].as_str(),
+            m["export"]["status"].as_str()
+        ),
+        (Some("deleted"), Some("COMPLETE"))
+    );
     // 38 days old but never copied to DR: kept, with the reason.
     assert!(primary.contains(&aged(38)));
     let kept = report

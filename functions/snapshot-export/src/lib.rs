@@ -8,6 +8,7 @@
 pub mod aws;
 pub mod plan;
 
+use std::collections::BTreeSet;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, Utc};
@@ -262,9 +263,23 @@ async fn work(
         inv = aws::refresh(c, policy, Some(&inv)).await;
         calls_inventory += 1;
     }
-    let manifests = plan::manifests(policy, &inv, scope, now);
+    // Deletions first, so that a snapshot deleted now gets one manifest saying so instead of a
+    // progress update just before it goes.
+    let deleted_actions = aws::execute(c, bucket, deletes, dry_run, n, stop_at).await;
+    let deleted: BTreeSet<String> = deleted_actions
+        .iter()
+        .filter(|a| a.kind == "delete-snapshot")
+        .filter(|a| {
+            matches!(
+                a.outcome,
+                Outcome::Done | Outcome::AlreadyDone | Outcome::Planned
+            )
+        })
+        .map(|a| a.resource.clone())
+        .collect();
+    let manifests = plan::manifests(policy, &inv, scope, now, &deleted);
     actions.extend(aws::execute(c, bucket, manifests, dry_run, n, stop_at).await);
-    actions.extend(aws::execute(c, bucket, deletes, dry_run, n, stop_at).await);
+    actions.extend(deleted_actions);
 
     report.actions.extend(actions);
     report.decisions = final_plan.decisions;

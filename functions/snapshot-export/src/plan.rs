@@ -880,17 +880,21 @@ pub fn manifest_for(
 }
 
 /// Manifest steps for every Lifeboat snapshot whose manifest is not final yet.
+/// `deleted`: snapshots this run deleted; their manifest is written once more to record it (the
+/// export and the DR copy it names outlive the snapshot).
 pub fn manifests(
     policy: &Policy,
     inv: &Inventory,
     scope: &Scope,
     now: DateTime<Utc>,
+    deleted: &BTreeSet<String>,
 ) -> Vec<Planned> {
     let by_source: BTreeMap<&str, &Source> =
         inv.sources.iter().map(|s| (s.id.as_str(), s)).collect();
     let mut steps = Vec::new();
     for snap in inv.snapshots.iter().filter(|s| s.managed()) {
-        if snap.tags.get(TAG_MANIFEST).map(String::as_str) == Some("final") {
+        let gone = deleted.contains(&snap.id);
+        if !gone && snap.tags.get(TAG_MANIFEST).map(String::as_str) == Some("final") {
             continue;
         }
         let source = by_source
@@ -926,7 +930,12 @@ pub fn manifests(
             "{}manifest.json",
             backup_prefix(snap.kind, &snap.source_id, &snap.id)
         );
-        let reason = if settled {
+        let (mut manifest, mut settled) = (manifest, settled);
+        let reason = if gone {
+            manifest.snapshot.status = "deleted".into();
+            settled = false; // nothing left to tag
+            "records the deletion by retention; the export and DR copy it names remain".to_string()
+        } else if settled {
             "every copy and export is final: last manifest update".to_string()
         } else {
             let mut waiting = Vec::new();
@@ -1766,7 +1775,7 @@ mod tests {
             exports: vec![export(&s, "COMPLETE")],
             ..Default::default()
         };
-        let m = manifests(&p, &inv, &scope(), t(NOW));
+        let m = manifests(&p, &inv, &scope(), t(NOW), &BTreeSet::new());
         let Step::WriteManifest {
             settled,
             manifest,
@@ -1784,7 +1793,7 @@ mod tests {
         assert_eq!(manifest.dr_copy.as_ref().unwrap().status, "copying");
         assert_eq!(manifest.source.engine.as_deref(), Some("postgres"));
         inv.dr_snapshots[0].status = "available".into();
-        let m = manifests(&p, &inv, &scope(), t(NOW));
+        let m = manifests(&p, &inv, &scope(), t(NOW), &BTreeSet::new());
         assert!(matches!(
             &m[0].step,
             Step::WriteManifest { settled: true, .. }
@@ -1793,9 +1802,25 @@ mod tests {
             .tags
             .insert(TAG_MANIFEST.into(), "final".into());
         assert!(
-            manifests(&p, &inv, &scope(), t(NOW)).is_empty(),
+            manifests(&p, &inv, &scope(), t(NOW), &BTreeSet::new()).is_empty(),
             "a final manifest is not rewritten"
         );
+        // ... except once more when retention deletes the snapshot.
+        let gone = BTreeSet::from([s.id.clone()]);
+        let m = manifests(&p, &inv, &scope(), t(NOW), &gone);
+        let Step::WriteManifest {
+            settled, manifest, ..
+        } = &m[0].step
+        else {
+            panic!()
+        };
+        assert_eq!(manifest.snapshot.status, "deleted");
+        assert_eq!(
+            manifest.export.as_ref().unwrap().status,
+            "COMPLETE",
+            "the export outlives it"
+        );
+        assert!(!settled, "a deleted snapshot cannot be tagged");
     }
 
     #[test]
