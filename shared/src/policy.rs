@@ -343,6 +343,52 @@ pub struct Policy {
     pub prices: Prices,
     #[serde(default)]
     pub automation: Automation,
+    #[serde(default)]
+    pub verification: Verification,
+}
+
+/// What restore-verification checks.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verification {
+    /// Integrity sweeps: a primary bucket/prefix against its replica.
+    #[serde(default)]
+    pub sweeps: Vec<Sweep>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    pub bucket: String,
+    #[serde(default)]
+    pub prefix: String,
+    /// The bucket's region (default: the primary region).
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+/// Seed 002's integrity sweep: compare sampled objects of `source` (the source of truth) with
+/// `replica`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sweep {
+    pub name: String,
+    pub source: Location,
+    pub replica: Location,
+    /// Share of objects compared each run, above 0 and at most 1 (1: all).
+    #[serde(default = "default_sample_rate")]
+    pub sample_rate: f64,
+    /// Objects compared at once.
+    #[serde(default = "default_sweep_concurrency")]
+    pub concurrency: u32,
+}
+
+fn default_sample_rate() -> f64 {
+    0.01
+}
+
+fn default_sweep_concurrency() -> u32 {
+    16
 }
 
 fn default_opt_in() -> Tag {
@@ -472,6 +518,43 @@ impl Policy {
                     l.max_concurrent_calls
                 ),
             ));
+        }
+        let mut sweep_names = std::collections::BTreeSet::new();
+        for (i, sw) in self.verification.sweeps.iter().enumerate() {
+            let at = format!("verification.sweeps[{i}]");
+            if sw.name.is_empty() || !sweep_names.insert(sw.name.as_str()) {
+                return Err(Error::policy(
+                    format!("{at}.name"),
+                    format!("a non-empty name used once, got {:?}", sw.name),
+                ));
+            }
+            for (side, loc) in [("source", &sw.source), ("replica", &sw.replica)] {
+                check_bucket(&format!("{at}.{side}.bucket"), &loc.bucket)?;
+                if let Some(r) = &loc.region {
+                    check_region(&format!("{at}.{side}.region"), r)?;
+                }
+            }
+            if sw.source.bucket == sw.replica.bucket && sw.source.prefix == sw.replica.prefix {
+                return Err(Error::policy(
+                    format!("{at}.replica"),
+                    "a bucket or prefix other than the source's (an object compared with itself proves nothing)",
+                ));
+            }
+            if !(sw.sample_rate > 0.0 && sw.sample_rate <= 1.0) {
+                return Err(Error::policy(
+                    format!("{at}.sample_rate"),
+                    format!(
+                        "a share above 0 and at most 1 (1 compares every object), got {}",
+                        sw.sample_rate
+                    ),
+                ));
+            }
+            if !(1..=64).contains(&sw.concurrency) {
+                return Err(Error::policy(
+                    format!("{at}.concurrency"),
+                    format!("1 to 64 objects compared at once, got {}", sw.concurrency),
+                ));
+            }
         }
         let t = &self.thresholds;
         if !(0.0..=100.0).contains(&t.mismatch_rate_percent) {
@@ -886,6 +969,32 @@ mod tests {
         assert!(p
             .membership(ResourceKind::Elasticache, "cache", &none)
             .is_none());
+    }
+
+    #[test]
+    fn sweeps_are_validated_by_field() {
+        let base = "version: 1\nbuckets: {backup: b-1}\nverification:\n  sweeps:\n";
+        let ok = Policy::parse(&format!("{base}    - {{name: crr, source: {{bucket: b-1, prefix: backups/}}, replica: {{bucket: b-2, prefix: backups/, region: us-west-2}}}}\n")).unwrap();
+        assert_eq!(ok.verification.sweeps[0].sample_rate, 0.01);
+        let e = err(&format!("{base}    - {{name: crr, source: {{bucket: b-1}}, replica: {{bucket: b-2}}, sample_rate: 0}}\n"));
+        assert!(
+            e.starts_with("invalid policy: verification.sweeps[0].sample_rate: a share above 0"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{base}    - {{name: crr, source: {{bucket: b-1}}, replica: {{bucket: b-1}}}}\n"
+        ));
+        assert!(
+            e.starts_with("invalid policy: verification.sweeps[0].replica"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{base}    - {{name: crr, source: {{bucket: b-1}}, replica: {{bucket: B_2}}}}\n"
+        ));
+        assert!(
+            e.starts_with("invalid policy: verification.sweeps[0].replica.bucket"),
+            "{e}"
+        );
     }
 
     #[test]
