@@ -14,7 +14,11 @@ pub mod trigger;
 
 pub use error::{Error, Result};
 
+use std::future::Future;
+
 use chrono::{DateTime, Utc};
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
 
 /// JSON logs through `tracing` (to stderr; stdout carries the EMF metric lines).
 /// `RUST_LOG` sets the level (default `info`).
@@ -66,4 +70,30 @@ pub fn run_id(at: DateTime<Utc>, event_or_request_id: &str) -> String {
         h = h.wrapping_mul(0x0100_0193);
     }
     format!("{}-{h:08x}", at.format("%Y%m%dT%H%M%SZ"))
+}
+
+/// The runtime loop every function's `main` ends in. The app is built once per container; a
+/// configuration error is returned by every invocation (naming the variable or policy field)
+/// instead of crashing the container.
+pub async fn serve<A, F, Fut>(
+    app: Result<A>,
+    handler: F,
+) -> std::result::Result<(), lambda_runtime::Error>
+where
+    A: Sync + 'static,
+    F: Fn(&'static A, LambdaEvent<Value>) -> Fut,
+    Fut: Future<Output = Result<Value>>,
+{
+    // Lives as long as the container: the process ends with it.
+    let app: &'static Result<A> = Box::leak(Box::new(app));
+    if let Err(e) = app {
+        tracing::error!(error = %e, "configuration rejected; every invocation returns this error");
+    }
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async {
+        match app {
+            Ok(a) => handler(a, event).await,
+            Err(e) => Err(e.clone()),
+        }
+    }))
+    .await
 }

@@ -131,6 +131,9 @@ pub struct Report {
     pub actions: Vec<Action>,
     pub decisions: Vec<Decision>,
     pub measurements: Vec<Measurement>,
+    /// Function-specific structured results (e.g. the integrity sweep's seed-002 report).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub details: serde_json::Value,
     /// Where the JSON copy is archived (set when archived).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub archive_uri: Option<String>,
@@ -160,6 +163,7 @@ impl Report {
             actions: Vec::new(),
             decisions: Vec::new(),
             measurements: Vec::new(),
+            details: serde_json::Value::Null,
             archive_uri: None,
         }
     }

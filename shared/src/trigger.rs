@@ -560,7 +560,7 @@ mod tests {
 
     #[test]
     fn every_sample_trigger_in_events_parses() {
-        for dir in ["triggers", "snapshot-export"] {
+        for dir in ["triggers", "snapshot-export", "restore-verification"] {
             for (path, v) in event_files(dir) {
                 if path.contains("malformed-") {
                     continue; // function-level rejections: tested by that function

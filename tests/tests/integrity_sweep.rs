@@ -1,0 +1,277 @@
+//! restore-verification's S3 integrity sweep against the local emulator (moto server, pinned):
+//! a primary bucket in us-east-1, its replica in us-west-2 (filled by this test the way S3
+//! replication would, since moto stores replication rules but replicates nothing), with a known
+//! number of injected mismatches.
+// Test code: a failed setup step should stop the test where it happened.
+#![allow(clippy::unwrap_used)]
+
+use aws_sdk_s3::types::ChecksumAlgorithm;
+use chrono::Utc;
+use lifeboat_shared::clients::Aws;
+use lifeboat_shared::config::Env;
+use lifeboat_shared::policy::Policy;
+use lifeboat_shared::report::{Outcome, Status};
+use lifeboat_tests::{Emulator, DR, PRIMARY};
+use restore_verification::sweep::SweepReport;
+use restore_verification::App;
+use serde_json::{json, Value};
+
+const OBJECTS: usize = 200;
+
+struct World {
+    emu: Emulator,
+    app: App,
+    primary: aws_sdk_s3::Client,
+    replica: aws_sdk_s3::Client,
+}
+
+fn body(i: usize) -> Vec<u8> {
+    format!(
+        "{{\"order\": {i}, \"items\": [{}]}}\n",
+        (0..(i % 50))
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    )
+    .repeat(20)
+    .into_bytes()
+}
+
+/// Puts OBJECTS objects under backups/ in the primary and their copies in the replica, each side
+/// with the given checksum algorithm; then damages `corrupt` replica objects and drops `missing`.
+async fn world(
+    source_alg: ChecksumAlgorithm,
+    replica_alg: ChecksumAlgorithm,
+    corrupt: usize,
+    missing: usize,
+) -> World {
+    let emu = Emulator::start();
+    let primary = lifeboat_tests::s3(&emu.config(PRIMARY).await);
+    let replica = lifeboat_tests::s3(&emu.config(DR).await);
+    primary
+        .create_bucket()
+        .bucket("backups-primary")
+        .send()
+        .await
+        .unwrap();
+    primary
+        .create_bucket()
+        .bucket("lifeboat-reports")
+        .send()
+        .await
+        .unwrap();
+    replica
+        .create_bucket()
+        .bucket("backups-replica")
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for i in 0..OBJECTS {
+        let key = format!("backups/orders/part-{i:04}.json");
+        primary
+            .put_object()
+            .bucket("backups-primary")
+            .key(&key)
+            .checksum_algorithm(source_alg.clone())
+            .body(body(i).into())
+            .send()
+            .await
+            .unwrap();
+        if i < missing {
+            continue;
+        }
+        let mut data = body(i);
+        if i >= missing && i < missing + corrupt {
+            data[3] ^= 0x20; // one flipped bit's worth of damage, same size
+        }
+        replica
+            .put_object()
+            .bucket("backups-replica")
+            .key(&key)
+            .checksum_algorithm(replica_alg.clone())
+            .body(data.into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let sns = aws_sdk_sns::Client::new(&emu.config(PRIMARY).await);
+    let topic = sns
+        .create_topic()
+        .name("lifeboat-reports")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_string();
+    let policy = Policy::parse(
+        "version: 1\nbuckets: {backup: backups-primary}\nthresholds: {mismatch_rate_percent: 0.5}\nverification:\n  sweeps:\n    - {name: crr, source: {bucket: backups-primary, prefix: backups/}, replica: {bucket: backups-replica, prefix: backups/, region: us-west-2}, sample_rate: 0.01, concurrency: 8}\n",
+    )
+    .unwrap();
+    let aws = Aws::from_config(emu.config(PRIMARY).await).unwrap();
+    let env = Env {
+        policy: "inline".into(),
+        report_topic_arn: topic,
+        report_bucket: "lifeboat-reports".into(),
+    };
+    World {
+        app: App::new(aws, env, policy),
+        emu,
+        primary,
+        replica,
+    }
+}
+
+fn sweep_of(report: &lifeboat_shared::report::Report) -> SweepReport {
+    serde_json::from_value(report.details["sweeps"][0].clone()).unwrap()
+}
+
+async fn run(w: &World, cmd: Value) -> lifeboat_shared::report::Report {
+    restore_verification::run(&w.app, &cmd, "req-1", Utc::now())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn stored_checksums_decide_without_reading_a_byte() {
+    let w = world(
+        ChecksumAlgorithm::Crc64Nvme,
+        ChecksumAlgorithm::Crc64Nvme,
+        3,
+        1,
+    )
+    .await;
+    let report = run(&w, json!({"action": "sweep", "sample_rate": 1})).await;
+    let s = sweep_of(&report);
+    assert_eq!((s.total_listed, s.total_sampled), (OBJECTS, OBJECTS));
+    assert_eq!(s.mismatch_details.len(), 4, "{:#?}", s.mismatch_details);
+    assert_eq!(s.mismatch_rate_percent, 2.0);
+    assert_eq!(s.status, "FAIL");
+    assert_eq!(s.compared_by_checksum, OBJECTS - 4);
+    assert_eq!(
+        (s.compared_by_hash, s.bytes_hashed),
+        (0, 0),
+        "no body read when both sides store CRC64NVME"
+    );
+    assert!(s
+        .mismatch_details
+        .iter()
+        .any(|m| m.reason.starts_with("missing in the replica")));
+    assert!(
+        s.mismatch_details
+            .iter()
+            .filter(|m| m.reason.starts_with("CRC64NVME"))
+            .count()
+            == 3
+    );
+    // One HEAD per object per side, plus the listing.
+    assert_eq!(s.api_calls, 2 * OBJECTS + 1);
+    assert_eq!(report.status, Status::Critical);
+    // Not armed: nothing re-copied, and the report says how to arm it.
+    let deferred: Vec<_> = report
+        .actions
+        .iter()
+        .filter(|a| a.kind == "repair-object")
+        .collect();
+    assert_eq!(deferred.len(), 4);
+    assert!(deferred
+        .iter()
+        .all(|a| a.outcome == Outcome::Deferred && a.reason.contains("not armed")));
+    let head = w
+        .replica
+        .head_object()
+        .bucket("backups-replica")
+        .key("backups/orders/part-0000.json")
+        .send()
+        .await;
+    assert!(head.is_err(), "the missing object is still missing");
+    drop(w.emu);
+}
+
+#[tokio::test]
+async fn different_algorithms_fall_back_to_streaming_and_hashing() {
+    let w = world(ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Sha256, 2, 0).await;
+    let report = run(&w, json!({"action": "sweep", "sample_rate": 1})).await;
+    let s = sweep_of(&report);
+    assert_eq!(s.mismatch_details.len(), 2);
+    assert!(s
+        .mismatch_details
+        .iter()
+        .all(|m| m.reason.starts_with("CRC64NVME of the bodies differ")));
+    assert_eq!(s.compared_by_hash, OBJECTS - 2);
+    let total: usize = (0..OBJECTS).map(|i| body(i).len()).sum();
+    assert_eq!(
+        s.bytes_hashed,
+        2 * total as u64,
+        "both sides of every object read once"
+    );
+    assert_eq!(s.api_calls, 4 * OBJECTS + 1);
+}
+
+#[tokio::test]
+async fn sampling_and_armed_repair() {
+    let w = world(
+        ChecksumAlgorithm::Crc64Nvme,
+        ChecksumAlgorithm::Crc64Nvme,
+        2,
+        1,
+    )
+    .await;
+    // The policy's 1% sample of 200 objects: a handful, the same for the same run.
+    let sampled = sweep_of(&run(&w, json!({"action": "sweep", "dry_run": true})).await);
+    assert!(sampled.total_sampled < 20, "{}", sampled.total_sampled);
+    let again = sweep_of(&run(&w, json!({"action": "sweep", "dry_run": true})).await);
+    assert_eq!(
+        sampled.total_sampled, again.total_sampled,
+        "a retried run samples the same objects"
+    );
+
+    // A dry run plans the repair and changes nothing.
+    let dry = run(
+        &w,
+        json!({"action": "sweep", "sample_rate": 1, "repair": true, "dry_run": true}),
+    )
+    .await;
+    assert!(dry.actions.iter().all(|a| a.outcome == Outcome::Planned));
+    assert_eq!(sweep_of(&dry).mismatch_details.len(), 3);
+
+    // Armed: re-copied from the source of truth; the next sweep passes.
+    let armed = run(
+        &w,
+        json!({"action": "sweep", "sample_rate": 1, "repair": true}),
+    )
+    .await;
+    assert_eq!(
+        armed
+            .actions
+            .iter()
+            .filter(|a| a.outcome == Outcome::Done)
+            .count(),
+        3,
+        "{}",
+        armed.render_text()
+    );
+    let after = sweep_of(&run(&w, json!({"action": "sweep", "sample_rate": 1})).await);
+    assert_eq!(
+        (after.status.as_str(), after.mismatch_details.len()),
+        ("PASS", 0)
+    );
+    let fixed = w
+        .replica
+        .get_object()
+        .bucket("backups-replica")
+        .key("backups/orders/part-0001.json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        fixed.body.collect().await.unwrap().into_bytes().to_vec(),
+        body(1)
+    );
+    let _ = &w.primary;
+}
