@@ -24,7 +24,7 @@ cleanup() {
 trap cleanup EXIT
 
 say "Building (debug) and seeding the emulator"
-cargo build -q -p snapshot-export -p lifeboat-tests --bin snapshot-export --bin lifeboat-local
+cargo build -q -p snapshot-export -p restore-verification -p lifeboat-tests --bin snapshot-export --bin restore-verification --bin lifeboat-local
 target/debug/lifeboat-local seed "$state"
 set -a; source "$state/env"; set +a
 
@@ -64,6 +64,12 @@ ev["time"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:
 json.dump(ev, open(sys.argv[2], "w"))
 PY
 invoke snapshot-export "$state/schedule-now.json" "snapshot-export: the schedule fires again in the same period - nothing new is created"
+
+say "S3 replication of the backup bucket to the DR bucket (a stand-in: moto replicates nothing), with one damaged copy"
+"$root/.tools/moto/bin/python" scripts/replicate.py ecommerce-backups-prod-us-east-1 ecommerce-backups-prod-us-west-2 backups/ --damage 1
+invoke restore-verification events/restore-verification/manual-sweep.json "restore-verification: integrity sweep finds the damaged replica copy"
+invoke restore-verification events/restore-verification/manual-sweep-repair.json "restore-verification: armed repair re-copies it from the source of truth"
+invoke restore-verification events/restore-verification/manual-sweep.json "restore-verification: the sweep passes again"
 
 say "Manifests written beside the backups"
 "$root/.tools/moto/bin/python" - <<'PY'
