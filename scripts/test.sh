@@ -6,9 +6,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 step() { printf '\n== %s\n' "$*"; }
 
-step "tools (pinned moto server, template checkers)"
+step "tools (pinned moto server, template checkers, local database servers)"
 scripts/tools.sh emulator
 scripts/tools.sh checks
+scripts/tools.sh databases
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -6,6 +6,7 @@
 #   scripts/tools.sh lambda     cargo-lambda (+ zig for the arm64 cross-build)
 #   scripts/tools.sh checks     cfn-lint, checkov, SAM CLI
 #   scripts/tools.sh bench      aws CLI (for the runbook shell-loop comparison)
+#   scripts/tools.sh databases  local PostgreSQL, MariaDB, Redis running (for the restore checks)
 #   scripts/tools.sh all
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,6 +60,27 @@ checks() {
   venv sam "aws-sam-cli==$SAM_VERSION"
 }
 
+# The restore checks' local servers: PostgreSQL, MariaDB and Redis, started when none answers
+# (installed from Debian's packages when absent).
+databases() {
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    command -v pg_ctlcluster >/dev/null 2>&1 || { log "installing PostgreSQL"; apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }
+    log "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start
+  fi
+  if ! mysqladmin ping -h 127.0.0.1 -u root --silent >/dev/null 2>&1; then
+    command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || { log "installing MariaDB"; apt-get update -qq && apt-get install -y -qq mariadb-server >/dev/null; }
+    log "starting MariaDB"
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+    for _ in $(seq 1 60); do mysqladmin ping -h 127.0.0.1 -u root --silent >/dev/null 2>&1 && break; sleep 0.5; done
+  fi
+  if ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+    command -v redis-server >/dev/null 2>&1 || { log "installing Redis"; apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+    log "starting Redis"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+  fi
+}
+
 bench() {
   venv awscli "awscli==$AWSCLI_VERSION"
 }
@@ -68,6 +90,7 @@ case "${1:-all}" in
   lambda) lambda ;;
   checks) checks ;;
   bench) bench ;;
-  all) emulator; lambda; checks; bench ;;
-  *) echo "usage: $0 [emulator|lambda|checks|bench|all]" >&2; exit 2 ;;
+  databases) databases ;;
+  all) emulator; lambda; checks; bench; databases ;;
+  *) echo "usage: $0 [emulator|lambda|checks|bench|databases|all]" >&2; exit 2 ;;
 esac
