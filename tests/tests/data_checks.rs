@@ -296,3 +296,58 @@ async fn postgres_checks_catch_every_seeded_damage_and_pass_a_clean_restore() {
 async fn mariadb_checks_catch_every_seeded_damage_and_pass_a_clean_restore() {
     scenario(Engine::Mysql).await;
 }
+
+#[tokio::test]
+async fn redis_key_count_and_sample_against_the_local_server() {
+    use restore_verification::cache;
+    // A database of its own on the local server (db 13), emptied first.
+    let url = "redis://127.0.0.1:6379/13";
+    let client = redis::Client::open(url).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("FLUSHDB")
+        .query_async::<()>(&mut c)
+        .await
+        .unwrap();
+    for i in 0..300 {
+        redis::cmd("SET")
+            .arg(format!("session:{i}"))
+            .arg(format!("cart-{i}"))
+            .query_async::<()>(&mut c)
+            .await
+            .unwrap();
+        redis::cmd("HSET")
+            .arg(format!("cart:{i}"))
+            .arg("sku")
+            .arg(i)
+            .query_async::<()>(&mut c)
+            .await
+            .unwrap();
+    }
+    let fp = cache::fingerprint(url, Utc::now()).await.unwrap();
+    assert!(
+        fp.keys >= 600,
+        "{} keys (other databases on the server count too)",
+        fp.keys
+    );
+    let clean = cache::verify(url, Some(&fp), 1.0, 50).await.unwrap();
+    assert!(
+        clean.iter().all(|r| r.verdict == Verdict::Pass),
+        "{clean:#?}"
+    );
+    assert!(clean.iter().any(|r| r.detail == "50 sampled keys read"));
+    // A restore missing 10% of the keys fails the count.
+    for i in 0..60 {
+        redis::cmd("DEL")
+            .arg(format!("session:{i}"))
+            .query_async::<()>(&mut c)
+            .await
+            .unwrap();
+    }
+    let lossy = cache::verify(url, Some(&fp), 1.0, 50).await.unwrap();
+    assert_eq!(lossy[0].check, "key-count");
+    assert_eq!(lossy[0].verdict, Verdict::Fail, "{lossy:#?}");
+    redis::cmd("FLUSHDB")
+        .query_async::<()>(&mut c)
+        .await
+        .unwrap();
+}

@@ -8,6 +8,7 @@
 //! Commands: `{"action": "sweep"}`, `{"action": "sweep", "dry_run": true}`,
 //! `{"action": "sweep", "only": ["backups-crr"], "sample_rate": 1, "repair": true}`.
 
+pub mod cache;
 pub mod checks;
 pub mod s3;
 pub mod sweep;
