@@ -155,6 +155,21 @@ pub fn s3(config: &SdkConfig) -> aws_sdk_s3::Client {
     )
 }
 
+/// Creates a bucket in the DR region (us-west-2) with a client configured for it.
+pub async fn create_dr_bucket(s3_dr: &aws_sdk_s3::Client, name: &str) {
+    s3_dr
+        .create_bucket()
+        .bucket(name)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create DR bucket {name}: {e}"));
+}
+
 /// Names of what [`seed`] creates.
 #[derive(Debug, Clone)]
 pub struct World {
@@ -238,16 +253,7 @@ pub async fn seed(emu: &Emulator, scenario: &Scenario, dir: &Path) -> World {
         .send()
         .await
         .expect("report bucket");
-    s3d.create_bucket()
-        .bucket(&world.dr_backup_bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("DR bucket");
+    create_dr_bucket(&s3d, &world.dr_backup_bucket).await;
 
     // KMS: the primary database key, the export key and the DR-region copy key, by alias.
     for (client, alias) in [

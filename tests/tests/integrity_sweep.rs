@@ -60,17 +60,7 @@ async fn world(
         .send()
         .await
         .unwrap();
-    replica
-        .create_bucket()
-        .bucket("backups-replica")
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    lifeboat_tests::create_dr_bucket(&replica, "backups-replica").await;
     for i in 0..OBJECTS {
         let key = format!("backups/orders/part-{i:04}.json");
         primary
