@@ -42,7 +42,7 @@ async fn fixture_with(scenario: Scenario, edit_policy: impl Fn(String) -> String
     let world = seed(&emu, &scenario, &dir).await;
     let text = std::fs::read_to_string(&world.policy_path).unwrap();
     std::fs::write(&world.policy_path, edit_policy(text)).unwrap();
-    let app = app_for(&emu, &world).await;
+    let app = app_for(emu.config(PRIMARY).await, &world).await;
     Fixture {
         emu,
         world,
@@ -51,8 +51,9 @@ async fn fixture_with(scenario: Scenario, edit_policy: impl Fn(String) -> String
     }
 }
 
-async fn app_for(emu: &Emulator, world: &World) -> App {
-    let aws = Aws::from_config(emu.config(PRIMARY).await).unwrap();
+/// The function's App for `world`, talking to whatever `config` points at.
+async fn app_for(config: aws_config::SdkConfig, world: &World) -> App {
+    let aws = Aws::from_config(config).unwrap();
     let env = Env {
         policy: world.policy_path.display().to_string(),
         report_topic_arn: world.topic_arn.clone(),
@@ -502,17 +503,11 @@ async fn malformed_events_are_rejected_before_any_aws_call() {
         queue_url: String::new(),
         policy_path: lifeboat_tests::root().join("infra/policy.example.yaml"),
     };
-    let config = lifeboat_tests::config_for("http://127.0.0.1:9", PRIMARY).await;
-    let aws = Aws::from_config(config).unwrap();
-    let env = Env {
-        policy: world.policy_path.display().to_string(),
-        report_topic_arn: world.topic_arn.clone(),
-        report_bucket: world.report_bucket.clone(),
-    };
-    let policy = lifeboat_shared::load_policy(&env.policy, &aws.s3())
-        .await
-        .unwrap();
-    let app = App::new(&aws, env, policy).unwrap();
+    let app = app_for(
+        lifeboat_tests::config_for("http://127.0.0.1:9", PRIMARY).await,
+        &world,
+    )
+    .await;
     let dir = lifeboat_tests::root().join("events");
     let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir.join("malformed"))
         .unwrap()

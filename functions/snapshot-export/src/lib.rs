@@ -194,7 +194,8 @@ pub async fn run(
         }
     };
 
-    let outcome = work(app, &scope, dry_run, now, stop_at, &mut report).await;
+    // Every step's failure is recorded in its action: the work itself cannot fail.
+    work(app, &scope, dry_run, now, stop_at, &mut report).await;
     if let Some(l) = lease {
         if let Err(e) = l.release(&app.report_s3).await {
             report.finding(
@@ -204,7 +205,6 @@ pub async fn run(
             );
         }
     }
-    outcome?;
     summarize(&mut report);
     report.finish(Utc::now());
     let outbox = Outbox {
@@ -225,7 +225,7 @@ async fn work(
     now: DateTime<Utc>,
     stop_at: Option<Instant>,
     report: &mut Report,
-) -> Result<()> {
+) {
     let c = &app.clients;
     let policy = &app.policy;
     let bucket = policy.buckets.backup.as_str();
@@ -292,7 +292,6 @@ async fn work(
         "Count",
     );
     report.measure("WorkSeconds", started.elapsed().as_secs_f64(), "Seconds");
-    Ok(())
 }
 
 fn split(steps: Vec<Planned>, f: impl Fn(&Step) -> bool) -> (Vec<Planned>, Vec<Planned>) {
