@@ -1,10 +1,16 @@
 //! The environment every function reads at start-up, validated with named variables.
 
+use std::collections::BTreeMap;
+
 use crate::error::{Error, Result};
 
 pub const POLICY_VAR: &str = "LIFEBOAT_POLICY";
 pub const TOPIC_VAR: &str = "LIFEBOAT_REPORT_TOPIC_ARN";
 pub const BUCKET_VAR: &str = "LIFEBOAT_REPORT_BUCKET";
+/// For local runs only: `postgres=127.0.0.1:5432,mysql=127.0.0.1:3306,redis=127.0.0.1:6379`
+/// sends every database connection of that engine family to that address instead of the
+/// endpoint AWS (the emulator) reports, in the clear. Unset on AWS.
+pub const LOCAL_ENDPOINTS_VAR: &str = "LIFEBOAT_LOCAL_ENDPOINTS";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Env {
@@ -12,6 +18,29 @@ pub struct Env {
     pub policy: String,
     pub report_topic_arn: String,
     pub report_bucket: String,
+    /// `LIFEBOAT_LOCAL_ENDPOINTS`: engine family (postgres, mysql, redis) -> host and port.
+    pub local_endpoints: BTreeMap<String, (String, u16)>,
+}
+
+fn parse_local_endpoints(v: &str) -> Result<BTreeMap<String, (String, u16)>> {
+    let mut out = BTreeMap::new();
+    for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let parsed = item.split_once('=').and_then(|(family, addr)| {
+            let (host, port) = addr.rsplit_once(':')?;
+            let port: u16 = port.parse().ok()?;
+            let family = family.trim();
+            (["postgres", "mysql", "redis"].contains(&family) && !host.is_empty())
+                .then(|| (family.to_string(), (host.to_string(), port)))
+        });
+        let Some((family, addr)) = parsed else {
+            return Err(Error::env(
+                LOCAL_ENDPOINTS_VAR,
+                format!("comma-separated FAMILY=HOST:PORT with FAMILY one of postgres, mysql, redis, got {item:?}"),
+            ));
+        };
+        out.insert(family, addr);
+    }
+    Ok(out)
 }
 
 impl Env {
@@ -52,10 +81,15 @@ impl Env {
                 format!("a bucket name (no s3:// and no key), got {report_bucket:?}"),
             ));
         }
+        let local_endpoints = match get(LOCAL_ENDPOINTS_VAR) {
+            Some(v) if !v.trim().is_empty() => parse_local_endpoints(v.trim())?,
+            _ => BTreeMap::new(),
+        };
         Ok(Env {
             policy,
             report_topic_arn,
             report_bucket,
+            local_endpoints,
         })
     }
 }
@@ -91,6 +125,28 @@ mod tests {
             let e = env(&partial).unwrap_err().to_string();
             assert!(e.contains(var) && e.contains("it is not set"), "{e}");
         }
+    }
+
+    #[test]
+    fn local_endpoints_parse_or_are_named() {
+        let mut pairs = GOOD.to_vec();
+        pairs.push((
+            LOCAL_ENDPOINTS_VAR,
+            "postgres=127.0.0.1:5432, redis=localhost:6380",
+        ));
+        let e = env(&pairs).unwrap();
+        assert_eq!(e.local_endpoints["postgres"], ("127.0.0.1".into(), 5432));
+        assert_eq!(e.local_endpoints["redis"], ("localhost".into(), 6380));
+        assert!(env(&GOOD).unwrap().local_endpoints.is_empty());
+        pairs.pop();
+        pairs.push((LOCAL_ENDPOINTS_VAR, "oracle=h:1"));
+        let err = env(&pairs).unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "invalid environment: LIFEBOAT_LOCAL_ENDPOINTS: comma-separated FAMILY=HOST:PORT"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

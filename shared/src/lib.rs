@@ -4,6 +4,8 @@
 
 pub mod clients;
 pub mod config;
+#[cfg(feature = "data")]
+pub mod data;
 pub mod error;
 pub mod journal;
 pub mod metrics;
@@ -70,6 +72,19 @@ pub fn run_id(at: DateTime<Utc>, event_or_request_id: &str) -> String {
         h = h.wrapping_mul(0x0100_0193);
     }
     format!("{}-{h:08x}", at.format("%Y%m%dT%H%M%SZ"))
+}
+
+/// Time kept back from the invocation deadline to save state and deliver the report.
+pub const DEADLINE_RESERVE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long an invocation may keep starting work: until the deadline less a reserve for the
+/// report. A deadline that is not an epoch time in the future (some local runtime emulators send
+/// the timeout itself) leaves the run unbounded rather than doing nothing.
+pub fn stop_time(deadline_ms: u64, now: std::time::SystemTime) -> Option<std::time::Duration> {
+    let deadline =
+        std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(deadline_ms);
+    let remaining = deadline.duration_since(now).ok()?;
+    Some(remaining.saturating_sub(DEADLINE_RESERVE.min(remaining / 4)))
 }
 
 /// The runtime loop every function's `main` ends in. The app is built once per container; a

@@ -183,6 +183,155 @@ pub struct Component {
     pub export: Option<bool>,
     pub require_dr_copy: Option<bool>,
     pub require_export: Option<bool>,
+    /// How Lifeboat reaches the data: for snapshot-time fingerprints (snapshot-export) and the
+    /// checks on a restored copy (restore-verification).
+    #[serde(default)]
+    pub database: Option<DatabaseAccess>,
+    /// Restore verification of this component's backups (none: not restored).
+    #[serde(default)]
+    pub verify: Option<Verify>,
+}
+
+/// Credentials and database of a component. The secret is the RDS-style JSON
+/// (`username`, `password`; ElastiCache: `password` as the AUTH token) and is read from Secrets
+/// Manager at run time; it is never logged nor reported.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseAccess {
+    /// Database (schema on MySQL) to fingerprint and check; not used for Redis.
+    #[serde(default)]
+    pub name: Option<String>,
+    pub secret_arn: String,
+    /// Encrypt and verify the connection (RDS CA bundle; `LIFEBOAT_DB_CA_BUNDLE`). Only the
+    /// local endpoint mapping of local runs connects in the clear.
+    #[serde(default = "yes")]
+    pub tls: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Which backup to restore, how often, and what must hold in the restored copy.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verify {
+    /// A backup of this component is restored at most this often (default 7d; every scheduled
+    /// run restores the components that are due).
+    #[serde(default = "week")]
+    pub every: Span,
+    /// `latest`, or `random` within `window` (as AWS Backup restore testing offers).
+    #[serde(default)]
+    pub select: Selection,
+    /// How far back `random` may reach (default 7d).
+    #[serde(default = "week")]
+    pub window: Span,
+    /// `snapshot` (RDS/Aurora/ElastiCache snapshots) or `aws-backup` (recovery points of the
+    /// resource, restored with StartRestoreJob).
+    #[serde(default)]
+    pub source: BackupSource,
+    /// Row-count difference allowed against the snapshot-time fingerprint, in percent. At 0 the
+    /// primary-key checksums must match too.
+    #[serde(default)]
+    pub row_tolerance_percent: f64,
+    /// Newest value of `table.column` at most `max_lag` before the snapshot time.
+    #[serde(default)]
+    pub freshness: Option<Freshness>,
+    /// Named checks: `sql` returns one number, expected to equal `expect`.
+    #[serde(default)]
+    pub checks: Vec<NamedCheck>,
+    /// Redis: key-count difference allowed against the snapshot-time count, in percent.
+    #[serde(default)]
+    pub key_tolerance_percent: f64,
+    /// Redis: keys read back (DUMP) from the restored copy.
+    #[serde(default = "default_sample_keys")]
+    pub sample_keys: u32,
+}
+
+fn week() -> Span {
+    Span::days(7)
+}
+
+fn default_sample_keys() -> u32 {
+    100
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Selection {
+    #[default]
+    Latest,
+    Random,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackupSource {
+    #[default]
+    Snapshot,
+    AwsBackup,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Freshness {
+    pub table: String,
+    pub column: String,
+    pub max_lag: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedCheck {
+    pub name: String,
+    pub sql: String,
+    #[serde(default)]
+    pub expect: i64,
+}
+
+/// Where and how restore-verification builds its temporary resources.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreTarget {
+    /// DB subnet group for restored RDS instances and Aurora clusters (private subnets).
+    pub db_subnet_group: String,
+    /// Cache subnet group for restored ElastiCache replication groups.
+    #[serde(default)]
+    pub cache_subnet_group: Option<String>,
+    /// Security groups of the restored resources (must admit the function's security group).
+    pub security_group_ids: Vec<String>,
+    /// The smallest class the engines accept (default db.t4g.micro; Aurora: db.t4g.medium).
+    #[serde(default = "default_instance_class")]
+    pub instance_class: String,
+    #[serde(default = "default_aurora_class")]
+    pub aurora_instance_class: String,
+    #[serde(default = "default_cache_node_type")]
+    pub cache_node_type: String,
+    /// Tagged on every temporary resource; the janitor removes them once it has passed.
+    #[serde(default = "default_expiry")]
+    pub expiry: Span,
+    /// A restore not available within this fails (and is torn down).
+    #[serde(default = "default_restore_timeout")]
+    pub timeout: Span,
+    /// Role AWS Backup assumes for StartRestoreJob (components with `source: aws-backup`).
+    #[serde(default)]
+    pub backup_role_arn: Option<String>,
+}
+
+fn default_instance_class() -> String {
+    "db.t4g.micro".into()
+}
+fn default_aurora_class() -> String {
+    "db.t4g.medium".into()
+}
+fn default_cache_node_type() -> String {
+    "cache.t4g.micro".into()
+}
+fn default_expiry() -> Span {
+    Span::hours(6)
+}
+fn default_restore_timeout() -> Span {
+    Span::hours(3)
 }
 
 impl Component {
@@ -354,6 +503,9 @@ pub struct Verification {
     /// Integrity sweeps: a primary bucket/prefix against its replica.
     #[serde(default)]
     pub sweeps: Vec<Sweep>,
+    /// Where restores go; required when any component has `verify`.
+    #[serde(default)]
+    pub restore: Option<RestoreTarget>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -493,6 +645,82 @@ impl Policy {
                 check_identifier(&format!("{at}.ids[{j}]"), id)?;
             }
             self.check_settings(&at, &c.settings(), Some(c.kind))?;
+            if let Some(db) = &c.database {
+                check_arn(
+                    &format!("{at}.database.secret_arn"),
+                    &db.secret_arn,
+                    "secretsmanager",
+                )?;
+                match (&db.name, c.kind) {
+                    (None, ResourceKind::RdsInstance | ResourceKind::AuroraCluster) => {
+                        return Err(Error::policy(
+                            format!("{at}.database.name"),
+                            "the database (MySQL: schema) to fingerprint and check",
+                        ))
+                    }
+                    (Some(n), _) if n.is_empty() || n.len() > 63 => {
+                        return Err(Error::policy(
+                            format!("{at}.database.name"),
+                            format!("a database name of 1-63 characters, got {n:?}"),
+                        ))
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(v) = &c.verify {
+                self.check_verify(&format!("{at}.verify"), v, c)?;
+            }
+        }
+        if let Some(r) = &self.verification.restore {
+            let at = "verification.restore";
+            check_identifier(&format!("{at}.db_subnet_group"), &r.db_subnet_group)?;
+            if let Some(g) = &r.cache_subnet_group {
+                check_identifier(&format!("{at}.cache_subnet_group"), g)?;
+            }
+            if r.security_group_ids.is_empty() {
+                return Err(Error::policy(
+                    format!("{at}.security_group_ids"),
+                    "at least one security group id (sg-...) for the restored resources",
+                ));
+            }
+            for (i, g) in r.security_group_ids.iter().enumerate() {
+                let ok = g.starts_with("sg-")
+                    && g.len() > 3
+                    && g[3..].bytes().all(|b| b.is_ascii_hexdigit());
+                if !ok {
+                    return Err(Error::policy(
+                        format!("{at}.security_group_ids[{i}]"),
+                        format!("a security group id like sg-0123456789abcdef0, got {g:?}"),
+                    ));
+                }
+            }
+            for (field, class, prefix) in [
+                ("instance_class", &r.instance_class, "db."),
+                ("aurora_instance_class", &r.aurora_instance_class, "db."),
+                ("cache_node_type", &r.cache_node_type, "cache."),
+            ] {
+                if !class.starts_with(prefix) || class.len() <= prefix.len() {
+                    return Err(Error::policy(
+                        format!("{at}.{field}"),
+                        format!("an instance class starting with {prefix:?}, got {class:?}"),
+                    ));
+                }
+            }
+            if r.expiry.0 < Duration::hours(1) || r.expiry.0 > Duration::days(7) {
+                return Err(Error::policy(
+                    format!("{at}.expiry"),
+                    format!("1h to 7d (long enough for a restore, short enough to bound the cost), got {}", r.expiry),
+                ));
+            }
+            if r.timeout.0 <= Duration::zero() || r.timeout.0 >= r.expiry.0 {
+                return Err(Error::policy(
+                    format!("{at}.timeout"),
+                    format!("above 0 and below expiry ({}), so that a timed-out restore is torn down before the janitor's deadline, got {}", r.expiry, r.timeout),
+                ));
+            }
+            if let Some(a) = &r.backup_role_arn {
+                check_arn(&format!("{at}.backup_role_arn"), a, "iam")?;
+            }
         }
         let l = &self.limits;
         if !(1..=5).contains(&l.max_copies_in_flight) {
@@ -592,6 +820,99 @@ impl Policy {
                 return Err(Error::policy(
                     name,
                     format!("a price in USD of 0 or more, got {v}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_verify(&self, at: &str, v: &Verify, c: &Component) -> Result<()> {
+        let Some(target) = &self.verification.restore else {
+            return Err(Error::policy(
+                "verification.restore",
+                format!("the subnet group and security groups for restores ({at} is set)"),
+            ));
+        };
+        if v.every.0 < Duration::hours(1) {
+            return Err(Error::policy(
+                format!("{at}.every"),
+                format!("at least 1h, got {}", v.every),
+            ));
+        }
+        if v.select == Selection::Random && v.window.0 < Duration::hours(1) {
+            return Err(Error::policy(
+                format!("{at}.window"),
+                format!("at least 1h to pick a random backup from, got {}", v.window),
+            ));
+        }
+        for (field, p) in [
+            ("row_tolerance_percent", v.row_tolerance_percent),
+            ("key_tolerance_percent", v.key_tolerance_percent),
+        ] {
+            if !(0.0..=100.0).contains(&p) {
+                return Err(Error::policy(
+                    format!("{at}.{field}"),
+                    format!("a percentage from 0 to 100, got {p}"),
+                ));
+            }
+        }
+        let sql = matches!(
+            c.kind,
+            ResourceKind::RdsInstance | ResourceKind::AuroraCluster
+        );
+        if sql && c.database.is_none() {
+            return Err(Error::policy(
+                at.to_string(),
+                "a `database` section beside it (name and secret_arn): the checks connect to the restored copy",
+            ));
+        }
+        if !sql && (v.freshness.is_some() || !v.checks.is_empty()) {
+            return Err(Error::policy(
+                format!("{at}.checks"),
+                "no SQL checks or freshness on an ElastiCache component (Redis is checked by key count and sampled keys)",
+            ));
+        }
+        if c.kind == ResourceKind::Elasticache && target.cache_subnet_group.is_none() {
+            return Err(Error::policy(
+                "verification.restore.cache_subnet_group",
+                format!("the cache subnet group for restored replication groups ({at} is set on an ElastiCache component)"),
+            ));
+        }
+        if v.source == BackupSource::AwsBackup {
+            if target.backup_role_arn.is_none() {
+                return Err(Error::policy(
+                    "verification.restore.backup_role_arn",
+                    format!("the IAM role AWS Backup restores with ({at}.source is aws-backup)"),
+                ));
+            }
+            if c.ids.is_empty() {
+                return Err(Error::policy(
+                    format!("{at}.source"),
+                    "`ids` on the component: recovery points are looked up by resource",
+                ));
+            }
+        }
+        if let Some(f) = &v.freshness {
+            if f.table.is_empty() || f.column.is_empty() {
+                return Err(Error::policy(
+                    format!("{at}.freshness"),
+                    "a table and a timestamp column",
+                ));
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, n) in v.checks.iter().enumerate() {
+            if n.name.is_empty() || !names.insert(n.name.as_str()) {
+                return Err(Error::policy(
+                    format!("{at}.checks[{i}].name"),
+                    format!("a non-empty name used once, got {:?}", n.name),
+                ));
+            }
+            let head = n.sql.trim_start().to_ascii_lowercase();
+            if !(head.starts_with("select") || head.starts_with("with")) {
+                return Err(Error::policy(
+                    format!("{at}.checks[{i}].sql"),
+                    "one SELECT (or WITH ... SELECT) returning one number",
                 ));
             }
         }

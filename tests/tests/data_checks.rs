@@ -7,8 +7,8 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::{Duration, Utc};
+use lifeboat_shared::data::sql::{CheckResult, Db, Endpoint, Engine, NamedCheck, Spec, Verdict};
 use mysql_async::prelude::Queryable;
-use restore_verification::checks::{CheckResult, Db, Endpoint, Engine, NamedCheck, Spec, Verdict};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Damage {
@@ -38,6 +38,7 @@ fn endpoint(engine: Engine, database: &str) -> Endpoint {
             database: database.into(),
             user: "postgres".into(),
             password: String::new(),
+            tls: false,
         },
         Engine::Mysql => Endpoint {
             engine,
@@ -46,6 +47,7 @@ fn endpoint(engine: Engine, database: &str) -> Endpoint {
             database: database.into(),
             user: "root".into(),
             password: String::new(),
+            tls: false,
         },
     }
 }
@@ -256,7 +258,7 @@ async fn scenario(engine: Engine) {
         let restored = unique(&format!("{tag}_rst"));
         build(engine, &restored, damage).await;
         let mut db = Db::connect(&endpoint(engine, &restored)).await.unwrap();
-        let results = db.verify(Some(&fp), &spec()).await.unwrap();
+        let results = db.verify(Some(&fp), None, &spec()).await.unwrap();
         let mut got = failed(&results);
         got.sort();
         let want: Vec<(String, String)> = want
@@ -299,7 +301,7 @@ async fn mariadb_checks_catch_every_seeded_damage_and_pass_a_clean_restore() {
 
 #[tokio::test]
 async fn redis_key_count_and_sample_against_the_local_server() {
-    use restore_verification::cache;
+    use lifeboat_shared::data::redis as cache;
     // A database of its own on the local server (db 13), emptied first.
     let url = "redis://127.0.0.1:6379/13";
     let client = redis::Client::open(url).unwrap();

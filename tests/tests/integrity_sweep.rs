@@ -108,6 +108,7 @@ async fn world(
         policy: "inline".into(),
         report_topic_arn: topic,
         report_bucket: "lifeboat-reports".into(),
+        local_endpoints: Default::default(),
     };
     World {
         app: App::new(aws, env, policy),
@@ -122,7 +123,7 @@ fn sweep_of(report: &lifeboat_shared::report::Report) -> SweepReport {
 }
 
 async fn run(w: &World, cmd: Value) -> lifeboat_shared::report::Report {
-    restore_verification::run(&w.app, &cmd, "req-1", Utc::now())
+    restore_verification::sweep(&w.app, &cmd, "req-1", Utc::now())
         .await
         .unwrap()
 }

@@ -273,6 +273,8 @@ async fn failed_export_is_retried_quota_warns_and_redis_is_exported_to_s3() {
         rds_dr: Some(rds_dr),
         elasticache,
         s3,
+        // Not called here: no component has database access.
+        secrets: mock_client!(aws_sdk_secretsmanager, []),
         primary_region: "us-east-1".into(),
         dr_region: Some("us-west-2".into()),
     };
@@ -432,6 +434,8 @@ async fn an_export_in_progress_is_neither_restarted_nor_proof() {
         rds_dr: None,
         elasticache,
         s3,
+        // Not called here: no component has database access.
+        secrets: mock_client!(aws_sdk_secretsmanager, []),
         primary_region: "us-east-1".into(),
         dr_region: None,
     };

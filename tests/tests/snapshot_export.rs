@@ -58,6 +58,7 @@ async fn app_for(config: aws_config::SdkConfig, world: &World) -> App {
         policy: world.policy_path.display().to_string(),
         report_topic_arn: world.topic_arn.clone(),
         report_bucket: world.report_bucket.clone(),
+        local_endpoints: Default::default(),
     };
     let policy = lifeboat_shared::load_policy(&env.policy, &aws.s3())
         .await

@@ -1,17 +1,27 @@
-//! restore-verification. Built so far: the S3 integrity sweep between a primary and a replica
-//! bucket/prefix (seed 002's validator): sampled or full, comparing the checksums S3 stores
-//! without downloading where both sides carry the same algorithm, streaming and hashing
-//! (CRC64NVME) otherwise, with bounded concurrency; PASS below the policy's mismatch threshold;
-//! mismatched objects re-copied from the source of truth only when the run is armed to repair.
-//! Restores of RDS/Aurora/ElastiCache/AWS Backup recovery points are not built yet.
+//! restore-verification: proves backups restore.
 //!
-//! Commands: `{"action": "sweep"}`, `{"action": "sweep", "dry_run": true}`,
-//! `{"action": "sweep", "only": ["backups-crr"], "sample_rate": 1, "repair": true}`.
+//! - Restores (schedule, or `{"action": "restore"}`): each due component's chosen backup (RDS
+//!   instance snapshot, Aurora cluster snapshot plus one instance, ElastiCache snapshot into a
+//!   replication group, AWS Backup recovery point) is restored into a tagged, private temporary
+//!   resource, its data checked, the resource torn down; restore time against the RTO and the
+//!   verified RPO reported. A resumable state machine: see [`restores`].
+//! - AWS Backup restore testing: on a "Restore Job State Change" COMPLETED event from a
+//!   restore-testing plan, the restored resource is checked and the outcome sent with
+//!   PutRestoreValidationResult ([`testing`]).
+//! - S3 integrity sweeps (`{"action": "sweep"}`): a primary bucket/prefix against its replica,
+//!   seed 002's validator ([`s3`], [`sweep`]).
+//!
+//! Commands: `{"action": "restore", "only": [...], "dry_run": true}`,
+//! `{"action": "restore", "run_id": "..."}` (resume; the Step Functions loop sends it),
+//! `{"action": "sweep", "only": [...], "sample_rate": 1, "repair": true}`.
 
-pub mod cache;
-pub mod checks;
+pub mod cloud;
+pub mod restores;
 pub mod s3;
+pub mod state;
 pub mod sweep;
+pub mod testing;
+pub mod verify;
 
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
@@ -20,12 +30,12 @@ use lifeboat_shared::config::Env;
 use lifeboat_shared::notify::Outbox;
 use lifeboat_shared::policy::Policy;
 use lifeboat_shared::report::{Action, Decision, Measurement, Outcome, Report, Severity};
-use lifeboat_shared::trigger::Trigger;
+use lifeboat_shared::trigger::{BackupJobKind, Trigger};
 use lifeboat_shared::{Error, Result};
 use serde_json::Value;
 
 pub const FUNCTION: &str = "restore-verification";
-pub const ACTIONS: [&str; 1] = ["sweep"];
+pub const ACTIONS: [&str; 2] = ["restore", "sweep"];
 
 /// Everything built once per container.
 pub struct App {
@@ -34,6 +44,8 @@ pub struct App {
     pub aws: Aws,
     pub sns: aws_sdk_sns::Client,
     pub s3: aws_sdk_s3::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub cloud: cloud::Clients,
 }
 
 impl App {
@@ -45,12 +57,30 @@ impl App {
     }
 
     pub fn new(aws: Aws, env: Env, policy: Policy) -> App {
+        let conf = aws.config();
+        let secrets = aws_sdk_secretsmanager::Client::new(conf);
         App {
             env,
             policy,
             sns: aws.sns(),
             s3: aws.s3(),
+            cloud: cloud::Clients {
+                rds: aws_sdk_rds::Client::new(conf),
+                elasticache: aws_sdk_elasticache::Client::new(conf),
+                backup: aws_sdk_backup::Client::new(conf),
+                secrets: secrets.clone(),
+            },
+            secrets,
             aws,
+        }
+    }
+
+    pub fn outbox(&self) -> Outbox<'_> {
+        Outbox {
+            s3: &self.s3,
+            sns: &self.sns,
+            bucket: &self.env.report_bucket,
+            topic_arn: &self.env.report_topic_arn,
         }
     }
 
@@ -64,7 +94,7 @@ impl App {
 
 /// What a sweep command asks for.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Command {
+pub struct SweepCommand {
     pub trigger: Trigger,
     pub dry_run: bool,
     pub only: Vec<String>,
@@ -72,72 +102,199 @@ pub struct Command {
     pub repair: bool,
 }
 
+/// What an invocation is asked to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Sweep(SweepCommand),
+    Restore(restores::RestoreCommand),
+    /// AWS Backup restore testing: validate the restored resource.
+    Validate(lifeboat_shared::trigger::BackupJob),
+}
+
 /// Parses the command before any AWS call; errors name the field.
 pub fn parse_command(payload: &Value, policy: &Policy) -> Result<Command> {
     let trigger = Trigger::parse(payload)?;
-    trigger.expect(FUNCTION, &["schedule"], &ACTIONS)?;
-    let mut cmd = Command {
-        trigger: trigger.clone(),
-        dry_run: false,
-        only: Vec::new(),
-        sample_rate: None,
-        repair: false,
+    trigger.expect(FUNCTION, &["schedule", "backup_job"], &ACTIONS)?;
+    let m = match &trigger {
+        Trigger::Schedule(_) => {
+            return Ok(Command::Restore(restores::RestoreCommand {
+                trigger,
+                dry_run: false,
+                only: Vec::new(),
+                run_id: None,
+            }))
+        }
+        Trigger::BackupJob(j) if j.kind == BackupJobKind::Restore => {
+            return Ok(Command::Validate(j.clone()))
+        }
+        Trigger::BackupJob(_) => {
+            return Err(Error::event(
+                "event.detail-type",
+                "Restore Job State Change (restore-verification validates restore-testing jobs; backup and copy jobs go elsewhere)",
+            ))
+        }
+        Trigger::Manual(m) => m.clone(),
+        _ => return Err(Error::event("event", "a schedule, restore job event or command")),
     };
-    if let Trigger::Manual(m) = &trigger {
-        cmd.dry_run = m.dry_run;
-        cmd.only = m.only.clone();
+    if m.action == "restore" {
+        let mut run_id = None;
         for (k, v) in &m.args {
             match k.as_str() {
-                "repair" => {
-                    cmd.repair = v.as_bool().ok_or_else(|| Error::event("event.repair", "true or false"))?;
-                }
-                "sample_rate" => {
-                    let r = v.as_f64().filter(|r| *r > 0.0 && *r <= 1.0);
-                    cmd.sample_rate = Some(r.ok_or_else(|| Error::event("event.sample_rate", format!("a share above 0 and at most 1, got {v}")))?);
+                "run_id" => {
+                    let id = v.as_str().filter(|s| {
+                        !s.is_empty()
+                            && s.len() <= 64
+                            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    });
+                    run_id = Some(
+                        id.ok_or_else(|| {
+                            Error::event(
+                                "event.run_id",
+                                format!("a run id like 20261121T030000Z-1a2b3c4d, got {v}"),
+                            )
+                        })?
+                        .to_string(),
+                    );
                 }
                 other => {
                     return Err(Error::event(
                         format!("event.{other}"),
-                        "no such field: a sweep command has action, dry_run, only, sample_rate and repair",
+                        "no such field: a restore command has action, dry_run, only and run_id",
                     ))
                 }
             }
         }
-        for (i, name) in cmd.only.iter().enumerate() {
-            if !policy.verification.sweeps.iter().any(|s| &s.name == name) {
+        for (i, name) in m.only.iter().enumerate() {
+            if !policy
+                .components
+                .iter()
+                .any(|c| &c.name == name && c.verify.is_some())
+            {
                 let known: Vec<&str> = policy
-                    .verification
-                    .sweeps
+                    .components
                     .iter()
-                    .map(|s| s.name.as_str())
+                    .filter(|c| c.verify.is_some())
+                    .map(|c| c.name.as_str())
                     .collect();
                 return Err(Error::event(
                     format!("event.only[{i}]"),
                     format!(
-                        "a sweep named in the policy ({}), got {name:?}",
+                        "a component with verify in the policy ({}), got {name:?}",
                         known.join(", ")
                     ),
                 ));
             }
         }
+        if policy.verification.restore.is_none() {
+            return Err(Error::policy(
+                "verification.restore",
+                "the restore target (subnet group, security groups): restore was asked for",
+            ));
+        }
+        return Ok(Command::Restore(restores::RestoreCommand {
+            dry_run: m.dry_run,
+            only: m.only.clone(),
+            run_id,
+            trigger,
+        }));
     }
-    Ok(cmd)
+    let mut cmd = SweepCommand {
+        trigger: trigger.clone(),
+        dry_run: m.dry_run,
+        only: m.only.clone(),
+        sample_rate: None,
+        repair: false,
+    };
+    for (k, v) in &m.args {
+        match k.as_str() {
+            "repair" => {
+                cmd.repair = v
+                    .as_bool()
+                    .ok_or_else(|| Error::event("event.repair", "true or false"))?;
+            }
+            "sample_rate" => {
+                let r = v.as_f64().filter(|r| *r > 0.0 && *r <= 1.0);
+                cmd.sample_rate = Some(r.ok_or_else(|| {
+                    Error::event(
+                        "event.sample_rate",
+                        format!("a share above 0 and at most 1, got {v}"),
+                    )
+                })?);
+            }
+            other => return Err(Error::event(
+                format!("event.{other}"),
+                "no such field: a sweep command has action, dry_run, only, sample_rate and repair",
+            )),
+        }
+    }
+    for (i, name) in cmd.only.iter().enumerate() {
+        if !policy.verification.sweeps.iter().any(|s| &s.name == name) {
+            let known: Vec<&str> = policy
+                .verification
+                .sweeps
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect();
+            return Err(Error::event(
+                format!("event.only[{i}]"),
+                format!(
+                    "a sweep named in the policy ({}), got {name:?}",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(Command::Sweep(cmd))
 }
 
 #[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
 pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value> {
-    let report = run(app, &event.payload, &event.context.request_id, Utc::now()).await?;
-    serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))
+    let stop_at = lifeboat_shared::stop_time(event.context.deadline, std::time::SystemTime::now())
+        .map(|left| std::time::Instant::now() + left);
+    invoke(
+        app,
+        &event.payload,
+        &event.context.request_id,
+        Utc::now(),
+        stop_at,
+    )
+    .await
 }
 
-/// One run: every sweep in scope, then the report.
-pub async fn run(
+/// One invocation: parse (before any AWS call), then the sweep, restore run or validation.
+pub async fn invoke(
+    app: &App,
+    payload: &Value,
+    request_id: &str,
+    now: DateTime<Utc>,
+    stop_at: Option<std::time::Instant>,
+) -> Result<Value> {
+    match parse_command(payload, &app.policy)? {
+        Command::Sweep(_) => {
+            let report = sweep(app, payload, request_id, now).await?;
+            serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))
+        }
+        Command::Restore(cmd) => restores::invoke(app, &cmd, request_id, now, stop_at).await,
+        Command::Validate(job) => testing::validate(app, &job, now).await,
+    }
+}
+
+/// One sweep run: every sweep in scope, then the report.
+pub async fn sweep(
     app: &App,
     payload: &Value,
     request_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Report> {
-    let cmd = parse_command(payload, &app.policy)?;
+    let cmd = match parse_command(payload, &app.policy)? {
+        Command::Sweep(c) => c,
+        _ => {
+            return Err(Error::event(
+                "event.action",
+                "sweep (this entry point runs integrity sweeps only)",
+            ))
+        }
+    };
     // A redelivered event keeps its id: the same run id and the same sample.
     let event_key = match &cmd.trigger {
         Trigger::Schedule(s) => s.event_id.clone().unwrap_or_else(|| request_id.to_string()),
@@ -309,13 +466,7 @@ pub async fn run(
     if failed > 0 && report.status < lifeboat_shared::report::Status::Critical {
         report.status = lifeboat_shared::report::Status::Critical;
     }
-    let outbox = Outbox {
-        s3: &app.s3,
-        sns: &app.sns,
-        bucket: &app.env.report_bucket,
-        topic_arn: &app.env.report_topic_arn,
-    };
-    outbox.deliver(&mut report).await?;
+    app.outbox().deliver(&mut report).await?;
     Ok(report)
 }
 
@@ -331,11 +482,13 @@ mod tests {
     #[test]
     fn sweep_commands_and_their_errors() {
         let p = policy();
-        let c = parse_command(
+        let Command::Sweep(c) = parse_command(
             &json!({"action": "sweep", "repair": true, "sample_rate": 1, "only": ["crr"]}),
             &p,
         )
-        .unwrap();
+        .unwrap() else {
+            panic!("a sweep")
+        };
         assert!(c.repair && c.sample_rate == Some(1.0) && !c.dry_run);
         let e = parse_command(&json!({"action": "sweep", "sample_rate": 2}), &p).unwrap_err();
         assert!(
@@ -355,10 +508,16 @@ mod tests {
                 .starts_with("invalid event: event.repare: no such field"),
             "{e}"
         );
+        let e = parse_command(&json!({"action": "restores"}), &p).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("one of restore, sweep for restore-verification"),
+            "{e}"
+        );
         let e = parse_command(&json!({"action": "restore"}), &p).unwrap_err();
         assert!(
             e.to_string()
-                .contains("one of sweep for restore-verification"),
+                .starts_with("invalid policy: verification.restore"),
             "{e}"
         );
     }

@@ -14,7 +14,7 @@ use lifeboat_shared::policy::{Policy, ResourceKind};
 use lifeboat_shared::report::{Action, Outcome};
 
 use crate::plan::{
-    ExportTask, Inventory, Planned, Quota, Snapshot, Source, Step, Where, TAG_MANIFEST,
+    ExportTask, Inventory, Manifest, Planned, Quota, Snapshot, Source, Step, Where, TAG_MANIFEST,
 };
 
 /// The clients one run needs, built once per container.
@@ -25,6 +25,7 @@ pub struct Clients {
     pub rds_dr: Option<aws_sdk_rds::Client>,
     pub elasticache: aws_sdk_elasticache::Client,
     pub s3: aws_sdk_s3::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
     pub primary_region: String,
     pub dr_region: Option<String>,
 }
@@ -50,6 +51,69 @@ fn err_text<E: ProvideErrorMetadata + std::error::Error + 'static>(
 ) -> String {
     let (code, message) = aws_error_parts(e);
     format!("{code}: {message}")
+}
+
+/// The data fingerprint of each source whose snapshot this run just requested, where the
+/// policy gives database access: taken right after the request, so it describes the data the
+/// snapshot holds (rows written in between are within the row-count tolerance). Keyed by
+/// snapshot id; one action per fingerprint.
+pub async fn fingerprints(
+    c: &Clients,
+    policy: &Policy,
+    local: &BTreeMap<String, (String, u16)>,
+    inv: &Inventory,
+    created: &[(String, String)],
+    now: DateTime<Utc>,
+) -> (
+    BTreeMap<String, lifeboat_shared::data::DataFingerprint>,
+    Vec<Action>,
+) {
+    use lifeboat_shared::data::{self, Family};
+    let mut out = BTreeMap::new();
+    let mut actions = Vec::new();
+    for (source_id, snapshot_id) in created {
+        let Some(src) = inv.sources.iter().find(|s| &s.id == source_id) else {
+            continue;
+        };
+        let Some(access) = policy
+            .components
+            .iter()
+            .find(|comp| comp.name == src.component)
+            .and_then(|comp| comp.database.as_ref())
+        else {
+            continue;
+        };
+        let mut a = Action::new(
+            "fingerprint",
+            snapshot_id,
+            "row counts and primary-key checksums (Redis: key count) at snapshot time, for restore-verification",
+        )
+        .target(format!("{} {}", src.kind, src.id));
+        let taken = async {
+            let family = Family::of(&src.engine)
+                .ok_or_else(|| format!("engine {:?} cannot be fingerprinted", src.engine))?;
+            let (host, port) = src
+                .endpoint
+                .clone()
+                .ok_or_else(|| format!("{} reports no endpoint", src.id))?;
+            let to = data::target(local, family, &host, port);
+            let creds = data::credentials(&c.secrets, &access.secret_arn).await?;
+            data::fingerprint(family, &to, access.name.as_deref(), &creds, access.tls, now).await
+        }
+        .await;
+        match taken {
+            Ok(fp) => {
+                a.outcome = Outcome::Done;
+                out.insert(snapshot_id.clone(), fp);
+            }
+            Err(e) => {
+                a.outcome = Outcome::Failed;
+                a.error = Some(e);
+            }
+        }
+        actions.push(a);
+    }
+    (out, actions)
 }
 
 const QUOTA_READ: &str = "the manual-snapshot quota (DescribeAccountAttributes)";
@@ -173,6 +237,9 @@ async fn read_instances(c: &Clients, policy: &Policy) -> Result<Vec<Source>, Str
                 tags,
                 component: m.component,
                 settings: m.settings,
+                endpoint: db
+                    .endpoint()
+                    .and_then(|e| Some((e.address()?.to_string(), e.port()? as u16))),
             });
         }
     }
@@ -207,6 +274,10 @@ async fn read_clusters(c: &Clients, policy: &Policy) -> Result<Vec<Source>, Stri
                 tags,
                 component: m.component,
                 settings: m.settings,
+                endpoint: cl
+                    .endpoint()
+                    .zip(cl.port())
+                    .map(|(h, p)| (h.to_string(), p as u16)),
             });
         }
     }
@@ -271,6 +342,12 @@ async fn read_groups(c: &Clients, policy: &Policy) -> Result<Vec<Source>, String
                 tags,
                 component: m.component,
                 settings: m.settings,
+                endpoint: g
+                    .node_groups()
+                    .first()
+                    .and_then(|n| n.primary_endpoint())
+                    .or(g.configuration_endpoint())
+                    .and_then(|e| Some((e.address()?.to_string(), e.port()? as u16))),
             });
         }
     }
@@ -624,8 +701,19 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String
             key,
             manifest,
             settled,
+            carry_fingerprint,
         } => {
-            let body = serde_json::to_vec_pretty(manifest).map_err(|e| e.to_string())?;
+            let mut manifest = manifest.clone();
+            if *carry_fingerprint && manifest.fingerprint.is_none() {
+                // Rewrites keep the fingerprint the first write recorded (one GET, only for
+                // components with database access).
+                if let Ok(Some((old, _))) =
+                    lifeboat_shared::journal::read_json::<Manifest>(&c.s3, bucket, key).await
+                {
+                    manifest.fingerprint = old.fingerprint;
+                }
+            }
+            let body = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
             settle(
                 c.s3.put_object()
                     .bucket(bucket)

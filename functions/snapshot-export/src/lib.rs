@@ -8,8 +8,8 @@
 pub mod aws;
 pub mod plan;
 
-use std::collections::BTreeSet;
-use std::time::{Duration as StdDuration, Instant};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::LambdaEvent;
@@ -29,9 +29,6 @@ pub const FUNCTION: &str = "snapshot-export";
 /// Manual command actions: `run` (with `dry_run` for a plan) and `plan` (always a dry run).
 pub const ACTIONS: [&str; 2] = ["run", "plan"];
 const LEASE_KEY: &str = "locks/snapshot-export.json";
-/// Time kept back from the invocation deadline to write manifests and deliver the report:
-/// 30 s, or a quarter of a shorter invocation.
-const RESERVE: StdDuration = StdDuration::from_secs(30);
 
 /// Everything built once per container.
 pub struct App {
@@ -70,6 +67,7 @@ impl App {
                 .map(|r| aws_sdk_rds::Client::new(&aws.config_in(r))),
             elasticache: aws_sdk_elasticache::Client::new(aws.config()),
             s3: aws.s3(),
+            secrets: aws_sdk_secretsmanager::Client::new(aws.config()),
             primary_region: aws.region().to_string(),
             dr_region,
         };
@@ -104,14 +102,7 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value> {
     serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))
 }
 
-/// How long the run may keep starting steps: until the deadline less a reserve for the report.
-/// A deadline that is not an epoch time in the future (some local runtime emulators send the
-/// timeout itself) leaves the run unbounded rather than doing nothing.
-pub fn stop_time(deadline_ms: u64, now: std::time::SystemTime) -> Option<StdDuration> {
-    let deadline = std::time::SystemTime::UNIX_EPOCH + StdDuration::from_millis(deadline_ms);
-    let remaining = deadline.duration_since(now).ok()?;
-    Some(remaining.saturating_sub(RESERVE.min(remaining / 4)))
-}
+pub use lifeboat_shared::stop_time;
 
 /// Parses the command before anything else: errors name the field, and nothing is read or
 /// changed in AWS.
@@ -242,7 +233,27 @@ async fn work(
     });
     let created = creates.iter().any(|p| !p.deferred && p.blocked.is_none());
     let mut actions = first.already.clone();
-    actions.extend(aws::execute(c, bucket, creates, dry_run, n, stop_at).await);
+    let create_actions = aws::execute(c, bucket, creates, dry_run, n, stop_at).await;
+    let just_created: Vec<(String, String)> = create_actions
+        .iter()
+        .filter(|a| a.kind == "create-snapshot" && a.outcome == Outcome::Done)
+        .filter_map(|a| Some((a.resource.clone(), a.target.clone()?)))
+        .collect();
+    actions.extend(create_actions);
+    let (fingerprints, fp_actions) = if dry_run {
+        (BTreeMap::new(), Vec::new())
+    } else {
+        aws::fingerprints(
+            c,
+            policy,
+            &app.env.local_endpoints,
+            &inv,
+            &just_created,
+            now,
+        )
+        .await
+    };
+    actions.extend(fp_actions);
     let final_plan = if created && !dry_run {
         inv = aws::refresh(c, policy, Some(&inv)).await;
         calls_inventory += 1;
@@ -277,7 +288,17 @@ async fn work(
         })
         .map(|a| a.resource.clone())
         .collect();
-    let manifests = plan::manifests(policy, &inv, scope, now, &deleted);
+    let mut manifests = plan::manifests(policy, &inv, scope, now, &deleted);
+    for m in &mut manifests {
+        if let Step::WriteManifest {
+            snapshot, manifest, ..
+        } = &mut m.step
+        {
+            if let Some(fp) = fingerprints.get(&snapshot.id) {
+                manifest.fingerprint = Some(fp.clone());
+            }
+        }
+    }
     actions.extend(aws::execute(c, bucket, manifests, dry_run, n, stop_at).await);
     actions.extend(deleted_actions);
 
@@ -382,6 +403,7 @@ fn summarize(r: &mut Report) {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::time::Duration as StdDuration;
     use std::time::SystemTime;
 
     #[test]

@@ -36,6 +36,8 @@ pub struct Source {
     pub tags: BTreeMap<String, String>,
     pub component: String,
     pub settings: Settings,
+    /// Where clients connect (for the data fingerprint at snapshot time).
+    pub endpoint: Option<(String, u16)>,
 }
 
 /// A snapshot as inventoried, in the primary or the DR region.
@@ -180,6 +182,8 @@ pub enum Step {
         /// The manifest records every location in its final state: tag the snapshot so later
         /// runs skip it.
         settled: bool,
+        /// The component has database access: keep the fingerprint an earlier write recorded.
+        carry_fingerprint: bool,
     },
     DeleteSnapshot {
         snapshot: Snapshot,
@@ -227,6 +231,11 @@ pub struct Manifest {
     pub export: Option<ManifestExport>,
     pub written_at: DateTime<Utc>,
     pub written_by: String,
+    /// Row counts and primary-key checksums (SQL) or the key count (Redis) of the source, taken
+    /// just after the snapshot was requested, where the policy gives database access.
+    /// restore-verification compares the restored copy with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<lifeboat_shared::data::DataFingerprint>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -875,6 +884,7 @@ pub fn manifest_for(
         export,
         written_at: now,
         written_by: scope.run_id.clone(),
+        fingerprint: None,
     };
     (manifest, settled)
 }
@@ -960,6 +970,10 @@ pub fn manifests(
             step: Step::WriteManifest {
                 snapshot: snap.clone(),
                 key,
+                carry_fingerprint: policy
+                    .components
+                    .iter()
+                    .any(|c| c.name == manifest.component && c.database.is_some()),
                 manifest: Box::new(manifest),
                 settled,
             },
@@ -1238,6 +1252,7 @@ mod tests {
             tags: BTreeMap::new(),
             component: m.component,
             settings: m.settings,
+            endpoint: None,
         }
     }
 

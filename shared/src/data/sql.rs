@@ -3,8 +3,6 @@
 //! (discovered from the catalog, no hand-written list), null primary keys, freshness of a
 //! timestamp column, and named checks with expected results.
 //!
-//! Not wired to restores yet (issue 3 continues): `Db::connect` takes an endpoint and
-//! credentials; the restore flow will pass the restored endpoint and the source's secret.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +19,9 @@ pub struct Endpoint {
     pub database: String,
     pub user: String,
     pub password: String,
+    /// Encrypt and verify the server against `LIFEBOAT_DB_CA_BUNDLE` (RDS); off only for the
+    /// local servers of local runs.
+    pub tls: bool,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -85,14 +86,7 @@ pub struct CheckResult {
     pub detail: String,
 }
 
-/// A named check from the policy: `sql` returns one number, expected to equal `expect`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NamedCheck {
-    pub name: String,
-    pub sql: String,
-    #[serde(default)]
-    pub expect: i64,
-}
+pub use crate::policy::NamedCheck;
 
 /// What to check beyond the catalog-driven checks.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -117,9 +111,16 @@ fn quote(engine: Engine, ident: &str) -> String {
 }
 
 impl Db {
-    /// Connects without TLS: for the local servers the tests and the demo map restored
-    /// endpoints to. (RDS connections will need TLS: to be added with the restore flow.)
+    /// Connects with TLS verified against the CA bundle in `LIFEBOAT_DB_CA_BUNDLE` (the RDS
+    /// global bundle) when `ep.tls`; in the clear otherwise (the local servers of local runs).
     pub async fn connect(ep: &Endpoint) -> Result<Db, String> {
+        let bundle = if ep.tls {
+            Some(std::env::var(CA_BUNDLE_VAR).map_err(|_| {
+                format!("{CA_BUNDLE_VAR} is not set: TLS to {ep:?} needs the RDS CA bundle (global-bundle.pem from truststore.pki.rds.amazonaws.com) as a PEM file, or database.tls: false")
+            })?)
+        } else {
+            None
+        };
         match ep.engine {
             Engine::Postgres => {
                 let mut cfg = tokio_postgres::Config::new();
@@ -129,24 +130,50 @@ impl Db {
                     .user(&ep.user)
                     .password(&ep.password)
                     .connect_timeout(std::time::Duration::from_secs(10));
-                let (client, conn) = cfg
-                    .connect(tokio_postgres::NoTls)
-                    .await
-                    .map_err(|e| format!("connecting to {ep:?}: {e}"))?;
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::warn!(error = %e, "postgres connection ended");
+                let client = match &bundle {
+                    Some(path) => {
+                        cfg.ssl_mode(tokio_postgres::config::SslMode::Require);
+                        let tls =
+                            tokio_postgres_rustls::MakeRustlsConnect::new(rustls_config(path)?);
+                        let (client, conn) = cfg
+                            .connect(tls)
+                            .await
+                            .map_err(|e| format!("connecting to {ep:?}: {e}"))?;
+                        tokio::spawn(async move {
+                            if let Err(e) = conn.await {
+                                tracing::warn!(error = %e, "postgres connection ended");
+                            }
+                        });
+                        client
                     }
-                });
+                    None => {
+                        let (client, conn) = cfg
+                            .connect(tokio_postgres::NoTls)
+                            .await
+                            .map_err(|e| format!("connecting to {ep:?}: {e}"))?;
+                        tokio::spawn(async move {
+                            if let Err(e) = conn.await {
+                                tracing::warn!(error = %e, "postgres connection ended");
+                            }
+                        });
+                        client
+                    }
+                };
                 Ok(Db::Postgres(client))
             }
             Engine::Mysql => {
-                let opts = mysql_async::OptsBuilder::default()
+                let mut opts = mysql_async::OptsBuilder::default()
                     .ip_or_hostname(ep.host.clone())
                     .tcp_port(ep.port)
                     .db_name(Some(ep.database.clone()))
                     .user(Some(ep.user.clone()))
                     .pass(Some(ep.password.clone()));
+                if let Some(path) = &bundle {
+                    opts = opts.ssl_opts(Some(
+                        mysql_async::SslOpts::default()
+                            .with_root_certs(vec![std::path::PathBuf::from(path).into()]),
+                    ));
+                }
                 let conn = mysql_async::Conn::new(opts)
                     .await
                     .map_err(|e| format!("connecting to {ep:?}: {e}"))?;
@@ -325,10 +352,12 @@ impl Db {
     }
 
     /// Every check on the restored database. `expected`: the fingerprint recorded at snapshot
-    /// time (none: the count and checksum checks are skipped and say so).
+    /// time (none: the count and checksum checks are skipped and say so); `snapshot_at`: when
+    /// the backup was taken (freshness is measured against it, else the fingerprint's time).
     pub async fn verify(
         &mut self,
         expected: Option<&Fingerprint>,
+        snapshot_at: Option<DateTime<Utc>>,
         spec: &Spec,
     ) -> Result<Vec<CheckResult>, String> {
         let e = self.engine();
@@ -447,7 +476,7 @@ impl Db {
                 ))
                 .await?;
             let newest = rows.first().and_then(|r| r.first()).cloned().flatten();
-            let snapshot_at = expected.and_then(|f| f.taken_at);
+            let snapshot_at = snapshot_at.or(expected.and_then(|f| f.taken_at));
             let parsed = newest.as_deref().and_then(parse_db_time);
             let (ok, detail) = match (parsed, snapshot_at) {
                 (Some(n), Some(s)) => (s - n <= *max_lag, format!("newest {table}.{column} is {n}, {} min before the snapshot (allowed {} min)", (s - n).num_minutes(), max_lag.num_minutes())),
@@ -481,6 +510,31 @@ impl Db {
         out.sort_by_key(|r| r.verdict == Verdict::Pass);
         Ok(out)
     }
+}
+
+/// The PEM file of CA certificates database servers are verified against.
+pub const CA_BUNDLE_VAR: &str = "LIFEBOAT_DB_CA_BUNDLE";
+
+fn rustls_config(path: &str) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in
+        CertificateDer::pem_file_iter(path).map_err(|e| format!("{CA_BUNDLE_VAR} {path}: {e}"))?
+    {
+        let cert = cert.map_err(|e| format!("{CA_BUNDLE_VAR} {path}: {e}"))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("{CA_BUNDLE_VAR} {path}: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("{CA_BUNDLE_VAR} {path}: no certificates in it"));
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 fn parse_db_time(s: &str) -> Option<DateTime<Utc>> {
@@ -538,6 +592,7 @@ mod tests {
             database: "d".into(),
             user: "u".into(),
             password: "s3cret".into(),
+            tls: false,
         };
         assert!(!format!("{ep:?}").contains("s3cret"));
     }

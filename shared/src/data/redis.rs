@@ -1,11 +1,43 @@
-//! Checks on a restored Redis (ElastiCache replication group restored from a snapshot): the key
-//! count against the count recorded at snapshot time, and a sample of keys readable.
-//! Not wired to restores yet (issue 3 continues).
+//! Redis (ElastiCache replication groups): the key count at snapshot time, and the checks on a
+//! restored copy: key count against that count, a sample of keys readable.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::checks::{CheckResult, Verdict};
+use super::sql::{CheckResult, Verdict};
+use super::{Credentials, Target};
+
+/// `redis://[:password@]host:port/0`; the password (an AUTH token) is never logged.
+pub fn url(to: &Target, creds: &Credentials) -> String {
+    if creds.password.is_empty() {
+        format!("redis://{}:{}/0", to.host, to.port)
+    } else {
+        let user = if creds.username.is_empty() {
+            String::new()
+        } else {
+            creds.username.clone()
+        };
+        format!(
+            "redis://{}:{}@{}:{}/0",
+            pct(&user),
+            pct(&creds.password),
+            to.host,
+            to.port
+        )
+    }
+}
+
+fn pct(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CacheFingerprint {
@@ -19,7 +51,13 @@ async fn connect(url: &str) -> Result<redis::aio::MultiplexedConnection, String>
     client
         .get_multiplexed_async_connection()
         .await
-        .map_err(|e| format!("connecting to Redis: {e}"))
+        .map_err(|e| {
+            format!(
+                "connecting to Redis: {:?} {}",
+                e.kind(),
+                e.detail().unwrap_or_default()
+            )
+        })
 }
 
 /// Total keys from `INFO keyspace` (`db0:keys=12,expires=0,...`).

@@ -1,0 +1,735 @@
+//! The restore run: a resumable state machine whose journal lives in S3. Each invocation takes
+//! the run lease, lets the janitor remove expired temporary resources, advances every restore
+//! (start -> wait -> verify -> teardown) until all wait on AWS or the deadline nears, saves the
+//! journal after every round, and returns `done: false` (Step Functions waits and invokes again
+//! with the run id) or, once every restore is torn down, reports once and returns `done: true`.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, Utc};
+use lifeboat_shared::data::Verdict;
+use lifeboat_shared::journal::{read_json, Journal, Lease};
+use lifeboat_shared::policy::{BackupSource, Component};
+use lifeboat_shared::report::{Action, Decision, Measurement, Outcome, Report, Severity, Status};
+use lifeboat_shared::trigger::Trigger;
+use lifeboat_shared::{Error, Result};
+use serde_json::{json, Value};
+
+use crate::cloud::{self, Poll};
+use crate::state::{
+    janitor_picks, journal_key, Job, NewRun, Phase, RunState, Status as RunStatus, LEASE_KEY,
+    STATUS_KEY,
+};
+use crate::verify;
+use crate::{App, FUNCTION};
+
+/// What a restore command asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoreCommand {
+    pub trigger: Trigger,
+    pub dry_run: bool,
+    pub only: Vec<String>,
+    /// Resume this run (the Step Functions loop passes it back).
+    pub run_id: Option<String>,
+}
+
+fn component<'a>(app: &'a App, name: &str) -> Option<&'a Component> {
+    app.policy.components.iter().find(|c| c.name == name)
+}
+
+/// One invocation of a restore run.
+pub async fn invoke(
+    app: &App,
+    cmd: &RestoreCommand,
+    request_id: &str,
+    now: DateTime<Utc>,
+    stop_at: Option<Instant>,
+) -> Result<Value> {
+    let event_key = match &cmd.trigger {
+        Trigger::Schedule(s) => s.event_id.clone().unwrap_or_else(|| request_id.to_string()),
+        _ => request_id.to_string(),
+    };
+    let new_run_id = lifeboat_shared::run_id(cmd.trigger.event_time().unwrap_or(now), &event_key);
+    let bucket = &app.env.report_bucket;
+    if cmd.dry_run {
+        return dry_run(app, cmd, &new_run_id, now).await;
+    }
+    let lease = match Lease::acquire(
+        &app.s3,
+        bucket,
+        LEASE_KEY,
+        cmd.run_id.as_deref().unwrap_or(&new_run_id),
+        Duration::minutes(16),
+        now,
+    )
+    .await?
+    {
+        Ok(l) => l,
+        Err(held) => {
+            return Ok(json!({
+                "done": false,
+                "run_id": cmd.run_id.clone().unwrap_or(new_run_id),
+                "note": format!("another invocation ({}) is advancing restores until {}; this one did nothing", held.0.owner, held.0.expires_at),
+            }))
+        }
+    };
+    let result = advance(app, cmd, &new_run_id, now, stop_at).await;
+    if let Err(e) = lease.release(&app.s3).await {
+        tracing::warn!(error = %e, "could not release the restore lease; it expires by itself");
+    }
+    result
+}
+
+async fn load_status(app: &App) -> Result<(RunStatus, Option<String>)> {
+    Ok(
+        match read_json::<RunStatus>(&app.s3, &app.env.report_bucket, STATUS_KEY).await? {
+            Some((s, etag)) => (s, Some(etag)),
+            None => (RunStatus::default(), None),
+        },
+    )
+}
+
+async fn save_status(app: &App, status: &RunStatus, etag: Option<&str>) -> Result<Option<String>> {
+    let body = serde_json::to_vec_pretty(status).map_err(|e| Error::Internal(e.to_string()))?;
+    let mut put = app
+        .s3
+        .put_object()
+        .bucket(&app.env.report_bucket)
+        .key(STATUS_KEY)
+        .content_type("application/json")
+        .body(body.into());
+    put = match etag {
+        Some(e) => put.if_match(e),
+        None => put.if_none_match("*"),
+    };
+    let out = put
+        .send()
+        .await
+        .map_err(|e| Error::aws("PutObject", Some(STATUS_KEY), &e))?;
+    Ok(out.e_tag)
+}
+
+async fn advance(
+    app: &App,
+    cmd: &RestoreCommand,
+    new_run_id: &str,
+    now: DateTime<Utc>,
+    stop_at: Option<Instant>,
+) -> Result<Value> {
+    let bucket = &app.env.report_bucket;
+    let (mut status, mut status_etag) = load_status(app).await?;
+    let mut notes = Vec::new();
+    let run_id = match (&cmd.run_id, &status.active_run) {
+        (Some(id), _) => id.clone(),
+        (None, Some(active)) if active != new_run_id => {
+            notes.push(format!(
+                "run {active} was still in progress: advanced it instead of starting a second set of restores"
+            ));
+            active.clone()
+        }
+        _ => new_run_id.to_string(),
+    };
+    let key = journal_key(&run_id);
+    let mut journal = match Journal::<RunState>::load(&app.s3, bucket, &key).await? {
+        Some(j) => j,
+        None if cmd.run_id.is_some() => {
+            return Err(Error::event(
+                "event.run_id",
+                format!("a restore run with a journal at s3://{bucket}/{key}; there is none"),
+            ))
+        }
+        None => {
+            let (cands, warnings) = cloud::candidates(&app.cloud, &app.policy).await;
+            let (jobs, skipped) = NewRun {
+                policy: &app.policy,
+                run_id: &run_id,
+                now,
+                only: &cmd.only,
+            }
+            .plan(&cands, &status);
+            let mut j = Journal::new(
+                &key,
+                RunState {
+                    run_id: run_id.clone(),
+                    trigger: cmd.trigger.describe(),
+                    started_at: now,
+                    jobs,
+                    skipped,
+                    janitor: Vec::new(),
+                    warnings,
+                    finished_at: None,
+                    invocations: 0,
+                },
+            );
+            j.save(&app.s3, bucket).await?;
+            if !j.state.jobs.is_empty() {
+                status.active_run = Some(run_id.clone());
+                status_etag = save_status(app, &status, status_etag.as_deref()).await?;
+            }
+            j
+        }
+    };
+    if journal.state.finished_at.is_some() {
+        if status.active_run.as_deref() == Some(run_id.as_str()) {
+            status.active_run = None;
+            save_status(app, &status, status_etag.as_deref()).await?;
+        }
+        return Ok(json!({
+            "done": true,
+            "run_id": run_id,
+            "note": "this run already finished and reported; nothing done again",
+        }));
+    }
+    journal.state.invocations += 1;
+    janitor(app, &mut journal.state, now).await;
+    journal.save(&app.s3, bucket).await?;
+    let Some(target) = app.policy.verification.restore.clone() else {
+        return Err(Error::policy(
+            "verification.restore",
+            "the restore target (subnet group, security groups)",
+        ));
+    };
+    loop {
+        if stop_at.map(|s| Instant::now() >= s).unwrap_or(false) {
+            break;
+        }
+        let run = &journal.state.run_id.clone();
+        let moved = futures::future::join_all(
+            journal
+                .state
+                .jobs
+                .iter_mut()
+                .map(|job| step(app, &target, run, job)),
+        )
+        .await;
+        journal.save(&app.s3, bucket).await?;
+        if !moved.iter().any(|m| *m) {
+            break;
+        }
+    }
+    if !journal.state.done() {
+        let phases: Vec<Value> = journal
+            .state
+            .jobs
+            .iter()
+            .map(|j| json!({"component": j.component, "phase": j.phase, "resource": j.temp_id}))
+            .collect();
+        return Ok(json!({
+            "done": false,
+            "run_id": run_id,
+            "jobs": phases,
+            "notes": notes,
+        }));
+    }
+    // Finished: fold into the status, report once.
+    status.record(&journal.state);
+    let mut report = build_report(app, &journal.state, &status, Utc::now());
+    for n in notes {
+        report.finding(Severity::Info, None, n);
+    }
+    report.finish(Utc::now());
+    if journal.state.jobs.iter().any(|j| j.passed == Some(false))
+        && report.status < Status::Critical
+    {
+        report.status = Status::Critical;
+    }
+    save_status(app, &status, status_etag.as_deref()).await?;
+    app.outbox().deliver(&mut report).await?;
+    journal.state.finished_at = Some(Utc::now());
+    journal.save(&app.s3, bucket).await?;
+    let mut out = serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))?;
+    if let Value::Object(m) = &mut out {
+        m.insert("done".into(), Value::Bool(true));
+    }
+    Ok(out)
+}
+
+/// Removes expired temporary resources; records what it did in the run.
+async fn janitor(app: &App, run: &mut RunState, now: DateTime<Utc>) {
+    match cloud::scan_temp(&app.cloud).await {
+        Ok(found) => {
+            for (r, why) in janitor_picks(&found, now) {
+                match cloud::remove(&app.cloud, &r).await {
+                    Ok(true) => run.janitor.push((r.id.clone(), why)),
+                    Ok(false) => run.warnings.push(format!(
+                        "janitor: {} is still being emptied; removed on a later run",
+                        r.id
+                    )),
+                    Err(e) => run.warnings.push(format!("janitor: {e}")),
+                }
+            }
+        }
+        Err(e) => run
+            .warnings
+            .push(format!("janitor could not list restore resources: {e}")),
+    }
+}
+
+/// Advances one restore by one phase. Returns whether it moved.
+async fn step(
+    app: &App,
+    target: &lifeboat_shared::policy::RestoreTarget,
+    run_id: &str,
+    job: &mut Job,
+) -> bool {
+    let now = Utc::now();
+    let Some(comp) = component(app, &job.component) else {
+        if job.phase != Phase::Done && job.phase != Phase::Teardown {
+            job.fail(format!(
+                "component {} is no longer in the policy",
+                job.component
+            ));
+            return true;
+        }
+        return teardown_step(app, run_id, job).await;
+    };
+    let source = comp
+        .verify
+        .as_ref()
+        .map(|v| v.source)
+        .unwrap_or(BackupSource::Snapshot);
+    match job.phase {
+        Phase::Start => {
+            match cloud::start(&app.cloud, job, target, source, run_id).await {
+                Ok(()) => {
+                    job.started_at = Some(now);
+                    job.phase = Phase::Wait;
+                }
+                Err(e) => job.fail(format!("restore did not start: {e}")),
+            }
+            true
+        }
+        Phase::Wait => match cloud::poll(&app.cloud, job, target, run_id).await {
+            Ok(Poll::Ready { host, port }) => {
+                job.endpoint = Some((host, port));
+                job.available_at = Some(now);
+                job.phase = Phase::Verify;
+                true
+            }
+            Ok(Poll::Failed(why)) => {
+                job.fail(why);
+                true
+            }
+            Ok(Poll::Waiting(why)) | Err(why) => {
+                if foreign(&why) {
+                    job.error = Some(why);
+                    job.passed = Some(false);
+                    job.phase = Phase::Done;
+                    return true;
+                }
+                let since = job.started_at.unwrap_or(now);
+                if now - since > target.timeout.0 {
+                    job.fail(format!(
+                        "not available after {} min (timeout {}): {why}",
+                        (now - since).num_minutes(),
+                        target.timeout
+                    ));
+                    return true;
+                }
+                job.teardown_note = Some(why);
+                false
+            }
+        },
+        Phase::Verify => {
+            job.teardown_note = None;
+            let expected = match verify::recorded_fingerprint(
+                &app.s3,
+                &app.policy.buckets.backup,
+                job,
+            )
+            .await
+            {
+                Ok(f) => f,
+                Err(e) => {
+                    job.error = Some(e);
+                    None
+                }
+            };
+            match verify::run_checks(
+                &app.secrets,
+                &app.env.local_endpoints,
+                comp,
+                job,
+                expected.as_ref(),
+            )
+            .await
+            {
+                Ok(checks) => {
+                    job.passed = Some(
+                        !checks.is_empty()
+                            && checks.iter().all(|c| c.verdict == Verdict::Pass)
+                            && job.error.is_none(),
+                    );
+                    job.checks = checks;
+                    job.verified_at = Some(Utc::now());
+                    job.phase = Phase::Teardown;
+                }
+                Err(e) => job.fail(format!("could not check the restored data: {e}")),
+            }
+            true
+        }
+        Phase::Teardown => teardown_step(app, run_id, job).await,
+        Phase::Done => false,
+    }
+}
+
+fn foreign(why: &str) -> bool {
+    why.contains("left alone")
+}
+
+async fn teardown_step(app: &App, run_id: &str, job: &mut Job) -> bool {
+    match cloud::teardown(&app.cloud, job, run_id).await {
+        Ok(true) => {
+            job.torn_down_at = Some(Utc::now());
+            job.teardown_note = None;
+            job.phase = Phase::Done;
+            true
+        }
+        Ok(false) => {
+            job.teardown_note = Some("waiting for the cluster's instance to be deleted".into());
+            false
+        }
+        Err(e) if foreign(&e) => {
+            job.teardown_note = Some(e);
+            job.phase = Phase::Done;
+            true
+        }
+        Err(e) => {
+            // Retried next invocation; the janitor removes it at expiry in any case.
+            job.teardown_note = Some(format!("teardown failed, retried: {e}"));
+            false
+        }
+    }
+}
+
+fn minutes(secs: f64) -> String {
+    if secs < 120.0 {
+        format!("{secs:.1} s")
+    } else {
+        format!("{:.1} min", secs / 60.0)
+    }
+}
+
+/// The report of a finished run.
+pub fn build_report(app: &App, run: &RunState, status: &RunStatus, now: DateTime<Utc>) -> Report {
+    let mut report = Report::new(
+        FUNCTION,
+        &run.run_id,
+        app.aws.region(),
+        run.trigger.clone(),
+        false,
+        run.started_at,
+    );
+    let (mut passed, mut failed) = (0, 0);
+    let mut jobs: Vec<&Job> = run.jobs.iter().collect();
+    // Failures first.
+    jobs.sort_by_key(|j| j.passed == Some(true));
+    for j in jobs {
+        let settings = app.policy.settings_by_name(&j.component);
+        let ok = j.passed == Some(true);
+        if ok {
+            passed += 1
+        } else {
+            failed += 1
+        }
+        let failing: Vec<String> = j
+            .checks
+            .iter()
+            .filter(|c| c.verdict == Verdict::Fail)
+            .map(|c| format!("{} {}: {}", c.check, c.subject, c.detail))
+            .collect();
+        let restore = j.restore_seconds();
+        let rto = settings.rto.0.num_seconds() as f64;
+        let timing = match restore {
+            Some(s) => format!(
+                "restore {} against RTO {} ({})",
+                minutes(s),
+                settings.rto,
+                if s <= rto { "within" } else { "OVER" }
+            ),
+            None => "restore time not measured (never available)".into(),
+        };
+        let mut reason = Vec::new();
+        if let Some(e) = &j.error {
+            reason.push(e.clone());
+        }
+        reason.extend(failing.iter().cloned());
+        reason.push(format!(
+            "{} of {} checks passed",
+            j.checks
+                .iter()
+                .filter(|c| c.verdict == Verdict::Pass)
+                .count(),
+            j.checks.len()
+        ));
+        reason.push(timing);
+        report.decisions.push(Decision {
+            subject: format!("{}: {} -> {}", j.component, j.backup.id, j.temp_id),
+            verdict: if ok { "PASS" } else { "FAIL" }.into(),
+            reason: reason.join("; "),
+        });
+        if !ok {
+            let what = j
+                .error
+                .clone()
+                .into_iter()
+                .chain(failing)
+                .collect::<Vec<_>>()
+                .join("; ");
+            report.finding(
+                Severity::Critical,
+                Some(&j.component),
+                format!("backup {} FAILED verification: {what}", j.backup.id),
+            );
+        }
+        if let Some(s) = restore {
+            if s > rto {
+                report.finding(
+                    Severity::Warning,
+                    Some(&j.component),
+                    format!("restore took {} (RTO {})", minutes(s), settings.rto),
+                );
+            }
+        }
+        if j.mapped {
+            report.finding(
+                Severity::Info,
+                Some(&j.component),
+                format!(
+                    "checks connected through LIFEBOAT_LOCAL_ENDPOINTS (a local run), not to {}",
+                    j.endpoint
+                        .as_ref()
+                        .map(|(h, p)| format!("{h}:{p}"))
+                        .unwrap_or_default()
+                ),
+            );
+        }
+        let mut restore_action = Action::new(
+            "restore",
+            &j.temp_id,
+            format!(
+                "from {} ({} backup of {}, taken {})",
+                j.backup.id,
+                match j.backup.origin {
+                    crate::state::Origin::Lifeboat => "Lifeboat",
+                    crate::state::Origin::Snapshot => "snapshot",
+                    crate::state::Origin::RecoveryPoint => "AWS Backup",
+                },
+                j.backup.source_id,
+                j.backup.created_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+        );
+        restore_action.outcome = if j.available_at.is_some() {
+            Outcome::Done
+        } else {
+            restore_action.error = j.error.clone();
+            Outcome::Failed
+        };
+        report.actions.push(restore_action);
+        let mut teardown = Action::new(
+            "teardown",
+            &j.temp_id,
+            "temporary resource deleted (no final snapshot)",
+        );
+        teardown.outcome = if j.torn_down_at.is_some() {
+            Outcome::Done
+        } else {
+            teardown.error = j.teardown_note.clone();
+            Outcome::Failed
+        };
+        report.actions.push(teardown);
+        let dims = |name: &str, value: f64, unit: &str| Measurement {
+            name: name.into(),
+            value,
+            unit: unit.into(),
+            dimensions: [("Component".to_string(), j.component.clone())]
+                .into_iter()
+                .collect(),
+        };
+        if let Some(s) = restore {
+            report
+                .measurements
+                .push(dims("RestoreSeconds", s, "Seconds"));
+        }
+        report.measurements.push(dims(
+            "VerificationPassed",
+            if ok { 1.0 } else { 0.0 },
+            "Count",
+        ));
+    }
+    for (c, why) in &run.skipped {
+        report.finding(
+            Severity::Info,
+            Some(c),
+            format!("not restored this run: {why}"),
+        );
+    }
+    for (id, why) in &run.janitor {
+        let mut a = Action::new("janitor-delete", id, why.clone());
+        a.outcome = Outcome::Done;
+        report.actions.push(a);
+    }
+    for w in &run.warnings {
+        report.finding(Severity::Warning, None, w.clone());
+    }
+    // Verified RPO: age of the newest backup that passed, per component with verify.
+    let mut rpo = serde_json::Map::new();
+    for c in app.policy.components.iter().filter(|c| c.verify.is_some()) {
+        let st = status.components.get(&c.name);
+        let settings = app.policy.settings_by_name(&c.name);
+        match st.and_then(|s| s.verified_backup_at) {
+            Some(at) => {
+                let age = (now - at).num_seconds().max(0) as f64;
+                report.measurements.push(Measurement {
+                    name: "VerifiedRpoSeconds".into(),
+                    value: age,
+                    unit: "Seconds".into(),
+                    dimensions: [("Component".to_string(), c.name.clone())]
+                        .into_iter()
+                        .collect(),
+                });
+                rpo.insert(
+                    c.name.clone(),
+                    json!({
+                        "backup": st.and_then(|s| s.verified_backup.clone()),
+                        "backup_time": at,
+                        "age_seconds": age,
+                        "rpo": settings.rpo.to_string(),
+                    }),
+                );
+            }
+            None => {
+                report.finding(
+                    Severity::Warning,
+                    Some(&c.name),
+                    "no backup of this component has passed verification yet: verified RPO unknown",
+                );
+                rpo.insert(c.name.clone(), Value::Null);
+            }
+        }
+    }
+    let rpo_text: Vec<String> = rpo
+        .iter()
+        .filter_map(|(c, v)| {
+            let age = v.get("age_seconds")?.as_f64()?;
+            Some(format!("{c} {:.1} h", age / 3600.0))
+        })
+        .collect();
+    report.headline = if run.jobs.is_empty() {
+        format!("no restore due ({} skipped)", run.skipped.len())
+    } else {
+        format!(
+            "restores: {passed} passed, {failed} failed{}",
+            if rpo_text.is_empty() {
+                String::new()
+            } else {
+                format!("; verified RPO {}", rpo_text.join(", "))
+            }
+        )
+    };
+    report.details = json!({
+        "restores": run.jobs,
+        "skipped": run.skipped,
+        "janitor": run.janitor,
+        "verified_rpo": rpo,
+        "invocations": run.invocations,
+    });
+    report
+}
+
+/// The plan without changes: which backup each due component would restore, into what, and
+/// what the janitor would remove.
+async fn dry_run(
+    app: &App,
+    cmd: &RestoreCommand,
+    run_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Value> {
+    let (status, _) = load_status(app).await?;
+    let (cands, warnings) = cloud::candidates(&app.cloud, &app.policy).await;
+    let (jobs, skipped) = NewRun {
+        policy: &app.policy,
+        run_id,
+        now,
+        only: &cmd.only,
+    }
+    .plan(&cands, &status);
+    let mut report = Report::new(
+        FUNCTION,
+        run_id,
+        app.aws.region(),
+        cmd.trigger.describe(),
+        true,
+        now,
+    );
+    let target = app.policy.verification.restore.as_ref();
+    for j in &jobs {
+        let class = match (j.kind, target) {
+            (lifeboat_shared::policy::ResourceKind::Elasticache, Some(t)) => {
+                t.cache_node_type.clone()
+            }
+            (lifeboat_shared::policy::ResourceKind::AuroraCluster, Some(t)) => {
+                t.aurora_instance_class.clone()
+            }
+            (_, Some(t)) => t.instance_class.clone(),
+            _ => String::new(),
+        };
+        let mut a = Action::new(
+            "restore",
+            &j.temp_id,
+            format!(
+                "{}: {} taken {}, as {class}, private, expires {}; then checks and teardown",
+                j.component,
+                j.backup.id,
+                j.backup.created_at.format("%Y-%m-%d %H:%M UTC"),
+                j.expires_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+        );
+        a.outcome = Outcome::Planned;
+        report.actions.push(a);
+    }
+    for (c, why) in &skipped {
+        report.finding(
+            Severity::Info,
+            Some(c),
+            format!("would not be restored: {why}"),
+        );
+    }
+    for w in &warnings {
+        report.finding(Severity::Warning, None, w.clone());
+    }
+    match cloud::scan_temp(&app.cloud).await {
+        Ok(found) => {
+            for (r, why) in janitor_picks(&found, now) {
+                let mut a = Action::new("janitor-delete", &r.id, why);
+                a.outcome = Outcome::Planned;
+                report.actions.push(a);
+            }
+        }
+        Err(e) => report.finding(
+            Severity::Warning,
+            None,
+            format!("janitor could not list: {e}"),
+        ),
+    }
+    if let Some(active) = &status.active_run {
+        report.finding(
+            Severity::Info,
+            None,
+            format!("run {active} is in progress: a real trigger would advance it first"),
+        );
+    }
+    report.headline = format!(
+        "would restore {} backup(s), skip {}",
+        jobs.len(),
+        skipped.len()
+    );
+    report.details = json!({ "restores": jobs, "skipped": skipped });
+    report.finish(Utc::now());
+    app.outbox().deliver(&mut report).await?;
+    let mut out = serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))?;
+    if let Value::Object(m) = &mut out {
+        m.insert("done".into(), Value::Bool(true));
+    }
+    Ok(out)
+}

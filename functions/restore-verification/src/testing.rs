@@ -1,0 +1,270 @@
+//! AWS Backup restore testing: when a restore-testing plan's restore job completes, check the
+//! restored resource like any Lifeboat restore and tell AWS Backup the outcome with
+//! PutRestoreValidationResult. AWS Backup deletes the resource itself after the plan's
+//! retention, so nothing is torn down here.
+
+use chrono::{DateTime, Utc};
+use lifeboat_shared::data::Verdict;
+use lifeboat_shared::error::aws_error_parts;
+use lifeboat_shared::policy::ResourceKind;
+use lifeboat_shared::report::{Decision, Report, Severity, Status};
+use lifeboat_shared::trigger::BackupJob;
+use lifeboat_shared::{Error, Result};
+use serde_json::{json, Value};
+
+use crate::state::{Backup, Job, Origin, Phase};
+use crate::{verify, App, FUNCTION};
+
+/// `arn:aws:rds:REGION:ACCOUNT:db:ID` or `...:cluster:ID` -> (kind, id).
+pub fn rds_resource(arn: &str) -> Option<(ResourceKind, String)> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    if parts.len() != 7 || parts[0] != "arn" || parts[2] != "rds" {
+        return None;
+    }
+    match parts[5] {
+        "db" => Some((ResourceKind::RdsInstance, parts[6].to_string())),
+        "cluster" => Some((ResourceKind::AuroraCluster, parts[6].to_string())),
+        _ => None,
+    }
+}
+
+/// Handles a "Restore Job State Change" event.
+pub async fn validate(app: &App, ev: &BackupJob, now: DateTime<Utc>) -> Result<Value> {
+    let Some(plan) = &ev.restore_testing_plan_arn else {
+        return Ok(json!({"done": true, "note": "not a restore-testing job: nothing to validate"}));
+    };
+    let run_id = lifeboat_shared::run_id(ev.time, &ev.job_id);
+    let mut report = Report::new(
+        FUNCTION,
+        &run_id,
+        app.aws.region(),
+        format!("AWS Backup restore testing job {} {}", ev.job_id, ev.state),
+        false,
+        now,
+    );
+    if ev.state != "COMPLETED" {
+        if matches!(ev.state.as_str(), "FAILED" | "ABORTED") {
+            report.finding(
+                Severity::Critical,
+                Some(plan),
+                format!(
+                    "restore-testing job {} ended {}: the recovery point {} did not restore",
+                    ev.job_id,
+                    ev.state,
+                    ev.recovery_point_arn.as_deref().unwrap_or("?")
+                ),
+            );
+            report.headline = format!("restore testing job {}", ev.state);
+            report.finish(Utc::now());
+            app.outbox().deliver(&mut report).await?;
+            return serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()));
+        }
+        return Ok(
+            json!({"done": true, "note": format!("restore job {}: nothing to validate yet", ev.state)}),
+        );
+    }
+    let job_out = app
+        .cloud
+        .backup
+        .describe_restore_job()
+        .restore_job_id(&ev.job_id)
+        .send()
+        .await
+        .map_err(|e| Error::aws("DescribeRestoreJob", Some(&ev.job_id), &e))?;
+    let created = job_out
+        .created_resource_arn()
+        .map(str::to_string)
+        .or(ev.created_resource_arn.clone())
+        .unwrap_or_default();
+    let source_arn = job_out
+        .source_resource_arn()
+        .unwrap_or_default()
+        .to_string();
+    let (outcome, message, decision) = match check(app, ev, &created, &source_arn, &job_out).await {
+        Ok((passed, message)) => (
+            if passed { "SUCCESSFUL" } else { "FAILED" },
+            message.clone(),
+            Decision {
+                subject: format!("{created} (restore-testing job {})", ev.job_id),
+                verdict: if passed { "PASS" } else { "FAIL" }.into(),
+                reason: message,
+            },
+        ),
+        Err(why) => (
+            "FAILED",
+            why.clone(),
+            Decision {
+                subject: format!("{created} (restore-testing job {})", ev.job_id),
+                verdict: "FAIL".into(),
+                reason: why,
+            },
+        ),
+    };
+    let put = app
+        .cloud
+        .backup
+        .put_restore_validation_result()
+        .restore_job_id(&ev.job_id)
+        .validation_status(outcome.into())
+        // AWS Backup keeps a short message.
+        .validation_status_message(message.chars().take(1000).collect::<String>())
+        .send()
+        .await;
+    if let Err(e) = put {
+        let (code, msg) = aws_error_parts(&e);
+        report.finding(
+            Severity::Warning,
+            Some(&ev.job_id),
+            format!("PutRestoreValidationResult: {code}: {msg} (a validation result may already be recorded)"),
+        );
+    }
+    let failed = decision.verdict == "FAIL";
+    if failed {
+        report.finding(
+            Severity::Critical,
+            Some(&created),
+            format!("restore-testing validation FAILED: {}", decision.reason),
+        );
+    }
+    report.decisions.push(decision);
+    report.headline = format!("restore testing validation {outcome}");
+    report.details =
+        json!({"restore_job_id": ev.job_id, "plan": plan, "validation_status": outcome});
+    report.finish(Utc::now());
+    if failed && report.status < Status::Critical {
+        report.status = Status::Critical;
+    }
+    app.outbox().deliver(&mut report).await?;
+    serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))
+}
+
+async fn check(
+    app: &App,
+    ev: &BackupJob,
+    created: &str,
+    source_arn: &str,
+    job_out: &aws_sdk_backup::operation::describe_restore_job::DescribeRestoreJobOutput,
+) -> std::result::Result<(bool, String), String> {
+    let (kind, id) = rds_resource(created).ok_or_else(|| {
+        format!("restored resource {created:?} is not an RDS instance or Aurora cluster: Lifeboat checks only those")
+    })?;
+    let source_id = rds_resource(source_arn)
+        .map(|(_, id)| id)
+        .unwrap_or_default();
+    let comp = app
+        .policy
+        .components
+        .iter()
+        .find(|c| c.kind == kind && c.ids.contains(&source_id) && c.verify.is_some())
+        .ok_or_else(|| {
+            format!("no component with verify lists {source_id:?} (the restored backup's source) in its ids")
+        })?;
+    let rds = &app.cloud.rds;
+    let (host, port, engine) = match kind {
+        ResourceKind::AuroraCluster => {
+            let out = rds
+                .describe_db_clusters()
+                .db_cluster_identifier(&id)
+                .send()
+                .await
+                .map_err(|e| format!("DescribeDBClusters {id}: {}", aws_error_parts(&e).0))?;
+            let cl = out.db_clusters().first().ok_or("cluster not found")?;
+            if cl.db_cluster_members().is_empty() {
+                return Err(format!(
+                    "restored cluster {id} has no instance to connect to"
+                ));
+            }
+            (
+                cl.endpoint().unwrap_or_default().to_string(),
+                cl.port().unwrap_or(0) as u16,
+                cl.engine().unwrap_or_default().to_string(),
+            )
+        }
+        _ => {
+            let out = rds
+                .describe_db_instances()
+                .db_instance_identifier(&id)
+                .send()
+                .await
+                .map_err(|e| format!("DescribeDBInstances {id}: {}", aws_error_parts(&e).0))?;
+            let i = out.db_instances().first().ok_or("instance not found")?;
+            let ep = i.endpoint();
+            (
+                ep.and_then(|e| e.address()).unwrap_or_default().to_string(),
+                ep.and_then(|e| e.port()).unwrap_or(0) as u16,
+                i.engine().unwrap_or_default().to_string(),
+            )
+        }
+    };
+    let created_at = job_out
+        .recovery_point_creation_date()
+        .and_then(|t| DateTime::from_timestamp(t.secs(), 0))
+        .unwrap_or(ev.time);
+    let mut job = Job {
+        component: comp.name.clone(),
+        kind,
+        backup: Backup {
+            id: ev.recovery_point_arn.clone().unwrap_or_default(),
+            arn: ev.recovery_point_arn.clone().unwrap_or_default(),
+            origin: Origin::RecoveryPoint,
+            created_at,
+            source_id,
+            engine,
+        },
+        temp_id: id,
+        temp_instance_id: None,
+        expires_at: ev.time,
+        phase: Phase::Verify,
+        restore_job_id: Some(ev.job_id.clone()),
+        started_at: None,
+        available_at: None,
+        verified_at: None,
+        torn_down_at: None,
+        endpoint: Some((host, port)),
+        mapped: false,
+        passed: None,
+        checks: Vec::new(),
+        error: None,
+        teardown_note: None,
+    };
+    let checks =
+        verify::run_checks(&app.secrets, &app.env.local_endpoints, comp, &mut job, None).await?;
+    let failing: Vec<String> = checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::Fail)
+        .map(|c| format!("{} {}: {}", c.check, c.subject, c.detail))
+        .collect();
+    let passed = failing.is_empty() && !checks.is_empty();
+    let message = if passed {
+        format!("Lifeboat: {} checks passed on {}", checks.len(), comp.name)
+    } else {
+        format!(
+            "Lifeboat: {} of {} checks failed: {}",
+            failing.len(),
+            checks.len(),
+            failing.join("; ")
+        )
+    };
+    Ok((passed, message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rds_arns() {
+        assert_eq!(
+            rds_resource("arn:aws:rds:us-east-1:123456789012:db:awsbackup-restore-test-1"),
+            Some((ResourceKind::RdsInstance, "awsbackup-restore-test-1".into()))
+        );
+        assert_eq!(
+            rds_resource("arn:aws:rds:us-east-1:123456789012:cluster:c1"),
+            Some((ResourceKind::AuroraCluster, "c1".into()))
+        );
+        assert_eq!(
+            rds_resource("arn:aws:elasticfilesystem:us-east-1:1:file-system/fs-1"),
+            None
+        );
+    }
+}

@@ -1,0 +1,106 @@
+//! The checks on a restored copy: SQL (PostgreSQL, MySQL/MariaDB) with the source's credentials
+//! from Secrets Manager, or Redis; compared with the data fingerprint snapshot-export recorded in
+//! the backup's manifest when there is one.
+
+use std::collections::BTreeMap;
+
+use lifeboat_shared::data::{
+    self, redis, CheckResult, DataFingerprint, Db, Endpoint, Family, Spec, Target,
+};
+use lifeboat_shared::policy::{Component, ResourceKind};
+
+use crate::state::{Job, Origin};
+
+/// Where snapshot-export keeps the manifest of a snapshot it made.
+pub fn manifest_key(kind: ResourceKind, source_id: &str, snapshot_id: &str) -> String {
+    format!("backups/{kind}/{source_id}/{snapshot_id}/manifest.json")
+}
+
+/// The fingerprint recorded at snapshot time, if the backup is Lifeboat's and one was taken.
+pub async fn recorded_fingerprint(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    job: &Job,
+) -> Result<Option<DataFingerprint>, String> {
+    if job.backup.origin != Origin::Lifeboat {
+        return Ok(None);
+    }
+    let key = manifest_key(job.kind, &job.backup.source_id, &job.backup.id);
+    let manifest: Option<(serde_json::Value, String)> =
+        lifeboat_shared::journal::read_json(s3, bucket, &key)
+            .await
+            .map_err(|e| e.to_string())?;
+    let Some((m, _)) = manifest else {
+        return Ok(None);
+    };
+    match m.get("fingerprint") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v) => serde_json::from_value(v.clone())
+            .map(Some)
+            .map_err(|e| format!("s3://{bucket}/{key}: fingerprint not readable: {e}")),
+    }
+}
+
+/// Runs every check the policy asks for on the restored endpoint. Failing checks come first.
+pub async fn run_checks(
+    secrets: &aws_sdk_secretsmanager::Client,
+    local: &BTreeMap<String, (String, u16)>,
+    comp: &Component,
+    job: &mut Job,
+    expected: Option<&DataFingerprint>,
+) -> Result<Vec<CheckResult>, String> {
+    let (host, port) = job
+        .endpoint
+        .clone()
+        .ok_or("no endpoint recorded for the restored resource")?;
+    let family = Family::of(&job.backup.engine)
+        .ok_or_else(|| format!("engine {:?} has no checks in Lifeboat", job.backup.engine))?;
+    let to: Target = data::target(local, family, &host, port);
+    job.mapped = to.mapped;
+    let v = comp
+        .verify
+        .as_ref()
+        .ok_or("the component has no verify section")?;
+    match family {
+        Family::Sql(engine) => {
+            let access = comp
+                .database
+                .as_ref()
+                .ok_or("the component has no database section")?;
+            // The restored copy has the source's users and passwords as of the snapshot.
+            let creds = data::credentials(secrets, &access.secret_arn).await?;
+            let ep = Endpoint {
+                engine,
+                host: to.host.clone(),
+                port: to.port,
+                database: access.name.clone().unwrap_or_default(),
+                user: creds.username.clone(),
+                password: creds.password.clone(),
+                tls: access.tls && !to.mapped,
+            };
+            let mut db = Db::connect(&ep).await?;
+            let spec = Spec {
+                tolerance_percent: v.row_tolerance_percent,
+                freshness: v
+                    .freshness
+                    .as_ref()
+                    .map(|f| (f.table.clone(), f.column.clone(), f.max_lag.0)),
+                named: v.checks.clone(),
+            };
+            let fp = match expected {
+                Some(DataFingerprint::Sql(f)) => Some(f),
+                _ => None,
+            };
+            db.verify(fp, Some(job.backup.created_at), &spec).await
+        }
+        Family::Redis => {
+            // Restored without AUTH inside the restore subnets: no credentials needed.
+            let url = redis::url(&to, &data::Credentials::default());
+            let fp = match expected {
+                Some(DataFingerprint::Redis(f)) => Some(f),
+                _ => None,
+            };
+            redis::verify(&url, fp, v.key_tolerance_percent, v.sample_keys as usize).await
+        }
+    }
+}
