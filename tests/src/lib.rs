@@ -2,6 +2,8 @@
 //! benchmark: start the pinned moto server on loopback, seed a realistic environment, read the
 //! report emails back from the SQS queue subscribed to the report topic.
 
+pub mod shop;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -11,10 +13,15 @@ use std::time::{Duration, Instant};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_rds::types::Tag as RdsTag;
 use chrono::Utc;
+use lifeboat_shared::data::sql::Engine;
 
 pub const ACCOUNT: &str = "123456789012";
 pub const PRIMARY: &str = "us-east-1";
 pub const DR: &str = "us-west-2";
+/// The explicit local mapping: restored (and source) database endpoints the emulator reports
+/// are reached on these local servers instead.
+pub const LOCAL_ENDPOINTS: &str =
+    "postgres=127.0.0.1:5432,mysql=127.0.0.1:3306,redis=127.0.0.1:6379";
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -173,6 +180,12 @@ pub async fn create_dr_bucket(s3_dr: &aws_sdk_s3::Client, name: &str) {
 /// Names of what [`seed`] creates.
 #[derive(Debug, Clone)]
 pub struct World {
+    /// The local databases standing in for the sources' data (and, through
+    /// LIFEBOAT_LOCAL_ENDPOINTS, for their restored copies): orders-db on PostgreSQL,
+    /// catalog-aurora on MariaDB.
+    pub orders_database: String,
+    pub catalog_database: String,
+    pub security_group_id: String,
     pub backup_bucket: String,
     pub dr_backup_bucket: String,
     pub report_bucket: String,
@@ -235,7 +248,11 @@ pub async fn seed(emu: &Emulator, scenario: &Scenario, dir: &Path) -> World {
     let sns = aws_sdk_sns::Client::new(&primary);
     let sqs = aws_sdk_sqs::Client::new(&primary);
 
+    let port = emu.endpoint.rsplit(':').next().unwrap_or("0").to_string();
     let world = World {
+        orders_database: format!("lifeboat_orders_{port}"),
+        catalog_database: format!("lifeboat_catalog_{port}"),
+        security_group_id: String::new(),
         backup_bucket: "ecommerce-backups-prod-us-east-1".into(),
         dr_backup_bucket: "ecommerce-backups-prod-us-west-2".into(),
         report_bucket: "lifeboat-reports-123456789012".into(),
@@ -412,8 +429,8 @@ pub async fn seed(emu: &Emulator, scenario: &Scenario, dir: &Path) -> World {
         // The catalog Aurora cluster (selected by tag) with one writer.
         rds.create_db_cluster()
             .db_cluster_identifier("catalog-aurora")
-            .engine("aurora-postgresql")
-            .engine_version("16.4")
+            .engine("aurora-mysql")
+            .engine_version("8.0.mysql_aurora.3.08.0")
             .master_username("catalog")
             .master_user_password("not-a-real-password-3")
             .set_tags(Some(rds_tags(&[("app", "catalog")])))
@@ -423,7 +440,7 @@ pub async fn seed(emu: &Emulator, scenario: &Scenario, dir: &Path) -> World {
         rds.create_db_instance()
             .db_instance_identifier("catalog-aurora-1")
             .db_cluster_identifier("catalog-aurora")
-            .engine("aurora-postgresql")
+            .engine("aurora-mysql")
             .db_instance_class("db.r6g.large")
             .send()
             .await
@@ -440,16 +457,131 @@ pub async fn seed(emu: &Emulator, scenario: &Scenario, dir: &Path) -> World {
             .expect("redis group");
     }
 
+    // Restores: private subnets, their DB and cache subnet groups, a security group.
+    let security_group_id = seed_network(emu, &primary).await;
+    // Database credentials, as RDS keeps them in Secrets Manager (the local servers' users).
+    let sm = aws_sdk_secretsmanager::Client::new(&primary);
+    let secret = |name: &'static str, body: &'static str| {
+        let sm = sm.clone();
+        async move {
+            sm.create_secret()
+                .name(name)
+                .secret_string(body)
+                .send()
+                .await
+                .expect("secret")
+                .arn()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    let orders_secret = secret(
+        "lifeboat/orders-db",
+        r#"{"engine":"postgres","username":"postgres","password":""}"#,
+    )
+    .await;
+    let catalog_secret = secret(
+        "lifeboat/catalog-aurora",
+        r#"{"engine":"mysql","username":"root","password":""}"#,
+    )
+    .await;
+    let sessions_secret = secret(
+        "lifeboat/sessions-redis",
+        r#"{"username":"","password":""}"#,
+    )
+    .await;
+    // The shop's data on the local servers.
+    for (engine, name) in [
+        (Engine::Postgres, &world.orders_database),
+        (Engine::Mysql, &world.catalog_database),
+    ] {
+        shop::drop_db(engine, name).await;
+        shop::build(engine, name, shop::Damage::None).await;
+    }
+
     let policy = include_str!("../../infra/policy.local.yaml")
         .replace("{backup_bucket}", &world.backup_bucket)
-        .replace("{dr_backup_bucket}", &world.dr_backup_bucket);
+        .replace("{dr_backup_bucket}", &world.dr_backup_bucket)
+        .replace("{security_group_id}", &security_group_id)
+        .replace("{orders_secret_arn}", &orders_secret)
+        .replace("{catalog_secret_arn}", &catalog_secret)
+        .replace("{sessions_secret_arn}", &sessions_secret)
+        .replace("{orders_database}", &world.orders_database)
+        .replace("{catalog_database}", &world.catalog_database);
     std::fs::create_dir_all(dir).expect("state dir");
     std::fs::write(&world.policy_path, policy).expect("write policy");
     World {
         topic_arn,
         queue_url,
+        security_group_id,
         ..world
     }
+}
+
+/// The restore network: a VPC with two private subnets, the `lifeboat-restore` DB and cache
+/// subnet groups, and the security group restored resources get. EC2 is called over its query
+/// protocol directly (the SDK's EC2 crate would double the test build for four calls).
+async fn seed_network(emu: &Emulator, primary: &SdkConfig) -> String {
+    let vpc = ec2(emu, "Action=CreateVpc&CidrBlock=10.20.0.0%2F16");
+    let vpc_id = xml_value(&vpc, "vpcId");
+    let mut subnets = Vec::new();
+    for (cidr, az) in [
+        ("10.20.1.0%2F24", "us-east-1a"),
+        ("10.20.2.0%2F24", "us-east-1b"),
+    ] {
+        let out = ec2(
+            emu,
+            &format!("Action=CreateSubnet&VpcId={vpc_id}&CidrBlock={cidr}&AvailabilityZone={az}"),
+        );
+        subnets.push(xml_value(&out, "subnetId"));
+    }
+    let sg = ec2(
+        emu,
+        &format!("Action=CreateSecurityGroup&GroupName=lifeboat-restore&GroupDescription=restore-verification&VpcId={vpc_id}"),
+    );
+    let sg_id = xml_value(&sg, "groupId");
+    aws_sdk_rds::Client::new(primary)
+        .create_db_subnet_group()
+        .db_subnet_group_name("lifeboat-restore")
+        .db_subnet_group_description("private subnets for restore checks")
+        .set_subnet_ids(Some(subnets.clone()))
+        .send()
+        .await
+        .expect("db subnet group");
+    aws_sdk_elasticache::Client::new(primary)
+        .create_cache_subnet_group()
+        .cache_subnet_group_name("lifeboat-restore")
+        .cache_subnet_group_description("private subnets for restore checks")
+        .set_subnet_ids(Some(subnets))
+        .send()
+        .await
+        .expect("cache subnet group");
+    sg_id
+}
+
+/// One EC2 query-protocol call to the emulator (it does not check signatures).
+fn ec2(emu: &Emulator, params: &str) -> String {
+    let addr = emu.endpoint.trim_start_matches("http://").to_string();
+    let body = format!("{params}&Version=2016-11-15");
+    let req = format!(
+        "POST / HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20261121/{PRIMARY}/ec2/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = TcpStream::connect(&addr).expect("emulator");
+    s.write_all(req.as_bytes()).expect("ec2 request");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("ec2 response");
+    assert!(out.contains(" 200 "), "EC2 {params}: {out}");
+    out
+}
+
+fn xml_value(xml: &str, tag: &str) -> String {
+    let open = format!("<{tag}>");
+    xml.split(&open)
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_else(|| panic!("no <{tag}> in {xml}"))
+        .to_string()
 }
 
 /// One report email as the mailbox would show it.
@@ -496,6 +628,15 @@ pub async fn read_emails(config: &SdkConfig, queue_url: &str) -> Vec<Email> {
 }
 
 /// The environment a Lifeboat function needs to run against the emulator.
+/// The function environment for `world` (as the Lambda would get it, with the local mapping).
+pub fn env_for(world: &World) -> lifeboat_shared::config::Env {
+    let vars = function_env("http://unused", world);
+    lifeboat_shared::config::Env::from_lookup(|k| {
+        vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    })
+    .expect("the harness's environment is valid")
+}
+
 pub fn function_env(emu_endpoint: &str, world: &World) -> Vec<(String, String)> {
     [
         ("AWS_ENDPOINT_URL", emu_endpoint.to_string()),
@@ -505,6 +646,7 @@ pub fn function_env(emu_endpoint: &str, world: &World) -> Vec<(String, String)> 
         ("LIFEBOAT_POLICY", world.policy_path.display().to_string()),
         ("LIFEBOAT_REPORT_TOPIC_ARN", world.topic_arn.clone()),
         ("LIFEBOAT_REPORT_BUCKET", world.report_bucket.clone()),
+        ("LIFEBOAT_LOCAL_ENDPOINTS", LOCAL_ENDPOINTS.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

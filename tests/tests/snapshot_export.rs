@@ -54,12 +54,7 @@ async fn fixture_with(scenario: Scenario, edit_policy: impl Fn(String) -> String
 /// The function's App for `world`, talking to whatever `config` points at.
 async fn app_for(config: aws_config::SdkConfig, world: &World) -> App {
     let aws = Aws::from_config(config).unwrap();
-    let env = Env {
-        policy: world.policy_path.display().to_string(),
-        report_topic_arn: world.topic_arn.clone(),
-        report_bucket: world.report_bucket.clone(),
-        local_endpoints: Default::default(),
-    };
+    let env = lifeboat_tests::env_for(world);
     let policy = lifeboat_shared::load_policy(&env.policy, &aws.s3())
         .await
         .unwrap();
@@ -497,6 +492,9 @@ async fn a_concurrent_trigger_does_nothing_and_a_crashed_runs_lease_is_taken_ove
 async fn malformed_events_are_rejected_before_any_aws_call() {
     // An App whose every AWS call would fail to connect: only input errors can come back.
     let world = World {
+        orders_database: String::new(),
+        catalog_database: String::new(),
+        security_group_id: String::new(),
         backup_bucket: "b-1".into(),
         dr_backup_bucket: "b-2".into(),
         report_bucket: "r-1".into(),
