@@ -9,7 +9,6 @@ use std::collections::BTreeSet;
 
 use chrono::Utc;
 use lifeboat_shared::clients::Aws;
-use lifeboat_shared::config::Env;
 use lifeboat_shared::report::{Outcome, Report, Status};
 use lifeboat_tests::{read_emails, seed, Emulator, Scenario, World, DR, PRIMARY};
 use serde_json::{json, Value};
