@@ -1319,6 +1319,32 @@ mod tests {
     }
 
     #[test]
+    fn restores_are_validated_by_field() {
+        let comp = |extra: &str| {
+            format!("version: 1\nbuckets: {{backup: b-1}}\ncomponents:\n  - name: orders\n    kind: rds-instance\n    ids: [db-1]\n    database: {{name: shop, secret_arn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf'}}\n    verify: {{every: 1d{extra}}}\n")
+        };
+        let target = "verification:\n  restore: {db_subnet_group: lifeboat-restore, security_group_ids: [sg-0a1b2c3d]}\n";
+        let p = Policy::parse(&format!("{}{target}", comp(""))).unwrap();
+        let v = p.components[0].verify.as_ref().unwrap();
+        assert_eq!((v.select, v.source), (Selection::Latest, BackupSource::Snapshot));
+        let r = p.verification.restore.as_ref().unwrap();
+        assert_eq!((r.instance_class.as_str(), r.expiry), ("db.t4g.micro", Span::hours(6)));
+        for (text, field) in [
+            (comp(""), "verification.restore: the subnet group"),
+            (format!("{}verification:\n  restore: {{db_subnet_group: r, security_group_ids: [default]}}\n", comp("")), "verification.restore.security_group_ids[0]: a security group id"),
+            (format!("{}verification:\n  restore: {{db_subnet_group: r, security_group_ids: [sg-01], expiry: 2h, timeout: 3h}}\n", comp("")), "verification.restore.timeout: above 0 and below expiry"),
+            (format!("{}{target}", comp(", source: aws-backup")), "verification.restore.backup_role_arn"),
+            (format!("{}{target}", comp(", checks: [{name: x, sql: 'DELETE FROM orders'}]")), "components[0].verify.checks[0].sql: one SELECT"),
+            (format!("{}{target}", comp(", row_tolerance_percent: 120")), "components[0].verify.row_tolerance_percent"),
+            (format!("{}{target}", comp("")).replace("name: shop, ", ""), "components[0].database.name"),
+            (format!("{}{target}", comp("")).replace("arn:aws:secretsmanager", "arn:aws:ssm"), "components[0].database.secret_arn"),
+        ] {
+            let e = err(&text);
+            assert!(e.starts_with(&format!("invalid policy: {field}")), "{field}: {e}");
+        }
+    }
+
+    #[test]
     fn span_round_trip() {
         for s in ["30s", "5m", "1h", "30d", "2w"] {
             assert_eq!(Span::parse(s).unwrap().to_string(), s);

@@ -476,7 +476,7 @@ mod tests {
     use serde_json::json;
 
     fn policy() -> Policy {
-        Policy::parse("version: 1\nbuckets: {backup: b-1}\nverification:\n  sweeps:\n    - {name: crr, source: {bucket: b-1}, replica: {bucket: b-2}}\n").unwrap()
+        Policy::parse("version: 1\nbuckets: {backup: b-1}\ncomponents:\n  - {name: orders-db, kind: rds-instance, ids: [db-1], database: {name: shop, secret_arn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf'}, verify: {every: 1d}}\nverification:\n  restore: {db_subnet_group: restore, security_group_ids: [sg-0123abcd]}\n  sweeps:\n    - {name: crr, source: {bucket: b-1}, replica: {bucket: b-2}}\n").unwrap()
     }
 
     #[test]
@@ -514,12 +514,27 @@ mod tests {
                 .contains("one of restore, sweep for restore-verification"),
             "{e}"
         );
-        let e = parse_command(&json!({"action": "restore"}), &p).unwrap_err();
+        let bare = Policy::parse("version: 1\nbuckets: {backup: b-1}\n").unwrap();
+        let e = parse_command(&json!({"action": "restore"}), &bare).unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("invalid policy: verification.restore"),
             "{e}"
         );
+        let e = parse_command(&json!({"action": "restore", "only": ["catalog"]}), &p).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("event.only[0]: a component with verify in the policy (orders-db)"),
+            "{e}"
+        );
+        let Command::Restore(r) = parse_command(
+            &json!({"action": "restore", "run_id": "20261121T030000Z-7b1e2f40"}),
+            &p,
+        )
+        .unwrap() else {
+            panic!("a restore")
+        };
+        assert_eq!(r.run_id.as_deref(), Some("20261121T030000Z-7b1e2f40"));
     }
 
     #[test]
