@@ -248,7 +248,9 @@ pub async fn seed(emu: &Emulator, scenario: &Scenario, dir: &Path) -> World {
     let sns = aws_sdk_sns::Client::new(&primary);
     let sqs = aws_sdk_sqs::Client::new(&primary);
 
-    let port = emu.endpoint.rsplit(':').next().unwrap_or("0").to_string();
+    // Per emulator (tests run side by side); the demo names its own (LIFEBOAT_SHOP_SUFFIX).
+    let port = std::env::var("LIFEBOAT_SHOP_SUFFIX")
+        .unwrap_or_else(|_| emu.endpoint.rsplit(':').next().unwrap_or("0").to_string());
     let world = World {
         orders_database: format!("lifeboat_orders_{port}"),
         catalog_database: format!("lifeboat_catalog_{port}"),
@@ -582,6 +584,31 @@ fn xml_value(xml: &str, tag: &str) -> String {
         .and_then(|rest| rest.split('<').next())
         .unwrap_or_else(|| panic!("no <{tag}> in {xml}"))
         .to_string()
+}
+
+impl World {
+    /// Drops the shop's local databases (tests call it when they pass).
+    pub async fn drop_databases(&self) {
+        shop::drop_db(Engine::Postgres, &self.orders_database).await;
+        shop::drop_db(Engine::Mysql, &self.catalog_database).await;
+    }
+
+    /// The same from a `Drop` (a fixture torn down after a failed assertion too).
+    pub fn drop_databases_blocking(&self) {
+        if self.orders_database.is_empty() {
+            return;
+        }
+        let (o, c) = (self.orders_database.clone(), self.catalog_database.clone());
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                rt.block_on(async {
+                    shop::drop_db(Engine::Postgres, &o).await;
+                    shop::drop_db(Engine::Mysql, &c).await;
+                });
+            }
+        })
+        .join();
+    }
 }
 
 /// One report email as the mailbox would show it.

@@ -199,6 +199,7 @@ async fn a_recovery_point_is_restored_with_start_restore_job_tagged_checked_and_
         .send()
         .await;
     assert!(gone.is_err(), "the restored instance is deleted");
+    world.drop_databases().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -309,5 +310,6 @@ async fn restore_testing_jobs_are_validated_and_the_result_sent_to_aws_backup() 
         .unwrap()
         .contains("not a restore-testing job"));
     assert_eq!(results.lock().unwrap().len(), 2);
+    world.drop_databases().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

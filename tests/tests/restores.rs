@@ -28,6 +28,7 @@ struct Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
+        self.world.drop_databases_blocking();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -21,6 +21,12 @@ struct Fixture {
     _dir: TempDir,
 }
 
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        self.world.drop_databases_blocking();
+    }
+}
+
 struct TempDir(std::path::PathBuf);
 impl Drop for TempDir {
     fn drop(&mut self) {

@@ -66,11 +66,13 @@ pub async fn invoke(
     {
         Ok(l) => l,
         Err(held) => {
+            // A resumed run waits and tries again; a new trigger leaves the work to the loop
+            // that holds the lease (no second loop).
             return Ok(json!({
-                "done": false,
-                "run_id": cmd.run_id.clone().unwrap_or(new_run_id),
+                "done": cmd.run_id.is_none(),
+                "run_id": cmd.run_id.clone(),
                 "note": format!("another invocation ({}) is advancing restores until {}; this one did nothing", held.0.owner, held.0.expires_at),
-            }))
+            }));
         }
     };
     let result = advance(app, cmd, &new_run_id, now, stop_at).await;

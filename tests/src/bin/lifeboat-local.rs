@@ -2,6 +2,8 @@
 //!
 //!   lifeboat-local seed STATE_DIR [--history-days N]   seed the emulator, write STATE_DIR/env
 //!   lifeboat-local emails STATE_DIR                    print report emails received since last call
+//!   lifeboat-local damage STATE_DIR                    damage the catalog's local database (rows
+//!                                                      lost, orphaned items) after its snapshot
 //!
 //! The emulator endpoint comes from AWS_ENDPOINT_URL and its clock file from
 //! LIFEBOAT_EMULATOR_CLOCK_FILE (both set by scripts/local-aws.sh).
@@ -42,13 +44,16 @@ async fn main() -> ExitCode {
                 env.push_str(&format!("{k}={v}\n"));
             }
             env.push_str(&format!("LIFEBOAT_REPORT_QUEUE_URL={}\n", world.queue_url));
+            env.push_str(&format!("LIFEBOAT_DEMO_CATALOG_DB={}\n", world.catalog_database));
             if let Err(e) = std::fs::write(dir.join("env"), env) {
                 eprintln!("cannot write {}: {e}", dir.join("env").display());
                 return ExitCode::FAILURE;
             }
             println!(
-                "seeded: RDS ecommerce-prod-db (PostgreSQL, {} old Lifeboat snapshots + a person's manual snapshot + automated), analytics-db (opted in by tag), scratch-db (not selected), Aurora catalog-aurora, Redis ecommerce-redis-cluster; buckets {} and {}; report topic {} -> SQS inbox",
+                "seeded: RDS ecommerce-prod-db (PostgreSQL, {} old Lifeboat snapshots + a person's manual snapshot + automated), analytics-db (opted in by tag), scratch-db (not selected), Aurora MySQL catalog-aurora, Redis ecommerce-redis-cluster; restore subnet groups and security group; database secrets; the shop's data in local PostgreSQL {} and MariaDB {}; buckets {} and {}; report topic {} -> SQS inbox",
                 3 + scenario.history_days,
+                world.orders_database,
+                world.catalog_database,
                 world.backup_bucket,
                 world.dr_backup_bucket,
                 world.topic_arn
@@ -72,8 +77,20 @@ async fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        "damage" => {
+            let Ok(db) = std::env::var("LIFEBOAT_DEMO_CATALOG_DB") else {
+                eprintln!("LIFEBOAT_DEMO_CATALOG_DB is not set (source STATE_DIR/env)");
+                return ExitCode::from(2);
+            };
+            use lifeboat_shared::data::sql::Engine;
+            use lifeboat_tests::shop::{damage_in_place, Damage};
+            damage_in_place(Engine::Mysql, &db, Damage::LostRecentOrders).await;
+            damage_in_place(Engine::Mysql, &db, Damage::OrphanedItems).await;
+            println!("damaged MariaDB database {db}: the 5 newest orders and their items lost, 2 order_items rows orphaned");
+            ExitCode::SUCCESS
+        }
         other => {
-            eprintln!("unknown command {other:?}: seed or emails");
+            eprintln!("unknown command {other:?}: seed, emails or damage");
             ExitCode::from(2)
         }
     }
