@@ -38,6 +38,7 @@ for _ in $(seq 1 300); do
   if grep -qiE "invoke server|listening|ready" "$state/watch.log" 2>/dev/null || (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
   sleep 0.2
 done
+kill -0 "$watch_pid" 2>/dev/null || { echo "cargo lambda watch did not start:"; cat "$state/watch.log"; exit 1; }
 
 invoke() { # FUNCTION EVENT_FILE TITLE
   say "$3"

@@ -1326,9 +1326,15 @@ mod tests {
         let target = "verification:\n  restore: {db_subnet_group: lifeboat-restore, security_group_ids: [sg-0a1b2c3d]}\n";
         let p = Policy::parse(&format!("{}{target}", comp(""))).unwrap();
         let v = p.components[0].verify.as_ref().unwrap();
-        assert_eq!((v.select, v.source), (Selection::Latest, BackupSource::Snapshot));
+        assert_eq!(
+            (v.select, v.source),
+            (Selection::Latest, BackupSource::Snapshot)
+        );
         let r = p.verification.restore.as_ref().unwrap();
-        assert_eq!((r.instance_class.as_str(), r.expiry), ("db.t4g.micro", Span::hours(6)));
+        assert_eq!(
+            (r.instance_class.as_str(), r.expiry),
+            ("db.t4g.micro", Span::hours(6))
+        );
         for (text, field) in [
             (comp(""), "verification.restore: the subnet group"),
             (format!("{}verification:\n  restore: {{db_subnet_group: r, security_group_ids: [default]}}\n", comp("")), "verification.restore.security_group_ids[0]: a security group id"),

@@ -600,7 +600,10 @@ impl World {
         }
         let (o, c) = (self.orders_database.clone(), self.catalog_database.clone());
         let _ = std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 rt.block_on(async {
                     shop::drop_db(Engine::Postgres, &o).await;
                     shop::drop_db(Engine::Mysql, &c).await;

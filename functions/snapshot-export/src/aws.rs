@@ -377,8 +377,9 @@ async fn read_db_snapshots(
                 arn: s.db_snapshot_arn().unwrap_or_default().to_string(),
                 source_id: s.db_instance_identifier().unwrap_or_default().to_string(),
                 region: region.to_string(),
-                created_at: time(s.snapshot_create_time())
-                    .or_else(|| time(s.original_snapshot_create_time())),
+                // A copy's SnapshotCreateTime is the copy's; the original time is the data's.
+                created_at: time(s.original_snapshot_create_time())
+                    .or_else(|| time(s.snapshot_create_time())),
                 status: s.status().unwrap_or_default().to_string(),
                 manual: s.snapshot_type() == Some("manual"),
                 encrypted: s.encrypted().unwrap_or(false),

@@ -72,14 +72,16 @@ impl Snapshot {
         self.status == "available"
     }
 
-    /// When the backup was taken: AWS's creation time, else the period recorded in our tag.
+    /// When the backup was taken, for retention: the period recorded in our tag (copied to DR
+    /// copies with CopyTags), else AWS's creation time. A DR copy's own creation time is the
+    /// time of the copy, not of the data: an old snapshot copied today must not count as
+    /// today's backup (it would push today's real copy out of the daily tier).
     pub fn time(&self) -> Option<DateTime<Utc>> {
-        self.created_at.or_else(|| {
-            self.tags
-                .get(TAG_PERIOD)
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc))
-        })
+        self.tags
+            .get(TAG_PERIOD)
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .or(self.created_at)
     }
 }
 
@@ -1863,5 +1865,29 @@ mod tests {
             .unwrap();
         assert_eq!(f.severity, Severity::Warning);
         assert!(f.message.contains("\"stopped\""), "{}", f.message);
+    }
+
+    #[test]
+    fn a_copy_made_today_of_an_old_snapshot_is_as_old_as_its_data() {
+        let period = Utc.with_ymd_and_hms(2026, 10, 14, 0, 0, 0).unwrap();
+        let copy = Snapshot {
+            kind: ResourceKind::RdsInstance,
+            id: "lifeboat-orders-20261014-0000".into(),
+            arn: "arn:aws:rds:us-west-2:123456789012:snapshot:lifeboat-orders-20261014-0000".into(),
+            source_id: "orders".into(),
+            region: "us-west-2".into(),
+            // The copy's own creation time: today.
+            created_at: Some(Utc.with_ymd_and_hms(2026, 11, 21, 14, 0, 0).unwrap()),
+            status: "available".into(),
+            manual: true,
+            encrypted: false,
+            kms_key_id: None,
+            size_gb: None,
+            engine: None,
+            tags: [(TAG_PERIOD.to_string(), period.to_rfc3339())]
+                .into_iter()
+                .collect(),
+        };
+        assert_eq!(copy.time(), Some(period));
     }
 }

@@ -41,10 +41,14 @@ async fn main() -> ExitCode {
             let world = seed(&emu, &scenario, &dir).await;
             let mut env = String::new();
             for (k, v) in function_env(&endpoint, &world) {
-                env.push_str(&format!("{k}={v}\n"));
+                // Quoted: values may hold '=' (LIFEBOAT_LOCAL_ENDPOINTS); dotenv and sh agree.
+                env.push_str(&format!("{k}=\"{v}\"\n"));
             }
             env.push_str(&format!("LIFEBOAT_REPORT_QUEUE_URL={}\n", world.queue_url));
-            env.push_str(&format!("LIFEBOAT_DEMO_CATALOG_DB={}\n", world.catalog_database));
+            env.push_str(&format!(
+                "LIFEBOAT_DEMO_CATALOG_DB={}\n",
+                world.catalog_database
+            ));
             if let Err(e) = std::fs::write(dir.join("env"), env) {
                 eprintln!("cannot write {}: {e}", dir.join("env").display());
                 return ExitCode::FAILURE;
