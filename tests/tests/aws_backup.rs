@@ -23,6 +23,9 @@ use lifeboat_tests::shop::{damage_in_place, Damage};
 use lifeboat_tests::{seed, Emulator, Scenario, ACCOUNT, PRIMARY};
 use serde_json::{json, Value};
 
+/// A StartRestoreJob call: the recovery point and the metadata.
+type RestoreCall = (String, std::collections::HashMap<String, String>);
+
 const RP: &str = "arn:aws:rds:us-east-1:123456789012:snapshot:awsbackup:job-3f9a1c2e-8d7b-4e6f-a5b4-c3d2e1f0a9b8";
 
 fn when(h: i64) -> aws_smithy_types::DateTime {
@@ -83,8 +86,7 @@ async fn aws_backup_restores(rds: &aws_sdk_rds::Client, id: &str) {
 async fn a_recovery_point_is_restored_with_start_restore_job_tagged_checked_and_torn_down() {
     let emu = Emulator::start();
     let dir = std::env::temp_dir().join(format!("lifeboat-backup-test-{}", std::process::id()));
-    let started: Arc<Mutex<Vec<(String, std::collections::HashMap<String, String>)>>> =
-        Arc::default();
+    let started: Arc<Mutex<Vec<RestoreCall>>> = Arc::default();
     let created = Arc::new(Mutex::new(String::new()));
     let points =
         mock!(aws_sdk_backup::Client::list_recovery_points_by_resource).then_output(|| {
