@@ -2,6 +2,9 @@
 //!
 //!   lifeboat-local seed STATE_DIR [--history-days N]   seed the emulator, write STATE_DIR/env
 //!   lifeboat-local emails STATE_DIR                    print report emails received since last call
+//!   lifeboat-local sweep-bench SRC REPLICA CONCURRENCY  one full integrity sweep of
+//!                                                      SRC/backups/ against REPLICA/backups/, JSON
+//!   lifeboat-local crc-bench MIB                       CRC64NVME one-shot vs 64 KiB streaming, JSON
 //!   lifeboat-local damage STATE_DIR                    damage the catalog's local database (rows
 //!                                                      lost, orphaned items) after its snapshot
 //!
@@ -15,6 +18,18 @@ use lifeboat_tests::{function_env, read_emails, seed, Emulator, Scenario, PRIMAR
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("crc-bench") {
+        let mib: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(256);
+        println!("{}", crc_bench(mib));
+        return ExitCode::SUCCESS;
+    }
+    if args.first().map(String::as_str) == Some("sweep-bench") {
+        let (Some(src), Some(rep), Some(conc)) = (args.get(1), args.get(2), args.get(3)) else {
+            eprintln!("usage: lifeboat-local sweep-bench SRC REPLICA CONCURRENCY");
+            return ExitCode::from(2);
+        };
+        return sweep_bench(src, rep, conc.parse().unwrap_or(16)).await;
+    }
     let (Some(cmd), Some(dir)) = (args.first(), args.get(1)) else {
         eprintln!("usage: lifeboat-local seed|emails STATE_DIR [--history-days N]");
         return ExitCode::from(2);
@@ -96,6 +111,77 @@ async fn main() -> ExitCode {
         other => {
             eprintln!("unknown command {other:?}: seed, emails or damage");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Single-core CRC64NVME speed: one call over the whole buffer (the microbenchmark) and the
+/// sweep's way, a streaming digest fed 64 KiB chunks as response bodies arrive.
+fn crc_bench(mib: usize) -> String {
+    let buf: Vec<u8> = (0..mib * 1024 * 1024).map(|i| (i * 31 % 251) as u8).collect();
+    let best = |f: &dyn Fn() -> u64| {
+        (0..5)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                std::hint::black_box(f());
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::MAX, f64::min)
+    };
+    let oneshot = best(&|| crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, &buf));
+    let streaming = best(&|| {
+        let mut d = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Nvme);
+        for c in buf.chunks(64 * 1024) {
+            d.update(c);
+        }
+        d.finalize()
+    });
+    let gbs = |s: f64| buf.len() as f64 / s / 1e9;
+    format!(
+        "{{\"mib\": {mib}, \"oneshot_gb_per_s\": {:.2}, \"streaming_64k_gb_per_s\": {:.2}, \"streaming_share\": {:.3}}}",
+        gbs(oneshot),
+        gbs(streaming),
+        oneshot / streaming
+    )
+}
+
+async fn sweep_bench(src: &str, rep: &str, concurrency: usize) -> ExitCode {
+    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") else {
+        eprintln!("AWS_ENDPOINT_URL is not set");
+        return ExitCode::from(2);
+    };
+    let config = lifeboat_tests::config_for(&endpoint, PRIMARY).await;
+    let s3 = lifeboat_tests::s3(&config);
+    let sides = restore_verification::s3::Sides {
+        source: s3.clone(),
+        replica: s3,
+    };
+    let text = format!("{{name: bench, source: {{bucket: {src}, prefix: backups/}}, replica: {{bucket: {rep}, prefix: backups/}}, sample_rate: 1, concurrency: {concurrency}}}");
+    let sw: lifeboat_shared::policy::Sweep = match serde_yaml_ng::from_str(&text) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let opts = restore_verification::s3::Options {
+        sample_rate: 1.0,
+        seed: "bench".into(),
+        repair: false,
+        threshold_percent: 0.5,
+        concurrency,
+    };
+    match restore_verification::s3::run(&sides, &sw, &opts).await {
+        Ok(r) => {
+            println!(
+                "{{\"objects\": {}, \"seconds\": {:.3}, \"api_calls\": {}, \"by_checksum\": {}, \"by_hash\": {}, \"bytes_hashed\": {}, \"mismatches\": {}, \"errors\": {}}}",
+                r.total_sampled, r.seconds, r.api_calls, r.compared_by_checksum, r.compared_by_hash, r.bytes_hashed, r.mismatch_details.len(), r.errors.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
         }
     }
 }
