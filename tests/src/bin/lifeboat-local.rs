@@ -118,7 +118,9 @@ async fn main() -> ExitCode {
 /// Single-core CRC64NVME speed: one call over the whole buffer (the microbenchmark) and the
 /// sweep's way, a streaming digest fed 64 KiB chunks as response bodies arrive.
 fn crc_bench(mib: usize) -> String {
-    let buf: Vec<u8> = (0..mib * 1024 * 1024).map(|i| (i * 31 % 251) as u8).collect();
+    let buf: Vec<u8> = (0..mib * 1024 * 1024)
+        .map(|i| (i * 31 % 251) as u8)
+        .collect();
     let best = |f: &dyn Fn() -> u64| {
         (0..5)
             .map(|_| {
