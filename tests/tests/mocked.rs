@@ -363,7 +363,12 @@ async fn an_export_in_progress_is_neither_restarted_nor_proof() {
                     .snapshot_create_time(sdk_time("2026-09-01T00:04:00Z"))
                     .status("available")
                     .snapshot_type("manual")
-                    .set_tag_list(Some(managed_rds_tags()))
+                    // Its own period (the shared helper's tags are today's).
+                    .set_tag_list(Some(vec![
+                        rds_tag("lifeboat:managed", "true"),
+                        rds_tag("lifeboat:component", "orders-db"),
+                        rds_tag("lifeboat:period-start", "2026-09-01T00:00:00Z"),
+                    ]))
                     .build(),
             )
             .db_snapshots(
