@@ -62,7 +62,7 @@ export RCLONE_CONFIG_MOTO_ACCESS_KEY_ID=testing RCLONE_CONFIG_MOTO_SECRET_ACCESS
 export RCLONE_CONFIG_MOTO_ENDPOINT="$AWS_ENDPOINT_URL" RCLONE_CONFIG_MOTO_REGION=us-east-1
 export RCLONE_CONFIG_MOTO_FORCE_PATH_STYLE=true
 t0=$(date +%s.%N)
-rclone check moto:bench-src/backups moto:bench-rep-crc/backups --checkers "$CONC" \
+env -u AWS_CA_BUNDLE rclone check moto:bench-src/backups moto:bench-rep-crc/backups --checkers "$CONC" \
   >"$out/rclone.log" 2>&1 || true
 t1=$(date +%s.%N)
 sleep 1; r2=$(requests)
