@@ -62,16 +62,39 @@ pub async fn load_policy(location: &str, s3: &aws_sdk_s3::Client) -> Result<poli
     policy::Policy::parse(&text)
 }
 
-/// A run id that is the same for a retried delivery of the same event:
-/// `<UTC time of the trigger>-<8 hex digits of the event or request id>`.
-pub fn run_id(at: DateTime<Utc>, event_or_request_id: &str) -> String {
-    // FNV-1a: stable across builds and platforms, unlike std's hasher.
+/// 32-bit FNV-1a: stable across builds and platforms, unlike std's hasher. Every name or id
+/// Lifeboat derives from a hash uses it.
+pub fn fnv1a(s: &str) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
-    for b in event_or_request_id.bytes() {
+    for b in s.bytes() {
         h ^= b as u32;
         h = h.wrapping_mul(0x0100_0193);
     }
-    format!("{}-{h:08x}", at.format("%Y%m%dT%H%M%SZ"))
+    h
+}
+
+/// A run id that is the same for a retried delivery of the same event:
+/// `<UTC time of the trigger>-<8 hex digits of the event or request id>`.
+pub fn run_id(at: DateTime<Utc>, event_or_request_id: &str) -> String {
+    format!(
+        "{}-{:08x}",
+        at.format("%Y%m%dT%H%M%SZ"),
+        fnv1a(event_or_request_id)
+    )
+}
+
+/// Where a snapshot's manifest and RDS export live in the backup bucket: written by
+/// snapshot-export, read by restore-verification.
+pub fn backup_prefix(kind: policy::ResourceKind, source_id: &str, snapshot_id: &str) -> String {
+    format!("backups/{kind}/{source_id}/{snapshot_id}/")
+}
+
+/// The manifest beside a backup.
+pub fn manifest_key(kind: policy::ResourceKind, source_id: &str, snapshot_id: &str) -> String {
+    format!(
+        "{}manifest.json",
+        backup_prefix(kind, source_id, snapshot_id)
+    )
 }
 
 /// Time kept back from the invocation deadline to save state and deliver the report.

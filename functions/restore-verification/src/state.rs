@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use lifeboat_shared::data::CheckResult;
+use lifeboat_shared::fnv1a;
 use lifeboat_shared::policy::{BackupSource, Policy, ResourceKind, Selection};
 use serde::{Deserialize, Serialize};
 
@@ -231,22 +232,12 @@ impl Status {
     }
 }
 
-/// FNV-1a, stable across builds.
-pub fn stable_hash(s: &str) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in s.bytes() {
-        h ^= b as u32;
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h
-}
-
 /// `lifeboat-verify-<8 hex>`: the same for a resumed or redelivered run, fits ElastiCache's
 /// 40-character limit.
 pub fn temp_id(run_id: &str, component: &str) -> String {
     format!(
         "{TEMP_PREFIX}{:08x}",
-        stable_hash(&format!("{run_id}/{component}"))
+        fnv1a(&format!("{run_id}/{component}"))
     )
 }
 
@@ -316,7 +307,7 @@ pub fn select<'a>(
             if within.is_empty() {
                 return None;
             }
-            let i = stable_hash(&format!("{run_id}/{component}")) as usize % within.len();
+            let i = fnv1a(&format!("{run_id}/{component}")) as usize % within.len();
             Some(within[i])
         }
     }

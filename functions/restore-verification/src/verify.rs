@@ -7,14 +7,9 @@ use std::collections::BTreeMap;
 use lifeboat_shared::data::{
     self, redis, CheckResult, DataFingerprint, Db, Endpoint, Family, Spec, Target,
 };
-use lifeboat_shared::policy::{Component, ResourceKind};
+use lifeboat_shared::policy::Component;
 
 use crate::state::{Job, Origin};
-
-/// Where snapshot-export keeps the manifest of a snapshot it made.
-pub fn manifest_key(kind: ResourceKind, source_id: &str, snapshot_id: &str) -> String {
-    format!("backups/{kind}/{source_id}/{snapshot_id}/manifest.json")
-}
 
 /// The fingerprint recorded at snapshot time, if the backup is Lifeboat's and one was taken.
 pub async fn recorded_fingerprint(
@@ -25,7 +20,7 @@ pub async fn recorded_fingerprint(
     if job.backup.origin != Origin::Lifeboat {
         return Ok(None);
     }
-    let key = manifest_key(job.kind, &job.backup.source_id, &job.backup.id);
+    let key = lifeboat_shared::manifest_key(job.kind, &job.backup.source_id, &job.backup.id);
     let manifest: Option<(serde_json::Value, String)> =
         lifeboat_shared::journal::read_json(s3, bucket, &key)
             .await

@@ -298,19 +298,11 @@ pub fn bounded_id(base: &str, max: usize) -> String {
     if base.len() <= max {
         return base.to_string();
     }
-    let mut h: u32 = 0x811c_9dc5;
-    for b in base.bytes() {
-        h ^= b as u32;
-        h = h.wrapping_mul(0x0100_0193);
-    }
     let keep = base[..max - 9].trim_end_matches('-');
-    format!("{keep}-{h:08x}")
+    format!("{keep}-{:08x}", lifeboat_shared::fnv1a(base))
 }
 
-/// Where a snapshot's manifest and RDS export live in the backup bucket.
-pub fn backup_prefix(kind: ResourceKind, source_id: &str, snapshot_id: &str) -> String {
-    format!("backups/{kind}/{source_id}/{snapshot_id}/")
-}
+pub use lifeboat_shared::{backup_prefix, manifest_key};
 
 /// Export task ids: 1-60 letters, digits and hyphens; `-2`, `-3` for retries after a failure.
 pub fn export_task_id(snapshot_id: &str, attempt: usize) -> String {
@@ -938,10 +930,7 @@ pub fn manifests(
             &policy.buckets.backup,
             now,
         );
-        let key = format!(
-            "{}manifest.json",
-            backup_prefix(snap.kind, &snap.source_id, &snap.id)
-        );
+        let key = manifest_key(snap.kind, &snap.source_id, &snap.id);
         let (mut manifest, mut settled) = (manifest, settled);
         let reason = if gone {
             manifest.snapshot.status = "deleted".into();
