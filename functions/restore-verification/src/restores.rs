@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use lifeboat_shared::data::Verdict;
-use lifeboat_shared::journal::{read_json, Journal, Lease};
+use lifeboat_shared::journal::{Journal, Lease};
 use lifeboat_shared::policy::{BackupSource, Component};
 use lifeboat_shared::report::{Action, Decision, Measurement, Outcome, Report, Severity, Status};
 use lifeboat_shared::trigger::Trigger;
@@ -82,33 +82,11 @@ pub async fn invoke(
     result
 }
 
-async fn load_status(app: &App) -> Result<(RunStatus, Option<String>)> {
-    Ok(
-        match read_json::<RunStatus>(&app.s3, &app.env.report_bucket, STATUS_KEY).await? {
-            Some((s, etag)) => (s, Some(etag)),
-            None => (RunStatus::default(), None),
-        },
-    )
-}
-
-async fn save_status(app: &App, status: &RunStatus, etag: Option<&str>) -> Result<Option<String>> {
-    let body = serde_json::to_vec_pretty(status).map_err(|e| Error::Internal(e.to_string()))?;
-    let mut put = app
-        .s3
-        .put_object()
-        .bucket(&app.env.report_bucket)
-        .key(STATUS_KEY)
-        .content_type("application/json")
-        .body(body.into());
-    put = match etag {
-        Some(e) => put.if_match(e),
-        None => put.if_none_match("*"),
-    };
-    let out = put
-        .send()
-        .await
-        .map_err(|e| Error::aws("PutObject", Some(STATUS_KEY), &e))?;
-    Ok(out.e_tag)
+/// The per-component status, saved with the same optimistic concurrency as the journals.
+async fn load_status(app: &App) -> Result<Journal<RunStatus>> {
+    Ok(Journal::load(&app.s3, &app.env.report_bucket, STATUS_KEY)
+        .await?
+        .unwrap_or_else(|| Journal::new(STATUS_KEY, RunStatus::default())))
 }
 
 async fn advance(
@@ -119,9 +97,9 @@ async fn advance(
     stop_at: Option<Instant>,
 ) -> Result<Value> {
     let bucket = &app.env.report_bucket;
-    let (mut status, mut status_etag) = load_status(app).await?;
+    let mut status_journal = load_status(app).await?;
     let mut notes = Vec::new();
-    let run_id = match (&cmd.run_id, &status.active_run) {
+    let run_id = match (&cmd.run_id, &status_journal.state.active_run) {
         (Some(id), _) => id.clone(),
         (None, Some(active)) if active != new_run_id => {
             notes.push(format!(
@@ -148,7 +126,7 @@ async fn advance(
                 now,
                 only: &cmd.only,
             }
-            .plan(&cands, &status);
+            .plan(&cands, &status_journal.state);
             let mut j = Journal::new(
                 &key,
                 RunState {
@@ -165,16 +143,16 @@ async fn advance(
             );
             j.save(&app.s3, bucket).await?;
             if !j.state.jobs.is_empty() {
-                status.active_run = Some(run_id.clone());
-                status_etag = save_status(app, &status, status_etag.as_deref()).await?;
+                status_journal.state.active_run = Some(run_id.clone());
+                status_journal.save(&app.s3, bucket).await?;
             }
             j
         }
     };
     if journal.state.finished_at.is_some() {
-        if status.active_run.as_deref() == Some(run_id.as_str()) {
-            status.active_run = None;
-            save_status(app, &status, status_etag.as_deref()).await?;
+        if status_journal.state.active_run.as_deref() == Some(run_id.as_str()) {
+            status_journal.state.active_run = None;
+            status_journal.save(&app.s3, bucket).await?;
         }
         return Ok(json!({
             "done": true,
@@ -224,8 +202,8 @@ async fn advance(
         }));
     }
     // Finished: fold into the status, report once.
-    status.record(&journal.state);
-    let mut report = build_report(app, &journal.state, &status, Utc::now());
+    status_journal.state.record(&journal.state);
+    let mut report = build_report(app, &journal.state, &status_journal.state, Utc::now());
     for n in notes {
         report.finding(Severity::Info, None, n);
     }
@@ -235,7 +213,7 @@ async fn advance(
     {
         report.status = Status::Critical;
     }
-    save_status(app, &status, status_etag.as_deref()).await?;
+    status_journal.save(&app.s3, bucket).await?;
     app.outbox().deliver(&mut report).await?;
     journal.state.finished_at = Some(Utc::now());
     journal.save(&app.s3, bucket).await?;
@@ -649,7 +627,7 @@ async fn dry_run(
     run_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Value> {
-    let (status, _) = load_status(app).await?;
+    let status = load_status(app).await?.state;
     let (cands, warnings) = cloud::candidates(&app.cloud, &app.policy).await;
     let (jobs, skipped) = NewRun {
         policy: &app.policy,
