@@ -98,6 +98,38 @@ pub struct Job {
 }
 
 impl Job {
+    /// A restore about to start: nothing done yet.
+    pub fn new(
+        component: &str,
+        kind: ResourceKind,
+        backup: Backup,
+        temp_id: String,
+        expires_at: DateTime<Utc>,
+    ) -> Job {
+        Job {
+            component: component.to_string(),
+            kind,
+            backup,
+            // Aurora: one instance in the restored cluster.
+            temp_instance_id: (kind == ResourceKind::AuroraCluster)
+                .then(|| format!("{temp_id}-i1")),
+            temp_id,
+            expires_at,
+            phase: Phase::Start,
+            restore_job_id: None,
+            started_at: None,
+            available_at: None,
+            verified_at: None,
+            torn_down_at: None,
+            endpoint: None,
+            mapped: false,
+            passed: None,
+            checks: Vec::new(),
+            error: None,
+            teardown_note: None,
+        }
+    }
+
     /// Seconds from the restore call to an available resource.
     pub fn restore_seconds(&self) -> Option<f64> {
         match (self.started_at, self.available_at) {
@@ -365,28 +397,13 @@ impl NewRun<'_> {
                 ));
                 continue;
             };
-            let temp_id = temp_id(self.run_id, &c.name);
-            jobs.push(Job {
-                component: c.name.clone(),
-                kind: c.kind,
-                backup: b.clone(),
-                temp_instance_id: (c.kind == ResourceKind::AuroraCluster)
-                    .then(|| format!("{temp_id}-i1")),
-                temp_id,
-                expires_at: self.now + target.expiry.0,
-                phase: Phase::Start,
-                restore_job_id: None,
-                started_at: None,
-                available_at: None,
-                verified_at: None,
-                torn_down_at: None,
-                endpoint: None,
-                mapped: false,
-                passed: None,
-                checks: Vec::new(),
-                error: None,
-                teardown_note: None,
-            });
+            jobs.push(Job::new(
+                &c.name,
+                c.kind,
+                b.clone(),
+                temp_id(self.run_id, &c.name),
+                self.now + target.expiry.0,
+            ));
         }
         (jobs, skipped)
     }
@@ -531,24 +548,17 @@ mod tests {
             ..Default::default()
         };
         let mut job = Job {
-            component: "orders-db".into(),
-            kind: ResourceKind::RdsInstance,
-            backup: backup("new", t(-2)),
-            temp_id: "x".into(),
-            temp_instance_id: None,
-            expires_at: t(6),
             phase: Phase::Done,
-            restore_job_id: None,
             started_at: Some(t(0)),
             available_at: Some(t(0) + Duration::seconds(420)),
-            verified_at: None,
-            torn_down_at: None,
-            endpoint: None,
-            mapped: false,
             passed: Some(true),
-            checks: vec![],
-            error: None,
-            teardown_note: None,
+            ..Job::new(
+                "orders-db",
+                ResourceKind::RdsInstance,
+                backup("new", t(-2)),
+                "x".into(),
+                t(6),
+            )
         };
         let mut run = RunState {
             run_id: "r2".into(),

@@ -200,32 +200,21 @@ async fn check(
         .recovery_point_creation_date()
         .and_then(|t| DateTime::from_timestamp(t.secs(), 0))
         .unwrap_or(ev.time);
+    // AWS Backup made and will remove the resource: only the checks are Lifeboat's.
+    let backup = Backup {
+        id: ev.recovery_point_arn.clone().unwrap_or_default(),
+        arn: ev.recovery_point_arn.clone().unwrap_or_default(),
+        origin: Origin::RecoveryPoint,
+        created_at,
+        source_id,
+        engine,
+    };
     let mut job = Job {
-        component: comp.name.clone(),
-        kind,
-        backup: Backup {
-            id: ev.recovery_point_arn.clone().unwrap_or_default(),
-            arn: ev.recovery_point_arn.clone().unwrap_or_default(),
-            origin: Origin::RecoveryPoint,
-            created_at,
-            source_id,
-            engine,
-        },
-        temp_id: id,
         temp_instance_id: None,
-        expires_at: ev.time,
         phase: Phase::Verify,
         restore_job_id: Some(ev.job_id.clone()),
-        started_at: None,
-        available_at: None,
-        verified_at: None,
-        torn_down_at: None,
         endpoint: Some((host, port)),
-        mapped: false,
-        passed: None,
-        checks: Vec::new(),
-        error: None,
-        teardown_note: None,
+        ..Job::new(&comp.name, kind, backup, id, ev.time)
     };
     let checks =
         verify::run_checks(&app.secrets, &app.env.local_endpoints, comp, &mut job, None).await?;
