@@ -109,17 +109,7 @@ pub async fn candidates(
         }
     }
     if wanted(ResourceKind::AuroraCluster) {
-        match c
-            .rds
-            .describe_db_clusters()
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()
-        {
+        match list_clusters(c).await {
             Ok(list) => {
                 for cl in list {
                     let id = cl.db_cluster_identifier().unwrap_or_default().to_string();
@@ -136,10 +126,15 @@ pub async fn candidates(
                     }
                 }
             }
-            Err(e) => warnings.push(err("DescribeDBClusters", "*", &e)),
+            Err(e) => warnings.push(e),
         }
     }
     if wanted(ResourceKind::Elasticache) {
+        // Tags only matter for components that select by tag.
+        let needs_tags = policy
+            .components
+            .iter()
+            .any(|comp| comp.kind == ResourceKind::Elasticache && !comp.tags.is_empty());
         match c.elasticache.describe_replication_groups().send().await {
             Ok(out) => {
                 for g in out.replication_groups() {
@@ -148,33 +143,11 @@ pub async fn candidates(
                         continue;
                     }
                     let arn = g.arn().unwrap_or_default().to_string();
-                    // Tags only matter for components that select by tag.
-                    let needs_tags = policy.components.iter().any(|comp| {
-                        comp.kind == ResourceKind::Elasticache && !comp.tags.is_empty()
-                    });
                     let tags = if needs_tags && !arn.is_empty() {
-                        match c
-                            .elasticache
-                            .list_tags_for_resource()
-                            .resource_name(&arn)
-                            .send()
-                            .await
-                        {
-                            Ok(t) => t
-                                .tag_list()
-                                .iter()
-                                .filter_map(|t| {
-                                    Some((
-                                        t.key()?.to_string(),
-                                        t.value().unwrap_or_default().to_string(),
-                                    ))
-                                })
-                                .collect(),
-                            Err(e) => {
-                                warnings.push(err("ListTagsForResource", &arn, &e));
-                                BTreeMap::new()
-                            }
-                        }
+                        cache_tags(c, &arn).await.unwrap_or_else(|e| {
+                            warnings.push(e);
+                            BTreeMap::new()
+                        })
                     } else {
                         BTreeMap::new()
                     };
@@ -232,6 +205,20 @@ async fn list_instances(
             (i, tags)
         })
         .collect())
+}
+
+async fn list_clusters(c: &Clients) -> Result<Vec<aws_sdk_rds::types::DbCluster>, String> {
+    let items: Result<Vec<_>, _> = c
+        .rds
+        .describe_db_clusters()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect();
+    items.map_err(|e| err("DescribeDBClusters", "*", &e))
 }
 
 fn origin(id: &str, manual: bool) -> Origin {
@@ -319,25 +306,9 @@ async fn cache_snapshots(c: &Clients, m: &Member) -> Result<Vec<Backup>, String>
             .max();
         // Only when the API gave no time: the tag snapshot-export set.
         let tags = if api.is_none() {
-            match c
-                .elasticache
-                .list_tags_for_resource()
-                .resource_name(s.arn().unwrap_or_default())
-                .send()
+            cache_tags(c, s.arn().unwrap_or_default())
                 .await
-            {
-                Ok(t) => t
-                    .tag_list()
-                    .iter()
-                    .filter_map(|t| {
-                        Some((
-                            t.key()?.to_string(),
-                            t.value().unwrap_or_default().to_string(),
-                        ))
-                    })
-                    .collect(),
-                Err(_) => BTreeMap::new(),
-            }
+                .unwrap_or_default()
         } else {
             BTreeMap::new()
         };
@@ -547,20 +518,33 @@ async fn add_aurora_instance(
 #[derive(Debug, Clone, PartialEq)]
 pub enum Poll {
     Waiting(String),
-    Ready { host: String, port: u16 },
+    Ready {
+        host: String,
+        port: u16,
+    },
     Failed(String),
+    /// A resource of this name exists but is not this run's: left alone.
+    Foreign(String),
 }
 
-/// Refuses to treat a resource as ours unless it carries this run's tag.
-fn ours(tags: &BTreeMap<String, String>, run_id: &str, id: &str) -> Result<(), String> {
-    if tags.get(TAG_PURPOSE).map(String::as_str) == Some(crate::state::PURPOSE)
-        && tags.get(TAG_RUN).map(String::as_str) == Some(run_id)
-    {
-        Ok(())
-    } else {
-        Err(format!(
-            "{id} exists but is not tagged as this run's ({TAG_RUN}={run_id}): left alone"
-        ))
+/// Why a resource is not this run's (`None`: it carries this run's tags). A resource that is not
+/// ours is never waited on, checked or deleted.
+fn not_ours(tags: &BTreeMap<String, String>, run_id: &str, id: &str) -> Option<String> {
+    let ours = tags.get(TAG_PURPOSE).map(String::as_str) == Some(crate::state::PURPOSE)
+        && tags.get(TAG_RUN).map(String::as_str) == Some(run_id);
+    (!ours).then(|| {
+        format!("{id} exists but is not tagged as this run's ({TAG_RUN}={run_id}): left alone")
+    })
+}
+
+/// Ready when AWS reports an address and a port.
+fn ready(host: Option<&str>, port: Option<i32>, id: &str) -> Poll {
+    match (host, port) {
+        (Some(h), Some(p)) => Poll::Ready {
+            host: h.to_string(),
+            port: p as u16,
+        },
+        _ => Poll::Waiting(format!("{id} has no endpoint yet")),
     }
 }
 
@@ -610,44 +594,34 @@ pub async fn poll(
             }
         }
     }
+    let id = job.temp_id.as_str();
+    let not_visible = || Ok(Poll::Waiting(format!("{id} not visible yet")));
     match job.kind {
         ResourceKind::RdsInstance => {
-            let Some((i, tags)) = describe_instance(c, &job.temp_id).await? else {
-                return Ok(Poll::Waiting(format!("{} not visible yet", job.temp_id)));
+            let Some((i, tags)) = describe_instance(c, id).await? else {
+                return not_visible();
             };
-            ours(&tags, run_id, &job.temp_id)?;
+            if let Some(why) = not_ours(&tags, run_id, id) {
+                return Ok(Poll::Foreign(why));
+            }
             let status = i.db_instance_status().unwrap_or_default();
             if status != "available" {
-                return Ok(Poll::Waiting(format!("{} {status}", job.temp_id)));
+                return Ok(Poll::Waiting(format!("{id} {status}")));
             }
             let ep = i.endpoint();
-            match (ep.and_then(|e| e.address()), ep.and_then(|e| e.port())) {
-                (Some(h), Some(p)) => Ok(Poll::Ready {
-                    host: h.to_string(),
-                    port: p as u16,
-                }),
-                _ => Ok(Poll::Waiting(format!(
-                    "{} has no endpoint yet",
-                    job.temp_id
-                ))),
-            }
+            Ok(ready(
+                ep.and_then(|e| e.address()),
+                ep.and_then(|e| e.port()),
+                id,
+            ))
         }
         ResourceKind::AuroraCluster => {
-            let out = c
-                .rds
-                .describe_db_clusters()
-                .db_cluster_identifier(&job.temp_id)
-                .send()
-                .await;
-            let cl = match out {
-                Ok(o) => o.db_clusters().first().cloned(),
-                Err(e) if code(&e) == "DBClusterNotFoundFault" => None,
-                Err(e) => return Err(err("DescribeDBClusters", &job.temp_id, &e)),
+            let Some(cl) = describe_cluster(c, id).await? else {
+                return not_visible();
             };
-            let Some(cl) = cl else {
-                return Ok(Poll::Waiting(format!("{} not visible yet", job.temp_id)));
-            };
-            ours(&rds_tags(cl.tag_list()), run_id, &job.temp_id)?;
+            if let Some(why) = not_ours(&rds_tags(cl.tag_list()), run_id, id) {
+                return Ok(Poll::Foreign(why));
+            }
             let instance = job.temp_instance_id.clone().unwrap_or_default();
             let member = describe_instance(c, &instance).await?;
             let cstatus = cl.status().unwrap_or_default();
@@ -657,57 +631,33 @@ pub async fn poll(
                 .unwrap_or("not created");
             if cstatus != "available" || istatus != "available" {
                 return Ok(Poll::Waiting(format!(
-                    "cluster {} {cstatus}, instance {instance} {istatus}",
-                    job.temp_id
+                    "cluster {id} {cstatus}, instance {instance} {istatus}"
                 )));
             }
-            match (cl.endpoint(), cl.port()) {
-                (Some(h), Some(p)) => Ok(Poll::Ready {
-                    host: h.to_string(),
-                    port: p as u16,
-                }),
-                _ => Ok(Poll::Waiting(format!(
-                    "{} has no endpoint yet",
-                    job.temp_id
-                ))),
-            }
+            Ok(ready(cl.endpoint(), cl.port(), id))
         }
         ResourceKind::Elasticache => {
-            let out = c
-                .elasticache
-                .describe_replication_groups()
-                .replication_group_id(&job.temp_id)
-                .send()
-                .await;
-            let g = match out {
-                Ok(o) => o.replication_groups().first().cloned(),
-                Err(e) if code(&e) == "ReplicationGroupNotFoundFault" => None,
-                Err(e) => return Err(err("DescribeReplicationGroups", &job.temp_id, &e)),
-            };
-            let Some(g) = g else {
-                return Ok(Poll::Waiting(format!("{} not visible yet", job.temp_id)));
+            let Some(g) = describe_group(c, id).await? else {
+                return not_visible();
             };
             let status = g.status().unwrap_or_default();
             if status != "available" {
-                return Ok(Poll::Waiting(format!("{} {status}", job.temp_id)));
+                return Ok(Poll::Waiting(format!("{id} {status}")));
             }
             let tags = cache_tags(c, g.arn().unwrap_or_default()).await?;
-            ours(&tags, run_id, &job.temp_id)?;
+            if let Some(why) = not_ours(&tags, run_id, id) {
+                return Ok(Poll::Foreign(why));
+            }
             let ep = g
                 .node_groups()
                 .first()
                 .and_then(|n| n.primary_endpoint())
                 .or(g.configuration_endpoint());
-            match (ep.and_then(|e| e.address()), ep.and_then(|e| e.port())) {
-                (Some(h), Some(p)) => Ok(Poll::Ready {
-                    host: h.to_string(),
-                    port: p as u16,
-                }),
-                _ => Ok(Poll::Waiting(format!(
-                    "{} has no endpoint yet",
-                    job.temp_id
-                ))),
-            }
+            Ok(ready(
+                ep.and_then(|e| e.address()),
+                ep.and_then(|e| e.port()),
+                id,
+            ))
         }
     }
 }
@@ -753,78 +703,103 @@ async fn describe_instance(
     }
 }
 
-/// Removes a job's temporary resource. `Ok(true)`: gone or going; `Ok(false)`: another pass is
-/// needed (an Aurora cluster waits for its instance). Only resources tagged with this run are
-/// deleted.
-pub async fn teardown(c: &Clients, job: &Job, run_id: &str) -> Result<bool, String> {
+async fn describe_cluster(
+    c: &Clients,
+    id: &str,
+) -> Result<Option<aws_sdk_rds::types::DbCluster>, String> {
+    match c
+        .rds
+        .describe_db_clusters()
+        .db_cluster_identifier(id)
+        .send()
+        .await
+    {
+        Ok(o) => Ok(o.db_clusters().first().cloned()),
+        Err(e) if code(&e) == "DBClusterNotFoundFault" => Ok(None),
+        Err(e) => Err(err("DescribeDBClusters", id, &e)),
+    }
+}
+
+async fn describe_group(
+    c: &Clients,
+    id: &str,
+) -> Result<Option<aws_sdk_elasticache::types::ReplicationGroup>, String> {
+    match c
+        .elasticache
+        .describe_replication_groups()
+        .replication_group_id(id)
+        .send()
+        .await
+    {
+        Ok(o) => Ok(o.replication_groups().first().cloned()),
+        Err(e) if code(&e) == "ReplicationGroupNotFoundFault" => Ok(None),
+        Err(e) => Err(err("DescribeReplicationGroups", id, &e)),
+    }
+}
+
+/// Where a teardown stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Teardown {
+    /// Gone, or being deleted.
+    Gone,
+    /// Another pass is needed (an Aurora cluster waits for its instance to go).
+    Pending,
+    /// The resource is not this run's: not deleted.
+    Foreign(String),
+}
+
+/// Removes a job's temporary resource. Only resources tagged with this run are deleted.
+pub async fn teardown(c: &Clients, job: &Job, run_id: &str) -> Result<Teardown, String> {
+    let id = job.temp_id.as_str();
     match job.kind {
-        ResourceKind::RdsInstance => match describe_instance(c, &job.temp_id).await? {
-            None => Ok(true),
-            Some((i, tags)) => {
-                ours(&tags, run_id, &job.temp_id)?;
-                if i.db_instance_status() == Some("deleting") {
-                    return Ok(true);
-                }
-                delete_instance(c, &job.temp_id).await.map(|_| true)
+        ResourceKind::RdsInstance => {
+            let Some((i, tags)) = describe_instance(c, id).await? else {
+                return Ok(Teardown::Gone);
+            };
+            if let Some(why) = not_ours(&tags, run_id, id) {
+                return Ok(Teardown::Foreign(why));
             }
-        },
+            if i.db_instance_status() == Some("deleting") {
+                return Ok(Teardown::Gone);
+            }
+            delete_instance(c, id).await.map(|_| Teardown::Gone)
+        }
         ResourceKind::AuroraCluster => {
             if let Some(instance) = &job.temp_instance_id {
                 if let Some((i, tags)) = describe_instance(c, instance).await? {
-                    ours(&tags, run_id, instance)?;
+                    if let Some(why) = not_ours(&tags, run_id, instance) {
+                        return Ok(Teardown::Foreign(why));
+                    }
                     if i.db_instance_status() != Some("deleting") {
                         delete_instance(c, instance).await?;
                     }
                     // The cluster can go once its instance is gone.
                     if describe_instance(c, instance).await?.is_some() {
-                        return Ok(false);
+                        return Ok(Teardown::Pending);
                     }
                 }
             }
-            let out = c
-                .rds
-                .describe_db_clusters()
-                .db_cluster_identifier(&job.temp_id)
-                .send()
-                .await;
-            let cl = match out {
-                Ok(o) => o.db_clusters().first().cloned(),
-                Err(e) if code(&e) == "DBClusterNotFoundFault" => None,
-                Err(e) => return Err(err("DescribeDBClusters", &job.temp_id, &e)),
-            };
-            match cl {
-                None => Ok(true),
+            match describe_cluster(c, id).await? {
+                None => Ok(Teardown::Gone),
                 Some(cl) => {
-                    ours(&rds_tags(cl.tag_list()), run_id, &job.temp_id)?;
-                    delete_cluster(c, &job.temp_id).await
+                    if let Some(why) = not_ours(&rds_tags(cl.tag_list()), run_id, id) {
+                        return Ok(Teardown::Foreign(why));
+                    }
+                    delete_cluster(c, id).await
                 }
             }
         }
-        ResourceKind::Elasticache => {
-            let out = c
-                .elasticache
-                .describe_replication_groups()
-                .replication_group_id(&job.temp_id)
-                .send()
-                .await;
-            let g = match out {
-                Ok(o) => o.replication_groups().first().cloned(),
-                Err(e) if code(&e) == "ReplicationGroupNotFoundFault" => None,
-                Err(e) => return Err(err("DescribeReplicationGroups", &job.temp_id, &e)),
-            };
-            match g {
-                None => Ok(true),
-                Some(g) if g.status() == Some("deleting") => Ok(true),
-                Some(g) => {
-                    ours(
-                        &cache_tags(c, g.arn().unwrap_or_default()).await?,
-                        run_id,
-                        &job.temp_id,
-                    )?;
-                    delete_group(c, &job.temp_id).await
+        ResourceKind::Elasticache => match describe_group(c, id).await? {
+            None => Ok(Teardown::Gone),
+            Some(g) if g.status() == Some("deleting") => Ok(Teardown::Gone),
+            Some(g) => {
+                let tags = cache_tags(c, g.arn().unwrap_or_default()).await?;
+                if let Some(why) = not_ours(&tags, run_id, id) {
+                    return Ok(Teardown::Foreign(why));
                 }
+                delete_group(c, id).await
             }
-        }
+        },
     }
 }
 
@@ -846,8 +821,8 @@ async fn delete_instance(c: &Clients, id: &str) -> Result<(), String> {
     }
 }
 
-/// `Ok(false)` while the cluster still has members being deleted.
-async fn delete_cluster(c: &Clients, id: &str) -> Result<bool, String> {
+/// Pending while the cluster still has members being deleted.
+async fn delete_cluster(c: &Clients, id: &str) -> Result<Teardown, String> {
     match c
         .rds
         .delete_db_cluster()
@@ -856,14 +831,14 @@ async fn delete_cluster(c: &Clients, id: &str) -> Result<bool, String> {
         .send()
         .await
     {
-        Ok(_) => Ok(true),
-        Err(e) if code(&e) == "DBClusterNotFoundFault" => Ok(true),
-        Err(e) if code(&e) == "InvalidDBClusterStateFault" => Ok(false),
+        Ok(_) => Ok(Teardown::Gone),
+        Err(e) if code(&e) == "DBClusterNotFoundFault" => Ok(Teardown::Gone),
+        Err(e) if code(&e) == "InvalidDBClusterStateFault" => Ok(Teardown::Pending),
         Err(e) => Err(err("DeleteDBCluster", id, &e)),
     }
 }
 
-async fn delete_group(c: &Clients, id: &str) -> Result<bool, String> {
+async fn delete_group(c: &Clients, id: &str) -> Result<Teardown, String> {
     match c
         .elasticache
         .delete_replication_group()
@@ -872,9 +847,9 @@ async fn delete_group(c: &Clients, id: &str) -> Result<bool, String> {
         .send()
         .await
     {
-        Ok(_) => Ok(true),
-        Err(e) if code(&e) == "ReplicationGroupNotFoundFault" => Ok(true),
-        Err(e) if code(&e) == "InvalidReplicationGroupState" => Ok(false),
+        Ok(_) => Ok(Teardown::Gone),
+        Err(e) if code(&e) == "ReplicationGroupNotFoundFault" => Ok(Teardown::Gone),
+        Err(e) if code(&e) == "InvalidReplicationGroupState" => Ok(Teardown::Pending),
         Err(e) => Err(err("DeleteReplicationGroup", id, &e)),
     }
 }
@@ -904,17 +879,7 @@ pub async fn scan_temp(c: &Clients) -> Result<Vec<TempResource>, String> {
             status: i.db_instance_status().unwrap_or_default().to_string(),
         });
     }
-    let clusters: Result<Vec<_>, _> = c
-        .rds
-        .describe_db_clusters()
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect();
-    for cl in clusters.map_err(|e| err("DescribeDBClusters", "*", &e))? {
+    for cl in list_clusters(c).await? {
         let id = cl.db_cluster_identifier().unwrap_or_default();
         if !id.starts_with(TEMP_PREFIX) {
             continue;
@@ -951,9 +916,9 @@ pub async fn scan_temp(c: &Clients) -> Result<Vec<TempResource>, String> {
 
 /// Deletes what the janitor picked (members first; a cluster whose members are still going is
 /// left for the next run).
-pub async fn remove(c: &Clients, r: &TempResource) -> Result<bool, String> {
+pub async fn remove(c: &Clients, r: &TempResource) -> Result<Teardown, String> {
     match r.kind {
-        TempKind::DbInstance => delete_instance(c, &r.id).await.map(|_| true),
+        TempKind::DbInstance => delete_instance(c, &r.id).await.map(|_| Teardown::Gone),
         TempKind::DbCluster => {
             for m in &r.members {
                 delete_instance(c, m).await?;

@@ -15,7 +15,7 @@ use lifeboat_shared::trigger::Trigger;
 use lifeboat_shared::{Error, Result};
 use serde_json::{json, Value};
 
-use crate::cloud::{self, Poll};
+use crate::cloud::{self, Poll, Teardown};
 use crate::state::{
     janitor_picks, journal_key, Job, NewRun, Phase, RunState, Status as RunStatus, LEASE_KEY,
     STATUS_KEY,
@@ -230,8 +230,9 @@ async fn janitor(app: &App, run: &mut RunState, now: DateTime<Utc>) {
         Ok(found) => {
             for (r, why) in janitor_picks(&found, now) {
                 match cloud::remove(&app.cloud, &r).await {
-                    Ok(true) => run.janitor.push((r.id.clone(), why)),
-                    Ok(false) => run.warnings.push(format!(
+                    Ok(Teardown::Gone) => run.janitor.push((r.id.clone(), why)),
+                    // The janitor only picks resources tagged as restore-verification's.
+                    Ok(Teardown::Pending | Teardown::Foreign(_)) => run.warnings.push(format!(
                         "janitor: {} is still being emptied; removed on a later run",
                         r.id
                     )),
@@ -290,13 +291,14 @@ async fn step(
                 job.fail(why);
                 true
             }
+            Ok(Poll::Foreign(why)) => {
+                // Never torn down: it is not this run's.
+                job.error = Some(why);
+                job.passed = Some(false);
+                job.phase = Phase::Done;
+                true
+            }
             Ok(Poll::Waiting(why)) | Err(why) => {
-                if foreign(&why) {
-                    job.error = Some(why);
-                    job.passed = Some(false);
-                    job.phase = Phase::Done;
-                    return true;
-                }
                 let since = job.started_at.unwrap_or(now);
                 if now - since > target.timeout.0 {
                     job.fail(format!(
@@ -353,24 +355,20 @@ async fn step(
     }
 }
 
-fn foreign(why: &str) -> bool {
-    why.contains("left alone")
-}
-
 async fn teardown_step(app: &App, run_id: &str, job: &mut Job) -> bool {
     match cloud::teardown(&app.cloud, job, run_id).await {
-        Ok(true) => {
+        Ok(Teardown::Gone) => {
             job.torn_down_at = Some(Utc::now());
             job.teardown_note = None;
             job.phase = Phase::Done;
             true
         }
-        Ok(false) => {
+        Ok(Teardown::Pending) => {
             job.teardown_note = Some("waiting for the cluster's instance to be deleted".into());
             false
         }
-        Err(e) if foreign(&e) => {
-            job.teardown_note = Some(e);
+        Ok(Teardown::Foreign(why)) => {
+            job.teardown_note = Some(why);
             job.phase = Phase::Done;
             true
         }
