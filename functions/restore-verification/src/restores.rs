@@ -410,12 +410,7 @@ pub fn build_report(app: &App, run: &RunState, status: &RunStatus, now: DateTime
         } else {
             failed += 1
         }
-        let failing: Vec<String> = j
-            .checks
-            .iter()
-            .filter(|c| c.verdict == Verdict::Fail)
-            .map(|c| format!("{} {}: {}", c.check, c.subject, c.detail))
-            .collect();
+        let failing = lifeboat_shared::data::failing(&j.checks);
         let restore = j.restore_seconds();
         let rto = settings.rto.0.num_seconds() as f64;
         let timing = match restore {

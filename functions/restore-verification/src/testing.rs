@@ -4,7 +4,6 @@
 //! retention, so nothing is torn down here.
 
 use chrono::{DateTime, Utc};
-use lifeboat_shared::data::Verdict;
 use lifeboat_shared::error::aws_error_parts;
 use lifeboat_shared::policy::ResourceKind;
 use lifeboat_shared::report::{Decision, Report, Severity, Status};
@@ -218,11 +217,7 @@ async fn check(
     };
     let checks =
         verify::run_checks(&app.secrets, &app.env.local_endpoints, comp, &mut job, None).await?;
-    let failing: Vec<String> = checks
-        .iter()
-        .filter(|c| c.verdict == Verdict::Fail)
-        .map(|c| format!("{} {}: {}", c.check, c.subject, c.detail))
-        .collect();
+    let failing = lifeboat_shared::data::failing(&checks);
     let passed = failing.is_empty() && !checks.is_empty();
     let message = if passed {
         format!("Lifeboat: {} checks passed on {}", checks.len(), comp.name)

@@ -64,15 +64,7 @@ pub async fn run_checks(
                 .ok_or("the component has no database section")?;
             // The restored copy has the source's users and passwords as of the snapshot.
             let creds = data::credentials(secrets, &access.secret_arn).await?;
-            let ep = Endpoint {
-                engine,
-                host: to.host.clone(),
-                port: to.port,
-                database: access.name.clone().unwrap_or_default(),
-                user: creds.username.clone(),
-                password: creds.password.clone(),
-                tls: access.tls && !to.mapped,
-            };
+            let ep = Endpoint::new(engine, &to, access.name.as_deref(), &creds, access.tls);
             let mut db = Db::connect(&ep).await?;
             let spec = Spec {
                 tolerance_percent: v.row_tolerance_percent,

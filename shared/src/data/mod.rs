@@ -138,6 +138,36 @@ pub fn target(
     }
 }
 
+impl Endpoint {
+    /// A connection to `to` as `creds`; TLS when asked for, except to a locally mapped server.
+    pub fn new(
+        engine: Engine,
+        to: &Target,
+        database: Option<&str>,
+        creds: &Credentials,
+        tls: bool,
+    ) -> Endpoint {
+        Endpoint {
+            engine,
+            host: to.host.clone(),
+            port: to.port,
+            database: database.unwrap_or_default().to_string(),
+            user: creds.username.clone(),
+            password: creds.password.clone(),
+            tls: tls && !to.mapped,
+        }
+    }
+}
+
+/// `check subject: detail` of every failing check, in order.
+pub fn failing(checks: &[CheckResult]) -> Vec<String> {
+    checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::Fail)
+        .map(|c| format!("{} {}: {}", c.check, c.subject, c.detail))
+        .collect()
+}
+
 /// Takes the fingerprint of a live source (at snapshot time) or of a restored copy.
 pub async fn fingerprint(
     family: Family,
@@ -149,16 +179,7 @@ pub async fn fingerprint(
 ) -> Result<DataFingerprint, String> {
     match family {
         Family::Sql(engine) => {
-            let ep = Endpoint {
-                engine,
-                host: to.host.clone(),
-                port: to.port,
-                database: database.unwrap_or_default().to_string(),
-                user: creds.username.clone(),
-                password: creds.password.clone(),
-                tls: tls && !to.mapped,
-            };
-            let mut db = Db::connect(&ep).await?;
+            let mut db = Db::connect(&Endpoint::new(engine, to, database, creds, tls)).await?;
             Ok(DataFingerprint::Sql(db.fingerprint(at).await?))
         }
         Family::Redis => Ok(DataFingerprint::Redis(
