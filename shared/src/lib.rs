@@ -83,6 +83,11 @@ pub fn run_id(at: DateTime<Utc>, event_or_request_id: &str) -> String {
     )
 }
 
+/// An AWS timestamp as chrono's (`None` when AWS gave none or it is out of range).
+pub fn aws_time(t: Option<&aws_smithy_types::DateTime>) -> Option<DateTime<Utc>> {
+    t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+}
+
 /// Where a snapshot's manifest and RDS export live in the backup bucket: written by
 /// snapshot-export, read by restore-verification.
 pub fn backup_prefix(kind: policy::ResourceKind, source_id: &str, snapshot_id: &str) -> String {

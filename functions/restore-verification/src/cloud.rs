@@ -35,9 +35,7 @@ where
     aws_error_parts(e).0
 }
 
-fn time(t: Option<&aws_smithy_types::DateTime>) -> Option<DateTime<Utc>> {
-    t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
-}
+use lifeboat_shared::aws_time as time;
 
 fn rds_tags(list: &[aws_sdk_rds::types::Tag]) -> BTreeMap<String, String> {
     list.iter()

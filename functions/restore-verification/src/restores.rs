@@ -119,14 +119,8 @@ async fn advance(
             ))
         }
         None => {
-            let (cands, warnings) = cloud::candidates(&app.cloud, &app.policy).await;
-            let (jobs, skipped) = NewRun {
-                policy: &app.policy,
-                run_id: &run_id,
-                now,
-                only: &cmd.only,
-            }
-            .plan(&cands, &status_journal.state);
+            let (jobs, skipped, warnings) =
+                plan_run(app, cmd, &run_id, now, &status_journal.state).await;
             let mut j = Journal::new(
                 &key,
                 RunState {
@@ -222,6 +216,26 @@ async fn advance(
         m.insert("done".into(), Value::Bool(true));
     }
     Ok(out)
+}
+
+/// The restores a new run would make (due components, chosen backups), what it skips and why,
+/// and the reads that failed. The real run and the dry run share it.
+async fn plan_run(
+    app: &App,
+    cmd: &RestoreCommand,
+    run_id: &str,
+    now: DateTime<Utc>,
+    status: &RunStatus,
+) -> (Vec<Job>, Vec<(String, String)>, Vec<String>) {
+    let (cands, warnings) = cloud::candidates(&app.cloud, &app.policy).await;
+    let (jobs, skipped) = NewRun {
+        policy: &app.policy,
+        run_id,
+        now,
+        only: &cmd.only,
+    }
+    .plan(&cands, status);
+    (jobs, skipped, warnings)
 }
 
 /// Removes expired temporary resources; records what it did in the run.
@@ -621,14 +635,7 @@ async fn dry_run(
     now: DateTime<Utc>,
 ) -> Result<Value> {
     let status = load_status(app).await?.state;
-    let (cands, warnings) = cloud::candidates(&app.cloud, &app.policy).await;
-    let (jobs, skipped) = NewRun {
-        policy: &app.policy,
-        run_id,
-        now,
-        only: &cmd.only,
-    }
-    .plan(&cands, &status);
+    let (jobs, skipped, warnings) = plan_run(app, cmd, run_id, now, &status).await;
     let mut report = Report::new(
         FUNCTION,
         run_id,

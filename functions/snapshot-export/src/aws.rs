@@ -30,9 +30,7 @@ pub struct Clients {
     pub dr_region: Option<String>,
 }
 
-fn time(t: Option<&aws_smithy_types::DateTime>) -> Option<DateTime<Utc>> {
-    t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
-}
+use lifeboat_shared::aws_time as time;
 
 fn rds_tags(list: Option<&[aws_sdk_rds::types::Tag]>) -> BTreeMap<String, String> {
     list.unwrap_or_default()
