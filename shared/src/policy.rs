@@ -533,6 +533,25 @@ pub struct Sweep {
     /// Objects compared at once.
     #[serde(default = "default_sweep_concurrency")]
     pub concurrency: u32,
+    /// How a match is proven (default `listing`).
+    #[serde(default)]
+    pub compare: SweepCompare,
+}
+
+/// How the sweep proves that a replica object equals its source.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SweepCompare {
+    /// Both sides are listed; an equal size and an equal ETag in the listings is a match
+    /// (`rclone check`'s rule: the ETag is the body's MD5, or for multipart uploads a digest of
+    /// the parts' MD5s). A missing key or a different size is a mismatch. Only where the ETags
+    /// differ (SSE-KMS, other part sizes, or a real difference) are both sides read with
+    /// HeadObject, and hashed when their stored checksums cannot decide.
+    #[default]
+    Listing,
+    /// Every sampled object is read with HeadObject on both sides and proven by a stored
+    /// checksum both carry (then by hashing both bodies): for when ETags are not to be trusted.
+    Checksum,
 }
 
 fn default_sample_rate() -> f64 {
@@ -1297,6 +1316,17 @@ mod tests {
         let base = "version: 1\nbuckets: {backup: b-1}\nverification:\n  sweeps:\n";
         let ok = Policy::parse(&format!("{base}    - {{name: crr, source: {{bucket: b-1, prefix: backups/}}, replica: {{bucket: b-2, prefix: backups/, region: us-west-2}}}}\n")).unwrap();
         assert_eq!(ok.verification.sweeps[0].sample_rate, 0.01);
+        assert_eq!(ok.verification.sweeps[0].compare, SweepCompare::Listing);
+        let by_head = Policy::parse(&format!("{base}    - {{name: crr, source: {{bucket: b-1}}, replica: {{bucket: b-2}}, compare: checksum}}\n")).unwrap();
+        assert_eq!(
+            by_head.verification.sweeps[0].compare,
+            SweepCompare::Checksum
+        );
+        let e = err(&format!("{base}    - {{name: crr, source: {{bucket: b-1}}, replica: {{bucket: b-2}}, compare: md5}}\n"));
+        assert!(
+            e.starts_with("invalid policy: verification.sweeps[0].compare: unknown variant `md5`"),
+            "{e}"
+        );
         let e = err(&format!("{base}    - {{name: crr, source: {{bucket: b-1}}, replica: {{bucket: b-2}}, sample_rate: 0}}\n"));
         assert!(
             e.starts_with("invalid policy: verification.sweeps[0].sample_rate: a share above 0"),

@@ -1,7 +1,9 @@
 //! restore-verification's S3 integrity sweep against the local emulator (moto server, pinned):
 //! a primary bucket in us-east-1, its replica in us-west-2 (filled by this test the way S3
 //! replication would, since moto stores replication rules but replicates nothing), with a known
-//! number of injected mismatches.
+//! number of injected mismatches. Both ways of proving a match: `compare: listing` (the default:
+//! size and ETag from the two listings, HeadObject only where those cannot decide) and
+//! `compare: checksum` (HeadObject for every object).
 // Test code: a failed setup step should stop the test where it happened.
 #![allow(clippy::unwrap_used)]
 
@@ -39,11 +41,13 @@ fn body(i: usize) -> Vec<u8> {
 
 /// Puts OBJECTS objects under backups/ in the primary and their copies in the replica, each side
 /// with the given checksum algorithm; then damages `corrupt` replica objects and drops `missing`.
+/// The sweep proves matches the `compare` way.
 async fn world(
     source_alg: ChecksumAlgorithm,
     replica_alg: ChecksumAlgorithm,
     corrupt: usize,
     missing: usize,
+    compare: &str,
 ) -> World {
     let emu = Emulator::start();
     let primary = lifeboat_tests::s3(&emu.config(PRIMARY).await);
@@ -99,9 +103,9 @@ async fn world(
         .topic_arn()
         .unwrap()
         .to_string();
-    let policy = Policy::parse(
-        "version: 1\nbuckets: {backup: backups-primary}\nthresholds: {mismatch_rate_percent: 0.5}\nverification:\n  sweeps:\n    - {name: crr, source: {bucket: backups-primary, prefix: backups/}, replica: {bucket: backups-replica, prefix: backups/, region: us-west-2}, sample_rate: 0.01, concurrency: 8}\n",
-    )
+    let policy = Policy::parse(&format!(
+        "version: 1\nbuckets: {{backup: backups-primary}}\nthresholds: {{mismatch_rate_percent: 0.5}}\nverification:\n  sweeps:\n    - {{name: crr, source: {{bucket: backups-primary, prefix: backups/}}, replica: {{bucket: backups-replica, prefix: backups/, region: us-west-2}}, sample_rate: 0.01, concurrency: 8, compare: {compare}}}\n",
+    ))
     .unwrap();
     let aws = Aws::from_config(emu.config(PRIMARY).await).unwrap();
     let env = Env {
@@ -129,12 +133,120 @@ async fn run(w: &World, cmd: Value) -> lifeboat_shared::report::Report {
 }
 
 #[tokio::test]
+async fn listings_decide_and_only_what_they_cannot_is_read() {
+    let w = world(
+        ChecksumAlgorithm::Crc64Nvme,
+        ChecksumAlgorithm::Crc64Nvme,
+        3,
+        1,
+        "listing",
+    )
+    .await;
+    // A truncated replica object (another size) and one rewritten by a multipart upload: the
+    // same bytes under another ETag, which the listing cannot prove equal.
+    let last = format!("backups/orders/part-{:04}.json", OBJECTS - 1);
+    let short = body(OBJECTS - 1)[..100].to_vec();
+    w.replica
+        .put_object()
+        .bucket("backups-replica")
+        .key(&last)
+        .body(short.into())
+        .send()
+        .await
+        .unwrap();
+    let rewritten = format!("backups/orders/part-{:04}.json", OBJECTS - 2);
+    let upload = w
+        .replica
+        .create_multipart_upload()
+        .bucket("backups-replica")
+        .key(&rewritten)
+        .send()
+        .await
+        .unwrap();
+    let part = w
+        .replica
+        .upload_part()
+        .bucket("backups-replica")
+        .key(&rewritten)
+        .upload_id(upload.upload_id().unwrap())
+        .part_number(1)
+        .body(body(OBJECTS - 2).into())
+        .send()
+        .await
+        .unwrap();
+    w.replica
+        .complete_multipart_upload()
+        .bucket("backups-replica")
+        .key(&rewritten)
+        .upload_id(upload.upload_id().unwrap())
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .parts(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(1)
+                        .set_e_tag(part.e_tag().map(str::to_string))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let report = run(&w, json!({"action": "sweep", "sample_rate": 1})).await;
+    let s = sweep_of(&report);
+    assert_eq!((s.total_listed, s.total_sampled), (OBJECTS, OBJECTS));
+    let reasons: Vec<&str> = s
+        .mismatch_details
+        .iter()
+        .map(|m| m.reason.as_str())
+        .collect();
+    assert_eq!(reasons.len(), 5, "{reasons:#?}");
+    assert!(
+        reasons[0].starts_with("missing in the replica"),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        reasons
+            .iter()
+            .filter(|r| r.starts_with("CRC64NVME"))
+            .count(),
+        3,
+        "the damaged objects (same size, other ETag) are proven different by their checksums"
+    );
+    assert_eq!(
+        s.mismatch_details.last().unwrap().reason,
+        format!(
+            "size {} in the source, 100 in the replica",
+            body(OBJECTS - 1).len()
+        )
+    );
+    assert_eq!(
+        s.compared_by_etag,
+        OBJECTS - 6,
+        "every other object by its listing"
+    );
+    assert_eq!(
+        s.compared_by_checksum + s.compared_by_hash,
+        1,
+        "the multipart rewrite is proven equal from HeadObject or its bytes, not its ETag"
+    );
+    // One LIST per side (200 objects: one page each), then HEAD on both sides for the 3 damaged
+    // objects and the rewritten one, and at most a GET per side for the rewritten one.
+    assert_eq!(s.api_calls, 2 + 2 * 4 + 2 * s.compared_by_hash, "{s:#?}");
+    assert_eq!(s.status, "FAIL");
+    assert_eq!(report.status, Status::Critical);
+    drop(w.emu);
+}
+
+#[tokio::test]
 async fn stored_checksums_decide_without_reading_a_byte() {
     let w = world(
         ChecksumAlgorithm::Crc64Nvme,
         ChecksumAlgorithm::Crc64Nvme,
         3,
         1,
+        "checksum",
     )
     .await;
     let report = run(&w, json!({"action": "sweep", "sample_rate": 1})).await;
@@ -186,7 +298,14 @@ async fn stored_checksums_decide_without_reading_a_byte() {
 
 #[tokio::test]
 async fn different_algorithms_fall_back_to_streaming_and_hashing() {
-    let w = world(ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Sha256, 2, 0).await;
+    let w = world(
+        ChecksumAlgorithm::Crc32,
+        ChecksumAlgorithm::Sha256,
+        2,
+        0,
+        "checksum",
+    )
+    .await;
     let report = run(&w, json!({"action": "sweep", "sample_rate": 1})).await;
     let s = sweep_of(&report);
     assert_eq!(s.mismatch_details.len(), 2);
@@ -211,6 +330,7 @@ async fn sampling_and_armed_repair() {
         ChecksumAlgorithm::Crc64Nvme,
         2,
         1,
+        "listing",
     )
     .await;
     // The policy's 1% sample of 200 objects: a handful, the same for the same run.

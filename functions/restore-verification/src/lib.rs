@@ -352,8 +352,8 @@ pub async fn sweep(
             subject: sw.name.clone(),
             verdict: r.status.clone(),
             reason: format!(
-                "{} of {} sampled objects differ ({:.3}%, threshold {}%); {} proven by stored checksums, {} by hashing {} bytes; {} of {} listed sampled",
-                r.mismatch_details.len(), r.total_sampled, r.mismatch_rate_percent, threshold, r.compared_by_checksum, r.compared_by_hash, r.bytes_hashed, r.total_sampled, r.total_listed
+                "{} of {} sampled objects differ ({:.3}%, threshold {}%); matches proven by size and ETag in the listings: {}, by stored checksums: {}, by hashing {} bytes: {}; {} of {} listed sampled",
+                r.mismatch_details.len(), r.total_sampled, r.mismatch_rate_percent, threshold, r.compared_by_etag, r.compared_by_checksum, r.bytes_hashed, r.compared_by_hash, r.total_sampled, r.total_listed
             ),
         });
         if !r.mismatch_details.is_empty() {

@@ -1,18 +1,21 @@
-//! The S3 side of the integrity sweep: list the source, HEAD both sides with checksum mode on,
-//! hash bodies only when the stored checksums cannot decide, re-copy from the source of truth
-//! when armed.
+//! The S3 side of the integrity sweep: list both sides (at once) and decide what the listings
+//! prove; HEAD both sides with checksum mode on where they cannot (or for every object, with
+//! `compare: checksum`); hash bodies only when the stored checksums cannot decide; re-copy from
+//! the source of truth when armed.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use aws_sdk_s3::types::ChecksumMode;
 use futures::stream::{self, StreamExt};
 use lifeboat_shared::error::aws_error_parts;
-use lifeboat_shared::policy::Sweep;
+use lifeboat_shared::policy::{Sweep, SweepCompare};
 use lifeboat_shared::{Error, Result};
 
 use crate::sweep::{
-    compare_heads, replica_key, sampled, verdict, Compare, Head, Mismatch, SweepReport,
+    compare_heads, compare_listed, replica_key, sampled, source_key, verdict, Compare, Head,
+    ListCompare, Listed, Mismatch, SweepReport,
 };
 
 /// Clients for the two sides (they may be in different regions).
@@ -32,8 +35,15 @@ pub struct Options {
     pub concurrency: usize,
 }
 
+#[derive(Clone, Copy)]
+enum Proof {
+    Etag,
+    Checksum,
+    Hash,
+}
+
 enum Outcome {
-    Match { by_hash: bool, bytes: u64 },
+    Match { by: Proof, bytes: u64 },
     Mismatch(String, u64),
     Error(String),
 }
@@ -157,7 +167,7 @@ async fn compare_one(sides: &Sides, sw: &Sweep, key: &str, n: &Counters) -> Outc
     };
     match compare_heads(&src, &rep) {
         Compare::Same(_) => Outcome::Match {
-            by_hash: false,
+            by: Proof::Checksum,
             bytes: 0,
         },
         Compare::Differ(why) => Outcome::Mismatch(why, 0),
@@ -168,7 +178,7 @@ async fn compare_one(sides: &Sides, sw: &Sweep, key: &str, n: &Counters) -> Outc
             );
             match (a, b) {
                 (Ok((ha, la)), Ok((hb, lb))) if ha == hb && la == lb => Outcome::Match {
-                    by_hash: true,
+                    by: Proof::Hash,
                     bytes: la + lb,
                 },
                 (Ok((ha, la)), Ok((hb, lb))) => Outcome::Mismatch(
@@ -181,19 +191,21 @@ async fn compare_one(sides: &Sides, sw: &Sweep, key: &str, n: &Counters) -> Outc
     }
 }
 
-/// Runs one sweep. Listing failures end it with an error; per-object failures are reported as
-/// errors of that object and do not count as mismatches.
-pub async fn run(sides: &Sides, sw: &Sweep, opts: &Options) -> Result<SweepReport> {
-    let started = Instant::now();
-    let n = Counters {
-        calls: AtomicUsize::new(0),
-    };
-    let mut keys = Vec::new();
-    let mut pages = sides
-        .source
+/// Lists `bucket/prefix` and keeps the entries `keep` maps to a (source) key, with their size and
+/// ETag; returns them and how many objects were listed in all.
+async fn list(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    keep: impl Fn(&str) -> Option<String>,
+    n: &Counters,
+) -> Result<(usize, Vec<(String, Listed)>)> {
+    let mut kept = Vec::new();
+    let mut listed = 0;
+    let mut pages = s3
         .list_objects_v2()
-        .bucket(&sw.source.bucket)
-        .prefix(&sw.source.prefix)
+        .bucket(bucket)
+        .prefix(prefix)
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
@@ -201,23 +213,89 @@ pub async fn run(sides: &Sides, sw: &Sweep, opts: &Options) -> Result<SweepRepor
         let page = page.map_err(|e| {
             Error::aws(
                 "ListObjectsV2",
-                Some(&format!("s3://{}/{}", sw.source.bucket, sw.source.prefix)),
+                Some(&format!("s3://{bucket}/{prefix}")),
                 &e,
             )
         })?;
-        keys.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_string)),
-        );
+        for o in page.contents() {
+            let Some(key) = o.key() else { continue };
+            listed += 1;
+            if let Some(k) = keep(key) {
+                kept.push((
+                    k,
+                    Listed {
+                        size: o.size().unwrap_or(0),
+                        etag: o.e_tag().map(str::to_string),
+                    },
+                ));
+            }
+        }
     }
-    let listed = keys.len();
-    let sample: Vec<String> = keys
-        .into_iter()
-        .filter(|k| sampled(k, opts.sample_rate, &opts.seed))
-        .collect();
+    Ok((listed, kept))
+}
+
+/// Runs one sweep. Listing failures end it with an error; per-object failures are reported as
+/// errors of that object and do not count as mismatches.
+pub async fn run(sides: &Sides, sw: &Sweep, opts: &Options) -> Result<SweepReport> {
+    let started = Instant::now();
+    let n = Counters {
+        calls: AtomicUsize::new(0),
+    };
+    let in_sample = |key: &str| sampled(key, opts.sample_rate, &opts.seed);
+    let source = list(
+        &sides.source,
+        &sw.source.bucket,
+        &sw.source.prefix,
+        |k| in_sample(k).then(|| k.to_string()),
+        &n,
+    );
+    // The replica's entries by their source key; only the sampled ones are kept.
+    let replica = async {
+        if sw.compare == SweepCompare::Checksum {
+            return Ok((0, Vec::new()));
+        }
+        list(
+            &sides.replica,
+            &sw.replica.bucket,
+            &sw.replica.prefix,
+            |k| source_key(k, &sw.source.prefix, &sw.replica.prefix).filter(|s| in_sample(s)),
+            &n,
+        )
+        .await
+    };
+    let ((listed, sample), (_, replica)) = tokio::try_join!(source, replica)?;
+    let replica: HashMap<String, Listed> = replica.into_iter().collect();
+    let by_listing = |key: &str, src: &Listed| -> Option<Outcome> {
+        if sw.compare == SweepCompare::Checksum {
+            return None;
+        }
+        match compare_listed(src, replica.get(key)) {
+            ListCompare::Same => Some(Outcome::Match {
+                by: Proof::Etag,
+                bytes: 0,
+            }),
+            ListCompare::Missing => Some(Outcome::Mismatch(
+                format!(
+                    "missing in the replica (s3://{}/{})",
+                    sw.replica.bucket,
+                    replica_key(key, &sw.source.prefix, &sw.replica.prefix)
+                ),
+                0,
+            )),
+            ListCompare::Differ(why) => Some(Outcome::Mismatch(why, 0)),
+            ListCompare::Undecided => None,
+        }
+    };
     let hashed = AtomicU64::new(0);
-    let results: Vec<(String, Outcome)> = stream::iter(sample.iter())
+    let mut results: Vec<(String, Outcome)> = Vec::with_capacity(sample.len());
+    let mut undecided = Vec::new();
+    for (key, src) in &sample {
+        match by_listing(key, src) {
+            Some(o) => results.push((key.clone(), o)),
+            None => undecided.push(key),
+        }
+    }
+    let headed: Vec<(String, Outcome)> = stream::iter(undecided)
         .map(|k| {
             let n = &n;
             async move { (k.clone(), compare_one(sides, sw, k, n).await) }
@@ -225,17 +303,18 @@ pub async fn run(sides: &Sides, sw: &Sweep, opts: &Options) -> Result<SweepRepor
         .buffer_unordered(opts.concurrency.max(1))
         .collect()
         .await;
+    results.extend(headed);
     let mut mismatches = Vec::new();
     let mut errors = Vec::new();
-    let (mut by_checksum, mut by_hash) = (0, 0);
+    let (mut by_etag, mut by_checksum, mut by_hash) = (0, 0, 0);
     for (key, outcome) in results {
         match outcome {
-            Outcome::Match { by_hash: h, bytes } => {
+            Outcome::Match { by, bytes } => {
                 hashed.fetch_add(bytes, Ordering::Relaxed);
-                if h {
-                    by_hash += 1
-                } else {
-                    by_checksum += 1
+                match by {
+                    Proof::Etag => by_etag += 1,
+                    Proof::Checksum => by_checksum += 1,
+                    Proof::Hash => by_hash += 1,
                 }
             }
             Outcome::Mismatch(reason, bytes) => {
@@ -286,6 +365,7 @@ pub async fn run(sides: &Sides, sw: &Sweep, opts: &Options) -> Result<SweepRepor
         total_listed: listed,
         total_sampled: sampled_n,
         mismatch_details: mismatches,
+        compared_by_etag: by_etag,
         compared_by_checksum: by_checksum,
         compared_by_hash: by_hash,
         bytes_hashed: hashed.load(Ordering::Relaxed),

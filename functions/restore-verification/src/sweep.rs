@@ -1,6 +1,6 @@
 //! The pure part of the S3 integrity sweep (seed 002's backfill validator): which objects are
-//! sampled, how two objects' stored metadata compare, and the verdict. The S3 calls are in
-//! `s3.rs`.
+//! sampled, how two objects compare from their listings and from their stored metadata, and the
+//! verdict. The S3 calls are in `s3.rs`.
 
 use std::collections::BTreeMap;
 
@@ -53,6 +53,50 @@ pub fn compare_heads(source: &Head, replica: &Head) -> Compare {
     Compare::NeedBodies
 }
 
+/// What a ListObjectsV2 entry tells about one object.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Listed {
+    pub size: i64,
+    pub etag: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListCompare {
+    /// Same size and same ETag.
+    Same,
+    /// No such key in the replica's listing.
+    Missing,
+    /// Different sizes, with the reason.
+    Differ(String),
+    /// Same size, ETags differ or absent: an ETag is not always the body's MD5 (SSE-KMS, SSE-C,
+    /// other multipart part sizes), so only the stored checksums or the bodies can tell.
+    Undecided,
+}
+
+/// Compares two objects from the two listings alone (no request per object). Claims a mismatch
+/// only where the listing proves it: a missing key or another size.
+pub fn compare_listed(source: &Listed, replica: Option<&Listed>) -> ListCompare {
+    let Some(replica) = replica else {
+        return ListCompare::Missing;
+    };
+    if source.size != replica.size {
+        return ListCompare::Differ(format!(
+            "size {} in the source, {} in the replica",
+            source.size, replica.size
+        ));
+    }
+    let tag = |l: &Listed| {
+        l.etag
+            .as_deref()
+            .map(|e| e.trim_matches('"').to_string())
+            .filter(|e| !e.is_empty())
+    };
+    match (tag(source), tag(replica)) {
+        (Some(a), Some(b)) if a == b => ListCompare::Same,
+        _ => ListCompare::Undecided,
+    }
+}
+
 /// Whether `key` is in this run's sample: a stable hash of the run seed and the key, so a
 /// re-run with the same seed compares the same objects and different runs cover different ones.
 pub fn sampled(key: &str, rate: f64, seed: &str) -> bool {
@@ -81,6 +125,14 @@ pub fn replica_key(key: &str, source_prefix: &str, replica_prefix: &str) -> Stri
     )
 }
 
+/// The source's key for a replica key (the inverse of [`replica_key`]); `None` for a replica key
+/// outside the replica prefix.
+pub fn source_key(replica_key: &str, source_prefix: &str, replica_prefix: &str) -> Option<String> {
+    replica_key
+        .strip_prefix(replica_prefix)
+        .map(|rest| format!("{source_prefix}{rest}"))
+}
+
 /// One object that did not match.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mismatch {
@@ -101,7 +153,10 @@ pub struct SweepReport {
     pub total_listed: usize,
     pub total_sampled: usize,
     pub mismatch_details: Vec<Mismatch>,
-    /// How the matches were proven.
+    /// How the matches were proven: equal size and ETag in the listings, a stored checksum both
+    /// sides carry (HeadObject), or hashing both bodies.
+    #[serde(default)]
+    pub compared_by_etag: usize,
     pub compared_by_checksum: usize,
     pub compared_by_hash: usize,
     pub bytes_hashed: u64,
@@ -190,6 +245,45 @@ mod tests {
     }
 
     #[test]
+    fn listing_comparison_table() {
+        let l = |size: i64, etag: Option<&str>| Listed {
+            size,
+            etag: etag.map(str::to_string),
+        };
+        let md5 = Some("\"9b2cf535f27731c974343645a3985328\"");
+        let cases = [
+            (l(10, md5), Some(l(10, md5)), ListCompare::Same),
+            // Quoted or not, the same ETag.
+            (
+                l(10, md5),
+                Some(l(10, Some("9b2cf535f27731c974343645a3985328"))),
+                ListCompare::Same,
+            ),
+            (l(10, md5), None, ListCompare::Missing),
+            (
+                l(10, md5),
+                Some(l(12, md5)),
+                ListCompare::Differ("size 10 in the source, 12 in the replica".into()),
+            ),
+            // A different ETag is not proof: SSE-KMS and part sizes change it.
+            (
+                l(10, md5),
+                Some(l(10, Some("\"0cc175b9c0f1b6a831c399e269772661\""))),
+                ListCompare::Undecided,
+            ),
+            (l(10, md5), Some(l(10, None)), ListCompare::Undecided),
+            (
+                l(10, Some("\"\"")),
+                Some(l(10, Some("\"\""))),
+                ListCompare::Undecided,
+            ),
+        ];
+        for (i, (a, b, want)) in cases.into_iter().enumerate() {
+            assert_eq!(compare_listed(&a, b.as_ref()), want, "case {i}");
+        }
+    }
+
+    #[test]
     fn sampling_is_stable_and_close_to_the_rate() {
         let keys: Vec<String> = (0..20_000)
             .map(|i| format!("backups/rds/snap-{i:05}/part-{}.parquet", i % 7))
@@ -231,5 +325,10 @@ mod tests {
             "dr/backups/a/b.json"
         );
         assert_eq!(replica_key("a.json", "", ""), "a.json");
+        assert_eq!(
+            source_key("dr/backups/a/b.json", "backups/", "dr/backups/").as_deref(),
+            Some("backups/a/b.json")
+        );
+        assert_eq!(source_key("other/a.json", "backups/", "dr/"), None);
     }
 }

@@ -2,8 +2,9 @@
 //!
 //!   lifeboat-local seed STATE_DIR [--history-days N]   seed the emulator, write STATE_DIR/env
 //!   lifeboat-local emails STATE_DIR                    print report emails received since last call
-//!   lifeboat-local sweep-bench SRC REPLICA CONCURRENCY  one full integrity sweep of
-//!                                                      SRC/backups/ against REPLICA/backups/, JSON
+//!   lifeboat-local sweep-bench SRC REPLICA CONCURRENCY listing|checksum
+//!                                                      one full integrity sweep of SRC/backups/
+//!                                                      against REPLICA/backups/, JSON
 //!   lifeboat-local crc-bench MIB                       CRC64NVME one-shot vs 64 KiB streaming, JSON
 //!   lifeboat-local damage STATE_DIR                    damage the catalog's local database (rows
 //!                                                      lost, orphaned items) after its snapshot
@@ -24,11 +25,13 @@ async fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if args.first().map(String::as_str) == Some("sweep-bench") {
-        let (Some(src), Some(rep), Some(conc)) = (args.get(1), args.get(2), args.get(3)) else {
-            eprintln!("usage: lifeboat-local sweep-bench SRC REPLICA CONCURRENCY");
+        let (Some(src), Some(rep), Some(conc), Some(compare)) =
+            (args.get(1), args.get(2), args.get(3), args.get(4))
+        else {
+            eprintln!("usage: lifeboat-local sweep-bench SRC REPLICA CONCURRENCY listing|checksum");
             return ExitCode::from(2);
         };
-        return sweep_bench(src, rep, conc.parse().unwrap_or(16)).await;
+        return sweep_bench(src, rep, conc.parse().unwrap_or(16), compare).await;
     }
     let (Some(cmd), Some(dir)) = (args.first(), args.get(1)) else {
         eprintln!("usage: lifeboat-local seed|emails STATE_DIR [--history-days N]");
@@ -147,7 +150,7 @@ fn crc_bench(mib: usize) -> String {
     )
 }
 
-async fn sweep_bench(src: &str, rep: &str, concurrency: usize) -> ExitCode {
+async fn sweep_bench(src: &str, rep: &str, concurrency: usize, compare: &str) -> ExitCode {
     let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") else {
         eprintln!("AWS_ENDPOINT_URL is not set");
         return ExitCode::from(2);
@@ -158,7 +161,7 @@ async fn sweep_bench(src: &str, rep: &str, concurrency: usize) -> ExitCode {
         source: s3.clone(),
         replica: s3,
     };
-    let text = format!("{{name: bench, source: {{bucket: {src}, prefix: backups/}}, replica: {{bucket: {rep}, prefix: backups/}}, sample_rate: 1, concurrency: {concurrency}}}");
+    let text = format!("{{name: bench, source: {{bucket: {src}, prefix: backups/}}, replica: {{bucket: {rep}, prefix: backups/}}, sample_rate: 1, concurrency: {concurrency}, compare: {compare}}}");
     let sw: lifeboat_shared::policy::Sweep = match serde_yaml_ng::from_str(&text) {
         Ok(s) => s,
         Err(e) => {
@@ -176,8 +179,8 @@ async fn sweep_bench(src: &str, rep: &str, concurrency: usize) -> ExitCode {
     match restore_verification::s3::run(&sides, &sw, &opts).await {
         Ok(r) => {
             println!(
-                "{{\"objects\": {}, \"seconds\": {:.3}, \"api_calls\": {}, \"by_checksum\": {}, \"by_hash\": {}, \"bytes_hashed\": {}, \"mismatches\": {}, \"errors\": {}}}",
-                r.total_sampled, r.seconds, r.api_calls, r.compared_by_checksum, r.compared_by_hash, r.bytes_hashed, r.mismatch_details.len(), r.errors.len()
+                "{{\"objects\": {}, \"seconds\": {:.3}, \"api_calls\": {}, \"by_etag\": {}, \"by_checksum\": {}, \"by_hash\": {}, \"bytes_hashed\": {}, \"mismatches\": {}, \"errors\": {}}}",
+                r.total_sampled, r.seconds, r.api_calls, r.compared_by_etag, r.compared_by_checksum, r.compared_by_hash, r.bytes_hashed, r.mismatch_details.len(), r.errors.len()
             );
             ExitCode::SUCCESS
         }
