@@ -70,7 +70,9 @@ impl Emulator {
             endpoint: format!("http://127.0.0.1:{port}"),
             clock_file,
         };
-        emulator.wait_ready(Duration::from_secs(30));
+        // Generous: every test starts its own server, and importing moto takes CPU seconds that a
+        // loaded 2-core machine (tests in parallel, a release link beside them) stretches.
+        emulator.wait_ready(Duration::from_secs(120));
         emulator
     }
 
