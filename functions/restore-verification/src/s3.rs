@@ -4,7 +4,7 @@
 //! the source of truth when armed.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use aws_sdk_s3::types::ChecksumMode;
@@ -148,6 +148,18 @@ fn copy_source(bucket: &str, key: &str) -> String {
     out
 }
 
+/// A source object with no replica, however its absence was seen.
+fn missing(sw: &Sweep, key: &str) -> Outcome {
+    Outcome::Mismatch(
+        format!(
+            "missing in the replica (s3://{}/{})",
+            sw.replica.bucket,
+            replica_key(key, &sw.source.prefix, &sw.replica.prefix)
+        ),
+        0,
+    )
+}
+
 async fn compare_one(sides: &Sides, sw: &Sweep, key: &str, n: &Counters) -> Outcome {
     let rkey = replica_key(key, &sw.source.prefix, &sw.replica.prefix);
     let (src, rep) = tokio::join!(
@@ -160,10 +172,7 @@ async fn compare_one(sides: &Sides, sw: &Sweep, key: &str, n: &Counters) -> Outc
         (Err(e), _) | (_, Err(e)) => return Outcome::Error(e),
     };
     let Some(rep) = rep else {
-        return Outcome::Mismatch(
-            format!("missing in the replica (s3://{}/{rkey})", sw.replica.bucket),
-            0,
-        );
+        return missing(sw, key);
     };
     match compare_heads(&src, &rep) {
         Compare::Same(_) => Outcome::Match {
@@ -249,44 +258,35 @@ pub async fn run(sides: &Sides, sw: &Sweep, opts: &Options) -> Result<SweepRepor
         |k| in_sample(k).then(|| k.to_string()),
         &n,
     );
-    // The replica's entries by their source key; only the sampled ones are kept.
+    // The replica's sampled entries by their source key; none with `compare: checksum`, where
+    // every object is read with HeadObject.
     let replica = async {
         if sw.compare == SweepCompare::Checksum {
-            return Ok((0, Vec::new()));
+            return Ok(None);
         }
-        list(
+        let (_, kept) = list(
             &sides.replica,
             &sw.replica.bucket,
             &sw.replica.prefix,
             |k| source_key(k, &sw.source.prefix, &sw.replica.prefix).filter(|s| in_sample(s)),
             &n,
         )
-        .await
+        .await?;
+        Ok(Some(kept.into_iter().collect::<HashMap<String, Listed>>()))
     };
-    let ((listed, sample), (_, replica)) = tokio::try_join!(source, replica)?;
-    let replica: HashMap<String, Listed> = replica.into_iter().collect();
+    let ((listed, sample), replica) = tokio::try_join!(source, replica)?;
     let by_listing = |key: &str, src: &Listed| -> Option<Outcome> {
-        if sw.compare == SweepCompare::Checksum {
-            return None;
-        }
-        match compare_listed(src, replica.get(key)) {
+        match compare_listed(src, replica.as_ref()?.get(key)) {
             ListCompare::Same => Some(Outcome::Match {
                 by: Proof::Etag,
                 bytes: 0,
             }),
-            ListCompare::Missing => Some(Outcome::Mismatch(
-                format!(
-                    "missing in the replica (s3://{}/{})",
-                    sw.replica.bucket,
-                    replica_key(key, &sw.source.prefix, &sw.replica.prefix)
-                ),
-                0,
-            )),
+            ListCompare::Missing => Some(missing(sw, key)),
             ListCompare::Differ(why) => Some(Outcome::Mismatch(why, 0)),
             ListCompare::Undecided => None,
         }
     };
-    let hashed = AtomicU64::new(0);
+    let mut hashed = 0;
     let mut results: Vec<(String, Outcome)> = Vec::with_capacity(sample.len());
     let mut undecided = Vec::new();
     for (key, src) in &sample {
@@ -310,7 +310,7 @@ pub async fn run(sides: &Sides, sw: &Sweep, opts: &Options) -> Result<SweepRepor
     for (key, outcome) in results {
         match outcome {
             Outcome::Match { by, bytes } => {
-                hashed.fetch_add(bytes, Ordering::Relaxed);
+                hashed += bytes;
                 match by {
                     Proof::Etag => by_etag += 1,
                     Proof::Checksum => by_checksum += 1,
@@ -318,7 +318,7 @@ pub async fn run(sides: &Sides, sw: &Sweep, opts: &Options) -> Result<SweepRepor
                 }
             }
             Outcome::Mismatch(reason, bytes) => {
-                hashed.fetch_add(bytes, Ordering::Relaxed);
+                hashed += bytes;
                 mismatches.push(Mismatch {
                     key,
                     reason,
@@ -368,7 +368,7 @@ pub async fn run(sides: &Sides, sw: &Sweep, opts: &Options) -> Result<SweepRepor
         compared_by_etag: by_etag,
         compared_by_checksum: by_checksum,
         compared_by_hash: by_hash,
-        bytes_hashed: hashed.load(Ordering::Relaxed),
+        bytes_hashed: hashed,
         errors,
         api_calls: n.calls.load(Ordering::Relaxed),
         seconds: started.elapsed().as_secs_f64(),

@@ -29,13 +29,15 @@ pub enum Compare {
     NeedBodies,
 }
 
+/// The reason for a size mismatch, whichever way the sizes were read.
+fn sizes_differ(source: i64, replica: i64) -> String {
+    format!("size {source} in the source, {replica} in the replica")
+}
+
 /// Compares two objects from their metadata alone, without reading a byte of either.
 pub fn compare_heads(source: &Head, replica: &Head) -> Compare {
     if source.size != replica.size {
-        return Compare::Differ(format!(
-            "size {} in the source, {} in the replica",
-            source.size, replica.size
-        ));
+        return Compare::Differ(sizes_differ(source.size, replica.size));
     }
     // A composite (multipart) checksum depends on the part sizes: only equal types compare.
     if source.checksum_type != replica.checksum_type {
@@ -80,10 +82,7 @@ pub fn compare_listed(source: &Listed, replica: Option<&Listed>) -> ListCompare 
         return ListCompare::Missing;
     };
     if source.size != replica.size {
-        return ListCompare::Differ(format!(
-            "size {} in the source, {} in the replica",
-            source.size, replica.size
-        ));
+        return ListCompare::Differ(sizes_differ(source.size, replica.size));
     }
     let tag = |l: &Listed| {
         l.etag
