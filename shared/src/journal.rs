@@ -4,6 +4,11 @@
 //! concurrent triggers cannot both hold it; a lease past its expiry (a crashed run) is taken
 //! over with `If-Match` on its ETag. [`Journal`] keeps a resumable run's state between
 //! invocations, saved with `If-Match` so two writers cannot overwrite each other.
+//!
+//! A conditional write can succeed while its answer is lost; the SDK then retries it and the
+//! retry gets 412. Both recognise their own earlier attempt: the lease carries the invocation's
+//! token, and a journal save compares what is stored with what it sent, before calling anything
+//! a conflict.
 
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Duration, Utc};
@@ -14,7 +19,12 @@ use crate::error::{aws_error_parts, Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeaseBody {
+    /// The run that holds it.
     pub owner: String,
+    /// The invocation that took it (its request id): a lease whose write succeeded while the
+    /// answer was lost is recognised as this invocation's own, not another run's.
+    #[serde(default)]
+    pub token: String,
     pub acquired_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
@@ -36,16 +46,19 @@ fn conflict(code: &str) -> bool {
 }
 
 impl Lease {
-    /// Takes the lease at `key`, or reports who holds it.
+    /// Takes the lease at `key` for run `owner` in the invocation `token`, or reports who
+    /// holds it.
     pub async fn acquire(
         s3: &aws_sdk_s3::Client,
         bucket: &str,
         key: &str,
         owner: &str,
+        token: &str,
         ttl: Duration,
         now: DateTime<Utc>,
     ) -> Result<std::result::Result<Lease, Held>> {
         let body = LeaseBody {
+            token: token.to_string(),
             owner: owner.to_string(),
             acquired_at: now,
             expires_at: now + ttl,
@@ -82,6 +95,16 @@ impl Lease {
                 Some(x) => x,
                 None => continue, // released in between: try again
             };
+            if !token.is_empty() && current.token == token {
+                // Our own write, whose answer was lost: the lease is ours.
+                tracing::info!(key, "lease write answered 412 but the lease is this invocation's own");
+                return Ok(Ok(Lease {
+                    bucket: bucket.to_string(),
+                    key: key.to_string(),
+                    etag,
+                    body: current,
+                }));
+            }
             if current.expires_at > now {
                 return Ok(Err(Held(current)));
             }
@@ -205,14 +228,14 @@ impl<T: Serialize + DeserializeOwned> Journal<T> {
 
     /// Saves; fails with `Lifeboat.Internal` when someone else saved in between.
     pub async fn save(&mut self, s3: &aws_sdk_s3::Client, bucket: &str) -> Result<()> {
-        let body =
+        let sent =
             serde_json::to_vec_pretty(&self.state).map_err(|e| Error::Internal(e.to_string()))?;
         let mut put = s3
             .put_object()
             .bucket(bucket)
             .key(&self.key)
             .content_type("application/json")
-            .body(ByteStream::from(body));
+            .body(ByteStream::from(sent.clone()));
         put = match &self.etag {
             Some(etag) => put.if_match(etag),
             None => put.if_none_match("*"),
@@ -224,14 +247,21 @@ impl<T: Serialize + DeserializeOwned> Journal<T> {
             }
             Err(e) => {
                 let (code, _) = aws_error_parts(&e);
-                if conflict(&code) {
-                    Err(Error::Internal(format!(
-                        "journal s3://{bucket}/{} was changed by another run",
-                        self.key
-                    )))
-                } else {
-                    Err(Error::aws("PutObject", Some(&self.key), &e))
+                if !conflict(&code) {
+                    return Err(Error::aws("PutObject", Some(&self.key), &e));
                 }
+                // 412: another writer, or our own earlier attempt whose answer was lost.
+                if let Some((stored, etag)) = read_bytes(s3, bucket, &self.key).await? {
+                    if stored == sent {
+                        tracing::info!(key = %self.key, "journal save answered 412 but holds what this run wrote");
+                        self.etag = Some(etag);
+                        return Ok(());
+                    }
+                }
+                Err(Error::Internal(format!(
+                    "journal s3://{bucket}/{} was changed by another run",
+                    self.key
+                )))
             }
         }
     }

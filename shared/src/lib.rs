@@ -2,6 +2,8 @@
 //! data ([`policy`]), the environment ([`config`]), AWS clients ([`clients`]), the report and its
 //! delivery ([`report`], [`notify`], [`metrics`]) and run state in S3 ([`journal`]).
 
+pub mod aws;
+pub mod backup;
 pub mod clients;
 pub mod config;
 #[cfg(feature = "data")]
@@ -12,6 +14,8 @@ pub mod metrics;
 pub mod notify;
 pub mod policy;
 pub mod report;
+pub mod resumable;
+pub mod run;
 pub mod trigger;
 
 pub use error::{Error, Result};
@@ -22,10 +26,14 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
-/// JSON logs through `tracing` (to stderr; stdout carries the EMF metric lines).
-/// `RUST_LOG` sets the level (default `info`).
+/// JSON logs through `tracing` (to stderr; stdout carries the EMF metric lines), at the level
+/// Lambda's advanced logging controls set (`AWS_LAMBDA_LOG_LEVEL`), else `RUST_LOG`, else `info`.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let directives = log_filter(
+        std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
+        std::env::var("RUST_LOG").ok().as_deref(),
+    );
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .json()
@@ -35,6 +43,21 @@ pub fn init_tracing() {
         .with_writer(std::io::stderr)
         .without_time()
         .init();
+}
+
+/// The log filter: Lambda's `AWS_LAMBDA_LOG_LEVEL` (TRACE, DEBUG, INFO, WARN, ERROR, FATAL) when
+/// the function's logging config sets it, as aws-lambda-rust-runtime does; else `RUST_LOG`
+/// (directives allowed); else `info`.
+pub fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> String {
+    let lambda = lambda_level.map(|l| l.trim().to_ascii_lowercase());
+    match lambda.as_deref() {
+        Some(l @ ("trace" | "debug" | "info" | "warn" | "error")) => l.to_string(),
+        Some("fatal") => "error".to_string(),
+        _ => match rust_log.map(str::trim) {
+            Some(r) if !r.is_empty() => r.to_string(),
+            _ => "info".to_string(),
+        },
+    }
 }
 
 /// Reads the policy document named by `LIFEBOAT_POLICY` from a file or from S3 and validates it.
@@ -88,32 +111,7 @@ pub fn aws_time(t: Option<&aws_smithy_types::DateTime>) -> Option<DateTime<Utc>>
     t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
 }
 
-/// Where a snapshot's manifest and RDS export live in the backup bucket: written by
-/// snapshot-export, read by restore-verification.
-pub fn backup_prefix(kind: policy::ResourceKind, source_id: &str, snapshot_id: &str) -> String {
-    format!("backups/{kind}/{source_id}/{snapshot_id}/")
-}
-
-/// The manifest beside a backup.
-pub fn manifest_key(kind: policy::ResourceKind, source_id: &str, snapshot_id: &str) -> String {
-    format!(
-        "{}manifest.json",
-        backup_prefix(kind, source_id, snapshot_id)
-    )
-}
-
-/// Time kept back from the invocation deadline to save state and deliver the report.
-pub const DEADLINE_RESERVE: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// How long an invocation may keep starting work: until the deadline less a reserve for the
-/// report. A deadline that is not an epoch time in the future (some local runtime emulators send
-/// the timeout itself) leaves the run unbounded rather than doing nothing.
-pub fn stop_time(deadline_ms: u64, now: std::time::SystemTime) -> Option<std::time::Duration> {
-    let deadline =
-        std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(deadline_ms);
-    let remaining = deadline.duration_since(now).ok()?;
-    Some(remaining.saturating_sub(DEADLINE_RESERVE.min(remaining / 4)))
-}
+pub use run::{stop_time, DEADLINE_RESERVE};
 
 /// The runtime loop every function's `main` ends in. The app is built once per container; a
 /// configuration error is returned by every invocation (naming the variable or policy field)
@@ -139,4 +137,18 @@ where
         }
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn lambda_log_level_wins_then_rust_log_then_info() {
+        assert_eq!(log_filter(Some("DEBUG"), Some("warn")), "debug");
+        assert_eq!(log_filter(Some("FATAL"), None), "error");
+        assert_eq!(log_filter(None, Some("lifeboat_shared=trace,info")), "lifeboat_shared=trace,info");
+        assert_eq!(log_filter(Some("LOUD"), Some("warn")), "warn", "an unknown level falls back");
+        assert_eq!(log_filter(None, None), "info");
+    }
 }

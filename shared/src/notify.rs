@@ -1,10 +1,11 @@
 //! Delivers a finished report: JSON archived in S3 under a predictable key, the email through
-//! SNS, and EMF metrics on stdout. Delivery failures are returned, never swallowed.
+//! SNS, and EMF metrics on stdout. When the archive cannot be written (the bucket is down) the
+//! email still goes out and says so; when the email cannot be sent, the error is returned.
 
 use aws_sdk_s3::primitives::ByteStream;
 
 use crate::error::{Error, Result};
-use crate::report::Report;
+use crate::report::{Report, Severity};
 
 /// `reports/<function>/<yyyy>/<mm>/<dd>/<run_id>.json`: a retried trigger with the same run id
 /// overwrites its own report instead of adding one.
@@ -32,15 +33,26 @@ impl Outbox<'_> {
         report.archive_uri = Some(format!("s3://{}/{key}", self.bucket));
         let body = serde_json::to_vec_pretty(report)
             .map_err(|e| Error::Internal(format!("report JSON: {e}")))?;
-        self.s3
+        let archived = self
+            .s3
             .put_object()
             .bucket(self.bucket)
             .key(&key)
             .content_type("application/json")
             .body(ByteStream::from(body))
             .send()
-            .await
-            .map_err(|e| Error::aws("PutObject", Some(&key), &e))?;
+            .await;
+        if let Err(e) = archived {
+            let e = Error::aws("PutObject", Some(&key), &e);
+            tracing::error!(error = %e, "report archive failed; the email goes out without it");
+            report.archive_uri = None;
+            report.finding(
+                Severity::Warning,
+                Some(self.bucket),
+                format!("this report could not be archived in S3: {e}"),
+            );
+            report.finish(report.finished_at);
+        }
         let sent = self
             .sns
             .publish()

@@ -99,8 +99,65 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     pub subject: String,
-    pub verdict: String,
+    pub verdict: Verdict,
     pub reason: String,
+}
+
+impl Decision {
+    pub fn new(subject: impl Into<String>, verdict: Verdict, reason: impl Into<String>) -> Self {
+        Decision {
+            subject: subject.into(),
+            verdict,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// What a decision concluded. Retention keeps or deletes; a check passes or fails. A `Fail`
+/// makes the run at least critical when the report is finished: no function raises it by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Verdict {
+    #[serde(rename = "keep")]
+    Keep,
+    #[serde(rename = "delete")]
+    Delete,
+    #[serde(rename = "PASS")]
+    Pass,
+    #[serde(rename = "FAIL")]
+    Fail,
+}
+
+impl Verdict {
+    /// The word in the email and the JSON report.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Keep => "keep",
+            Verdict::Delete => "delete",
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+        }
+    }
+
+    pub fn pass_fail(passed: bool) -> Verdict {
+        if passed {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        }
+    }
+}
+
+/// `verdict == "PASS"`: the word in the email and the JSON.
+impl PartialEq<&str> for Verdict {
+    fn eq(&self, other: &&str) -> bool {
+        self.label() == *other
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -197,7 +254,16 @@ impl Report {
             .count()
     }
 
-    /// Sets status and `partial` from findings and action outcomes.
+    /// How many decisions reached this verdict.
+    pub fn verdicts(&self, verdict: Verdict) -> usize {
+        self.decisions
+            .iter()
+            .filter(|d| d.verdict == verdict)
+            .count()
+    }
+
+    /// Sets status and `partial` from findings, action outcomes and verdicts: a `FAIL` verdict
+    /// makes the run at least critical even when no action failed.
     pub fn finish(&mut self, at: DateTime<Utc>) {
         self.finished_at = at;
         let failed = self
@@ -214,7 +280,10 @@ impl Report {
         self.partial = failed > 0 && succeeded > 0;
         self.status = if failed > 0 && succeeded == 0 {
             Status::Failed
-        } else if failed > 0 || worst_finding == Some(Severity::Critical) {
+        } else if failed > 0
+            || worst_finding == Some(Severity::Critical)
+            || self.verdicts(Verdict::Fail) > 0
+        {
             Status::Critical
         } else if worst_finding == Some(Severity::Warning)
             || self.actions.iter().any(|a| a.outcome == Outcome::Deferred)
@@ -337,7 +406,7 @@ impl Report {
             let _ = writeln!(out, "\nDECISIONS");
             let mut by_verdict: BTreeMap<&str, Vec<&Decision>> = BTreeMap::new();
             for d in &self.decisions {
-                by_verdict.entry(d.verdict.as_str()).or_default().push(d);
+                by_verdict.entry(d.verdict.label()).or_default().push(d);
             }
             for (verdict, ds) in by_verdict {
                 let _ = writeln!(out, "  {verdict}: {}", ds.len());
@@ -481,6 +550,17 @@ mod tests {
     }
 
     #[test]
+    fn given_a_fail_verdict_and_no_failed_action_when_finished_then_critical() {
+        let mut r = report();
+        r.decisions.push(Decision::new("orders-db", Verdict::Fail, "rows missing"));
+        r.decisions.push(Decision::new("catalog", Verdict::Pass, "all checks"));
+        r.finish(r.started_at);
+        assert_eq!(r.status, Status::Critical);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["decisions"][0]["verdict"], "FAIL", "the JSON keeps its words");
+    }
+
+    #[test]
     fn all_failed_is_failed() {
         let mut r = report();
         let mut bad = Action::new("copy-to-dr", "snap-b", "x");
@@ -535,11 +615,11 @@ mod tests {
             };
             a.error = (i % 100 == 0).then(|| "Throttling: Rate exceeded ".repeat(20));
             r.actions.push(a);
-            r.decisions.push(Decision {
-                subject: format!("lifeboat-db-{i:05}"),
-                verdict: "delete".into(),
-                reason: "x".repeat(200),
-            });
+            r.decisions.push(Decision::new(
+                format!("lifeboat-db-{i:05}"),
+                Verdict::Delete,
+                "x".repeat(200),
+            ));
         }
         r.archive_uri = Some("s3://reports/r.json".into());
         r.finish(r.started_at);

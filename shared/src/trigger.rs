@@ -200,44 +200,124 @@ impl Trigger {
         }
     }
 
-    /// Rejects a trigger kind or manual action this function does not handle.
-    pub fn expect(&self, function: &str, kinds: &[&str], actions: &[&str]) -> Result<()> {
-        let kind = match self {
-            Trigger::Schedule(_) => "schedule",
-            Trigger::Alarm(_) => "alarm",
-            Trigger::BackupJob(_) => "backup_job",
-            Trigger::Manual(m) => {
-                if actions.contains(&m.action.as_str()) {
-                    return Ok(());
-                }
-                return Err(Error::event(
-                    "event.action",
-                    format!(
-                        "one of {} for {function}, got {:?}",
-                        actions.join(", "),
-                        m.action
-                    ),
-                ));
-            }
-        };
-        if kinds.contains(&kind) {
-            Ok(())
-        } else {
-            Err(Error::event(
-                "event",
-                format!(
-                    "{function} is started by {} or a manual command; got {}",
-                    kinds.join(" or "),
-                    self.describe()
-                ),
-            ))
+    /// Which of the four ways of starting a function this is.
+    pub fn kind(&self) -> TriggerKind {
+        match self {
+            Trigger::Schedule(_) => TriggerKind::Schedule,
+            Trigger::Alarm(_) => TriggerKind::Alarm,
+            Trigger::BackupJob(_) => TriggerKind::BackupJob,
+            Trigger::Manual(_) => TriggerKind::Manual,
         }
     }
+
+    /// Rejects a trigger kind or manual action this function does not handle, in the README's
+    /// words: `snapshot-export is started by a schedule or a manual command; got ...`.
+    pub fn expect(&self, function: &str, kinds: &[TriggerKind], actions: &[&str]) -> Result<()> {
+        if let Trigger::Manual(m) = self {
+            if actions.contains(&m.action.as_str()) {
+                return Ok(());
+            }
+            return Err(Error::event(
+                "event.action",
+                format!(
+                    "one of {} for {function}, got {}",
+                    actions.join(", "),
+                    excerpt_str(&m.action)
+                ),
+            ));
+        }
+        if kinds.contains(&self.kind()) {
+            return Ok(());
+        }
+        let mut accepted: Vec<String> = kinds
+            .iter()
+            .filter(|k| **k != TriggerKind::Manual)
+            .map(|k| k.to_string())
+            .collect();
+        accepted.push(TriggerKind::Manual.to_string());
+        Err(Error::event(
+            "event",
+            format!(
+                "{function} is started by {}; got {}",
+                accepted.join(" or "),
+                self.describe()
+            ),
+        ))
+    }
+}
+
+/// The four ways a Lifeboat function is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerKind {
+    Schedule,
+    Alarm,
+    BackupJob,
+    Manual,
+}
+
+impl std::fmt::Display for TriggerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TriggerKind::Schedule => "schedule",
+            TriggerKind::Alarm => "a CloudWatch alarm",
+            TriggerKind::BackupJob => "an AWS Backup job event",
+            TriggerKind::Manual => "a manual command",
+        })
+    }
+}
+
+impl Manual {
+    /// The command's own fields (all but `action`, `dry_run` and `only`) as the function's typed
+    /// arguments: `T` is a serde struct with `deny_unknown_fields`, so a misspelt field is named
+    /// (`event.repare: no such field: <fields>`), and a wrong type names its path. `fields` says
+    /// what the command has, e.g. "a sweep command has action, dry_run, only and repair".
+    pub fn args<T: DeserializeOwned>(&self, fields: &str) -> Result<T> {
+        let value = Value::Object(self.args.clone());
+        serde_path_to_error::deserialize(&value).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.inner().to_string();
+            // serde names an unknown field in the message, not in the path.
+            match unknown_field(&inner) {
+                Some(name) => Error::event(format!("event.{name}"), format!("no such field: {fields}")),
+                None if path == "." => Error::event("event", bounded(&inner, 200)),
+                None => Error::event(format!("event.{path}"), bounded(&inner, 200)),
+            }
+        })
+    }
+}
+
+/// `unknown field `x`, expected ...` -> `x` (bounded: the name came from outside).
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let name = &rest[..rest.find('`')?];
+    Some(bounded(name, 40))
+}
+
+/// At most `max` characters of outside text, marked when cut.
+pub fn bounded(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max).collect();
+    out.push_str("...");
+    out
+}
+
+/// A short, quoted excerpt of a string that came from outside, for error messages.
+pub fn excerpt_str(s: &str) -> String {
+    format!("{:?}", bounded(s, 40))
 }
 
 fn parse_manual(obj: &Map<String, Value>) -> Result<Trigger> {
     let action = match obj.get("action") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+        Some(Value::String(_)) => {
+            return Err(Error::event(
+                "event.action",
+                "a non-empty string naming the command, got a blank string",
+            ))
+        }
         other => {
             return Err(Error::event(
                 "event.action",
@@ -249,7 +329,7 @@ fn parse_manual(obj: &Map<String, Value>) -> Result<Trigger> {
         }
     };
     let dry_run = match obj.get("dry_run") {
-        None | Some(Value::Null) => false,
+        None => false,
         Some(Value::Bool(b)) => *b,
         Some(other) => {
             return Err(Error::event(
@@ -533,7 +613,7 @@ mod tests {
     fn expect_rejects_other_kinds_by_name() {
         let t = Trigger::parse(&json!({"action": "failover"})).unwrap();
         let err = t
-            .expect("snapshot-export", &["schedule"], &["run", "plan"])
+            .expect("snapshot-export", &[TriggerKind::Schedule], &["run", "plan"])
             .unwrap_err();
         assert_eq!(
             err.to_string(),

@@ -17,11 +17,12 @@ use aws_sdk_backup::operation::start_restore_job::StartRestoreJobOutput;
 use aws_sdk_backup::types::{RecoveryPointByResource, RecoveryPointStatus, RestoreJobStatus};
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use chrono::{Duration, Utc};
-use lifeboat_shared::clients::Aws;
 use lifeboat_shared::data::sql::Engine;
 use lifeboat_tests::shop::{damage_in_place, Damage};
-use lifeboat_tests::{seed, Emulator, Scenario, ACCOUNT, PRIMARY};
+use lifeboat_tests::{Scenario, ACCOUNT, PRIMARY};
 use serde_json::{json, Value};
+
+use crate::util::{self, Harness};
 
 /// A StartRestoreJob call: the recovery point and the metadata.
 type RestoreCall = (String, std::collections::HashMap<String, String>);
@@ -32,37 +33,35 @@ fn when(h: i64) -> aws_smithy_types::DateTime {
     aws_smithy_types::DateTime::from_secs((Utc::now() - Duration::hours(h)).timestamp())
 }
 
-async fn app(
-    emu: &Emulator,
-    dir: &std::path::Path,
-    backup: aws_sdk_backup::Client,
-) -> (restore_verification::App, lifeboat_tests::World) {
-    let world = seed(
-        emu,
-        &Scenario {
+/// restore-verification on a seeded world (no Aurora, Redis or extra instances) with orders-db
+/// verified from AWS Backup recovery points, its AWS Backup client `backup`. The test removes
+/// the shop's databases and the state directory itself when it passes.
+async fn app(backup: aws_sdk_backup::Client) -> Harness<restore_verification::App> {
+    util::world()
+        .scenario(Scenario {
             full: false,
             ..Scenario::default()
-        },
-        dir,
-    )
-    .await;
-    // orders-db verified from AWS Backup recovery points instead of snapshots.
-    let text = std::fs::read_to_string(&world.policy_path).unwrap();
-    let text = text
-        .replacen("      every: 1d\n      select: latest\n", "      every: 1d\n      select: latest\n      source: aws-backup\n", 1)
-        .replace(
-            "    expiry: 6h\n",
-            &format!("    expiry: 6h\n    backup_role_arn: arn:aws:iam::{ACCOUNT}:role/lifeboat-backup-restore\n"),
-        );
-    std::fs::write(&world.policy_path, text).unwrap();
-    let aws = Aws::from_config(emu.config(PRIMARY).await).unwrap();
-    let env = lifeboat_tests::env_for(&world);
-    let policy = lifeboat_shared::load_policy(&env.policy, &aws.s3())
+        })
+        .dir("lifeboat-backup-test")
+        .keep_on_failure()
+        // orders-db verified from AWS Backup recovery points instead of snapshots.
+        .edit_policy(|text| {
+            text.replacen(
+                "      every: 1d\n      select: latest\n",
+                "      every: 1d\n      select: latest\n      source: aws-backup\n",
+                1,
+            )
+            .replace(
+                "    expiry: 6h\n",
+                &format!("    expiry: 6h\n    backup_role_arn: arn:aws:iam::{ACCOUNT}:role/lifeboat-backup-restore\n"),
+            )
+        })
+        .build(|parts| {
+            let mut app = parts.restore_verification();
+            app.cloud.backup = backup;
+            app
+        })
         .await
-        .unwrap();
-    let mut app = restore_verification::App::new(aws, env, policy);
-    app.cloud.backup = backup;
-    (app, world)
 }
 
 /// What AWS Backup does on StartRestoreJob: a new, untagged instance from the backup.
@@ -84,8 +83,6 @@ async fn aws_backup_restores(rds: &aws_sdk_rds::Client, id: &str) {
 
 #[tokio::test]
 async fn a_recovery_point_is_restored_with_start_restore_job_tagged_checked_and_torn_down() {
-    let emu = Emulator::start();
-    let dir = std::env::temp_dir().join(format!("lifeboat-backup-test-{}", std::process::id()));
     let started: Arc<Mutex<Vec<RestoreCall>>> = Arc::default();
     let created = Arc::new(Mutex::new(String::new()));
     let points =
@@ -142,17 +139,20 @@ async fn a_recovery_point_is_restored_with_start_restore_job_tagged_checked_and_
         RuleMode::MatchAny,
         [&points, &start, &describe]
     );
-    let (app, world) = app(&emu, &dir, backup).await;
+    let h = app(backup).await;
+    let (app, world, dir) = (&h.app, &h.world, &h.dir);
 
     // First invocation: the restore job starts and is still running.
     let out = restore_verification::invoke(
-        &app,
+        app,
         &json!({"action": "restore", "only": ["orders-db"]}),
         "r-1",
         Utc::now(),
         None,
     )
     .await
+    .unwrap()
+    .to_json()
     .unwrap();
     assert_eq!(out["done"], json!(false), "{out:#}");
     let run_id = out["run_id"].as_str().unwrap().to_string();
@@ -175,13 +175,15 @@ async fn a_recovery_point_is_restored_with_start_restore_job_tagged_checked_and_
     aws_backup_restores(&app.cloud.rds, &temp).await;
     *created.lock().unwrap() = format!("arn:aws:rds:{PRIMARY}:{ACCOUNT}:db:{temp}");
     let out = restore_verification::invoke(
-        &app,
+        app,
         &json!({"action": "restore", "run_id": run_id}),
         "r-2",
         Utc::now(),
         None,
     )
     .await
+    .unwrap()
+    .to_json()
     .unwrap();
     assert_eq!(out["done"], json!(true), "{out:#}");
     assert_eq!(out["decisions"][0]["verdict"], json!("PASS"), "{out:#}");
@@ -202,7 +204,7 @@ async fn a_recovery_point_is_restored_with_start_restore_job_tagged_checked_and_
         .await;
     assert!(gone.is_err(), "the restored instance is deleted");
     world.drop_databases().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn testing_event(job: &str, created: &str) -> Value {
@@ -220,8 +222,6 @@ fn testing_event(job: &str, created: &str) -> Value {
 
 #[tokio::test]
 async fn restore_testing_jobs_are_validated_and_the_result_sent_to_aws_backup() {
-    let emu = Emulator::start();
-    let dir = std::env::temp_dir().join(format!("lifeboat-backup-testing-{}", std::process::id()));
     let results: Arc<Mutex<Vec<(String, String, String)>>> = Arc::default();
     let describe = mock!(aws_sdk_backup::Client::describe_restore_job).then_compute_output(|i| {
         let job = i.restore_job_id().unwrap_or_default().to_string();
@@ -254,11 +254,12 @@ async fn restore_testing_jobs_are_validated_and_the_result_sent_to_aws_backup() 
         },
     );
     let backup = mock_client!(aws_sdk_backup, RuleMode::MatchAny, [&describe, &put]);
-    let (app, world) = app(&emu, &dir, backup).await;
+    let h = app(backup).await;
+    let (app, world, dir) = (&h.app, &h.world, &h.dir);
 
     aws_backup_restores(&app.cloud.rds, "awsbackup-rt-1").await;
     let out = restore_verification::invoke(
-        &app,
+        app,
         &testing_event(
             "RT-1",
             &format!("arn:aws:rds:{PRIMARY}:{ACCOUNT}:db:awsbackup-rt-1"),
@@ -268,13 +269,15 @@ async fn restore_testing_jobs_are_validated_and_the_result_sent_to_aws_backup() 
         None,
     )
     .await
+    .unwrap()
+    .to_json()
     .unwrap();
     assert_eq!(out["decisions"][0]["verdict"], json!("PASS"), "{out:#}");
     // Damage the data the next restore shows: negative totals and bad emails.
     damage_in_place(Engine::Postgres, &world.orders_database, Damage::BadValues).await;
     aws_backup_restores(&app.cloud.rds, "awsbackup-rt-2").await;
     let out = restore_verification::invoke(
-        &app,
+        app,
         &testing_event(
             "RT-2",
             &format!("arn:aws:rds:{PRIMARY}:{ACCOUNT}:db:awsbackup-rt-2"),
@@ -284,6 +287,8 @@ async fn restore_testing_jobs_are_validated_and_the_result_sent_to_aws_backup() 
         None,
     )
     .await
+    .unwrap()
+    .to_json()
     .unwrap();
     assert_eq!(out["decisions"][0]["verdict"], json!("FAIL"), "{out:#}");
     let sent = results.lock().unwrap().clone();
@@ -304,8 +309,10 @@ async fn restore_testing_jobs_are_validated_and_the_result_sent_to_aws_backup() 
         .as_object_mut()
         .unwrap()
         .remove("restoreTestingPlanArn");
-    let out = restore_verification::invoke(&app, &plain, "t-3", Utc::now(), None)
+    let out = restore_verification::invoke(app, &plain, "t-3", Utc::now(), None)
         .await
+        .unwrap()
+        .to_json()
         .unwrap();
     assert!(out["note"]
         .as_str()
@@ -313,5 +320,5 @@ async fn restore_testing_jobs_are_validated_and_the_result_sent_to_aws_backup() 
         .contains("not a restore-testing job"));
     assert_eq!(results.lock().unwrap().len(), 2);
     world.drop_databases().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -14,9 +14,11 @@ use lifeboat_shared::config::Env;
 use lifeboat_shared::policy::Policy;
 use lifeboat_shared::report::{Outcome, Status};
 use lifeboat_tests::{Emulator, DR, PRIMARY};
-use restore_verification::sweep::SweepReport;
+use restore_verification::sweeps::plan::SweepReport;
 use restore_verification::App;
 use serde_json::{json, Value};
+
+use crate::util;
 
 const OBJECTS: usize = 200;
 
@@ -49,7 +51,7 @@ async fn world(
     missing: usize,
     compare: &str,
 ) -> World {
-    let emu = Emulator::start();
+    let emu = util::world().emulator_only();
     let primary = lifeboat_tests::s3(&emu.config(PRIMARY).await);
     let replica = lifeboat_tests::s3(&emu.config(DR).await);
     primary
@@ -127,9 +129,12 @@ fn sweep_of(report: &lifeboat_shared::report::Report) -> SweepReport {
 }
 
 async fn run(w: &World, cmd: Value) -> lifeboat_shared::report::Report {
-    restore_verification::sweep(&w.app, &cmd, "req-1", Utc::now())
+    restore_verification::invoke(&w.app, &cmd, "req-1", Utc::now(), None)
         .await
         .unwrap()
+        .report()
+        .expect("a sweep always reports")
+        .clone()
 }
 
 #[tokio::test]

@@ -10,50 +10,31 @@
 use std::collections::BTreeMap;
 
 use chrono::{Duration, Utc};
-use lifeboat_shared::clients::Aws;
 use lifeboat_shared::data::sql::Engine;
 use lifeboat_shared::report::Report;
 use lifeboat_tests::shop::{damage_in_place, Damage};
-use lifeboat_tests::{read_emails, seed, Emulator, Scenario, World, PRIMARY};
-use restore_verification::state::{self, Phase, RunState};
+use lifeboat_tests::{read_emails, PRIMARY};
+use restore_verification::state::{self, Phase, Run};
 use serde_json::{json, Value};
 
-struct Fixture {
-    emu: Emulator,
-    world: World,
+use crate::util::{self, Harness};
+
+/// Both functions' Apps on one seeded world: `f.rv` and `f.se`.
+struct Apps {
     rv: restore_verification::App,
     se: snapshot_export::App,
-    dir: std::path::PathBuf,
 }
 
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        self.world.drop_databases_blocking();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+type Fixture = Harness<Apps>;
 
 async fn fixture() -> Fixture {
-    let emu = Emulator::start();
-    let dir = std::env::temp_dir().join(format!(
-        "lifeboat-restore-test-{}",
-        emu.endpoint.rsplit(':').next().unwrap_or("0")
-    ));
-    let world = seed(&emu, &Scenario::default(), &dir).await;
-    let aws = Aws::from_config(emu.config(PRIMARY).await).unwrap();
-    let env = lifeboat_tests::env_for(&world);
-    let policy = lifeboat_shared::load_policy(&env.policy, &aws.s3())
+    util::world()
+        .dir("lifeboat-restore-test")
+        .build(|parts| Apps {
+            se: parts.snapshot_export(),
+            rv: parts.restore_verification(),
+        })
         .await
-        .unwrap();
-    let se = snapshot_export::App::new(&aws, env.clone(), policy.clone()).unwrap();
-    let rv = restore_verification::App::new(aws, env, policy);
-    Fixture {
-        emu,
-        world,
-        rv,
-        se,
-        dir,
-    }
 }
 
 impl Fixture {
@@ -68,6 +49,7 @@ impl Fixture {
         )
         .await
         .unwrap();
+        let r = r.report().expect("a finished run").clone();
         assert_eq!(
             r.count("fingerprint", lifeboat_shared::report::Outcome::Done),
             3,
@@ -79,6 +61,8 @@ impl Fixture {
     async fn restore(&self, payload: Value, request_id: &str) -> Value {
         restore_verification::invoke(&self.rv, &payload, request_id, Utc::now(), None)
             .await
+            .unwrap()
+            .to_json()
             .unwrap()
     }
 
@@ -123,8 +107,8 @@ impl Fixture {
         out
     }
 
-    async fn journal(&self, run_id: &str) -> RunState {
-        lifeboat_shared::journal::read_json::<RunState>(
+    async fn journal(&self, run_id: &str) -> Run {
+        lifeboat_shared::journal::read_json::<Run>(
             &self.rv.s3,
             &self.world.report_bucket,
             &state::journal_key(run_id),
@@ -209,7 +193,7 @@ async fn a_clean_backup_passes_a_damaged_one_fails_and_everything_is_torn_down()
         .map(|d| {
             (
                 d.subject.split(':').next().unwrap().to_string(),
-                d.verdict.clone(),
+                d.verdict.to_string(),
             )
         })
         .collect();
@@ -300,6 +284,8 @@ async fn a_killed_run_is_finished_by_the_next_trigger_and_the_janitor_takes_expi
         Some(std::time::Instant::now()),
     )
     .await
+    .unwrap()
+    .to_json()
     .unwrap();
     assert_eq!(out["done"], json!(false), "{out:#}");
     let run_id = out["run_id"].as_str().unwrap().to_string();

@@ -3,73 +3,48 @@
 
 //! snapshot-export against the local AWS emulator (moto server, pinned; started per test on a
 //! free loopback port). Where moto lacks an API the test says so and uses aws-smithy-mocks
-//! (see `mocked.rs`).
+//! (see the `mocked` module).
 
 use std::collections::BTreeSet;
 
 use chrono::Utc;
-use lifeboat_shared::clients::Aws;
 use lifeboat_shared::report::{Outcome, Report, Status};
-use lifeboat_tests::{read_emails, seed, Emulator, Scenario, World, DR, PRIMARY};
+use lifeboat_tests::{read_emails, Scenario, World, DR, PRIMARY};
 use serde_json::{json, Value};
 use snapshot_export::App;
 
-struct Fixture {
-    emu: Emulator,
-    world: World,
-    app: App,
-    _dir: TempDir,
-}
+use crate::util::{self, Harness};
 
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        self.world.drop_databases_blocking();
-    }
-}
-
-struct TempDir(std::path::PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+/// A seeded world with snapshot-export's App (`f.app`).
+type Fixture = Harness<App>;
 
 async fn fixture(scenario: Scenario) -> Fixture {
     fixture_with(scenario, |p| p).await
 }
 
-async fn fixture_with(scenario: Scenario, edit_policy: impl Fn(String) -> String) -> Fixture {
-    let emu = Emulator::start();
-    let dir = std::env::temp_dir().join(format!(
-        "lifeboat-test-{}",
-        emu.endpoint.rsplit(':').next().unwrap_or("0")
-    ));
-    let world = seed(&emu, &scenario, &dir).await;
-    let text = std::fs::read_to_string(&world.policy_path).unwrap();
-    std::fs::write(&world.policy_path, edit_policy(text)).unwrap();
-    let app = app_for(emu.config(PRIMARY).await, &world).await;
-    Fixture {
-        emu,
-        world,
-        app,
-        _dir: TempDir(dir),
-    }
+async fn fixture_with(
+    scenario: Scenario,
+    edit_policy: impl Fn(String) -> String + 'static,
+) -> Fixture {
+    util::world()
+        .scenario(scenario)
+        .edit_policy(edit_policy)
+        .build(|parts| parts.snapshot_export())
+        .await
 }
 
 /// The function's App for `world`, talking to whatever `config` points at.
 async fn app_for(config: aws_config::SdkConfig, world: &World) -> App {
-    let aws = Aws::from_config(config).unwrap();
-    let env = lifeboat_tests::env_for(world);
-    let policy = lifeboat_shared::load_policy(&env.policy, &aws.s3())
-        .await
-        .unwrap();
-    App::new(&aws, env, policy).unwrap()
+    util::function_parts(config, world).await.snapshot_export()
 }
 
 async fn invoke(f: &Fixture, payload: Value, request_id: &str) -> Report {
     snapshot_export::run(&f.app, &payload, request_id, Utc::now(), None)
         .await
         .expect("run succeeds")
+        .report()
+        .expect("a report: the run's, or a skipped trigger's own account")
+        .clone()
 }
 
 /// Every snapshot id in a region (DB and cluster), for before/after comparisons.
@@ -551,7 +526,7 @@ async fn malformed_events_are_rejected_before_any_aws_call() {
 
 #[tokio::test]
 async fn the_policy_loads_from_s3_and_a_bad_one_is_named() {
-    let emu = Emulator::start();
+    let emu = util::world().emulator_only();
     let config = emu.config(PRIMARY).await;
     let s3 = lifeboat_tests::s3(&config);
     s3.create_bucket()

@@ -1,17 +1,18 @@
 //! The AWS side of restores: which backups exist, starting a restore into a temporary resource,
 //! watching it become available, tearing it down, and finding temporary resources for the
 //! janitor. Every call is idempotent: a resumed or redelivered run repeats calls safely.
+//! Reads go through the shared readers (every page, plain records).
 
 use std::collections::BTreeMap;
 
-use aws_sdk_rds::error::ProvideErrorMetadata;
-use chrono::{DateTime, Utc};
-use lifeboat_shared::error::aws_error_parts;
+use aws_sdk_rds::error::{ProvideErrorMetadata, SdkError};
+use lifeboat_shared::aws::errors::{already_exists, code, invalid_state, not_found, AwsError};
+use lifeboat_shared::aws::rds::SnapshotFilter;
+use lifeboat_shared::aws::{backup as aws_backup, elasticache, rds};
+use lifeboat_shared::backup::{period_of, Snapshot, TAG_PURPOSE, TAG_RUN, TEMP_PREFIX};
 use lifeboat_shared::policy::{BackupSource, Policy, ResourceKind, RestoreTarget};
 
-use crate::state::{
-    temp_tags, Backup, Job, Origin, TempKind, TempResource, TAG_PURPOSE, TAG_RUN, TEMP_PREFIX,
-};
+use crate::state::{temp_tags, Backup, Job, Origin, TempKind, TempResource};
 
 pub struct Clients {
     pub rds: aws_sdk_rds::Client,
@@ -20,48 +21,21 @@ pub struct Clients {
     pub secrets: aws_sdk_secretsmanager::Client,
 }
 
-fn err<E>(op: &str, id: &str, e: &aws_sdk_rds::error::SdkError<E>) -> String
+/// `<operation> <id>: <code>: <message>`.
+fn err<E>(op: &'static str, id: &str, e: &SdkError<E>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let (code, msg) = aws_error_parts(e);
-    format!("{op} {id}: {code}: {msg}")
+    AwsError::new(op, e).about(id)
 }
 
-fn code<E>(e: &aws_sdk_rds::error::SdkError<E>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    aws_error_parts(e).0
-}
-
-use lifeboat_shared::aws_time as time;
-
-fn rds_tags(list: &[aws_sdk_rds::types::Tag]) -> BTreeMap<String, String> {
-    list.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .collect()
-}
-
-fn rds_tag_list(tags: &BTreeMap<String, String>) -> Vec<aws_sdk_rds::types::Tag> {
-    tags.iter()
-        .map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(k).value(v).build())
-        .collect()
-}
-
-/// Creation time from the API, else snapshot-export's period tag (some APIs and emulators omit
-/// the time).
-fn created(api: Option<DateTime<Utc>>, tags: &BTreeMap<String, String>) -> Option<DateTime<Utc>> {
-    api.or_else(|| {
-        tags.get("lifeboat:period-start")
-            .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
-            .map(|t| t.with_timezone(&Utc))
-    })
+/// The region the clients work in (the snapshots' region).
+fn region(c: &Clients) -> String {
+    c.rds
+        .config()
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_default()
 }
 
 /// A resource a component covers: id, ARN, engine.
@@ -87,44 +61,43 @@ pub async fn candidates(
     };
     let mut members: BTreeMap<String, Vec<Member>> = BTreeMap::new();
     if wanted(ResourceKind::RdsInstance) {
-        match list_instances(c).await {
+        match rds::instances(&c.rds).await {
             Ok(list) => {
-                for (i, tags) in list {
-                    let id = i.db_instance_identifier().unwrap_or_default().to_string();
-                    if id.starts_with(TEMP_PREFIX) || i.db_cluster_identifier().is_some() {
+                for i in list {
+                    if i.id.starts_with(TEMP_PREFIX) || i.cluster_id.is_some() {
                         continue;
                     }
-                    if let Some(m) = policy.membership(ResourceKind::RdsInstance, &id, &tags) {
+                    if let Some(m) = policy.membership(ResourceKind::RdsInstance, &i.id, &i.tags) {
                         members.entry(m.component).or_default().push(Member {
-                            arn: i.db_instance_arn().unwrap_or_default().to_string(),
-                            engine: i.engine().unwrap_or_default().to_string(),
-                            id,
+                            id: i.id,
+                            arn: i.arn,
+                            engine: i.engine,
                         });
                     }
                 }
             }
-            Err(e) => warnings.push(e),
+            Err(e) => warnings.push(e.about("*")),
         }
     }
     if wanted(ResourceKind::AuroraCluster) {
-        match list_clusters(c).await {
+        match rds::clusters(&c.rds).await {
             Ok(list) => {
                 for cl in list {
-                    let id = cl.db_cluster_identifier().unwrap_or_default().to_string();
-                    if id.starts_with(TEMP_PREFIX) {
+                    if cl.id.starts_with(TEMP_PREFIX) {
                         continue;
                     }
-                    let tags = rds_tags(cl.tag_list());
-                    if let Some(m) = policy.membership(ResourceKind::AuroraCluster, &id, &tags) {
+                    if let Some(m) =
+                        policy.membership(ResourceKind::AuroraCluster, &cl.id, &cl.tags)
+                    {
                         members.entry(m.component).or_default().push(Member {
-                            arn: cl.db_cluster_arn().unwrap_or_default().to_string(),
-                            engine: cl.engine().unwrap_or_default().to_string(),
-                            id,
+                            id: cl.id,
+                            arn: cl.arn,
+                            engine: cl.engine,
                         });
                     }
                 }
             }
-            Err(e) => warnings.push(e),
+            Err(e) => warnings.push(e.about("*")),
         }
     }
     if wanted(ResourceKind::Elasticache) {
@@ -133,32 +106,32 @@ pub async fn candidates(
             .components
             .iter()
             .any(|comp| comp.kind == ResourceKind::Elasticache && !comp.tags.is_empty());
-        match c.elasticache.describe_replication_groups().send().await {
-            Ok(out) => {
-                for g in out.replication_groups() {
-                    let id = g.replication_group_id().unwrap_or_default().to_string();
-                    if id.starts_with(TEMP_PREFIX) {
+        match elasticache::replication_groups(&c.elasticache).await {
+            Ok(groups) => {
+                for g in groups {
+                    if g.id.starts_with(TEMP_PREFIX) {
                         continue;
                     }
-                    let arn = g.arn().unwrap_or_default().to_string();
-                    let tags = if needs_tags && !arn.is_empty() {
-                        cache_tags(c, &arn).await.unwrap_or_else(|e| {
-                            warnings.push(e);
-                            BTreeMap::new()
-                        })
+                    let tags = if needs_tags && !g.arn.is_empty() {
+                        elasticache::tags(&c.elasticache, &g.arn)
+                            .await
+                            .unwrap_or_else(|e| {
+                                warnings.push(e.about(&g.arn));
+                                BTreeMap::new()
+                            })
                     } else {
                         BTreeMap::new()
                     };
-                    if let Some(m) = policy.membership(ResourceKind::Elasticache, &id, &tags) {
+                    if let Some(m) = policy.membership(ResourceKind::Elasticache, &g.id, &tags) {
                         members.entry(m.component).or_default().push(Member {
-                            id,
-                            arn,
+                            id: g.id,
+                            arn: g.arn,
                             engine: "redis".into(),
                         });
                     }
                 }
             }
-            Err(e) => warnings.push(err("DescribeReplicationGroups", "*", &e)),
+            Err(e) => warnings.push(e.about("*")),
         }
     }
     for comp in &policy.components {
@@ -182,168 +155,80 @@ pub async fn candidates(
     (out, warnings)
 }
 
-async fn list_instances(
-    c: &Clients,
-) -> Result<Vec<(aws_sdk_rds::types::DbInstance, BTreeMap<String, String>)>, String> {
-    let items: Result<Vec<_>, _> = c
-        .rds
-        .describe_db_instances()
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect();
-    Ok(items
-        .map_err(|e| err("DescribeDBInstances", "*", &e))?
-        .into_iter()
-        .map(|i| {
-            let tags = rds_tags(i.tag_list());
-            (i, tags)
-        })
-        .collect())
+/// A snapshot that can be restored: available, with a creation time (from the API, else the
+/// period tag snapshot-export set: some APIs and emulators omit the time).
+fn restorable(s: Snapshot, m: &Member) -> Option<Backup> {
+    if !s.available() {
+        return None;
+    }
+    Some(Backup {
+        origin: if s.lifeboat_named() {
+            Origin::Lifeboat
+        } else {
+            Origin::Snapshot
+        },
+        created_at: s.created_at.or_else(|| period_of(&s.tags))?,
+        source_id: m.id.clone(),
+        engine: s.engine.unwrap_or_else(|| m.engine.clone()),
+        arn: s.arn,
+        id: s.id,
+    })
 }
 
-async fn list_clusters(c: &Clients) -> Result<Vec<aws_sdk_rds::types::DbCluster>, String> {
-    let items: Result<Vec<_>, _> = c
-        .rds
-        .describe_db_clusters()
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect();
-    items.map_err(|e| err("DescribeDBClusters", "*", &e))
-}
-
-fn origin(id: &str, manual: bool) -> Origin {
-    if manual && id.starts_with("lifeboat-") {
-        Origin::Lifeboat
-    } else {
-        Origin::Snapshot
+fn of(m: &Member) -> SnapshotFilter<'_> {
+    SnapshotFilter {
+        of: Some(&m.id),
+        manual_only: false,
     }
 }
 
 async fn db_snapshots(c: &Clients, m: &Member) -> Result<Vec<Backup>, String> {
-    let out = c
-        .rds
-        .describe_db_snapshots()
-        .db_instance_identifier(&m.id)
-        .send()
+    let list = rds::db_snapshots(&c.rds, &region(c), of(m))
         .await
-        .map_err(|e| err("DescribeDBSnapshots", &m.id, &e))?;
-    Ok(out
-        .db_snapshots()
-        .iter()
-        .filter(|s| s.status() == Some("available"))
-        .filter_map(|s| {
-            let id = s.db_snapshot_identifier()?.to_string();
-            let tags = rds_tags(s.tag_list());
-            Some(Backup {
-                origin: origin(&id, s.snapshot_type() != Some("automated")),
-                arn: s.db_snapshot_arn().unwrap_or_default().to_string(),
-                created_at: created(time(s.snapshot_create_time()), &tags)?,
-                source_id: m.id.clone(),
-                engine: s.engine().unwrap_or(&m.engine).to_string(),
-                id,
-            })
-        })
-        .collect())
+        .map_err(|e| e.about(&m.id))?;
+    Ok(list.into_iter().filter_map(|s| restorable(s, m)).collect())
 }
 
 async fn cluster_snapshots(c: &Clients, m: &Member) -> Result<Vec<Backup>, String> {
-    let out = c
-        .rds
-        .describe_db_cluster_snapshots()
-        .db_cluster_identifier(&m.id)
-        .send()
+    let list = rds::cluster_snapshots(&c.rds, &region(c), of(m))
         .await
-        .map_err(|e| err("DescribeDBClusterSnapshots", &m.id, &e))?;
-    Ok(out
-        .db_cluster_snapshots()
-        .iter()
-        .filter(|s| s.status() == Some("available"))
-        .filter_map(|s| {
-            let id = s.db_cluster_snapshot_identifier()?.to_string();
-            let tags = rds_tags(s.tag_list());
-            Some(Backup {
-                origin: origin(&id, s.snapshot_type() != Some("automated")),
-                arn: s.db_cluster_snapshot_arn().unwrap_or_default().to_string(),
-                created_at: created(time(s.snapshot_create_time()), &tags)?,
-                source_id: m.id.clone(),
-                engine: s.engine().unwrap_or(&m.engine).to_string(),
-                id,
-            })
-        })
-        .collect())
+        .map_err(|e| e.about(&m.id))?;
+    Ok(list.into_iter().filter_map(|s| restorable(s, m)).collect())
 }
 
 async fn cache_snapshots(c: &Clients, m: &Member) -> Result<Vec<Backup>, String> {
-    let out = c
-        .elasticache
-        .describe_snapshots()
-        .replication_group_id(&m.id)
-        .send()
+    let list = elasticache::snapshots(&c.elasticache, &region(c), Some(&m.id))
         .await
-        .map_err(|e| err("DescribeSnapshots", &m.id, &e))?;
-    let mut list = Vec::new();
-    for s in out.snapshots() {
-        if s.snapshot_status() != Some("available") {
+        .map_err(|e| e.about(&m.id))?;
+    let mut out = Vec::new();
+    for mut s in list {
+        if !s.available() {
             continue;
         }
-        let Some(id) = s.snapshot_name() else {
-            continue;
-        };
-        let api = s
-            .node_snapshots()
-            .iter()
-            .filter_map(|n| time(n.snapshot_create_time()))
-            .max();
         // Only when the API gave no time: the tag snapshot-export set.
-        let tags = if api.is_none() {
-            cache_tags(c, s.arn().unwrap_or_default())
+        if s.created_at.is_none() {
+            s.tags = elasticache::tags(&c.elasticache, &s.arn)
                 .await
-                .unwrap_or_default()
-        } else {
-            BTreeMap::new()
-        };
-        let Some(created_at) = created(api, &tags) else {
-            continue;
-        };
-        list.push(Backup {
-            id: id.to_string(),
-            arn: s.arn().unwrap_or_default().to_string(),
-            origin: origin(id, s.snapshot_source() != Some("automated")),
-            created_at,
-            source_id: m.id.clone(),
-            engine: s.engine().unwrap_or("redis").to_string(),
-        });
+                .unwrap_or_default();
+        }
+        out.extend(restorable(s, m));
     }
-    Ok(list)
+    Ok(out)
 }
 
 async fn recovery_points(c: &Clients, m: &Member) -> Result<Vec<Backup>, String> {
-    let out = c
-        .backup
-        .list_recovery_points_by_resource()
-        .resource_arn(&m.arn)
-        .send()
+    let points = aws_backup::recovery_points(&c.backup, &m.arn)
         .await
-        .map_err(|e| err("ListRecoveryPointsByResource", &m.arn, &e))?;
-    Ok(out
-        .recovery_points()
-        .iter()
-        .filter(|p| p.status().map(|s| s.as_str()) == Some("COMPLETED"))
+        .map_err(|e| e.about(&m.arn))?;
+    Ok(points
+        .into_iter()
+        .filter(|p| p.status == "COMPLETED")
         .filter_map(|p| {
-            let arn = p.recovery_point_arn()?.to_string();
             Some(Backup {
-                id: arn.clone(),
-                arn,
+                id: p.arn.clone(),
+                created_at: p.created_at?,
+                arn: p.arn,
                 origin: Origin::RecoveryPoint,
-                created_at: time(p.creation_date())?,
                 source_id: m.id.clone(),
                 engine: m.engine.clone(),
             })
@@ -418,12 +303,12 @@ pub async fn start(
                 .deletion_protection(false)
                 .auto_minor_version_upgrade(false)
                 .copy_tags_to_snapshot(false)
-                .set_tags(Some(rds_tag_list(&tags)))
+                .set_tags(Some(rds::tag_list(&tags)))
                 .send()
                 .await;
             match r {
                 Ok(_) => Ok(()),
-                Err(e) if code(&e) == "DBInstanceAlreadyExists" => Ok(()),
+                Err(e) if already_exists(&code(&e)) => Ok(()),
                 Err(e) => Err(err("RestoreDBInstanceFromDBSnapshot", &job.temp_id, &e)),
             }
         }
@@ -437,12 +322,12 @@ pub async fn start(
                 .db_subnet_group_name(&target.db_subnet_group)
                 .set_vpc_security_group_ids(Some(sgs))
                 .deletion_protection(false)
-                .set_tags(Some(rds_tag_list(&tags)))
+                .set_tags(Some(rds::tag_list(&tags)))
                 .send()
                 .await;
             match r {
                 Ok(_) => {}
-                Err(e) if code(&e) == "DBClusterAlreadyExistsFault" => {}
+                Err(e) if already_exists(&code(&e)) => {}
                 Err(e) => return Err(err("RestoreDBClusterFromSnapshot", &job.temp_id, &e)),
             }
             add_aurora_instance(c, job, target, &tags).await
@@ -463,21 +348,12 @@ pub async fn start(
                 .automatic_failover_enabled(false)
                 .set_cache_subnet_group_name(target.cache_subnet_group.clone())
                 .set_security_group_ids(Some(sgs))
-                .set_tags(Some(
-                    tags.iter()
-                        .map(|(k, v)| {
-                            aws_sdk_elasticache::types::Tag::builder()
-                                .key(k)
-                                .value(v)
-                                .build()
-                        })
-                        .collect(),
-                ))
+                .set_tags(Some(elasticache::tag_list(&tags)))
                 .send()
                 .await;
             match r {
                 Ok(_) => Ok(()),
-                Err(e) if code(&e) == "ReplicationGroupAlreadyExists" => Ok(()),
+                Err(e) if already_exists(&code(&e)) => Ok(()),
                 Err(e) => Err(err("CreateReplicationGroup", &job.temp_id, &e)),
             }
         }
@@ -502,12 +378,12 @@ async fn add_aurora_instance(
         .db_instance_class(&target.aurora_instance_class)
         .publicly_accessible(false)
         .auto_minor_version_upgrade(false)
-        .set_tags(Some(rds_tag_list(tags)))
+        .set_tags(Some(rds::tag_list(tags)))
         .send()
         .await;
     match r {
         Ok(_) => Ok(()),
-        Err(e) if code(&e) == "DBInstanceAlreadyExists" => Ok(()),
+        Err(e) if already_exists(&code(&e)) => Ok(()),
         Err(e) => Err(err("CreateDBInstance", instance, &e)),
     }
 }
@@ -536,13 +412,10 @@ fn not_ours(tags: &BTreeMap<String, String>, run_id: &str, id: &str) -> Option<S
 }
 
 /// Ready when AWS reports an address and a port.
-fn ready(host: Option<&str>, port: Option<i32>, id: &str) -> Poll {
-    match (host, port) {
-        (Some(h), Some(p)) => Poll::Ready {
-            host: h.to_string(),
-            port: p as u16,
-        },
-        _ => Poll::Waiting(format!("{id} has no endpoint yet")),
+fn ready(endpoint: Option<(String, u16)>, id: &str) -> Poll {
+    match endpoint {
+        Some((host, port)) => Poll::Ready { host, port },
+        None => Poll::Waiting(format!("{id} has no endpoint yet")),
     }
 }
 
@@ -574,7 +447,7 @@ pub async fn poll(
                     c.rds
                         .add_tags_to_resource()
                         .resource_name(&arn)
-                        .set_tags(Some(rds_tag_list(&tags)))
+                        .set_tags(Some(rds::tag_list(&tags)))
                         .send()
                         .await
                         .map_err(|e| err("AddTagsToResource", &arn, &e))?;
@@ -596,143 +469,77 @@ pub async fn poll(
     let not_visible = || Ok(Poll::Waiting(format!("{id} not visible yet")));
     match job.kind {
         ResourceKind::RdsInstance => {
-            let Some((i, tags)) = describe_instance(c, id).await? else {
+            let Some(i) = find_instance(c, id).await? else {
                 return not_visible();
             };
-            if let Some(why) = not_ours(&tags, run_id, id) {
+            if let Some(why) = not_ours(&i.tags, run_id, id) {
                 return Ok(Poll::Foreign(why));
             }
-            let status = i.db_instance_status().unwrap_or_default();
-            if status != "available" {
-                return Ok(Poll::Waiting(format!("{id} {status}")));
+            if i.status != "available" {
+                return Ok(Poll::Waiting(format!("{id} {}", i.status)));
             }
-            let ep = i.endpoint();
-            Ok(ready(
-                ep.and_then(|e| e.address()),
-                ep.and_then(|e| e.port()),
-                id,
-            ))
+            Ok(ready(i.endpoint, id))
         }
         ResourceKind::AuroraCluster => {
-            let Some(cl) = describe_cluster(c, id).await? else {
+            let Some(cl) = find_cluster(c, id).await? else {
                 return not_visible();
             };
-            if let Some(why) = not_ours(&rds_tags(cl.tag_list()), run_id, id) {
+            if let Some(why) = not_ours(&cl.tags, run_id, id) {
                 return Ok(Poll::Foreign(why));
             }
             let instance = job.temp_instance_id.clone().unwrap_or_default();
-            let member = describe_instance(c, &instance).await?;
-            let cstatus = cl.status().unwrap_or_default();
+            let member = find_instance(c, &instance).await?;
+            let cstatus = cl.status.as_str();
             let istatus = member
                 .as_ref()
-                .and_then(|(i, _)| i.db_instance_status())
+                .map(|i| i.status.as_str())
                 .unwrap_or("not created");
             if cstatus != "available" || istatus != "available" {
                 return Ok(Poll::Waiting(format!(
                     "cluster {id} {cstatus}, instance {instance} {istatus}"
                 )));
             }
-            Ok(ready(cl.endpoint(), cl.port(), id))
+            Ok(ready(cl.endpoint, id))
         }
         ResourceKind::Elasticache => {
-            let Some(g) = describe_group(c, id).await? else {
+            let Some(g) = find_group(c, id).await? else {
                 return not_visible();
             };
-            let status = g.status().unwrap_or_default();
-            if status != "available" {
-                return Ok(Poll::Waiting(format!("{id} {status}")));
+            if g.status != "available" {
+                return Ok(Poll::Waiting(format!("{id} {}", g.status)));
             }
-            let tags = cache_tags(c, g.arn().unwrap_or_default()).await?;
+            let tags = group_tags(c, &g.arn).await?;
             if let Some(why) = not_ours(&tags, run_id, id) {
                 return Ok(Poll::Foreign(why));
             }
-            let ep = g
-                .node_groups()
-                .first()
-                .and_then(|n| n.primary_endpoint())
-                .or(g.configuration_endpoint());
-            Ok(ready(
-                ep.and_then(|e| e.address()),
-                ep.and_then(|e| e.port()),
-                id,
-            ))
+            Ok(ready(g.endpoint, id))
         }
     }
 }
 
-async fn cache_tags(c: &Clients, arn: &str) -> Result<BTreeMap<String, String>, String> {
-    let t = c
-        .elasticache
-        .list_tags_for_resource()
-        .resource_name(arn)
-        .send()
+async fn group_tags(c: &Clients, arn: &str) -> Result<BTreeMap<String, String>, String> {
+    elasticache::tags(&c.elasticache, arn)
         .await
-        .map_err(|e| err("ListTagsForResource", arn, &e))?;
-    Ok(t.tag_list()
-        .iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .collect())
+        .map_err(|e| e.about(arn))
 }
 
-async fn describe_instance(
-    c: &Clients,
-    id: &str,
-) -> Result<Option<(aws_sdk_rds::types::DbInstance, BTreeMap<String, String>)>, String> {
-    match c
-        .rds
-        .describe_db_instances()
-        .db_instance_identifier(id)
-        .send()
+async fn find_instance(c: &Clients, id: &str) -> Result<Option<rds::DbInstance>, String> {
+    rds::find_instance(&c.rds, id)
         .await
-    {
-        Ok(o) => Ok(o.db_instances().first().map(|i| {
-            let tags = rds_tags(i.tag_list());
-            (i.clone(), tags)
-        })),
-        Err(e) if code(&e) == "DBInstanceNotFound" || code(&e) == "DBInstanceNotFoundFault" => {
-            Ok(None)
-        }
-        Err(e) => Err(err("DescribeDBInstances", id, &e)),
-    }
+        .map_err(|e| e.about(id))
 }
 
-async fn describe_cluster(
-    c: &Clients,
-    id: &str,
-) -> Result<Option<aws_sdk_rds::types::DbCluster>, String> {
-    match c
-        .rds
-        .describe_db_clusters()
-        .db_cluster_identifier(id)
-        .send()
-        .await
-    {
-        Ok(o) => Ok(o.db_clusters().first().cloned()),
-        Err(e) if code(&e) == "DBClusterNotFoundFault" => Ok(None),
-        Err(e) => Err(err("DescribeDBClusters", id, &e)),
-    }
+async fn find_cluster(c: &Clients, id: &str) -> Result<Option<rds::DbCluster>, String> {
+    rds::find_cluster(&c.rds, id).await.map_err(|e| e.about(id))
 }
 
-async fn describe_group(
+async fn find_group(
     c: &Clients,
     id: &str,
-) -> Result<Option<aws_sdk_elasticache::types::ReplicationGroup>, String> {
-    match c
-        .elasticache
-        .describe_replication_groups()
-        .replication_group_id(id)
-        .send()
+) -> Result<Option<elasticache::ReplicationGroup>, String> {
+    elasticache::find_group(&c.elasticache, id)
         .await
-    {
-        Ok(o) => Ok(o.replication_groups().first().cloned()),
-        Err(e) if code(&e) == "ReplicationGroupNotFoundFault" => Ok(None),
-        Err(e) => Err(err("DescribeReplicationGroups", id, &e)),
-    }
+        .map_err(|e| e.about(id))
 }
 
 /// Where a teardown stands.
@@ -751,47 +558,47 @@ pub async fn teardown(c: &Clients, job: &Job, run_id: &str) -> Result<Teardown, 
     let id = job.temp_id.as_str();
     match job.kind {
         ResourceKind::RdsInstance => {
-            let Some((i, tags)) = describe_instance(c, id).await? else {
+            let Some(i) = find_instance(c, id).await? else {
                 return Ok(Teardown::Gone);
             };
-            if let Some(why) = not_ours(&tags, run_id, id) {
+            if let Some(why) = not_ours(&i.tags, run_id, id) {
                 return Ok(Teardown::Foreign(why));
             }
-            if i.db_instance_status() == Some("deleting") {
+            if i.status == "deleting" {
                 return Ok(Teardown::Gone);
             }
             delete_instance(c, id).await.map(|_| Teardown::Gone)
         }
         ResourceKind::AuroraCluster => {
             if let Some(instance) = &job.temp_instance_id {
-                if let Some((i, tags)) = describe_instance(c, instance).await? {
-                    if let Some(why) = not_ours(&tags, run_id, instance) {
+                if let Some(i) = find_instance(c, instance).await? {
+                    if let Some(why) = not_ours(&i.tags, run_id, instance) {
                         return Ok(Teardown::Foreign(why));
                     }
-                    if i.db_instance_status() != Some("deleting") {
+                    if i.status != "deleting" {
                         delete_instance(c, instance).await?;
                     }
                     // The cluster can go once its instance is gone.
-                    if describe_instance(c, instance).await?.is_some() {
+                    if find_instance(c, instance).await?.is_some() {
                         return Ok(Teardown::Pending);
                     }
                 }
             }
-            match describe_cluster(c, id).await? {
+            match find_cluster(c, id).await? {
                 None => Ok(Teardown::Gone),
                 Some(cl) => {
-                    if let Some(why) = not_ours(&rds_tags(cl.tag_list()), run_id, id) {
+                    if let Some(why) = not_ours(&cl.tags, run_id, id) {
                         return Ok(Teardown::Foreign(why));
                     }
                     delete_cluster(c, id).await
                 }
             }
         }
-        ResourceKind::Elasticache => match describe_group(c, id).await? {
+        ResourceKind::Elasticache => match find_group(c, id).await? {
             None => Ok(Teardown::Gone),
-            Some(g) if g.status() == Some("deleting") => Ok(Teardown::Gone),
+            Some(g) if g.status == "deleting" => Ok(Teardown::Gone),
             Some(g) => {
-                let tags = cache_tags(c, g.arn().unwrap_or_default()).await?;
+                let tags = group_tags(c, &g.arn).await?;
                 if let Some(why) = not_ours(&tags, run_id, id) {
                     return Ok(Teardown::Foreign(why));
                 }
@@ -801,6 +608,7 @@ pub async fn teardown(c: &Clients, job: &Job, run_id: &str) -> Result<Teardown, 
     }
 }
 
+/// Deleted, being deleted, or already gone (not found counts as done).
 async fn delete_instance(c: &Clients, id: &str) -> Result<(), String> {
     match c
         .rds
@@ -812,14 +620,12 @@ async fn delete_instance(c: &Clients, id: &str) -> Result<(), String> {
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) if code(&e) == "DBInstanceNotFound" || code(&e) == "DBInstanceNotFoundFault" => {
-            Ok(())
-        }
+        Err(e) if not_found(&code(&e)) => Ok(()),
         Err(e) => Err(err("DeleteDBInstance", id, &e)),
     }
 }
 
-/// Pending while the cluster still has members being deleted.
+/// Pending while the cluster still has members being deleted (invalid state).
 async fn delete_cluster(c: &Clients, id: &str) -> Result<Teardown, String> {
     match c
         .rds
@@ -830,8 +636,8 @@ async fn delete_cluster(c: &Clients, id: &str) -> Result<Teardown, String> {
         .await
     {
         Ok(_) => Ok(Teardown::Gone),
-        Err(e) if code(&e) == "DBClusterNotFoundFault" => Ok(Teardown::Gone),
-        Err(e) if code(&e) == "InvalidDBClusterStateFault" => Ok(Teardown::Pending),
+        Err(e) if not_found(&code(&e)) => Ok(Teardown::Gone),
+        Err(e) if invalid_state(&code(&e)) => Ok(Teardown::Pending),
         Err(e) => Err(err("DeleteDBCluster", id, &e)),
     }
 }
@@ -846,8 +652,8 @@ async fn delete_group(c: &Clients, id: &str) -> Result<Teardown, String> {
         .await
     {
         Ok(_) => Ok(Teardown::Gone),
-        Err(e) if code(&e) == "ReplicationGroupNotFoundFault" => Ok(Teardown::Gone),
-        Err(e) if code(&e) == "InvalidReplicationGroupState" => Ok(Teardown::Pending),
+        Err(e) if not_found(&code(&e)) => Ok(Teardown::Gone),
+        Err(e) if invalid_state(&code(&e)) => Ok(Teardown::Pending),
         Err(e) => Err(err("DeleteReplicationGroup", id, &e)),
     }
 }
@@ -855,58 +661,49 @@ async fn delete_group(c: &Clients, id: &str) -> Result<Teardown, String> {
 /// Every resource named like a temporary restore resource, with its tags (the janitor decides).
 pub async fn scan_temp(c: &Clients) -> Result<Vec<TempResource>, String> {
     let mut out = Vec::new();
-    let instances = list_instances(c).await?;
+    let instances = rds::instances(&c.rds).await.map_err(|e| e.about("*"))?;
     let mut members: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (i, tags) in &instances {
-        let id = i.db_instance_identifier().unwrap_or_default();
-        if !id.starts_with(TEMP_PREFIX) {
+    for i in instances {
+        if !i.id.starts_with(TEMP_PREFIX) {
             continue;
         }
-        if let Some(cl) = i.db_cluster_identifier() {
-            members
-                .entry(cl.to_string())
-                .or_default()
-                .push(id.to_string());
+        if let Some(cl) = i.cluster_id {
+            members.entry(cl).or_default().push(i.id);
             continue;
         }
         out.push(TempResource {
             kind: TempKind::DbInstance,
-            id: id.to_string(),
-            tags: tags.clone(),
+            id: i.id,
+            tags: i.tags,
             members: Vec::new(),
-            status: i.db_instance_status().unwrap_or_default().to_string(),
+            status: i.status,
         });
     }
-    for cl in list_clusters(c).await? {
-        let id = cl.db_cluster_identifier().unwrap_or_default();
-        if !id.starts_with(TEMP_PREFIX) {
+    for cl in rds::clusters(&c.rds).await.map_err(|e| e.about("*"))? {
+        if !cl.id.starts_with(TEMP_PREFIX) {
             continue;
         }
         out.push(TempResource {
             kind: TempKind::DbCluster,
-            id: id.to_string(),
-            tags: rds_tags(cl.tag_list()),
-            members: members.remove(id).unwrap_or_default(),
-            status: cl.status().unwrap_or_default().to_string(),
+            members: members.remove(&cl.id).unwrap_or_default(),
+            id: cl.id,
+            tags: cl.tags,
+            status: cl.status,
         });
     }
-    let groups = c
-        .elasticache
-        .describe_replication_groups()
-        .send()
+    let groups = elasticache::replication_groups(&c.elasticache)
         .await
-        .map_err(|e| err("DescribeReplicationGroups", "*", &e))?;
-    for g in groups.replication_groups() {
-        let id = g.replication_group_id().unwrap_or_default();
-        if !id.starts_with(TEMP_PREFIX) {
+        .map_err(|e| e.about("*"))?;
+    for g in groups {
+        if !g.id.starts_with(TEMP_PREFIX) {
             continue;
         }
         out.push(TempResource {
             kind: TempKind::ReplicationGroup,
-            id: id.to_string(),
-            tags: cache_tags(c, g.arn().unwrap_or_default()).await?,
+            tags: group_tags(c, &g.arn).await?,
+            id: g.id,
             members: Vec::new(),
-            status: g.status().unwrap_or_default().to_string(),
+            status: g.status,
         });
     }
     Ok(out)
@@ -924,5 +721,500 @@ pub async fn remove(c: &Clients, r: &TempResource) -> Result<Teardown, String> {
             delete_cluster(c, &r.id).await
         }
         TempKind::ReplicationGroup => delete_group(c, &r.id).await,
+    }
+}
+
+/// The AWS side with `aws-smithy-mocks`: replies shaped like AWS's, every page, and every error
+/// code a call site treats specially.
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use aws_sdk_backup::types::{RecoveryPointByResource, RecoveryPointStatus};
+    use aws_sdk_elasticache::operation as ec_op;
+    use aws_sdk_rds::operation as rds_op;
+    use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+    use aws_smithy_types::error::ErrorMetadata;
+    use chrono::{DateTime, Utc};
+    use lifeboat_shared::policy::Selection;
+
+    const POLICY: &str = "version: 1
+buckets: {backup: b-1}
+components:
+  - name: orders-db
+    kind: rds-instance
+    ids: [orders]
+    database: {name: shop, secret_arn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:orders-AbCdEf'}
+    verify: {every: 1d}
+  - name: ledger-db
+    kind: rds-instance
+    ids: [ledger]
+    database: {name: ledger, secret_arn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ledger-AbCdEf'}
+    verify: {every: 1d, source: aws-backup}
+  - name: sessions-redis
+    kind: elasticache
+    ids: [sessions]
+    verify: {every: 1d}
+verification:
+  restore:
+    db_subnet_group: lifeboat-restore
+    cache_subnet_group: lifeboat-restore
+    security_group_ids: [sg-0a1b2c3d]
+    backup_role_arn: 'arn:aws:iam::123456789012:role/lifeboat-backup-restore'
+";
+
+    fn policy() -> Policy {
+        Policy::parse(POLICY).unwrap()
+    }
+
+    /// 2026-11-21T00:00:00Z plus `minutes`.
+    fn at(minutes: usize) -> aws_smithy_types::DateTime {
+        aws_smithy_types::DateTime::from_secs(1_795_219_200 + 60 * minutes as i64)
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_795_219_200 + 60 * 10_000, 0).unwrap()
+    }
+
+    /// Item numbers of the page `token` asks for (`size` to a page, `total` in all) and the
+    /// token of the next page, as AWS pages its lists.
+    fn page(total: usize, size: usize, token: Option<&str>) -> (Vec<usize>, Option<String>) {
+        let first: usize = token.map(|t| t.parse().unwrap()).unwrap_or(0);
+        let last = (first + size).min(total);
+        (
+            (first..last).collect(),
+            (last < total).then(|| last.to_string()),
+        )
+    }
+
+    fn meta(code: &str) -> ErrorMetadata {
+        ErrorMetadata::builder()
+            .code(code)
+            .message(format!("{code} (mocked reply)"))
+            .build()
+    }
+
+    fn clients(rds: &[&Rule], ec: &[&Rule], backup: &[&Rule]) -> Clients {
+        Clients {
+            rds: mock_client!(aws_sdk_rds, RuleMode::MatchAny, rds),
+            elasticache: mock_client!(aws_sdk_elasticache, RuleMode::MatchAny, ec),
+            backup: mock_client!(aws_sdk_backup, RuleMode::MatchAny, backup),
+            secrets: mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, &[] as &[&Rule]),
+        }
+    }
+
+    fn latest<'a>(cands: &'a BTreeMap<String, Vec<Backup>>, comp: &str) -> &'a Backup {
+        let list = &cands[comp];
+        crate::state::select(
+            list,
+            Selection::Latest,
+            chrono::Duration::days(1),
+            "r",
+            comp,
+            now(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_latest_backup_is_chosen_from_every_page() {
+        // Given an instance with 250 snapshots (RDS pages at 100), an instance with 7 AWS
+        // Backup recovery points (3 to a page) and a Redis group with 120 snapshots
+        // (ElastiCache pages at 50), oldest first: each newest is on its last page
+        let instances = mock!(aws_sdk_rds::Client::describe_db_instances).then_output(|| {
+            let db = |id: &str| {
+                aws_sdk_rds::types::DbInstance::builder()
+                    .db_instance_identifier(id)
+                    .db_instance_arn(format!("arn:aws:rds:us-east-1:123456789012:db:{id}"))
+                    .engine("postgres")
+                    .db_instance_status("available")
+                    .build()
+            };
+            rds_op::describe_db_instances::DescribeDbInstancesOutput::builder()
+                .db_instances(db("orders"))
+                .db_instances(db("ledger"))
+                .build()
+        });
+        let snapshots = mock!(aws_sdk_rds::Client::describe_db_snapshots)
+            .match_requests(|r| r.db_instance_identifier() == Some("orders"))
+            .then_compute_output(|r| {
+                let (items, next) = page(250, 100, r.marker());
+                rds_op::describe_db_snapshots::DescribeDbSnapshotsOutput::builder()
+                    .set_db_snapshots(Some(
+                        items
+                            .into_iter()
+                            .map(|i| {
+                                aws_sdk_rds::types::DbSnapshot::builder()
+                                    .db_snapshot_identifier(format!("orders-hourly-{i:03}"))
+                                    .db_snapshot_arn(format!(
+                                        "arn:aws:rds:us-east-1:123456789012:snapshot:orders-hourly-{i:03}"
+                                    ))
+                                    .db_instance_identifier("orders")
+                                    .snapshot_create_time(at(60 * i))
+                                    .status("available")
+                                    .snapshot_type("manual")
+                                    .engine("postgres")
+                                    .build()
+                            })
+                            .collect(),
+                    ))
+                    .set_marker(next)
+                    .build()
+            });
+        let points = mock!(aws_sdk_backup::Client::list_recovery_points_by_resource)
+            .match_requests(|r| {
+                r.resource_arn() == Some("arn:aws:rds:us-east-1:123456789012:db:ledger")
+            })
+            .then_compute_output(|r| {
+                let (items, next) = page(7, 3, r.next_token());
+                aws_sdk_backup::operation::list_recovery_points_by_resource::ListRecoveryPointsByResourceOutput::builder()
+                    .set_recovery_points(Some(
+                        items
+                            .into_iter()
+                            .map(|i| {
+                                RecoveryPointByResource::builder()
+                                    .recovery_point_arn(format!(
+                                        "arn:aws:rds:us-east-1:123456789012:snapshot:awsbackup:job-{i}"
+                                    ))
+                                    .status(RecoveryPointStatus::Completed)
+                                    .creation_date(at(60 * i))
+                                    .build()
+                            })
+                            .collect(),
+                    ))
+                    .set_next_token(next)
+                    .build()
+            });
+        let groups =
+            mock!(aws_sdk_elasticache::Client::describe_replication_groups).then_output(|| {
+                ec_op::describe_replication_groups::DescribeReplicationGroupsOutput::builder()
+                .replication_groups(
+                    aws_sdk_elasticache::types::ReplicationGroup::builder()
+                        .replication_group_id("sessions")
+                        .arn("arn:aws:elasticache:us-east-1:123456789012:replicationgroup:sessions")
+                        .status("available")
+                        .build(),
+                )
+                .build()
+            });
+        let cache_snaps = mock!(aws_sdk_elasticache::Client::describe_snapshots)
+            .match_requests(|r| r.replication_group_id() == Some("sessions"))
+            .then_compute_output(|r| {
+                let (items, next) = page(120, 50, r.marker());
+                ec_op::describe_snapshots::DescribeSnapshotsOutput::builder()
+                    .set_snapshots(Some(
+                        items
+                            .into_iter()
+                            .map(|i| {
+                                aws_sdk_elasticache::types::Snapshot::builder()
+                                    .snapshot_name(format!("sessions-{i:03}"))
+                                    .replication_group_id("sessions")
+                                    .snapshot_status("available")
+                                    .snapshot_source("automated")
+                                    .node_snapshots(
+                                        aws_sdk_elasticache::types::NodeSnapshot::builder()
+                                            .snapshot_create_time(at(60 * i))
+                                            .build(),
+                                    )
+                                    .build()
+                            })
+                            .collect(),
+                    ))
+                    .set_marker(next)
+                    .build()
+            });
+        let c = clients(
+            &[&instances, &snapshots],
+            &[&groups, &cache_snaps],
+            &[&points],
+        );
+        // When the candidates are read
+        let (cands, warnings) = candidates(&c, &policy()).await;
+        // Then every page was read, and the latest of each is the one on its last page
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            (
+                snapshots.num_calls(),
+                points.num_calls(),
+                cache_snaps.num_calls()
+            ),
+            (3, 3, 3)
+        );
+        assert_eq!(cands["orders-db"].len(), 250);
+        assert_eq!(latest(&cands, "orders-db").id, "orders-hourly-249");
+        assert_eq!(latest(&cands, "orders-db").origin, Origin::Snapshot);
+        assert_eq!(
+            latest(&cands, "ledger-db").id,
+            "arn:aws:rds:us-east-1:123456789012:snapshot:awsbackup:job-6"
+        );
+        assert_eq!(cands["sessions-redis"].len(), 120);
+        assert_eq!(latest(&cands, "sessions-redis").id, "sessions-119");
+        assert_eq!(latest(&cands, "sessions-redis").engine, "redis");
+    }
+
+    fn job(kind: ResourceKind, temp_id: &str) -> Job {
+        let backup = Backup {
+            id: "lifeboat-orders-20261121-0000".into(),
+            arn: "arn:aws:rds:us-east-1:123456789012:snapshot:lifeboat-orders-20261121-0000".into(),
+            origin: Origin::Lifeboat,
+            created_at: now(),
+            source_id: "orders".into(),
+            engine: "postgres".into(),
+        };
+        Job::new("orders-db", kind, backup, temp_id.into(), now())
+    }
+
+    #[tokio::test]
+    async fn a_restore_already_started_counts_as_started() {
+        // Given restores whose temporary resources exist already (a resumed run), and one whose
+        // snapshot is gone
+        let instance = mock!(aws_sdk_rds::Client::restore_db_instance_from_db_snapshot)
+            .match_requests(|r| r.db_instance_identifier() == Some("lifeboat-verify-00000001"))
+            .then_error(|| {
+                rds_op::restore_db_instance_from_db_snapshot::RestoreDBInstanceFromDBSnapshotError::DbInstanceAlreadyExistsFault(
+                    aws_sdk_rds::types::error::DbInstanceAlreadyExistsFault::builder()
+                        .meta(meta("DBInstanceAlreadyExists"))
+                        .build(),
+                )
+            });
+        let no_snapshot = mock!(aws_sdk_rds::Client::restore_db_instance_from_db_snapshot)
+            .match_requests(|r| r.db_instance_identifier() == Some("lifeboat-verify-00000009"))
+            .then_error(|| {
+                rds_op::restore_db_instance_from_db_snapshot::RestoreDBInstanceFromDBSnapshotError::DbSnapshotNotFoundFault(
+                    aws_sdk_rds::types::error::DbSnapshotNotFoundFault::builder()
+                        .meta(meta("DBSnapshotNotFound"))
+                        .build(),
+                )
+            });
+        let cluster = mock!(aws_sdk_rds::Client::restore_db_cluster_from_snapshot).then_error(|| {
+            rds_op::restore_db_cluster_from_snapshot::RestoreDBClusterFromSnapshotError::DbClusterAlreadyExistsFault(
+                aws_sdk_rds::types::error::DbClusterAlreadyExistsFault::builder()
+                    .meta(meta("DBClusterAlreadyExistsFault"))
+                    .build(),
+            )
+        });
+        let member = mock!(aws_sdk_rds::Client::create_db_instance).then_error(|| {
+            rds_op::create_db_instance::CreateDBInstanceError::DbInstanceAlreadyExistsFault(
+                aws_sdk_rds::types::error::DbInstanceAlreadyExistsFault::builder()
+                    .meta(meta("DBInstanceAlreadyExists"))
+                    .build(),
+            )
+        });
+        let group = mock!(aws_sdk_elasticache::Client::create_replication_group).then_error(|| {
+            ec_op::create_replication_group::CreateReplicationGroupError::ReplicationGroupAlreadyExistsFault(
+                aws_sdk_elasticache::types::error::ReplicationGroupAlreadyExistsFault::builder()
+                    .meta(meta("ReplicationGroupAlreadyExists"))
+                    .build(),
+            )
+        });
+        let c = clients(
+            &[&instance, &no_snapshot, &cluster, &member],
+            &[&group],
+            &[],
+        );
+        let p = policy();
+        let target = p.verification.restore.as_ref().unwrap();
+        let source = BackupSource::Snapshot;
+        // When they are started
+        let mut rds_job = job(ResourceKind::RdsInstance, "lifeboat-verify-00000001");
+        let mut aurora_job = job(ResourceKind::AuroraCluster, "lifeboat-verify-00000002");
+        let mut cache_job = job(ResourceKind::Elasticache, "lifeboat-verify-00000003");
+        let mut lost_job = job(ResourceKind::RdsInstance, "lifeboat-verify-00000009");
+        // Then "already exists" is started, for the cluster and its instance too; "not found"
+        // fails with the call, the resource and the code
+        assert_eq!(start(&c, &mut rds_job, target, source, "r").await, Ok(()));
+        assert_eq!(
+            start(&c, &mut aurora_job, target, source, "r").await,
+            Ok(())
+        );
+        assert_eq!(
+            member.num_calls(),
+            1,
+            "the cluster's instance was asked for"
+        );
+        assert_eq!(start(&c, &mut cache_job, target, source, "r").await, Ok(()));
+        assert_eq!(
+            start(&c, &mut lost_job, target, source, "r").await,
+            Err("RestoreDBInstanceFromDBSnapshot lifeboat-verify-00000009: DBSnapshotNotFound: DBSnapshotNotFound (mocked reply)".into())
+        );
+    }
+
+    fn temp(kind: TempKind, id: &str, members: &[&str]) -> TempResource {
+        TempResource {
+            kind,
+            id: id.into(),
+            tags: BTreeMap::new(),
+            members: members.iter().map(|m| m.to_string()).collect(),
+            status: "available".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn removing_what_is_gone_is_done_and_a_busy_resource_waits() {
+        // Given temporary resources AWS answers for: an instance already gone (both spellings of
+        // the code), a cluster whose member is gone but which is still busy, a cluster already
+        // gone, a group still changing, a group already gone, and an instance we may not delete
+        let gone_instance = mock!(aws_sdk_rds::Client::delete_db_instance)
+            .match_requests(|r| r.db_instance_identifier() == Some("lifeboat-verify-gone0001"))
+            .then_error(|| {
+                rds_op::delete_db_instance::DeleteDBInstanceError::DbInstanceNotFoundFault(
+                    aws_sdk_rds::types::error::DbInstanceNotFoundFault::builder()
+                        .meta(meta("DBInstanceNotFound"))
+                        .build(),
+                )
+            });
+        let gone_member = mock!(aws_sdk_rds::Client::delete_db_instance)
+            .match_requests(|r| r.db_instance_identifier() == Some("lifeboat-verify-busy0001-i1"))
+            .then_error(|| {
+                rds_op::delete_db_instance::DeleteDBInstanceError::generic(meta(
+                    "DBInstanceNotFoundFault",
+                ))
+            });
+        let denied = mock!(aws_sdk_rds::Client::delete_db_instance)
+            .match_requests(|r| r.db_instance_identifier() == Some("lifeboat-verify-deny0001"))
+            .then_error(|| {
+                rds_op::delete_db_instance::DeleteDBInstanceError::generic(meta("AccessDenied"))
+            });
+        let busy_cluster = mock!(aws_sdk_rds::Client::delete_db_cluster)
+            .match_requests(|r| r.db_cluster_identifier() == Some("lifeboat-verify-busy0001"))
+            .then_error(|| {
+                rds_op::delete_db_cluster::DeleteDBClusterError::InvalidDbClusterStateFault(
+                    aws_sdk_rds::types::error::InvalidDbClusterStateFault::builder()
+                        .meta(meta("InvalidDBClusterStateFault"))
+                        .build(),
+                )
+            });
+        let gone_cluster = mock!(aws_sdk_rds::Client::delete_db_cluster)
+            .match_requests(|r| r.db_cluster_identifier() == Some("lifeboat-verify-gone0002"))
+            .then_error(|| {
+                rds_op::delete_db_cluster::DeleteDBClusterError::DbClusterNotFoundFault(
+                    aws_sdk_rds::types::error::DbClusterNotFoundFault::builder()
+                        .meta(meta("DBClusterNotFoundFault"))
+                        .build(),
+                )
+            });
+        let busy_group = mock!(aws_sdk_elasticache::Client::delete_replication_group)
+            .match_requests(|r| r.replication_group_id() == Some("lifeboat-verify-busy0003"))
+            .then_error(|| {
+                ec_op::delete_replication_group::DeleteReplicationGroupError::InvalidReplicationGroupStateFault(
+                    aws_sdk_elasticache::types::error::InvalidReplicationGroupStateFault::builder()
+                        .meta(meta("InvalidReplicationGroupState"))
+                        .build(),
+                )
+            });
+        let gone_group = mock!(aws_sdk_elasticache::Client::delete_replication_group)
+            .match_requests(|r| r.replication_group_id() == Some("lifeboat-verify-gone0003"))
+            .then_error(|| {
+                ec_op::delete_replication_group::DeleteReplicationGroupError::ReplicationGroupNotFoundFault(
+                    aws_sdk_elasticache::types::error::ReplicationGroupNotFoundFault::builder()
+                        .meta(meta("ReplicationGroupNotFoundFault"))
+                        .build(),
+                )
+            });
+        let c = clients(
+            &[
+                &gone_instance,
+                &gone_member,
+                &denied,
+                &busy_cluster,
+                &gone_cluster,
+            ],
+            &[&busy_group, &gone_group],
+            &[],
+        );
+        // When the janitor removes them
+        let removed = [
+            remove(
+                &c,
+                &temp(TempKind::DbInstance, "lifeboat-verify-gone0001", &[]),
+            )
+            .await,
+            remove(
+                &c,
+                &temp(
+                    TempKind::DbCluster,
+                    "lifeboat-verify-busy0001",
+                    &["lifeboat-verify-busy0001-i1"],
+                ),
+            )
+            .await,
+            remove(
+                &c,
+                &temp(TempKind::DbCluster, "lifeboat-verify-gone0002", &[]),
+            )
+            .await,
+            remove(
+                &c,
+                &temp(TempKind::ReplicationGroup, "lifeboat-verify-busy0003", &[]),
+            )
+            .await,
+            remove(
+                &c,
+                &temp(TempKind::ReplicationGroup, "lifeboat-verify-gone0003", &[]),
+            )
+            .await,
+        ];
+        // Then not found is gone, invalid state waits for a later pass
+        assert_eq!(
+            removed,
+            [
+                Ok(Teardown::Gone),
+                Ok(Teardown::Pending),
+                Ok(Teardown::Gone),
+                Ok(Teardown::Pending),
+                Ok(Teardown::Gone),
+            ]
+        );
+        assert_eq!(gone_member.num_calls(), 1, "members go first");
+        // And any other error fails with the call, the resource and the code
+        assert_eq!(
+            remove(&c, &temp(TempKind::DbInstance, "lifeboat-verify-deny0001", &[])).await,
+            Err("DeleteDBInstance lifeboat-verify-deny0001: AccessDenied: AccessDenied (mocked reply)".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_temporary_resource_not_found_is_not_visible_yet_or_gone() {
+        // Given describes answered "not found" for the instance, the cluster and the group
+        let instance = mock!(aws_sdk_rds::Client::describe_db_instances).then_error(|| {
+            rds_op::describe_db_instances::DescribeDBInstancesError::DbInstanceNotFoundFault(
+                aws_sdk_rds::types::error::DbInstanceNotFoundFault::builder()
+                    .meta(meta("DBInstanceNotFound"))
+                    .build(),
+            )
+        });
+        let cluster = mock!(aws_sdk_rds::Client::describe_db_clusters).then_error(|| {
+            rds_op::describe_db_clusters::DescribeDBClustersError::DbClusterNotFoundFault(
+                aws_sdk_rds::types::error::DbClusterNotFoundFault::builder()
+                    .meta(meta("DBClusterNotFoundFault"))
+                    .build(),
+            )
+        });
+        let group = mock!(aws_sdk_elasticache::Client::describe_replication_groups).then_error(|| {
+            ec_op::describe_replication_groups::DescribeReplicationGroupsError::ReplicationGroupNotFoundFault(
+                aws_sdk_elasticache::types::error::ReplicationGroupNotFoundFault::builder()
+                    .meta(meta("ReplicationGroupNotFoundFault"))
+                    .build(),
+            )
+        });
+        let c = clients(&[&instance, &cluster], &[&group], &[]);
+        let p = policy();
+        let target = p.verification.restore.as_ref().unwrap();
+        // Then a restore is not visible yet, and a teardown has nothing left to do
+        for kind in [
+            ResourceKind::RdsInstance,
+            ResourceKind::AuroraCluster,
+            ResourceKind::Elasticache,
+        ] {
+            let mut j = job(kind, "lifeboat-verify-00000004");
+            assert_eq!(
+                poll(&c, &mut j, target, "r").await,
+                Ok(Poll::Waiting(
+                    "lifeboat-verify-00000004 not visible yet".into()
+                )),
+                "{kind}"
+            );
+            assert_eq!(teardown(&c, &j, "r").await, Ok(Teardown::Gone), "{kind}");
+        }
     }
 }

@@ -1,221 +1,97 @@
-//! The restore run: a resumable state machine whose journal lives in S3. Each invocation takes
-//! the run lease, lets the janitor remove expired temporary resources, advances every restore
-//! (start -> wait -> verify -> teardown) until all wait on AWS or the deadline nears, saves the
-//! journal after every round, and returns `done: false` (Step Functions waits and invokes again
-//! with the run id) or, once every restore is torn down, reports once and returns `done: true`.
+//! The restore run: a resumable state machine on the shared engine
+//! ([`lifeboat_shared::resumable`]). A new run plans a restore per due component; each round
+//! advances every restore one phase (start -> wait -> verify -> teardown); every invocation
+//! starts with the janitor; once every restore is torn down the run reports once.
 
-use std::time::Instant;
-
-use chrono::{DateTime, Duration, Utc};
-use lifeboat_shared::data::Verdict;
-use lifeboat_shared::journal::{Journal, Lease};
+use chrono::{DateTime, Utc};
+use lifeboat_shared::data::Verdict as CheckVerdict;
 use lifeboat_shared::policy::{BackupSource, Component};
-use lifeboat_shared::report::{Action, Decision, Measurement, Outcome, Report, Severity, Status};
-use lifeboat_shared::trigger::Trigger;
+use lifeboat_shared::report::{Action, Decision, Measurement, Outcome, Report, Severity, Verdict};
+use lifeboat_shared::resumable::{self, Resumable};
+use lifeboat_shared::run::{self, Invocation, Response};
 use lifeboat_shared::{Error, Result};
 use serde_json::{json, Value};
 
 use crate::cloud::{self, Poll, Teardown};
-use crate::state::{
-    janitor_picks, journal_key, Job, NewRun, Phase, RunState, Status as RunStatus, LEASE_KEY,
-    STATUS_KEY,
-};
+use crate::command::RestoreCommand;
+use crate::state::{janitor_picks, Job, NewRun, Phase, Run, RunState, Status as RunStatus};
 use crate::verify;
 use crate::{App, FUNCTION};
-
-/// What a restore command asks for.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RestoreCommand {
-    pub trigger: Trigger,
-    pub dry_run: bool,
-    pub only: Vec<String>,
-    /// Resume this run (the Step Functions loop passes it back).
-    pub run_id: Option<String>,
-}
 
 fn component<'a>(app: &'a App, name: &str) -> Option<&'a Component> {
     app.policy.components.iter().find(|c| c.name == name)
 }
 
-/// One invocation of a restore run.
-pub async fn invoke(
-    app: &App,
-    cmd: &RestoreCommand,
-    request_id: &str,
-    now: DateTime<Utc>,
-    stop_at: Option<Instant>,
-) -> Result<Value> {
-    let event_key = match &cmd.trigger {
-        Trigger::Schedule(s) => s.event_id.clone().unwrap_or_else(|| request_id.to_string()),
-        _ => request_id.to_string(),
-    };
-    let new_run_id = lifeboat_shared::run_id(cmd.trigger.event_time().unwrap_or(now), &event_key);
-    let bucket = &app.env.report_bucket;
-    if cmd.dry_run {
-        return dry_run(app, cmd, &new_run_id, now).await;
+/// One invocation of a restore run (or its dry run).
+pub async fn invoke(app: &App, cmd: &RestoreCommand, inv: &Invocation) -> Result<Response> {
+    let restores = Restores { app, cmd };
+    if inv.dry_run {
+        return dry_run(&restores, inv).await;
     }
-    let lease = match Lease::acquire(
-        &app.s3,
-        bucket,
-        LEASE_KEY,
-        cmd.run_id.as_deref().unwrap_or(&new_run_id),
-        Duration::minutes(16),
-        now,
-    )
-    .await?
-    {
-        Ok(l) => l,
-        Err(held) => {
-            // A resumed run waits and tries again; a new trigger leaves the work to the loop
-            // that holds the lease (no second loop).
-            return Ok(json!({
-                "done": cmd.run_id.is_none(),
-                "run_id": cmd.run_id.clone(),
-                "note": format!("another invocation ({}) is advancing restores until {}; this one did nothing", held.0.owner, held.0.expires_at),
-            }));
-        }
-    };
-    let result = advance(app, cmd, &new_run_id, now, stop_at).await;
-    if let Err(e) = lease.release(&app.s3).await {
-        tracing::warn!(error = %e, "could not release the restore lease; it expires by itself");
-    }
-    result
+    resumable::advance(&restores, &app.store(), &app.outbox(), inv, cmd.run_id.as_deref()).await
 }
 
-/// The per-component status, saved with the same optimistic concurrency as the journals.
-async fn load_status(app: &App) -> Result<Journal<RunStatus>> {
-    Ok(Journal::load(&app.s3, &app.env.report_bucket, STATUS_KEY)
-        .await?
-        .unwrap_or_else(|| Journal::new(STATUS_KEY, RunStatus::default())))
+/// restore-verification's steps for the engine.
+pub struct Restores<'a> {
+    pub app: &'a App,
+    pub cmd: &'a RestoreCommand,
 }
 
-async fn advance(
-    app: &App,
-    cmd: &RestoreCommand,
-    new_run_id: &str,
-    now: DateTime<Utc>,
-    stop_at: Option<Instant>,
-) -> Result<Value> {
-    let bucket = &app.env.report_bucket;
-    let mut status_journal = load_status(app).await?;
-    let mut notes = Vec::new();
-    let run_id = match (&cmd.run_id, &status_journal.state.active_run) {
-        (Some(id), _) => id.clone(),
-        (None, Some(active)) if active != new_run_id => {
-            notes.push(format!(
-                "run {active} was still in progress: advanced it instead of starting a second set of restores"
+impl Resumable for Restores<'_> {
+    type State = RunState;
+    type Status = RunStatus;
+
+    async fn plan(&self, inv: &Invocation, status: &RunStatus) -> Result<RunState> {
+        let (jobs, skipped, warnings) = plan_run(self.app, self.cmd, &inv.run_id, inv.now, status).await;
+        Ok(RunState {
+            jobs,
+            skipped,
+            janitor: Vec::new(),
+            warnings,
+        })
+    }
+
+    fn has_work(&self, state: &RunState) -> bool {
+        !state.jobs.is_empty()
+    }
+
+    async fn janitor(&self, state: &mut RunState, now: DateTime<Utc>) {
+        janitor(self.app, state, now).await
+    }
+
+    async fn round(&self, run_id: &str, state: &mut RunState) -> Result<bool> {
+        let Some(target) = self.app.policy.verification.restore.clone() else {
+            return Err(Error::policy(
+                "verification.restore",
+                "the restore target (subnet group, security groups)",
             ));
-            active.clone()
-        }
-        _ => new_run_id.to_string(),
-    };
-    let key = journal_key(&run_id);
-    let mut journal = match Journal::<RunState>::load(&app.s3, bucket, &key).await? {
-        Some(j) => j,
-        None if cmd.run_id.is_some() => {
-            return Err(Error::event(
-                "event.run_id",
-                format!("a restore run with a journal at s3://{bucket}/{key}; there is none"),
-            ))
-        }
-        None => {
-            let (jobs, skipped, warnings) =
-                plan_run(app, cmd, &run_id, now, &status_journal.state).await;
-            let mut j = Journal::new(
-                &key,
-                RunState {
-                    run_id: run_id.clone(),
-                    trigger: cmd.trigger.describe(),
-                    started_at: now,
-                    jobs,
-                    skipped,
-                    janitor: Vec::new(),
-                    warnings,
-                    finished_at: None,
-                    invocations: 0,
-                },
-            );
-            j.save(&app.s3, bucket).await?;
-            if !j.state.jobs.is_empty() {
-                status_journal.state.active_run = Some(run_id.clone());
-                status_journal.save(&app.s3, bucket).await?;
-            }
-            j
-        }
-    };
-    if journal.state.finished_at.is_some() {
-        if status_journal.state.active_run.as_deref() == Some(run_id.as_str()) {
-            status_journal.state.active_run = None;
-            status_journal.save(&app.s3, bucket).await?;
-        }
-        return Ok(json!({
-            "done": true,
-            "run_id": run_id,
-            "note": "this run already finished and reported; nothing done again",
-        }));
-    }
-    journal.state.invocations += 1;
-    janitor(app, &mut journal.state, now).await;
-    journal.save(&app.s3, bucket).await?;
-    let Some(target) = app.policy.verification.restore.clone() else {
-        return Err(Error::policy(
-            "verification.restore",
-            "the restore target (subnet group, security groups)",
-        ));
-    };
-    loop {
-        if stop_at.map(|s| Instant::now() >= s).unwrap_or(false) {
-            break;
-        }
-        let run = &journal.state.run_id.clone();
+        };
         let moved = futures::future::join_all(
-            journal
-                .state
+            state
                 .jobs
                 .iter_mut()
-                .map(|job| step(app, &target, run, job)),
+                .map(|job| step(self.app, &target, run_id, job)),
         )
         .await;
-        journal.save(&app.s3, bucket).await?;
-        if !moved.iter().any(|m| *m) {
-            break;
-        }
+        Ok(moved.iter().any(|m| *m))
     }
-    if !journal.state.done() {
-        let phases: Vec<Value> = journal
-            .state
+
+    fn done(&self, state: &RunState) -> bool {
+        state.done()
+    }
+
+    fn progress(&self, state: &RunState) -> Value {
+        state
             .jobs
             .iter()
             .map(|j| json!({"component": j.component, "phase": j.phase, "resource": j.temp_id}))
-            .collect();
-        return Ok(json!({
-            "done": false,
-            "run_id": run_id,
-            "jobs": phases,
-            "notes": notes,
-        }));
+            .collect()
     }
-    // Finished: fold into the status, report once.
-    status_journal.state.record(&journal.state);
-    let mut report = build_report(app, &journal.state, &status_journal.state, Utc::now());
-    for n in notes {
-        report.finding(Severity::Info, None, n);
+
+    fn report(&self, run: &Run, status: &mut RunStatus, _inv: &Invocation) -> Report {
+        status.record(run);
+        build_report(self.app, run, status, Utc::now())
     }
-    report.finish(Utc::now());
-    if journal.state.jobs.iter().any(|j| j.passed == Some(false))
-        && report.status < Status::Critical
-    {
-        report.status = Status::Critical;
-    }
-    status_journal.save(&app.s3, bucket).await?;
-    app.outbox().deliver(&mut report).await?;
-    journal.state.finished_at = Some(Utc::now());
-    journal.save(&app.s3, bucket).await?;
-    let mut out = serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))?;
-    if let Value::Object(m) = &mut out {
-        m.insert("done".into(), Value::Bool(true));
-    }
-    Ok(out)
 }
 
 /// The restores a new run would make (due components, chosen backups), what it skips and why,
@@ -353,7 +229,7 @@ async fn step(
                 Ok(checks) => {
                     job.passed = Some(
                         !checks.is_empty()
-                            && checks.iter().all(|c| c.verdict == Verdict::Pass)
+                            && checks.iter().all(|c| c.verdict == CheckVerdict::Pass)
                             && job.error.is_none(),
                     );
                     job.checks = checks;
@@ -403,7 +279,7 @@ fn minutes(secs: f64) -> String {
 }
 
 /// The report of a finished run.
-pub fn build_report(app: &App, run: &RunState, status: &RunStatus, now: DateTime<Utc>) -> Report {
+pub fn build_report(app: &App, run: &Run, status: &RunStatus, now: DateTime<Utc>) -> Report {
     let mut report = Report::new(
         FUNCTION,
         &run.run_id,
@@ -413,7 +289,7 @@ pub fn build_report(app: &App, run: &RunState, status: &RunStatus, now: DateTime
         run.started_at,
     );
     let (mut passed, mut failed) = (0, 0);
-    let mut jobs: Vec<&Job> = run.jobs.iter().collect();
+    let mut jobs: Vec<&Job> = run.state.jobs.iter().collect();
     // Failures first.
     jobs.sort_by_key(|j| j.passed == Some(true));
     for j in jobs {
@@ -445,14 +321,14 @@ pub fn build_report(app: &App, run: &RunState, status: &RunStatus, now: DateTime
             "{} of {} checks passed",
             j.checks
                 .iter()
-                .filter(|c| c.verdict == Verdict::Pass)
+                .filter(|c| c.verdict == CheckVerdict::Pass)
                 .count(),
             j.checks.len()
         ));
         reason.push(timing);
         report.decisions.push(Decision {
             subject: format!("{}: {} -> {}", j.component, j.backup.id, j.temp_id),
-            verdict: if ok { "PASS" } else { "FAIL" }.into(),
+            verdict: Verdict::pass_fail(ok),
             reason: reason.join("; "),
         });
         if !ok {
@@ -544,19 +420,19 @@ pub fn build_report(app: &App, run: &RunState, status: &RunStatus, now: DateTime
             "Count",
         ));
     }
-    for (c, why) in &run.skipped {
+    for (c, why) in &run.state.skipped {
         report.finding(
             Severity::Info,
             Some(c),
             format!("not restored this run: {why}"),
         );
     }
-    for (id, why) in &run.janitor {
+    for (id, why) in &run.state.janitor {
         let mut a = Action::new("janitor-delete", id, why.clone());
         a.outcome = Outcome::Done;
         report.actions.push(a);
     }
-    for w in &run.warnings {
+    for w in &run.state.warnings {
         report.finding(Severity::Warning, None, w.clone());
     }
     // Verified RPO: age of the newest backup that passed, per component with verify.
@@ -604,8 +480,8 @@ pub fn build_report(app: &App, run: &RunState, status: &RunStatus, now: DateTime
             Some(format!("{c} {:.1} h", age / 3600.0))
         })
         .collect();
-    report.headline = if run.jobs.is_empty() {
-        format!("no restore due ({} skipped)", run.skipped.len())
+    report.headline = if run.state.jobs.is_empty() {
+        format!("no restore due ({} skipped)", run.state.skipped.len())
     } else {
         format!(
             "restores: {passed} passed, {failed} failed{}",
@@ -617,9 +493,9 @@ pub fn build_report(app: &App, run: &RunState, status: &RunStatus, now: DateTime
         )
     };
     report.details = json!({
-        "restores": run.jobs,
-        "skipped": run.skipped,
-        "janitor": run.janitor,
+        "restores": run.state.jobs,
+        "skipped": run.state.skipped,
+        "janitor": run.state.janitor,
         "verified_rpo": rpo,
         "invocations": run.invocations,
     });
@@ -628,22 +504,11 @@ pub fn build_report(app: &App, run: &RunState, status: &RunStatus, now: DateTime
 
 /// The plan without changes: which backup each due component would restore, into what, and
 /// what the janitor would remove.
-async fn dry_run(
-    app: &App,
-    cmd: &RestoreCommand,
-    run_id: &str,
-    now: DateTime<Utc>,
-) -> Result<Value> {
-    let status = load_status(app).await?.state;
-    let (jobs, skipped, warnings) = plan_run(app, cmd, run_id, now, &status).await;
-    let mut report = Report::new(
-        FUNCTION,
-        run_id,
-        app.aws.region(),
-        cmd.trigger.describe(),
-        true,
-        now,
-    );
+async fn dry_run(r: &Restores<'_>, inv: &Invocation) -> Result<Response> {
+    let (app, cmd, now) = (r.app, r.cmd, inv.now);
+    let status = app.store().status::<RunStatus>().await?.state;
+    let (jobs, skipped, warnings) = plan_run(app, cmd, &inv.run_id, now, &status.status).await;
+    let mut report = inv.report();
     let target = app.policy.verification.restore.as_ref();
     for j in &jobs {
         let class = match (j.kind, target) {
@@ -707,11 +572,5 @@ async fn dry_run(
         skipped.len()
     );
     report.details = json!({ "restores": jobs, "skipped": skipped });
-    report.finish(Utc::now());
-    app.outbox().deliver(&mut report).await?;
-    let mut out = serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))?;
-    if let Value::Object(m) = &mut out {
-        m.insert("done".into(), Value::Bool(true));
-    }
-    Ok(out)
+    run::deliver(&app.outbox(), report).await
 }

@@ -11,24 +11,18 @@ use lifeboat_shared::fnv1a;
 use lifeboat_shared::policy::{BackupSource, Policy, ResourceKind, Selection};
 use serde::{Deserialize, Serialize};
 
-/// Name prefix of every temporary restore resource; the janitor looks at nothing else.
-pub const TEMP_PREFIX: &str = "lifeboat-verify-";
-/// Tag keys on temporary resources.
-pub const TAG_PURPOSE: &str = "lifeboat:purpose";
+/// The temporary resources' name prefix and tag keys are the backup contract's (re-exported
+/// here for callers that name them through this module).
+pub use lifeboat_shared::backup::{
+    TAG_COMPONENT, TAG_EXPIRES, TAG_FROM, TAG_PURPOSE, TAG_RUN, TEMP_PREFIX,
+};
+/// The [`TAG_PURPOSE`] of restore-verification's temporary resources.
 pub const PURPOSE: &str = "restore-verification";
-pub const TAG_RUN: &str = "lifeboat:run-id";
-pub const TAG_EXPIRES: &str = "lifeboat:expires-at";
-pub const TAG_COMPONENT: &str = "lifeboat:component";
-pub const TAG_FROM: &str = "lifeboat:restored-from";
 
 /// Where the journal of a run lives in the report bucket.
 pub fn journal_key(run_id: &str) -> String {
-    format!("runs/restore-verification/{run_id}.json")
+    lifeboat_shared::resumable::journal_key(crate::FUNCTION, run_id)
 }
-
-/// Per-component history across runs (verified RPO) and the run in progress.
-pub const STATUS_KEY: &str = "state/restore-verification/status.json";
-pub const LEASE_KEY: &str = "locks/restore-verification.json";
 
 /// A backup that can be restored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -190,12 +184,10 @@ pub fn janitor_picks(found: &[TempResource], now: DateTime<Utc>) -> Vec<(TempRes
         .collect()
 }
 
-/// The run's state, saved after every step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A run's own state, saved after every round. The resumable engine keeps the run id, the
+/// trigger, the start, the invocation count and the finish beside it in the journal.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
-    pub run_id: String,
-    pub trigger: String,
-    pub started_at: DateTime<Utc>,
     pub jobs: Vec<Job>,
     /// Components not restored this run, with the reason (not due, no backup, ...).
     #[serde(default)]
@@ -206,9 +198,10 @@ pub struct RunState {
     /// Reads or steps that went wrong outside any one restore (reported as warnings).
     #[serde(default)]
     pub warnings: Vec<String>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub invocations: u32,
 }
+
+/// The journal of a restore run: the engine's fields around [`RunState`].
+pub type Run = lifeboat_shared::resumable::Journaled<RunState>;
 
 impl RunState {
     pub fn done(&self) -> bool {
@@ -230,19 +223,18 @@ pub struct ComponentStatus {
     pub verified_backup_at: Option<DateTime<Utc>>,
 }
 
+/// What restore-verification keeps across runs (the engine keeps the active-run pointer beside
+/// it in the status object).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Status {
-    /// The run whose journal is not finished: a new trigger advances it instead of starting
-    /// a second set of restores.
-    pub active_run: Option<String>,
     #[serde(default)]
     pub components: BTreeMap<String, ComponentStatus>,
 }
 
 impl Status {
     /// Folds a finished run in.
-    pub fn record(&mut self, run: &RunState) {
-        for j in &run.jobs {
+    pub fn record(&mut self, run: &Run) {
+        for j in &run.state.jobs {
             let c = self.components.entry(j.component.clone()).or_default();
             c.last_run = Some(run.run_id.clone());
             c.last_restored_at = j.started_at.or(Some(run.started_at));
@@ -257,9 +249,6 @@ impl Status {
                 c.verified_backup = Some(j.backup.id.clone());
                 c.verified_backup_at = Some(j.backup.created_at);
             }
-        }
-        if self.active_run.as_deref() == Some(run.run_id.as_str()) {
-            self.active_run = None;
         }
     }
 }
@@ -543,10 +532,7 @@ mod tests {
 
     #[test]
     fn status_keeps_the_newest_passing_backup() {
-        let mut status = Status {
-            active_run: Some("r2".into()),
-            ..Default::default()
-        };
+        let mut status = Status::default();
         let mut job = Job {
             phase: Phase::Done,
             started_at: Some(t(0)),
@@ -560,14 +546,14 @@ mod tests {
                 t(6),
             )
         };
-        let mut run = RunState {
+        let mut run = Run {
             run_id: "r2".into(),
             trigger: "t".into(),
             started_at: t(0),
-            jobs: vec![job.clone()],
-            skipped: vec![],
-            janitor: vec![],
-            warnings: vec![],
+            state: RunState {
+                jobs: vec![job.clone()],
+                ..Default::default()
+            },
             finished_at: None,
             invocations: 1,
         };
@@ -575,11 +561,10 @@ mod tests {
         let c = &status.components["orders-db"];
         assert_eq!(c.verified_backup.as_deref(), Some("new"));
         assert_eq!(c.last_restore_seconds, Some(420.0));
-        assert_eq!(status.active_run, None);
         // A later failing restore of an older backup keeps the verified one.
         job.backup = backup("old", t(-50));
         job.passed = Some(false);
-        run.jobs = vec![job];
+        run.state.jobs = vec![job];
         run.run_id = "r3".into();
         status.record(&run);
         let c = &status.components["orders-db"];

@@ -3,16 +3,18 @@
 //! PutRestoreValidationResult. AWS Backup deletes the resource itself after the plan's
 //! retention, so nothing is torn down here.
 
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
+use lifeboat_shared::aws::rds::{DbCluster, DbInstance};
 use lifeboat_shared::error::aws_error_parts;
 use lifeboat_shared::policy::ResourceKind;
-use lifeboat_shared::report::{Decision, Report, Severity, Status};
+use lifeboat_shared::report::{Decision, Severity, Verdict};
+use lifeboat_shared::run::{self, Invocation, Response};
 use lifeboat_shared::trigger::BackupJob;
 use lifeboat_shared::{Error, Result};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::state::{Backup, Job, Origin, Phase};
-use crate::{verify, App, FUNCTION};
+use crate::{verify, App};
 
 /// `arn:aws:rds:REGION:ACCOUNT:db:ID` or `...:cluster:ID` -> (kind, id).
 pub fn rds_resource(arn: &str) -> Option<(ResourceKind, String)> {
@@ -28,19 +30,15 @@ pub fn rds_resource(arn: &str) -> Option<(ResourceKind, String)> {
 }
 
 /// Handles a "Restore Job State Change" event.
-pub async fn validate(app: &App, ev: &BackupJob, now: DateTime<Utc>) -> Result<Value> {
+pub async fn validate(app: &App, ev: &BackupJob, inv: &Invocation) -> Result<Response> {
     let Some(plan) = &ev.restore_testing_plan_arn else {
-        return Ok(json!({"done": true, "note": "not a restore-testing job: nothing to validate"}));
+        return Ok(Response::skipped(
+            None,
+            "not a restore-testing job: nothing to validate",
+        ));
     };
-    let run_id = lifeboat_shared::run_id(ev.time, &ev.job_id);
-    let mut report = Report::new(
-        FUNCTION,
-        &run_id,
-        app.aws.region(),
-        format!("AWS Backup restore testing job {} {}", ev.job_id, ev.state),
-        false,
-        now,
-    );
+    let mut report = inv.report();
+    report.trigger = format!("AWS Backup restore testing job {} {}", ev.job_id, ev.state);
     if ev.state != "COMPLETED" {
         if matches!(ev.state.as_str(), "FAILED" | "ABORTED") {
             report.finding(
@@ -54,13 +52,12 @@ pub async fn validate(app: &App, ev: &BackupJob, now: DateTime<Utc>) -> Result<V
                 ),
             );
             report.headline = format!("restore testing job {}", ev.state);
-            report.finish(Utc::now());
-            app.outbox().deliver(&mut report).await?;
-            return serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()));
+            return run::deliver(&app.outbox(), report).await;
         }
-        return Ok(
-            json!({"done": true, "note": format!("restore job {}: nothing to validate yet", ev.state)}),
-        );
+        return Ok(Response::skipped(
+            None,
+            format!("restore job {}: nothing to validate yet", ev.state),
+        ));
     }
     let job_out = app
         .cloud
@@ -85,7 +82,7 @@ pub async fn validate(app: &App, ev: &BackupJob, now: DateTime<Utc>) -> Result<V
             message.clone(),
             Decision {
                 subject: format!("{created} (restore-testing job {})", ev.job_id),
-                verdict: if passed { "PASS" } else { "FAIL" }.into(),
+                verdict: Verdict::pass_fail(passed),
                 reason: message,
             },
         ),
@@ -94,7 +91,7 @@ pub async fn validate(app: &App, ev: &BackupJob, now: DateTime<Utc>) -> Result<V
             why.clone(),
             Decision {
                 subject: format!("{created} (restore-testing job {})", ev.job_id),
-                verdict: "FAIL".into(),
+                verdict: Verdict::Fail,
                 reason: why,
             },
         ),
@@ -117,7 +114,7 @@ pub async fn validate(app: &App, ev: &BackupJob, now: DateTime<Utc>) -> Result<V
             format!("PutRestoreValidationResult: {code}: {msg} (a validation result may already be recorded)"),
         );
     }
-    let failed = decision.verdict == "FAIL";
+    let failed = decision.verdict == Verdict::Fail;
     if failed {
         report.finding(
             Severity::Critical,
@@ -129,12 +126,7 @@ pub async fn validate(app: &App, ev: &BackupJob, now: DateTime<Utc>) -> Result<V
     report.headline = format!("restore testing validation {outcome}");
     report.details =
         json!({"restore_job_id": ev.job_id, "plan": plan, "validation_status": outcome});
-    report.finish(Utc::now());
-    if failed && report.status < Status::Critical {
-        report.status = Status::Critical;
-    }
-    app.outbox().deliver(&mut report).await?;
-    serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))
+    run::deliver(&app.outbox(), report).await
 }
 
 async fn check(
@@ -167,17 +159,18 @@ async fn check(
                 .send()
                 .await
                 .map_err(|e| format!("DescribeDBClusters {id}: {}", aws_error_parts(&e).0))?;
-            let cl = out.db_clusters().first().ok_or("cluster not found")?;
-            if cl.db_cluster_members().is_empty() {
+            let cl = out
+                .db_clusters()
+                .iter()
+                .find_map(DbCluster::from_sdk)
+                .ok_or("cluster not found")?;
+            if cl.members.is_empty() {
                 return Err(format!(
                     "restored cluster {id} has no instance to connect to"
                 ));
             }
-            (
-                cl.endpoint().unwrap_or_default().to_string(),
-                cl.port().unwrap_or(0) as u16,
-                cl.engine().unwrap_or_default().to_string(),
-            )
+            let (host, port) = cl.endpoint.unwrap_or_default();
+            (host, port, cl.engine)
         }
         _ => {
             let out = rds
@@ -186,13 +179,13 @@ async fn check(
                 .send()
                 .await
                 .map_err(|e| format!("DescribeDBInstances {id}: {}", aws_error_parts(&e).0))?;
-            let i = out.db_instances().first().ok_or("instance not found")?;
-            let ep = i.endpoint();
-            (
-                ep.and_then(|e| e.address()).unwrap_or_default().to_string(),
-                ep.and_then(|e| e.port()).unwrap_or(0) as u16,
-                i.engine().unwrap_or_default().to_string(),
-            )
+            let i = out
+                .db_instances()
+                .iter()
+                .find_map(DbInstance::from_sdk)
+                .ok_or("instance not found")?;
+            let (host, port) = i.endpoint.unwrap_or_default();
+            (host, port, i.engine)
         }
     };
     let created_at = job_out

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use lifeboat_shared::data::{
     self, redis, CheckResult, DataFingerprint, Db, Endpoint, Family, Spec, Target,
 };
+use lifeboat_shared::backup;
 use lifeboat_shared::policy::Component;
 
 use crate::state::{Job, Origin};
@@ -20,7 +21,7 @@ pub async fn recorded_fingerprint(
     if job.backup.origin != Origin::Lifeboat {
         return Ok(None);
     }
-    let key = lifeboat_shared::manifest_key(job.kind, &job.backup.source_id, &job.backup.id);
+    let key = backup::manifest_key(job.kind, &job.backup.source_id, &job.backup.id);
     let manifest: Option<(serde_json::Value, String)> =
         lifeboat_shared::journal::read_json(s3, bucket, &key)
             .await
@@ -28,6 +29,8 @@ pub async fn recorded_fingerprint(
     let Some((m, _)) = manifest else {
         return Ok(None);
     };
+    backup::check_schema(m.get("schema").and_then(|v| v.as_str()))
+        .map_err(|e| format!("s3://{bucket}/{key}: {e}"))?;
     match m.get("fingerprint") {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(v) => serde_json::from_value(v.clone())

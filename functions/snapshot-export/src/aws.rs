@@ -2,20 +2,20 @@
 //! execution of planned steps, each idempotent (deterministic names; "already exists" and
 //! "not found" count as done).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
-use lifeboat_shared::error::aws_error_parts;
+use lifeboat_shared::aws::errors::{self, AwsError, Settled};
+use lifeboat_shared::aws::rds::SnapshotFilter;
+use lifeboat_shared::aws::{elasticache, rds, s3};
+use lifeboat_shared::backup::{Manifest, Snapshot, PREFIX, TAG_MANIFEST};
 use lifeboat_shared::policy::{Policy, ResourceKind};
 use lifeboat_shared::report::{Action, Outcome};
 
-use crate::plan::{
-    ExportTask, Inventory, Manifest, Planned, Quota, Snapshot, Source, Step, Where, TAG_MANIFEST,
-};
+use crate::plan::{ExportTask, Inventory, Planned, Quota, Source, Step, Where};
 
 /// The clients one run needs, built once per container.
 #[derive(Clone, Debug)]
@@ -28,27 +28,6 @@ pub struct Clients {
     pub secrets: aws_sdk_secretsmanager::Client,
     pub primary_region: String,
     pub dr_region: Option<String>,
-}
-
-use lifeboat_shared::aws_time as time;
-
-fn rds_tags(list: Option<&[aws_sdk_rds::types::Tag]>) -> BTreeMap<String, String> {
-    list.unwrap_or_default()
-        .iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .collect()
-}
-
-fn err_text<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    e: &aws_sdk_rds::error::SdkError<E>,
-) -> String {
-    let (code, message) = aws_error_parts(e);
-    format!("{code}: {message}")
 }
 
 /// The data fingerprint of each source whose snapshot this run just requested, where the
@@ -130,8 +109,8 @@ pub async fn refresh(c: &Clients, policy: &Policy, earlier: Option<&Inventory>) 
         read_instances(c, policy),
         read_clusters(c, policy),
         read_groups(c, policy),
-        read_db_snapshots(&c.rds, &c.primary_region, false),
-        read_cluster_snapshots(&c.rds, &c.primary_region, false),
+        rds::db_snapshots(&c.rds, &c.primary_region, SnapshotFilter::default()),
+        rds::cluster_snapshots(&c.rds, &c.primary_region, SnapshotFilter::default()),
         read_cache_snapshots(c),
         read_exports(c),
         async {
@@ -163,11 +142,15 @@ pub async fn refresh(c: &Clients, policy: &Policy, earlier: Option<&Inventory>) 
     );
     take(
         "DB snapshots (DescribeDBSnapshots)",
-        db_snaps.map(|v| snapshots.extend(v)),
+        db_snaps
+            .map(|v| snapshots.extend(v))
+            .map_err(|e| e.to_string()),
     );
     take(
         "cluster snapshots (DescribeDBClusterSnapshots)",
-        cl_snaps.map(|v| snapshots.extend(v)),
+        cl_snaps
+            .map(|v| snapshots.extend(v))
+            .map_err(|e| e.to_string()),
     );
     take(
         "ElastiCache snapshots (DescribeSnapshots)",
@@ -197,11 +180,12 @@ pub async fn refresh(c: &Clients, policy: &Policy, earlier: Option<&Inventory>) 
         .iter()
         .any(|s| s.kind == ResourceKind::Elasticache && s.managed());
     if wants_objects {
-        match list_objects(&c.s3, &policy.buckets.backup, crate::plan::PREFIX).await {
+        match s3::keys(&c.s3, &policy.buckets.backup, PREFIX).await {
             Ok(keys) => inv.exported_objects = keys,
-            Err(e) => inv
-                .read_errors
-                .push((format!("objects in s3://{}", policy.buckets.backup), e)),
+            Err(e) => inv.read_errors.push((
+                format!("objects in s3://{}", policy.buckets.backup),
+                e.to_string(),
+            )),
         }
     }
     inv
@@ -209,266 +193,105 @@ pub async fn refresh(c: &Clients, policy: &Policy, earlier: Option<&Inventory>) 
 
 async fn read_instances(c: &Clients, policy: &Policy) -> Result<Vec<Source>, String> {
     let mut out = Vec::new();
-    let mut pages = c.rds.describe_db_instances().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| err_text(&e))?;
-        for db in page.db_instances() {
-            // Aurora members are backed up through their cluster.
-            if db.db_cluster_identifier().is_some() {
-                continue;
-            }
-            let Some(id) = db.db_instance_identifier() else {
-                continue;
-            };
-            let tags = rds_tags(Some(db.tag_list()));
-            let Some(m) = policy.membership(ResourceKind::RdsInstance, id, &tags) else {
-                continue;
-            };
-            out.push(Source {
-                kind: ResourceKind::RdsInstance,
-                id: id.to_string(),
-                arn: db.db_instance_arn().unwrap_or_default().to_string(),
-                engine: db.engine().unwrap_or_default().to_string(),
-                engine_version: db.engine_version().map(str::to_string),
-                status: db.db_instance_status().unwrap_or_default().to_string(),
-                encrypted: db.storage_encrypted().unwrap_or(false),
-                tags,
-                component: m.component,
-                settings: m.settings,
-                endpoint: db
-                    .endpoint()
-                    .and_then(|e| Some((e.address()?.to_string(), e.port()? as u16))),
-            });
+    for db in rds::instances(&c.rds).await.map_err(|e| e.to_string())? {
+        // Aurora members are backed up through their cluster.
+        if db.cluster_id.is_some() {
+            continue;
         }
+        let Some(m) = policy.membership(ResourceKind::RdsInstance, &db.id, &db.tags) else {
+            continue;
+        };
+        out.push(Source {
+            kind: ResourceKind::RdsInstance,
+            id: db.id,
+            arn: db.arn,
+            engine: db.engine,
+            engine_version: db.engine_version,
+            status: db.status,
+            encrypted: db.encrypted,
+            tags: db.tags,
+            component: m.component,
+            settings: m.settings,
+            endpoint: db.endpoint,
+        });
     }
     Ok(out)
 }
 
 async fn read_clusters(c: &Clients, policy: &Policy) -> Result<Vec<Source>, String> {
     let mut out = Vec::new();
-    let mut pages = c.rds.describe_db_clusters().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| err_text(&e))?;
-        for cl in page.db_clusters() {
-            let engine = cl.engine().unwrap_or_default();
-            if !engine.starts_with("aurora") {
-                continue; // Neptune and DocumentDB share this API
-            }
-            let Some(id) = cl.db_cluster_identifier() else {
-                continue;
-            };
-            let tags = rds_tags(Some(cl.tag_list()));
-            let Some(m) = policy.membership(ResourceKind::AuroraCluster, id, &tags) else {
-                continue;
-            };
-            out.push(Source {
-                kind: ResourceKind::AuroraCluster,
-                id: id.to_string(),
-                arn: cl.db_cluster_arn().unwrap_or_default().to_string(),
-                engine: engine.to_string(),
-                engine_version: cl.engine_version().map(str::to_string),
-                status: cl.status().unwrap_or_default().to_string(),
-                encrypted: cl.storage_encrypted().unwrap_or(false),
-                tags,
-                component: m.component,
-                settings: m.settings,
-                endpoint: cl
-                    .endpoint()
-                    .zip(cl.port())
-                    .map(|(h, p)| (h.to_string(), p as u16)),
-            });
+    for cl in rds::clusters(&c.rds).await.map_err(|e| e.to_string())? {
+        if !cl.engine.starts_with("aurora") {
+            continue; // Neptune and DocumentDB share this API
         }
+        let Some(m) = policy.membership(ResourceKind::AuroraCluster, &cl.id, &cl.tags) else {
+            continue;
+        };
+        out.push(Source {
+            kind: ResourceKind::AuroraCluster,
+            id: cl.id,
+            arn: cl.arn,
+            engine: cl.engine,
+            engine_version: cl.engine_version,
+            status: cl.status,
+            encrypted: cl.encrypted,
+            tags: cl.tags,
+            component: m.component,
+            settings: m.settings,
+            endpoint: cl.endpoint,
+        });
     }
     Ok(out)
-}
-
-async fn cache_tags(c: &Clients, arn: &str) -> Result<BTreeMap<String, String>, String> {
-    let out = c
-        .elasticache
-        .list_tags_for_resource()
-        .resource_name(arn)
-        .send()
-        .await
-        .map_err(|e| err_text(&e))?;
-    Ok(out
-        .tag_list()
-        .iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .collect())
 }
 
 async fn read_groups(c: &Clients, policy: &Policy) -> Result<Vec<Source>, String> {
     let mut out = Vec::new();
-    let mut pages = c
-        .elasticache
-        .describe_replication_groups()
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| err_text(&e))?;
-        for g in page.replication_groups() {
-            let Some(id) = g.replication_group_id() else {
-                continue;
-            };
-            let arn = g.arn().unwrap_or_default().to_string();
-            // Tags only matter when no component names the group by id.
-            let named = policy
-                .components
-                .iter()
-                .any(|c| c.kind == ResourceKind::Elasticache && c.ids.iter().any(|i| i == id));
-            let tags = if named || arn.is_empty() {
-                BTreeMap::new()
-            } else {
-                cache_tags(c, &arn).await?
-            };
-            let Some(m) = policy.membership(ResourceKind::Elasticache, id, &tags) else {
-                continue;
-            };
-            out.push(Source {
-                kind: ResourceKind::Elasticache,
-                id: id.to_string(),
-                arn,
-                engine: g.engine().unwrap_or("redis").to_string(),
-                engine_version: None,
-                status: g.status().unwrap_or_default().to_string(),
-                encrypted: g.at_rest_encryption_enabled().unwrap_or(false),
-                tags,
-                component: m.component,
-                settings: m.settings,
-                endpoint: g
-                    .node_groups()
-                    .first()
-                    .and_then(|n| n.primary_endpoint())
-                    .or(g.configuration_endpoint())
-                    .and_then(|e| Some((e.address()?.to_string(), e.port()? as u16))),
-            });
-        }
-    }
-    Ok(out)
-}
-
-async fn read_db_snapshots(
-    rds: &aws_sdk_rds::Client,
-    region: &str,
-    manual_only: bool,
-) -> Result<Vec<Snapshot>, String> {
-    let mut out = Vec::new();
-    let mut req = rds.describe_db_snapshots();
-    if manual_only {
-        req = req.snapshot_type("manual");
-    }
-    let mut pages = req.into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| err_text(&e))?;
-        for s in page.db_snapshots() {
-            let Some(id) = s.db_snapshot_identifier() else {
-                continue;
-            };
-            out.push(Snapshot {
-                kind: ResourceKind::RdsInstance,
-                id: id.to_string(),
-                arn: s.db_snapshot_arn().unwrap_or_default().to_string(),
-                source_id: s.db_instance_identifier().unwrap_or_default().to_string(),
-                region: region.to_string(),
-                // A copy's SnapshotCreateTime is the copy's; the original time is the data's.
-                created_at: time(s.original_snapshot_create_time())
-                    .or_else(|| time(s.snapshot_create_time())),
-                status: s.status().unwrap_or_default().to_string(),
-                manual: s.snapshot_type() == Some("manual"),
-                encrypted: s.encrypted().unwrap_or(false),
-                kms_key_id: s.kms_key_id().map(str::to_string),
-                size_gb: s.allocated_storage().map(i64::from),
-                engine: s.engine().map(str::to_string),
-                tags: rds_tags(Some(s.tag_list())),
-            });
-        }
-    }
-    Ok(out)
-}
-
-async fn read_cluster_snapshots(
-    rds: &aws_sdk_rds::Client,
-    region: &str,
-    manual_only: bool,
-) -> Result<Vec<Snapshot>, String> {
-    let mut out = Vec::new();
-    let mut req = rds.describe_db_cluster_snapshots();
-    if manual_only {
-        req = req.snapshot_type("manual");
-    }
-    let mut pages = req.into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| err_text(&e))?;
-        for s in page.db_cluster_snapshots() {
-            let Some(id) = s.db_cluster_snapshot_identifier() else {
-                continue;
-            };
-            out.push(Snapshot {
-                kind: ResourceKind::AuroraCluster,
-                id: id.to_string(),
-                arn: s.db_cluster_snapshot_arn().unwrap_or_default().to_string(),
-                source_id: s.db_cluster_identifier().unwrap_or_default().to_string(),
-                region: region.to_string(),
-                created_at: time(s.snapshot_create_time()),
-                status: s.status().unwrap_or_default().to_string(),
-                manual: s.snapshot_type() == Some("manual"),
-                encrypted: s.storage_encrypted().unwrap_or(false),
-                kms_key_id: s.kms_key_id().map(str::to_string),
-                size_gb: s.allocated_storage().map(i64::from),
-                engine: s.engine().map(str::to_string),
-                tags: rds_tags(Some(s.tag_list())),
-            });
-        }
+    let groups = elasticache::replication_groups(&c.elasticache)
+        .await
+        .map_err(|e| e.to_string())?;
+    for g in groups {
+        // Tags only matter when no component names the group by id.
+        let named = policy
+            .components
+            .iter()
+            .any(|c| c.kind == ResourceKind::Elasticache && c.ids.iter().any(|i| *i == g.id));
+        let tags = if named || g.arn.is_empty() {
+            BTreeMap::new()
+        } else {
+            elasticache::tags(&c.elasticache, &g.arn)
+                .await
+                .map_err(|e| e.to_string())?
+        };
+        let Some(m) = policy.membership(ResourceKind::Elasticache, &g.id, &tags) else {
+            continue;
+        };
+        out.push(Source {
+            kind: ResourceKind::Elasticache,
+            id: g.id,
+            arn: g.arn,
+            engine: g.engine,
+            engine_version: None,
+            status: g.status,
+            encrypted: g.encrypted,
+            tags,
+            component: m.component,
+            settings: m.settings,
+            endpoint: g.endpoint,
+        });
     }
     Ok(out)
 }
 
 async fn read_cache_snapshots(c: &Clients) -> Result<Vec<Snapshot>, String> {
-    let mut out = Vec::new();
-    let mut pages = c.elasticache.describe_snapshots().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| err_text(&e))?;
-        for s in page.snapshots() {
-            let Some(name) = s.snapshot_name() else {
-                continue;
-            };
-            let manual = s.snapshot_source() == Some("manual");
-            let arn = s.arn().unwrap_or_default().to_string();
-            // Tags cost a call per snapshot: read them only where ownership must be proven.
-            let tags = if manual && name.starts_with(crate::plan::PREFIX) && !arn.is_empty() {
-                cache_tags(c, &arn).await?
-            } else {
-                BTreeMap::new()
-            };
-            let created = s
-                .node_snapshots()
-                .iter()
-                .filter_map(|n| time(n.snapshot_create_time()))
-                .min();
-            out.push(Snapshot {
-                kind: ResourceKind::Elasticache,
-                id: name.to_string(),
-                arn,
-                source_id: s
-                    .replication_group_id()
-                    .or(s.cache_cluster_id())
-                    .unwrap_or_default()
-                    .to_string(),
-                region: c.primary_region.clone(),
-                created_at: created,
-                status: s.snapshot_status().unwrap_or_default().to_string(),
-                manual,
-                encrypted: s.kms_key_id().is_some(),
-                kms_key_id: s.kms_key_id().map(str::to_string),
-                size_gb: None,
-                engine: s.engine().map(str::to_string),
-                tags,
-            });
+    let mut out = elasticache::snapshots(&c.elasticache, &c.primary_region, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    for s in &mut out {
+        // Tags cost a call per snapshot: read them only where ownership must be proven.
+        if s.lifeboat_named() && !s.arn.is_empty() {
+            s.tags = elasticache::tags(&c.elasticache, &s.arn)
+                .await
+                .map_err(|e| e.to_string())?;
         }
     }
     Ok(out)
@@ -478,7 +301,7 @@ async fn read_exports(c: &Clients) -> Result<Vec<ExportTask>, String> {
     let mut out = Vec::new();
     let mut pages = c.rds.describe_export_tasks().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| err_text(&e))?;
+        let page = page.map_err(|e| AwsError::new("DescribeExportTasks", &e).to_string())?;
         for t in page.export_tasks() {
             out.push(ExportTask {
                 id: t.export_task_identifier().unwrap_or_default().to_string(),
@@ -499,7 +322,7 @@ async fn read_quotas(c: &Clients) -> Result<(Option<Quota>, Option<Quota>), Stri
         .describe_account_attributes()
         .send()
         .await
-        .map_err(|e| err_text(&e))?;
+        .map_err(|e| AwsError::new("DescribeAccountAttributes", &e).to_string())?;
     let mut instance = None;
     let mut cluster = None;
     for q in out.account_quotas() {
@@ -520,71 +343,32 @@ async fn read_dr(c: &Clients) -> Result<Vec<Snapshot>, String> {
     let (Some(rds), Some(region)) = (&c.rds_dr, &c.dr_region) else {
         return Ok(Vec::new());
     };
+    let manual = SnapshotFilter {
+        manual_only: true,
+        ..SnapshotFilter::default()
+    };
     let (a, b) = tokio::join!(
-        read_db_snapshots(rds, region, true),
-        read_cluster_snapshots(rds, region, true)
+        rds::db_snapshots(rds, region, manual),
+        rds::cluster_snapshots(rds, region, manual)
     );
-    let mut v = a?;
-    v.extend(b?);
+    let mut v = a.map_err(|e| e.to_string())?;
+    v.extend(b.map_err(|e| e.to_string())?);
     Ok(v)
 }
 
-async fn list_objects(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    prefix: &str,
-) -> Result<BTreeSet<String>, String> {
-    let mut keys = BTreeSet::new();
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| err_text(&e))?;
-        keys.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_string)),
-        );
-    }
-    Ok(keys)
-}
-
-/// Result of one AWS call: done, found already done, or failed with `code: message`.
-enum Done {
-    Done,
-    Already,
-}
-
+/// One step's call under its rule (see [`errors::settle`]): failures read `code: message`.
 fn settle<T, E>(
+    operation: &'static str,
     r: Result<T, aws_sdk_rds::error::SdkError<E>>,
-    already: &[&str],
-) -> Result<Done, String>
+    counts_as_done: fn(&str) -> bool,
+) -> Result<Settled, String>
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    match r {
-        Ok(_) => Ok(Done::Done),
-        Err(e) => {
-            let (code, message) = aws_error_parts(&e);
-            if already.contains(&code.as_str()) {
-                Ok(Done::Already)
-            } else {
-                Err(format!("{code}: {message}"))
-            }
-        }
-    }
+    errors::settle(operation, r, counts_as_done).map_err(|e| e.to_string())
 }
 
-fn rds_tag_list(tags: &BTreeMap<String, String>) -> Vec<aws_sdk_rds::types::Tag> {
-    tags.iter()
-        .map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(k).value(v).build())
-        .collect()
-}
-
-async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String> {
+async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Settled, String> {
     match step {
         Step::CreateSnapshot {
             kind,
@@ -593,43 +377,37 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String
             tags,
         } => match kind {
             ResourceKind::RdsInstance => settle(
+                "CreateDBSnapshot",
                 c.rds
                     .create_db_snapshot()
                     .db_instance_identifier(source_id)
                     .db_snapshot_identifier(snapshot_id)
-                    .set_tags(Some(rds_tag_list(tags)))
+                    .set_tags(Some(rds::tag_list(tags)))
                     .send()
                     .await,
-                &["DBSnapshotAlreadyExists"],
+                errors::already_exists,
             ),
             ResourceKind::AuroraCluster => settle(
+                "CreateDBClusterSnapshot",
                 c.rds
                     .create_db_cluster_snapshot()
                     .db_cluster_identifier(source_id)
                     .db_cluster_snapshot_identifier(snapshot_id)
-                    .set_tags(Some(rds_tag_list(tags)))
+                    .set_tags(Some(rds::tag_list(tags)))
                     .send()
                     .await,
-                &["DBClusterSnapshotAlreadyExistsFault"],
+                errors::already_exists,
             ),
             ResourceKind::Elasticache => settle(
+                "CreateSnapshot",
                 c.elasticache
                     .create_snapshot()
                     .replication_group_id(source_id)
                     .snapshot_name(snapshot_id)
-                    .set_tags(Some(
-                        tags.iter()
-                            .map(|(k, v)| {
-                                aws_sdk_elasticache::types::Tag::builder()
-                                    .key(k)
-                                    .value(v)
-                                    .build()
-                            })
-                            .collect(),
-                    ))
+                    .set_tags(Some(elasticache::tag_list(tags)))
                     .send()
                     .await,
-                &["SnapshotAlreadyExistsFault"],
+                errors::already_exists,
             ),
         },
         Step::CopyToDr {
@@ -640,6 +418,7 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String
             let rds = c.rds_dr.as_ref().ok_or("no DR region configured")?;
             match snapshot.kind {
                 ResourceKind::AuroraCluster => settle(
+                    "CopyDBClusterSnapshot",
                     rds.copy_db_cluster_snapshot()
                         .source_db_cluster_snapshot_identifier(&snapshot.arn)
                         .target_db_cluster_snapshot_identifier(target_id)
@@ -647,9 +426,10 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String
                         .set_kms_key_id(kms_key_id.clone())
                         .send()
                         .await,
-                    &["DBClusterSnapshotAlreadyExistsFault"],
+                    errors::already_exists,
                 ),
                 _ => settle(
+                    "CopyDBSnapshot",
                     rds.copy_db_snapshot()
                         .source_db_snapshot_identifier(&snapshot.arn)
                         .target_db_snapshot_identifier(target_id)
@@ -657,7 +437,7 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String
                         .set_kms_key_id(kms_key_id.clone())
                         .send()
                         .await,
-                    &["DBSnapshotAlreadyExists"],
+                    errors::already_exists,
                 ),
             }
         }
@@ -669,6 +449,7 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String
             iam_role_arn,
             kms_key_id,
         } => settle(
+            "StartExportTask",
             c.rds
                 .start_export_task()
                 .export_task_identifier(task_id)
@@ -679,13 +460,14 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String
                 .kms_key_id(kms_key_id)
                 .send()
                 .await,
-            &["ExportTaskAlreadyExists", "ExportTaskAlreadyExistsFault"],
+            errors::already_exists,
         ),
         Step::ExportToBucket {
             snapshot,
             target_name,
             bucket,
         } => settle(
+            "CopySnapshot",
             c.elasticache
                 .copy_snapshot()
                 .source_snapshot_name(&snapshot.id)
@@ -693,7 +475,7 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String
                 .target_bucket(bucket)
                 .send()
                 .await,
-            &["SnapshotAlreadyExistsFault"],
+            errors::already_exists,
         ),
         Step::WriteManifest {
             snapshot,
@@ -709,11 +491,14 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String
                 if let Ok(Some((old, _))) =
                     lifeboat_shared::journal::read_json::<Manifest>(&c.s3, bucket, key).await
                 {
-                    manifest.fingerprint = old.fingerprint;
+                    if old.check().is_ok() {
+                        manifest.fingerprint = old.fingerprint;
+                    }
                 }
             }
             let body = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
             settle(
+                "PutObject",
                 c.s3.put_object()
                     .bucket(bucket)
                     .key(key)
@@ -721,11 +506,12 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String
                     .body(ByteStream::from(body))
                     .send()
                     .await,
-                &[],
+                errors::never,
             )?;
             if *settled {
                 match snapshot.kind {
                     ResourceKind::Elasticache => settle(
+                        "AddTagsToResource",
                         c.elasticache
                             .add_tags_to_resource()
                             .resource_name(&snapshot.arn)
@@ -737,9 +523,10 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String
                             )
                             .send()
                             .await,
-                        &[],
+                        errors::never,
                     )?,
                     _ => settle(
+                        "AddTagsToResource",
                         c.rds
                             .add_tags_to_resource()
                             .resource_name(&snapshot.arn)
@@ -751,11 +538,11 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String
                             )
                             .send()
                             .await,
-                        &[],
+                        errors::never,
                     )?,
                 };
             }
-            Ok(Done::Done)
+            Ok(Settled::Done)
         }
         Step::DeleteSnapshot { snapshot, place } => {
             let rds = match place {
@@ -764,26 +551,29 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Done, String
             };
             match snapshot.kind {
                 ResourceKind::RdsInstance => settle(
+                    "DeleteDBSnapshot",
                     rds.delete_db_snapshot()
                         .db_snapshot_identifier(&snapshot.id)
                         .send()
                         .await,
-                    &["DBSnapshotNotFound", "DBSnapshotNotFoundFault"],
+                    errors::not_found,
                 ),
                 ResourceKind::AuroraCluster => settle(
+                    "DeleteDBClusterSnapshot",
                     rds.delete_db_cluster_snapshot()
                         .db_cluster_snapshot_identifier(&snapshot.id)
                         .send()
                         .await,
-                    &["DBClusterSnapshotNotFoundFault"],
+                    errors::not_found,
                 ),
                 ResourceKind::Elasticache => settle(
+                    "DeleteSnapshot",
                     c.elasticache
                         .delete_snapshot()
                         .snapshot_name(&snapshot.id)
                         .send()
                         .await,
-                    &["SnapshotNotFoundFault"],
+                    errors::not_found,
                 ),
             }
         }
@@ -816,8 +606,8 @@ pub async fn execute(
                 action.reason = format!("{}; the invocation's time ran out, the next run continues", action.reason);
             } else {
                 match run_step(c, bucket, &p.step).await {
-                    Ok(Done::Done) => action.outcome = Outcome::Done,
-                    Ok(Done::Already) => action.outcome = Outcome::AlreadyDone,
+                    Ok(Settled::Done) => action.outcome = Outcome::Done,
+                    Ok(Settled::Already) => action.outcome = Outcome::AlreadyDone,
                     Err(e) => {
                         tracing::warn!(kind = %action.kind, resource = %action.resource, error = %e, "step failed");
                         action.outcome = Outcome::Failed;
@@ -830,4 +620,301 @@ pub async fn execute(
         .buffered(concurrency.max(1))
         .collect()
         .await
+}
+
+/// Each step's call under `aws-smithy-mocks`, answered with every error code the step treats
+/// as already done, and with one it does not.
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use aws_sdk_elasticache::operation as ec_op;
+    use aws_sdk_rds::operation as rds_op;
+    use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn meta(code: &str) -> ErrorMetadata {
+        ErrorMetadata::builder()
+            .code(code)
+            .message(format!("{code} (mocked reply)"))
+            .build()
+    }
+
+    fn clients(rds: &[&Rule], rds_dr: &[&Rule], ec: &[&Rule], s3: &[&Rule]) -> Clients {
+        Clients {
+            rds: mock_client!(aws_sdk_rds, RuleMode::MatchAny, rds),
+            rds_dr: Some(mock_client!(aws_sdk_rds, RuleMode::MatchAny, rds_dr)),
+            elasticache: mock_client!(aws_sdk_elasticache, RuleMode::MatchAny, ec),
+            s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3),
+            secrets: mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, &[] as &[&Rule]),
+            primary_region: "us-east-1".into(),
+            dr_region: Some("us-west-2".into()),
+        }
+    }
+
+    fn snapshot(kind: ResourceKind, id: &str) -> Snapshot {
+        Snapshot {
+            kind,
+            id: id.into(),
+            arn: format!("arn:aws:rds:us-east-1:123456789012:snapshot:{id}"),
+            source_id: "orders".into(),
+            region: "us-east-1".into(),
+            created_at: None,
+            status: "available".into(),
+            manual: true,
+            encrypted: false,
+            kms_key_id: None,
+            size_gb: None,
+            engine: None,
+            tags: BTreeMap::new(),
+        }
+    }
+
+    fn step(kind: &str, resource: &str, step: Step) -> Planned {
+        Planned {
+            step,
+            action: Action::new(kind, resource, "test"),
+            blocked: None,
+            deferred: false,
+        }
+    }
+
+    fn create(kind: ResourceKind, id: &str) -> Planned {
+        step(
+            "create-snapshot",
+            id,
+            Step::CreateSnapshot {
+                kind,
+                source_id: "orders".into(),
+                snapshot_id: id.into(),
+                tags: BTreeMap::new(),
+            },
+        )
+    }
+
+    fn delete(kind: ResourceKind, id: &str) -> Planned {
+        step(
+            "delete-snapshot",
+            id,
+            Step::DeleteSnapshot {
+                snapshot: snapshot(kind, id),
+                place: Where::Primary,
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn steps_found_done_by_an_earlier_attempt_are_already_done() {
+        // Given each step's call answered "already exists" (creates, copies, exports) or
+        // "not found" (deletes)
+        let db_snap = mock!(aws_sdk_rds::Client::create_db_snapshot).then_error(|| {
+            rds_op::create_db_snapshot::CreateDBSnapshotError::DbSnapshotAlreadyExistsFault(
+                aws_sdk_rds::types::error::DbSnapshotAlreadyExistsFault::builder()
+                    .meta(meta("DBSnapshotAlreadyExists"))
+                    .build(),
+            )
+        });
+        let cl_snap = mock!(aws_sdk_rds::Client::create_db_cluster_snapshot).then_error(|| {
+            rds_op::create_db_cluster_snapshot::CreateDBClusterSnapshotError::DbClusterSnapshotAlreadyExistsFault(
+                aws_sdk_rds::types::error::DbClusterSnapshotAlreadyExistsFault::builder()
+                    .meta(meta("DBClusterSnapshotAlreadyExistsFault"))
+                    .build(),
+            )
+        });
+        let export = mock!(aws_sdk_rds::Client::start_export_task).then_error(|| {
+            rds_op::start_export_task::StartExportTaskError::ExportTaskAlreadyExistsFault(
+                aws_sdk_rds::types::error::ExportTaskAlreadyExistsFault::builder()
+                    .meta(meta("ExportTaskAlreadyExists"))
+                    .build(),
+            )
+        });
+        let db_gone = mock!(aws_sdk_rds::Client::delete_db_snapshot).then_error(|| {
+            rds_op::delete_db_snapshot::DeleteDBSnapshotError::DbSnapshotNotFoundFault(
+                aws_sdk_rds::types::error::DbSnapshotNotFoundFault::builder()
+                    .meta(meta("DBSnapshotNotFound"))
+                    .build(),
+            )
+        });
+        let cl_gone = mock!(aws_sdk_rds::Client::delete_db_cluster_snapshot).then_error(|| {
+            rds_op::delete_db_cluster_snapshot::DeleteDBClusterSnapshotError::DbClusterSnapshotNotFoundFault(
+                aws_sdk_rds::types::error::DbClusterSnapshotNotFoundFault::builder()
+                    .meta(meta("DBClusterSnapshotNotFoundFault"))
+                    .build(),
+            )
+        });
+        let copy = mock!(aws_sdk_rds::Client::copy_db_snapshot).then_error(|| {
+            rds_op::copy_db_snapshot::CopyDBSnapshotError::DbSnapshotAlreadyExistsFault(
+                aws_sdk_rds::types::error::DbSnapshotAlreadyExistsFault::builder()
+                    .meta(meta("DBSnapshotAlreadyExists"))
+                    .build(),
+            )
+        });
+        let cl_copy = mock!(aws_sdk_rds::Client::copy_db_cluster_snapshot).then_error(|| {
+            rds_op::copy_db_cluster_snapshot::CopyDBClusterSnapshotError::DbClusterSnapshotAlreadyExistsFault(
+                aws_sdk_rds::types::error::DbClusterSnapshotAlreadyExistsFault::builder()
+                    .meta(meta("DBClusterSnapshotAlreadyExistsFault"))
+                    .build(),
+            )
+        });
+        let ec_snap = mock!(aws_sdk_elasticache::Client::create_snapshot).then_error(|| {
+            ec_op::create_snapshot::CreateSnapshotError::SnapshotAlreadyExistsFault(
+                aws_sdk_elasticache::types::error::SnapshotAlreadyExistsFault::builder()
+                    .meta(meta("SnapshotAlreadyExistsFault"))
+                    .build(),
+            )
+        });
+        let ec_export = mock!(aws_sdk_elasticache::Client::copy_snapshot).then_error(|| {
+            ec_op::copy_snapshot::CopySnapshotError::SnapshotAlreadyExistsFault(
+                aws_sdk_elasticache::types::error::SnapshotAlreadyExistsFault::builder()
+                    .meta(meta("SnapshotAlreadyExistsFault"))
+                    .build(),
+            )
+        });
+        let ec_gone = mock!(aws_sdk_elasticache::Client::delete_snapshot).then_error(|| {
+            ec_op::delete_snapshot::DeleteSnapshotError::SnapshotNotFoundFault(
+                aws_sdk_elasticache::types::error::SnapshotNotFoundFault::builder()
+                    .meta(meta("SnapshotNotFoundFault"))
+                    .build(),
+            )
+        });
+        let c = clients(
+            &[&db_snap, &cl_snap, &export, &db_gone, &cl_gone],
+            &[&copy, &cl_copy],
+            &[&ec_snap, &ec_export, &ec_gone],
+            &[],
+        );
+        let s = snapshot(ResourceKind::RdsInstance, "lifeboat-orders-20261121-0000");
+        let cl = snapshot(
+            ResourceKind::AuroraCluster,
+            "lifeboat-catalog-20261121-0000",
+        );
+        let ec = snapshot(ResourceKind::Elasticache, "lifeboat-sessions-20261121-0300");
+        let planned = vec![
+            create(ResourceKind::RdsInstance, &s.id),
+            create(ResourceKind::AuroraCluster, &cl.id),
+            create(ResourceKind::Elasticache, &ec.id),
+            step(
+                "copy-to-dr",
+                &s.id,
+                Step::CopyToDr {
+                    snapshot: s.clone(),
+                    target_id: s.id.clone(),
+                    kms_key_id: None,
+                },
+            ),
+            step(
+                "copy-to-dr",
+                &cl.id,
+                Step::CopyToDr {
+                    snapshot: cl.clone(),
+                    target_id: cl.id.clone(),
+                    kms_key_id: None,
+                },
+            ),
+            step(
+                "start-export",
+                &s.id,
+                Step::StartExport {
+                    snapshot: s.clone(),
+                    task_id: s.id.clone(),
+                    bucket: "b-1".into(),
+                    prefix: "backups/x/export".into(),
+                    iam_role_arn: "arn:aws:iam::123456789012:role/export".into(),
+                    kms_key_id: "alias/export".into(),
+                },
+            ),
+            step(
+                "export-to-s3",
+                &ec.id,
+                Step::ExportToBucket {
+                    snapshot: ec.clone(),
+                    target_name: ec.id.clone(),
+                    bucket: "b-1".into(),
+                },
+            ),
+            delete(ResourceKind::RdsInstance, &s.id),
+            delete(ResourceKind::AuroraCluster, &cl.id),
+            delete(ResourceKind::Elasticache, &ec.id),
+        ];
+        // When they are executed
+        let actions = execute(&c, "b-1", planned, false, 4, None).await;
+        // Then every one is already done, none failed
+        for a in &actions {
+            assert_eq!(a.outcome, Outcome::AlreadyDone, "{a:?}");
+        }
+        assert_eq!(actions.len(), 10);
+    }
+
+    #[tokio::test]
+    async fn a_step_refused_for_another_reason_fails_with_the_code() {
+        // Given a snapshot of a stopped instance (invalid state) and a manifest write AWS
+        // refuses
+        let stopped = mock!(aws_sdk_rds::Client::create_db_snapshot).then_error(|| {
+            rds_op::create_db_snapshot::CreateDBSnapshotError::InvalidDbInstanceStateFault(
+                aws_sdk_rds::types::error::InvalidDbInstanceStateFault::builder()
+                    .meta(meta("InvalidDBInstanceState"))
+                    .build(),
+            )
+        });
+        let denied = mock!(aws_sdk_s3::Client::put_object).then_error(|| {
+            aws_sdk_s3::operation::put_object::PutObjectError::generic(meta("AccessDenied"))
+        });
+        let c = clients(&[&stopped], &[], &[], &[&denied]);
+        let s = snapshot(ResourceKind::RdsInstance, "lifeboat-orders-20261121-0000");
+        let manifest = crate::plan::manifest_for(
+            &s,
+            "orders-db",
+            &Policy::parse(
+                "version: 1\nbuckets: {backup: b-1}\ncomponents:\n  - {name: orders-db, kind: rds-instance, ids: [orders]}\n",
+            )
+            .unwrap()
+            .settings_by_name("orders-db"),
+            None,
+            &Inventory::default(),
+            &crate::plan::Scope {
+                primary_region: "us-east-1".into(),
+                dr_region: None,
+                only: vec![],
+                period_time: chrono::Utc::now(),
+                run_id: "r".into(),
+            },
+            "b-1",
+            chrono::Utc::now(),
+        )
+        .0;
+        let planned = vec![
+            create(ResourceKind::RdsInstance, &s.id),
+            step(
+                "write-manifest",
+                &s.id,
+                Step::WriteManifest {
+                    snapshot: s.clone(),
+                    key: "backups/rds-instance/orders/x/manifest.json".into(),
+                    manifest: Box::new(manifest),
+                    settled: false,
+                    carry_fingerprint: false,
+                },
+            ),
+        ];
+        // When they are executed
+        let actions = execute(&c, "b-1", planned, false, 1, None).await;
+        // Then both fail, each with AWS's code and message
+        let errors: Vec<(Outcome, Option<&str>)> = actions
+            .iter()
+            .map(|a| (a.outcome, a.error.as_deref()))
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                (
+                    Outcome::Failed,
+                    Some("InvalidDBInstanceState: InvalidDBInstanceState (mocked reply)")
+                ),
+                (
+                    Outcome::Failed,
+                    Some("AccessDenied: AccessDenied (mocked reply)")
+                ),
+            ]
+        );
+    }
 }

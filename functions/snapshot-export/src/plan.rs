@@ -4,20 +4,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Datelike, TimeZone, Utc};
-use lifeboat_shared::policy::{Policy, ResourceKind, Retention, Settings, Span};
-use lifeboat_shared::report::{Action, Decision, Finding, Severity};
+use chrono::{DateTime, Datelike, Utc};
+use lifeboat_shared::backup::{
+    backup_prefix, export_task_id, manifest_key, period_start, snapshot_id, Manifest,
+    ManifestCopy, ManifestExport, ManifestSnapshot, ManifestSource, Snapshot, MANIFEST_SCHEMA,
+    TAG_COMPONENT, TAG_MANAGED, TAG_MANIFEST, TAG_PERIOD, TAG_RUN, TAG_SOURCE,
+};
+use lifeboat_shared::policy::{Policy, ResourceKind, Retention, Settings};
+use lifeboat_shared::report::{Action, Decision, Finding, Severity, Verdict};
 use serde::{Deserialize, Serialize};
-
-/// Tags Lifeboat puts on every snapshot it makes (and that `CopyTags` carries to DR copies).
-pub const TAG_MANAGED: &str = "lifeboat:managed";
-pub const TAG_COMPONENT: &str = "lifeboat:component";
-pub const TAG_SOURCE: &str = "lifeboat:source";
-pub const TAG_PERIOD: &str = "lifeboat:period-start";
-pub const TAG_RUN: &str = "lifeboat:run-id";
-/// Set once the manifest recorded every copy and export in its final state.
-pub const TAG_MANIFEST: &str = "lifeboat:manifest";
-pub const PREFIX: &str = "lifeboat-";
 
 /// The status in which RDS, Aurora and ElastiCache accept a snapshot request (a stopped,
 /// modifying or backing-up resource is refused with an invalid-state error).
@@ -38,51 +33,6 @@ pub struct Source {
     pub settings: Settings,
     /// Where clients connect (for the data fingerprint at snapshot time).
     pub endpoint: Option<(String, u16)>,
-}
-
-/// A snapshot as inventoried, in the primary or the DR region.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Snapshot {
-    pub kind: ResourceKind,
-    pub id: String,
-    pub arn: String,
-    pub source_id: String,
-    pub region: String,
-    /// Creation time as AWS reports it; some APIs (and emulators) leave it out.
-    pub created_at: Option<DateTime<Utc>>,
-    pub status: String,
-    /// Manual (not automated) snapshot.
-    pub manual: bool,
-    pub encrypted: bool,
-    pub kms_key_id: Option<String>,
-    pub size_gb: Option<i64>,
-    pub engine: Option<String>,
-    pub tags: BTreeMap<String, String>,
-}
-
-impl Snapshot {
-    /// Made by Lifeboat: manual, our name prefix, and our tag. All three, or it is never ours.
-    pub fn managed(&self) -> bool {
-        self.manual
-            && self.id.starts_with(PREFIX)
-            && self.tags.get(TAG_MANAGED).map(String::as_str) == Some("true")
-    }
-
-    pub fn available(&self) -> bool {
-        self.status == "available"
-    }
-
-    /// When the backup was taken, for retention: the period recorded in our tag (copied to DR
-    /// copies with CopyTags), else AWS's creation time. A DR copy's own creation time is the
-    /// time of the copy, not of the data: an old snapshot copied today must not count as
-    /// today's backup (it would push today's real copy out of the daily tier).
-    pub fn time(&self) -> Option<DateTime<Utc>> {
-        self.tags
-            .get(TAG_PERIOD)
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc))
-            .or(self.created_at)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -219,98 +169,6 @@ impl Plan {
             .iter()
             .filter(|p| !p.deferred && p.blocked.is_none() && f(&p.step))
             .count()
-    }
-}
-
-/// The record later functions rely on, written beside each backup in S3.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
-    pub schema: String,
-    pub component: String,
-    pub source: ManifestSource,
-    pub snapshot: ManifestSnapshot,
-    pub dr_copy: Option<ManifestCopy>,
-    pub export: Option<ManifestExport>,
-    pub written_at: DateTime<Utc>,
-    pub written_by: String,
-    /// Row counts and primary-key checksums (SQL) or the key count (Redis) of the source, taken
-    /// just after the snapshot was requested, where the policy gives database access.
-    /// restore-verification compares the restored copy with it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fingerprint: Option<lifeboat_shared::data::DataFingerprint>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ManifestSource {
-    pub kind: ResourceKind,
-    pub id: String,
-    pub arn: Option<String>,
-    pub engine: Option<String>,
-    pub engine_version: Option<String>,
-    pub region: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ManifestSnapshot {
-    pub id: String,
-    pub arn: String,
-    pub created_at: Option<DateTime<Utc>>,
-    pub size_gb: Option<i64>,
-    pub encrypted: bool,
-    pub kms_key_id: Option<String>,
-    pub status: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ManifestCopy {
-    pub region: String,
-    pub id: String,
-    pub arn: Option<String>,
-    pub status: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ManifestExport {
-    pub task_id: Option<String>,
-    pub location: String,
-    pub format: String,
-    pub status: String,
-}
-
-/// Start of the snapshot period `t` falls in: periods of `frequency`, aligned to the Unix epoch.
-pub fn period_start(t: DateTime<Utc>, frequency: Span) -> DateTime<Utc> {
-    let len = frequency.0.num_seconds().max(1);
-    let start = t.timestamp().div_euclid(len) * len;
-    Utc.timestamp_opt(start, 0).single().unwrap_or(t)
-}
-
-/// `lifeboat-<source>-<yyyymmdd>-<hhmm>`: the same for every trigger in one period.
-pub fn snapshot_id(source_id: &str, period: DateTime<Utc>) -> String {
-    format!(
-        "{PREFIX}{}-{}",
-        source_id.to_ascii_lowercase(),
-        period.format("%Y%m%d-%H%M")
-    )
-}
-
-/// `base` if it fits in `max` characters, else a prefix of it and a stable 8-hex-digit hash.
-pub fn bounded_id(base: &str, max: usize) -> String {
-    if base.len() <= max {
-        return base.to_string();
-    }
-    let keep = base[..max - 9].trim_end_matches('-');
-    format!("{keep}-{:08x}", lifeboat_shared::fnv1a(base))
-}
-
-pub use lifeboat_shared::{backup_prefix, manifest_key};
-
-/// Export task ids: 1-60 letters, digits and hyphens; `-2`, `-3` for retries after a failure.
-pub fn export_task_id(snapshot_id: &str, attempt: usize) -> String {
-    let base = bounded_id(snapshot_id, 57);
-    if attempt <= 1 {
-        base
-    } else {
-        format!("{base}-{attempt}")
     }
 }
 
@@ -853,7 +711,7 @@ pub fn manifest_for(
         None
     };
     let manifest = Manifest {
-        schema: "lifeboat.manifest/v1".into(),
+        schema: MANIFEST_SCHEMA.into(),
         component: component.to_string(),
         source: ManifestSource {
             kind: snap.kind,
@@ -994,7 +852,7 @@ fn plan_retention(
         if in_scope {
             out.decisions.push(Decision {
                 subject: s.id.clone(),
-                verdict: "keep".into(),
+                verdict: Verdict::Keep,
                 reason: if s.manual {
                     "never deleted: a manual snapshot Lifeboat did not make".into()
                 } else {
@@ -1034,14 +892,14 @@ fn plan_retention(
         let keep = gfs_keep(&times, settings.retention, now);
         let rule = retention_text(settings.retention);
         for s in snaps {
-            let verdict = |v: &str, reason: String| Decision {
+            let verdict = |v: Verdict, reason: String| Decision {
                 subject: s.id.clone(),
-                verdict: v.into(),
+                verdict: v,
                 reason,
             };
             if !s.available() {
                 out.decisions.push(verdict(
-                    "keep",
+                    Verdict::Keep,
                     format!(
                         "status {}: only available snapshots are considered",
                         s.status
@@ -1051,14 +909,14 @@ fn plan_retention(
             }
             let Some(t) = s.time() else {
                 out.decisions.push(verdict(
-                    "keep",
+                    Verdict::Keep,
                     "no creation time known: age cannot be judged".into(),
                 ));
                 continue;
             };
             if let Some(why) = keep.get(&s.id) {
                 out.decisions
-                    .push(verdict("keep", format!("within retention ({rule}): {why}")));
+                    .push(verdict(Verdict::Keep, format!("within retention ({rule}): {why}")));
                 continue;
             }
             let mut missing = Vec::new();
@@ -1092,7 +950,7 @@ fn plan_retention(
             let age = (now - t).num_days();
             if !missing.is_empty() {
                 out.decisions.push(verdict(
-                    "keep",
+                    Verdict::Keep,
                     format!(
                         "outside retention ({rule}, {age} days old) but {}: kept until proven safe",
                         missing.join(" and ")
@@ -1101,7 +959,7 @@ fn plan_retention(
                 continue;
             }
             if !policy.automation.delete_expired_snapshots {
-                out.decisions.push(verdict("keep", format!("outside retention ({rule}, {age} days old); deletion is off (automation.delete_expired_snapshots)")));
+                out.decisions.push(verdict(Verdict::Keep, format!("outside retention ({rule}, {age} days old); deletion is off (automation.delete_expired_snapshots)")));
                 continue;
             }
             let reason = format!(
@@ -1112,7 +970,7 @@ fn plan_retention(
                     format!("{}; a newer backup exists", proof.join(", "))
                 }
             );
-            out.decisions.push(verdict("delete", reason.clone()));
+            out.decisions.push(verdict(Verdict::Delete, reason.clone()));
             out.steps.push(Planned {
                 action: Action::new("delete-snapshot", &s.id, reason).target(&scope.primary_region),
                 step: Step::DeleteSnapshot {
@@ -1151,32 +1009,32 @@ fn plan_retention(
             .map(|(id, _)| id.clone());
         for s in snaps {
             let subject = format!("{}/{}", s.region, s.id);
-            let verdict = |v: &str, reason: String| Decision {
+            let verdict = |v: Verdict, reason: String| Decision {
                 subject: subject.clone(),
-                verdict: v.into(),
+                verdict: v,
                 reason,
             };
             if !s.available() {
                 out.decisions
-                    .push(verdict("keep", format!("DR copy is {}", s.status)));
+                    .push(verdict(Verdict::Keep, format!("DR copy is {}", s.status)));
                 continue;
             }
             let Some(t) = s.time() else {
                 out.decisions
-                    .push(verdict("keep", "no creation time known".into()));
+                    .push(verdict(Verdict::Keep, "no creation time known".into()));
                 continue;
             };
             if let Some(why) = keep.get(&s.id) {
                 out.decisions
-                    .push(verdict("keep", format!("within retention ({rule}): {why}")));
+                    .push(verdict(Verdict::Keep, format!("within retention ({rule}): {why}")));
             } else if newest_dr.as_deref() == Some(s.id.as_str()) {
                 out.decisions.push(verdict(
-                    "keep",
+                    Verdict::Keep,
                     format!("outside retention but the newest DR copy of {source}"),
                 ));
             } else if !policy.automation.delete_expired_snapshots {
                 out.decisions.push(verdict(
-                    "keep",
+                    Verdict::Keep,
                     "outside retention; deletion is off (automation.delete_expired_snapshots)"
                         .into(),
                 ));
@@ -1185,7 +1043,7 @@ fn plan_retention(
                     "DR copy outside retention ({rule}, {} days old); a newer DR copy exists",
                     (now - t).num_days()
                 );
-                out.decisions.push(verdict("delete", reason.clone()));
+                out.decisions.push(verdict(Verdict::Delete, reason.clone()));
                 out.steps.push(Planned {
                     action: Action::new("delete-dr-copy", &s.id, reason).target(&s.region),
                     step: Step::DeleteSnapshot {
@@ -1203,6 +1061,9 @@ fn plan_retention(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
+    use lifeboat_shared::backup::bounded_id;
+    use lifeboat_shared::policy::Span;
     use lifeboat_shared::report::Outcome;
 
     fn t(s: &str) -> DateTime<Utc> {
@@ -1537,7 +1398,7 @@ mod tests {
             let d = verdict(&plan, &old.id);
             assert_eq!(
                 d.verdict,
-                if deleted { "delete" } else { "keep" },
+                if deleted { Verdict::Delete } else { Verdict::Keep },
                 "{}",
                 d.reason
             );

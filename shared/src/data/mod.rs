@@ -11,27 +11,11 @@ pub mod sql;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
+/// The fingerprint records are part of the backup contract (they compile without `data`).
+pub use crate::backup::DataFingerprint;
 pub use redis::CacheFingerprint;
 pub use sql::{CheckResult, Db, Endpoint, Engine, Fingerprint, Spec, Verdict};
-
-/// What a manifest records about the data at snapshot time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "engine_family", rename_all = "lowercase")]
-pub enum DataFingerprint {
-    Sql(Fingerprint),
-    Redis(CacheFingerprint),
-}
-
-impl DataFingerprint {
-    pub fn taken_at(&self) -> Option<DateTime<Utc>> {
-        match self {
-            DataFingerprint::Sql(f) => f.taken_at,
-            DataFingerprint::Redis(f) => Some(f.taken_at),
-        }
-    }
-}
 
 /// Engine family of an RDS or ElastiCache engine name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

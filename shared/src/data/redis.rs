@@ -2,7 +2,6 @@
 //! restored copy: key count against that count, a sample of keys readable.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use super::sql::{CheckResult, Verdict};
 use super::{Credentials, Target};
@@ -39,12 +38,7 @@ fn pct(s: &str) -> String {
         .collect()
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CacheFingerprint {
-    pub taken_at: DateTime<Utc>,
-    /// Keys over every logical database (INFO keyspace).
-    pub keys: i64,
-}
+pub use crate::backup::CacheFingerprint;
 
 async fn connect(url: &str) -> Result<redis::aio::MultiplexedConnection, String> {
     let client = redis::Client::open(url).map_err(|e| format!("redis URL: {e}"))?;

@@ -56,20 +56,7 @@ pub struct ForeignKey {
     pub referenced_columns: Vec<String>,
 }
 
-/// Per-table row count and primary-key checksum, taken from the source at snapshot time and
-/// recorded in the manifest; compared with the restored copy.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Fingerprint {
-    pub taken_at: Option<DateTime<Utc>>,
-    pub tables: BTreeMap<String, TableFingerprint>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TableFingerprint {
-    pub rows: i64,
-    /// Engine-specific aggregate of the primary keys (same engine on both sides).
-    pub pk_checksum: String,
-}
+pub use crate::backup::{Fingerprint, TableFingerprint};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]

@@ -157,7 +157,7 @@ async fn sweep_bench(src: &str, rep: &str, concurrency: usize, compare: &str) ->
     };
     let config = lifeboat_tests::config_for(&endpoint, PRIMARY).await;
     let s3 = lifeboat_tests::s3(&config);
-    let sides = restore_verification::s3::Sides {
+    let sides = restore_verification::sweeps::execute::Sides {
         source: s3.clone(),
         replica: s3,
     };
@@ -169,14 +169,14 @@ async fn sweep_bench(src: &str, rep: &str, concurrency: usize, compare: &str) ->
             return ExitCode::FAILURE;
         }
     };
-    let opts = restore_verification::s3::Options {
+    let opts = restore_verification::sweeps::execute::Options {
         sample_rate: 1.0,
         seed: "bench".into(),
         repair: false,
         threshold_percent: 0.5,
         concurrency,
     };
-    match restore_verification::s3::run(&sides, &sw, &opts).await {
+    match restore_verification::sweeps::execute::run(&sides, &sw, &opts).await {
         Ok(r) => {
             println!(
                 "{{\"objects\": {}, \"seconds\": {:.3}, \"api_calls\": {}, \"by_etag\": {}, \"by_checksum\": {}, \"by_hash\": {}, \"bytes_hashed\": {}, \"mismatches\": {}, \"errors\": {}}}",

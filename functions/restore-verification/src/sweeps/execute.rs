@@ -13,7 +13,7 @@ use lifeboat_shared::error::aws_error_parts;
 use lifeboat_shared::policy::{Sweep, SweepCompare};
 use lifeboat_shared::{Error, Result};
 
-use crate::sweep::{
+use super::plan::{
     compare_heads, compare_listed, replica_key, sampled, source_key, verdict, Compare, Head,
     ListCompare, Listed, Mismatch, SweepReport,
 };

@@ -1,0 +1,284 @@
+//! What starts restore-verification, as a typed command: its restore schedule (the Step
+//! Functions loop), an AWS Backup restore-testing job event, or a manual command —
+//! `{"action": "restore", "only": [...], "dry_run": true, "run_id": "..."}` or
+//! `{"action": "sweep", "only": [...], "sample_rate": 1, "repair": true}`. Parsed before any AWS
+//! call; errors name the field.
+
+use lifeboat_shared::policy::Policy;
+use lifeboat_shared::trigger::{BackupJob, BackupJobKind, Trigger, TriggerKind};
+use lifeboat_shared::{Error, Result};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::FUNCTION;
+
+pub const ACTIONS: [&str; 2] = ["restore", "sweep"];
+
+/// What an invocation is asked to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Restore(RestoreCommand),
+    Sweep(SweepCommand),
+    /// AWS Backup restore testing: validate the restored resource.
+    Validate(BackupJob),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestoreCommand {
+    pub trigger: Trigger,
+    pub dry_run: bool,
+    pub only: Vec<String>,
+    /// Resume this run (the Step Functions loop passes it back).
+    pub run_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepCommand {
+    pub trigger: Trigger,
+    pub dry_run: bool,
+    pub only: Vec<String>,
+    pub sample_rate: Option<f64>,
+    pub repair: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RestoreArgs {
+    #[serde(default)]
+    run_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SweepArgs {
+    #[serde(default)]
+    sample_rate: Option<f64>,
+    #[serde(default)]
+    repair: bool,
+}
+
+/// Parses the command before any AWS call; errors name the field.
+pub fn parse(payload: &Value, policy: &Policy) -> Result<Command> {
+    let trigger = Trigger::parse(payload)?;
+    trigger.expect(
+        FUNCTION,
+        &[TriggerKind::Schedule, TriggerKind::BackupJob],
+        &ACTIONS,
+    )?;
+    let m = match &trigger {
+        Trigger::Schedule(_) => {
+            return Ok(Command::Restore(RestoreCommand {
+                trigger,
+                dry_run: false,
+                only: Vec::new(),
+                run_id: None,
+            }))
+        }
+        Trigger::BackupJob(j) if j.kind == BackupJobKind::Restore => {
+            return Ok(Command::Validate(j.clone()))
+        }
+        Trigger::BackupJob(_) => {
+            return Err(Error::event(
+                "event.detail-type",
+                "Restore Job State Change (restore-verification validates restore-testing jobs; backup and copy jobs go elsewhere)",
+            ))
+        }
+        Trigger::Manual(m) => m.clone(),
+        // `expect` has already refused alarms in these words.
+        Trigger::Alarm(_) => return Err(Error::event("event", "not an alarm")),
+    };
+    if m.action == ACTIONS[0] {
+        let args: RestoreArgs =
+            m.args("a restore command has action, dry_run, only and run_id")?;
+        let run_id = match args.run_id {
+            None => None,
+            Some(id)
+                if !id.is_empty()
+                    && id.len() <= 64
+                    && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+            {
+                Some(id)
+            }
+            Some(other) => {
+                return Err(Error::event(
+                    "event.run_id",
+                    format!(
+                        "a run id like 20261121T030000Z-1a2b3c4d, got {}",
+                        lifeboat_shared::trigger::excerpt_str(&other)
+                    ),
+                ))
+            }
+        };
+        let known: Vec<&str> = policy
+            .components
+            .iter()
+            .filter(|c| c.verify.is_some())
+            .map(|c| c.name.as_str())
+            .collect();
+        check_only(&m.only, &known, "a component with verify in the policy")?;
+        if policy.verification.restore.is_none() {
+            return Err(Error::policy(
+                "verification.restore",
+                "the restore target (subnet group, security groups): restore was asked for",
+            ));
+        }
+        return Ok(Command::Restore(RestoreCommand {
+            dry_run: m.dry_run,
+            only: m.only.clone(),
+            run_id,
+            trigger,
+        }));
+    }
+    let args: SweepArgs =
+        m.args("a sweep command has action, dry_run, only, sample_rate and repair")?;
+    let sample_rate = match args.sample_rate {
+        None => None,
+        Some(r) if r > 0.0 && r <= 1.0 => Some(r),
+        Some(r) => {
+            return Err(Error::event(
+                "event.sample_rate",
+                format!("a share above 0 and at most 1, got {r}"),
+            ))
+        }
+    };
+    let known: Vec<&str> = policy
+        .verification
+        .sweeps
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    check_only(&m.only, &known, "a sweep named in the policy")?;
+    Ok(Command::Sweep(SweepCommand {
+        trigger: trigger.clone(),
+        dry_run: m.dry_run,
+        only: m.only.clone(),
+        sample_rate,
+        repair: args.repair,
+    }))
+}
+
+/// Every name in `only` must be one of `known`: `event.only[i]: <what> (a, b), got "x"`.
+fn check_only(only: &[String], known: &[&str], what: &str) -> Result<()> {
+    for (i, name) in only.iter().enumerate() {
+        if !known.contains(&name.as_str()) {
+            return Err(Error::event(
+                format!("event.only[{i}]"),
+                format!(
+                    "{what} ({}), got {}",
+                    known.join(", "),
+                    lifeboat_shared::trigger::excerpt_str(name)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn policy() -> Policy {
+        Policy::parse("version: 1\nbuckets: {backup: b-1}\ncomponents:\n  - {name: orders-db, kind: rds-instance, ids: [db-1], database: {name: shop, secret_arn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf'}, verify: {every: 1d}}\nverification:\n  restore: {db_subnet_group: restore, security_group_ids: [sg-0123abcd]}\n  sweeps:\n    - {name: crr, source: {bucket: b-1}, replica: {bucket: b-2}}\n").unwrap()
+    }
+
+    #[test]
+    fn sweep_commands_and_their_errors() {
+        let p = policy();
+        let Command::Sweep(c) = parse(
+            &json!({"action": "sweep", "repair": true, "sample_rate": 1, "only": ["crr"]}),
+            &p,
+        )
+        .unwrap() else {
+            panic!("a sweep")
+        };
+        assert!(c.repair && c.sample_rate == Some(1.0) && !c.dry_run);
+        let e = parse(&json!({"action": "sweep", "sample_rate": 2}), &p).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("invalid event: event.sample_rate: a share above 0 and at most 1"),
+            "{e}"
+        );
+        let e = parse(&json!({"action": "sweep", "only": ["nope"]}), &p).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("event.only[0]: a sweep named in the policy (crr)"),
+            "{e}"
+        );
+        let e = parse(&json!({"action": "sweep", "repare": true}), &p).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("invalid event: event.repare: no such field"),
+            "{e}"
+        );
+        let e = parse(&json!({"action": "sweep", "repair": "yes"}), &p).unwrap_err();
+        assert!(
+            e.to_string().starts_with("invalid event: event.repair: "),
+            "{e}"
+        );
+        let e = parse(&json!({"action": "restores"}), &p).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("one of restore, sweep for restore-verification"),
+            "{e}"
+        );
+        let bare = Policy::parse("version: 1\nbuckets: {backup: b-1}\n").unwrap();
+        let e = parse(&json!({"action": "restore"}), &bare).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("invalid policy: verification.restore"),
+            "{e}"
+        );
+        let e = parse(&json!({"action": "restore", "only": ["catalog"]}), &p).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("event.only[0]: a component with verify in the policy (orders-db)"),
+            "{e}"
+        );
+        let Command::Restore(r) = parse(
+            &json!({"action": "restore", "run_id": "20261121T030000Z-7b1e2f40"}),
+            &p,
+        )
+        .unwrap() else {
+            panic!("a restore")
+        };
+        assert_eq!(r.run_id.as_deref(), Some("20261121T030000Z-7b1e2f40"));
+        let e = parse(
+            &json!({"action": "restore", "run_id": "x".repeat(5000)}),
+            &p,
+        )
+        .unwrap_err();
+        assert!(e.to_string().len() < 200, "errors quote a short excerpt: {e}");
+    }
+
+    #[test]
+    fn an_alarm_is_not_a_trigger_of_this_function_in_the_readmes_words() {
+        let alarm: Value =
+            serde_json::from_str(include_str!("../../../events/triggers/alarm-sns.json")).unwrap();
+        let e = parse(&alarm, &policy()).unwrap_err().to_string();
+        assert!(
+            e.contains("restore-verification is started by schedule or an AWS Backup job event or a manual command"),
+            "{e}"
+        );
+        assert!(!e.contains("backup_job"), "no internal names: {e}");
+    }
+
+    #[test]
+    fn every_sample_event_for_this_function_is_accepted_or_named() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../events/restore-verification");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            match parse(&v, &policy()) {
+                Ok(_) => assert!(!name.starts_with("malformed-"), "{name} should be rejected"),
+                Err(e) => assert!(
+                    name.starts_with("malformed-") && e.error_type() == "Lifeboat.InvalidEvent",
+                    "{name}: {e}"
+                ),
+            }
+        }
+    }
+}

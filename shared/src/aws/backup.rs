@@ -1,0 +1,97 @@
+//! AWS Backup: the recovery points of a resource as plain records, read to the last page.
+
+use chrono::{DateTime, Utc};
+
+use super::errors::AwsError;
+use crate::aws_time as time;
+
+/// An AWS Backup recovery point of one resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecoveryPoint {
+    pub arn: String,
+    /// As AWS Backup reports it: `COMPLETED`, `PARTIAL`, `DELETING`, `EXPIRED`, ...
+    pub status: String,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+impl RecoveryPoint {
+    /// `None` for a recovery point without an ARN.
+    pub fn from_sdk(p: &aws_sdk_backup::types::RecoveryPointByResource) -> Option<RecoveryPoint> {
+        Some(RecoveryPoint {
+            arn: p.recovery_point_arn()?.to_string(),
+            status: p
+                .status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            created_at: time(p.creation_date()),
+        })
+    }
+}
+
+/// Every recovery point of the resource `resource_arn`.
+pub async fn recovery_points(
+    backup: &aws_sdk_backup::Client,
+    resource_arn: &str,
+) -> Result<Vec<RecoveryPoint>, AwsError> {
+    let mut out = Vec::new();
+    let mut pages = backup
+        .list_recovery_points_by_resource()
+        .resource_arn(resource_arn)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::new("ListRecoveryPointsByResource", &e))?;
+        out.extend(
+            page.recovery_points()
+                .iter()
+                .filter_map(RecoveryPoint::from_sdk),
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::aws::test_page;
+    use aws_sdk_backup::operation::list_recovery_points_by_resource::ListRecoveryPointsByResourceOutput;
+    use aws_sdk_backup::types::{RecoveryPointByResource, RecoveryPointStatus};
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    #[tokio::test]
+    async fn recovery_points_are_read_to_the_last_page() {
+        // Given 3 pages of recovery points of one resource, the newest on the last
+        const DB: &str = "arn:aws:rds:us-east-1:123456789012:db:orders";
+        let rule = mock!(aws_sdk_backup::Client::list_recovery_points_by_resource)
+            .match_requests(|r| r.resource_arn() == Some(DB))
+            .then_compute_output(|r| {
+                let (items, next) = test_page(7, 3, r.next_token());
+                ListRecoveryPointsByResourceOutput::builder()
+                    .set_recovery_points(Some(
+                        items
+                            .map(|i| {
+                                RecoveryPointByResource::builder()
+                                    .recovery_point_arn(format!("{DB}:rp-{i}"))
+                                    .status(RecoveryPointStatus::Completed)
+                                    .creation_date(aws_smithy_types::DateTime::from_secs(
+                                        1_795_219_200 + 3600 * i as i64,
+                                    ))
+                                    .build()
+                            })
+                            .collect(),
+                    ))
+                    .set_next_token(next)
+                    .build()
+            });
+        let backup = mock_client!(aws_sdk_backup, RuleMode::MatchAny, [&rule]);
+        // When they are read
+        let points = recovery_points(&backup, DB).await.unwrap();
+        // Then every page was asked for and the newest is there
+        assert_eq!(rule.num_calls(), 3);
+        assert_eq!(points.len(), 7);
+        let newest = points.iter().max_by_key(|p| p.created_at).unwrap();
+        assert_eq!(newest.arn, format!("{DB}:rp-6"));
+        assert_eq!(newest.status, "COMPLETED");
+    }
+}

@@ -1,0 +1,184 @@
+//! What serde cannot check: one function per policy section, called in turn by `validate`. The
+//! first failing check is the error, and it names its field.
+
+mod components;
+mod fields;
+mod verification;
+
+use super::{Buckets, Dr, Export, Limits, Policy, Prices, Tag, Thresholds};
+use crate::error::{Error, Result};
+use fields::{check_arn, check_bucket, check_kms, check_region};
+use verification::{validate_restore_target, validate_sweeps};
+
+impl Policy {
+    /// Every section in turn. The order decides which error a policy with several faults gets,
+    /// so it stays as it is.
+    pub(super) fn validate(&self) -> Result<()> {
+        validate_version(self.version)?;
+        validate_buckets(&self.buckets)?;
+        validate_opt_in_tag(&self.opt_in_tag)?;
+        if let Some(dr) = &self.dr {
+            validate_dr(dr)?;
+        }
+        if let Some(ex) = &self.export {
+            validate_export(ex)?;
+        }
+        self.check_settings("defaults", &self.defaults, None)?;
+        self.validate_components()?;
+        if let Some(r) = &self.verification.restore {
+            validate_restore_target(r)?;
+        }
+        validate_limits(&self.limits)?;
+        validate_sweeps(&self.verification.sweeps)?;
+        validate_thresholds(&self.thresholds)?;
+        validate_prices(&self.prices)
+    }
+}
+
+fn validate_version(version: u32) -> Result<()> {
+    if version != 1 {
+        return Err(Error::policy(
+            "version",
+            format!("1 (the only version this Lifeboat reads), got {version}"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_buckets(buckets: &Buckets) -> Result<()> {
+    check_bucket("buckets.backup", &buckets.backup)?;
+    if let Some(b) = &buckets.dr_backup {
+        check_bucket("buckets.dr_backup", b)?;
+    }
+    Ok(())
+}
+
+fn validate_opt_in_tag(tag: &Tag) -> Result<()> {
+    if tag.key.is_empty() {
+        return Err(Error::policy("opt_in_tag.key", "a non-empty tag key"));
+    }
+    Ok(())
+}
+
+fn validate_dr(dr: &Dr) -> Result<()> {
+    check_region("dr.region", &dr.region)?;
+    if let Some(acct) = &dr.account_id {
+        if acct.len() != 12 || !acct.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::policy(
+                "dr.account_id",
+                format!("a 12-digit AWS account id, got {acct:?}"),
+            ));
+        }
+    }
+    if let Some(k) = &dr.kms_key_id {
+        check_kms("dr.kms_key_id", k, Some(&dr.region))?;
+    }
+    Ok(())
+}
+
+fn validate_export(ex: &Export) -> Result<()> {
+    check_arn("export.iam_role_arn", &ex.iam_role_arn, "iam")?;
+    check_kms("export.kms_key_id", &ex.kms_key_id, None)
+}
+
+fn validate_limits(l: &Limits) -> Result<()> {
+    if !(1..=5).contains(&l.max_copies_in_flight) {
+        return Err(Error::policy(
+            "limits.max_copies_in_flight",
+            format!("1 to 5 (AWS allows 5 cross-region snapshot copies in flight per destination region), got {}", l.max_copies_in_flight),
+        ));
+    }
+    if !(1..=100).contains(&l.snapshot_quota_warn_percent) {
+        return Err(Error::policy(
+            "limits.snapshot_quota_warn_percent",
+            format!(
+                "a percentage from 1 to 100, got {}",
+                l.snapshot_quota_warn_percent
+            ),
+        ));
+    }
+    if !(1..=12).contains(&l.max_concurrent_calls) {
+        return Err(Error::policy(
+            "limits.max_concurrent_calls",
+            format!(
+                "1 to 12 (RDS allows about 12 requests per second), got {}",
+                l.max_concurrent_calls
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_thresholds(t: &Thresholds) -> Result<()> {
+    if !(0.0..=100.0).contains(&t.mismatch_rate_percent) {
+        return Err(Error::policy(
+            "thresholds.mismatch_rate_percent",
+            format!(
+                "a percentage from 0 to 100, got {}",
+                t.mismatch_rate_percent
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_prices(p: &Prices) -> Result<()> {
+    for (name, v) in [
+        ("prices.rds_snapshot_gb_month", p.rds_snapshot_gb_month),
+        (
+            "prices.elasticache_snapshot_gb_month",
+            p.elasticache_snapshot_gb_month,
+        ),
+        ("prices.s3_standard_gb_month", p.s3_standard_gb_month),
+        ("prices.s3_glacier_gb_month", p.s3_glacier_gb_month),
+        (
+            "prices.cross_region_transfer_gb",
+            p.cross_region_transfer_gb,
+        ),
+    ] {
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(Error::policy(
+                name,
+                format!("a price in USD of 0 or more, got {v}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::policy::tests::err;
+
+    #[test]
+    fn wrong_version() {
+        assert_eq!(
+            err("version: 2\nbuckets: {backup: b-1}\n"),
+            "invalid policy: version: 1 (the only version this Lifeboat reads), got 2"
+        );
+    }
+
+    #[test]
+    fn bad_bucket_name() {
+        let e = err("version: 1\nbuckets: {backup: Bad_Bucket}\n");
+        assert!(
+            e.starts_with("invalid policy: buckets.backup: an S3 bucket name"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn copies_in_flight_capped_at_aws_limit() {
+        let e = err("version: 1\nbuckets: {backup: b-1}\nlimits: {max_copies_in_flight: 9}\n");
+        assert!(
+            e.starts_with("invalid policy: limits.max_copies_in_flight: 1 to 5"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn dr_key_must_be_in_dr_region() {
+        let e = err("version: 1\nbuckets: {backup: b-1}\ndr: {region: us-west-2, kms_key_id: 'arn:aws:kms:us-east-1:123456789012:key/abc'}\n");
+        assert!(e.contains("a KMS key in us-west-2"), "{e}");
+    }
+}

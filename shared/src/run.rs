@@ -1,0 +1,373 @@
+//! The run envelope: what every function does around its own inventory → plan → execute,
+//! written once.
+//!
+//! ```text
+//! payload ─► Trigger ─► the function's typed Command ─► Invocation ─► (lease) ─► the run
+//!         ─► Report (typed verdicts set its severity) ─► delivery (S3 JSON, SNS email, EMF)
+//!         ─► Response: finished | in progress (run id) | skipped (reason)
+//! ```
+//!
+//! A function supplies only its command parser and its run; see docs/ARCHITECTURE.md.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, Utc};
+use lambda_runtime::LambdaEvent;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::error::{Error, Result};
+use crate::journal::{Held, Lease};
+use crate::notify::Outbox;
+use crate::report::{Report, Severity};
+use crate::trigger::Trigger;
+
+/// One invocation, as every function's run sees it. Built once, before any AWS call.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub function: &'static str,
+    /// The primary region.
+    pub region: String,
+    /// The Lambda request id (unique per invocation; kept by Lambda's own retries).
+    pub request_id: String,
+    /// Stable for a redelivered event: `<trigger time>-<hash of the event id>`.
+    pub run_id: String,
+    /// What the run id and any per-run sample derive from: the schedule's event id, the AWS
+    /// Backup job id, else the request id.
+    pub event_key: String,
+    pub trigger: Trigger,
+    pub now: DateTime<Utc>,
+    /// When to stop starting work (the deadline less a reserve for the report).
+    pub stop_at: Option<Instant>,
+    pub dry_run: bool,
+}
+
+impl Invocation {
+    pub fn new(
+        function: &'static str,
+        region: &str,
+        trigger: Trigger,
+        dry_run: bool,
+        request_id: &str,
+        now: DateTime<Utc>,
+        stop_at: Option<Instant>,
+    ) -> Invocation {
+        let event_key = match &trigger {
+            Trigger::Schedule(s) => s.event_id.clone(),
+            Trigger::BackupJob(j) => Some(j.job_id.clone()),
+            _ => None,
+        }
+        .unwrap_or_else(|| request_id.to_string());
+        let run_id = crate::run_id(trigger.event_time().unwrap_or(now), &event_key);
+        Invocation {
+            function,
+            region: region.to_string(),
+            request_id: request_id.to_string(),
+            run_id,
+            event_key,
+            trigger,
+            now,
+            stop_at,
+            dry_run,
+        }
+    }
+
+    /// An empty report of this invocation.
+    pub fn report(&self) -> Report {
+        Report::new(
+            self.function,
+            &self.run_id,
+            &self.region,
+            self.trigger.describe(),
+            self.dry_run,
+            self.now,
+        )
+    }
+
+    /// The same invocation working on another (resumed) run.
+    pub fn for_run(&self, run_id: &str) -> Invocation {
+        Invocation {
+            run_id: run_id.to_string(),
+            ..self.clone()
+        }
+    }
+
+    /// True once the invocation should stop starting work.
+    pub fn out_of_time(&self) -> bool {
+        self.stop_at.map(|s| Instant::now() >= s).unwrap_or(false)
+    }
+
+    /// The single-flight lease key of this function.
+    pub fn lease_key(&self) -> String {
+        format!("locks/{}.json", self.function)
+    }
+}
+
+/// Time kept back from the invocation deadline to save state and deliver the report.
+pub const DEADLINE_RESERVE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long an invocation may keep starting work: until the deadline less a reserve for the
+/// report. A deadline that is not an epoch time in the future (some local runtime emulators send
+/// the timeout itself) leaves the run unbounded rather than doing nothing.
+pub fn stop_time(deadline_ms: u64, now: std::time::SystemTime) -> Option<std::time::Duration> {
+    let deadline =
+        std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(deadline_ms);
+    let remaining = deadline.duration_since(now).ok()?;
+    Some(remaining.saturating_sub(DEADLINE_RESERVE.min(remaining / 4)))
+}
+
+/// The request id and the stop time of a Lambda event.
+pub fn context(event: &LambdaEvent<Value>) -> (String, Option<Instant>) {
+    let stop_at = stop_time(event.context.deadline, std::time::SystemTime::now())
+        .map(|left| Instant::now() + left);
+    tracing::info!(
+        deadline_ms = event.context.deadline,
+        bounded = stop_at.is_some(),
+        "invocation time"
+    );
+    (event.context.request_id.clone(), stop_at)
+}
+
+/// What an invocation answers. The Step Functions loop of a resumable run reads `done` and
+/// `run_id`; every answer carries both.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Response {
+    /// The run finished and reported (or a dry run reported its plan).
+    Finished(Box<Report>),
+    /// A resumable run has more to do: invoke again with this run id.
+    InProgress { run_id: String, progress: Value },
+    /// Nothing was done, and why (e.g. another run holds the lease, nothing to validate),
+    /// with the invocation's own undelivered account where it has one.
+    Skipped {
+        run_id: Option<String>,
+        reason: String,
+        report: Option<Box<Report>>,
+    },
+}
+
+impl Response {
+    pub fn finished(report: Report) -> Response {
+        Response::Finished(Box::new(report))
+    }
+
+    pub fn done(&self) -> bool {
+        !matches!(self, Response::InProgress { .. })
+    }
+
+    /// Nothing done, with a reason.
+    pub fn skipped(run_id: Option<String>, reason: impl Into<String>) -> Response {
+        Response::Skipped {
+            run_id,
+            reason: reason.into(),
+            report: None,
+        }
+    }
+
+    /// The report: the finished run's, or a skipped invocation's own account.
+    pub fn report(&self) -> Option<&Report> {
+        match self {
+            Response::Finished(r) => Some(r),
+            Response::Skipped { report, .. } => report.as_deref(),
+            Response::InProgress { .. } => None,
+        }
+    }
+
+    /// The JSON answer: `{"outcome": "finished", "done": true, <report fields incl. run_id>}`,
+    /// `{"outcome": "in_progress", "done": false, "run_id": ..., <progress fields>}` or
+    /// `{"outcome": "skipped", "done": true, "run_id": ..., "note": <reason>}`.
+    pub fn to_json(&self) -> Result<Value> {
+        let mut out = match self {
+            Response::Finished(r) => to_value(r)?,
+            Response::InProgress { run_id, progress } => {
+                let mut m = match progress {
+                    Value::Object(m) => m.clone(),
+                    Value::Null => serde_json::Map::new(),
+                    other => [("progress".to_string(), other.clone())].into_iter().collect(),
+                };
+                m.insert("run_id".into(), Value::from(run_id.as_str()));
+                Value::Object(m)
+            }
+            Response::Skipped {
+                run_id,
+                reason,
+                report,
+            } => {
+                let mut v = match report {
+                    Some(r) => to_value(r)?,
+                    None => json!({}),
+                };
+                if let Value::Object(m) = &mut v {
+                    m.insert("run_id".into(), json!(run_id));
+                    m.insert("note".into(), Value::from(reason.as_str()));
+                }
+                v
+            }
+        };
+        let outcome = match self {
+            Response::Finished(_) => "finished",
+            Response::InProgress { .. } => "in_progress",
+            Response::Skipped { .. } => "skipped",
+        };
+        if let Value::Object(m) = &mut out {
+            m.insert("outcome".into(), Value::from(outcome));
+            m.insert("done".into(), Value::Bool(self.done()));
+        }
+        Ok(out)
+    }
+}
+
+fn to_value<T: Serialize>(v: &T) -> Result<Value> {
+    serde_json::to_value(v).map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// Finishes a report (status from findings, outcomes and verdicts), delivers it and answers.
+pub async fn deliver(outbox: &Outbox<'_>, mut report: Report) -> Result<Response> {
+    report.finish(Utc::now());
+    outbox.deliver(&mut report).await?;
+    tracing::info!(status = ?report.status, headline = %report.headline, "run reported");
+    Ok(Response::finished(report))
+}
+
+/// Runs `work` holding the function's single-flight lease, or answers what holds it.
+/// A dry run takes no lease (it changes nothing).
+pub async fn single_flight<T, F, Fut>(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    inv: &Invocation,
+    owner: &str,
+    ttl: Duration,
+    work: F,
+) -> Result<std::result::Result<T, Held>>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    if inv.dry_run {
+        return work().await.map(Ok);
+    }
+    let lease = match Lease::acquire(
+        s3,
+        bucket,
+        &inv.lease_key(),
+        owner,
+        &inv.request_id,
+        ttl,
+        inv.now,
+    )
+    .await?
+    {
+        Ok(l) => l,
+        Err(held) => {
+            tracing::info!(holder = %held.0.owner, "lease held by another run; nothing done");
+            return Ok(Err(held));
+        }
+    };
+    let result = work().await;
+    if let Err(e) = lease.release(s3).await {
+        tracing::warn!(error = %e, "could not release the run lease; it expires by itself");
+    }
+    result.map(Ok)
+}
+
+/// The report of a trigger that found another run holding the lease: said, not silent.
+pub fn held_report(inv: &Invocation, held: &Held) -> Report {
+    let mut report = inv.report();
+    report.headline = format!(
+        "skipped: run {} holds the lease since {}",
+        held.0.owner,
+        held.0.acquired_at.format("%H:%M:%S UTC")
+    );
+    report.finding(
+        Severity::Info,
+        None,
+        format!(
+            "another run ({}) is in progress until at most {}; this trigger did nothing",
+            held.0.owner,
+            held.0.expires_at.to_rfc3339()
+        ),
+    );
+    report.finish(Utc::now());
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Decision, Status, Verdict};
+    use serde_json::json;
+    use std::time::Duration as StdDuration;
+    use std::time::SystemTime;
+
+    fn schedule() -> Trigger {
+        Trigger::parse(&json!({
+            "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+            "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2026-11-21T03:00:00Z", "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/lifeboat"], "detail": {}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn given_a_redelivered_schedule_when_invoked_twice_then_one_run_id() {
+        let now = Utc::now();
+        let a = Invocation::new("f", "us-east-1", schedule(), false, "req-1", now, None);
+        let b = Invocation::new("f", "us-east-1", schedule(), false, "req-2", now, None);
+        assert_eq!(a.run_id, b.run_id, "the event id, not the request, names the run");
+        assert!(a.run_id.starts_with("20261121T030000Z-"));
+        let manual = Trigger::parse(&json!({"action": "run"})).unwrap();
+        let m = Invocation::new("f", "us-east-1", manual, false, "req-3", now, None);
+        assert_eq!(m.event_key, "req-3");
+        assert_eq!(m.lease_key(), "locks/f.json");
+    }
+
+    #[test]
+    fn deadline_keeps_a_reserve_for_the_report() {
+        let now = SystemTime::UNIX_EPOCH + StdDuration::from_secs(1_800_000_000);
+        let in_15_min = 1_800_000_000_000 + 900_000;
+        assert_eq!(stop_time(in_15_min, now), Some(StdDuration::from_secs(870)));
+        assert_eq!(
+            stop_time(1_800_000_000_000 + 20_000, now),
+            Some(StdDuration::from_secs(15)),
+            "a quarter of a short invocation"
+        );
+        assert_eq!(
+            stop_time(600_000, now),
+            None,
+            "a bare timeout is not a deadline"
+        );
+    }
+
+    #[test]
+    fn every_response_says_done_and_run_id() {
+        let inv = Invocation::new("f", "us-east-1", schedule(), false, "r", Utc::now(), None);
+        let mut report = inv.report();
+        report.decisions.push(Decision::new("x", Verdict::Fail, "bad"));
+        report.finish(report.started_at);
+        assert_eq!(report.status, Status::Critical);
+        let fin = Response::finished(report).to_json().unwrap();
+        assert_eq!(
+            (&fin["outcome"], &fin["done"], &fin["run_id"]),
+            (&json!("finished"), &json!(true), &json!(inv.run_id))
+        );
+        let wip = Response::InProgress {
+            run_id: "r1".into(),
+            progress: json!([]),
+        }
+        .to_json()
+        .unwrap();
+        assert_eq!((&wip["done"], &wip["run_id"]), (&json!(false), &json!("r1")));
+        let wip = Response::InProgress {
+            run_id: "r1".into(),
+            progress: json!({"jobs": [1]}),
+        }
+        .to_json()
+        .unwrap();
+        assert_eq!(wip["jobs"], json!([1]), "progress fields sit at the top, for the loop");
+        let skip = Response::skipped(None, "held").to_json().unwrap();
+        assert_eq!(
+            (&skip["outcome"], &skip["done"], &skip["note"]),
+            (&json!("skipped"), &json!(true), &json!("held"))
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! The integration tests, one test binary (`integration`) so the AWS SDK crates are linked
+//! once: each file beside this one is a module. `util` is the world builder they share.
+//!
+//! Run one module with `cargo test -p lifeboat-tests --test integration restores::`.
+
+mod aws_backup;
+mod data_checks;
+mod integrity_sweep;
+mod mocked;
+mod pagination;
+mod restores;
+mod snapshot_export;
+mod util;
