@@ -7,6 +7,7 @@
 pub mod aws;
 pub mod command;
 pub mod execute;
+pub mod inventory;
 pub mod plan;
 pub mod report;
 

@@ -1,0 +1,118 @@
+//! Exports to S3 (RDS/Aurora StartExportTask, ElastiCache copy to the bucket), retried with new
+//! deterministic ids.
+
+use super::*;
+
+pub(super) fn plan_exports(
+    policy: &Policy,
+    inv: &Inventory,
+    ours: &[&Snapshot],
+    settings_of: &dyn Fn(&Snapshot) -> (String, Settings),
+    out: &mut Plan,
+) {
+    let bucket = &policy.buckets.backup;
+    for snap in ours.iter().copied() {
+        if !settings_of(snap).1.export {
+            continue;
+        }
+        match snap.kind {
+            ResourceKind::RdsInstance | ResourceKind::AuroraCluster => {
+                let tasks: Vec<&ExportTask> = inv
+                    .exports
+                    .iter()
+                    .filter(|t| t.source_arn == snap.arn)
+                    .collect();
+                if tasks.iter().any(|t| !t.failed()) {
+                    continue;
+                }
+                let attempt = tasks.len() + 1;
+                let Some(ex) = policy.export.as_ref() else {
+                    continue;
+                };
+                let prefix = format!(
+                    "{}export",
+                    backup_prefix(snap.kind, &snap.source_id, &snap.id)
+                );
+                let task_id = export_task_id(&snap.id, attempt);
+                let mut action = Action::new(
+                    "start-export",
+                    &snap.id,
+                    if attempt == 1 {
+                        "no export to S3 yet".to_string()
+                    } else {
+                        format!(
+                            "export attempt {attempt}: the previous one {}",
+                            tasks
+                                .last()
+                                .map(|t| format!(
+                                    "{} ({})",
+                                    t.status,
+                                    t.failure.clone().unwrap_or_default()
+                                ))
+                                .unwrap_or_default()
+                        )
+                    },
+                )
+                .target(format!("s3://{bucket}/{prefix}"));
+                let mut blocked = None;
+                let mut deferred = false;
+                if attempt > MAX_EXPORT_ATTEMPTS {
+                    blocked = Some(format!(
+                        "{} export attempts failed; fix the cause and start one by hand",
+                        attempt - 1
+                    ));
+                } else if !snap.available() {
+                    deferred = true;
+                    action.reason =
+                        format!("snapshot is {}; it is exported once available", snap.status);
+                }
+                out.steps.push(Planned {
+                    step: Step::StartExport {
+                        snapshot: snap.clone(),
+                        task_id,
+                        bucket: bucket.clone(),
+                        prefix,
+                        iam_role_arn: ex.iam_role_arn.clone(),
+                        kms_key_id: ex.kms_key_id.clone(),
+                    },
+                    action,
+                    blocked,
+                    deferred,
+                });
+            }
+            ResourceKind::Elasticache => {
+                if elasticache_exported(inv, &snap.id) || snap.status == "exporting" {
+                    continue;
+                }
+                let mut action = Action::new(
+                    "export-to-s3",
+                    &snap.id,
+                    "no export to the backup bucket yet",
+                )
+                .target(format!("s3://{bucket}/{}", snap.id));
+                let deferred = !snap.available();
+                if deferred {
+                    action.reason =
+                        format!("snapshot is {}; it is exported once available", snap.status);
+                }
+                out.steps.push(Planned {
+                    step: Step::ExportToBucket {
+                        snapshot: snap.clone(),
+                        target_name: snap.id.clone(),
+                        bucket: bucket.clone(),
+                    },
+                    action,
+                    blocked: None,
+                    deferred,
+                });
+            }
+        }
+    }
+}
+
+/// ElastiCache writes `<name>-0001.rdb` (one file per shard) into the bucket.
+pub(super) fn elasticache_exported(inv: &Inventory, snapshot_id: &str) -> bool {
+    inv.exported_objects
+        .iter()
+        .any(|k| k.starts_with(&format!("{snapshot_id}-")) && k.ends_with(".rdb"))
+}

@@ -1,0 +1,196 @@
+//! The manifest beside each backup: what it records, and when it is settled.
+
+use super::*;
+
+/// The state of a snapshot's DR copy and export as the manifest records it.
+#[allow(clippy::too_many_arguments)]
+pub fn manifest_for(
+    snap: &Snapshot,
+    component: &str,
+    settings: &Settings,
+    source: Option<&Source>,
+    inv: &Inventory,
+    scope: &Scope,
+    bucket: &str,
+    now: DateTime<Utc>,
+) -> (Manifest, bool) {
+    let mut settled = snap.available();
+    let dr_copy = match (
+        &scope.dr_region,
+        settings.copy_to_dr && snap.kind != ResourceKind::Elasticache,
+    ) {
+        (Some(region), true) => {
+            let copy = inv.dr_snapshots.iter().find(|d| d.id == snap.id);
+            let status = copy
+                .map(|c| c.status.clone())
+                .unwrap_or_else(|| "not-started".into());
+            settled &= status == "available";
+            Some(ManifestCopy {
+                region: region.clone(),
+                id: snap.id.clone(),
+                arn: copy.map(|c| c.arn.clone()),
+                status,
+            })
+        }
+        _ => None,
+    };
+    let export = if settings.export {
+        Some(match snap.kind {
+            ResourceKind::Elasticache => {
+                let done = elasticache_exported(inv, &snap.id);
+                settled &= done;
+                ManifestExport {
+                    task_id: None,
+                    location: format!("s3://{bucket}/{}-0001.rdb", snap.id),
+                    format: "rdb".into(),
+                    status: if done {
+                        "COMPLETE".into()
+                    } else if snap.status == "exporting" {
+                        "IN_PROGRESS".into()
+                    } else {
+                        "NOT_STARTED".into()
+                    },
+                }
+            }
+            _ => {
+                let task = inv.exports.iter().rfind(|t| t.source_arn == snap.arn);
+                let status = task
+                    .map(|t| t.status.clone())
+                    .unwrap_or_else(|| "NOT_STARTED".into());
+                settled &= status == "COMPLETE";
+                ManifestExport {
+                    task_id: task.map(|t| t.id.clone()),
+                    location: format!(
+                        "s3://{bucket}/{}export/",
+                        backup_prefix(snap.kind, &snap.source_id, &snap.id)
+                    ),
+                    format: "parquet".into(),
+                    status,
+                }
+            }
+        })
+    } else {
+        None
+    };
+    let manifest = Manifest {
+        schema: MANIFEST_SCHEMA.into(),
+        component: component.to_string(),
+        source: ManifestSource {
+            kind: snap.kind,
+            id: snap.source_id.clone(),
+            arn: source.map(|s| s.arn.clone()),
+            engine: source
+                .map(|s| s.engine.clone())
+                .or_else(|| snap.engine.clone()),
+            engine_version: source.and_then(|s| s.engine_version.clone()),
+            region: scope.primary_region.clone(),
+        },
+        snapshot: ManifestSnapshot {
+            id: snap.id.clone(),
+            arn: snap.arn.clone(),
+            created_at: snap.time(),
+            size_gb: snap.size_gb,
+            encrypted: snap.encrypted,
+            kms_key_id: snap.kms_key_id.clone(),
+            status: snap.status.clone(),
+        },
+        dr_copy,
+        export,
+        written_at: now,
+        written_by: scope.run_id.clone(),
+        fingerprint: None,
+    };
+    (manifest, settled)
+}
+
+/// Manifest steps for every Lifeboat snapshot whose manifest is not final yet.
+/// `deleted`: snapshots this run deleted; their manifest is written once more to record it (the
+/// export and the DR copy it names outlive the snapshot).
+pub fn manifests(
+    policy: &Policy,
+    inv: &Inventory,
+    scope: &Scope,
+    now: DateTime<Utc>,
+    deleted: &BTreeSet<String>,
+) -> Vec<Planned> {
+    let by_source: BTreeMap<&str, &Source> =
+        inv.sources.iter().map(|s| (s.id.as_str(), s)).collect();
+    let mut steps = Vec::new();
+    for snap in inv.snapshots.iter().filter(|s| s.managed()) {
+        let gone = deleted.contains(&snap.id);
+        if !gone && snap.tags.get(TAG_MANIFEST).map(String::as_str) == Some("final") {
+            continue;
+        }
+        let source = by_source
+            .get(snap.source_id.as_str())
+            .copied()
+            .filter(|s| s.kind == snap.kind);
+        let (component, settings) = match source {
+            Some(s) => (s.component.clone(), s.settings.clone()),
+            None => {
+                let c = snap
+                    .tags
+                    .get(TAG_COMPONENT)
+                    .cloned()
+                    .unwrap_or_else(|| snap.source_id.clone());
+                let s = policy.settings_by_name(&c);
+                (c, s)
+            }
+        };
+        if !scope.includes(&component, &snap.source_id) {
+            continue;
+        }
+        let (manifest, settled) = manifest_for(
+            snap,
+            &component,
+            &settings,
+            source,
+            inv,
+            scope,
+            &policy.buckets.backup,
+            now,
+        );
+        let key = manifest_key(snap.kind, &snap.source_id, &snap.id);
+        let (mut manifest, mut settled) = (manifest, settled);
+        let reason = if gone {
+            manifest.snapshot.status = "deleted".into();
+            settled = false; // nothing left to tag
+            "records the deletion by retention; the export and DR copy it names remain".to_string()
+        } else if settled {
+            "every copy and export is final: last manifest update".to_string()
+        } else {
+            let mut waiting = Vec::new();
+            if !snap.available() {
+                waiting.push(format!("snapshot {}", snap.status));
+            }
+            if let Some(c) = &manifest.dr_copy {
+                if c.status != "available" {
+                    waiting.push(format!("DR copy {}", c.status));
+                }
+            }
+            if let Some(e) = &manifest.export {
+                if e.status != "COMPLETE" {
+                    waiting.push(format!("export {}", e.status));
+                }
+            }
+            format!("records progress ({})", waiting.join(", "))
+        };
+        steps.push(Planned {
+            action: Action::new("write-manifest", &snap.id, reason)
+                .target(format!("s3://{}/{key}", policy.buckets.backup)),
+            step: Step::WriteManifest {
+                snapshot: snap.clone(),
+                key,
+                carry_fingerprint: policy
+                    .components
+                    .iter()
+                    .any(|c| c.name == manifest.component && c.database.is_some()),
+                manifest: Box::new(manifest),
+                settled,
+            },
+            blocked: None,
+            deferred: false,
+        });
+    }
+    steps
+}
