@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use lifeboat_shared::backup;
 use lifeboat_shared::data::{
     self, redis, CheckResult, DataFingerprint, Db, Endpoint, Family, Spec, Target,
 };
-use lifeboat_shared::backup;
 use lifeboat_shared::policy::Component;
 
 use crate::state::{Job, Origin};

@@ -254,7 +254,7 @@ async fn read_groups(c: &Clients, policy: &Policy) -> Result<Vec<Source>, String
         let named = policy
             .components
             .iter()
-            .any(|c| c.kind == ResourceKind::Elasticache && c.ids.iter().any(|i| *i == g.id));
+            .any(|c| c.kind == ResourceKind::Elasticache && c.ids.contains(&g.id));
         let tags = if named || g.arn.is_empty() {
             BTreeMap::new()
         } else {
