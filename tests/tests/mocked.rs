@@ -12,8 +12,8 @@ use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use chrono::{DateTime, Utc};
 use lifeboat_shared::policy::Policy;
 use lifeboat_shared::report::{Outcome, Severity};
-use snapshot_export::aws::{self, Clients};
 use snapshot_export::plan::{self, Scope};
+use snapshot_export::{execute, inventory, Clients};
 
 const NOW: &str = "2026-11-21T03:00:00Z";
 
@@ -279,7 +279,7 @@ async fn failed_export_is_retried_quota_warns_and_redis_is_exported_to_s3() {
         dr_region: Some("us-west-2".into()),
     };
     let policy = Policy::parse(POLICY).unwrap();
-    let inv = aws::inventory(&clients, &policy).await;
+    let inv = inventory::inventory(&clients, &policy).await;
     assert!(inv.read_errors.is_empty(), "{:?}", inv.read_errors);
     assert_eq!(inv.instance_quota.map(|q| (q.used, q.max)), Some((84, 100)));
     let old = inv.snapshots.iter().find(|s| s.id == REDIS_OLD).unwrap();
@@ -324,7 +324,7 @@ async fn failed_export_is_retried_quota_warns_and_redis_is_exported_to_s3() {
         creates.is_empty(),
         "both periods already have their snapshots"
     );
-    let actions = aws::execute(&clients, &policy.buckets.backup, rest, false, 4, None).await;
+    let actions = execute::execute(&clients, &policy.buckets.backup, rest, false, 4, None).await;
     let export = actions.iter().find(|a| a.kind == "start-export").unwrap();
     assert_eq!(export.outcome, Outcome::Done);
     assert!(
@@ -445,7 +445,7 @@ async fn an_export_in_progress_is_neither_restarted_nor_proof() {
         dr_region: None,
     };
     let policy = Policy::parse("version: 1\nbuckets: {backup: b-1}\nexport: {iam_role_arn: 'arn:aws:iam::123456789012:role/x', kms_key_id: alias/x}\ndefaults: {export: true, retention: {daily: 7}}\ncomponents:\n  - {name: orders-db, kind: rds-instance, ids: [ecommerce-prod-db]}\n").unwrap();
-    let inv = aws::inventory(&clients, &policy).await;
+    let inv = inventory::inventory(&clients, &policy).await;
     let scope = Scope {
         primary_region: "us-east-1".into(),
         dr_region: None,

@@ -1,9 +1,16 @@
-//! What snapshot-export reads from AWS for one decision, as plain data.
+//! Inventory: what snapshot-export reads from AWS for one decision, as plain data, through the
+//! shared paginated readers. A failed read is recorded in `read_errors` and leaves its part
+//! empty, which the plan treats as "no proof": nothing is deleted on it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lifeboat_shared::backup::Snapshot;
-use lifeboat_shared::policy::{ResourceKind, Settings};
+use lifeboat_shared::aws::errors::AwsError;
+use lifeboat_shared::aws::rds::SnapshotFilter;
+use lifeboat_shared::aws::{elasticache, rds, s3};
+use lifeboat_shared::backup::{Snapshot, PREFIX};
+use lifeboat_shared::policy::{Policy, ResourceKind, Settings};
+
+use crate::Clients;
 
 /// A database or cache that policy selects for backup.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,4 +68,267 @@ pub struct Inventory {
     pub cluster_quota: Option<Quota>,
     /// Reads that failed, with the AWS error: the plan works around them and says so.
     pub read_errors: Vec<(String, String)>,
+}
+
+const QUOTA_READ: &str = "the manual-snapshot quota (DescribeAccountAttributes)";
+
+/// Reads everything the plan needs. A failed read is recorded in `read_errors` and leaves its
+/// part of the inventory empty, which the plan treats as "no proof": nothing is deleted on it.
+pub async fn inventory(c: &Clients, policy: &Policy) -> Inventory {
+    refresh(c, policy, None).await
+}
+
+/// Reads the inventory again within a run (after snapshots were created or copies started).
+/// The account quota, read once per run, is carried over from `earlier`.
+pub async fn refresh(c: &Clients, policy: &Policy, earlier: Option<&Inventory>) -> Inventory {
+    let mut inv = Inventory::default();
+    let (instances, clusters, groups, db_snaps, cl_snaps, ec_snaps, exports, quotas, dr) = tokio::join!(
+        read_instances(c, policy),
+        read_clusters(c, policy),
+        read_groups(c, policy),
+        rds::db_snapshots(&c.rds, &c.primary_region, SnapshotFilter::default()),
+        rds::cluster_snapshots(&c.rds, &c.primary_region, SnapshotFilter::default()),
+        read_cache_snapshots(c),
+        read_exports(c),
+        async {
+            match earlier {
+                Some(e) => Ok((e.instance_quota, e.cluster_quota)),
+                None => read_quotas(c).await,
+            }
+        },
+        read_dr(c),
+    );
+    let mut take = |what: &str, r: Result<(), String>| {
+        if let Err(e) = r {
+            inv.read_errors.push((what.to_string(), e));
+        }
+    };
+    let mut sources = Vec::new();
+    let mut snapshots = Vec::new();
+    take(
+        "RDS DB instances (DescribeDBInstances)",
+        instances.map(|v| sources.extend(v)),
+    );
+    take(
+        "Aurora clusters (DescribeDBClusters)",
+        clusters.map(|v| sources.extend(v)),
+    );
+    take(
+        "ElastiCache replication groups (DescribeReplicationGroups)",
+        groups.map(|v| sources.extend(v)),
+    );
+    take(
+        "DB snapshots (DescribeDBSnapshots)",
+        db_snaps
+            .map(|v| snapshots.extend(v))
+            .map_err(|e| e.to_string()),
+    );
+    take(
+        "cluster snapshots (DescribeDBClusterSnapshots)",
+        cl_snaps
+            .map(|v| snapshots.extend(v))
+            .map_err(|e| e.to_string()),
+    );
+    take(
+        "ElastiCache snapshots (DescribeSnapshots)",
+        ec_snaps.map(|v| snapshots.extend(v)),
+    );
+    let mut export_tasks = Vec::new();
+    take(
+        "export tasks (DescribeExportTasks)",
+        exports.map(|v| export_tasks = v),
+    );
+    let mut quota = (None, None);
+    take(QUOTA_READ, quotas.map(|q| quota = q));
+    let mut dr_snaps = Vec::new();
+    take("DR-region snapshots", dr.map(|v| dr_snaps = v));
+    if let Some(e) = earlier {
+        let quota_errors = e.read_errors.iter().filter(|(what, _)| what == QUOTA_READ);
+        inv.read_errors.extend(quota_errors.cloned());
+    }
+    inv.sources = sources;
+    inv.snapshots = snapshots;
+    inv.exports = export_tasks;
+    inv.instance_quota = quota.0;
+    inv.cluster_quota = quota.1;
+    inv.dr_snapshots = dr_snaps;
+    let wants_objects = inv
+        .snapshots
+        .iter()
+        .any(|s| s.kind == ResourceKind::Elasticache && s.managed());
+    if wants_objects {
+        match s3::keys(&c.s3, &policy.buckets.backup, PREFIX).await {
+            Ok(keys) => inv.exported_objects = keys,
+            Err(e) => inv.read_errors.push((
+                format!("objects in s3://{}", policy.buckets.backup),
+                e.to_string(),
+            )),
+        }
+    }
+    inv
+}
+
+async fn read_instances(c: &Clients, policy: &Policy) -> Result<Vec<Source>, String> {
+    let mut out = Vec::new();
+    for db in rds::instances(&c.rds).await.map_err(|e| e.to_string())? {
+        // Aurora members are backed up through their cluster.
+        if db.cluster_id.is_some() {
+            continue;
+        }
+        let Some(m) = policy.membership(ResourceKind::RdsInstance, &db.id, &db.tags) else {
+            continue;
+        };
+        out.push(Source {
+            kind: ResourceKind::RdsInstance,
+            id: db.id,
+            arn: db.arn,
+            engine: db.engine,
+            engine_version: db.engine_version,
+            status: db.status,
+            encrypted: db.encrypted,
+            tags: db.tags,
+            component: m.component,
+            settings: m.settings,
+            endpoint: db.endpoint,
+        });
+    }
+    Ok(out)
+}
+
+async fn read_clusters(c: &Clients, policy: &Policy) -> Result<Vec<Source>, String> {
+    let mut out = Vec::new();
+    for cl in rds::clusters(&c.rds).await.map_err(|e| e.to_string())? {
+        if !cl.engine.starts_with("aurora") {
+            continue; // Neptune and DocumentDB share this API
+        }
+        let Some(m) = policy.membership(ResourceKind::AuroraCluster, &cl.id, &cl.tags) else {
+            continue;
+        };
+        out.push(Source {
+            kind: ResourceKind::AuroraCluster,
+            id: cl.id,
+            arn: cl.arn,
+            engine: cl.engine,
+            engine_version: cl.engine_version,
+            status: cl.status,
+            encrypted: cl.encrypted,
+            tags: cl.tags,
+            component: m.component,
+            settings: m.settings,
+            endpoint: cl.endpoint,
+        });
+    }
+    Ok(out)
+}
+
+async fn read_groups(c: &Clients, policy: &Policy) -> Result<Vec<Source>, String> {
+    let mut out = Vec::new();
+    let groups = elasticache::replication_groups(&c.elasticache)
+        .await
+        .map_err(|e| e.to_string())?;
+    for g in groups {
+        // Tags only matter when no component names the group by id.
+        let named = policy
+            .components
+            .iter()
+            .any(|c| c.kind == ResourceKind::Elasticache && c.ids.contains(&g.id));
+        let tags = if named || g.arn.is_empty() {
+            BTreeMap::new()
+        } else {
+            elasticache::tags(&c.elasticache, &g.arn)
+                .await
+                .map_err(|e| e.to_string())?
+        };
+        let Some(m) = policy.membership(ResourceKind::Elasticache, &g.id, &tags) else {
+            continue;
+        };
+        out.push(Source {
+            kind: ResourceKind::Elasticache,
+            id: g.id,
+            arn: g.arn,
+            engine: g.engine,
+            engine_version: None,
+            status: g.status,
+            encrypted: g.encrypted,
+            tags,
+            component: m.component,
+            settings: m.settings,
+            endpoint: g.endpoint,
+        });
+    }
+    Ok(out)
+}
+
+async fn read_cache_snapshots(c: &Clients) -> Result<Vec<Snapshot>, String> {
+    let mut out = elasticache::snapshots(&c.elasticache, &c.primary_region, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    for s in &mut out {
+        // Tags cost a call per snapshot: read them only where ownership must be proven.
+        if s.lifeboat_named() && !s.arn.is_empty() {
+            s.tags = elasticache::tags(&c.elasticache, &s.arn)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(out)
+}
+
+async fn read_exports(c: &Clients) -> Result<Vec<ExportTask>, String> {
+    let mut out = Vec::new();
+    let mut pages = c.rds.describe_export_tasks().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::new("DescribeExportTasks", &e).to_string())?;
+        for t in page.export_tasks() {
+            out.push(ExportTask {
+                id: t.export_task_identifier().unwrap_or_default().to_string(),
+                source_arn: t.source_arn().unwrap_or_default().to_string(),
+                status: t.status().unwrap_or_default().to_ascii_uppercase(),
+                bucket: t.s3_bucket().map(str::to_string),
+                prefix: t.s3_prefix().map(str::to_string),
+                failure: t.failure_cause().map(str::to_string),
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn read_quotas(c: &Clients) -> Result<(Option<Quota>, Option<Quota>), String> {
+    let out = c
+        .rds
+        .describe_account_attributes()
+        .send()
+        .await
+        .map_err(|e| AwsError::new("DescribeAccountAttributes", &e).to_string())?;
+    let mut instance = None;
+    let mut cluster = None;
+    for q in out.account_quotas() {
+        let quota = Quota {
+            used: q.used().unwrap_or(0),
+            max: q.max().unwrap_or(0),
+        };
+        match q.account_quota_name() {
+            Some("ManualSnapshots") => instance = Some(quota),
+            Some("ManualClusterSnapshots") => cluster = Some(quota),
+            _ => {}
+        }
+    }
+    Ok((instance, cluster))
+}
+
+async fn read_dr(c: &Clients) -> Result<Vec<Snapshot>, String> {
+    let (Some(rds), Some(region)) = (&c.rds_dr, &c.dr_region) else {
+        return Ok(Vec::new());
+    };
+    let manual = SnapshotFilter {
+        manual_only: true,
+        ..SnapshotFilter::default()
+    };
+    let (a, b) = tokio::join!(
+        rds::db_snapshots(rds, region, manual),
+        rds::cluster_snapshots(rds, region, manual)
+    );
+    let mut v = a.map_err(|e| e.to_string())?;
+    v.extend(b.map_err(|e| e.to_string())?);
+    Ok(v)
 }

@@ -1,10 +1,9 @@
 //! snapshot-export: manual snapshots per schedule period, DR-region copies, exports to S3, a
 //! manifest beside each backup, and retention that deletes only with proof of a safe copy.
 //!
-//! [`command`] → the envelope ([`lifeboat_shared::run`]) → [`execute::work`]: inventory
-//! ([`aws::inventory`]) → plan ([`plan::plan`], pure) → the phases → [`report`] (pure).
+//! [`command`] → the envelope ([`lifeboat_shared::run`]) → [`execute::work`]: [`inventory`]
+//! (reads) → [`plan`] (pure) → the phases of [`execute`] (writes) → [`report`] (pure).
 
-pub mod aws;
 pub mod command;
 pub mod execute;
 pub mod inventory;
@@ -25,11 +24,24 @@ use crate::plan::Scope;
 
 pub const FUNCTION: &str = "snapshot-export";
 
+/// The clients one run needs, built once per container.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub rds: aws_sdk_rds::Client,
+    /// RDS in the DR region, when the policy has one.
+    pub rds_dr: Option<aws_sdk_rds::Client>,
+    pub elasticache: aws_sdk_elasticache::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub primary_region: String,
+    pub dr_region: Option<String>,
+}
+
 /// Everything built once per container.
 pub struct App {
     pub env: Env,
     pub policy: Policy,
-    pub clients: aws::Clients,
+    pub clients: Clients,
     pub sns: aws_sdk_sns::Client,
     pub report_s3: aws_sdk_s3::Client,
 }
@@ -55,7 +67,7 @@ impl App {
                 ),
             ));
         }
-        let clients = aws::Clients {
+        let clients = Clients {
             rds: aws_sdk_rds::Client::new(aws.config()),
             rds_dr: dr_region
                 .as_deref()

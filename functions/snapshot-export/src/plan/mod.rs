@@ -12,7 +12,6 @@ mod retention;
 #[cfg(test)]
 mod tests;
 
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, Utc};

@@ -1,0 +1,565 @@
+//! Execute: one run walks its phases in order — create this period's snapshots, fingerprint the
+//! sources just snapshotted, copy and export, delete what retention lets go, write manifests.
+//! Phases are data: each names the steps it performs and whether the inventory must be read
+//! again (and the plan made again) before it, because an earlier phase changed AWS.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use aws_sdk_s3::primitives::ByteStream;
+use chrono::{DateTime, Utc};
+use futures::stream::{self, StreamExt};
+use lifeboat_shared::aws::errors::{self, Settled};
+use lifeboat_shared::aws::{elasticache, rds};
+use lifeboat_shared::backup::{Manifest, TAG_MANIFEST};
+use lifeboat_shared::data::DataFingerprint;
+use lifeboat_shared::policy::{Policy, ResourceKind};
+use lifeboat_shared::report::{Action, Outcome, Report};
+use lifeboat_shared::run::Invocation;
+
+use crate::inventory::{self, Inventory};
+use crate::plan::{self, Plan, Planned, Scope, Step, Where};
+use crate::{App, Clients};
+
+/// The passes of a run, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    /// This period's snapshots. Where they become available at once (small databases), the
+    /// copy/export phase copies and exports them in the same run; otherwise the next run does.
+    Create,
+    /// Row counts and checksums of each source just snapshotted, for restore-verification.
+    Fingerprint,
+    CopyAndExport,
+    /// Deletions come before manifests, so a snapshot deleted now gets one manifest saying so
+    /// instead of a progress update just before it goes.
+    Delete,
+    /// Manifests record the state after this run's copies, exports and deletions.
+    Manifest,
+}
+
+pub const PHASES: [Phase; 5] = [
+    Phase::Create,
+    Phase::Fingerprint,
+    Phase::CopyAndExport,
+    Phase::Delete,
+    Phase::Manifest,
+];
+
+/// The order of the actions in the report.
+const REPORT_ORDER: [Phase; 5] = [
+    Phase::Create,
+    Phase::Fingerprint,
+    Phase::CopyAndExport,
+    Phase::Manifest,
+    Phase::Delete,
+];
+
+/// What to read again before a phase when an earlier phase changed AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refresh {
+    Nothing,
+    Inventory,
+    InventoryAndPlan,
+}
+
+impl Phase {
+    /// The phase that performs a planned step.
+    pub fn of(step: &Step) -> Phase {
+        match step {
+            Step::CreateSnapshot { .. } => Phase::Create,
+            Step::CopyToDr { .. } | Step::StartExport { .. } | Step::ExportToBucket { .. } => {
+                Phase::CopyAndExport
+            }
+            Step::DeleteSnapshot { .. } => Phase::Delete,
+            Step::WriteManifest { .. } => Phase::Manifest,
+        }
+    }
+
+    pub fn refresh_before(self) -> Refresh {
+        match self {
+            Phase::CopyAndExport => Refresh::InventoryAndPlan,
+            Phase::Delete => Refresh::Inventory,
+            Phase::Create | Phase::Fingerprint | Phase::Manifest => Refresh::Nothing,
+        }
+    }
+}
+
+/// The state a run carries from phase to phase.
+struct Walk {
+    inv: Inventory,
+    plan: Plan,
+    /// An earlier phase changed AWS since the inventory was read.
+    changed: bool,
+    inventory_passes: u32,
+    /// (source id, snapshot id) of the snapshots this run requested.
+    created: Vec<(String, String)>,
+    fingerprints: BTreeMap<String, DataFingerprint>,
+    /// Snapshots deleted (or, in a dry run, to be deleted) this run.
+    deleted: BTreeSet<String>,
+    actions: BTreeMap<Phase, Vec<Action>>,
+}
+
+/// Walks the phases. Every step's failure is recorded in its action: the walk itself cannot
+/// fail, and every step ends in the report.
+pub async fn work(app: &App, scope: &Scope, inv: &Invocation, report: &mut Report) {
+    let c = &app.clients;
+    let policy = &app.policy;
+    let bucket = policy.buckets.backup.as_str();
+    let n = policy.limits.max_concurrent_calls as usize;
+    let (dry_run, now, stop_at) = (inv.dry_run, inv.now, inv.stop_at);
+    let started = Instant::now();
+    let first = inventory::inventory(c, policy).await;
+    let plan = plan::plan(policy, &first, scope, now);
+    let mut w = Walk {
+        inv: first,
+        actions: [(Phase::Create, plan.already.clone())]
+            .into_iter()
+            .collect(),
+        plan,
+        changed: false,
+        inventory_passes: 1,
+        created: Vec::new(),
+        fingerprints: BTreeMap::new(),
+        deleted: BTreeSet::new(),
+    };
+    for phase in PHASES {
+        let refresh = phase.refresh_before();
+        if w.changed && !dry_run && refresh != Refresh::Nothing {
+            w.inv = inventory::refresh(c, policy, Some(&w.inv)).await;
+            w.inventory_passes += 1;
+            w.changed = false;
+            if refresh == Refresh::InventoryAndPlan {
+                w.plan = plan::plan(policy, &w.inv, scope, now);
+            }
+        }
+        let done = match phase {
+            Phase::Fingerprint if dry_run => Vec::new(),
+            Phase::Fingerprint => {
+                let (fps, actions) =
+                    fingerprints(c, policy, &app.env.local_endpoints, &w.inv, &w.created, now)
+                        .await;
+                w.fingerprints = fps;
+                actions
+            }
+            Phase::Manifest => {
+                let mut manifests = plan::manifests(policy, &w.inv, scope, now, &w.deleted);
+                for m in &mut manifests {
+                    if let Step::WriteManifest {
+                        snapshot, manifest, ..
+                    } = &mut m.step
+                    {
+                        if let Some(fp) = w.fingerprints.get(&snapshot.id) {
+                            manifest.fingerprint = Some(fp.clone());
+                        }
+                    }
+                }
+                execute(c, bucket, manifests, dry_run, n, stop_at).await
+            }
+            Phase::Create | Phase::CopyAndExport | Phase::Delete => {
+                let steps: Vec<Planned> = w
+                    .plan
+                    .steps
+                    .iter()
+                    .filter(|p| Phase::of(&p.step) == phase)
+                    .cloned()
+                    .collect();
+                let attempted = steps.iter().any(|p| !p.deferred && p.blocked.is_none());
+                let actions = execute(c, bucket, steps.clone(), dry_run, n, stop_at).await;
+                // `execute` answers in the order of the steps.
+                for (p, a) in steps.iter().zip(&actions) {
+                    match (&p.step, a.outcome) {
+                        (
+                            Step::CreateSnapshot {
+                                source_id,
+                                snapshot_id,
+                                ..
+                            },
+                            Outcome::Done,
+                        ) => w.created.push((source_id.clone(), snapshot_id.clone())),
+                        (
+                            Step::DeleteSnapshot { snapshot, .. },
+                            Outcome::Done | Outcome::AlreadyDone | Outcome::Planned,
+                        ) => {
+                            w.deleted.insert(snapshot.id.clone());
+                        }
+                        _ => {}
+                    }
+                }
+                w.changed = match phase {
+                    Phase::Create => attempted,
+                    _ => actions.iter().any(|a| a.outcome == Outcome::Done),
+                };
+                actions
+            }
+        };
+        w.actions.entry(phase).or_default().extend(done);
+    }
+    for phase in REPORT_ORDER {
+        report
+            .actions
+            .extend(w.actions.remove(&phase).unwrap_or_default());
+    }
+    report.decisions = w.plan.decisions;
+    report.findings.extend(w.plan.findings);
+    report.measure("InventoryPasses", w.inventory_passes as f64, "Count");
+    report.measure("Sources", w.inv.sources.len() as f64, "Count");
+    report.measure(
+        "SnapshotsSeen",
+        (w.inv.snapshots.len() + w.inv.dr_snapshots.len()) as f64,
+        "Count",
+    );
+    report.measure("WorkSeconds", started.elapsed().as_secs_f64(), "Seconds");
+}
+
+/// The data fingerprint of each source whose snapshot this run just requested, where the
+/// policy gives database access: taken right after the request, so it describes the data the
+/// snapshot holds (rows written in between are within the row-count tolerance). Keyed by
+/// snapshot id; one action per fingerprint.
+pub async fn fingerprints(
+    c: &Clients,
+    policy: &Policy,
+    local: &BTreeMap<String, (String, u16)>,
+    inv: &Inventory,
+    created: &[(String, String)],
+    now: DateTime<Utc>,
+) -> (
+    BTreeMap<String, lifeboat_shared::data::DataFingerprint>,
+    Vec<Action>,
+) {
+    use lifeboat_shared::data::{self, Family};
+    let mut out = BTreeMap::new();
+    let mut actions = Vec::new();
+    for (source_id, snapshot_id) in created {
+        let Some(src) = inv.sources.iter().find(|s| &s.id == source_id) else {
+            continue;
+        };
+        let Some(access) = policy
+            .components
+            .iter()
+            .find(|comp| comp.name == src.component)
+            .and_then(|comp| comp.database.as_ref())
+        else {
+            continue;
+        };
+        let mut a = Action::new(
+            "fingerprint",
+            snapshot_id,
+            "row counts and primary-key checksums (Redis: key count) at snapshot time, for restore-verification",
+        )
+        .target(format!("{} {}", src.kind, src.id));
+        let taken = async {
+            let family = Family::of(&src.engine)
+                .ok_or_else(|| format!("engine {:?} cannot be fingerprinted", src.engine))?;
+            let (host, port) = src
+                .endpoint
+                .clone()
+                .ok_or_else(|| format!("{} reports no endpoint", src.id))?;
+            let to = data::target(local, family, &host, port);
+            let creds = data::credentials(&c.secrets, &access.secret_arn).await?;
+            data::fingerprint(family, &to, access.name.as_deref(), &creds, access.tls, now).await
+        }
+        .await;
+        match taken {
+            Ok(fp) => {
+                a.outcome = Outcome::Done;
+                out.insert(snapshot_id.clone(), fp);
+            }
+            Err(e) => {
+                a.outcome = Outcome::Failed;
+                a.error = Some(e);
+            }
+        }
+        actions.push(a);
+    }
+    (out, actions)
+}
+
+/// One step's call under its rule (see [`errors::settle`]): failures read `code: message`.
+fn settle<T, E>(
+    operation: &'static str,
+    r: Result<T, aws_sdk_rds::error::SdkError<E>>,
+    counts_as_done: fn(&str) -> bool,
+) -> Result<Settled, String>
+where
+    E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    errors::settle(operation, r, counts_as_done).map_err(|e| e.to_string())
+}
+
+async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Settled, String> {
+    match step {
+        Step::CreateSnapshot {
+            kind,
+            source_id,
+            snapshot_id,
+            tags,
+        } => match kind {
+            ResourceKind::RdsInstance => settle(
+                "CreateDBSnapshot",
+                c.rds
+                    .create_db_snapshot()
+                    .db_instance_identifier(source_id)
+                    .db_snapshot_identifier(snapshot_id)
+                    .set_tags(Some(rds::tag_list(tags)))
+                    .send()
+                    .await,
+                errors::already_exists,
+            ),
+            ResourceKind::AuroraCluster => settle(
+                "CreateDBClusterSnapshot",
+                c.rds
+                    .create_db_cluster_snapshot()
+                    .db_cluster_identifier(source_id)
+                    .db_cluster_snapshot_identifier(snapshot_id)
+                    .set_tags(Some(rds::tag_list(tags)))
+                    .send()
+                    .await,
+                errors::already_exists,
+            ),
+            ResourceKind::Elasticache => settle(
+                "CreateSnapshot",
+                c.elasticache
+                    .create_snapshot()
+                    .replication_group_id(source_id)
+                    .snapshot_name(snapshot_id)
+                    .set_tags(Some(elasticache::tag_list(tags)))
+                    .send()
+                    .await,
+                errors::already_exists,
+            ),
+        },
+        Step::CopyToDr {
+            snapshot,
+            target_id,
+            kms_key_id,
+        } => {
+            let rds = c.rds_dr.as_ref().ok_or("no DR region configured")?;
+            match snapshot.kind {
+                ResourceKind::AuroraCluster => settle(
+                    "CopyDBClusterSnapshot",
+                    rds.copy_db_cluster_snapshot()
+                        .source_db_cluster_snapshot_identifier(&snapshot.arn)
+                        .target_db_cluster_snapshot_identifier(target_id)
+                        .copy_tags(true)
+                        .set_kms_key_id(kms_key_id.clone())
+                        .send()
+                        .await,
+                    errors::already_exists,
+                ),
+                _ => settle(
+                    "CopyDBSnapshot",
+                    rds.copy_db_snapshot()
+                        .source_db_snapshot_identifier(&snapshot.arn)
+                        .target_db_snapshot_identifier(target_id)
+                        .copy_tags(true)
+                        .set_kms_key_id(kms_key_id.clone())
+                        .send()
+                        .await,
+                    errors::already_exists,
+                ),
+            }
+        }
+        Step::StartExport {
+            snapshot,
+            task_id,
+            bucket,
+            prefix,
+            iam_role_arn,
+            kms_key_id,
+        } => settle(
+            "StartExportTask",
+            c.rds
+                .start_export_task()
+                .export_task_identifier(task_id)
+                .source_arn(&snapshot.arn)
+                .s3_bucket_name(bucket)
+                .s3_prefix(prefix)
+                .iam_role_arn(iam_role_arn)
+                .kms_key_id(kms_key_id)
+                .send()
+                .await,
+            errors::already_exists,
+        ),
+        Step::ExportToBucket {
+            snapshot,
+            target_name,
+            bucket,
+        } => settle(
+            "CopySnapshot",
+            c.elasticache
+                .copy_snapshot()
+                .source_snapshot_name(&snapshot.id)
+                .target_snapshot_name(target_name)
+                .target_bucket(bucket)
+                .send()
+                .await,
+            errors::already_exists,
+        ),
+        Step::WriteManifest {
+            snapshot,
+            key,
+            manifest,
+            settled,
+            carry_fingerprint,
+        } => {
+            let mut manifest = manifest.clone();
+            if *carry_fingerprint && manifest.fingerprint.is_none() {
+                // Rewrites keep the fingerprint the first write recorded (one GET, only for
+                // components with database access).
+                if let Ok(Some((old, _))) =
+                    lifeboat_shared::journal::read_json::<Manifest>(&c.s3, bucket, key).await
+                {
+                    if old.check().is_ok() {
+                        manifest.fingerprint = old.fingerprint;
+                    }
+                }
+            }
+            let body = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
+            settle(
+                "PutObject",
+                c.s3.put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .content_type("application/json")
+                    .body(ByteStream::from(body))
+                    .send()
+                    .await,
+                errors::never,
+            )?;
+            if *settled {
+                match snapshot.kind {
+                    ResourceKind::Elasticache => settle(
+                        "AddTagsToResource",
+                        c.elasticache
+                            .add_tags_to_resource()
+                            .resource_name(&snapshot.arn)
+                            .tags(
+                                aws_sdk_elasticache::types::Tag::builder()
+                                    .key(TAG_MANIFEST)
+                                    .value("final")
+                                    .build(),
+                            )
+                            .send()
+                            .await,
+                        errors::never,
+                    )?,
+                    _ => settle(
+                        "AddTagsToResource",
+                        c.rds
+                            .add_tags_to_resource()
+                            .resource_name(&snapshot.arn)
+                            .tags(
+                                aws_sdk_rds::types::Tag::builder()
+                                    .key(TAG_MANIFEST)
+                                    .value("final")
+                                    .build(),
+                            )
+                            .send()
+                            .await,
+                        errors::never,
+                    )?,
+                };
+            }
+            Ok(Settled::Done)
+        }
+        Step::DeleteSnapshot { snapshot, place } => {
+            let rds = match place {
+                Where::Primary => &c.rds,
+                Where::Dr => c.rds_dr.as_ref().ok_or("no DR region configured")?,
+            };
+            match snapshot.kind {
+                ResourceKind::RdsInstance => settle(
+                    "DeleteDBSnapshot",
+                    rds.delete_db_snapshot()
+                        .db_snapshot_identifier(&snapshot.id)
+                        .send()
+                        .await,
+                    errors::not_found,
+                ),
+                ResourceKind::AuroraCluster => settle(
+                    "DeleteDBClusterSnapshot",
+                    rds.delete_db_cluster_snapshot()
+                        .db_cluster_snapshot_identifier(&snapshot.id)
+                        .send()
+                        .await,
+                    errors::not_found,
+                ),
+                ResourceKind::Elasticache => settle(
+                    "DeleteSnapshot",
+                    c.elasticache
+                        .delete_snapshot()
+                        .snapshot_name(&snapshot.id)
+                        .send()
+                        .await,
+                    errors::not_found,
+                ),
+            }
+        }
+    }
+}
+
+/// Performs planned steps with bounded concurrency. Blocked steps are reported failed with their
+/// reason, deferred ones as deferred; a dry run performs nothing. Steps not started before
+/// `deadline` are deferred to the next run.
+pub async fn execute(
+    c: &Clients,
+    bucket: &str,
+    planned: Vec<Planned>,
+    dry_run: bool,
+    concurrency: usize,
+    deadline: Option<Instant>,
+) -> Vec<Action> {
+    stream::iter(planned)
+        .map(|p| async move {
+            let mut action = p.action;
+            if let Some(reason) = p.blocked {
+                action.outcome = Outcome::Failed;
+                action.error = Some(reason);
+            } else if p.deferred {
+                action.outcome = Outcome::Deferred;
+            } else if dry_run {
+                action.outcome = Outcome::Planned;
+            } else if deadline.is_some_and(|d| Instant::now() >= d) {
+                action.outcome = Outcome::Deferred;
+                action.reason = format!("{}; the invocation's time ran out, the next run continues", action.reason);
+            } else {
+                match run_step(c, bucket, &p.step).await {
+                    Ok(Settled::Done) => action.outcome = Outcome::Done,
+                    Ok(Settled::Already) => action.outcome = Outcome::AlreadyDone,
+                    Err(e) => {
+                        tracing::warn!(kind = %action.kind, resource = %action.resource, error = %e, "step failed");
+                        action.outcome = Outcome::Failed;
+                        action.error = Some(e);
+                    }
+                }
+            }
+            action
+        })
+        .buffered(concurrency.max(1))
+        .collect()
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_phase_after_a_change_reads_what_it_needs_again() {
+        assert_eq!(PHASES[0], Phase::Create, "creates come first");
+        assert_eq!(
+            Phase::CopyAndExport.refresh_before(),
+            Refresh::InventoryAndPlan,
+            "copies are planned from the snapshots just created"
+        );
+        assert_eq!(Phase::Delete.refresh_before(), Refresh::Inventory);
+        assert!(
+            PHASES.iter().position(|p| *p == Phase::Delete)
+                < PHASES.iter().position(|p| *p == Phase::Manifest),
+            "a snapshot deleted now gets one manifest saying so"
+        );
+    }
+}
+
+#[cfg(test)]
+mod step_tests;
