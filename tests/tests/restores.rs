@@ -14,7 +14,7 @@ use lifeboat_shared::data::sql::Engine;
 use lifeboat_shared::report::Report;
 use lifeboat_tests::shop::{damage_in_place, Damage};
 use lifeboat_tests::{read_emails, PRIMARY};
-use restore_verification::state::{self, Phase, Run};
+use restore_verification::restores::plan::{self as state, Phase, Run};
 use serde_json::{json, Value};
 
 use crate::util::{self, Harness};
@@ -296,9 +296,15 @@ async fn a_killed_run_is_finished_by_the_next_trigger_and_the_janitor_takes_expi
     for j in &journal.jobs {
         let mut j = j.clone();
         let source = lifeboat_shared::policy::BackupSource::Snapshot;
-        restore_verification::cloud::start(&f.rv.cloud, &mut j, &target, source, &run_id)
-            .await
-            .unwrap();
+        restore_verification::restores::execute::start(
+            &f.rv.cloud,
+            &mut j,
+            &target,
+            source,
+            &run_id,
+        )
+        .await
+        .unwrap();
     }
     // What was started: private, smallest class, the policy's subnet group and security
     // group, tagged with the run and its expiry.

@@ -88,8 +88,7 @@ pub fn parse(payload: &Value, policy: &Policy) -> Result<Command> {
         Trigger::Alarm(_) => return Err(Error::event("event", "not an alarm")),
     };
     if m.action == ACTIONS[0] {
-        let args: RestoreArgs =
-            m.args("a restore command has action, dry_run, only and run_id")?;
+        let args: RestoreArgs = m.args("a restore command has action, dry_run, only and run_id")?;
         let run_id = match args.run_id {
             None => None,
             Some(id)
@@ -249,7 +248,10 @@ mod tests {
             &p,
         )
         .unwrap_err();
-        assert!(e.to_string().len() < 200, "errors quote a short excerpt: {e}");
+        assert!(
+            e.to_string().len() < 200,
+            "errors quote a short excerpt: {e}"
+        );
     }
 
     #[test]

@@ -7,19 +7,15 @@
 //!   verified RPO reported. A resumable run on the shared engine: see [`restores`].
 //! - AWS Backup restore testing: on a "Restore Job State Change" COMPLETED event from a
 //!   restore-testing plan, the restored resource is checked and the outcome sent with
-//!   PutRestoreValidationResult ([`testing`]).
+//!   PutRestoreValidationResult ([`restores::testing`]).
 //! - S3 integrity sweeps (`{"action": "sweep"}`): a primary bucket/prefix against its replica,
 //!   seed 002's validator ([`sweeps`]).
 //!
 //! [`command`] parses every trigger into one [`command::Command`]; one `match` dispatches it.
 
-pub mod cloud;
 pub mod command;
 pub mod restores;
-pub mod state;
 pub mod sweeps;
-pub mod testing;
-pub mod verify;
 
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
@@ -45,7 +41,7 @@ pub struct App {
     pub sns: aws_sdk_sns::Client,
     pub s3: aws_sdk_s3::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
-    pub cloud: cloud::Clients,
+    pub cloud: restores::inventory::Clients,
 }
 
 impl App {
@@ -64,7 +60,7 @@ impl App {
             policy,
             sns: aws.sns(),
             s3: aws.s3(),
-            cloud: cloud::Clients {
+            cloud: restores::inventory::Clients {
                 rds: aws_sdk_rds::Client::new(conf),
                 elasticache: aws_sdk_elasticache::Client::new(conf),
                 backup: aws_sdk_backup::Client::new(conf),
@@ -135,6 +131,6 @@ pub async fn invoke(
     match cmd {
         Command::Restore(c) => restores::invoke(app, &c, &inv).await,
         Command::Sweep(c) => sweeps::run(app, &c, &inv).await,
-        Command::Validate(job) => testing::validate(app, &job, &inv).await,
+        Command::Validate(job) => restores::testing::validate(app, &job, &inv).await,
     }
 }

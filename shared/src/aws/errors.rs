@@ -37,7 +37,16 @@ const NOT_FOUND: &[&str] = &[
     // ElastiCache
     "SnapshotNotFoundFault",
     "ReplicationGroupNotFoundFault",
+    // S3: GetObject and DeleteObject answer `NoSuchKey`; a HeadObject 404 has no body, and the
+    // SDK names it `NotFound`.
+    "NoSuchKey",
+    "NotFound",
 ];
+
+/// S3 conditional writes and deletes (`If-Match`, `If-None-Match`): 412 `PreconditionFailed`
+/// when the condition does not hold, 409 `ConditionalRequestConflict` when another conditional
+/// write to the same key is in flight. Either way the object is not what the caller expected.
+const PRECONDITION_FAILED: &[&str] = &["PreconditionFailed", "ConditionalRequestConflict"];
 
 /// The resource is busy (a cluster still has members being deleted, a group is changing):
 /// try again on a later pass.
@@ -51,6 +60,20 @@ pub fn already_exists(code: &str) -> bool {
 /// There is no resource of this name: a describe finds it absent, a delete counts as done.
 pub fn not_found(code: &str) -> bool {
     NOT_FOUND.contains(&code)
+}
+
+/// A HeadObject found no object: [`not_found`], or a bare 404 whose reply carried no error
+/// code (`HTTP 404`, see [`aws_error_parts`]; HEAD replies have no body, and an S3-compatible
+/// endpoint or a proxy may not send one the SDK names). Only for HeadObject: elsewhere a reply
+/// without a code is not read as "absent".
+pub fn head_not_found(code: &str) -> bool {
+    not_found(code) || code == "HTTP 404"
+}
+
+/// A conditional S3 write or delete did not apply: the object is not the one the caller
+/// expected (another writer, or the caller's own earlier attempt whose answer was lost).
+pub fn precondition_failed(code: &str) -> bool {
+    PRECONDITION_FAILED.contains(&code)
 }
 
 /// The resource cannot take this call in its current state: wait and try again.
@@ -150,17 +173,43 @@ mod tests {
             .iter()
             .chain(NOT_FOUND)
             .chain(INVALID_STATE)
+            .chain(PRECONDITION_FAILED)
             .copied()
             .collect();
         // Then no code counts under two rules, and an unknown code under none
         for code in &all {
-            let rules = [already_exists(code), not_found(code), invalid_state(code)];
+            let rules = [
+                already_exists(code),
+                not_found(code),
+                invalid_state(code),
+                precondition_failed(code),
+            ];
             assert_eq!(rules.iter().filter(|r| **r).count(), 1, "{code}");
         }
-        for other in ["Throttling", "InvalidDBInstanceState", "AccessDenied", ""] {
+        for other in [
+            "Throttling",
+            "InvalidDBInstanceState",
+            "AccessDenied",
+            "HTTP 404",
+            "HTTP 412",
+            "",
+        ] {
             assert!(!already_exists(other) && !not_found(other) && !invalid_state(other));
+            assert!(!precondition_failed(other));
             assert!(!never(other));
         }
+    }
+
+    #[test]
+    fn a_head_reads_a_bare_404_as_absent_and_nothing_else_does() {
+        // Given the codes a HeadObject of a missing object can carry
+        for code in ["NotFound", "NoSuchKey", "HTTP 404"] {
+            // Then the HeadObject rule reads each as absent
+            assert!(head_not_found(code), "{code}");
+        }
+        // And the general rule does not read a reply without a code as absent
+        assert!(!not_found("HTTP 404"));
+        assert!(!head_not_found("AccessDenied") && !head_not_found("HTTP 403"));
     }
 }
 
@@ -632,5 +681,107 @@ mod mocked {
         );
         // Then it is done (not "already")
         assert_eq!(r, Ok(Settled::Done));
+    }
+}
+
+/// S3's replies as the SDK parses them from the wire (`then_http_response`), through the rules
+/// the journal and the sweeps use.
+#[cfg(test)]
+mod mocked_s3 {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use aws_smithy_mocks::{mock, mock_client};
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    fn reply(status: u16, body: impl Into<String>) -> impl Fn() -> HttpResponse {
+        let body: String = body.into();
+        move || {
+            HttpResponse::new(
+                StatusCode::try_from(status).unwrap(),
+                SdkBody::from(body.clone()),
+            )
+        }
+    }
+
+    fn xml(code: &str) -> String {
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{code} (mocked reply)</Message></Error>")
+    }
+
+    #[tokio::test]
+    async fn a_conditional_write_refused_reads_as_precondition_failed() {
+        // Given a conditional PutObject answered 412 PreconditionFailed, then 409
+        // ConditionalRequestConflict
+        let r412 = mock!(aws_sdk_s3::Client::put_object)
+            .then_http_response(reply(412, xml("PreconditionFailed")));
+        let r409 = mock!(aws_sdk_s3::Client::put_object)
+            .then_http_response(reply(409, xml("ConditionalRequestConflict")));
+        let s3 = mock_client!(aws_sdk_s3, [&r412, &r409]);
+        for want in ["PreconditionFailed", "ConditionalRequestConflict"] {
+            // When the write is sent
+            let e = s3
+                .put_object()
+                .bucket("b")
+                .key("k")
+                .if_none_match("*")
+                .send()
+                .await
+                .unwrap_err();
+            // Then its code is S3's, and it reads as "precondition failed", not as absent
+            let c = code(&e);
+            assert_eq!(c, want);
+            assert!(precondition_failed(&c) && !not_found(&c));
+        }
+        assert_eq!((r412.num_calls(), r409.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_missing_object_reads_as_not_found() {
+        // Given GetObject answered 404 NoSuchKey, and HeadObject answered a bare 404
+        let get =
+            mock!(aws_sdk_s3::Client::get_object).then_http_response(reply(404, xml("NoSuchKey")));
+        let head = mock!(aws_sdk_s3::Client::head_object).then_http_response(reply(404, ""));
+        let s3 = mock_client!(aws_sdk_s3, [&get, &head]);
+        // When each is sent
+        let g = code(
+            &s3.get_object()
+                .bucket("b")
+                .key("k")
+                .send()
+                .await
+                .unwrap_err(),
+        );
+        let h = code(
+            &s3.head_object()
+                .bucket("b")
+                .key("k")
+                .send()
+                .await
+                .unwrap_err(),
+        );
+        // Then each reads as not found
+        assert_eq!((g.as_str(), h.as_str()), ("NoSuchKey", "NotFound"));
+        assert!(not_found(&g) && not_found(&h) && head_not_found(&h));
+        assert!(!precondition_failed(&g) && !precondition_failed(&h));
+    }
+
+    #[tokio::test]
+    async fn a_head_404_without_a_code_reads_as_absent_only_to_the_head_rule() {
+        // Given HeadObject answered 404 with a body that names no code (a proxy's page)
+        let head = mock!(aws_sdk_s3::Client::head_object)
+            .then_http_response(reply(404, "<html><title>Not Found</title></html>"));
+        let s3 = mock_client!(aws_sdk_s3, [&head]);
+        // When it is sent
+        let e = s3
+            .head_object()
+            .bucket("b")
+            .key("k")
+            .send()
+            .await
+            .unwrap_err();
+        // Then its code is the bare status, absent to HeadObject's rule only
+        let c = code(&e);
+        assert_eq!(c, "HTTP 404");
+        assert!(head_not_found(&c) && !not_found(&c));
     }
 }

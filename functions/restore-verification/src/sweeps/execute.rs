@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use aws_sdk_s3::types::ChecksumMode;
 use futures::stream::{self, StreamExt};
+use lifeboat_shared::aws::errors::head_not_found;
 use lifeboat_shared::error::aws_error_parts;
 use lifeboat_shared::policy::{Sweep, SweepCompare};
 use lifeboat_shared::{Error, Result};
@@ -94,7 +95,7 @@ async fn head(
         }
         Err(e) => {
             let (code, msg) = aws_error_parts(&e);
-            if code == "NotFound" || code == "NoSuchKey" || code == "HTTP 404" {
+            if head_not_found(&code) {
                 Ok(None)
             } else {
                 Err(format!("HeadObject s3://{bucket}/{key}: {code}: {msg}"))

@@ -91,12 +91,12 @@ async fn steps_found_done_by_an_earlier_attempt_are_already_done() {
         )
     });
     let cl_snap = mock!(aws_sdk_rds::Client::create_db_cluster_snapshot).then_error(|| {
-        rds_op::create_db_cluster_snapshot::CreateDBClusterSnapshotError::DbClusterSnapshotAlreadyExistsFault(
-            aws_sdk_rds::types::error::DbClusterSnapshotAlreadyExistsFault::builder()
-                .meta(meta("DBClusterSnapshotAlreadyExistsFault"))
-                .build(),
-        )
-    });
+            rds_op::create_db_cluster_snapshot::CreateDBClusterSnapshotError::DbClusterSnapshotAlreadyExistsFault(
+                aws_sdk_rds::types::error::DbClusterSnapshotAlreadyExistsFault::builder()
+                    .meta(meta("DBClusterSnapshotAlreadyExistsFault"))
+                    .build(),
+            )
+        });
     let export = mock!(aws_sdk_rds::Client::start_export_task).then_error(|| {
         rds_op::start_export_task::StartExportTaskError::ExportTaskAlreadyExistsFault(
             aws_sdk_rds::types::error::ExportTaskAlreadyExistsFault::builder()
@@ -112,12 +112,12 @@ async fn steps_found_done_by_an_earlier_attempt_are_already_done() {
         )
     });
     let cl_gone = mock!(aws_sdk_rds::Client::delete_db_cluster_snapshot).then_error(|| {
-        rds_op::delete_db_cluster_snapshot::DeleteDBClusterSnapshotError::DbClusterSnapshotNotFoundFault(
-            aws_sdk_rds::types::error::DbClusterSnapshotNotFoundFault::builder()
-                .meta(meta("DBClusterSnapshotNotFoundFault"))
-                .build(),
-        )
-    });
+            rds_op::delete_db_cluster_snapshot::DeleteDBClusterSnapshotError::DbClusterSnapshotNotFoundFault(
+                aws_sdk_rds::types::error::DbClusterSnapshotNotFoundFault::builder()
+                    .meta(meta("DBClusterSnapshotNotFoundFault"))
+                    .build(),
+            )
+        });
     let copy = mock!(aws_sdk_rds::Client::copy_db_snapshot).then_error(|| {
         rds_op::copy_db_snapshot::CopyDBSnapshotError::DbSnapshotAlreadyExistsFault(
             aws_sdk_rds::types::error::DbSnapshotAlreadyExistsFault::builder()
@@ -126,12 +126,12 @@ async fn steps_found_done_by_an_earlier_attempt_are_already_done() {
         )
     });
     let cl_copy = mock!(aws_sdk_rds::Client::copy_db_cluster_snapshot).then_error(|| {
-        rds_op::copy_db_cluster_snapshot::CopyDBClusterSnapshotError::DbClusterSnapshotAlreadyExistsFault(
-            aws_sdk_rds::types::error::DbClusterSnapshotAlreadyExistsFault::builder()
-                .meta(meta("DBClusterSnapshotAlreadyExistsFault"))
-                .build(),
-        )
-    });
+            rds_op::copy_db_cluster_snapshot::CopyDBClusterSnapshotError::DbClusterSnapshotAlreadyExistsFault(
+                aws_sdk_rds::types::error::DbClusterSnapshotAlreadyExistsFault::builder()
+                    .meta(meta("DBClusterSnapshotAlreadyExistsFault"))
+                    .build(),
+            )
+        });
     let ec_snap = mock!(aws_sdk_elasticache::Client::create_snapshot).then_error(|| {
         ec_op::create_snapshot::CreateSnapshotError::SnapshotAlreadyExistsFault(
             aws_sdk_elasticache::types::error::SnapshotAlreadyExistsFault::builder()
@@ -238,26 +238,26 @@ async fn a_step_refused_for_another_reason_fails_with_the_code() {
     let c = clients(&[&stopped], &[], &[], &[&denied]);
     let s = snapshot(ResourceKind::RdsInstance, "lifeboat-orders-20261121-0000");
     let manifest = crate::plan::manifest_for(
-        &s,
-        "orders-db",
-        &Policy::parse(
-            "version: 1\nbuckets: {backup: b-1}\ncomponents:\n  - {name: orders-db, kind: rds-instance, ids: [orders]}\n",
+            &s,
+            "orders-db",
+            &Policy::parse(
+                "version: 1\nbuckets: {backup: b-1}\ncomponents:\n  - {name: orders-db, kind: rds-instance, ids: [orders]}\n",
+            )
+            .unwrap()
+            .settings_by_name("orders-db"),
+            None,
+            &Inventory::default(),
+            &crate::plan::Scope {
+                primary_region: "us-east-1".into(),
+                dr_region: None,
+                only: vec![],
+                period_time: chrono::Utc::now(),
+                run_id: "r".into(),
+            },
+            "b-1",
+            chrono::Utc::now(),
         )
-        .unwrap()
-        .settings_by_name("orders-db"),
-        None,
-        &Inventory::default(),
-        &crate::plan::Scope {
-            primary_region: "us-east-1".into(),
-            dr_region: None,
-            only: vec![],
-            period_time: chrono::Utc::now(),
-            run_id: "r".into(),
-        },
-        "b-1",
-        chrono::Utc::now(),
-    )
-    .0;
+        .0;
     let planned = vec![
         create(ResourceKind::RdsInstance, &s.id),
         step(

@@ -1,5 +1,4 @@
 //! The planners' tables, Given / When / Then.
-
 use super::*;
 use chrono::TimeZone;
 use lifeboat_shared::backup::bounded_id;
@@ -14,9 +13,9 @@ const NOW: &str = "2026-11-21T03:00:00Z";
 
 fn policy(extra: &str) -> Policy {
     Policy::parse(&format!(
-        "version: 1\nbuckets: {{backup: backups-primary}}\ndr: {{region: us-west-2, kms_key_id: 'arn:aws:kms:us-west-2:123456789012:key/0f5f8d2e-6a0b-4c8e-9d7a-3b2a1c0d9e8f'}}\nexport: {{iam_role_arn: 'arn:aws:iam::123456789012:role/export', kms_key_id: 'arn:aws:kms:us-east-1:123456789012:key/7c1d2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d'}}\ncomponents:\n  - {{name: orders-db, kind: rds-instance, ids: [orders], retention: {{daily: 7}}, copy_to_dr: true, export: true}}\n{extra}"
-    ))
-    .unwrap()
+            "version: 1\nbuckets: {{backup: backups-primary}}\ndr: {{region: us-west-2, kms_key_id: 'arn:aws:kms:us-west-2:123456789012:key/0f5f8d2e-6a0b-4c8e-9d7a-3b2a1c0d9e8f'}}\nexport: {{iam_role_arn: 'arn:aws:iam::123456789012:role/export', kms_key_id: 'arn:aws:kms:us-east-1:123456789012:key/7c1d2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d'}}\ncomponents:\n  - {{name: orders-db, kind: rds-instance, ids: [orders], retention: {{daily: 7}}, copy_to_dr: true, export: true}}\n{extra}"
+        ))
+        .unwrap()
 }
 
 fn scope() -> Scope {

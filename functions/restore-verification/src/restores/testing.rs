@@ -13,8 +13,9 @@ use lifeboat_shared::trigger::BackupJob;
 use lifeboat_shared::{Error, Result};
 use serde_json::json;
 
-use crate::state::{Backup, Job, Origin, Phase};
-use crate::{verify, App};
+use super::plan::{Backup, Job, Origin, Phase};
+use super::verify;
+use crate::App;
 
 /// `arn:aws:rds:REGION:ACCOUNT:db:ID` or `...:cluster:ID` -> (kind, id).
 pub fn rds_resource(arn: &str) -> Option<(ResourceKind, String)> {

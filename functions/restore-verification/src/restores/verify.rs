@@ -10,7 +10,7 @@ use lifeboat_shared::data::{
 };
 use lifeboat_shared::policy::Component;
 
-use crate::state::{Job, Origin};
+use super::plan::{Job, Origin};
 
 /// The fingerprint recorded at snapshot time, if the backup is Lifeboat's and one was taken.
 pub async fn recorded_fingerprint(
