@@ -92,7 +92,7 @@ impl Lease {
                 Some(x) => x,
                 None => continue, // released in between: try again
             };
-            if current.token == token {
+            if !token.is_empty() && current.token == token {
                 // Our own write, whose answer was lost: the lease is ours.
                 tracing::info!(
                     key,

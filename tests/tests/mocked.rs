@@ -12,8 +12,9 @@ use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use chrono::{DateTime, Utc};
 use lifeboat_shared::policy::Policy;
 use lifeboat_shared::report::{Outcome, Severity};
+use snapshot_export::execute;
+use snapshot_export::inventory::{self, Clients};
 use snapshot_export::plan::{self, Scope};
-use snapshot_export::{execute, inventory, Clients};
 
 const NOW: &str = "2026-11-21T03:00:00Z";
 

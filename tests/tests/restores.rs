@@ -111,7 +111,7 @@ impl Fixture {
         lifeboat_shared::journal::read_json::<Run>(
             &self.rv.s3,
             &self.world.report_bucket,
-            &state::journal_key(run_id),
+            &lifeboat_shared::resumable::journal_key(restore_verification::FUNCTION, run_id),
         )
         .await
         .unwrap()

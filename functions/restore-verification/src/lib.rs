@@ -89,10 +89,26 @@ impl App {
         }
     }
 
-    fn s3_in(&self, region: Option<&str>) -> aws_sdk_s3::Client {
-        match region {
-            Some(r) if r != self.aws.region() => self.aws.s3_in(r),
-            _ => self.s3.clone(),
+    /// What the restore run uses.
+    pub fn restores(&self) -> restores::Context<'_> {
+        restores::Context {
+            policy: &self.policy,
+            clients: &self.cloud,
+            s3: &self.s3,
+            local_endpoints: &self.env.local_endpoints,
+            region: self.aws.region(),
+            store: self.store(),
+            outbox: self.outbox(),
+        }
+    }
+
+    /// What the integrity sweeps use.
+    pub fn sweeps(&self) -> sweeps::Context<'_> {
+        sweeps::Context {
+            policy: &self.policy,
+            aws: &self.aws,
+            s3: &self.s3,
+            outbox: self.outbox(),
         }
     }
 }
@@ -129,8 +145,8 @@ pub async fn invoke(
         stop_at,
     );
     match cmd {
-        Command::Restore(c) => restores::invoke(app, &c, &inv).await,
-        Command::Sweep(c) => sweeps::run(app, &c, &inv).await,
-        Command::Validate(job) => restores::testing::validate(app, &job, &inv).await,
+        Command::Restore(c) => restores::invoke(&app.restores(), &c, &inv).await,
+        Command::Sweep(c) => sweeps::run(&app.sweeps(), &c, &inv).await,
+        Command::Validate(job) => restores::testing::validate(&app.restores(), &job, &inv).await,
     }
 }

@@ -10,7 +10,18 @@ use lifeboat_shared::aws::{elasticache, rds, s3};
 use lifeboat_shared::backup::{Snapshot, PREFIX};
 use lifeboat_shared::policy::{Policy, ResourceKind, Settings};
 
-use crate::Clients;
+/// The clients one run needs, built once per container.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub rds: aws_sdk_rds::Client,
+    /// RDS in the DR region, when the policy has one.
+    pub rds_dr: Option<aws_sdk_rds::Client>,
+    pub elasticache: aws_sdk_elasticache::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub primary_region: String,
+    pub dr_region: Option<String>,
+}
 
 /// A database or cache that policy selects for backup.
 #[derive(Debug, Clone, PartialEq)]

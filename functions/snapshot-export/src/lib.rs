@@ -24,24 +24,11 @@ use crate::plan::Scope;
 
 pub const FUNCTION: &str = "snapshot-export";
 
-/// The clients one run needs, built once per container.
-#[derive(Clone, Debug)]
-pub struct Clients {
-    pub rds: aws_sdk_rds::Client,
-    /// RDS in the DR region, when the policy has one.
-    pub rds_dr: Option<aws_sdk_rds::Client>,
-    pub elasticache: aws_sdk_elasticache::Client,
-    pub s3: aws_sdk_s3::Client,
-    pub secrets: aws_sdk_secretsmanager::Client,
-    pub primary_region: String,
-    pub dr_region: Option<String>,
-}
-
 /// Everything built once per container.
 pub struct App {
     pub env: Env,
     pub policy: Policy,
-    pub clients: Clients,
+    pub clients: inventory::Clients,
     pub sns: aws_sdk_sns::Client,
     pub report_s3: aws_sdk_s3::Client,
 }
@@ -67,7 +54,7 @@ impl App {
                 ),
             ));
         }
-        let clients = Clients {
+        let clients = inventory::Clients {
             rds: aws_sdk_rds::Client::new(aws.config()),
             rds_dr: dr_region
                 .as_deref()
@@ -143,7 +130,15 @@ pub async fn run(
         || {
             Box::pin(async {
                 let mut report = inv.report();
-                execute::work(app, &scope, &inv, &mut report).await;
+                execute::work(
+                    &app.clients,
+                    &app.policy,
+                    &app.env.local_endpoints,
+                    &scope,
+                    &inv,
+                    &mut report,
+                )
+                .await;
                 report::summarize(&mut report);
                 Ok(report)
             })

@@ -15,7 +15,7 @@ use lifeboat_shared::policy::{BackupSource, ResourceKind, RestoreTarget};
 use super::inventory::{err, find_cluster, find_group, find_instance, group_tags, Clients};
 use super::plan::{temp_tags, Job, Phase, TempKind, TempResource};
 use super::verify;
-use crate::App;
+use super::Context;
 
 /// Starts the restore (or finds it already started: the names are deterministic).
 pub async fn start(
@@ -431,13 +431,13 @@ pub async fn remove(c: &Clients, r: &TempResource) -> Result<Teardown, String> {
 
 /// Advances one restore by one phase. Returns whether it moved.
 pub(crate) async fn step(
-    app: &App,
+    cx: &Context<'_>,
     target: &lifeboat_shared::policy::RestoreTarget,
     run_id: &str,
     job: &mut Job,
 ) -> bool {
     let now = Utc::now();
-    let Some(comp) = component(app, &job.component) else {
+    let Some(comp) = component(cx, &job.component) else {
         if job.phase != Phase::Done && job.phase != Phase::Teardown {
             job.fail(format!(
                 "component {} is no longer in the policy",
@@ -445,7 +445,7 @@ pub(crate) async fn step(
             ));
             return true;
         }
-        return teardown_step(app, run_id, job).await;
+        return teardown_step(cx, run_id, job).await;
     };
     let source = comp
         .verify
@@ -454,7 +454,7 @@ pub(crate) async fn step(
         .unwrap_or(BackupSource::Snapshot);
     match job.phase {
         Phase::Start => {
-            match start(&app.cloud, job, target, source, run_id).await {
+            match start(cx.clients, job, target, source, run_id).await {
                 Ok(()) => {
                     job.started_at = Some(now);
                     job.phase = Phase::Wait;
@@ -463,7 +463,7 @@ pub(crate) async fn step(
             }
             true
         }
-        Phase::Wait => match poll(&app.cloud, job, target, run_id).await {
+        Phase::Wait => match poll(cx.clients, job, target, run_id).await {
             Ok(Poll::Ready { host, port }) => {
                 job.endpoint = Some((host, port));
                 job.available_at = Some(now);
@@ -497,22 +497,17 @@ pub(crate) async fn step(
         },
         Phase::Verify => {
             job.teardown_note = None;
-            let expected = match verify::recorded_fingerprint(
-                &app.s3,
-                &app.policy.buckets.backup,
-                job,
-            )
-            .await
-            {
-                Ok(f) => f,
-                Err(e) => {
-                    job.error = Some(e);
-                    None
-                }
-            };
+            let expected =
+                match verify::recorded_fingerprint(cx.s3, &cx.policy.buckets.backup, job).await {
+                    Ok(f) => f,
+                    Err(e) => {
+                        job.error = Some(e);
+                        None
+                    }
+                };
             match verify::run_checks(
-                &app.secrets,
-                &app.env.local_endpoints,
+                &cx.clients.secrets,
+                cx.local_endpoints,
                 comp,
                 job,
                 expected.as_ref(),
@@ -533,13 +528,13 @@ pub(crate) async fn step(
             }
             true
         }
-        Phase::Teardown => teardown_step(app, run_id, job).await,
+        Phase::Teardown => teardown_step(cx, run_id, job).await,
         Phase::Done => false,
     }
 }
 
-pub(crate) async fn teardown_step(app: &App, run_id: &str, job: &mut Job) -> bool {
-    match teardown(&app.cloud, job, run_id).await {
+pub(crate) async fn teardown_step(cx: &Context<'_>, run_id: &str, job: &mut Job) -> bool {
+    match teardown(cx.clients, job, run_id).await {
         Ok(Teardown::Gone) => {
             job.torn_down_at = Some(Utc::now());
             job.teardown_note = None;
@@ -563,6 +558,6 @@ pub(crate) async fn teardown_step(app: &App, run_id: &str, job: &mut Job) -> boo
     }
 }
 
-fn component<'a>(app: &'a App, name: &str) -> Option<&'a Component> {
-    app.policy.components.iter().find(|c| c.name == name)
+fn component<'a>(cx: &'a Context<'a>, name: &str) -> Option<&'a Component> {
+    cx.policy.components.iter().find(|c| c.name == name)
 }

@@ -16,38 +16,49 @@ pub mod report;
 pub mod testing;
 pub mod verify;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
+use lifeboat_shared::notify::Outbox;
+use lifeboat_shared::policy::Policy;
 use lifeboat_shared::report::{Action, Outcome, Report, Severity};
-use lifeboat_shared::resumable::{self, Resumable};
+use lifeboat_shared::resumable::{self, Resumable, Store};
 use lifeboat_shared::run::{self, Invocation, Response};
 use lifeboat_shared::{Error, Result};
 use serde_json::{json, Value};
 
 use self::execute::{step, Teardown};
+use self::inventory::Clients;
 use self::plan::{janitor_picks, Job, NewRun, Run, RunState, Status as RunStatus};
 use self::report::build_report;
 use crate::command::RestoreCommand;
-use crate::App;
+
+/// What the restore run uses, and nothing more: the policy, its clients, where it keeps its
+/// journals and sends its report.
+pub struct Context<'a> {
+    pub policy: &'a Policy,
+    pub clients: &'a Clients,
+    /// S3 in the primary region: manifests in the backup bucket.
+    pub s3: &'a aws_sdk_s3::Client,
+    /// `LIFEBOAT_LOCAL_ENDPOINTS` (local runs only).
+    pub local_endpoints: &'a BTreeMap<String, (String, u16)>,
+    pub region: &'a str,
+    pub store: Store<'a>,
+    pub outbox: Outbox<'a>,
+}
 
 /// One invocation of a restore run (or its dry run).
-pub async fn invoke(app: &App, cmd: &RestoreCommand, inv: &Invocation) -> Result<Response> {
-    let restores = Restores { app, cmd };
+pub async fn invoke(cx: &Context<'_>, cmd: &RestoreCommand, inv: &Invocation) -> Result<Response> {
+    let restores = Restores { cx, cmd };
     if inv.dry_run {
         return dry_run(&restores, inv).await;
     }
-    resumable::advance(
-        &restores,
-        &app.store(),
-        &app.outbox(),
-        inv,
-        cmd.run_id.as_deref(),
-    )
-    .await
+    resumable::advance(&restores, &cx.store, &cx.outbox, inv, cmd.run_id.as_deref()).await
 }
 
 /// restore-verification's steps for the engine.
 pub struct Restores<'a> {
-    pub app: &'a App,
+    pub cx: &'a Context<'a>,
     pub cmd: &'a RestoreCommand,
 }
 
@@ -57,7 +68,7 @@ impl Resumable for Restores<'_> {
 
     async fn plan(&self, inv: &Invocation, status: &RunStatus) -> Result<RunState> {
         let (jobs, skipped, warnings) =
-            plan_run(self.app, self.cmd, &inv.run_id, inv.now, status).await;
+            plan_run(self.cx, self.cmd, &inv.run_id, inv.now, status).await;
         Ok(RunState {
             jobs,
             skipped,
@@ -71,11 +82,11 @@ impl Resumable for Restores<'_> {
     }
 
     async fn janitor(&self, state: &mut RunState, now: DateTime<Utc>) {
-        janitor(self.app, state, now).await
+        janitor(self.cx, state, now).await
     }
 
     async fn round(&self, run_id: &str, state: &mut RunState) -> Result<bool> {
-        let Some(target) = self.app.policy.verification.restore.clone() else {
+        let Some(target) = self.cx.policy.verification.restore.clone() else {
             return Err(Error::policy(
                 "verification.restore",
                 "the restore target (subnet group, security groups)",
@@ -85,7 +96,7 @@ impl Resumable for Restores<'_> {
             state
                 .jobs
                 .iter_mut()
-                .map(|job| step(self.app, &target, run_id, job)),
+                .map(|job| step(self.cx, &target, run_id, job)),
         )
         .await;
         Ok(moved.iter().any(|m| *m))
@@ -105,22 +116,22 @@ impl Resumable for Restores<'_> {
 
     fn report(&self, run: &Run, status: &mut RunStatus, _inv: &Invocation) -> Report {
         status.record(run);
-        build_report(self.app, run, status, Utc::now())
+        build_report(self.cx, run, status, Utc::now())
     }
 }
 
 /// The restores a new run would make (due components, chosen backups), what it skips and why,
 /// and the reads that failed. The real run and the dry run share it.
 async fn plan_run(
-    app: &App,
+    cx: &Context<'_>,
     cmd: &RestoreCommand,
     run_id: &str,
     now: DateTime<Utc>,
     status: &RunStatus,
 ) -> (Vec<Job>, Vec<(String, String)>, Vec<String>) {
-    let (cands, warnings) = inventory::candidates(&app.cloud, &app.policy).await;
+    let (cands, warnings) = inventory::candidates(cx.clients, cx.policy).await;
     let (jobs, skipped) = NewRun {
-        policy: &app.policy,
+        policy: cx.policy,
         run_id,
         now,
         only: &cmd.only,
@@ -130,11 +141,11 @@ async fn plan_run(
 }
 
 /// Removes expired temporary resources; records what it did in the run.
-async fn janitor(app: &App, run: &mut RunState, now: DateTime<Utc>) {
-    match inventory::scan_temp(&app.cloud).await {
+async fn janitor(cx: &Context<'_>, run: &mut RunState, now: DateTime<Utc>) {
+    match inventory::scan_temp(cx.clients).await {
         Ok(found) => {
             for (r, why) in janitor_picks(&found, now) {
-                match execute::remove(&app.cloud, &r).await {
+                match execute::remove(cx.clients, &r).await {
                     Ok(Teardown::Gone) => run.janitor.push((r.id.clone(), why)),
                     // The janitor only picks resources tagged as restore-verification's.
                     Ok(Teardown::Pending | Teardown::Foreign(_)) => run.warnings.push(format!(
@@ -154,11 +165,11 @@ async fn janitor(app: &App, run: &mut RunState, now: DateTime<Utc>) {
 /// The plan without changes: which backup each due component would restore, into what, and
 /// what the janitor would remove.
 async fn dry_run(r: &Restores<'_>, inv: &Invocation) -> Result<Response> {
-    let (app, cmd, now) = (r.app, r.cmd, inv.now);
-    let status = app.store().status::<RunStatus>().await?.state;
-    let (jobs, skipped, warnings) = plan_run(app, cmd, &inv.run_id, now, &status.status).await;
+    let (cx, cmd, now) = (r.cx, r.cmd, inv.now);
+    let status = cx.store.status::<RunStatus>().await?.state;
+    let (jobs, skipped, warnings) = plan_run(cx, cmd, &inv.run_id, now, &status.status).await;
     let mut report = inv.report();
-    let target = app.policy.verification.restore.as_ref();
+    let target = cx.policy.verification.restore.as_ref();
     for j in &jobs {
         let class = match (j.kind, target) {
             (lifeboat_shared::policy::ResourceKind::Elasticache, Some(t)) => {
@@ -194,7 +205,7 @@ async fn dry_run(r: &Restores<'_>, inv: &Invocation) -> Result<Response> {
     for w in &warnings {
         report.finding(Severity::Warning, None, w.clone());
     }
-    match inventory::scan_temp(&app.cloud).await {
+    match inventory::scan_temp(cx.clients).await {
         Ok(found) => {
             for (r, why) in janitor_picks(&found, now) {
                 let mut a = Action::new("janitor-delete", &r.id, why);
@@ -221,5 +232,5 @@ async fn dry_run(r: &Restores<'_>, inv: &Invocation) -> Result<Response> {
         skipped.len()
     );
     report.details = json!({ "restores": jobs, "skipped": skipped });
-    run::deliver(&app.outbox(), report).await
+    run::deliver(&cx.outbox, report).await
 }

@@ -19,11 +19,6 @@ pub use lifeboat_shared::backup::{
 /// The [`TAG_PURPOSE`] of restore-verification's temporary resources.
 pub const PURPOSE: &str = "restore-verification";
 
-/// Where the journal of a run lives in the report bucket.
-pub fn journal_key(run_id: &str) -> String {
-    lifeboat_shared::resumable::journal_key(crate::FUNCTION, run_id)
-}
-
 /// A backup that can be restored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Backup {

@@ -7,7 +7,7 @@ use lifeboat_shared::report::{Action, Decision, Measurement, Outcome, Report, Se
 use serde_json::{json, Value};
 
 use super::plan::{Job, Run, Status as RunStatus};
-use crate::{App, FUNCTION};
+use super::Context;
 
 fn minutes(secs: f64) -> String {
     if secs < 120.0 {
@@ -18,11 +18,11 @@ fn minutes(secs: f64) -> String {
 }
 
 /// The report of a finished run.
-pub fn build_report(app: &App, run: &Run, status: &RunStatus, now: DateTime<Utc>) -> Report {
+pub fn build_report(cx: &Context<'_>, run: &Run, status: &RunStatus, now: DateTime<Utc>) -> Report {
     let mut report = Report::new(
-        FUNCTION,
+        cx.store.function,
         &run.run_id,
-        app.aws.region(),
+        cx.region,
         run.trigger.clone(),
         false,
         run.started_at,
@@ -32,7 +32,7 @@ pub fn build_report(app: &App, run: &Run, status: &RunStatus, now: DateTime<Utc>
     // Failures first.
     jobs.sort_by_key(|j| j.passed == Some(true));
     for j in jobs {
-        let settings = app.policy.settings_by_name(&j.component);
+        let settings = cx.policy.settings_by_name(&j.component);
         let ok = j.passed == Some(true);
         if ok {
             passed += 1
@@ -176,9 +176,9 @@ pub fn build_report(app: &App, run: &Run, status: &RunStatus, now: DateTime<Utc>
     }
     // Verified RPO: age of the newest backup that passed, per component with verify.
     let mut rpo = serde_json::Map::new();
-    for c in app.policy.components.iter().filter(|c| c.verify.is_some()) {
+    for c in cx.policy.components.iter().filter(|c| c.verify.is_some()) {
         let st = status.components.get(&c.name);
-        let settings = app.policy.settings_by_name(&c.name);
+        let settings = cx.policy.settings_by_name(&c.name);
         match st.and_then(|s| s.verified_backup_at) {
             Some(at) => {
                 let age = (now - at).num_seconds().max(0) as f64;

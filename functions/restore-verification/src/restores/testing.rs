@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::plan::{Backup, Job, Origin, Phase};
 use super::verify;
-use crate::App;
+use super::Context;
 
 /// `arn:aws:rds:REGION:ACCOUNT:db:ID` or `...:cluster:ID` -> (kind, id).
 pub fn rds_resource(arn: &str) -> Option<(ResourceKind, String)> {
@@ -31,7 +31,7 @@ pub fn rds_resource(arn: &str) -> Option<(ResourceKind, String)> {
 }
 
 /// Handles a "Restore Job State Change" event.
-pub async fn validate(app: &App, ev: &BackupJob, inv: &Invocation) -> Result<Response> {
+pub async fn validate(cx: &Context<'_>, ev: &BackupJob, inv: &Invocation) -> Result<Response> {
     let Some(plan) = &ev.restore_testing_plan_arn else {
         return Ok(Response::skipped(
             None,
@@ -53,15 +53,15 @@ pub async fn validate(app: &App, ev: &BackupJob, inv: &Invocation) -> Result<Res
                 ),
             );
             report.headline = format!("restore testing job {}", ev.state);
-            return run::deliver(&app.outbox(), report).await;
+            return run::deliver(&cx.outbox, report).await;
         }
         return Ok(Response::skipped(
             None,
             format!("restore job {}: nothing to validate yet", ev.state),
         ));
     }
-    let job_out = app
-        .cloud
+    let job_out = cx
+        .clients
         .backup
         .describe_restore_job()
         .restore_job_id(&ev.job_id)
@@ -77,7 +77,7 @@ pub async fn validate(app: &App, ev: &BackupJob, inv: &Invocation) -> Result<Res
         .source_resource_arn()
         .unwrap_or_default()
         .to_string();
-    let (outcome, message, decision) = match check(app, ev, &created, &source_arn, &job_out).await {
+    let (outcome, message, decision) = match check(cx, ev, &created, &source_arn, &job_out).await {
         Ok((passed, message)) => (
             if passed { "SUCCESSFUL" } else { "FAILED" },
             message.clone(),
@@ -97,8 +97,8 @@ pub async fn validate(app: &App, ev: &BackupJob, inv: &Invocation) -> Result<Res
             },
         ),
     };
-    let put = app
-        .cloud
+    let put = cx
+        .clients
         .backup
         .put_restore_validation_result()
         .restore_job_id(&ev.job_id)
@@ -127,11 +127,11 @@ pub async fn validate(app: &App, ev: &BackupJob, inv: &Invocation) -> Result<Res
     report.headline = format!("restore testing validation {outcome}");
     report.details =
         json!({"restore_job_id": ev.job_id, "plan": plan, "validation_status": outcome});
-    run::deliver(&app.outbox(), report).await
+    run::deliver(&cx.outbox, report).await
 }
 
 async fn check(
-    app: &App,
+    cx: &Context<'_>,
     ev: &BackupJob,
     created: &str,
     source_arn: &str,
@@ -143,7 +143,7 @@ async fn check(
     let source_id = rds_resource(source_arn)
         .map(|(_, id)| id)
         .unwrap_or_default();
-    let comp = app
+    let comp = cx
         .policy
         .components
         .iter()
@@ -151,7 +151,7 @@ async fn check(
         .ok_or_else(|| {
             format!("no component with verify lists {source_id:?} (the restored backup's source) in its ids")
         })?;
-    let rds = &app.cloud.rds;
+    let rds = &cx.clients.rds;
     let (host, port, engine) = match kind {
         ResourceKind::AuroraCluster => {
             let out = rds
@@ -209,8 +209,14 @@ async fn check(
         endpoint: Some((host, port)),
         ..Job::new(&comp.name, kind, backup, id, ev.time)
     };
-    let checks =
-        verify::run_checks(&app.secrets, &app.env.local_endpoints, comp, &mut job, None).await?;
+    let checks = verify::run_checks(
+        &cx.clients.secrets,
+        cx.local_endpoints,
+        comp,
+        &mut job,
+        None,
+    )
+    .await?;
     let failing = lifeboat_shared::data::failing(&checks);
     let passed = failing.is_empty() && !checks.is_empty();
     let message = if passed {

@@ -6,15 +6,35 @@ pub mod execute;
 pub mod plan;
 pub mod report;
 
+use lifeboat_shared::clients::Aws;
+use lifeboat_shared::notify::Outbox;
+use lifeboat_shared::policy::Policy;
 use lifeboat_shared::report::Severity;
 use lifeboat_shared::run::{self, Invocation, Response};
 use lifeboat_shared::Result;
 
 use crate::command::SweepCommand;
-use crate::App;
+
+/// What the sweeps use: the policy, S3 in each sweep's regions, where the report goes.
+pub struct Context<'a> {
+    pub policy: &'a Policy,
+    pub aws: &'a Aws,
+    /// S3 in the primary region.
+    pub s3: &'a aws_sdk_s3::Client,
+    pub outbox: Outbox<'a>,
+}
+
+impl Context<'_> {
+    fn s3_in(&self, region: Option<&str>) -> aws_sdk_s3::Client {
+        match region {
+            Some(r) if r != self.aws.region() => self.aws.s3_in(r),
+            _ => self.s3.clone(),
+        }
+    }
+}
 
 /// One sweep run: every sweep in scope, then the report.
-pub async fn run(app: &App, cmd: &SweepCommand, inv: &Invocation) -> Result<Response> {
+pub async fn run(app: &Context<'_>, cmd: &SweepCommand, inv: &Invocation) -> Result<Response> {
     let mut report = inv.report();
     let threshold = app.policy.thresholds.mismatch_rate_percent;
     let mut results = Vec::new();
@@ -53,5 +73,5 @@ pub async fn run(app: &App, cmd: &SweepCommand, inv: &Invocation) -> Result<Resp
         );
     }
     report::headline(&mut report, results);
-    run::deliver(&app.outbox(), report).await
+    run::deliver(&app.outbox, report).await
 }

@@ -17,9 +17,8 @@ use lifeboat_shared::policy::{Policy, ResourceKind};
 use lifeboat_shared::report::{Action, Outcome, Report};
 use lifeboat_shared::run::Invocation;
 
-use crate::inventory::{self, Inventory};
+use crate::inventory::{self, Clients, Inventory};
 use crate::plan::{self, Plan, Planned, Scope, Step, Where};
-use crate::{App, Clients};
 
 /// The passes of a run, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -101,9 +100,14 @@ struct Walk {
 
 /// Walks the phases. Every step's failure is recorded in its action: the walk itself cannot
 /// fail, and every step ends in the report.
-pub async fn work(app: &App, scope: &Scope, inv: &Invocation, report: &mut Report) {
-    let c = &app.clients;
-    let policy = &app.policy;
+pub async fn work(
+    c: &Clients,
+    policy: &Policy,
+    local_endpoints: &BTreeMap<String, (String, u16)>,
+    scope: &Scope,
+    inv: &Invocation,
+    report: &mut Report,
+) {
     let bucket = policy.buckets.backup.as_str();
     let n = policy.limits.max_concurrent_calls as usize;
     let (dry_run, now, stop_at) = (inv.dry_run, inv.now, inv.stop_at);
@@ -136,8 +140,7 @@ pub async fn work(app: &App, scope: &Scope, inv: &Invocation, report: &mut Repor
             Phase::Fingerprint if dry_run => Vec::new(),
             Phase::Fingerprint => {
                 let (fps, actions) =
-                    fingerprints(c, policy, &app.env.local_endpoints, &w.inv, &w.created, now)
-                        .await;
+                    fingerprints(c, policy, local_endpoints, &w.inv, &w.created, now).await;
                 w.fingerprints = fps;
                 actions
             }
