@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 use crate::journal::{Held, Lease};
 use crate::notify::Outbox;
-use crate::report::{Report, Severity};
+use crate::report::{Action, Outcome, Report, Severity};
 use crate::trigger::Trigger;
 
 /// One invocation, as every function's run sees it. Built once, before any AWS call.
@@ -182,7 +182,9 @@ impl Response {
                 let mut m = match progress {
                     Value::Object(m) => m.clone(),
                     Value::Null => serde_json::Map::new(),
-                    other => [("progress".to_string(), other.clone())].into_iter().collect(),
+                    other => [("progress".to_string(), other.clone())]
+                        .into_iter()
+                        .collect(),
                 };
                 m.insert("run_id".into(), Value::from(run_id.as_str()));
                 Value::Object(m)
@@ -226,6 +228,39 @@ pub async fn deliver(outbox: &Outbox<'_>, mut report: Report) -> Result<Response
     outbox.deliver(&mut report).await?;
     tracing::info!(status = ?report.status, headline = %report.headline, "run reported");
     Ok(Response::finished(report))
+}
+
+/// A run that could not start or finish (the lease, the journal or the inventory failed with an
+/// AWS error) still says so: a FAILED report naming the error is emailed (the email goes out even
+/// when the report bucket is what failed), and the error is returned, so Lambda counts it.
+pub async fn or_report_failure(
+    outbox: &Outbox<'_>,
+    inv: &Invocation,
+    result: Result<Response>,
+) -> Result<Response> {
+    let err = match result {
+        Ok(r) => return Ok(r),
+        Err(e) => e,
+    };
+    let mut report = inv.report();
+    report.headline = format!(
+        "could not {}: {}",
+        if inv.dry_run { "plan" } else { "run" },
+        crate::trigger::bounded(&err.to_string(), 60)
+    );
+    let mut action = Action::new(
+        "run",
+        inv.function,
+        "the run stopped before it could finish; nothing after this point was done",
+    );
+    action.outcome = Outcome::Failed;
+    action.error = Some(err.to_string());
+    report.actions.push(action);
+    report.finish(Utc::now());
+    if let Err(e) = outbox.deliver(&mut report).await {
+        tracing::error!(error = %e, run_error = %err, "the failure report could not be sent either");
+    }
+    Err(err)
 }
 
 /// Runs `work` holding the function's single-flight lease, or answers what holds it.
@@ -313,7 +348,10 @@ mod tests {
         let now = Utc::now();
         let a = Invocation::new("f", "us-east-1", schedule(), false, "req-1", now, None);
         let b = Invocation::new("f", "us-east-1", schedule(), false, "req-2", now, None);
-        assert_eq!(a.run_id, b.run_id, "the event id, not the request, names the run");
+        assert_eq!(
+            a.run_id, b.run_id,
+            "the event id, not the request, names the run"
+        );
         assert!(a.run_id.starts_with("20261121T030000Z-"));
         let manual = Trigger::parse(&json!({"action": "run"})).unwrap();
         let m = Invocation::new("f", "us-east-1", manual, false, "req-3", now, None);
@@ -339,10 +377,23 @@ mod tests {
     }
 
     #[test]
+    fn given_a_report_with_only_the_failed_run_when_finished_then_failed() {
+        let inv = Invocation::new("f", "us-east-1", schedule(), false, "r", Utc::now(), None);
+        let mut report = inv.report();
+        let mut a = Action::new("run", "f", "stopped");
+        a.outcome = Outcome::Failed;
+        report.actions.push(a);
+        report.finish(report.started_at);
+        assert_eq!(report.status, Status::Failed);
+    }
+
+    #[test]
     fn every_response_says_done_and_run_id() {
         let inv = Invocation::new("f", "us-east-1", schedule(), false, "r", Utc::now(), None);
         let mut report = inv.report();
-        report.decisions.push(Decision::new("x", Verdict::Fail, "bad"));
+        report
+            .decisions
+            .push(Decision::new("x", Verdict::Fail, "bad"));
         report.finish(report.started_at);
         assert_eq!(report.status, Status::Critical);
         let fin = Response::finished(report).to_json().unwrap();
@@ -356,14 +407,21 @@ mod tests {
         }
         .to_json()
         .unwrap();
-        assert_eq!((&wip["done"], &wip["run_id"]), (&json!(false), &json!("r1")));
+        assert_eq!(
+            (&wip["done"], &wip["run_id"]),
+            (&json!(false), &json!("r1"))
+        );
         let wip = Response::InProgress {
             run_id: "r1".into(),
             progress: json!({"jobs": [1]}),
         }
         .to_json()
         .unwrap();
-        assert_eq!(wip["jobs"], json!([1]), "progress fields sit at the top, for the loop");
+        assert_eq!(
+            wip["jobs"],
+            json!([1]),
+            "progress fields sit at the top, for the loop"
+        );
         let skip = Response::skipped(None, "held").to_json().unwrap();
         assert_eq!(
             (&skip["outcome"], &skip["done"], &skip["note"]),

@@ -144,9 +144,10 @@ pub async fn invoke(
         now,
         stop_at,
     );
-    match cmd {
+    let result = match cmd {
         Command::Restore(c) => restores::invoke(&app.restores(), &c, &inv).await,
         Command::Sweep(c) => sweeps::run(&app.sweeps(), &c, &inv).await,
         Command::Validate(job) => restores::testing::validate(&app.restores(), &job, &inv).await,
-    }
+    };
+    run::or_report_failure(&app.outbox(), &inv, result).await
 }

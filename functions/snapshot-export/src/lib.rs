@@ -120,40 +120,45 @@ pub async fn run(
         run_id: inv.run_id.clone(),
     };
     tracing::info!(run_id = %inv.run_id, dry_run = inv.dry_run, trigger = %inv.trigger.describe(), "run starts");
-    let worked = run::single_flight(
-        &app.report_s3,
-        &app.env.report_bucket,
-        &inv,
-        &inv.run_id,
-        Duration::minutes(16),
-        // Boxed: the walk's future is deep, and the runtime's layout query has a depth limit.
-        || {
-            Box::pin(async {
-                let mut report = inv.report();
-                execute::work(
-                    &app.clients,
-                    &app.policy,
-                    &app.env.local_endpoints,
-                    &scope,
-                    &inv,
-                    &mut report,
-                )
-                .await;
-                report::summarize(&mut report);
-                Ok(report)
-            })
-        },
-    )
-    .await?;
-    match worked {
-        Ok(report) => run::deliver(&app.outbox(), report).await,
-        Err(held) => {
-            let report = run::held_report(&inv, &held);
-            Ok(Response::Skipped {
-                run_id: Some(inv.run_id.clone()),
-                reason: report.headline.clone(),
-                report: Some(Box::new(report)),
-            })
+    let outbox = app.outbox();
+    let result = async {
+        let worked = run::single_flight(
+            &app.report_s3,
+            &app.env.report_bucket,
+            &inv,
+            &inv.run_id,
+            Duration::minutes(16),
+            // Boxed: the walk's future is deep, and the runtime's layout query has a depth limit.
+            || {
+                Box::pin(async {
+                    let mut report = inv.report();
+                    execute::work(
+                        &app.clients,
+                        &app.policy,
+                        &app.env.local_endpoints,
+                        &scope,
+                        &inv,
+                        &mut report,
+                    )
+                    .await;
+                    report::summarize(&mut report);
+                    Ok(report)
+                })
+            },
+        )
+        .await?;
+        match worked {
+            Ok(report) => run::deliver(&outbox, report).await,
+            Err(held) => {
+                let report = run::held_report(&inv, &held);
+                Ok(Response::Skipped {
+                    run_id: Some(inv.run_id.clone()),
+                    reason: report.headline.clone(),
+                    report: Some(Box::new(report)),
+                })
+            }
         }
     }
+    .await;
+    run::or_report_failure(&outbox, &inv, result).await
 }
