@@ -576,3 +576,40 @@ async fn the_policy_loads_from_s3_and_a_bad_one_is_named() {
         "{missing}"
     );
 }
+
+#[tokio::test]
+async fn an_rds_outage_fails_the_run_for_each_component_it_leaves_without_a_backup() {
+    // Given RDS unreachable for the whole run (its client points at a closed loopback port: every
+    // DescribeDBInstances/Clusters/Snapshots call fails after its retries), ElastiCache working
+    let mut f = fixture(Scenario::default()).await;
+    let conf = aws_sdk_rds::config::Builder::from(&f.emu.config(PRIMARY).await)
+        .endpoint_url("http://127.0.0.1:9")
+        .build();
+    f.app.clients.rds = aws_sdk_rds::Client::from_conf(conf);
+    // When the schedule's run goes
+    let report = invoke(&f, json!({"action": "run"}), "req-outage").await;
+    let text = report.render_text();
+    // Then every RDS/Aurora component ends with a failed decision naming the listing and its error
+    // (orders-db names its instance; catalog-aurora selects its cluster by tag)
+    for component in ["orders-db", "catalog-aurora"] {
+        let a = report
+            .actions
+            .iter()
+            .find(|a| a.kind == "create-snapshot" && a.reason.starts_with(&format!("{component}:")))
+            .unwrap_or_else(|| panic!("no decision for {component}:\n{text}"));
+        assert_eq!(a.outcome, Outcome::Failed, "{text}");
+        assert!(a.reason.contains("could not be listed"), "{text}");
+        assert!(!a.error.as_deref().unwrap_or("").is_empty(), "{text}");
+    }
+    // and the cache still got this period's snapshot: one outage does not stop the others
+    assert!(
+        report
+            .actions
+            .iter()
+            .any(|a| a.kind == "create-snapshot" && a.outcome == Outcome::Done),
+        "{text}"
+    );
+    // and the run is not OK or a mere WARNING
+    assert!(report.status >= Status::Critical, "{text}");
+    assert!(text.contains("could not list RDS DB instances"), "{text}");
+}

@@ -77,6 +77,9 @@ pub struct Inventory {
     /// Account quotas for manual DB and cluster snapshots, when they could be read.
     pub instance_quota: Option<Quota>,
     pub cluster_quota: Option<Quota>,
+    /// The kinds of source whose listing failed, with the AWS error: components of that kind
+    /// get no snapshot this run, and the plan says so for each one.
+    pub unread_sources: BTreeMap<ResourceKind, String>,
     /// Reads that failed, with the AWS error: the plan works around them and says so.
     pub read_errors: Vec<(String, String)>,
 }
@@ -116,18 +119,19 @@ pub async fn refresh(c: &Clients, policy: &Policy, earlier: Option<&Inventory>) 
     };
     let mut sources = Vec::new();
     let mut snapshots = Vec::new();
-    take(
-        "RDS DB instances (DescribeDBInstances)",
-        instances.map(|v| sources.extend(v)),
-    );
-    take(
-        "Aurora clusters (DescribeDBClusters)",
-        clusters.map(|v| sources.extend(v)),
-    );
-    take(
-        "ElastiCache replication groups (DescribeReplicationGroups)",
-        groups.map(|v| sources.extend(v)),
-    );
+    let mut unread = BTreeMap::new();
+    for (kind, listed) in [
+        (ResourceKind::RdsInstance, instances),
+        (ResourceKind::AuroraCluster, clusters),
+        (ResourceKind::Elasticache, groups),
+    ] {
+        match listed {
+            Ok(v) => sources.extend(v),
+            Err(e) => {
+                unread.insert(kind, e);
+            }
+        }
+    }
     take(
         "DB snapshots (DescribeDBSnapshots)",
         db_snaps
@@ -158,6 +162,7 @@ pub async fn refresh(c: &Clients, policy: &Policy, earlier: Option<&Inventory>) 
         inv.read_errors.extend(quota_errors.cloned());
     }
     inv.sources = sources;
+    inv.unread_sources = unread;
     inv.snapshots = snapshots;
     inv.exports = export_tasks;
     inv.instance_quota = quota.0;

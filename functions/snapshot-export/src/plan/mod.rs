@@ -5,6 +5,7 @@
 //! [`retention`] (grandfather-father-son, deletion only with proof).
 
 mod copies;
+mod coverage;
 mod creates;
 mod exports;
 mod manifests;
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::inventory::{ExportTask, Inventory, Quota, Source};
 use copies::*;
+use coverage::*;
 use creates::*;
 use exports::*;
 pub use manifests::{manifest_for, manifests};
@@ -164,6 +166,7 @@ pub fn plan(policy: &Policy, inv: &Inventory, scope: &Scope, now: DateTime<Utc>)
         }
     }
 
+    plan_coverage(policy, inv, scope, &mut out);
     plan_creates(policy, inv, scope, &sources, &mut out);
 
     // Lifeboat's snapshots in scope, with the settings of their component.
