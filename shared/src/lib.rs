@@ -147,8 +147,15 @@ mod tests {
     fn lambda_log_level_wins_then_rust_log_then_info() {
         assert_eq!(log_filter(Some("DEBUG"), Some("warn")), "debug");
         assert_eq!(log_filter(Some("FATAL"), None), "error");
-        assert_eq!(log_filter(None, Some("lifeboat_shared=trace,info")), "lifeboat_shared=trace,info");
-        assert_eq!(log_filter(Some("LOUD"), Some("warn")), "warn", "an unknown level falls back");
+        assert_eq!(
+            log_filter(None, Some("lifeboat_shared=trace,info")),
+            "lifeboat_shared=trace,info"
+        );
+        assert_eq!(
+            log_filter(Some("LOUD"), Some("warn")),
+            "warn",
+            "an unknown level falls back"
+        );
         assert_eq!(log_filter(None, None), "info");
     }
 }

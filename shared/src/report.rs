@@ -552,12 +552,17 @@ mod tests {
     #[test]
     fn given_a_fail_verdict_and_no_failed_action_when_finished_then_critical() {
         let mut r = report();
-        r.decisions.push(Decision::new("orders-db", Verdict::Fail, "rows missing"));
-        r.decisions.push(Decision::new("catalog", Verdict::Pass, "all checks"));
+        r.decisions
+            .push(Decision::new("orders-db", Verdict::Fail, "rows missing"));
+        r.decisions
+            .push(Decision::new("catalog", Verdict::Pass, "all checks"));
         r.finish(r.started_at);
         assert_eq!(r.status, Status::Critical);
         let json = serde_json::to_value(&r).unwrap();
-        assert_eq!(json["decisions"][0]["verdict"], "FAIL", "the JSON keeps its words");
+        assert_eq!(
+            json["decisions"][0]["verdict"], "FAIL",
+            "the JSON keeps its words"
+        );
     }
 
     #[test]

@@ -183,40 +183,39 @@ async fn advance_held<R: Resumable>(
         _ => inv.run_id.clone(),
     };
     let key = store.journal_key(&run_id);
-    let mut journal = match Journal::<Journaled<R::State>>::load(store.s3, store.bucket, &key)
-        .await?
-    {
-        Some(j) => j,
-        None if resume.is_some() => {
-            return Err(Error::event(
-                "event.run_id",
-                format!(
-                    "a run with a journal at s3://{}/{key}; there is none",
-                    store.bucket
-                ),
-            ))
-        }
-        None => {
-            let state = f.plan(&inv.for_run(&run_id), &status.state.status).await?;
-            let mut j = Journal::new(
-                &key,
-                Journaled {
-                    run_id: run_id.clone(),
-                    trigger: inv.trigger.describe(),
-                    started_at: inv.now,
-                    state,
-                    finished_at: None,
-                    invocations: 0,
-                },
-            );
-            j.save(store.s3, store.bucket).await?;
-            if f.has_work(&j.state.state) {
-                status.state.active_run = Some(run_id.clone());
-                status.save(store.s3, store.bucket).await?;
+    let mut journal =
+        match Journal::<Journaled<R::State>>::load(store.s3, store.bucket, &key).await? {
+            Some(j) => j,
+            None if resume.is_some() => {
+                return Err(Error::event(
+                    "event.run_id",
+                    format!(
+                        "a run with a journal at s3://{}/{key}; there is none",
+                        store.bucket
+                    ),
+                ))
             }
-            j
-        }
-    };
+            None => {
+                let state = f.plan(&inv.for_run(&run_id), &status.state.status).await?;
+                let mut j = Journal::new(
+                    &key,
+                    Journaled {
+                        run_id: run_id.clone(),
+                        trigger: inv.trigger.describe(),
+                        started_at: inv.now,
+                        state,
+                        finished_at: None,
+                        invocations: 0,
+                    },
+                );
+                j.save(store.s3, store.bucket).await?;
+                if f.has_work(&j.state.state) {
+                    status.state.active_run = Some(run_id.clone());
+                    status.save(store.s3, store.bucket).await?;
+                }
+                j
+            }
+        };
     if journal.state.finished_at.is_some() {
         if status.state.active_run.as_deref() == Some(run_id.as_str()) {
             status.state.active_run = None;
@@ -287,13 +286,19 @@ mod tests {
             invocations: 2,
         };
         let v = serde_json::to_value(&j).unwrap();
-        assert_eq!(v["jobs"][0], "a", "one flat object, as journals were before the engine");
+        assert_eq!(
+            v["jobs"][0], "a",
+            "one flat object, as journals were before the engine"
+        );
         assert_eq!(v["invocations"], 2);
         let back: Journaled<Steps> = serde_json::from_value(v).unwrap();
         assert_eq!(back, j);
         let p: Pointer<Steps> =
             serde_json::from_value(json!({"active_run": "r1", "jobs": []})).unwrap();
         assert_eq!(p.active_run.as_deref(), Some("r1"));
-        assert_eq!(journal_key("restore-verification", "r1"), "runs/restore-verification/r1.json");
+        assert_eq!(
+            journal_key("restore-verification", "r1"),
+            "runs/restore-verification/r1.json"
+        );
     }
 }
