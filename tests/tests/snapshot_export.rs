@@ -613,3 +613,47 @@ async fn an_rds_outage_fails_the_run_for_each_component_it_leaves_without_a_back
     assert!(report.status >= Status::Critical, "{text}");
     assert!(text.contains("could not list RDS DB instances"), "{text}");
 }
+
+#[tokio::test]
+async fn with_the_report_bucket_unreachable_the_run_still_emails_why_it_could_not_run() {
+    // Given S3 unreachable for the lease and the report archive (the backup-target outage of
+    // seeds 000 and 002), SNS working
+    let mut f = fixture(Scenario::default()).await;
+    let conf = aws_sdk_s3::config::Builder::from(&f.emu.config(PRIMARY).await)
+        .endpoint_url("http://127.0.0.1:9")
+        .force_path_style(true)
+        .build();
+    f.app.report_s3 = aws_sdk_s3::Client::from_conf(conf);
+    // When the schedule's run goes
+    let err = snapshot_export::run(
+        &f.app,
+        &json!({"action": "run"}),
+        "req-s3-down",
+        Utc::now(),
+        None,
+    )
+    .await
+    .expect_err("a run that could not start is an invocation error");
+    // Then the invocation fails (Lambda counts it) and the email says what happened
+    assert_eq!(err.error_type(), "Lifeboat.AwsError", "{err}");
+    let emails = read_emails(&f.emu.config(PRIMARY).await, &f.world.queue_url).await;
+    assert_eq!(emails.len(), 1, "one email saying why");
+    assert!(
+        emails[0]
+            .subject
+            .starts_with("[Lifeboat FAILED] snapshot-export: could not run"),
+        "{}",
+        emails[0].subject
+    );
+    assert!(
+        emails[0]
+            .body
+            .contains("this report could not be archived in S3"),
+        "{}",
+        emails[0].body
+    );
+    // and nothing was snapshotted without the lease
+    assert!(!snapshot_ids(&f, PRIMARY)
+        .await
+        .contains(&today_id("ecommerce-prod-db")));
+}
