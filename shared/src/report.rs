@@ -125,6 +125,9 @@ pub enum Verdict {
     Pass,
     #[serde(rename = "FAIL")]
     Fail,
+    /// Could not be decided (a read failed): neither a pass nor a failure; at least a warning.
+    #[serde(rename = "INCONCLUSIVE")]
+    Inconclusive,
 }
 
 impl Verdict {
@@ -135,6 +138,7 @@ impl Verdict {
             Verdict::Delete => "delete",
             Verdict::Pass => "PASS",
             Verdict::Fail => "FAIL",
+            Verdict::Inconclusive => "INCONCLUSIVE",
         }
     }
 
@@ -287,6 +291,7 @@ impl Report {
             Status::Critical
         } else if worst_finding == Some(Severity::Warning)
             || self.actions.iter().any(|a| a.outcome == Outcome::Deferred)
+            || self.verdicts(Verdict::Inconclusive) > 0
         {
             Status::Warning
         } else {

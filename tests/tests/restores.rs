@@ -442,3 +442,75 @@ async fn a_dry_run_shows_the_plan_and_changes_nothing() {
             .unwrap();
     assert_eq!(journals.key_count(), Some(0), "no journal");
 }
+
+#[tokio::test]
+async fn a_backup_that_could_not_be_verified_is_not_failed_and_stays_due() {
+    // Given the other components restored and verified (not due now), orders-db due
+    let mut f = fixture().await;
+    f.snapshots().await;
+    let first = report(
+        &f.restore(
+            json!({"action": "restore", "only": ["catalog-aurora", "sessions-redis"]}),
+            "rv-ok",
+        )
+        .await,
+    );
+    assert!(
+        first.headline.starts_with("restores: 2 passed, 0 failed"),
+        "{}",
+        first.render_text()
+    );
+    read_emails(&f.emu.config(PRIMARY).await, &f.world.queue_url).await;
+    // and then Secrets Manager unreachable (the database secret cannot be read)
+    let conf = aws_sdk_secretsmanager::config::Builder::from(&f.emu.config(PRIMARY).await)
+        .endpoint_url("http://127.0.0.1:9")
+        .build();
+    f.app.rv.cloud.secrets = aws_sdk_secretsmanager::Client::from_conf(conf);
+    // When the restore schedule fires (orders-db is due), and the loop invokes until done
+    let mut out = f.restore(schedule("sched-secrets-down"), "rv-x").await;
+    let mut invocations = 1;
+    while out["done"] == json!(false) && invocations < 6 {
+        let run_id = out["run_id"].as_str().unwrap().to_string();
+        out = f
+            .restore(json!({"action": "restore", "run_id": run_id}), "rv-loop")
+            .await;
+        invocations += 1;
+    }
+    let r = report(&out);
+    let text = r.render_text();
+    // Then it was tried 3 times (one per invocation), and reported as could-not-verify: a
+    // warning naming what could not be read, never "FAILED verification"
+    assert_eq!(invocations, 3, "{text}");
+    assert_eq!(
+        r.headline.split(';').next().unwrap(),
+        "restores: 0 passed, 0 failed, 1 could not be verified",
+        "{text}"
+    );
+    assert_eq!(r.status, lifeboat_shared::report::Status::Warning, "{text}");
+    assert_eq!(r.decisions[0].verdict, "INCONCLUSIVE", "{text}");
+    assert!(
+        text.contains("could not be verified (not a failure of the backup)"),
+        "{text}"
+    );
+    assert!(!text.contains("FAILED verification"), "{text}");
+    assert!(
+        f.temp_resources().await.is_empty(),
+        "torn down all the same"
+    );
+    // and orders-db stays due: the next plan restores it, while the verified ones are not due
+    let plan = report(
+        &f.restore(json!({"action": "restore", "dry_run": true}), "rv-dry")
+            .await,
+    );
+    let planned: Vec<&str> = plan.actions.iter().map(|a| a.reason.as_str()).collect();
+    assert!(
+        planned.iter().any(|r| r.starts_with("orders-db:")),
+        "{}",
+        plan.render_text()
+    );
+    assert!(
+        !planned.iter().any(|r| r.starts_with("catalog-aurora:")),
+        "{}",
+        plan.render_text()
+    );
+}

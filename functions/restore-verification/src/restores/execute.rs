@@ -13,7 +13,7 @@ use lifeboat_shared::policy::Component;
 use lifeboat_shared::policy::{BackupSource, ResourceKind, RestoreTarget};
 
 use super::inventory::{err, find_cluster, find_group, find_instance, group_tags, Clients};
-use super::plan::{temp_tags, Job, Phase, TempKind, TempResource};
+use super::plan::{temp_tags, Job, Phase, TempKind, TempResource, VERIFY_ATTEMPTS};
 use super::verify;
 use super::Context;
 
@@ -497,36 +497,46 @@ pub(crate) async fn step(
         },
         Phase::Verify => {
             job.teardown_note = None;
-            let expected =
+            let checked =
                 match verify::recorded_fingerprint(cx.s3, &cx.policy.buckets.backup, job).await {
-                    Ok(f) => f,
-                    Err(e) => {
-                        job.error = Some(e);
-                        None
-                    }
+                    Err(e) => Err(format!("could not read the backup's manifest: {e}")),
+                    Ok(expected) => verify::run_checks(
+                        &cx.clients.secrets,
+                        cx.local_endpoints,
+                        comp,
+                        job,
+                        expected.as_ref(),
+                    )
+                    .await
+                    .map_err(|e| format!("could not check the restored data: {e}")),
                 };
-            match verify::run_checks(
-                &cx.clients.secrets,
-                cx.local_endpoints,
-                comp,
-                job,
-                expected.as_ref(),
-            )
-            .await
-            {
+            match checked {
                 Ok(checks) => {
                     job.passed = Some(
                         !checks.is_empty()
-                            && checks.iter().all(|c| c.verdict == CheckVerdict::Pass)
-                            && job.error.is_none(),
+                            && checks.iter().all(|c| c.verdict == CheckVerdict::Pass),
                     );
                     job.checks = checks;
                     job.verified_at = Some(Utc::now());
                     job.phase = Phase::Teardown;
+                    true
                 }
-                Err(e) => job.fail(format!("could not check the restored data: {e}")),
+                // A read that failed says nothing about the backup: try again on the next
+                // invocation, and after the last attempt report it as could-not-verify.
+                Err(why) => {
+                    job.verify_attempts += 1;
+                    if job.verify_attempts < VERIFY_ATTEMPTS {
+                        job.teardown_note = Some(format!(
+                            "{why}; attempt {} of {VERIFY_ATTEMPTS}, tried again on the next invocation",
+                            job.verify_attempts
+                        ));
+                        false
+                    } else {
+                        job.inconclusive(format!("{why} ({VERIFY_ATTEMPTS} attempts)"));
+                        true
+                    }
+                }
             }
-            true
         }
         Phase::Teardown => teardown_step(cx, run_id, job).await,
         Phase::Done => false,

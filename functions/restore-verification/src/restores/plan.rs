@@ -84,7 +84,19 @@ pub struct Job {
     /// Teardown could not finish yet (e.g. an Aurora cluster waits for its instance to go).
     #[serde(default)]
     pub teardown_note: Option<String>,
+    /// Verification attempts that could not read what they needed (the manifest, the secret,
+    /// the restored endpoint).
+    #[serde(default)]
+    pub verify_attempts: u32,
+    /// Could not be verified after [`VERIFY_ATTEMPTS`]: neither passed nor failed; the component
+    /// stays due.
+    #[serde(default)]
+    pub inconclusive: Option<String>,
 }
+
+/// How many times a restore's verification is tried (one per invocation of the run) before it
+/// is reported as could-not-verify.
+pub const VERIFY_ATTEMPTS: u32 = 3;
 
 impl Job {
     /// A restore about to start: nothing done yet.
@@ -116,6 +128,8 @@ impl Job {
             checks: Vec::new(),
             error: None,
             teardown_note: None,
+            verify_attempts: 0,
+            inconclusive: None,
         }
     }
 
@@ -131,6 +145,13 @@ impl Job {
     pub fn fail(&mut self, why: impl Into<String>) {
         self.error = Some(why.into());
         self.passed = Some(false);
+        self.phase = Phase::Teardown;
+    }
+
+    /// "Could not verify" is not "failed verification": no verdict on the backup, torn down.
+    pub fn inconclusive(&mut self, why: impl Into<String>) {
+        self.inconclusive = Some(why.into());
+        self.passed = None;
         self.phase = Phase::Teardown;
     }
 }
@@ -232,6 +253,10 @@ impl Status {
         for j in &run.state.jobs {
             let c = self.components.entry(j.component.clone()).or_default();
             c.last_run = Some(run.run_id.clone());
+            if j.inconclusive.is_some() {
+                // Not verified either way: the component stays due for the next run.
+                continue;
+            }
             c.last_restored_at = j.started_at.or(Some(run.started_at));
             c.last_backup = Some(j.backup.id.clone());
             c.last_passed = j.passed;
@@ -565,5 +590,37 @@ mod tests {
         let c = &status.components["orders-db"];
         assert_eq!(c.verified_backup.as_deref(), Some("new"));
         assert_eq!(c.last_passed, Some(false));
+    }
+
+    #[test]
+    fn given_a_restore_that_could_not_be_verified_when_recorded_then_the_component_stays_due() {
+        let mut status = Status::default();
+        let mut job = Job::new(
+            "orders-db",
+            ResourceKind::RdsInstance,
+            backup("b1", t(-2)),
+            "x".into(),
+            t(6),
+        );
+        job.started_at = Some(t(0));
+        job.inconclusive("could not read the backup's manifest: AWS GetObject failed (3 attempts)");
+        let run = Run {
+            run_id: "r9".into(),
+            trigger: "t".into(),
+            started_at: t(0),
+            state: RunState {
+                jobs: vec![job],
+                ..Default::default()
+            },
+            finished_at: None,
+            invocations: 3,
+        };
+        status.record(&run);
+        let c = &status.components["orders-db"];
+        assert_eq!((c.last_passed, c.verified_backup.as_deref()), (None, None));
+        assert!(
+            due(Duration::days(1), Some(c), t(1), false).is_ok(),
+            "not verified either way: due again"
+        );
     }
 }

@@ -27,17 +27,21 @@ pub fn build_report(cx: &Context<'_>, run: &Run, status: &RunStatus, now: DateTi
         false,
         run.started_at,
     );
-    let (mut passed, mut failed) = (0, 0);
+    let (mut passed, mut failed, mut unverified) = (0, 0, 0);
     let mut jobs: Vec<&Job> = run.state.jobs.iter().collect();
-    // Failures first.
-    jobs.sort_by_key(|j| j.passed == Some(true));
+    // Failures first, then what could not be verified, then passes.
+    jobs.sort_by_key(|j| (j.passed == Some(true), j.inconclusive.is_none()));
     for j in jobs {
         let settings = cx.policy.settings_by_name(&j.component);
         let ok = j.passed == Some(true);
-        if ok {
-            passed += 1
-        } else {
-            failed += 1
+        let verdict = match (&j.inconclusive, ok) {
+            (Some(_), _) => Verdict::Inconclusive,
+            (None, ok) => Verdict::pass_fail(ok),
+        };
+        match verdict {
+            Verdict::Pass => passed += 1,
+            Verdict::Inconclusive => unverified += 1,
+            _ => failed += 1,
         }
         let failing = lifeboat_shared::data::failing(&j.checks);
         let restore = j.restore_seconds();
@@ -55,6 +59,9 @@ pub fn build_report(cx: &Context<'_>, run: &Run, status: &RunStatus, now: DateTi
         if let Some(e) = &j.error {
             reason.push(e.clone());
         }
+        if let Some(why) = &j.inconclusive {
+            reason.push(format!("could not verify: {why}"));
+        }
         reason.extend(failing.iter().cloned());
         reason.push(format!(
             "{} of {} checks passed",
@@ -67,10 +74,19 @@ pub fn build_report(cx: &Context<'_>, run: &Run, status: &RunStatus, now: DateTi
         reason.push(timing);
         report.decisions.push(Decision {
             subject: format!("{}: {} -> {}", j.component, j.backup.id, j.temp_id),
-            verdict: Verdict::pass_fail(ok),
+            verdict,
             reason: reason.join("; "),
         });
-        if !ok {
+        if let Some(why) = &j.inconclusive {
+            report.finding(
+                Severity::Warning,
+                Some(&j.component),
+                format!(
+                    "backup {} could not be verified (not a failure of the backup): {why}; the component stays due and is restored again on the next run",
+                    j.backup.id
+                ),
+            );
+        } else if !ok {
             let what = j
                 .error
                 .clone()
@@ -223,7 +239,12 @@ pub fn build_report(cx: &Context<'_>, run: &Run, status: &RunStatus, now: DateTi
         format!("no restore due ({} skipped)", run.state.skipped.len())
     } else {
         format!(
-            "restores: {passed} passed, {failed} failed{}",
+            "restores: {passed} passed, {failed} failed{}{}",
+            if unverified > 0 {
+                format!(", {unverified} could not be verified")
+            } else {
+                String::new()
+            },
             if rpo_text.is_empty() {
                 String::new()
             } else {
