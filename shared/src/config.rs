@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
+use crate::policy::partition_of;
+use crate::trigger::excerpt_str;
 
 pub const POLICY_VAR: &str = "LIFEBOAT_POLICY";
 pub const TOPIC_VAR: &str = "LIFEBOAT_REPORT_TOPIC_ARN";
@@ -35,12 +37,32 @@ fn parse_local_endpoints(v: &str) -> Result<BTreeMap<String, (String, u16)>> {
         let Some((family, addr)) = parsed else {
             return Err(Error::env(
                 LOCAL_ENDPOINTS_VAR,
-                format!("comma-separated FAMILY=HOST:PORT with FAMILY one of postgres, mysql, redis, got {item:?}"),
+                format!(
+                    "comma-separated FAMILY=HOST:PORT with FAMILY one of postgres, mysql, redis, got {}",
+                    excerpt_str(item)
+                ),
             ));
         };
         out.insert(family, addr);
     }
     Ok(out)
+}
+
+/// `arn:PARTITION:sns:REGION:ACCOUNT:NAME` with a region of that partition and a 12-digit
+/// account.
+fn is_topic_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.split(':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[2] == "sns"
+        && partition_of(parts[3]) == Some(parts[1])
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && !parts[5].is_empty()
+}
+
+fn is_bucket_name(b: &str) -> bool {
+    crate::policy::is_bucket_name(b)
 }
 
 impl Env {
@@ -57,28 +79,35 @@ impl Env {
         };
         let policy = req(POLICY_VAR, "a policy file path or s3://bucket/key")?;
         if let Some(rest) = policy.strip_prefix("s3://") {
-            if !matches!(rest.split_once('/'), Some((b, k)) if !b.is_empty() && !k.is_empty()) {
+            if !matches!(rest.split_once('/'), Some((b, k)) if is_bucket_name(b) && !k.is_empty() && k.len() <= 1024)
+            {
                 return Err(Error::env(
                     POLICY_VAR,
-                    format!("s3://bucket/key with both parts, got {policy:?}"),
+                    format!(
+                        "s3://bucket/key with both parts (a bucket name, a key of at most 1024 bytes), got {}",
+                        excerpt_str(&policy)
+                    ),
                 ));
             }
         }
         let report_topic_arn = req(TOPIC_VAR, "the SNS topic ARN report emails go to")?;
-        let parts: Vec<&str> = report_topic_arn.split(':').collect();
-        if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" || parts[5].is_empty() {
+        if !is_topic_arn(&report_topic_arn) {
             return Err(Error::env(
                 TOPIC_VAR,
                 format!(
-                    "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), got {report_topic_arn:?}"
+                    "an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME, REGION an AWS region of the ARN's partition, ACCOUNT 12 digits), got {}",
+                    excerpt_str(&report_topic_arn)
                 ),
             ));
         }
         let report_bucket = req(BUCKET_VAR, "the S3 bucket that archives JSON reports")?;
-        if report_bucket.contains('/') || report_bucket.len() < 3 || report_bucket.len() > 63 {
+        if !is_bucket_name(&report_bucket) {
             return Err(Error::env(
                 BUCKET_VAR,
-                format!("a bucket name (no s3:// and no key), got {report_bucket:?}"),
+                format!(
+                    "a bucket name (3-63 lower-case letters, digits, '-' or '.'; no s3:// and no key), got {}",
+                    excerpt_str(&report_bucket)
+                ),
             ));
         }
         let local_endpoints = match get(LOCAL_ENDPOINTS_VAR) {
@@ -158,6 +187,59 @@ mod tests {
             e.starts_with("invalid environment: LIFEBOAT_REPORT_TOPIC_ARN: an SNS topic ARN"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_topic_in_a_made_up_region_is_named() {
+        // Given a report topic ARN in a region no AWS partition has
+        for topic in [
+            "arn:aws:sns:mars-north-1:123456789012:lifeboat",
+            "arn:aws:sns::123456789012:lifeboat",
+            "arn:aws-cn:sns:us-east-1:123456789012:lifeboat",
+        ] {
+            // When the environment is read
+            let e = env(&[GOOD[0], (TOPIC_VAR, topic), GOOD[2]])
+                .unwrap_err()
+                .to_string();
+            // Then the variable is named
+            assert!(
+                e.starts_with("invalid environment: LIFEBOAT_REPORT_TOPIC_ARN: an SNS topic ARN"),
+                "{topic}: {e}"
+            );
+        }
+        // And a topic in another partition's region is accepted
+        env(&[
+            GOOD[0],
+            (TOPIC_VAR, "arn:aws-us-gov:sns:us-gov-west-1:123456789012:t"),
+            GOOD[2],
+        ])
+        .unwrap();
+    }
+
+    #[test]
+    fn errors_quote_at_most_a_short_excerpt_of_a_variable() {
+        // Given variables of megabytes
+        let huge = "x".repeat(5_000_000);
+        let s3 = format!("s3://{huge}");
+        let topic = format!("arn:aws:sns:{huge}");
+        let endpoints = format!("postgres={huge}");
+        let bucket = huge.clone();
+        for pairs in [
+            vec![(POLICY_VAR, s3.as_str()), GOOD[1], GOOD[2]],
+            vec![GOOD[0], (TOPIC_VAR, topic.as_str()), GOOD[2]],
+            vec![GOOD[0], GOOD[1], (BUCKET_VAR, bucket.as_str())],
+            vec![
+                GOOD[0],
+                GOOD[1],
+                GOOD[2],
+                (LOCAL_ENDPOINTS_VAR, endpoints.as_str()),
+            ],
+        ] {
+            // When the environment is read
+            let e = env(&pairs).unwrap_err().to_string();
+            // Then the error is short
+            assert!(e.len() < 300, "{} bytes", e.len());
+        }
     }
 
     #[test]

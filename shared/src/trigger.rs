@@ -7,6 +7,10 @@
 //! - CloudWatch alarm direct Lambda action (`source: aws.cloudwatch`, `alarmData`)
 //! - AWS Backup job state changes (`source: aws.backup`: backup, restore and copy jobs)
 //! - a manual command typed into the console: `{"action": "...", "dry_run": true, ...}`
+//!
+//! Errors name the field and what was expected (`event.detail-type: a string such as ...`) and
+//! quote at most a short excerpt of the event ([`excerpt_str`], [`bounded`]); serde's messages
+//! go through [`plain_serde`] (short, no Rust type names) with [`field_path`] naming the field.
 
 use aws_lambda_events::event::cloudwatch_alarms::{
     CloudWatchAlarm, CloudWatchAlarmData, CloudWatchAlarmStateValue,
@@ -45,12 +49,34 @@ pub enum AlarmState {
     InsufficientData,
 }
 
+impl AlarmState {
+    /// CloudWatch's word for the state: `OK`, `ALARM`, `INSUFFICIENT_DATA`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlarmState::Ok => "OK",
+            AlarmState::Alarm => "ALARM",
+            AlarmState::InsufficientData => "INSUFFICIENT_DATA",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlarmDelivery {
     EventBridge,
     Sns,
     LambdaAction,
+}
+
+impl AlarmDelivery {
+    /// How the alarm arrived, in words.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlarmDelivery::EventBridge => "through EventBridge",
+            AlarmDelivery::Sns => "through SNS",
+            AlarmDelivery::LambdaAction => "as the alarm's Lambda action",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +98,16 @@ pub enum BackupJobKind {
     Copy,
 }
 
+impl BackupJobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackupJobKind::Backup => "backup",
+            BackupJobKind::Restore => "restore",
+            BackupJobKind::Copy => "copy",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackupJob {
     pub kind: BackupJobKind,
@@ -91,7 +127,12 @@ pub struct BackupJob {
 pub struct Manual {
     pub action: String,
     pub dry_run: bool,
-    /// Restrict the run to these policy components or resource ids (empty: all).
+    /// Restrict the run to these policy components or resource ids (empty: all). Each is 1 to
+    /// [`ONLY_MAX_LEN`] ASCII letters, digits and hyphens, at most [`ONLY_MAX_NAMES`] of them:
+    /// anything else could never match a component, a sweep or an RDS/ElastiCache identifier,
+    /// and is refused here naming `event.only[i]`. Whether a name matches is the function's
+    /// business (restore-verification: against the policy; snapshot-export: after its
+    /// inventory, since a name may also be a resource id).
     pub only: Vec<String>,
     /// The other fields, for the function's own arguments.
     pub args: Map<String, Value>,
@@ -107,7 +148,11 @@ impl Trigger {
             )
         })?;
 
-        if obj.contains_key("action") {
+        // A manual command, also when its `action` is what is missing.
+        if ["action", "dry_run", "only"]
+            .iter()
+            .any(|k| obj.contains_key(*k))
+        {
             return parse_manual(obj);
         }
         if let Some(records) = obj.get("Records") {
@@ -123,26 +168,38 @@ impl Trigger {
                 "event.alarmData",
             )?));
         }
-        let source = obj.get("source").and_then(Value::as_str);
-        let detail_type = obj.get("detail-type").and_then(Value::as_str);
+        if !obj.contains_key("source") && !obj.contains_key("detail-type") {
+            let mut fields: Vec<String> = obj
+                .keys()
+                .take(5)
+                .map(|k| format!("{:?}", bounded(k, 20)))
+                .collect();
+            if obj.len() > fields.len() {
+                fields.push(format!("and {} more", obj.len() - fields.len()));
+            }
+            return Err(Error::event(
+                "event",
+                format!(
+                    "an EventBridge event (source + detail-type), an SNS alarm notification (Records), a CloudWatch alarm action (alarmData) or a manual command with \"action\"; got an object with fields [{}]",
+                    fields.join(", ")
+                ),
+            ));
+        }
+        let (source, detail_type) = eventbridge_kind(obj)?;
         match (source, detail_type) {
-            (Some("aws.events") | Some("aws.scheduler"), Some("Scheduled Event")) => {
+            ("aws.events" | "aws.scheduler", "Scheduled Event") => {
+                let time = eventbridge_time_and_detail(obj)?;
                 let ev: EventBridgeEvent<Value> = typed(payload, "EventBridge scheduled event")?;
-                let time = ev
-                    .time
-                    .ok_or_else(|| Error::event("event.time", "an RFC 3339 time"))?;
                 Ok(Trigger::Schedule(Schedule {
                     time,
                     rules: ev.resources.unwrap_or_default(),
                     event_id: ev.id,
                 }))
             }
-            (Some("aws.cloudwatch"), Some("CloudWatch Alarm State Change")) => {
+            ("aws.cloudwatch", "CloudWatch Alarm State Change") => {
+                let time = eventbridge_time_and_detail(obj)?;
                 let ev: EventBridgeEvent<CloudWatchAlarmData> =
                     typed(payload, "CloudWatch Alarm State Change event")?;
-                let time = ev
-                    .time
-                    .ok_or_else(|| Error::event("event.time", "an RFC 3339 time"))?;
                 let arn = ev.resources.and_then(|r| r.into_iter().next());
                 Ok(Trigger::Alarm(alarm_from_data(
                     ev.detail,
@@ -152,35 +209,45 @@ impl Trigger {
                     "event.detail",
                 )?))
             }
-            (Some("aws.backup"), Some(dt)) => parse_backup(payload, dt),
-            (Some(src), Some(dt)) => Err(Error::event(
+            ("aws.backup", dt) => parse_backup(payload, obj, dt),
+            (src, dt) => Err(Error::event(
                 "event.detail-type",
-                format!("a Scheduled Event, CloudWatch Alarm State Change or AWS Backup job state change, got source {src:?} detail-type {dt:?}"),
-            )),
-            _ => Err(Error::event(
-                "event",
                 format!(
-                    "an EventBridge event (source + detail-type), an SNS alarm notification (Records), a CloudWatch alarm action (alarmData) or a manual command with \"action\"; got an object with fields [{}]",
-                    obj.keys().cloned().collect::<Vec<_>>().join(", ")
+                    "a Scheduled Event, CloudWatch Alarm State Change or AWS Backup job state change, got source {} detail-type {}",
+                    excerpt_str(src),
+                    excerpt_str(dt)
                 ),
             )),
         }
     }
 
     /// A short human description for reports and logs.
+    /// Outside text in it (names, ids) is cut to a short excerpt.
     pub fn describe(&self) -> String {
         match self {
             Trigger::Schedule(s) => match s.rules.first() {
-                Some(rule) => format!("schedule {} at {}", short_arn(rule), s.time.to_rfc3339()),
+                Some(rule) => format!(
+                    "schedule {} at {}",
+                    bounded(short_arn(rule), 64),
+                    s.time.to_rfc3339()
+                ),
                 None => format!("schedule at {}", s.time.to_rfc3339()),
             },
-            Trigger::Alarm(a) => format!("alarm {} {:?} ({:?})", a.name, a.state, a.delivery),
-            Trigger::BackupJob(j) => {
-                format!("AWS Backup {:?} job {} {}", j.kind, j.job_id, j.state)
-            }
+            Trigger::Alarm(a) => format!(
+                "CloudWatch alarm {} in {} ({})",
+                bounded(&a.name, 64),
+                a.state.as_str(),
+                a.delivery.as_str()
+            ),
+            Trigger::BackupJob(j) => format!(
+                "AWS Backup {} job {} {}",
+                j.kind.as_str(),
+                bounded(&j.job_id, 64),
+                bounded(&j.state, 32)
+            ),
             Trigger::Manual(m) => format!(
                 "manual {}{}",
-                m.action,
+                bounded(&m.action, ACTION_MAX_LEN),
                 if m.dry_run { " (dry run)" } else { "" }
             ),
         }
@@ -275,13 +342,16 @@ impl Manual {
     pub fn args<T: DeserializeOwned>(&self, fields: &str) -> Result<T> {
         let value = Value::Object(self.args.clone());
         serde_path_to_error::deserialize(&value).map_err(|e| {
-            let path = e.path().to_string();
             let inner = e.inner().to_string();
             // serde names an unknown field in the message, not in the path.
             match unknown_field(&inner) {
-                Some(name) => Error::event(format!("event.{name}"), format!("no such field: {fields}")),
-                None if path == "." => Error::event("event", bounded(&inner, 200)),
-                None => Error::event(format!("event.{path}"), bounded(&inner, 200)),
+                Some(name) => {
+                    Error::event(format!("event.{name}"), format!("no such field: {fields}"))
+                }
+                None => Error::event(
+                    field_path("event", e.path()),
+                    plain_serde(&inner, "an object"),
+                ),
             }
         })
     }
@@ -309,8 +379,190 @@ pub fn excerpt_str(s: &str) -> String {
     format!("{:?}", bounded(s, 40))
 }
 
+/// The field a serde error points at, e.g. `event.detail.state.value` or
+/// `components[0].verify.every`, under `root`. Map keys (outside text) are cut to a short
+/// excerpt, and the path stops where a key was not text (serde's `?`): such a key has no name.
+pub fn field_path(root: &str, path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = root.to_string();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                out.push('.');
+                out.push_str(&bounded(key, 40));
+            }
+            Segment::Unknown => break,
+        }
+    }
+    out
+}
+
+/// A serde error message in plain words, and short: every quoted value (`...` or "...") cut to
+/// an excerpt, Rust's type names replaced by what they mean (`struct Policy` -> `object`, `u32`
+/// -> `a whole number of 0 or more`), at most 300 characters.
+pub fn plain_serde(message: &str, object: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(400));
+    let mut rest = message;
+    while let Some(start) = rest.find(['`', '"']) {
+        let quote = rest.as_bytes()[start] as char;
+        out.push_str(&rest[..=start]);
+        let after = &rest[start + 1..];
+        // serde quotes strings with Debug: an escaped quote does not end them.
+        let mut end = None;
+        let mut escaped = false;
+        for (i, c) in after.char_indices() {
+            if c == quote && !escaped {
+                end = Some(i);
+                break;
+            }
+            escaped = quote == '"' && c == '\\' && !escaped;
+        }
+        let Some(end) = end else {
+            out.push_str(&bounded(after, 40));
+            rest = "";
+            break;
+        };
+        out.push_str(&bounded(&after[..end], 40));
+        out.push(quote);
+        rest = &after[end + 1..];
+        if out.len() > 600 {
+            rest = "";
+            break;
+        }
+    }
+    out.push_str(&bounded(rest, 600));
+    let mut plain = out
+        .replace("field identifier", "a field name")
+        .replace("unit value", "null")
+        .replace("unit struct", "struct");
+    for (rust, words) in [
+        ("u8", "a whole number of 0 or more"),
+        ("u16", "a whole number of 0 or more"),
+        ("u32", "a whole number of 0 or more"),
+        ("u64", "a whole number of 0 or more"),
+        ("usize", "a whole number of 0 or more"),
+        ("i8", "a whole number"),
+        ("i16", "a whole number"),
+        ("i32", "a whole number"),
+        ("i64", "a whole number"),
+        ("isize", "a whole number"),
+        ("f32", "a number"),
+        ("f64", "a number"),
+    ] {
+        plain = replace_word(
+            &plain,
+            &format!("expected {rust}"),
+            &format!("expected {words}"),
+        );
+    }
+    // `expected struct Name` / `expected enum Name`: the type's name says nothing to a reader.
+    for (kind, what) in [("struct ", object), ("enum ", "one of the allowed values")] {
+        let marker = format!("expected {kind}");
+        while let Some(at) = plain.find(&marker) {
+            let name_start = at + marker.len();
+            let name_len = plain[name_start..]
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(plain.len() - name_start);
+            plain.replace_range(at..name_start + name_len, &format!("expected {what}"));
+        }
+    }
+    bounded(&plain, 300)
+}
+
+/// `text` with `word` replaced where no more of a word follows (`u32`, not `u320`).
+fn replace_word(text: &str, word: &str, with: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(word) {
+        let end = at + word.len();
+        let whole = !rest[end..].starts_with(|c: char| c.is_alphanumeric() || c == '_');
+        out.push_str(&rest[..at]);
+        out.push_str(if whole { with } else { word });
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The longest manual `action` accepted: every action is a short word.
+pub const ACTION_MAX_LEN: usize = 64;
+/// The most names a manual command's `only` may list.
+pub const ONLY_MAX_NAMES: usize = 100;
+/// The longest name `only` may hold: RDS identifiers and the policy's component and sweep names
+/// are at most 63 characters (ElastiCache replication group ids 40).
+pub const ONLY_MAX_LEN: usize = 63;
+
+/// Whether `name` could be a policy component or sweep name or an RDS/ElastiCache identifier:
+/// 1 to 63 ASCII letters, digits and hyphens.
+pub fn could_be_named(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= ONLY_MAX_LEN
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+fn got(v: Option<&Value>) -> &'static str {
+    v.map(kind_of).unwrap_or("nothing (it is missing)")
+}
+
+/// `source` and `detail-type` of an EventBridge event, each checked for its type, so that an
+/// event of the right shape with a field of the wrong kind is named by field.
+fn eventbridge_kind(obj: &Map<String, Value>) -> Result<(&str, &str)> {
+    let text = |field: &str, expected: &str| -> Result<&str> {
+        match obj.get(field) {
+            Some(Value::String(s)) => Ok(s.as_str()),
+            other => Err(Error::event(
+                format!("event.{field}"),
+                format!("{expected}, got {}", got(other)),
+            )),
+        }
+    };
+    let source = text(
+        "source",
+        "a string naming the AWS service, e.g. \"aws.events\", \"aws.cloudwatch\" or \"aws.backup\"",
+    )?;
+    let detail_type = text(
+        "detail-type",
+        "a string such as \"Scheduled Event\", \"CloudWatch Alarm State Change\" or \"Restore Job State Change\"",
+    )?;
+    Ok((source, detail_type))
+}
+
+/// `time` and `detail` of an EventBridge event of a kind Lifeboat takes.
+fn eventbridge_time_and_detail(obj: &Map<String, Value>) -> Result<DateTime<Utc>> {
+    const TIME: &str = "an RFC 3339 time like 2026-11-21T03:00:00Z";
+    let time = match obj.get("time") {
+        Some(Value::String(t)) => DateTime::parse_from_rfc3339(t)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| Error::event("event.time", format!("{TIME}, got {}", excerpt_str(t))))?,
+        other => {
+            return Err(Error::event(
+                "event.time",
+                format!("{TIME}, got {}", got(other)),
+            ))
+        }
+    };
+    match obj.get("detail") {
+        Some(Value::Object(_)) => Ok(time),
+        other => Err(Error::event(
+            "event.detail",
+            format!("a JSON object, got {}", got(other)),
+        )),
+    }
+}
+
 fn parse_manual(obj: &Map<String, Value>) -> Result<Trigger> {
     let action = match obj.get("action") {
+        Some(Value::String(s)) if s.trim().chars().count() > ACTION_MAX_LEN => {
+            return Err(Error::event(
+                "event.action",
+                format!(
+                    "a command name of at most {ACTION_MAX_LEN} characters, got {} ({} characters)",
+                    excerpt_str(s.trim()),
+                    s.trim().chars().count()
+                ),
+            ))
+        }
         Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
         Some(Value::String(_)) => {
             return Err(Error::event(
@@ -340,16 +592,28 @@ fn parse_manual(obj: &Map<String, Value>) -> Result<Trigger> {
     };
     let only = match obj.get("only") {
         None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) if items.len() > ONLY_MAX_NAMES => {
+            return Err(Error::event(
+                "event.only",
+                format!("at most {ONLY_MAX_NAMES} names, got {}", items.len()),
+            ))
+        }
         Some(Value::Array(items)) => items
             .iter()
             .enumerate()
-            .map(|(i, v)| {
-                v.as_str().map(str::to_string).ok_or_else(|| {
-                    Error::event(
-                        format!("event.only[{i}]"),
-                        format!("a component name or resource id, got {}", kind_of(v)),
-                    )
-                })
+            .map(|(i, v)| match v {
+                Value::String(s) if could_be_named(s) => Ok(s.clone()),
+                other => Err(Error::event(
+                    format!("event.only[{i}]"),
+                    format!(
+                        "a component name or resource id (1 to {ONLY_MAX_LEN} letters, digits and hyphens), got {}",
+                        match other {
+                            Value::String(s) if s.is_empty() => "an empty string".to_string(),
+                            Value::String(s) => excerpt_str(s),
+                            other => kind_of(other).to_string(),
+                        }
+                    ),
+                )),
             })
             .collect::<Result<_>>()?,
         Some(other) => {
@@ -390,11 +654,15 @@ struct SnsAlarmMessage {
 }
 
 fn parse_sns(payload: &Value, records: &Value) -> Result<Trigger> {
-    let n = records.as_array().map(Vec::len).unwrap_or(0);
-    if n != 1 {
+    let got = match records.as_array().map(Vec::len) {
+        Some(1) => None,
+        Some(n) => Some(format!("{n} records")),
+        None => Some(kind_of(records).to_string()),
+    };
+    if let Some(got) = got {
         return Err(Error::event(
             "event.Records",
-            format!("exactly one SNS record carrying a CloudWatch alarm notification, got {n}"),
+            format!("exactly one SNS record carrying a CloudWatch alarm notification, got {got}"),
         ));
     }
     let ev: SnsEvent = typed(payload, "SNS notification")?;
@@ -402,13 +670,16 @@ fn parse_sns(payload: &Value, records: &Value) -> Result<Trigger> {
     if record.event_source != "aws:sns" {
         return Err(Error::event(
             "event.Records[0].EventSource",
-            format!("\"aws:sns\", got {:?}", record.event_source),
+            format!("\"aws:sns\", got {}", excerpt_str(&record.event_source)),
         ));
     }
     let msg: SnsAlarmMessage = serde_json::from_str(&record.sns.message).map_err(|e| {
         Error::event(
             "event.Records[0].Sns.Message",
-            format!("a CloudWatch alarm notification (JSON with AlarmName, NewStateValue, StateChangeTime): {e}"),
+            format!(
+                "a CloudWatch alarm notification (JSON with AlarmName, NewStateValue, StateChangeTime): {}",
+                plain_serde(&e.to_string(), "an object")
+            ),
         )
     })?;
     let state = alarm_state_str(
@@ -424,8 +695,8 @@ fn parse_sns(payload: &Value, records: &Value) -> Result<Trigger> {
         Error::event(
             "event.Records[0].Sns.Message.StateChangeTime",
             format!(
-                "a time like 2026-11-21T10:15:00.000+0000, got {:?}",
-                msg.state_change_time
+                "a time like 2026-11-21T10:15:00.000+0000, got {}",
+                excerpt_str(&msg.state_change_time)
             ),
         )
     })?;
@@ -440,7 +711,7 @@ fn parse_sns(payload: &Value, records: &Value) -> Result<Trigger> {
     }))
 }
 
-fn parse_backup(payload: &Value, detail_type: &str) -> Result<Trigger> {
+fn parse_backup(payload: &Value, obj: &Map<String, Value>, detail_type: &str) -> Result<Trigger> {
     let (kind, id_field, state_field) = match detail_type {
         "Backup Job State Change" => (BackupJobKind::Backup, "backupJobId", "state"),
         "Restore Job State Change" => (BackupJobKind::Restore, "restoreJobId", "status"),
@@ -448,14 +719,15 @@ fn parse_backup(payload: &Value, detail_type: &str) -> Result<Trigger> {
         other => {
             return Err(Error::event(
                 "event.detail-type",
-                format!("Backup Job State Change, Restore Job State Change or Copy Job State Change, got {other:?}"),
+                format!(
+                    "Backup Job State Change, Restore Job State Change or Copy Job State Change, got {}",
+                    excerpt_str(other)
+                ),
             ))
         }
     };
+    let time = eventbridge_time_and_detail(obj)?;
     let ev: EventBridgeEvent<Map<String, Value>> = typed(payload, "AWS Backup event")?;
-    let time = ev
-        .time
-        .ok_or_else(|| Error::event("event.time", "an RFC 3339 time"))?;
     let detail = ev.detail;
     let text = |field: &str| {
         detail
@@ -463,14 +735,38 @@ fn parse_backup(payload: &Value, detail_type: &str) -> Result<Trigger> {
             .and_then(Value::as_str)
             .map(str::to_string)
     };
+    let got = |field: &str| match detail.get(field) {
+        Some(Value::String(s)) => excerpt_str(s),
+        Some(other) => kind_of(other).to_string(),
+        None => "nothing (it is missing)".to_string(),
+    };
+    // AWS Backup job ids are UUIDs or digits; anything long or with spaces is not one.
     let job_id = text(id_field)
-        .ok_or_else(|| Error::event(format!("event.detail.{id_field}"), "the job id string"))?;
-    let state = text(state_field).ok_or_else(|| {
-        Error::event(
-            format!("event.detail.{state_field}"),
-            "the job state string, e.g. COMPLETED",
-        )
-    })?;
+        .filter(|id| {
+            (1..=128).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .ok_or_else(|| {
+            Error::event(
+                format!("event.detail.{id_field}"),
+                format!(
+                    "the job id (letters, digits and hyphens), got {}",
+                    got(id_field)
+                ),
+            )
+        })?;
+    let state = text(state_field)
+        .filter(|s| {
+            (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+        })
+        .ok_or_else(|| {
+            Error::event(
+                format!("event.detail.{state_field}"),
+                format!("the job state, e.g. COMPLETED, got {}", got(state_field)),
+            )
+        })?;
     Ok(Trigger::BackupJob(BackupJob {
         kind,
         job_id,
@@ -521,7 +817,10 @@ fn alarm_state_str(s: &str, field: &str) -> Result<AlarmState> {
         "INSUFFICIENT_DATA" => Ok(AlarmState::InsufficientData),
         other => Err(Error::event(
             field,
-            format!("one of OK, ALARM, INSUFFICIENT_DATA, got {other:?}"),
+            format!(
+                "one of OK, ALARM, INSUFFICIENT_DATA, got {}",
+                excerpt_str(other)
+            ),
         )),
     }
 }
@@ -537,13 +836,13 @@ fn parse_cloudwatch_time(s: &str) -> Option<DateTime<Utc>> {
 /// Deserializes with the failing path in the message (`event.detail.state.value: ...`).
 fn typed<T: DeserializeOwned>(payload: &Value, what: &str) -> Result<T> {
     serde_path_to_error::deserialize(payload).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." {
-            "event".to_string()
-        } else {
-            format!("event.{path}")
-        };
-        Error::event(field, format!("a valid {what}: {}", e.inner()))
+        Error::event(
+            field_path("event", e.path()),
+            format!(
+                "a valid {what}: {}",
+                plain_serde(&e.inner().to_string(), "an object")
+            ),
+        )
     })
 }
 
@@ -613,12 +912,193 @@ mod tests {
     fn expect_rejects_other_kinds_by_name() {
         let t = Trigger::parse(&json!({"action": "failover"})).unwrap();
         let err = t
-            .expect("snapshot-export", &[TriggerKind::Schedule], &["run", "plan"])
+            .expect(
+                "snapshot-export",
+                &[TriggerKind::Schedule],
+                &["run", "plan"],
+            )
             .unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid event: event.action: one of run, plan for snapshot-export, got \"failover\""
         );
+    }
+
+    #[test]
+    fn eventbridge_fields_of_the_wrong_type_are_named() {
+        // Given EventBridge events whose envelope fields have the wrong type or are missing
+        let base = json!({"version": "0", "id": "e-1", "source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-11-21T03:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
+        let with = |field: &str, v: Value| {
+            let mut e = base.clone();
+            e[field] = v;
+            e
+        };
+        let without = |field: &str| {
+            let mut e = base.clone();
+            e.as_object_mut().unwrap().remove(field);
+            e
+        };
+        for (event, expected) in [
+            (with("detail-type", json!(42)), "invalid event: event.detail-type: a string such as \"Scheduled Event\""),
+            (without("detail-type"), "invalid event: event.detail-type: a string such as \"Scheduled Event\""),
+            (with("source", json!(42)), "invalid event: event.source: a string naming the AWS service"),
+            (without("source"), "invalid event: event.source: a string naming the AWS service"),
+            (with("time", json!(42)), "invalid event: event.time: an RFC 3339 time like 2026-11-21T03:00:00Z, got a number"),
+            (with("time", json!("yesterday")), "invalid event: event.time: an RFC 3339 time like 2026-11-21T03:00:00Z, got \"yesterday\""),
+            (with("detail", json!(42)), "invalid event: event.detail: a JSON object, got a number"),
+            (without("detail"), "invalid event: event.detail: a JSON object"),
+        ] {
+            // When each is parsed
+            let err = Trigger::parse(&event).unwrap_err().to_string();
+            // Then the error names the field and what was expected
+            assert!(err.starts_with(expected), "{err}");
+        }
+        // And the same holds for an alarm or an AWS Backup event
+        for (source, dt) in [
+            ("aws.cloudwatch", "CloudWatch Alarm State Change"),
+            ("aws.backup", "Restore Job State Change"),
+        ] {
+            let mut e = with("detail", json!([1]));
+            e["source"] = json!(source);
+            e["detail-type"] = json!(dt);
+            let err = Trigger::parse(&e).unwrap_err().to_string();
+            assert!(
+                err.starts_with("invalid event: event.detail: a JSON object, got a list"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_quote_at_most_a_short_excerpt_of_the_event() {
+        // Given events carrying megabytes of text where a short value belongs
+        let huge = "x".repeat(5_000_000);
+        let alarm = |state: &str, name: &str| json!({"source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change", "time": "2026-11-21T10:15:00Z", "resources": [], "detail": {"alarmName": name, "state": {"value": state, "reason": "", "timestamp": "2026-11-21T10:15:00.000+0000"}, "configuration": {}}});
+        let mut many_keys = Map::new();
+        for i in 0..10_000 {
+            many_keys.insert(format!("field-{i}-{}", "k".repeat(100)), json!(1));
+        }
+        let sns = |source: &str, message: &str| json!({"Records": [{"EventSource": source, "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:t:1", "Sns": {"Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:us-east-1:123456789012:t", "Message": message, "Timestamp": "2026-11-21T10:15:01.000Z", "SignatureVersion": "1", "Signature": "x", "SigningCertUrl": "https://x", "UnsubscribeUrl": "https://x", "MessageAttributes": {}}}]});
+        let cases = [
+            ("action", json!({"action": huge})),
+            ("alarm state", alarm(&huge, "a")),
+            ("source", json!({"source": huge, "detail-type": "Scheduled Event", "time": "2026-11-21T03:00:00Z", "detail": {}})),
+            ("detail-type", json!({"source": "aws.backup", "detail-type": huge, "time": "2026-11-21T03:00:00Z", "detail": {}})),
+            ("time", json!({"source": "aws.events", "detail-type": "Scheduled Event", "time": huge, "detail": {}})),
+            ("keys", Value::Object(many_keys)),
+            ("SNS source", sns(&huge, "{}")),
+            ("SNS message", sns("aws:sns", &format!("{{\"AlarmName\": 5, \"x\": \"{huge}\"}}"))),
+            ("SNS state", sns("aws:sns", &format!("{{\"AlarmName\": \"a\", \"NewStateValue\": \"{huge}\", \"StateChangeTime\": \"2026-11-21T10:15:00.000+0000\"}}"))),
+            ("job state", json!({"source": "aws.backup", "detail-type": "Restore Job State Change", "time": "2026-11-21T03:00:00Z", "detail": {"restoreJobId": "j-1", "status": huge}})),
+            ("job id", json!({"source": "aws.backup", "detail-type": "Restore Job State Change", "time": "2026-11-21T03:00:00Z", "detail": {"restoreJobId": huge, "status": "COMPLETED"}})),
+            ("event id", json!({"id": huge.len(), "source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-11-21T03:00:00Z", "detail": {}})),
+        ];
+        for (what, event) in cases {
+            // When it is parsed
+            let err = Trigger::parse(&event).expect_err(what).to_string();
+            // Then the error is short
+            assert!(
+                err.len() < 400,
+                "{what}: {} bytes: {}",
+                err.len(),
+                bounded(&err, 300)
+            );
+        }
+        // And a trigger that is accepted describes itself briefly
+        let Trigger::Alarm(a) = Trigger::parse(&alarm("ALARM", &huge)).unwrap() else {
+            panic!("an alarm")
+        };
+        let described = Trigger::Alarm(a).describe();
+        assert!(described.len() < 200, "{}", bounded(&described, 300));
+        // And a function refusing it quotes it briefly
+        let err = Trigger::parse(&alarm("ALARM", &huge))
+            .unwrap()
+            .expect("snapshot-export", &[TriggerKind::Schedule], &["run"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.len() < 400, "{}", bounded(&err, 300));
+    }
+
+    #[test]
+    fn only_is_capped_and_names_that_can_never_match_are_refused() {
+        // Given manual commands whose `only` names cannot be a component or resource id
+        let cases = [
+            (
+                json!({"action": "run", "only": vec!["orders-db"; 101]}),
+                "invalid event: event.only: at most 100 names, got 101",
+            ),
+            (
+                json!({"action": "run", "only": ["orders-db", ""]}),
+                "invalid event: event.only[1]: a component name or resource id",
+            ),
+            (
+                json!({"action": "run", "only": ["orders db"]}),
+                "invalid event: event.only[0]: a component name or resource id",
+            ),
+            (
+                json!({"action": "run", "only": ["orders-db;drop"]}),
+                "invalid event: event.only[0]: a component name or resource id",
+            ),
+            (
+                json!({"action": "run", "only": ["x".repeat(64)]}),
+                "invalid event: event.only[0]: a component name or resource id",
+            ),
+            (
+                json!({"action": "run", "only": ["x".repeat(5_000_000)]}),
+                "invalid event: event.only[0]: a component name or resource id",
+            ),
+        ];
+        for (event, expected) in cases {
+            // When each is parsed
+            let err = Trigger::parse(&event).unwrap_err().to_string();
+            // Then the error names the entry, briefly
+            assert!(err.starts_with(expected), "{}", bounded(&err, 300));
+            assert!(err.len() < 300, "{}", bounded(&err, 300));
+        }
+        // And names that can match are kept as given
+        let Trigger::Manual(m) = Trigger::parse(
+            &json!({"action": "run", "only": ["orders-db", "ecommerce-prod-db", "x".repeat(63)]}),
+        )
+        .unwrap() else {
+            panic!("manual")
+        };
+        assert_eq!(m.only.len(), 3);
+    }
+
+    #[test]
+    fn errors_and_descriptions_use_the_readmes_words_not_internal_names() {
+        // Given triggers and malformed events whose serde errors would name Rust types
+        let detail_not_alarm = json!({"source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change", "time": "2026-11-21T10:15:00Z", "resources": [], "detail": {"alarmName": 5}});
+        let action_data = json!({"alarmData": 42});
+        for event in [detail_not_alarm, action_data] {
+            // When parsed
+            let err = Trigger::parse(&event).unwrap_err().to_string();
+            // Then no Rust type name appears
+            for internal in [
+                "struct",
+                "CloudWatchAlarm",
+                "EventBridgeEvent",
+                "u32",
+                "f64",
+                "i64",
+            ] {
+                assert!(!err.contains(internal), "{internal}: {err}");
+            }
+        }
+        // And descriptions say what happened in words
+        let v: Value =
+            serde_json::from_str(include_str!("../../events/triggers/alarm-sns.json")).unwrap();
+        assert_eq!(
+            Trigger::parse(&v).unwrap().describe(),
+            "CloudWatch alarm s3-replication-lag in ALARM (through SNS)"
+        );
+        let v: Value = serde_json::from_str(include_str!(
+            "../../events/triggers/restore-job-completed.json"
+        ))
+        .unwrap();
+        let d = Trigger::parse(&v).unwrap().describe();
+        assert!(d.starts_with("AWS Backup restore job "), "{d}");
+        assert!(d.ends_with(" COMPLETED"), "{d}");
     }
 
     fn event_files(dir: &str) -> Vec<(String, Value)> {
@@ -650,12 +1130,86 @@ mod tests {
         }
     }
 
+    /// Each sample in `events/malformed/` and the field its error must name: a new sample needs
+    /// a line here.
+    const MALFORMED: &[(&str, &str)] = &[
+        (
+            "action-not-a-string.json",
+            "event.action: a non-empty string",
+        ),
+        (
+            "action-too-long.json",
+            "event.action: a command name of at most 64 characters",
+        ),
+        ("alarm-bad-state.json", "event.detail.state.value: "),
+        ("backup-job-without-id.json", "event.detail.backupJobId: "),
+        (
+            "detail-not-an-object.json",
+            "event.detail: a JSON object, got a string",
+        ),
+        (
+            "detail-type-not-a-string.json",
+            "event.detail-type: a string such as",
+        ),
+        ("dry-run-not-boolean.json", "event.dry_run: true or false"),
+        ("empty-action.json", "event.action: a non-empty string"),
+        (
+            "missing-action.json",
+            "event.action: a non-empty string naming the command",
+        ),
+        ("not-an-object.json", "event: a JSON object"),
+        (
+            "only-bad-characters.json",
+            "event.only[1]: a component name or resource id",
+        ),
+        (
+            "only-empty-name.json",
+            "event.only[0]: a component name or resource id",
+        ),
+        (
+            "only-name-too-long.json",
+            "event.only[0]: a component name or resource id",
+        ),
+        (
+            "only-too-many-names.json",
+            "event.only: at most 100 names, got 101",
+        ),
+        ("schedule-without-time.json", "event.time: an RFC 3339 time"),
+        (
+            "sns-not-an-alarm.json",
+            "event.Records[0].Sns.Message: a CloudWatch alarm notification",
+        ),
+        (
+            "source-not-a-string.json",
+            "event.source: a string naming the AWS service",
+        ),
+        ("time-not-a-time.json", "event.time: an RFC 3339 time"),
+        ("unknown-source.json", "event.detail-type: "),
+    ];
+
     #[test]
     fn every_malformed_event_is_rejected_with_a_named_field() {
-        for (path, v) in event_files("malformed") {
-            let err = Trigger::parse(&v).expect_err(&path).to_string();
-            assert!(err.starts_with("invalid event: event"), "{path}: {err}");
+        // Given every sample in events/malformed
+        let samples = event_files("malformed");
+        for (path, v) in &samples {
+            let name = path.rsplit('/').next().unwrap();
+            let Some((_, expected)) = MALFORMED.iter().find(|(file, _)| *file == name) else {
+                panic!("{name}: add the field its error names to MALFORMED");
+            };
+            // When it is parsed
+            let err = Trigger::parse(v).expect_err(path).to_string();
+            // Then it is refused naming that field, briefly
+            assert!(
+                err.starts_with(&format!("invalid event: {expected}")),
+                "{name}: {err}"
+            );
+            assert!(err.len() < 400, "{name}: {err}");
         }
+        assert_eq!(
+            samples.len(),
+            MALFORMED.len(),
+            "a MALFORMED line without its sample"
+        );
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //!   PutRestoreValidationResult ([`restores::testing`]).
 //! - S3 integrity sweeps (`{"action": "sweep"}`): a primary bucket/prefix against its replica,
 //!   seed 002's validator ([`sweeps`]).
+//! - Janitor (`{"action": "janitor"}`, hourly): removes expired temporary restore resources
+//!   outside any run ([`restores::janitor`]).
 //!
 //! [`command`] parses every trigger into one [`command::Command`]; one `match` dispatches it.
 
@@ -133,6 +135,7 @@ pub async fn invoke(
     let (trigger, dry_run) = match &cmd {
         Command::Restore(c) => (c.trigger.clone(), c.dry_run),
         Command::Sweep(c) => (c.trigger.clone(), c.dry_run),
+        Command::Janitor(c) => (c.trigger.clone(), c.dry_run),
         Command::Validate(j) => (Trigger::BackupJob(j.clone()), false),
     };
     let inv = Invocation::new(
@@ -147,6 +150,7 @@ pub async fn invoke(
     let result = match cmd {
         Command::Restore(c) => restores::invoke(&app.restores(), &c, &inv).await,
         Command::Sweep(c) => sweeps::run(&app.sweeps(), &c, &inv).await,
+        Command::Janitor(_) => restores::janitor::run(&app.restores(), &inv).await,
         Command::Validate(job) => restores::testing::validate(&app.restores(), &job, &inv).await,
     };
     run::or_report_failure(&app.outbox(), &inv, result).await

@@ -63,9 +63,57 @@ mod tests {
                 Err(e) => {
                     assert!(name.starts_with("malformed-"), "{name}: {e}");
                     assert_eq!(e.error_type(), "Lifeboat.InvalidEvent");
+                    // a named field below the event, briefly
+                    let text = e.to_string();
+                    assert!(text.starts_with("invalid event: event."), "{name}: {text}");
+                    assert!(text.len() < 300, "{name}: {text}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn errors_quote_at_most_a_short_excerpt_of_the_command() {
+        // Given commands carrying megabytes where a short value belongs
+        let huge = "x".repeat(5_000_000);
+        for event in [
+            json!({"action": huge}),
+            json!({"action": "run", "only": [huge]}),
+            json!({"action": "run", "only": vec!["orders-db"; 200_000]}),
+            json!({"action": "run", huge.clone(): true}),
+            json!({"source": "aws.events", "detail-type": huge, "time": "2026-11-21T03:00:00Z", "detail": {}}),
+        ] {
+            // When parsed
+            let e = parse(&event).unwrap_err();
+            // Then the error is short (and the response it becomes is far below Lambda's 6 MB)
+            assert_eq!(e.error_type(), "Lifeboat.InvalidEvent");
+            assert!(e.to_string().len() < 300, "{} bytes", e.to_string().len());
+        }
+    }
+
+    #[test]
+    fn only_names_that_can_never_match_are_refused_before_any_aws_call() {
+        // Given `only` entries that no component or resource id can be
+        for (only, field) in [
+            (json!(["orders-db", "orders db"]), "event.only[1]"),
+            (json!([""]), "event.only[0]"),
+            (json!(["a".repeat(64)]), "event.only[0]"),
+        ] {
+            // When the command is parsed
+            let e = parse(&json!({"action": "run", "only": only})).unwrap_err();
+            // Then the entry is named with what was expected
+            assert!(
+                e.to_string().starts_with(&format!(
+                    "invalid event: {field}: a component name or resource id"
+                )),
+                "{e}"
+            );
+        }
+        // And a name not in the policy is still accepted here: it may be a resource id, and the
+        // plan reports names that matched nothing
+        let c = parse(&json!({"action": "run", "only": ["analytics-db", "ecommerce-prod-db"]}))
+            .unwrap();
+        assert_eq!(c.only, vec!["analytics-db", "ecommerce-prod-db"]);
     }
 
     #[test]

@@ -17,7 +17,9 @@ pub struct SettingsInput {
     pub retention: Option<Retention>,
     pub copy_to_dr: Option<bool>,
     pub export: Option<bool>,
-    /// Deletion needs an available DR copy (default: whenever `copy_to_dr`).
+    /// Deletion needs an available DR copy (default: whenever `copy_to_dr`). A DR copy serves
+    /// recovery inside retention: a snapshot first seen outside retention without one is not
+    /// copied to earn this proof; it goes once the other proofs required (its export) hold.
     pub require_dr_copy: Option<bool>,
     /// Deletion needs a completed export (default: whenever `export`).
     pub require_export: Option<bool>,

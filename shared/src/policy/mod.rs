@@ -4,20 +4,24 @@
 //! validated before anything else happens. Every error names the field, e.g.
 //! `invalid policy: components[1].rpo: a duration like "5m", "1h", "30d" or "2w", got "5 minutes"`.
 //!
-//! Each concern has its own file: `types` (resource kinds, durations, retention), `components`,
+//! Each concern has its own file: `types` (resource kinds, durations, retention), `regions` (AWS
+//! region names by partition), `components`,
 //! `verify` (restore verification and integrity sweeps), `account` (DR, buckets, export, limits,
 //! thresholds, prices, automation) and `validate` (what serde cannot check), all used as
 //! `policy::Name`.
 
 mod account;
 mod components;
+mod regions;
 mod types;
 mod validate;
 mod verify;
 
 pub use account::{Automation, Buckets, Dr, Export, Limits, Prices, Thresholds};
 pub use components::{Component, DatabaseAccess, Settings, SettingsInput, Tag};
+pub use regions::{partition_of, PARTITIONS, REGION_EXPECTED};
 pub use types::{ResourceKind, Retention, Span};
+pub(crate) use validate::is_bucket_name;
 pub use verify::{
     BackupSource, Freshness, Location, NamedCheck, RestoreTarget, Selection, Sweep, SweepCompare,
     Verification, Verify,
@@ -28,6 +32,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::trigger::{field_path, plain_serde};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,7 +80,30 @@ pub struct Membership<'a> {
 
 impl Policy {
     /// Parses and validates a policy document (YAML or JSON).
+    ///
+    /// A document that does not parse at all is `policy: the policy is not valid YAML/JSON:
+    /// <reason> at line L column C`; one that parses but holds the wrong shape names the field
+    /// path (`components[0].rpo: ...`). Either quotes at most a short excerpt of the text.
     pub fn parse(text: &str) -> Result<Policy> {
+        // The document itself first: a syntax error is no field's fault, and serde would name
+        // whatever it was reading when the text stopped making sense (`?`).
+        match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) {
+            Err(e) => {
+                let mut reason = plain_serde(&e.to_string(), "a mapping of fields");
+                if let (Some(at), false) = (e.location(), reason.contains(" at line ")) {
+                    reason.push_str(&format!(" at line {} column {}", at.line(), at.column()));
+                }
+                return Err(Error::policy(
+                    "policy",
+                    format!("the policy is not valid YAML/JSON: {reason}"),
+                ));
+            }
+            Ok(serde_yaml_ng::Value::Null) => return Err(Error::policy(
+                "policy",
+                "a YAML or JSON document with at least version and buckets, got an empty document",
+            )),
+            Ok(_) => {}
+        }
         let de = serde_yaml_ng::Deserializer::from_str(text);
         let policy: Policy = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
@@ -87,7 +115,12 @@ impl Policy {
                     msg = rest.to_string();
                 }
             }
-            Error::policy(if path == "." { "policy".into() } else { path }, msg)
+            let field = field_path("", e.path());
+            let field = field.trim_start_matches('.');
+            Error::policy(
+                if field.is_empty() { "policy" } else { field },
+                plain_serde(&msg, "a mapping of fields"),
+            )
         })?;
         policy.validate()?;
         Ok(policy)
@@ -206,6 +239,101 @@ mod tests {
     fn missing_bucket_is_named() {
         let e = err("version: 1\n");
         assert!(e.contains("missing field `buckets`"), "{e}");
+    }
+
+    #[test]
+    fn a_document_that_does_not_parse_says_so_with_line_and_column() {
+        // Given documents that are not YAML or JSON at all
+        for text in [
+            "{{{",
+            "version: 1\nbuckets: [a",
+            "\tversion: 1\n",
+            "{\"version\": 1,\n \"buckets\": {\"backup\": \"b-1\"}",
+        ] {
+            // When parsed
+            let e = err(text);
+            // Then the error says the document does not parse, and where
+            assert!(
+                e.starts_with("invalid policy: policy: the policy is not valid YAML/JSON: "),
+                "{text:?}: {e}"
+            );
+            assert!(e.contains("line "), "{text:?}: {e}");
+            assert!(
+                !e.contains("?:") && !e.contains("invalid type"),
+                "{text:?}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_shape_names_its_field_path_in_plain_words() {
+        // Given documents that parse but hold the wrong shape somewhere
+        for (text, expected) in [
+            ("{a: 1}: b\nversion: 1\n", "invalid policy: policy: "),
+            (
+                "version: 1\nbuckets: {backup: b-1}\ndr: {[x]: y}\n",
+                "invalid policy: dr: ",
+            ),
+            ("version: 1\nbuckets: [a]\n", "invalid policy: buckets: "),
+            (
+                "version: 1\nbuckets: {backup: b-1}\ncomponents:\n  - a\n",
+                "invalid policy: components[0]: ",
+            ),
+            ("- a\n- b\n", "invalid policy: policy: "),
+            ("version: x\n", "invalid policy: version: "),
+            (
+                "version: 1\nbuckets: {backup: b-1}\nlimits: {max_copies_in_flight: -1}\n",
+                "invalid policy: limits.max_copies_in_flight: ",
+            ),
+            (
+                "version: 1\nbuckets: {backup: b-1}\nthresholds: {mismatch_rate_percent: x}\n",
+                "invalid policy: thresholds.mismatch_rate_percent: ",
+            ),
+            ("", "invalid policy: policy: "),
+        ] {
+            // When parsed
+            let e = err(text);
+            // Then the error names the field path, never `?`, and no Rust type
+            assert!(e.starts_with(expected), "{text:?}: {e}");
+            for internal in [
+                "?",
+                "struct",
+                "u32",
+                "f64",
+                "i64",
+                "field identifier",
+                "unit value",
+            ] {
+                assert!(!e.contains(internal), "{text:?}: {internal}: {e}");
+            }
+        }
+        // And where the line is known it is still said
+        let e = err("version: 1\nbuckets: {backup: b-1}\nlimits: {max_copies_in_flight: -1}\n");
+        assert!(e.ends_with("at line 3 column 32"), "{e}");
+    }
+
+    #[test]
+    fn errors_quote_at_most_a_short_excerpt_of_the_policy() {
+        // Given policies carrying half a megabyte where a short value belongs
+        let huge = "x".repeat(500_000);
+        for text in [
+            format!("version: 1\nbuckets: {{backup: {huge}}}\n"),
+            format!("version: 1\nbuckets: {{backup: b-1}}\ndr: {{region: {huge}}}\n"),
+            format!("version: 1\nbuckets: {{backup: b-1}}\n{huge}: 1\n"),
+            format!("version: 1\nbuckets: {{backup: b-1}}\ndefaults: {{rpo: '{huge}'}}\n"),
+            format!("version: 1\nbuckets: {{backup: b-1}}\ncomponents:\n  - {{name: a, kind: '{huge}'}}\n"),
+            format!("version: 1\nbuckets: {{backup: b-1}}\ncomponents:\n  - {{name: '{huge}', kind: elasticache, ids: [a]}}\n"),
+            format!("version: 1\nbuckets: {{backup: b-1}}\ncomponents:\n  - {{name: a, kind: elasticache, ids: ['{huge}']}}\n"),
+            format!("version: 1\nbuckets: {{backup: b-1}}\ncomponents:\n  - {{name: a, kind: elasticache, ids: [a], tags: {{'{huge}': [1]}}}}\n"),
+            format!("version: 1\nbuckets: {{backup: b-1}}\nversion: '{huge}'\n"),
+            format!("version: 1\nbuckets: {{backup: b-1}}\nexport: {{iam_role_arn: '{huge}', kms_key_id: alias/x}}\n"),
+            format!("version: 1\nbuckets: {{backup: '{huge}\n"),
+        ] {
+            // When parsed
+            let e = err(&text);
+            // Then the error is short
+            assert!(e.len() < 400, "{} bytes: {}", e.len(), crate::trigger::bounded(&e, 300));
+        }
     }
 
     #[test]

@@ -89,7 +89,8 @@ impl<'de> Deserialize<'de> for Span {
         let s = String::deserialize(d)?;
         Span::parse(&s).ok_or_else(|| {
             serde::de::Error::custom(format!(
-                "a duration like \"5m\", \"1h\", \"30d\" or \"2w\", got {s:?}"
+                "a duration like \"5m\", \"1h\", \"30d\" or \"2w\", got {}",
+                crate::trigger::excerpt_str(&s)
             ))
         })
     }

@@ -11,6 +11,7 @@
 mod aws_tests;
 pub mod execute;
 pub mod inventory;
+pub mod janitor;
 pub mod plan;
 pub mod report;
 pub mod testing;

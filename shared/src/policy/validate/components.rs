@@ -7,6 +7,7 @@ use chrono::Duration;
 use super::fields::{check_arn, check_identifier};
 use crate::error::{Error, Result};
 use crate::policy::{Component, DatabaseAccess, Policy, ResourceKind, SettingsInput};
+use crate::trigger::{excerpt_str, ONLY_MAX_LEN};
 
 impl Policy {
     pub(super) fn validate_components(&self) -> Result<()> {
@@ -17,7 +18,10 @@ impl Policy {
             if !seen.insert(c.name.as_str()) {
                 return Err(Error::policy(
                     format!("{at}.name"),
-                    format!("a name used once, but {:?} appears again", c.name),
+                    format!(
+                        "a name used once, but {} appears again",
+                        excerpt_str(&c.name)
+                    ),
                 ));
             }
             self.validate_component(&at, c)?;
@@ -106,15 +110,20 @@ impl Policy {
     }
 }
 
-fn validate_name(at: &str, name: &str) -> Result<()> {
+/// A component or sweep name: what a manual command's `only` can name (`trigger::could_be_named`).
+pub(super) fn validate_name(at: &str, name: &str) -> Result<()> {
     if name.is_empty()
+        || name.len() > ONLY_MAX_LEN
         || !name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     {
         return Err(Error::policy(
             format!("{at}.name"),
-            format!("lower-case letters, digits and hyphens, got {name:?}"),
+            format!(
+                "1 to {ONLY_MAX_LEN} lower-case letters, digits and hyphens, got {}",
+                excerpt_str(name)
+            ),
         ));
     }
     Ok(())
@@ -133,7 +142,7 @@ fn validate_database(at: &str, db: &DatabaseAccess, kind: ResourceKind) -> Resul
         )),
         (Some(n), _) if n.is_empty() || n.len() > 63 => Err(Error::policy(
             format!("{at}.database.name"),
-            format!("a database name of 1-63 characters, got {n:?}"),
+            format!("a database name of 1-63 characters, got {}", excerpt_str(n)),
         )),
         _ => Ok(()),
     }

@@ -7,6 +7,8 @@ mod verification;
 
 use super::{Buckets, Dr, Export, Limits, Policy, Prices, Tag, Thresholds};
 use crate::error::{Error, Result};
+use crate::trigger::excerpt_str;
+pub(crate) use fields::is_bucket_name;
 use fields::{check_arn, check_bucket, check_kms, check_region};
 use verification::{validate_restore_target, validate_sweeps};
 
@@ -66,7 +68,7 @@ fn validate_dr(dr: &Dr) -> Result<()> {
         if acct.len() != 12 || !acct.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::policy(
                 "dr.account_id",
-                format!("a 12-digit AWS account id, got {acct:?}"),
+                format!("a 12-digit AWS account id, got {}", excerpt_str(acct)),
             ));
         }
     }
@@ -174,6 +176,59 @@ mod tests {
             e.starts_with("invalid policy: limits.max_copies_in_flight: 1 to 5"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn made_up_regions_are_refused_naming_the_field() {
+        // Given a policy with a region no AWS partition has, in each place a region is written
+        let base = "version: 1\nbuckets: {backup: b-1}\n";
+        let sweep = |source: &str, replica: &str| {
+            format!("{base}verification:\n  sweeps:\n    - {{name: crr, source: {{bucket: b-1{source}}}, replica: {{bucket: b-2{replica}}}}}\n")
+        };
+        let cases = [
+            (format!("{base}dr: {{region: mars-north-1}}\n"), "dr.region: an AWS region"),
+            (format!("{base}dr: {{region: us-mars-1}}\n"), "dr.region: an AWS region"),
+            (format!("{base}dr: {{region: mars-north-1, kms_key_id: 'arn:aws:kms:mars-north-1:123456789012:key/abc'}}\n"), "dr.region: an AWS region"),
+            (sweep(", region: mars-north-1", ""), "verification.sweeps[0].source.region: an AWS region"),
+            (sweep("", ", region: mars-north-1"), "verification.sweeps[0].replica.region: an AWS region"),
+            (format!("{base}export: {{iam_role_arn: 'arn:aws:iam::123456789012:role/x', kms_key_id: 'arn:aws:kms:mars-north-1:123456789012:key/abc'}}\n"), "export.kms_key_id: "),
+            (format!("{base}export: {{iam_role_arn: 'arn:aws:iam:mars-north-1:123456789012:role/x', kms_key_id: alias/x}}\n"), "export.iam_role_arn: "),
+            (format!("{base}export: {{iam_role_arn: 'arn:aws:iam::123456789012:role/x', kms_key_id: 'arn:aws:kms:cn-north-1:123456789012:key/abc'}}\n"), "export.kms_key_id: "),
+            (format!("{base}components:\n  - {{name: a, kind: rds-instance, ids: [a], database: {{name: d, secret_arn: 'arn:aws:secretsmanager:mars-north-1:123456789012:secret:x'}}}}\n"), "components[0].database.secret_arn: "),
+        ];
+        for (text, expected) in cases {
+            // When it is parsed
+            let e = err(&text);
+            // Then the error names that field
+            assert!(
+                e.starts_with(&format!("invalid policy: {expected}")),
+                "{expected}: {e}"
+            );
+        }
+        // And every region AWS has (each partition's pattern) is accepted
+        for region in [
+            "us-east-1",
+            "ap-southeast-7",
+            "ca-west-1",
+            "il-central-1",
+            "mx-central-1",
+            "eu-central-2",
+            "me-central-1",
+            "af-south-1",
+            "sa-east-1",
+            "us-gov-west-1",
+            "cn-north-1",
+            "cn-northwest-1",
+            "us-iso-east-1",
+            "us-isob-east-1",
+            "us-isof-south-1",
+            "eu-isoe-west-1",
+            "eusc-de-east-1",
+        ] {
+            crate::policy::Policy::parse(&format!("{base}dr: {{region: {region}}}\n"))
+                .unwrap_or_else(|e| panic!("{region}: {e}"));
+        }
+        crate::policy::Policy::parse(&format!("{base}dr: {{region: cn-northwest-1, kms_key_id: 'arn:aws-cn:kms:cn-northwest-1:123456789012:key/abc'}}\n")).unwrap();
     }
 
     #[test]

@@ -5,11 +5,13 @@ use std::collections::BTreeSet;
 
 use chrono::Duration;
 
+use super::components::validate_name;
 use super::fields::{check_arn, check_bucket, check_identifier, check_region};
 use crate::error::{Error, Result};
 use crate::policy::{
     BackupSource, Component, Policy, ResourceKind, RestoreTarget, Selection, Sweep, Verify,
 };
+use crate::trigger::excerpt_str;
 
 pub(super) fn validate_restore_target(r: &RestoreTarget) -> Result<()> {
     let at = "verification.restore";
@@ -26,7 +28,10 @@ pub(super) fn validate_restore_target(r: &RestoreTarget) -> Result<()> {
         if !class.starts_with(prefix) || class.len() <= prefix.len() {
             return Err(Error::policy(
                 format!("{at}.{field}"),
-                format!("an instance class starting with {prefix:?}, got {class:?}"),
+                format!(
+                    "an instance class starting with {prefix:?}, got {}",
+                    excerpt_str(class)
+                ),
             ));
         }
     }
@@ -50,7 +55,10 @@ fn validate_security_groups(at: &str, ids: &[String]) -> Result<()> {
         if !ok {
             return Err(Error::policy(
                 format!("{at}.security_group_ids[{i}]"),
-                format!("a security group id like sg-0123456789abcdef0, got {g:?}"),
+                format!(
+                    "a security group id like sg-0123456789abcdef0, got {}",
+                    excerpt_str(g)
+                ),
             ));
         }
     }
@@ -81,10 +89,14 @@ pub(super) fn validate_sweeps(sweeps: &[Sweep]) -> Result<()> {
     let mut sweep_names = BTreeSet::new();
     for (i, sw) in sweeps.iter().enumerate() {
         let at = format!("verification.sweeps[{i}]");
-        if sw.name.is_empty() || !sweep_names.insert(sw.name.as_str()) {
+        validate_name(&at, &sw.name)?;
+        if !sweep_names.insert(sw.name.as_str()) {
             return Err(Error::policy(
                 format!("{at}.name"),
-                format!("a non-empty name used once, got {:?}", sw.name),
+                format!(
+                    "a name used once, but {} appears again",
+                    excerpt_str(&sw.name)
+                ),
             ));
         }
         validate_sweep(&at, sw)?;
@@ -223,7 +235,7 @@ fn validate_checks(at: &str, v: &Verify) -> Result<()> {
         if n.name.is_empty() || !names.insert(n.name.as_str()) {
             return Err(Error::policy(
                 format!("{at}.checks[{i}].name"),
-                format!("a non-empty name used once, got {:?}", n.name),
+                format!("a non-empty name used once, got {}", excerpt_str(&n.name)),
             ));
         }
         let head = n.sql.trim_start().to_ascii_lowercase();
@@ -277,6 +289,24 @@ mod tests {
             e.starts_with("invalid policy: verification.sweeps[0].replica.bucket"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn sweep_and_component_names_can_be_named_in_a_command() {
+        // Given names a manual command's `only` could never name (it takes 1-63 letters, digits
+        // and hyphens)
+        let base = "version: 1\nbuckets: {backup: b-1}\n";
+        let long = "a".repeat(64);
+        for (text, expected) in [
+            (format!("{base}verification:\n  sweeps:\n    - {{name: backups crr, source: {{bucket: b-1}}, replica: {{bucket: b-2}}}}\n"), "verification.sweeps[0].name: "),
+            (format!("{base}verification:\n  sweeps:\n    - {{name: {long}, source: {{bucket: b-1}}, replica: {{bucket: b-2}}}}\n"), "verification.sweeps[0].name: "),
+            (format!("{base}components:\n  - {{name: {long}, kind: elasticache, ids: [a]}}\n"), "components[0].name: "),
+        ] {
+            // When the policy is parsed
+            let e = err(&text);
+            // Then the name is refused by field
+            assert!(e.starts_with(&format!("invalid policy: {expected}")), "{e}");
+        }
     }
 
     #[test]
