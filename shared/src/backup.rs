@@ -42,6 +42,12 @@ pub struct Snapshot {
     pub kind: ResourceKind,
     pub id: String,
     pub arn: String,
+    /// The ARN of the snapshot this one was copied from, where AWS reports it (RDS
+    /// `SourceDBSnapshotIdentifier` for a cross-region or cross-account copy,
+    /// `SourceDBClusterSnapshotArn`): a DR copy is Lifeboat's copy of a primary snapshot only
+    /// if this, when known, is the primary's ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_snapshot_arn: Option<String>,
     pub source_id: String,
     pub region: String,
     /// Creation time as AWS reports it; some APIs (and emulators) leave it out.
@@ -269,6 +275,7 @@ mod tests {
             kind: ResourceKind::RdsInstance,
             id: id.into(),
             arn: format!("arn:aws:rds:us-east-1:123456789012:snapshot:{id}"),
+            source_snapshot_arn: None,
             source_id: "orders".into(),
             region: "us-east-1".into(),
             created_at: Some(t("2026-11-21T14:00:00Z")),

@@ -356,9 +356,12 @@ async fn retention_deletes_only_proven_lifeboat_snapshots() {
             .any(|s| s.starts_with("rds:ecommerce-prod-db")),
         "automated kept"
     );
-    // DR copies outside retention go; recent ones stay.
-    assert!(!dr.contains(&aged(45)), "{dr:?}");
+    // DR copies outside retention go a run after their primary (never in the same run: a
+    // failed primary deletion must not leave the primary without its copy); recent ones stay.
+    assert!(dr.contains(&aged(45)) && dr.contains(&aged(40)), "{dr:?}");
     assert!(dr.contains(&aged(1)));
+    // The 38-day-old one was first seen outside retention: not copied to earn proof.
+    assert!(!dr.contains(&aged(38)), "{dr:?}");
     let deleted = report.count("delete-snapshot", Outcome::Done);
     assert_eq!(deleted, 2, "{}", report.render_text());
     let primary_deletes: Vec<_> = report
@@ -368,6 +371,25 @@ async fn retention_deletes_only_proven_lifeboat_snapshots() {
         .collect();
     assert_eq!(primary_deletes.len(), 2);
     assert!(primary_deletes.iter().all(|d| d.reason.contains("DR copy available") && d.reason.contains("export COMPLETE")), "{primary_deletes:?}");
+
+    // The next run: the primaries are gone, so their DR copies go; the 38-day-old snapshot goes
+    // once its export completed (moto completes exports at once), and nothing is copied.
+    let next = invoke(&f, json!({"action": "run"}), "req-2").await;
+    let dr = snapshot_ids(&f, DR).await;
+    assert!(!dr.contains(&aged(45)) && !dr.contains(&aged(40)), "{dr:?}");
+    assert_eq!(
+        next.count("delete-dr-copy", Outcome::Done),
+        2,
+        "{}",
+        next.render_text()
+    );
+    assert!(!snapshot_ids(&f, PRIMARY).await.contains(&aged(38)));
+    assert_eq!(
+        next.count("copy-to-dr", Outcome::Done),
+        0,
+        "{}",
+        next.render_text()
+    );
 }
 
 #[tokio::test]

@@ -137,6 +137,8 @@ pub async fn snapshots(
                 kind: ResourceKind::Elasticache,
                 id: name.to_string(),
                 arn: s.arn().unwrap_or_default().to_string(),
+                // ElastiCache snapshots are not copied across regions.
+                source_snapshot_arn: None,
                 source_id: s
                     .replication_group_id()
                     .or(s.cache_cluster_id())

@@ -199,6 +199,11 @@ pub async fn db_snapshots(
                 kind: ResourceKind::RdsInstance,
                 id: id.to_string(),
                 arn: s.db_snapshot_arn().unwrap_or_default().to_string(),
+                // Set for cross-region and cross-account copies, as the source's ARN.
+                source_snapshot_arn: s
+                    .source_db_snapshot_identifier()
+                    .filter(|a| a.starts_with("arn:"))
+                    .map(str::to_string),
                 source_id: s.db_instance_identifier().unwrap_or_default().to_string(),
                 region: region.to_string(),
                 // A copy's SnapshotCreateTime is the copy's; the original time is the data's.
@@ -241,6 +246,7 @@ pub async fn cluster_snapshots(
                 kind: ResourceKind::AuroraCluster,
                 id: id.to_string(),
                 arn: s.db_cluster_snapshot_arn().unwrap_or_default().to_string(),
+                source_snapshot_arn: s.source_db_cluster_snapshot_arn().map(str::to_string),
                 source_id: s.db_cluster_identifier().unwrap_or_default().to_string(),
                 region: region.to_string(),
                 created_at: time(s.snapshot_create_time()),
@@ -338,6 +344,9 @@ mod tests {
                             .db_snapshot_identifier("lifeboat-orders-20261121-0000")
                             .snapshot_create_time(at(600))
                             .original_snapshot_create_time(at(4))
+                            .source_db_snapshot_identifier(
+                                "arn:aws:rds:us-east-1:123456789012:snapshot:lifeboat-orders-20261121-0000",
+                            )
                             .snapshot_type("manual")
                             .build(),
                     )
@@ -350,9 +359,13 @@ mod tests {
             manual_only: true,
         };
         let snaps = db_snapshots(&rds, "us-west-2", filter).await.unwrap();
-        // Then its time is the original's
+        // Then its time is the original's, and the snapshot it was copied from is recorded
         assert_eq!(snaps[0].created_at, crate::aws_time(Some(&at(4))));
         assert_eq!(snaps[0].region, "us-west-2");
+        assert_eq!(
+            snaps[0].source_snapshot_arn.as_deref(),
+            Some("arn:aws:rds:us-east-1:123456789012:snapshot:lifeboat-orders-20261121-0000")
+        );
     }
 
     #[tokio::test]

@@ -33,6 +33,7 @@ fn snapshot(kind: ResourceKind, id: &str) -> Snapshot {
         kind,
         id: id.into(),
         arn: format!("arn:aws:rds:us-east-1:123456789012:snapshot:{id}"),
+        source_snapshot_arn: None,
         source_id: "orders".into(),
         region: "us-east-1".into(),
         created_at: None,

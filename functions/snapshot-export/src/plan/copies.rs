@@ -1,4 +1,5 @@
-//! DR copies: at most `limits.copies_in_flight` per destination region.
+//! DR copies: at most `limits.copies_in_flight` per destination region. A DR copy serves
+//! recovery inside retention: a snapshot that retention lets go is never copied.
 
 use super::*;
 
@@ -8,7 +9,8 @@ pub(super) fn plan_copies(
     inv: &Inventory,
     scope: &Scope,
     ours: &[&Snapshot],
-    dr_by_id: &BTreeMap<&str, &Snapshot>,
+    dr: &DrView,
+    expired: &BTreeSet<(ResourceKind, String)>,
     settings_of: &dyn Fn(&Snapshot) -> (String, Settings),
     out: &mut Plan,
 ) {
@@ -26,7 +28,25 @@ pub(super) fn plan_copies(
         .iter()
         .copied()
         .filter(|s| s.kind != ResourceKind::Elasticache && settings_of(s).1.copy_to_dr)
-        .filter(|s| !dr_by_id.contains_key(s.id.as_str()))
+        .filter(|s| !expired.contains(&(s.kind, s.id.clone())))
+        .filter(|s| match dr.of(s) {
+            DrState::Missing | DrState::Unknown => true,
+            DrState::Copy(_) => false,
+            DrState::LookAlike(other) => {
+                // The name is taken: a copy under it would be refused (or, worse, counted as
+                // done), and the snapshot holding it is not ours to remove.
+                out.findings.push(Finding {
+                    severity: Severity::Warning,
+                    resource: Some(format!("{dr_region}/{}", s.id)),
+                    message: format!(
+                        "no DR copy can be made: {dr_region} already has a snapshot named {} that is not Lifeboat's copy of it ({})",
+                        s.id,
+                        copy_of(other, s).err().unwrap_or_default()
+                    ),
+                });
+                false
+            }
+        })
         .collect();
     // Newest first: the newest backup matters most for the DR region's recovery point.
     wanted.sort_by(|a, b| b.time().cmp(&a.time()).then(a.id.cmp(&b.id)));

@@ -17,11 +17,7 @@ pub(super) fn plan_exports(
         }
         match snap.kind {
             ResourceKind::RdsInstance | ResourceKind::AuroraCluster => {
-                let tasks: Vec<&ExportTask> = inv
-                    .exports
-                    .iter()
-                    .filter(|t| t.source_arn == snap.arn)
-                    .collect();
+                let tasks: Vec<&ExportTask> = exports_of(inv, snap).collect();
                 if tasks.iter().any(|t| !t.failed()) {
                     continue;
                 }
@@ -65,6 +61,11 @@ pub(super) fn plan_exports(
                     deferred = true;
                     action.reason =
                         format!("snapshot is {}; it is exported once available", snap.status);
+                } else if snap.arn.is_empty() {
+                    // The export task names its source by ARN, and so does its proof.
+                    deferred = true;
+                    action.reason =
+                        "AWS reported no ARN for the snapshot; it is exported once it does".into();
                 }
                 out.steps.push(Planned {
                     step: Step::StartExport {

@@ -2,6 +2,11 @@
 
 use super::*;
 
+/// A DR copy's status in the manifest when there is none yet.
+const NOT_STARTED: &str = "not-started";
+/// ... and when none is made: the snapshot was outside retention before it had one.
+const NOT_MADE: &str = "not-made";
+
 /// The state of a snapshot's DR copy and export as the manifest records it.
 #[allow(clippy::too_many_arguments)]
 pub fn manifest_for(
@@ -20,10 +25,14 @@ pub fn manifest_for(
         settings.copy_to_dr && snap.kind != ResourceKind::Elasticache,
     ) {
         (Some(region), true) => {
-            let copy = inv.dr_snapshots.iter().find(|d| d.id == snap.id);
+            // Only Lifeboat's copy of this snapshot: a look-alike of its name is no DR copy.
+            let copy = inv
+                .dr_snapshots
+                .iter()
+                .find(|d| d.id == snap.id && copy_of(d, snap).is_ok());
             let status = copy
                 .map(|c| c.status.clone())
-                .unwrap_or_else(|| "not-started".into());
+                .unwrap_or_else(|| NOT_STARTED.into());
             settled &= status == "available";
             Some(ManifestCopy {
                 region: region.clone(),
@@ -53,7 +62,7 @@ pub fn manifest_for(
                 }
             }
             _ => {
-                let task = inv.exports.iter().rfind(|t| t.source_arn == snap.arn);
+                let task = exports_of(inv, snap).last();
                 let status = task
                     .map(|t| t.status.clone())
                     .unwrap_or_else(|| "NOT_STARTED".into());
@@ -115,6 +124,10 @@ pub fn manifests(
 ) -> Vec<Planned> {
     let by_source: BTreeMap<&str, &Source> =
         inv.sources.iter().map(|s| (s.id.as_str(), s)).collect();
+    // Snapshots retention lets go get no DR copy (see `retention`): the manifest says so.
+    let ours: Vec<&Snapshot> = inv.snapshots.iter().filter(|s| s.managed()).collect();
+    let expired = outside_retention(&ours, &|s: &Snapshot| component_of(policy, inv, s), now);
+    let dr = DrView::new(inv);
     let mut steps = Vec::new();
     for snap in inv.snapshots.iter().filter(|s| s.managed()) {
         let gone = deleted.contains(&snap.id);
@@ -152,6 +165,19 @@ pub fn manifests(
         );
         let key = manifest_key(snap.kind, &snap.source_id, &snap.id);
         let (mut manifest, mut settled) = (manifest, settled);
+        if let Some(c) = manifest.dr_copy.as_mut() {
+            if c.status == NOT_STARTED
+                && expired.contains(&(snap.kind, snap.id.clone()))
+                && !matches!(dr.of(snap), DrState::Unknown)
+            {
+                c.status = NOT_MADE.into();
+                settled = snap.available()
+                    && manifest
+                        .export
+                        .as_ref()
+                        .is_none_or(|e| e.status == "COMPLETE");
+            }
+        }
         let reason = if gone {
             manifest.snapshot.status = "deleted".into();
             settled = false; // nothing left to tag

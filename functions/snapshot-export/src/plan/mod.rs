@@ -2,13 +2,15 @@
 //! with its reason, and a keep/delete decision with its reason for every snapshot in scope.
 //! No I/O and no clock reads here: `now` is a parameter. One file per concern: [`creates`]
 //! (this period's snapshots), [`copies`] (DR copies), [`exports`] (S3 exports), [`manifests`],
-//! [`retention`] (grandfather-father-son, deletion only with proof).
+//! [`retention`] (grandfather-father-son, deletion only with proof), [`proof`] (which DR-region
+//! snapshot is Lifeboat's copy of which snapshot, which export is whose).
 
 mod copies;
 mod coverage;
 mod creates;
 mod exports;
 mod manifests;
+mod proof;
 mod retention;
 #[cfg(test)]
 mod tests;
@@ -31,6 +33,7 @@ use coverage::*;
 use creates::*;
 use exports::*;
 pub use manifests::{manifest_for, manifests};
+use proof::*;
 pub use retention::gfs_keep;
 use retention::*;
 
@@ -170,22 +173,7 @@ pub fn plan(policy: &Policy, inv: &Inventory, scope: &Scope, now: DateTime<Utc>)
     plan_creates(policy, inv, scope, &sources, &mut out);
 
     // Lifeboat's snapshots in scope, with the settings of their component.
-    let by_source: BTreeMap<&str, &Source> =
-        inv.sources.iter().map(|s| (s.id.as_str(), s)).collect();
-    let settings_of = |snap: &Snapshot| -> (String, Settings) {
-        match by_source.get(snap.source_id.as_str()) {
-            Some(src) if src.kind == snap.kind => (src.component.clone(), src.settings.clone()),
-            _ => {
-                let comp = snap
-                    .tags
-                    .get(TAG_COMPONENT)
-                    .cloned()
-                    .unwrap_or_else(|| snap.source_id.clone());
-                let settings = policy.settings_by_name(&comp);
-                (comp, settings)
-            }
-        }
-    };
+    let settings_of = |snap: &Snapshot| component_of(policy, inv, snap);
     let ours: Vec<&Snapshot> = inv
         .snapshots
         .iter()
@@ -195,23 +183,41 @@ pub fn plan(policy: &Policy, inv: &Inventory, scope: &Scope, now: DateTime<Utc>)
             scope.includes(&comp, &s.source_id)
         })
         .collect();
-    let dr_by_id: BTreeMap<&str, &Snapshot> = inv
-        .dr_snapshots
-        .iter()
-        .map(|s| (s.id.as_str(), s))
-        .collect();
+    let dr = DrView::new(inv);
+    let expired = outside_retention(&ours, &settings_of, now);
 
-    plan_copies(policy, inv, scope, &ours, &dr_by_id, &settings_of, &mut out);
-    plan_exports(policy, inv, &ours, &settings_of, &mut out);
-    plan_retention(
+    plan_copies(
         policy,
         inv,
         scope,
         &ours,
-        &dr_by_id,
+        &dr,
+        &expired,
         &settings_of,
-        now,
         &mut out,
     );
+    plan_exports(policy, inv, &ours, &settings_of, &mut out);
+    plan_retention(policy, inv, scope, &ours, &dr, &settings_of, now, &mut out);
     out
+}
+
+/// The component of a snapshot and its settings: its source's when the source is selected,
+/// else those of the component named in its tag.
+fn component_of(policy: &Policy, inv: &Inventory, snap: &Snapshot) -> (String, Settings) {
+    match inv
+        .sources
+        .iter()
+        .find(|s| s.id == snap.source_id && s.kind == snap.kind)
+    {
+        Some(src) => (src.component.clone(), src.settings.clone()),
+        None => {
+            let comp = snap
+                .tags
+                .get(TAG_COMPONENT)
+                .cloned()
+                .unwrap_or_else(|| snap.source_id.clone());
+            let settings = policy.settings_by_name(&comp);
+            (comp, settings)
+        }
+    }
 }

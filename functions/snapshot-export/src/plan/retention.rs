@@ -1,4 +1,7 @@
-//! Retention: grandfather-father-son tiers, and deletion only with proof of a safe copy.
+//! Retention: grandfather-father-son tiers, and deletion only with proof of a safe copy. A DR
+//! copy serves recovery inside retention: a snapshot retention lets go is not copied to earn
+//! proof (its export, where the policy requires one, still is), and a DR copy goes only after
+//! its primary is gone, so a failed primary deletion never leaves a snapshot to copy again.
 
 use super::*;
 
@@ -68,33 +71,102 @@ pub(super) fn retention_text(r: Retention) -> String {
     parts.join(", ")
 }
 
+/// Lifeboat's snapshots grouped per source, the unit retention counts over.
+fn by_source<'a>(ours: &[&'a Snapshot]) -> BTreeMap<(ResourceKind, &'a str), Vec<&'a Snapshot>> {
+    let mut groups: BTreeMap<(ResourceKind, &str), Vec<&Snapshot>> = BTreeMap::new();
+    for s in ours {
+        groups
+            .entry((s.kind, s.source_id.as_str()))
+            .or_default()
+            .push(s);
+    }
+    groups
+}
+
+/// Which of one source's snapshots retention keeps, with why (see [`gfs_keep`]); only
+/// available snapshots with a known time count.
+fn kept(snaps: &[&Snapshot], r: Retention, now: DateTime<Utc>) -> BTreeMap<String, String> {
+    let times: Vec<(String, DateTime<Utc>)> = snaps
+        .iter()
+        .filter(|s| s.available())
+        .filter_map(|s| s.time().map(|t| (s.id.clone(), t)))
+        .collect();
+    gfs_keep(&times, r, now)
+}
+
+/// Lifeboat's snapshots that retention lets go: available, dated, and kept by no rule. They
+/// are not copied to the DR region.
+pub(super) fn outside_retention(
+    ours: &[&Snapshot],
+    settings_of: &dyn Fn(&Snapshot) -> (String, Settings),
+    now: DateTime<Utc>,
+) -> BTreeSet<(ResourceKind, String)> {
+    let mut out = BTreeSet::new();
+    for snaps in by_source(ours).into_values() {
+        let keep = kept(&snaps, settings_of(snaps[0]).1.retention, now);
+        out.extend(
+            snaps
+                .iter()
+                .filter(|s| s.available() && s.time().is_some() && !keep.contains_key(&s.id))
+                .map(|s| (s.kind, s.id.clone())),
+        );
+    }
+    out
+}
+
+/// The note on a snapshot outside retention that has no DR copy of its own.
+const NO_COPY_MADE: &str = "no DR copy made for a snapshot that retention lets go";
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn plan_retention(
     policy: &Policy,
     inv: &Inventory,
     scope: &Scope,
     ours: &[&Snapshot],
-    dr_by_id: &BTreeMap<&str, &Snapshot>,
+    dr: &DrView,
     settings_of: &dyn Fn(&Snapshot) -> (String, Settings),
     now: DateTime<Utc>,
     out: &mut Plan,
 ) {
+    // A source the policy selects, and whether this run covers it; for one it does not select,
+    // whether this run reports it (an unnarrowed run, or `only` naming it).
+    let selected = |kind: ResourceKind, source_id: &str| {
+        inv.sources
+            .iter()
+            .find(|src| src.id == source_id && src.kind == kind)
+    };
+    let reported = |kind: ResourceKind, source_id: &str| match selected(kind, source_id) {
+        Some(src) => scope.includes(&src.component, &src.id),
+        None => scope.only.is_empty() || scope.only.iter().any(|o| o == source_id),
+    };
+    // Not selected, as far as can be told: a kind whose listing failed has no known sources.
+    let unselected = |kind: ResourceKind, source_id: &str| {
+        selected(kind, source_id).is_none() && !inv.unread_sources.contains_key(&kind)
+    };
+
     // Snapshots Lifeboat did not make are never touched; say so once per snapshot.
     for s in inv.snapshots.iter().filter(|s| !s.managed()) {
-        let in_scope = inv.sources.iter().any(|src| {
-            src.id == s.source_id && src.kind == s.kind && scope.includes(&src.component, &src.id)
-        });
-        if in_scope {
-            out.decisions.push(Decision {
-                subject: s.id.clone(),
-                verdict: Verdict::Keep,
-                reason: if s.manual {
-                    "never deleted: a manual snapshot Lifeboat did not make".into()
-                } else {
-                    "never deleted: an automated snapshot (AWS manages it)".into()
-                },
-            });
+        if !reported(s.kind, &s.source_id) {
+            continue;
         }
+        let what = if s.manual {
+            "a manual snapshot Lifeboat did not make"
+        } else {
+            "an automated snapshot (AWS manages it)"
+        };
+        let reason = if unselected(s.kind, &s.source_id) {
+            format!(
+                "never deleted: {} is not selected by the policy; {what}",
+                s.source_id
+            )
+        } else {
+            format!("never deleted: {what}")
+        };
+        out.decisions.push(Decision {
+            subject: s.id.clone(),
+            verdict: Verdict::Keep,
+            reason,
+        });
     }
 
     // Newest restorable backup per source, over every snapshot (automated ones too).
@@ -110,21 +182,9 @@ pub(super) fn plan_retention(
         }
     }
 
-    let mut groups: BTreeMap<(ResourceKind, &str), Vec<&Snapshot>> = BTreeMap::new();
-    for s in ours {
-        groups
-            .entry((s.kind, s.source_id.as_str()))
-            .or_default()
-            .push(s);
-    }
-    for ((kind, source), snaps) in groups {
+    for ((kind, source), snaps) in by_source(ours) {
         let settings = settings_of(snaps[0]).1;
-        let times: Vec<(String, DateTime<Utc>)> = snaps
-            .iter()
-            .filter(|s| s.available())
-            .filter_map(|s| s.time().map(|t| (s.id.clone(), t)))
-            .collect();
-        let keep = gfs_keep(&times, settings.retention, now);
+        let keep = kept(&snaps, settings.retention, now);
         let rule = retention_text(settings.retention);
         for s in snaps {
             let verdict = |v: Verdict, reason: String| Decision {
@@ -156,28 +216,38 @@ pub(super) fn plan_retention(
                 ));
                 continue;
             }
+            // Outside retention from here on.
             let mut missing = Vec::new();
             let mut proof = Vec::new();
+            let mut notes = Vec::new();
             if settings.require_dr_copy && kind != ResourceKind::Elasticache {
-                match dr_by_id.get(s.id.as_str()) {
-                    Some(c) if c.available() => {
+                match dr.of(s) {
+                    DrState::Copy(c) if c.available() => {
                         proof.push(format!("DR copy available in {}", c.region))
                     }
-                    Some(c) => missing.push(format!("its DR copy is {}", c.status)),
-                    None => missing.push("it has no DR copy".to_string()),
+                    DrState::Copy(c) => missing.push(format!("its DR copy is {}", c.status)),
+                    DrState::Unknown => missing.push(
+                        "the DR region could not be read (a DR copy of it may be under way)"
+                            .to_string(),
+                    ),
+                    // A DR copy serves recovery inside retention: none is made for this one.
+                    DrState::Missing => notes.push(NO_COPY_MADE.to_string()),
+                    DrState::LookAlike(other) => notes.push(format!(
+                        "{NO_COPY_MADE} (the {} snapshot of its name is not its copy: not proof)",
+                        other.region
+                    )),
                 }
             }
+            let mut export_missing = false;
             if settings.require_export {
                 let done = match kind {
                     ResourceKind::Elasticache => elasticache_exported(inv, &s.id),
-                    _ => inv
-                        .exports
-                        .iter()
-                        .any(|e| e.source_arn == s.arn && e.status == "COMPLETE"),
+                    _ => exports_of(inv, s).any(|e| e.status == "COMPLETE"),
                 };
                 if done {
                     proof.push("export COMPLETE".into());
                 } else {
+                    export_missing = true;
                     missing.push("its export has not completed".into());
                 }
             }
@@ -186,26 +256,35 @@ pub(super) fn plan_retention(
             }
             let age = (now - t).num_days();
             if !missing.is_empty() {
-                out.decisions.push(verdict(
-                    Verdict::Keep,
-                    format!(
-                        "outside retention ({rule}, {age} days old) but {}: kept until proven safe",
-                        missing.join(" and ")
-                    ),
-                ));
+                let mut reason = format!(
+                    "outside retention ({rule}, {age} days old) but {}: kept until proven safe",
+                    missing.join(" and ")
+                );
+                if !notes.is_empty() {
+                    reason.push_str(&format!("; {}", notes.join("; ")));
+                    if export_missing && missing.len() == 1 {
+                        reason.push_str("; deleted once its export completes");
+                    }
+                }
+                out.decisions.push(verdict(Verdict::Keep, reason));
                 continue;
             }
             if !policy.automation.delete_expired_snapshots {
                 out.decisions.push(verdict(Verdict::Keep, format!("outside retention ({rule}, {age} days old); deletion is off (automation.delete_expired_snapshots)")));
                 continue;
             }
-            let reason = format!(
-                "outside retention ({rule}, {age} days old); {}",
+            let mut grounds = notes;
+            grounds.insert(
+                0,
                 if proof.is_empty() {
-                    "no copy is required by policy; a newer backup exists".to_string()
+                    "no copy is required by policy".to_string()
                 } else {
-                    format!("{}; a newer backup exists", proof.join(", "))
-                }
+                    proof.join(", ")
+                },
+            );
+            let reason = format!(
+                "outside retention ({rule}, {age} days old); {}; a newer backup exists",
+                grounds.join("; ")
             );
             out.decisions.push(verdict(Verdict::Delete, reason.clone()));
             out.steps.push(Planned {
@@ -220,30 +299,92 @@ pub(super) fn plan_retention(
         }
     }
 
-    // DR copies: the same retention; never the newest DR copy of a source.
-    let mut dr_groups: BTreeMap<(ResourceKind, &str), Vec<&Snapshot>> = BTreeMap::new();
-    for s in inv.dr_snapshots.iter().filter(|s| s.managed()) {
+    plan_dr_retention(
+        policy,
+        scope,
+        dr,
+        inv,
+        settings_of,
+        &reported,
+        &unselected,
+        now,
+        out,
+    );
+}
+
+/// The DR region: Lifeboat's copies under the same retention, each only after its primary is
+/// gone and never the newest DR copy of a source; every other snapshot there is kept and said
+/// so, a look-alike of one of ours as no proof.
+#[allow(clippy::too_many_arguments)]
+fn plan_dr_retention(
+    policy: &Policy,
+    scope: &Scope,
+    dr: &DrView,
+    inv: &Inventory,
+    settings_of: &dyn Fn(&Snapshot) -> (String, Settings),
+    reported: &dyn Fn(ResourceKind, &str) -> bool,
+    unselected: &dyn Fn(ResourceKind, &str) -> bool,
+    now: DateTime<Utc>,
+    out: &mut Plan,
+) {
+    let in_scope = |s: &Snapshot| {
         let (comp, _) = settings_of(s);
-        if scope.includes(&comp, &s.source_id) {
-            dr_groups
-                .entry((s.kind, s.source_id.as_str()))
-                .or_default()
-                .push(s);
+        scope.includes(&comp, &s.source_id)
+    };
+    let mut groups: BTreeMap<(ResourceKind, &str), Vec<&Snapshot>> = BTreeMap::new();
+    for s in &inv.dr_snapshots {
+        let subject = format!("{}/{}", s.region, s.id);
+        let keep = |reason: String| Decision {
+            subject: subject.clone(),
+            verdict: Verdict::Keep,
+            reason,
+        };
+        match dr.primary_of(s) {
+            // The copy of a primary that is still there, or of one that is gone.
+            Some(p) if copy_of(s, p).is_ok() => {
+                if in_scope(s) {
+                    groups.entry((s.kind, s.source_id.as_str())).or_default().push(s);
+                }
+            }
+            None if s.managed() => {
+                if in_scope(s) {
+                    groups.entry((s.kind, s.source_id.as_str())).or_default().push(s);
+                }
+            }
+            // Named like one of our snapshots, and not its copy.
+            Some(p) if p.managed() => {
+                if in_scope(p) {
+                    out.decisions.push(keep(format!(
+                        "not proof of a DR copy of {}: not Lifeboat's copy of it ({}); kept (never deleted: not ours)",
+                        p.id,
+                        copy_of(s, p).err().unwrap_or_default()
+                    )));
+                }
+            }
+            _ if !reported(s.kind, &s.source_id) => {}
+            _ if s.lifeboat_named() => out.decisions.push(keep(format!(
+                "named like a Lifeboat snapshot but without Lifeboat's {TAG_MANAGED} tag: not ours; never deleted"
+            ))),
+            _ if unselected(s.kind, &s.source_id) => out.decisions.push(keep(format!(
+                "never deleted: {} is not selected by the policy; a manual snapshot Lifeboat did not make",
+                s.source_id
+            ))),
+            _ => out.decisions.push(keep(
+                "never deleted: a manual snapshot Lifeboat did not make".into(),
+            )),
         }
     }
-    for ((_, source), snaps) in dr_groups {
+
+    for ((kind, source), snaps) in groups {
         let settings = settings_of(snaps[0]).1;
         let rule = retention_text(settings.retention);
-        let times: Vec<(String, DateTime<Utc>)> = snaps
+        let keep = kept(&snaps, settings.retention, now);
+        let newest_dr = snaps
             .iter()
             .filter(|s| s.available())
-            .filter_map(|s| s.time().map(|t| (s.id.clone(), t)))
-            .collect();
-        let keep = gfs_keep(&times, settings.retention, now);
-        let newest_dr = times
-            .iter()
+            .filter_map(|s| s.time().map(|t| (s.id.as_str(), t)))
             .max_by_key(|(_, t)| *t)
-            .map(|(id, _)| id.clone());
+            .map(|(id, _)| id);
         for s in snaps {
             let subject = format!("{}/{}", s.region, s.id);
             let verdict = |v: Verdict, reason: String| Decision {
@@ -266,10 +407,26 @@ pub(super) fn plan_retention(
                     Verdict::Keep,
                     format!("within retention ({rule}): {why}"),
                 ));
-            } else if newest_dr.as_deref() == Some(s.id.as_str()) {
+            } else if newest_dr == Some(s.id.as_str()) {
                 out.decisions.push(verdict(
                     Verdict::Keep,
                     format!("outside retention but the newest DR copy of {source}"),
+                ));
+            } else if let Some(p) = dr.primary_of(s) {
+                out.decisions.push(verdict(
+                    Verdict::Keep,
+                    format!(
+                        "outside retention ({rule}) but its primary is still in {}: a DR copy goes only after its primary is gone (a later run)",
+                        p.region
+                    ),
+                ));
+            } else if dr.primaries_unread(kind) {
+                out.decisions.push(verdict(
+                    Verdict::Keep,
+                    format!(
+                        "outside retention ({rule}) but the snapshots in {} could not be read: that its primary is gone cannot be shown",
+                        scope.primary_region
+                    ),
                 ));
             } else if !policy.automation.delete_expired_snapshots {
                 out.decisions.push(verdict(
@@ -279,7 +436,7 @@ pub(super) fn plan_retention(
                 ));
             } else {
                 let reason = format!(
-                    "DR copy outside retention ({rule}, {} days old); a newer DR copy exists",
+                    "DR copy outside retention ({rule}, {} days old); its primary is gone; a newer DR copy exists",
                     (now - t).num_days()
                 );
                 out.decisions.push(verdict(Verdict::Delete, reason.clone()));
