@@ -152,12 +152,16 @@ pub async fn advance<R: Resumable>(
                 "another invocation ({}) is advancing this function's run until {}; this one did nothing",
                 h.0.owner, h.0.expires_at
             );
-            match resume {
-                Some(id) => Response::InProgress {
-                    run_id: id.to_string(),
+            // The same run holding it (a duplicate delivery of the same event, or an earlier
+            // attempt that could not release it, e.g. during an S3 outage) is in progress, not
+            // skipped: the loop keeps resuming it instead of ending with nothing done.
+            if resume.is_some() || h.0.owner == owner {
+                Response::InProgress {
+                    run_id: owner,
                     progress: json!({ "note": reason }),
-                },
-                None => Response::skipped(None, reason),
+                }
+            } else {
+                Response::skipped(None, reason)
             }
         }
     })
