@@ -85,6 +85,8 @@ if [ "${BENCH_SKIP_ARM64:-0}" != 1 ]; then
 fi
 
 # --- emulator and seeding --------------------------------------------------------------------
+# The benchmark seeds ~500 manual snapshots: raise the emulator's stand-in quota above them.
+export LIFEBOAT_EMULATOR_SNAPSHOT_QUOTA=${LIFEBOAT_EMULATOR_SNAPSHOT_QUOTA:-1000}
 # shellcheck source=local-aws.sh
 source "$root/scripts/local-aws.sh" "$state"
 set -euo pipefail

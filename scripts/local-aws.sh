@@ -2,6 +2,9 @@
 # Starts the pinned moto server on loopback for the demo and the benchmark.
 #   source scripts/local-aws.sh STATE_DIR   -> exports AWS_ENDPOINT_URL, LIFEBOAT_EMULATOR_CLOCK_FILE,
 #                                              MOTO_PID; stop it with `kill $MOTO_PID`.
+# moto answers RDS DescribeAccountAttributes through a stand-in in scripts/moto_server.py: the
+# manual-snapshot quotas with Max 100 (AWS's default), or LIFEBOAT_EMULATOR_SNAPSHOT_QUOTA when
+# that is set in the environment (e.g. 1000 for a benchmark that seeds hundreds of snapshots).
 # (The integration tests start their own emulators: see tests/src/lib.rs.)
 set -euo pipefail
 _root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

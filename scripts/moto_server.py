@@ -6,6 +6,8 @@ automated snapshot from last week), this launcher makes moto's clock read
 `now + offset`, where offset (seconds, may be negative) is read on every call from the file
 named by LIFEBOAT_EMULATOR_CLOCK_FILE. With no file or an empty one the clock is the real one.
 
+It also answers RDS DescribeAccountAttributes, which moto lacks, with a stand-in (see below).
+
 Usage: python moto_server.py PORT
 """
 import datetime
@@ -33,6 +35,43 @@ core_utils.utcnow = _shifted_utcnow
 import moto.rds.models as rds_models  # noqa: E402  (imports utcnow by name)
 
 rds_models.utcnow = _shifted_utcnow
+
+# --- Stand-in: RDS DescribeAccountAttributes -------------------------------------------------
+# moto 5.2.5 does not implement RDS DescribeAccountAttributes (it answers HTTP 500), so every
+# local snapshot-export report carried a "quota cannot be read" WARNING that hid real warnings.
+# This is a stand-in, not moto's: it answers with the two quotas Lifeboat reads, in the shape
+# AWS uses (moto serialises the result with the RDS Query protocol model:
+# <DescribeAccountAttributesResponse><DescribeAccountAttributesResult><AccountQuotas>
+# <AccountQuota><AccountQuotaName>ManualSnapshots</AccountQuotaName><Used>N</Used><Max>100</Max>
+# ...). Max is AWS's default quota, 100, or LIFEBOAT_EMULATOR_SNAPSHOT_QUOTA (an account whose
+# quota was raised: the benchmark seeds 500 snapshots); Used is the number of manual snapshots
+# moto holds in the request's region. The quota is only reported: moto itself refuses creates
+# past MOTO_RDS_SNAPSHOT_LIMIT (default 1000), whatever this says.
+from moto.core.responses import ActionResult  # noqa: E402
+from moto.rds.responses import RDSResponse  # noqa: E402
+
+STAND_IN_MANUAL_SNAPSHOT_QUOTA = int(os.environ.get("LIFEBOAT_EMULATOR_SNAPSHOT_QUOTA") or 100)
+
+
+def _stand_in_describe_account_attributes(self):
+    def manual(snapshots):
+        return sum(1 for s in snapshots.values() if s.snapshot_type == "manual")
+
+    quotas = [
+        ("ManualSnapshots", manual(self.backend.database_snapshots)),
+        ("ManualClusterSnapshots", manual(self.backend.cluster_snapshots)),
+    ]
+    return ActionResult(
+        {
+            "AccountQuotas": [
+                {"AccountQuotaName": name, "Used": used, "Max": STAND_IN_MANUAL_SNAPSHOT_QUOTA}
+                for name, used in quotas
+            ]
+        }
+    )
+
+
+RDSResponse.describe_account_attributes = _stand_in_describe_account_attributes
 
 from moto.server import main  # noqa: E402
 

@@ -12,7 +12,7 @@ use chrono::Utc;
 use lifeboat_shared::clients::Aws;
 use lifeboat_shared::config::Env;
 use lifeboat_shared::policy::Policy;
-use lifeboat_shared::report::{Outcome, Status};
+use lifeboat_shared::report::{Outcome, Severity, Status, Verdict};
 use lifeboat_tests::{Emulator, DR, PRIMARY};
 use restore_verification::sweeps::plan::SweepReport;
 use restore_verification::App;
@@ -374,6 +374,43 @@ async fn sampling_and_armed_repair() {
         "{}",
         armed.render_text()
     );
+    // Every mismatch re-copied and verified equal: the sweep passes with a warning naming the
+    // repaired objects (the replica was damaged), never a critical "0 passed, 1 failed".
+    assert_eq!(armed.status, Status::Warning, "{}", armed.render_text());
+    assert_eq!(armed.verdicts(Verdict::Pass), 1, "{}", armed.render_text());
+    assert_eq!(armed.verdicts(Verdict::Fail), 0, "{}", armed.render_text());
+    assert!(
+        armed.decisions[0]
+            .reason
+            .starts_with("3 mismatches found and repaired (re-copied from the source, verified)"),
+        "{}",
+        armed.decisions[0].reason
+    );
+    assert!(
+        armed.headline.starts_with("integrity sweeps: 1 passed")
+            && armed.headline.ends_with("0 failed"),
+        "{}",
+        armed.headline
+    );
+    let repaired = armed
+        .findings
+        .iter()
+        .find(|f| f.severity == Severity::Warning && f.message.contains("repaired"))
+        .unwrap_or_else(|| {
+            panic!(
+                "a warning names the repaired objects: {}",
+                armed.render_text()
+            )
+        });
+    for i in 0..3 {
+        assert!(
+            repaired
+                .message
+                .contains(&format!("backups/orders/part-{i:04}.json")),
+            "{}",
+            repaired.message
+        );
+    }
     let after = sweep_of(&run(&w, json!({"action": "sweep", "sample_rate": 1})).await);
     assert_eq!(
         (after.status.as_str(), after.mismatch_details.len()),

@@ -1,7 +1,7 @@
 //! The S3 side of the integrity sweep: list both sides (at once) and decide what the listings
 //! prove; HEAD both sides with checksum mode on where they cannot (or for every object, with
 //! `compare: checksum`); hash bodies only when the stored checksums cannot decide; re-copy from
-//! the source of truth when armed.
+//! the source of truth when armed, and compare again to verify each copy.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -348,7 +348,23 @@ pub async fn run(sides: &Sides, sw: &Sweep, opts: &Options) -> Result<SweepRepor
                 .send()
                 .await
             {
-                Ok(_) => m.repaired = true,
+                // A copy that succeeded is not yet proof: compare the two sides again, the
+                // same way (stored checksums, else the bodies), before calling it repaired.
+                Ok(_) => match compare_one(sides, sw, &m.key, &n).await {
+                    Outcome::Match { .. } => m.repaired = true,
+                    Outcome::Mismatch(why, _) => {
+                        m.reason = format!(
+                            "{}; re-copied, but the replica still differs: {why}",
+                            m.reason
+                        );
+                    }
+                    Outcome::Error(e) => {
+                        m.reason = format!(
+                            "{}; re-copied, but the copy could not be verified: {e}",
+                            m.reason
+                        );
+                    }
+                },
                 Err(e) => {
                     let (code, msg) = aws_error_parts(&e);
                     m.reason = format!("{}; re-copy failed: {code}: {msg}", m.reason);

@@ -1,6 +1,6 @@
 //! The pure part of the S3 integrity sweep (seed 002's backfill validator): which objects are
 //! sampled, how two objects compare from their listings and from their stored metadata, and the
-//! verdict. The S3 calls are in `s3.rs`.
+//! verdict. The S3 calls are in `execute.rs`.
 
 use std::collections::BTreeMap;
 
@@ -137,7 +137,9 @@ pub fn source_key(replica_key: &str, source_prefix: &str, replica_prefix: &str) 
 pub struct Mismatch {
     pub key: String,
     pub reason: String,
-    /// Re-copied from the source of truth (only when the run is armed to repair).
+    /// Re-copied from the source of truth and, compared again after the copy, found equal to it
+    /// (only when the run is armed to repair). A copy that failed or still differs is `false`,
+    /// with why in `reason`.
     pub repaired: bool,
 }
 
@@ -145,7 +147,9 @@ pub struct Mismatch {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepReport {
     pub name: String,
-    /// `PASS` below the threshold, else `FAIL`.
+    /// `PASS` below the threshold, else `FAIL`: what the sample measured, before any repair (an
+    /// armed sweep that repaired every mismatch still says `FAIL` here; its verdict in the report
+    /// is PASS, and each of `mismatch_details` says `repaired`).
     pub status: String,
     pub mismatch_rate_percent: f64,
     pub threshold_percent: f64,
