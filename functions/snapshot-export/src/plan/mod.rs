@@ -11,6 +11,8 @@ mod creates;
 mod exports;
 mod manifests;
 mod proof;
+#[cfg(test)]
+mod proof_tests;
 mod retention;
 #[cfg(test)]
 mod tests;
