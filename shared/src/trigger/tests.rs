@@ -350,8 +350,10 @@ fn every_malformed_event_is_rejected_with_a_named_field() {
 
 #[test]
 fn alarm_through_eventbridge() {
-    let v: Value =
-        serde_json::from_str(include_str!("../../../events/triggers/alarm-eventbridge.json")).unwrap();
+    let v: Value = serde_json::from_str(include_str!(
+        "../../../events/triggers/alarm-eventbridge.json"
+    ))
+    .unwrap();
     let Trigger::Alarm(a) = Trigger::parse(&v).unwrap() else {
         panic!("not an alarm")
     };
@@ -425,8 +427,10 @@ fn backup_and_restore_jobs() {
 
 #[test]
 fn schedule_keeps_time_and_rule() {
-    let v: Value =
-        serde_json::from_str(include_str!("../../../events/snapshot-export/schedule.json")).unwrap();
+    let v: Value = serde_json::from_str(include_str!(
+        "../../../events/snapshot-export/schedule.json"
+    ))
+    .unwrap();
     let Trigger::Schedule(s) = Trigger::parse(&v).unwrap() else {
         panic!("not a schedule")
     };
