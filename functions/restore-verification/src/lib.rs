@@ -42,7 +42,6 @@ pub struct App {
     pub aws: Aws,
     pub sns: aws_sdk_sns::Client,
     pub s3: aws_sdk_s3::Client,
-    pub secrets: aws_sdk_secretsmanager::Client,
     pub cloud: restores::inventory::Clients,
 }
 
@@ -56,7 +55,6 @@ impl App {
 
     pub fn new(aws: Aws, env: Env, policy: Policy) -> App {
         let conf = aws.config();
-        let secrets = aws_sdk_secretsmanager::Client::new(conf);
         App {
             env,
             policy,
@@ -66,9 +64,8 @@ impl App {
                 rds: aws_sdk_rds::Client::new(conf),
                 elasticache: aws_sdk_elasticache::Client::new(conf),
                 backup: aws_sdk_backup::Client::new(conf),
-                secrets: secrets.clone(),
+                secrets: aws_sdk_secretsmanager::Client::new(conf),
             },
-            secrets,
             aws,
         }
     }
