@@ -160,6 +160,10 @@ pub struct Manifest {
     /// restore-verification compares the restored copy with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<DataFingerprint>,
+    /// Why a component with database access has no fingerprint (the snapshot was already too
+    /// old when a run could take one, or taking it failed): restore-verification says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint_missing: Option<String>,
 }
 
 impl Manifest {
@@ -375,6 +379,7 @@ mod tests {
                 taken_at: t("2026-11-21T00:01:00Z"),
                 keys: 42,
             })),
+            fingerprint_missing: None,
         };
         // When it is written and read back
         let json = serde_json::to_value(&m).unwrap();

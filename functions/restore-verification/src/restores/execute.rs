@@ -500,14 +500,18 @@ pub(crate) async fn step(
             let checked =
                 match verify::recorded_fingerprint(cx.s3, &cx.policy.buckets.backup, job).await {
                     Err(e) => Err(format!("could not read the backup's manifest: {e}")),
-                    Ok(expected) => verify::run_checks(
+                    Ok(recorded) => verify::run_checks(
                         &cx.clients.secrets,
                         cx.local_endpoints,
                         comp,
                         job,
-                        expected.as_ref(),
+                        recorded.fingerprint.as_ref(),
                     )
                     .await
+                    .map(|mut checks| {
+                        verify::explain_missing(&mut checks, recorded.missing.as_deref());
+                        checks
+                    })
                     .map_err(|e| format!("could not check the restored data: {e}")),
                 };
             match checked {

@@ -12,14 +12,22 @@ use lifeboat_shared::policy::Component;
 
 use super::plan::{Job, Origin};
 
+/// What the backup's manifest records about the data at snapshot time: the fingerprint, or
+/// why there is none.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    pub fingerprint: Option<DataFingerprint>,
+    pub missing: Option<String>,
+}
+
 /// The fingerprint recorded at snapshot time, if the backup is Lifeboat's and one was taken.
 pub async fn recorded_fingerprint(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     job: &Job,
-) -> Result<Option<DataFingerprint>, String> {
+) -> Result<Recorded, String> {
     if job.backup.origin != Origin::Lifeboat {
-        return Ok(None);
+        return Ok(Recorded::default());
     }
     let key = backup::manifest_key(job.kind, &job.backup.source_id, &job.backup.id);
     let manifest: Option<(serde_json::Value, String)> =
@@ -27,15 +35,36 @@ pub async fn recorded_fingerprint(
             .await
             .map_err(|e| e.to_string())?;
     let Some((m, _)) = manifest else {
-        return Ok(None);
+        return Ok(Recorded::default());
     };
     backup::check_schema(m.get("schema").and_then(|v| v.as_str()))
         .map_err(|e| format!("s3://{bucket}/{key}: {e}"))?;
+    let missing = m
+        .get("fingerprint_missing")
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
     match m.get("fingerprint") {
-        None | Some(serde_json::Value::Null) => Ok(None),
+        None | Some(serde_json::Value::Null) => Ok(Recorded {
+            fingerprint: None,
+            missing,
+        }),
         Some(v) => serde_json::from_value(v.clone())
-            .map(Some)
+            .map(|f| Recorded {
+                fingerprint: Some(f),
+                missing: None,
+            })
             .map_err(|e| format!("s3://{bucket}/{key}: fingerprint not readable: {e}")),
+    }
+}
+
+/// The row-count line of a backup without a fingerprint carries the manifest's reason.
+pub fn explain_missing(checks: &mut [CheckResult], missing: Option<&str>) {
+    let Some(why) = missing else { return };
+    for c in checks.iter_mut().filter(|c| {
+        c.detail.starts_with("no fingerprint recorded")
+            || c.detail.ends_with("no count recorded at snapshot time")
+    }) {
+        c.detail = format!("{} (the manifest says: {why})", c.detail);
     }
 }
 

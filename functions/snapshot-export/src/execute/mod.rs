@@ -93,6 +93,8 @@ struct Walk {
     /// (source id, snapshot id) of the snapshots this run requested.
     created: Vec<(String, String)>,
     fingerprints: BTreeMap<String, DataFingerprint>,
+    /// Why a due fingerprint was not taken (it failed), by snapshot id, for the manifest.
+    fingerprint_missing: BTreeMap<String, String>,
     /// Snapshots deleted (or, in a dry run, to be deleted) this run.
     deleted: BTreeSet<String>,
     actions: BTreeMap<Phase, Vec<Action>>,
@@ -124,6 +126,7 @@ pub async fn work(
         inventory_passes: 1,
         created: Vec::new(),
         fingerprints: BTreeMap::new(),
+        fingerprint_missing: BTreeMap::new(),
         deleted: BTreeSet::new(),
     };
     for phase in PHASES {
@@ -139,9 +142,11 @@ pub async fn work(
         let done = match phase {
             Phase::Fingerprint if dry_run => Vec::new(),
             Phase::Fingerprint => {
-                let (fps, actions) =
-                    fingerprints(c, policy, local_endpoints, &w.inv, &w.created, now).await;
+                let due = plan::fingerprints_due(policy, &w.inv, scope, &w.created, now);
+                let (fps, missing, actions) =
+                    fingerprints(c, policy, local_endpoints, &w.inv, &due, now).await;
                 w.fingerprints = fps;
+                w.fingerprint_missing = missing;
                 actions
             }
             Phase::Manifest => {
@@ -153,6 +158,8 @@ pub async fn work(
                     {
                         if let Some(fp) = w.fingerprints.get(&snapshot.id) {
                             manifest.fingerprint = Some(fp.clone());
+                        } else if let Some(why) = w.fingerprint_missing.get(&snapshot.id) {
+                            manifest.fingerprint_missing = Some(why.clone());
                         }
                     }
                 }
@@ -177,7 +184,10 @@ pub async fn work(
                                 snapshot_id,
                                 ..
                             },
-                            Outcome::Done,
+                            // Already done: the snapshot was absent when planned, so the
+                            // create's answer was lost and its retry found it. It still needs
+                            // its fingerprint.
+                            Outcome::Done | Outcome::AlreadyDone,
                         ) => w.created.push((source_id.clone(), snapshot_id.clone())),
                         (
                             Step::DeleteSnapshot { snapshot, .. },
@@ -214,26 +224,30 @@ pub async fn work(
     report.measure("WorkSeconds", started.elapsed().as_secs_f64(), "Seconds");
 }
 
-/// The data fingerprint of each source whose snapshot this run just requested, where the
-/// policy gives database access: taken right after the request, so it describes the data the
-/// snapshot holds (rows written in between are within the row-count tolerance). Keyed by
-/// snapshot id; one action per fingerprint.
+/// The data fingerprint of each snapshot due one (see [`plan::fingerprints_due`]): taken right
+/// after the request, so it describes the data the snapshot holds (rows written in between are
+/// within the row-count tolerance). An earlier run's snapshot is fingerprinted only if its
+/// manifest records none (one GET). Keyed by snapshot id; one action per fingerprint taken or
+/// failed, and the failures' reasons for the manifest.
 pub async fn fingerprints(
     c: &Clients,
     policy: &Policy,
     local: &BTreeMap<String, (String, u16)>,
     inv: &Inventory,
-    created: &[(String, String)],
+    due: &[plan::Due],
     now: DateTime<Utc>,
 ) -> (
-    BTreeMap<String, lifeboat_shared::data::DataFingerprint>,
+    BTreeMap<String, DataFingerprint>,
+    BTreeMap<String, String>,
     Vec<Action>,
 ) {
     use lifeboat_shared::data::{self, Family};
+    let bucket = policy.buckets.backup.as_str();
     let mut out = BTreeMap::new();
+    let mut missing = BTreeMap::new();
     let mut actions = Vec::new();
-    for (source_id, snapshot_id) in created {
-        let Some(src) = inv.sources.iter().find(|s| &s.id == source_id) else {
+    for d in due {
+        let Some(src) = inv.sources.iter().find(|s| s.id == d.source_id) else {
             continue;
         };
         let Some(access) = policy
@@ -244,12 +258,24 @@ pub async fn fingerprints(
         else {
             continue;
         };
-        let mut a = Action::new(
-            "fingerprint",
-            snapshot_id,
-            "row counts and primary-key checksums (Redis: key count) at snapshot time, for restore-verification",
-        )
-        .target(format!("{} {}", src.kind, src.id));
+        let mut why = "row counts and primary-key checksums (Redis: key count) at snapshot time, for restore-verification".to_string();
+        if d.unless_recorded {
+            let key = lifeboat_shared::backup::manifest_key(src.kind, &src.id, &d.snapshot_id);
+            match lifeboat_shared::journal::read_json::<Manifest>(&c.s3, bucket, &key).await {
+                Ok(Some((m, _))) if m.fingerprint.is_some() => continue,
+                Ok(_) => {
+                    why = format!(
+                        "an earlier run requested this snapshot but recorded no fingerprint; it is \
+                         within {} min of the snapshot, so one is taken now",
+                        plan::FINGERPRINT_WINDOW_MINUTES
+                    )
+                }
+                // Unknown: taking one is harmless, the manifest write keeps either.
+                Err(e) => why = format!("the manifest could not be read ({e}): taken in case"),
+            }
+        }
+        let mut a = Action::new("fingerprint", &d.snapshot_id, why)
+            .target(format!("{} {}", src.kind, src.id));
         let taken = async {
             let family = Family::of(&src.engine)
                 .ok_or_else(|| format!("engine {:?} cannot be fingerprinted", src.engine))?;
@@ -265,16 +291,24 @@ pub async fn fingerprints(
         match taken {
             Ok(fp) => {
                 a.outcome = Outcome::Done;
-                out.insert(snapshot_id.clone(), fp);
+                out.insert(d.snapshot_id.clone(), fp);
             }
             Err(e) => {
                 a.outcome = Outcome::Failed;
+                missing.insert(
+                    d.snapshot_id.clone(),
+                    format!(
+                        "taking it failed at {} ({e}); a run within {} min of the snapshot tries again",
+                        now.format("%Y-%m-%d %H:%M UTC"),
+                        plan::FINGERPRINT_WINDOW_MINUTES
+                    ),
+                );
                 a.error = Some(e);
             }
         }
         actions.push(a);
     }
-    (out, actions)
+    (out, missing, actions)
 }
 
 /// One step's call under its rule (see [`errors::settle`]): failures read `code: message`.
@@ -414,7 +448,21 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Settled, Str
                 {
                     if old.check().is_ok() {
                         manifest.fingerprint = old.fingerprint;
+                        if manifest.fingerprint_missing.is_none() {
+                            manifest.fingerprint_missing = old.fingerprint_missing;
+                        }
                     }
+                }
+                if manifest.fingerprint.is_some() {
+                    manifest.fingerprint_missing = None;
+                } else if manifest.fingerprint_missing.is_none()
+                    || !plan::within_window(snapshot, manifest.written_at)
+                {
+                    // Past the window a failure's "tries again" no longer holds.
+                    manifest.fingerprint_missing = Some(plan::missing_reason(
+                        manifest.snapshot.created_at,
+                        manifest.written_at,
+                    ));
                 }
             }
             let body = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;

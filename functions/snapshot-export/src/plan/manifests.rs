@@ -108,6 +108,7 @@ pub fn manifest_for(
         written_at: now,
         written_by: scope.run_id.clone(),
         fingerprint: None,
+        fingerprint_missing: None,
     };
     (manifest, settled)
 }

@@ -1,7 +1,7 @@
 //! The pure core of snapshot-export: from (policy, inventory, now) to a plan of steps, each
 //! with its reason, and a keep/delete decision with its reason for every snapshot in scope.
 //! No I/O and no clock reads here: `now` is a parameter. One file per concern: [`creates`]
-//! (this period's snapshots), [`copies`] (DR copies), [`exports`] (S3 exports), [`manifests`],
+//! (this period's snapshots), [`fingerprints`] (which get a data fingerprint), [`copies`] (DR copies), [`exports`] (S3 exports), [`manifests`],
 //! [`retention`] (grandfather-father-son, deletion only with proof), [`proof`] (which DR-region
 //! snapshot is Lifeboat's copy of which snapshot, which export is whose).
 
@@ -9,6 +9,7 @@ mod copies;
 mod coverage;
 mod creates;
 mod exports;
+mod fingerprints;
 mod manifests;
 mod proof;
 #[cfg(test)]
@@ -34,6 +35,9 @@ use copies::*;
 use coverage::*;
 use creates::*;
 use exports::*;
+pub use fingerprints::{
+    fingerprints_due, missing_reason, within_window, Due, FINGERPRINT_WINDOW_MINUTES,
+};
 pub use manifests::{manifest_for, manifests};
 use proof::*;
 pub use retention::gfs_keep;
