@@ -81,10 +81,56 @@ pub struct Inventory {
     /// get no snapshot this run, and the plan says so for each one.
     pub unread_sources: BTreeMap<ResourceKind, String>,
     /// Reads that failed, with the AWS error: the plan works around them and says so.
-    pub read_errors: Vec<(String, String)>,
+    pub read_errors: Vec<ReadError>,
 }
 
-const QUOTA_READ: &str = "the manual-snapshot quota (DescribeAccountAttributes)";
+/// A read the inventory could not make. The guards that must not take an absence for a fact
+/// (a DR copy's primary "gone", a DR copy "missing") ask for the read by kind, not by words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// The primary region's snapshots of one kind.
+    Snapshots(ResourceKind),
+    /// The DR region's snapshots.
+    DrSnapshots,
+    ExportTasks,
+    /// Objects in the backup bucket (ElastiCache exports).
+    ExportedObjects,
+    /// The manual-snapshot quotas (read once per run).
+    Quota,
+}
+
+impl Read {
+    /// The read in the report's words.
+    pub fn label(self) -> &'static str {
+        match self {
+            Read::Snapshots(ResourceKind::RdsInstance) => "DB snapshots (DescribeDBSnapshots)",
+            Read::Snapshots(ResourceKind::AuroraCluster) => {
+                "cluster snapshots (DescribeDBClusterSnapshots)"
+            }
+            Read::Snapshots(ResourceKind::Elasticache) => {
+                "ElastiCache snapshots (DescribeSnapshots)"
+            }
+            Read::DrSnapshots => "DR-region snapshots",
+            Read::ExportTasks => "export tasks (DescribeExportTasks)",
+            Read::ExportedObjects => "objects in the backup bucket (ListObjectsV2)",
+            Read::Quota => "the manual-snapshot quota (DescribeAccountAttributes)",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadError {
+    pub what: Read,
+    /// The AWS error.
+    pub error: String,
+}
+
+impl Inventory {
+    /// The read failed in this inventory.
+    pub fn unread(&self, what: Read) -> bool {
+        self.read_errors.iter().any(|e| e.what == what)
+    }
+}
 
 /// Reads everything the plan needs. A failed read is recorded in `read_errors` and leaves its
 /// part of the inventory empty, which the plan treats as "no proof": nothing is deleted on it.
@@ -112,9 +158,9 @@ pub async fn refresh(c: &Clients, policy: &Policy, earlier: Option<&Inventory>) 
         },
         read_dr(c),
     );
-    let mut take = |what: &str, r: Result<(), String>| {
-        if let Err(e) = r {
-            inv.read_errors.push((what.to_string(), e));
+    let mut take = |what: Read, r: Result<(), String>| {
+        if let Err(error) = r {
+            inv.read_errors.push(ReadError { what, error });
         }
     };
     let mut sources = Vec::new();
@@ -133,32 +179,29 @@ pub async fn refresh(c: &Clients, policy: &Policy, earlier: Option<&Inventory>) 
         }
     }
     take(
-        "DB snapshots (DescribeDBSnapshots)",
+        Read::Snapshots(ResourceKind::RdsInstance),
         db_snaps
             .map(|v| snapshots.extend(v))
             .map_err(|e| e.to_string()),
     );
     take(
-        "cluster snapshots (DescribeDBClusterSnapshots)",
+        Read::Snapshots(ResourceKind::AuroraCluster),
         cl_snaps
             .map(|v| snapshots.extend(v))
             .map_err(|e| e.to_string()),
     );
     take(
-        "ElastiCache snapshots (DescribeSnapshots)",
+        Read::Snapshots(ResourceKind::Elasticache),
         ec_snaps.map(|v| snapshots.extend(v)),
     );
     let mut export_tasks = Vec::new();
-    take(
-        "export tasks (DescribeExportTasks)",
-        exports.map(|v| export_tasks = v),
-    );
+    take(Read::ExportTasks, exports.map(|v| export_tasks = v));
     let mut quota = (None, None);
-    take(QUOTA_READ, quotas.map(|q| quota = q));
+    take(Read::Quota, quotas.map(|q| quota = q));
     let mut dr_snaps = Vec::new();
-    take("DR-region snapshots", dr.map(|v| dr_snaps = v));
+    take(Read::DrSnapshots, dr.map(|v| dr_snaps = v));
     if let Some(e) = earlier {
-        let quota_errors = e.read_errors.iter().filter(|(what, _)| what == QUOTA_READ);
+        let quota_errors = e.read_errors.iter().filter(|r| r.what == Read::Quota);
         inv.read_errors.extend(quota_errors.cloned());
     }
     inv.sources = sources;
@@ -175,10 +218,10 @@ pub async fn refresh(c: &Clients, policy: &Policy, earlier: Option<&Inventory>) 
     if wants_objects {
         match s3::keys(&c.s3, &policy.buckets.backup, PREFIX).await {
             Ok(keys) => inv.exported_objects = keys,
-            Err(e) => inv.read_errors.push((
-                format!("objects in s3://{}", policy.buckets.backup),
-                e.to_string(),
-            )),
+            Err(e) => inv.read_errors.push(ReadError {
+                what: Read::ExportedObjects,
+                error: e.to_string(),
+            }),
         }
     }
     inv

@@ -30,7 +30,7 @@ use lifeboat_shared::policy::{Policy, ResourceKind, Retention, Settings};
 use lifeboat_shared::report::{Action, Decision, Finding, Severity, Verdict};
 use serde::{Deserialize, Serialize};
 
-pub use crate::inventory::{ExportTask, Inventory, Quota, Source};
+pub use crate::inventory::{ExportTask, Inventory, Quota, Read, ReadError, Source};
 use copies::*;
 use coverage::*;
 use creates::*;
@@ -148,11 +148,11 @@ const MAX_EXPORT_ATTEMPTS: usize = 3;
 /// The whole plan for one pass.
 pub fn plan(policy: &Policy, inv: &Inventory, scope: &Scope, now: DateTime<Utc>) -> Plan {
     let mut out = Plan::default();
-    for (what, err) in &inv.read_errors {
+    for e in &inv.read_errors {
         out.findings.push(Finding {
             severity: Severity::Warning,
             resource: None,
-            message: format!("could not read {what}: {err}"),
+            message: format!("could not read {}: {}", e.what.label(), e.error),
         });
     }
     let sources: Vec<&Source> = inv

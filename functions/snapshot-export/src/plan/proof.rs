@@ -84,17 +84,6 @@ pub(super) struct DrView<'a> {
     inv: &'a Inventory,
 }
 
-/// Words of the inventory's read-error labels (`inventory.rs`) that name a read.
-const DR_READ: &str = "DR-region";
-
-fn primary_read(kind: ResourceKind) -> &'static str {
-    match kind {
-        ResourceKind::RdsInstance => "DescribeDBSnapshots",
-        ResourceKind::AuroraCluster => "DescribeDBClusterSnapshots",
-        ResourceKind::Elasticache => "ElastiCache snapshots",
-    }
-}
-
 impl<'a> DrView<'a> {
     pub(super) fn new(inv: &'a Inventory) -> DrView<'a> {
         DrView {
@@ -108,10 +97,7 @@ impl<'a> DrView<'a> {
                 .iter()
                 .map(|s| ((s.kind, s.id.as_str()), s))
                 .collect(),
-            unread: inv
-                .read_errors
-                .iter()
-                .any(|(what, _)| what.contains(DR_READ)),
+            unread: inv.unread(Read::DrSnapshots),
             inv,
         }
     }
@@ -136,9 +122,6 @@ impl<'a> DrView<'a> {
     /// The primary region's snapshots of this kind could not be read: a primary's absence
     /// proves nothing.
     pub(super) fn primaries_unread(&self, kind: ResourceKind) -> bool {
-        self.inv
-            .read_errors
-            .iter()
-            .any(|(what, _)| what.contains(primary_read(kind)))
+        self.inv.unread(Read::Snapshots(kind))
     }
 }

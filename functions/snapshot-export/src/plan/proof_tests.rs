@@ -306,10 +306,10 @@ fn given_the_primary_snapshots_could_not_be_read_then_no_dr_copy_is_deleted() {
     let inv = Inventory {
         sources: vec![source(&p)],
         dr_snapshots: vec![dr_copy(&old, "available"), dr_copy(&new, "available")],
-        read_errors: vec![(
-            "DB snapshots (DescribeDBSnapshots)".into(),
-            "Throttling: Rate exceeded".into(),
-        )],
+        read_errors: vec![ReadError {
+            what: Read::Snapshots(ResourceKind::RdsInstance),
+            error: "Throttling: Rate exceeded".into(),
+        }],
         ..Default::default()
     };
     // When the run is planned
@@ -327,10 +327,10 @@ fn given_the_dr_region_could_not_be_read_then_an_old_snapshot_waits_for_it() {
     let p = policy("");
     let mut inv = Inventory {
         sources: vec![source(&p)],
-        read_errors: vec![(
-            "DR-region snapshots".into(),
-            "AccessDenied: not authorized".into(),
-        )],
+        read_errors: vec![ReadError {
+            what: Read::DrSnapshots,
+            error: "AccessDenied: not authorized".into(),
+        }],
         ..Default::default()
     };
     let new = proven_newest(&mut inv);
