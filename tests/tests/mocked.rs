@@ -267,7 +267,10 @@ async fn failed_export_is_retried_quota_warns_and_redis_is_exported_to_s3() {
             )
             .build()
     });
-    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&listing]);
+    // The deletion intent written before the old Redis snapshot goes.
+    let intent = mock!(aws_sdk_s3::Client::put_object)
+        .then_output(|| aws_sdk_s3::operation::put_object::PutObjectOutput::builder().build());
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&listing, &intent]);
 
     let clients = Clients {
         rds,
@@ -325,7 +328,12 @@ async fn failed_export_is_retried_quota_warns_and_redis_is_exported_to_s3() {
         creates.is_empty(),
         "both periods already have their snapshots"
     );
-    let actions = execute::execute(&clients, &policy.buckets.backup, rest, false, 4, None).await;
+    let cx = execute::StepContext {
+        bucket: &policy.buckets.backup,
+        run_id: "run-1",
+        now: t(NOW),
+    };
+    let actions = execute::execute(&clients, &cx, rest, false, 4, None).await;
     let export = actions.iter().find(|a| a.kind == "start-export").unwrap();
     assert_eq!(export.outcome, Outcome::Done);
     assert!(
@@ -350,6 +358,7 @@ async fn failed_export_is_retried_quota_warns_and_redis_is_exported_to_s3() {
         "only the proven old Redis snapshot is deleted"
     );
     assert_eq!(create.num_calls() + cache_create.num_calls(), 0);
+    assert_eq!(intent.num_calls(), 1, "the deletion's intent came first");
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 
 mod aws_backup;
 mod data_checks;
+mod fault_proxy;
 mod integrity_sweep;
 mod mocked;
 mod pagination;

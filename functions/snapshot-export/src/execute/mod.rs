@@ -95,8 +95,9 @@ struct Walk {
     fingerprints: BTreeMap<String, DataFingerprint>,
     /// Why a due fingerprint was not taken (it failed), by snapshot id, for the manifest.
     fingerprint_missing: BTreeMap<String, String>,
-    /// Snapshots deleted (or, in a dry run, to be deleted) this run.
-    deleted: BTreeSet<String>,
+    /// This run's deletions whose intent was recorded (in a dry run: planned), with their
+    /// outcome: the Manifest phase settles them.
+    deletions: Vec<(plan::Intent, Outcome)>,
     actions: BTreeMap<Phase, Vec<Action>>,
 }
 
@@ -110,9 +111,13 @@ pub async fn work(
     inv: &Invocation,
     report: &mut Report,
 ) {
-    let bucket = policy.buckets.backup.as_str();
     let n = policy.limits.max_concurrent_calls as usize;
     let (dry_run, now, stop_at) = (inv.dry_run, inv.now, inv.stop_at);
+    let cx = StepContext {
+        bucket: policy.buckets.backup.as_str(),
+        run_id: &scope.run_id,
+        now,
+    };
     let started = Instant::now();
     let first = inventory::inventory(c, policy).await;
     let plan = plan::plan(policy, &first, scope, now);
@@ -127,7 +132,7 @@ pub async fn work(
         created: Vec::new(),
         fingerprints: BTreeMap::new(),
         fingerprint_missing: BTreeMap::new(),
-        deleted: BTreeSet::new(),
+        deletions: Vec::new(),
     };
     for phase in PHASES {
         let refresh = phase.refresh_before();
@@ -150,7 +155,13 @@ pub async fn work(
                 actions
             }
             Phase::Manifest => {
-                let mut manifests = plan::manifests(policy, &w.inv, scope, now, &w.deleted);
+                let deleting: BTreeSet<String> = w
+                    .deletions
+                    .iter()
+                    .filter(|(i, _)| i.place == Where::Primary)
+                    .map(|(i, _)| i.snapshot.id.clone())
+                    .collect();
+                let mut manifests = plan::manifests(policy, &w.inv, scope, now, &deleting);
                 for m in &mut manifests {
                     if let Step::WriteManifest {
                         snapshot, manifest, ..
@@ -163,7 +174,9 @@ pub async fn work(
                         }
                     }
                 }
-                execute(c, bucket, manifests, dry_run, n, stop_at).await
+                let mut done = execute(c, &cx, manifests, dry_run, n, stop_at).await;
+                done.extend(settle_intents(c, &cx, policy, scope, &w, dry_run).await);
+                done
             }
             Phase::Create | Phase::CopyAndExport | Phase::Delete => {
                 let steps: Vec<Planned> = w
@@ -174,7 +187,7 @@ pub async fn work(
                     .cloned()
                     .collect();
                 let attempted = steps.iter().any(|p| !p.deferred && p.blocked.is_none());
-                let actions = execute(c, bucket, steps.clone(), dry_run, n, stop_at).await;
+                let actions = execute(c, &cx, steps.clone(), dry_run, n, stop_at).await;
                 // `execute` answers in the order of the steps.
                 for (p, a) in steps.iter().zip(&actions) {
                     match (&p.step, a.outcome) {
@@ -189,11 +202,17 @@ pub async fn work(
                             // its fingerprint.
                             Outcome::Done | Outcome::AlreadyDone,
                         ) => w.created.push((source_id.clone(), snapshot_id.clone())),
-                        (
-                            Step::DeleteSnapshot { snapshot, .. },
-                            Outcome::Done | Outcome::AlreadyDone | Outcome::Planned,
-                        ) => {
-                            w.deleted.insert(snapshot.id.clone());
+                        (Step::DeleteSnapshot { snapshot, place }, outcome)
+                            if outcome != Outcome::Deferred
+                                && !a
+                                    .error
+                                    .as_deref()
+                                    .is_some_and(|e| e.starts_with(NO_INTENT)) =>
+                        {
+                            w.deletions.push((
+                                plan::Intent::new(snapshot, *place, cx.run_id, now),
+                                outcome,
+                            ));
                         }
                         _ => {}
                     }
@@ -311,6 +330,178 @@ pub async fn fingerprints(
     (out, missing, actions)
 }
 
+/// PUT of a JSON object in the backup bucket.
+async fn put_json<T: serde::Serialize>(
+    c: &Clients,
+    bucket: &str,
+    key: &str,
+    value: &T,
+) -> Result<(), String> {
+    let body = serde_json::to_vec_pretty(value).map_err(|e| e.to_string())?;
+    settle(
+        "PutObject",
+        c.s3.put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(body))
+            .send()
+            .await,
+        errors::never,
+    )
+    .map(|_| ())
+}
+
+/// Settles every deletion intent: this run's (from their outcomes) and those earlier runs left
+/// (from the inventory). One report line each; see [`plan::settlement`].
+async fn settle_intents(
+    c: &Clients,
+    cx: &StepContext<'_>,
+    policy: &Policy,
+    scope: &Scope,
+    w: &Walk,
+    dry_run: bool,
+) -> Vec<Action> {
+    let mut actions = Vec::new();
+    let mut intents: Vec<(plan::Intent, Option<Outcome>)> = w
+        .deletions
+        .iter()
+        .map(|(i, o)| (i.clone(), Some(*o)))
+        .collect();
+    match lifeboat_shared::aws::s3::keys(&c.s3, cx.bucket, plan::INTENTS).await {
+        Ok(keys) => {
+            for key in keys {
+                if intents.iter().any(|(i, _)| i.key() == key) {
+                    continue;
+                }
+                match lifeboat_shared::journal::read_json::<plan::Intent>(&c.s3, cx.bucket, &key)
+                    .await
+                {
+                    Ok(Some((i, _))) => intents.push((i, None)),
+                    Ok(None) => {}
+                    Err(e) => {
+                        let mut a = Action::new(
+                            "settle-deletion",
+                            key.rsplit('/').next().unwrap_or(&key),
+                            "an earlier run's deletion intent",
+                        )
+                        .target(format!("s3://{}/{key}", cx.bucket));
+                        a.outcome = Outcome::Failed;
+                        a.error = Some(format!("could not read it: {e}"));
+                        actions.push(a);
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            let mut a = Action::new(
+                "settle-deletion",
+                plan::INTENTS,
+                "deletion intents earlier runs left, to settle their manifests",
+            )
+            .target(format!("s3://{}/{}", cx.bucket, plan::INTENTS));
+            a.outcome = Outcome::Failed;
+            a.error = Some(format!("could not list them: {e}"));
+            actions.push(a);
+        }
+    }
+    for (intent, outcome) in intents {
+        let what = match intent.place {
+            Where::Primary => "the snapshot",
+            Where::Dr => "its DR copy",
+        };
+        let earlier = if outcome.is_some() {
+            String::new()
+        } else {
+            format!(
+                " (deleted by run {} at {})",
+                intent.run_id,
+                intent.at.format("%Y-%m-%d %H:%M UTC")
+            )
+        };
+        let target = format!("s3://{}/{}", cx.bucket, intent.manifest_key);
+        match plan::settlement(&intent, outcome, &w.inv) {
+            plan::Settlement::Deleted => {
+                let mut a = Action::new(
+                    "write-manifest",
+                    &intent.snapshot.id,
+                    format!("records that {what} was deleted by retention{earlier}; the export and copies it names remain"),
+                )
+                .target(target);
+                if dry_run {
+                    a.outcome = Outcome::Planned;
+                } else {
+                    let r = async {
+                        let existing = lifeboat_shared::journal::read_json::<Manifest>(
+                            &c.s3,
+                            cx.bucket,
+                            &intent.manifest_key,
+                        )
+                        .await
+                        .map_err(|e| format!("could not read the manifest: {e}"))?
+                        .map(|(m, _)| m);
+                        let m = plan::settled_manifest(
+                            existing, &intent, policy, &w.inv, scope, cx.now,
+                        );
+                        put_json(c, cx.bucket, &intent.manifest_key, &m).await?;
+                        delete_object(c, cx.bucket, &intent.key()).await
+                    }
+                    .await;
+                    match r {
+                        Ok(()) => a.outcome = Outcome::Done,
+                        Err(e) => {
+                            a.outcome = Outcome::Failed;
+                            a.error =
+                                Some(format!("{e}; the intent stays, the next run settles it"));
+                        }
+                    }
+                }
+                actions.push(a);
+            }
+            plan::Settlement::StillThere => {
+                let mut a = Action::new(
+                    "settle-deletion",
+                    &intent.snapshot.id,
+                    format!("run {} meant to delete {what}, which is still there: the manifest stands, the intent is dropped", intent.run_id),
+                )
+                .target(format!("s3://{}/{}", cx.bucket, intent.key()));
+                if dry_run {
+                    a.outcome = Outcome::Planned;
+                } else {
+                    match delete_object(c, cx.bucket, &intent.key()).await {
+                        Ok(()) => a.outcome = Outcome::Done,
+                        Err(e) => {
+                            a.outcome = Outcome::Failed;
+                            a.error = Some(e);
+                        }
+                    }
+                }
+                actions.push(a);
+            }
+            plan::Settlement::Unknown(why) => {
+                let mut a = Action::new(
+                    "write-manifest",
+                    &intent.snapshot.id,
+                    format!("would record that {what} was deleted{earlier}: {why}"),
+                )
+                .target(target);
+                a.outcome = Outcome::Deferred;
+                actions.push(a);
+            }
+        }
+    }
+    actions
+}
+
+async fn delete_object(c: &Clients, bucket: &str, key: &str) -> Result<(), String> {
+    settle(
+        "DeleteObject",
+        c.s3.delete_object().bucket(bucket).key(key).send().await,
+        errors::never,
+    )
+    .map(|_| ())
+}
+
 /// One step's call under its rule (see [`errors::settle`]): failures read `code: message`.
 fn settle<T, E>(
     operation: &'static str,
@@ -323,7 +514,19 @@ where
     errors::settle(operation, r, counts_as_done).map_err(|e| e.to_string())
 }
 
-async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Settled, String> {
+/// What every step may need besides its own fields.
+pub struct StepContext<'a> {
+    /// The backup bucket (manifests, deletion intents).
+    pub bucket: &'a str,
+    pub run_id: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// How a deletion's error starts when its intent could not be recorded (nothing was deleted).
+const NO_INTENT: &str = "not deleted: the deletion intent could not be recorded";
+
+async fn run_step(c: &Clients, cx: &StepContext<'_>, step: &Step) -> Result<Settled, String> {
+    let bucket = cx.bucket;
     match step {
         Step::CreateSnapshot {
             kind,
@@ -514,6 +717,11 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Settled, Str
             Ok(Settled::Done)
         }
         Step::DeleteSnapshot { snapshot, place } => {
+            // The intent first: a deletion no manifest could ever record does not happen.
+            let intent = plan::Intent::new(snapshot, *place, cx.run_id, cx.now);
+            put_json(c, bucket, &intent.key(), &intent)
+                .await
+                .map_err(|e| format!("{NO_INTENT} ({e})"))?;
             let rds = match place {
                 Where::Primary => &c.rds,
                 Where::Dr => c.rds_dr.as_ref().ok_or("no DR region configured")?,
@@ -554,7 +762,7 @@ async fn run_step(c: &Clients, bucket: &str, step: &Step) -> Result<Settled, Str
 /// `deadline` are deferred to the next run.
 pub async fn execute(
     c: &Clients,
-    bucket: &str,
+    cx: &StepContext<'_>,
     planned: Vec<Planned>,
     dry_run: bool,
     concurrency: usize,
@@ -574,7 +782,7 @@ pub async fn execute(
                 action.outcome = Outcome::Deferred;
                 action.reason = format!("{}; the invocation's time ran out, the next run continues", action.reason);
             } else {
-                match run_step(c, bucket, &p.step).await {
+                match run_step(c, cx, &p.step).await {
                     Ok(Settled::Done) => action.outcome = Outcome::Done,
                     Ok(Settled::Already) => action.outcome = Outcome::AlreadyDone,
                     Err(e) => {

@@ -47,6 +47,14 @@ fn snapshot(kind: ResourceKind, id: &str) -> Snapshot {
     }
 }
 
+fn cx() -> StepContext<'static> {
+    StepContext {
+        bucket: "b-1",
+        run_id: "run-1",
+        now: chrono::Utc::now(),
+    }
+}
+
 fn step(kind: &str, resource: &str, step: Step) -> Planned {
     Planned {
         step,
@@ -154,11 +162,14 @@ async fn steps_found_done_by_an_earlier_attempt_are_already_done() {
                 .build(),
         )
     });
+    // The deletion intents are written first (see `plan::settle`).
+    let intent = mock!(aws_sdk_s3::Client::put_object)
+        .then_output(|| aws_sdk_s3::operation::put_object::PutObjectOutput::builder().build());
     let c = clients(
         &[&db_snap, &cl_snap, &export, &db_gone, &cl_gone],
         &[&copy, &cl_copy],
         &[&ec_snap, &ec_export, &ec_gone],
-        &[],
+        &[&intent],
     );
     let s = snapshot(ResourceKind::RdsInstance, "lifeboat-orders-20261121-0000");
     let cl = snapshot(
@@ -214,7 +225,7 @@ async fn steps_found_done_by_an_earlier_attempt_are_already_done() {
         delete(ResourceKind::Elasticache, &ec.id),
     ];
     // When they are executed
-    let actions = execute(&c, "b-1", planned, false, 4, None).await;
+    let actions = execute(&c, &cx(), planned, false, 4, None).await;
     // Then every one is already done, none failed
     for a in &actions {
         assert_eq!(a.outcome, Outcome::AlreadyDone, "{a:?}");
@@ -274,7 +285,7 @@ async fn a_step_refused_for_another_reason_fails_with_the_code() {
         ),
     ];
     // When they are executed
-    let actions = execute(&c, "b-1", planned, false, 1, None).await;
+    let actions = execute(&c, &cx(), planned, false, 1, None).await;
     // Then both fail, each with AWS's code and message
     let errors: Vec<(Outcome, Option<&str>)> = actions
         .iter()

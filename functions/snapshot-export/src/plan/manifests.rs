@@ -114,14 +114,14 @@ pub fn manifest_for(
 }
 
 /// Manifest steps for every Lifeboat snapshot whose manifest is not final yet.
-/// `deleted`: snapshots this run deleted; their manifest is written once more to record it (the
-/// export and the DR copy it names outlive the snapshot).
+/// `deleting`: snapshots this run deleted or tried to: their manifests are settled from the
+/// deletion intents instead (see [`super::settle`]).
 pub fn manifests(
     policy: &Policy,
     inv: &Inventory,
     scope: &Scope,
     now: DateTime<Utc>,
-    deleted: &BTreeSet<String>,
+    deleting: &BTreeSet<String>,
 ) -> Vec<Planned> {
     let by_source: BTreeMap<&str, &Source> =
         inv.sources.iter().map(|s| (s.id.as_str(), s)).collect();
@@ -131,8 +131,9 @@ pub fn manifests(
     let dr = DrView::new(inv);
     let mut steps = Vec::new();
     for snap in inv.snapshots.iter().filter(|s| s.managed()) {
-        let gone = deleted.contains(&snap.id);
-        if !gone && snap.tags.get(TAG_MANIFEST).map(String::as_str) == Some("final") {
+        if deleting.contains(&snap.id)
+            || snap.tags.get(TAG_MANIFEST).map(String::as_str) == Some("final")
+        {
             continue;
         }
         let source = by_source
@@ -179,11 +180,7 @@ pub fn manifests(
                         .is_none_or(|e| e.status == "COMPLETE");
             }
         }
-        let reason = if gone {
-            manifest.snapshot.status = "deleted".into();
-            settled = false; // nothing left to tag
-            "records the deletion by retention; the export and DR copy it names remain".to_string()
-        } else if settled {
+        let reason = if settled {
             "every copy and export is final: last manifest update".to_string()
         } else {
             let mut waiting = Vec::new();

@@ -2,7 +2,7 @@
 //! with its reason, and a keep/delete decision with its reason for every snapshot in scope.
 //! No I/O and no clock reads here: `now` is a parameter. One file per concern: [`creates`]
 //! (this period's snapshots), [`fingerprints`] (which get a data fingerprint), [`copies`] (DR copies), [`exports`] (S3 exports), [`manifests`],
-//! [`retention`] (grandfather-father-son, deletion only with proof), [`proof`] (which DR-region
+//! [`retention`] (grandfather-father-son, deletion only with proof), [`settle`] (deletion intents and the manifests that record deletions), [`proof`] (which DR-region
 //! snapshot is Lifeboat's copy of which snapshot, which export is whose).
 
 mod copies;
@@ -15,6 +15,7 @@ mod proof;
 #[cfg(test)]
 mod proof_tests;
 mod retention;
+mod settle;
 #[cfg(test)]
 mod tests;
 
@@ -27,7 +28,7 @@ use lifeboat_shared::backup::{
     TAG_MANAGED, TAG_MANIFEST, TAG_PERIOD, TAG_RUN, TAG_SOURCE,
 };
 use lifeboat_shared::policy::{Policy, ResourceKind, Retention, Settings};
-use lifeboat_shared::report::{Action, Decision, Finding, Severity, Verdict};
+use lifeboat_shared::report::{Action, Decision, Finding, Outcome, Severity, Verdict};
 use serde::{Deserialize, Serialize};
 
 pub use crate::inventory::{ExportTask, Inventory, Quota, Read, ReadError, Source};
@@ -42,6 +43,7 @@ pub use manifests::{manifest_for, manifests};
 use proof::*;
 pub use retention::gfs_keep;
 use retention::*;
+pub use settle::{intent_key, settled_manifest, settlement, Intent, Settlement, INTENTS};
 
 /// The status in which RDS, Aurora and ElastiCache accept a snapshot request (a stopped,
 /// modifying or backing-up resource is refused with an invalid-state error).
