@@ -206,9 +206,10 @@ async fn the_latest_backup_is_chosen_from_every_page() {
         &[&points],
     );
     // When the candidates are read
-    let (cands, warnings) = candidates(&c, &policy()).await;
+    let found = candidates(&c, &policy()).await;
+    let cands = found.by_component;
     // Then every page was read, and the latest of each is the one on its last page
-    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(found.unread.is_empty(), "{:?}", found.unread);
     assert_eq!(
         (
             snapshots.num_calls(),

@@ -44,14 +44,35 @@ pub(crate) struct Member {
     engine: String,
 }
 
-/// Restorable backups of every component with `verify`, by component. Read failures are
-/// returned as warnings and leave that component without candidates.
-pub async fn candidates(
-    c: &Clients,
-    policy: &Policy,
-) -> (BTreeMap<String, Vec<Backup>>, Vec<String>) {
+/// What the candidates read found.
+#[derive(Debug, Default)]
+pub struct Candidates {
+    /// Restorable backups by component.
+    pub by_component: BTreeMap<String, Vec<Backup>>,
+    /// Components whose resources or backups could not be read, with the AWS error: they are
+    /// not verified this run, stay due, and the report says so with a warning.
+    pub unread: BTreeMap<String, String>,
+}
+
+impl Candidates {
+    /// Marks every component with `verify` of `kind` (only those selecting by tag when
+    /// `tagged_only`) unread.
+    fn unread_kind(&mut self, policy: &Policy, kind: ResourceKind, tagged_only: bool, why: &str) {
+        for comp in policy.components.iter().filter(|c| {
+            c.kind == kind && c.verify.is_some() && (!tagged_only || !c.tags.is_empty())
+        }) {
+            self.unread
+                .entry(comp.name.clone())
+                .or_insert_with(|| why.to_string());
+        }
+    }
+}
+
+/// Restorable backups of every component with `verify`, by component. A failed read leaves the
+/// components it would have listed unread (never "no backup").
+pub async fn candidates(c: &Clients, policy: &Policy) -> Candidates {
+    let mut found = Candidates::default();
     let mut out: BTreeMap<String, Vec<Backup>> = BTreeMap::new();
-    let mut warnings = Vec::new();
     let wanted = |k: ResourceKind| {
         policy
             .components
@@ -75,7 +96,12 @@ pub async fn candidates(
                     }
                 }
             }
-            Err(e) => warnings.push(e.about("*")),
+            Err(e) => found.unread_kind(
+                policy,
+                ResourceKind::RdsInstance,
+                false,
+                &e.about("*").to_string(),
+            ),
         }
     }
     if wanted(ResourceKind::AuroraCluster) {
@@ -96,7 +122,12 @@ pub async fn candidates(
                     }
                 }
             }
-            Err(e) => warnings.push(e.about("*")),
+            Err(e) => found.unread_kind(
+                policy,
+                ResourceKind::AuroraCluster,
+                false,
+                &e.about("*").to_string(),
+            ),
         }
     }
     if wanted(ResourceKind::Elasticache) {
@@ -115,7 +146,14 @@ pub async fn candidates(
                         elasticache::tags(&c.elasticache, &g.arn)
                             .await
                             .unwrap_or_else(|e| {
-                                warnings.push(e.about(&g.arn));
+                                // Its membership is unknown: every tag-selected component may
+                                // be missing it.
+                                found.unread_kind(
+                                    policy,
+                                    ResourceKind::Elasticache,
+                                    true,
+                                    &e.about(&g.arn).to_string(),
+                                );
                                 BTreeMap::new()
                             })
                     } else {
@@ -130,14 +168,19 @@ pub async fn candidates(
                     }
                 }
             }
-            Err(e) => warnings.push(e.about("*")),
+            Err(e) => found.unread_kind(
+                policy,
+                ResourceKind::Elasticache,
+                false,
+                &e.about("*").to_string(),
+            ),
         }
     }
     for comp in &policy.components {
         let Some(v) = &comp.verify else { continue };
         let list = out.entry(comp.name.clone()).or_default();
         for m in members.get(&comp.name).map(Vec::as_slice).unwrap_or(&[]) {
-            let found = match (v.source, comp.kind) {
+            let listed = match (v.source, comp.kind) {
                 (BackupSource::AwsBackup, _) => recovery_points(c, m).await,
                 (BackupSource::Snapshot, ResourceKind::RdsInstance) => db_snapshots(c, m).await,
                 (BackupSource::Snapshot, ResourceKind::AuroraCluster) => {
@@ -145,13 +188,16 @@ pub async fn candidates(
                 }
                 (BackupSource::Snapshot, ResourceKind::Elasticache) => cache_snapshots(c, m).await,
             };
-            match found {
+            match listed {
                 Ok(mut b) => list.append(&mut b),
-                Err(e) => warnings.push(format!("{}: {e}", comp.name)),
+                Err(e) => {
+                    found.unread.entry(comp.name.clone()).or_insert(e);
+                }
             }
         }
     }
-    (out, warnings)
+    found.by_component = out;
+    found
 }
 
 /// A snapshot that can be restored: available, with a creation time (from the API, else the

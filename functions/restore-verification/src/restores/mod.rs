@@ -68,13 +68,14 @@ impl Resumable for Restores<'_> {
     type Status = RunStatus;
 
     async fn plan(&self, inv: &Invocation, status: &RunStatus) -> Result<RunState> {
-        let (jobs, skipped, warnings) =
+        let (jobs, skipped, unread) =
             plan_run(self.cx, self.cmd, &inv.run_id, inv.now, status).await;
         Ok(RunState {
             jobs,
             skipped,
             janitor: Vec::new(),
-            warnings,
+            warnings: Vec::new(),
+            unread,
         })
     }
 
@@ -122,23 +123,46 @@ impl Resumable for Restores<'_> {
 }
 
 /// The restores a new run would make (due components, chosen backups), what it skips and why,
-/// and the reads that failed. The real run and the dry run share it.
+/// and the components whose backups could not be read (due ones only). The real run and the dry
+/// run share it.
 async fn plan_run(
     cx: &Context<'_>,
     cmd: &RestoreCommand,
     run_id: &str,
     now: DateTime<Utc>,
     status: &RunStatus,
-) -> (Vec<Job>, Vec<(String, String)>, Vec<String>) {
-    let (cands, warnings) = inventory::candidates(cx.clients, cx.policy).await;
+) -> (Vec<Job>, Vec<(String, String)>, Vec<(String, String)>) {
+    let cands = inventory::candidates(cx.clients, cx.policy).await;
     let (jobs, skipped) = NewRun {
         policy: cx.policy,
         run_id,
         now,
         only: &cmd.only,
     }
-    .plan(&cands, status);
-    (jobs, skipped, warnings)
+    .plan(&cands.by_component, status);
+    // A component not due is skipped for that reason, read or not; a due one whose backups
+    // could not be read is not "without backup".
+    let (unread, skipped): (Vec<_>, Vec<_>) = skipped
+        .into_iter()
+        .partition(|(c, why)| why.ends_with(NOTHING_TO_RESTORE) && cands.unread.contains_key(c));
+    let unread = unread
+        .into_iter()
+        .map(|(c, _)| {
+            let e = cands.unread[&c].clone();
+            (c, e)
+        })
+        .collect();
+    (jobs, skipped, unread)
+}
+
+/// How a skipped component's reason ends when no backup was found (see `NewRun::plan`).
+const NOTHING_TO_RESTORE: &str = ": nothing to restore";
+
+/// The warning for a component whose backups could not be read.
+pub(crate) fn unread_finding(error: &str) -> String {
+    format!(
+        "its backups could not be read ({error}): not verified this run, still due; the next run tries again"
+    )
 }
 
 /// Removes expired temporary resources; records what it did in the run.
@@ -168,7 +192,7 @@ async fn janitor(cx: &Context<'_>, run: &mut RunState, now: DateTime<Utc>) {
 async fn dry_run(r: &Restores<'_>, inv: &Invocation) -> Result<Response> {
     let (cx, cmd, now) = (r.cx, r.cmd, inv.now);
     let status = cx.store.status::<RunStatus>().await?.state;
-    let (jobs, skipped, warnings) = plan_run(cx, cmd, &inv.run_id, now, &status.status).await;
+    let (jobs, skipped, unread) = plan_run(cx, cmd, &inv.run_id, now, &status.status).await;
     let mut report = inv.report();
     let target = cx.policy.verification.restore.as_ref();
     for j in &jobs {
@@ -203,8 +227,8 @@ async fn dry_run(r: &Restores<'_>, inv: &Invocation) -> Result<Response> {
             format!("would not be restored: {why}"),
         );
     }
-    for w in &warnings {
-        report.finding(Severity::Warning, None, w.clone());
+    for (c, e) in &unread {
+        report.finding(Severity::Warning, Some(c), unread_finding(e));
     }
     match inventory::scan_temp(cx.clients).await {
         Ok(found) => {

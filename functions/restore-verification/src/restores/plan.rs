@@ -214,6 +214,10 @@ pub struct RunState {
     /// Reads or steps that went wrong outside any one restore (reported as warnings).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Components whose backups could not be read, with the AWS error (reported as warnings;
+    /// they stay due).
+    #[serde(default)]
+    pub unread: Vec<(String, String)>,
 }
 
 /// The journal of a restore run: the engine's fields around [`RunState`].

@@ -187,6 +187,9 @@ pub fn build_report(cx: &Context<'_>, run: &Run, status: &RunStatus, now: DateTi
         a.outcome = Outcome::Done;
         report.actions.push(a);
     }
+    for (c, e) in &run.state.unread {
+        report.finding(Severity::Warning, Some(c), super::unread_finding(e));
+    }
     for w in &run.state.warnings {
         report.finding(Severity::Warning, None, w.clone());
     }
