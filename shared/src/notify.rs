@@ -27,6 +27,19 @@ pub struct Outbox<'a> {
 }
 
 impl Outbox<'_> {
+    /// True when an earlier attempt of the same run already archived a FAILED report with the
+    /// same headline (a retried invocation failing the same way): its email went out then. A
+    /// report that cannot be read counts as not sent — better twice than never.
+    pub async fn already_failed(&self, report: &Report) -> bool {
+        match crate::journal::read_json::<Report>(self.s3, self.bucket, &report_key(report)).await {
+            Ok(Some((earlier, _))) => {
+                earlier.status == crate::report::Status::Failed
+                    && earlier.headline == report.headline
+            }
+            _ => false,
+        }
+    }
+
     /// Archives, emails and emits metrics. Returns the message id of the email.
     pub async fn deliver(&self, report: &mut Report) -> Result<String> {
         let key = report_key(report);

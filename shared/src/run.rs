@@ -232,7 +232,9 @@ pub async fn deliver(outbox: &Outbox<'_>, mut report: Report) -> Result<Response
 
 /// A run that could not start or finish (the lease, the journal or the inventory failed with an
 /// AWS error) still says so: a FAILED report naming the error is emailed (the email goes out even
-/// when the report bucket is what failed), and the error is returned, so Lambda counts it.
+/// when the report bucket is what failed), and the error is returned, so Lambda counts it. A
+/// retry of the same run failing the same way is not emailed again (see
+/// [`Outbox::already_failed`]).
 pub async fn or_report_failure(
     outbox: &Outbox<'_>,
     inv: &Invocation,
@@ -257,6 +259,13 @@ pub async fn or_report_failure(
     action.error = Some(err.to_string());
     report.actions.push(action);
     report.finish(Utc::now());
+    if outbox.already_failed(&report).await {
+        // The retries of one trigger (Lambda's, the Step Functions loop's) failing the same way
+        // send one email, not one per attempt.
+        tracing::error!(run_error = %err, run_id = %inv.run_id, "failed again as an earlier attempt of this run did; that attempt's email stands");
+        crate::metrics::emit(&report);
+        return Err(err);
+    }
     if let Err(e) = outbox.deliver(&mut report).await {
         tracing::error!(error = %e, run_error = %err, "the failure report could not be sent either");
     }
