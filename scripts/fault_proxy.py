@@ -33,6 +33,8 @@ Classification (for matching and for the log):
 Rules: a JSON list (or {"seed": N, "rules": [...]}); the first matching rule that decides to
 fault a request wins:
     {"service": "s3", "operation": "PutObject", "path": "regex searched in the unquoted path",
+     "body": "regex searched in the request body (its first 64 KiB, form-decoded), e.g.
+              DBInstanceIdentifier=orders-db for one database's query-protocol call",
      "method": "PUT", "region": "us-east-1",        # match fields: absent or null = any
      "when": "before" | "after",                    # default "before"
      "fault": "error" | "unavailable" | "throttle" | "reset" | "slow",   # default "error"
@@ -95,7 +97,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, unquote_plus, urlsplit
 
 HOP_BY_HOP = {
     "connection",
@@ -112,7 +114,7 @@ HOP_BY_HOP = {
 CHUNK = 64 * 1024
 WHENS = ("before", "after")
 FAULTS = ("error", "unavailable", "throttle", "reset", "slow")
-MATCH_FIELDS = ("service", "operation", "path", "method", "region")
+MATCH_FIELDS = ("service", "operation", "path", "method", "region", "body")
 RULE_FIELDS = set(MATCH_FIELDS) | {"when", "fault", "rate", "skip", "count", "delay_ms", "status"}
 CREDENTIAL = re.compile(r"Credential=([^,\s]+)")
 
@@ -140,6 +142,12 @@ class Rule:
         self.operation = _lower(spec.get("operation"))
         self.method = _lower(spec.get("method"))
         self.region = _lower(spec.get("region"))
+        self.body = None
+        if spec.get("body") is not None:
+            try:
+                self.body = re.compile(spec["body"])
+            except re.error as e:
+                raise RuleError(f"rule {index}: body is not a valid regex: {e}") from None
         self.path = None
         if spec.get("path") is not None:
             try:
@@ -171,6 +179,7 @@ class Rule:
             and (self.method is None or self.method == req.method.lower())
             and (self.region is None or self.region == req.region.lower())
             and (self.path is None or self.path.search(req.path) is not None)
+            and (self.body is None or self.body.search(req.body_text) is not None)
         )
 
 
@@ -286,6 +295,7 @@ class Classified:
         self.method = method
         self.path = path
         self.protocol = protocol  # s3 | query | ec2 | json | restjson | cbor
+        self.body_text = ""  # for "body" rules: the first 64 KiB, form-decoded
 
 
 def classify(method, target, headers, body):
@@ -618,6 +628,7 @@ class Handler(BaseHTTPRequestHandler):
     def proxy(self, body):
         start = time.monotonic()
         req = classify(self.command, self.path, self.headers, body)
+        req.body_text = unquote_plus(body[:65536].decode("utf-8", "replace"))
         index, rule = self.rules.decide(req)
         fault = rule.fault if rule else None
         when = rule.when if rule else None

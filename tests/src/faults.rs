@@ -53,6 +53,8 @@ pub struct Rule {
     pub operation: Option<String>,
     /// A regex searched in the (unquoted) URL path.
     pub path: Option<String>,
+    /// A regex searched in the request body (form-decoded), e.g. `DBInstanceIdentifier=orders`.
+    pub body: Option<String>,
     pub method: Option<String>,
     pub region: Option<String>,
     pub when: When,
@@ -76,6 +78,7 @@ impl Default for Rule {
             service: None,
             operation: None,
             path: None,
+            body: None,
             method: None,
             region: None,
             when: When::Before,
@@ -126,6 +129,7 @@ impl Rule {
             ("service", self.service.clone().map(Value::from)),
             ("operation", self.operation.clone().map(Value::from)),
             ("path", self.path.clone().map(Value::from)),
+            ("body", self.body.clone().map(Value::from)),
             ("method", self.method.clone().map(Value::from)),
             ("region", self.region.clone().map(Value::from)),
             ("count", self.count.map(Value::from)),
@@ -189,6 +193,12 @@ impl Rule {
     /// Only requests whose URL path matches this regex.
     pub fn path(mut self, regex: &str) -> Rule {
         self.path = Some(regex.to_string());
+        self
+    }
+
+    /// Only requests whose (form-decoded) body matches the regex.
+    pub fn body(mut self, regex: &str) -> Rule {
+        self.body = Some(regex.to_string());
         self
     }
 

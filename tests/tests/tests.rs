@@ -6,6 +6,7 @@
 mod aws_backup;
 mod data_checks;
 mod fault_proxy;
+mod faults;
 mod integrity_sweep;
 mod mocked;
 mod pagination;
