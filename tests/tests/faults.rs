@@ -566,7 +566,7 @@ async fn clean_runs(u: &Unlucky) -> BTreeMap<String, String> {
 /// invocation accounted for, and the state equal to a fault-free world's.
 async fn snapshot_export_random(rate: f64, when: When, seed: u64, runs: usize) {
     let scenario = format!(
-        "snapshot-export: {:.0}% random faults {}, {runs} runs, then clean runs",
+        "snapshot-export: {:.0}% random faults {}, {runs} runs, then clean runs (seed {seed})",
         rate * 100.0,
         match when {
             When::Before => "before forwarding",
@@ -631,8 +631,12 @@ async fn snapshot_export_with_20_percent_faults_full_suite_only() {
     if !full() {
         return;
     }
-    Box::pin(snapshot_export_random(0.20, When::Before, 21, 3)).await;
-    Box::pin(snapshot_export_random(0.20, When::After, 22, 3)).await;
+    for seed in 21..=23 {
+        Box::pin(snapshot_export_random(0.20, When::Before, seed, 3)).await;
+        Box::pin(snapshot_export_random(0.20, When::After, seed + 10, 3)).await;
+    }
+    Box::pin(snapshot_export_random(0.05, When::Before, 41, 3)).await;
+    Box::pin(snapshot_export_random(0.05, When::After, 42, 3)).await;
 }
 
 /// restore-verification with random faults: every invocation accounted for, no verdict the data
@@ -640,7 +644,7 @@ async fn snapshot_export_with_20_percent_faults_full_suite_only() {
 /// run and the janitor.
 async fn restore_verification_random(rate: f64, when: When, seed: u64) {
     let scenario = format!(
-        "restore-verification: {:.0}% random faults {}, then a clean run",
+        "restore-verification: {:.0}% random faults {}, then a clean run (seed {seed})",
         rate * 100.0,
         match when {
             When::Before => "before forwarding",
@@ -725,8 +729,10 @@ async fn restore_verification_with_5_percent_faults() {
     Box::pin(restore_verification_random(0.05, When::Before, 31)).await;
     if full() {
         Box::pin(restore_verification_random(0.05, When::After, 32)).await;
-        Box::pin(restore_verification_random(0.20, When::Before, 33)).await;
-        Box::pin(restore_verification_random(0.20, When::After, 34)).await;
+        for seed in [33, 35] {
+            Box::pin(restore_verification_random(0.20, When::Before, seed)).await;
+            Box::pin(restore_verification_random(0.20, When::After, seed + 1)).await;
+        }
     }
 }
 

@@ -440,15 +440,28 @@ async fn settle_intents(
                         .await
                         .map_err(|e| format!("could not read the manifest: {e}"))?
                         .map(|(m, _)| m);
-                        let m = plan::settled_manifest(
+                        let m = match plan::settled_manifest(
                             existing, &intent, policy, &w.inv, scope, cx.now,
-                        );
+                        ) {
+                            Ok(m) => m,
+                            Err(read) => return Ok(Some(read)),
+                        };
                         put_json(c, cx.bucket, &intent.manifest_key, &m).await?;
-                        delete_object(c, cx.bucket, &intent.key()).await
+                        delete_object(c, cx.bucket, &intent.key())
+                            .await
+                            .map(|()| None)
                     }
                     .await;
                     match r {
-                        Ok(()) => a.outcome = Outcome::Done,
+                        Ok(None) => a.outcome = Outcome::Done,
+                        Ok(Some(read)) => {
+                            a.outcome = Outcome::Deferred;
+                            a.reason = format!(
+                                "{}; waits for a run that can read {}: there is no manifest to update, and one made now would say what was not seen",
+                                a.reason,
+                                read.label()
+                            );
+                        }
                         Err(e) => {
                             a.outcome = Outcome::Failed;
                             a.error =

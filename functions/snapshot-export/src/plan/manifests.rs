@@ -113,6 +113,35 @@ pub fn manifest_for(
     (manifest, settled)
 }
 
+/// The read a manifest of `snap` depends on that failed in this inventory, if any: a manifest
+/// written without it would record "not started" for a copy or export it simply could not see.
+pub fn unreadable_for(
+    snap: &Snapshot,
+    settings: &Settings,
+    inv: &Inventory,
+    scope: &Scope,
+) -> Option<Read> {
+    let dr = scope.dr_region.is_some()
+        && settings.copy_to_dr
+        && snap.kind != ResourceKind::Elasticache
+        && inv.unread(Read::DrSnapshots);
+    let export = settings.export
+        && match snap.kind {
+            ResourceKind::Elasticache => inv.unread(Read::ExportedObjects),
+            _ => inv.unread(Read::ExportTasks),
+        };
+    if dr {
+        Some(Read::DrSnapshots)
+    } else if export {
+        Some(match snap.kind {
+            ResourceKind::Elasticache => Read::ExportedObjects,
+            _ => Read::ExportTasks,
+        })
+    } else {
+        None
+    }
+}
+
 /// Manifest steps for every Lifeboat snapshot whose manifest is not final yet.
 /// `deleting`: snapshots this run deleted or tried to: their manifests are settled from the
 /// deletion intents instead (see [`super::settle`]).
@@ -155,6 +184,40 @@ pub fn manifests(
         if !scope.includes(&component, &snap.source_id) {
             continue;
         }
+        let key = manifest_key(snap.kind, &snap.source_id, &snap.id);
+        if let Some(read) = unreadable_for(snap, &settings, inv, scope) {
+            steps.push(Planned {
+                action: Action::new(
+                    "write-manifest",
+                    &snap.id,
+                    format!(
+                        "waits for a run that can read {}: written now it would say what was not seen",
+                        read.label()
+                    ),
+                )
+                .target(format!("s3://{}/{key}", policy.buckets.backup)),
+                step: Step::WriteManifest {
+                    snapshot: snap.clone(),
+                    key,
+                    manifest: Box::new(manifest_for(
+                        snap,
+                        &component,
+                        &settings,
+                        source,
+                        inv,
+                        scope,
+                        &policy.buckets.backup,
+                        now,
+                    )
+                    .0),
+                    settled: false,
+                    carry_fingerprint: false,
+                },
+                blocked: None,
+                deferred: true,
+            });
+            continue;
+        }
         let (manifest, settled) = manifest_for(
             snap,
             &component,
@@ -165,7 +228,6 @@ pub fn manifests(
             &policy.buckets.backup,
             now,
         );
-        let key = manifest_key(snap.kind, &snap.source_id, &snap.id);
         let (mut manifest, mut settled) = (manifest, settled);
         if let Some(c) = manifest.dr_copy.as_mut() {
             if c.status == NOT_STARTED

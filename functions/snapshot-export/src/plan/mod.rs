@@ -39,7 +39,7 @@ use exports::*;
 pub use fingerprints::{
     fingerprints_due, missing_reason, within_window, Due, FINGERPRINT_WINDOW_MINUTES,
 };
-pub use manifests::{manifest_for, manifests};
+pub use manifests::{manifest_for, manifests, unreadable_for};
 use proof::*;
 pub use retention::gfs_keep;
 use retention::*;

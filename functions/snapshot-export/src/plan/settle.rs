@@ -98,8 +98,9 @@ pub fn settlement(intent: &Intent, this_run: Option<Outcome>, inv: &Inventory) -
 }
 
 /// The manifest that records a settled deletion: the existing one with the deleted place marked
-/// "deleted", or, when there is none (or it is unreadable), one made from the intent's record.
-#[allow(clippy::too_many_arguments)]
+/// "deleted", or, when there is none (or it is of another schema), one made from the intent's
+/// record and the inventory — unless the inventory missed a read that manifest depends on: then
+/// `Err` names it and the intent waits for a run that can read it.
 pub fn settled_manifest(
     existing: Option<Manifest>,
     intent: &Intent,
@@ -107,8 +108,15 @@ pub fn settled_manifest(
     inv: &Inventory,
     scope: &Scope,
     now: DateTime<Utc>,
-) -> Manifest {
-    let mut m = existing.filter(|m| m.check().is_ok()).unwrap_or_else(|| {
+) -> Result<Manifest, Read> {
+    let existing = existing.filter(|m| m.check().is_ok());
+    if existing.is_none() {
+        let (_, settings) = component_of(policy, inv, &intent.snapshot);
+        if let Some(read) = unreadable_for(&intent.snapshot, &settings, inv, scope) {
+            return Err(read);
+        }
+    }
+    let mut m = existing.unwrap_or_else(|| {
         let (component, settings) = component_of(policy, inv, &intent.snapshot);
         let source = inv
             .sources
@@ -116,7 +124,18 @@ pub fn settled_manifest(
             .find(|s| s.id == intent.snapshot.source_id && s.kind == intent.snapshot.kind);
         let mut primary = intent.snapshot.clone();
         if intent.place == Where::Dr {
-            // A DR copy's record: the manifest describes the primary, long gone.
+            // A DR copy's record: the manifest describes the primary, long gone — by the
+            // primary's ARN, which its export names.
+            primary.arn = intent
+                .snapshot
+                .source_snapshot_arn
+                .clone()
+                .unwrap_or_else(|| {
+                    intent.snapshot.arn.replace(
+                        &format!(":{}:", intent.snapshot.region),
+                        &format!(":{}:", scope.primary_region),
+                    )
+                });
             primary.region = scope.primary_region.clone();
             primary.status = "deleted".into();
         }
@@ -146,7 +165,7 @@ pub fn settled_manifest(
     }
     m.written_at = now;
     m.written_by = scope.run_id.clone();
-    m
+    Ok(m)
 }
 
 #[cfg(test)]
@@ -223,7 +242,8 @@ mod tests {
         assert_eq!(before.dr_copy.as_ref().unwrap().status, "available");
         // When the primary's deletion settles
         let primary = Intent::new(&s, Where::Primary, "run-1", t(NOW));
-        let m = settled_manifest(Some(before.clone()), &primary, &p, &inv, &scope(), t(NOW));
+        let m =
+            settled_manifest(Some(before.clone()), &primary, &p, &inv, &scope(), t(NOW)).unwrap();
         // Then the snapshot is deleted, the export and DR copy it names remain
         assert_eq!(m.snapshot.status, "deleted");
         assert_eq!(m.dr_copy.as_ref().unwrap().status, "available");
@@ -231,14 +251,38 @@ mod tests {
         assert_eq!(m.written_by, "run-1");
         // And when its DR copy goes a run later, the same manifest says so
         let dr = Intent::new(&dr_copy(&s, "available"), Where::Dr, "run-2", t(NOW));
-        let m = settled_manifest(Some(m), &dr, &p, &inv, &scope(), t(NOW));
+        let m = settled_manifest(Some(m), &dr, &p, &inv, &scope(), t(NOW)).unwrap();
         assert_eq!(m.snapshot.status, "deleted");
         assert_eq!(m.dr_copy.as_ref().unwrap().status, "deleted");
         // A manifest that was never written is made from the intent's record
-        let m = settled_manifest(None, &primary, &p, &inv, &scope(), t(NOW));
+        let m = settled_manifest(None, &primary, &p, &inv, &scope(), t(NOW)).unwrap();
         assert_eq!(m.snapshot.id, s.id);
         assert_eq!(m.snapshot.status, "deleted");
         assert_eq!(m.component, "orders-db");
         assert_eq!(m.export.as_ref().unwrap().status, "COMPLETE");
+        // ... unless the export tasks could not be read: it would say "not started"
+        let mut blind = inv.clone();
+        blind.exports.clear();
+        blind.read_errors.push(ReadError {
+            what: Read::ExportTasks,
+            error: "Throttling: Rate exceeded".into(),
+        });
+        assert_eq!(
+            settled_manifest(None, &primary, &p, &blind, &scope(), t(NOW)),
+            Err(Read::ExportTasks)
+        );
+        // A DR copy settled before its primary's intent (the primary's settlement failed):
+        // the manifest made from its record names the primary's export
+        let m = settled_manifest(None, &dr, &p, &inv, &scope(), t(NOW)).unwrap();
+        assert_eq!(m.snapshot.arn, s.arn);
+        assert_eq!(m.export.as_ref().unwrap().status, "COMPLETE");
+        assert_eq!(m.dr_copy.as_ref().unwrap().status, "deleted");
+        let mut no_source = dr_copy(&s, "available");
+        no_source.source_snapshot_arn = None;
+        let d2 = Intent::new(&no_source, Where::Dr, "run-2", t(NOW));
+        let m = settled_manifest(None, &d2, &p, &inv, &scope(), t(NOW)).unwrap();
+        assert_eq!(m.snapshot.arn, s.arn);
+        // (an existing manifest needs no inventory: only the deleted place changes)
+        assert!(settled_manifest(Some(before), &primary, &p, &blind, &scope(), t(NOW)).is_ok());
     }
 }

@@ -691,3 +691,30 @@ fn a_copy_made_today_of_an_old_snapshot_is_as_old_as_its_data() {
     };
     assert_eq!(copy.time(), Some(period));
 }
+
+#[test]
+fn a_manifest_waits_when_what_it_records_could_not_be_read() {
+    // Given a snapshot whose export tasks could not be read (the export is in fact complete)
+    let p = policy("");
+    let s = ours("lifeboat-orders-20261121-0000", "2026-11-21T00:00:00Z");
+    let inv = Inventory {
+        sources: vec![source(&p)],
+        snapshots: vec![s.clone()],
+        dr_snapshots: vec![dr_copy(&s, "available")],
+        read_errors: vec![ReadError {
+            what: Read::ExportTasks,
+            error: "Throttling: Rate exceeded".into(),
+        }],
+        ..Default::default()
+    };
+    // When the manifests are planned
+    let m = manifests(&p, &inv, &scope(), t(NOW), &BTreeSet::new());
+    // Then its manifest is deferred, not rewritten with export "NOT_STARTED"
+    assert_eq!(m.len(), 1);
+    assert!(m[0].deferred, "{:?}", m[0].action);
+    assert!(
+        m[0].action.reason.contains("export tasks"),
+        "{}",
+        m[0].action.reason
+    );
+}
