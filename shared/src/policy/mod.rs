@@ -6,12 +6,14 @@
 //!
 //! Each concern has its own file: `types` (resource kinds, durations, retention), `regions` (AWS
 //! region names by partition), `components`,
-//! `verify` (restore verification and integrity sweeps), `account` (DR, buckets, export, limits,
+//! `verify` (restore verification and integrity sweeps), `monitoring` (replication pairs,
+//! artifact sets, metric rules), `account` (DR, buckets, export, limits,
 //! thresholds, prices, automation) and `validate` (what serde cannot check), all used as
 //! `policy::Name`.
 
 mod account;
 mod components;
+mod monitoring;
 mod regions;
 mod types;
 mod validate;
@@ -19,6 +21,9 @@ mod verify;
 
 pub use account::{Automation, Buckets, Dr, Export, Limits, Prices, Thresholds};
 pub use components::{Component, DatabaseAccess, Settings, SettingsInput, Tag};
+pub use monitoring::{
+    ArtifactSet, Canary, Levels, MetricRule, Monitoring, ReplicationPair, RuleSeverity, Statistic,
+};
 pub use regions::{partition_of, PARTITIONS, REGION_EXPECTED};
 pub use types::{ResourceKind, Retention, Span};
 pub(crate) use validate::is_bucket_name;
@@ -60,6 +65,9 @@ pub struct Policy {
     pub automation: Automation,
     #[serde(default)]
     pub verification: Verification,
+    /// What replication-lag-check watches beyond the components' RPOs.
+    #[serde(default)]
+    pub monitoring: Monitoring,
 }
 
 fn default_opt_in() -> Tag {

@@ -3,6 +3,7 @@
 
 mod components;
 mod fields;
+mod monitoring;
 mod verification;
 
 use super::{Buckets, Dr, Export, Limits, Policy, Prices, Tag, Thresholds};
@@ -10,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::trigger::excerpt_str;
 pub(crate) use fields::is_bucket_name;
 use fields::{check_arn, check_bucket, check_kms, check_region};
+use monitoring::validate_monitoring;
 use verification::{validate_restore_target, validate_sweeps};
 
 impl Policy {
@@ -33,7 +35,8 @@ impl Policy {
         validate_limits(&self.limits)?;
         validate_sweeps(&self.verification.sweeps)?;
         validate_thresholds(&self.thresholds)?;
-        validate_prices(&self.prices)
+        validate_prices(&self.prices)?;
+        validate_monitoring(&self.monitoring)
     }
 }
 
