@@ -24,6 +24,15 @@ pub struct DbInstance {
     /// Address and port, once AWS reports both.
     pub endpoint: Option<(String, u16)>,
     pub tags: BTreeMap<String, String>,
+    /// For a read replica: its source (an id in the same region, an ARN across regions).
+    pub replica_source: Option<String>,
+    /// Its read replicas (ids, or ARNs for those in other regions).
+    pub replicas: Vec<String>,
+    /// The read replication status info (`StatusInfos` of type `read replication`): status
+    /// (`replicating`, `error`, `stopped`, `terminated`), normal, and AWS's message.
+    pub replication: Option<(String, bool, Option<String>)>,
+    /// The latest time point-in-time recovery can restore to.
+    pub latest_restorable: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// An RDS DB cluster (Aurora; Neptune and DocumentDB share the API).
@@ -39,7 +48,13 @@ pub struct DbCluster {
     pub endpoint: Option<(String, u16)>,
     /// Instance ids of the members.
     pub members: Vec<String>,
+    /// Instance ids of the readers (members that are not the writer).
+    pub readers: Vec<String>,
     pub tags: BTreeMap<String, String>,
+    /// The latest time point-in-time recovery can restore to.
+    pub latest_restorable: Option<chrono::DateTime<chrono::Utc>>,
+    /// The global database it belongs to, if any.
+    pub global_cluster: Option<String>,
 }
 
 /// Which snapshots a snapshot read returns.
@@ -85,6 +100,20 @@ impl DbInstance {
                 .endpoint()
                 .and_then(|e| Some((e.address()?.to_string(), e.port()? as u16))),
             tags: tags(i.tag_list()),
+            replica_source: i.read_replica_source_db_instance_identifier().map(str::to_string),
+            replicas: i.read_replica_db_instance_identifiers().to_vec(),
+            replication: i
+                .status_infos()
+                .iter()
+                .find(|s| s.status_type() == Some("read replication"))
+                .map(|s| {
+                    (
+                        s.status().unwrap_or_default().to_string(),
+                        s.normal().unwrap_or(false),
+                        s.message().map(str::to_string),
+                    )
+                }),
+            latest_restorable: time(i.latest_restorable_time()),
         })
     }
 }
@@ -108,7 +137,15 @@ impl DbCluster {
                 .iter()
                 .filter_map(|m| m.db_instance_identifier().map(str::to_string))
                 .collect(),
+            readers: c
+                .db_cluster_members()
+                .iter()
+                .filter(|m| m.is_cluster_writer() == Some(false))
+                .filter_map(|m| m.db_instance_identifier().map(str::to_string))
+                .collect(),
             tags: tags(c.tag_list()),
+            latest_restorable: time(c.latest_restorable_time()),
+            global_cluster: c.global_cluster_identifier().map(str::to_string),
         })
     }
 }
