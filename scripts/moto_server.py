@@ -6,7 +6,8 @@ automated snapshot from last week), this launcher makes moto's clock read
 `now + offset`, where offset (seconds, may be negative) is read on every call from the file
 named by LIFEBOAT_EMULATOR_CLOCK_FILE. With no file or an empty one the clock is the real one.
 
-It also answers RDS DescribeAccountAttributes, which moto lacks, with a stand-in (see below).
+It also answers RDS DescribeAccountAttributes, which moto lacks, with a stand-in, and puts the
+rpcv2Cbor translator of scripts/cbor_stand_in.py in front of moto for CloudWatch (see below).
 
 Usage: python moto_server.py PORT
 """
@@ -72,6 +73,23 @@ def _stand_in_describe_account_attributes(self):
 
 
 RDSResponse.describe_account_attributes = _stand_in_describe_account_attributes
+
+# --- Stand-in: CloudWatch over Smithy rpcv2Cbor --------------------------------------------
+# moto 5.2.5 does not speak rpcv2Cbor (it answers 404), the only protocol the Rust SDK's
+# CloudWatch client speaks. scripts/cbor_stand_in.py (a test stand-in, not moto's) translates
+# those requests to awsJson 1.0 for moto and moto's answers back to CBOR; see its docstring for
+# what it covers. It wraps the WSGI application moto's main() builds; other requests pass through.
+import moto.server as moto_server  # noqa: E402
+
+_write_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no scripts/__pycache__
+from cbor_stand_in import CborTranslator  # noqa: E402  (beside this file, on sys.path)
+
+sys.dont_write_bytecode = _write_bytecode
+
+_moto_dispatcher = moto_server.DomainDispatcherApplication
+moto_server.DomainDispatcherApplication = lambda create_app: CborTranslator(
+    _moto_dispatcher(create_app)
+)
 
 from moto.server import main  # noqa: E402
 

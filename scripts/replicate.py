@@ -1,25 +1,78 @@
 """Test stand-in for S3 cross-region replication, which moto 5.2.5 does not perform (it stores
 replication rules and replicates nothing): copies every object under PREFIX from SOURCE (us-east-1)
-to REPLICA (us-west-2), and, with --damage N, flips a byte in N replica copies so the integrity
-sweep has something to find. Used by the demo only.
+to REPLICA (us-west-2), and, with --damage N, flips a byte in N replica copies (the first N copied,
+in key order) so the integrity sweep has something to find. Used by the demo.
 
-Usage: python replicate.py SOURCE REPLICA PREFIX [--damage N]
+Modes for replication canaries (both print every key they skip and why):
+  --delay SECONDS  replication lag: copy only objects whose source LastModified is at least
+                   SECONDS old (against this machine's UTC clock, which is moto's S3 clock: the
+                   emulator's shifted clock applies to RDS only); younger ones are "in flight"
+                   and not copied yet (run again later to deliver them).
+  --drop REGEX     broken replication: never copy keys matching REGEX (Python `re.search`).
+An object skipped by either mode leaves any replica copy already there untouched.
+
+Usage: python replicate.py SOURCE REPLICA PREFIX [--damage N] [--delay SECONDS] [--drop REGEX]
 """
+import argparse
+import datetime
 import os
-import sys
+import re
 
 import boto3
 
-source, replica, prefix = sys.argv[1:4]
-damage = int(sys.argv[sys.argv.index("--damage") + 1]) if "--damage" in sys.argv else 0
+parser = argparse.ArgumentParser(description="S3 replication stand-in (moto does not replicate)")
+parser.add_argument("source")
+parser.add_argument("replica")
+parser.add_argument("prefix")
+parser.add_argument(
+    "--damage", type=int, default=0, metavar="N", help="flip a byte in N replica copies"
+)
+parser.add_argument(
+    "--delay",
+    type=float,
+    default=0.0,
+    metavar="SECONDS",
+    help="copy only objects whose LastModified is at least SECONDS old",
+)
+parser.add_argument(
+    "--drop", type=re.compile, default=None, metavar="REGEX", help="never copy keys matching REGEX"
+)
+args = parser.parse_args()
+
 endpoint = os.environ["AWS_ENDPOINT_URL"]
 src = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
 dst = boto3.client("s3", endpoint_url=endpoint, region_name="us-west-2")
-keys = [o["Key"] for page in src.get_paginator("list_objects_v2").paginate(Bucket=source, Prefix=prefix) for o in page.get("Contents", [])]
-for i, key in enumerate(sorted(keys)):
-    body = bytearray(src.get_object(Bucket=source, Key=key)["Body"].read())
-    if i < damage and body:
+objects = [
+    o
+    for page in src.get_paginator("list_objects_v2").paginate(
+        Bucket=args.source, Prefix=args.prefix
+    )
+    for o in page.get("Contents", [])
+]
+now = datetime.datetime.now(datetime.timezone.utc)
+copied = 0
+skipped = 0
+for obj in sorted(objects, key=lambda o: o["Key"]):
+    key = obj["Key"]
+    if args.drop is not None and args.drop.search(key):
+        print(f"  skipped {key}: replication dropped (key matches --drop '{args.drop.pattern}')")
+        skipped += 1
+        continue
+    age = (now - obj["LastModified"]).total_seconds()
+    if age < args.delay:
+        print(f"  skipped {key}: in flight (modified {age:.0f} s ago, --delay {args.delay:g} s)")
+        skipped += 1
+        continue
+    body = bytearray(src.get_object(Bucket=args.source, Key=key)["Body"].read())
+    if copied < args.damage and body:
         body[len(body) // 2] ^= 0x01
         print(f"  damaged replica copy of {key}")
-    dst.put_object(Bucket=replica, Key=key, Body=bytes(body), ChecksumAlgorithm="CRC32")
-print(f"  replicated {len(keys)} objects from s3://{source}/{prefix} to s3://{replica}/{prefix}")
+    dst.put_object(Bucket=args.replica, Key=key, Body=bytes(body), ChecksumAlgorithm="CRC32")
+    copied += 1
+summary = (
+    f"  replicated {copied} objects from s3://{args.source}/{args.prefix}"
+    f" to s3://{args.replica}/{args.prefix}"
+)
+if skipped:
+    summary += f" ({skipped} skipped)"
+print(summary)

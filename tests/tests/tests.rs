@@ -4,6 +4,7 @@
 //! Run one module with `cargo test -p lifeboat-tests --test integration restores::`.
 
 mod aws_backup;
+mod cloudwatch_stand_in;
 mod data_checks;
 mod fault_proxy;
 mod faults;

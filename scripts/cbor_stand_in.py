@@ -1,0 +1,252 @@
+"""Test stand-in: translates Smithy rpcv2Cbor requests into the awsJson 1.0 protocol moto speaks.
+
+Why: the Rust SDK's CloudWatch client (aws-sdk-cloudwatch 1.x) speaks only the Smithy rpcv2Cbor
+protocol (`POST /service/GraniteServiceVersion20100801/operation/<Op>`, header
+`smithy-protocol: rpc-v2-cbor`, CBOR bodies). moto 5.2.5 does not speak it: it answers those
+requests with 404. This is NOT part of moto and NOT what AWS runs; it exists only so the tests,
+the demo and the benchmark can call CloudWatch against the local emulator. scripts/moto_server.py
+installs it around moto's WSGI application.
+
+What it does, for a POST whose path ends in `/service/<Service>/operation/<Operation>` and that
+carries `smithy-protocol: rpc-v2-cbor`, when <Service> is one of SERVICES (today only CloudWatch,
+`GraniteServiceVersion20100801`):
+  1. decodes the CBOR body (gzip-decompressed first if `Content-Encoding: gzip`, the SDK's request
+     compression for large PutMetricData calls) against the operation's input shape of botocore's
+     own service model, with botocore's CBOR parser (timestamps: CBOR tag 1, epoch seconds);
+  2. re-serialises the parameters with botocore's awsJson 1.0 serializer (the service model lists
+     `json` among its protocols, and moto 5.2.5 serves CloudWatch in it: `POST /`,
+     `X-Amz-Target: GraniteServiceVersion20100801.<Operation>`) and calls moto in-process with
+     that request, keeping the caller's other headers (Authorization, so moto keeps finding the
+     service, region and account);
+  3. parses moto's answer with botocore's JSON parser against the operation's output shape and
+     re-encodes it in CBOR with botocore's rpcv2Cbor serializer (timestamps as tag 1 with integer
+     or float epoch seconds, doubles as 64-bit floats), `Content-Type: application/cbor`,
+     `smithy-protocol: rpc-v2-cbor`, moto's status;
+  4. errors from moto come back as the CBOR body `{"__type": <code>, "message": <message>}` with
+     moto's status, the `smithy-protocol` header, and moto's `x-amzn-query-error` header when it
+     sends one (CloudWatch is awsQueryCompatible), so the SDK sees moto's real error code.
+Everything else (other paths, requests without the header, other services) reaches moto untouched.
+
+Limits:
+  - only the services in SERVICES; an unknown operation of such a service gets a CBOR
+    `UnknownOperationException` (404) without reaching moto;
+  - what moto does not implement or implements partially stays so: the answers are moto's,
+    translated (e.g. moto's GetMetricData ignores the namespace once dimensions are given, has no
+    real metric math, and returns period starts counted from StartTime, not aligned to the period;
+    its ListMetrics lists a metric with two or more dimensions once per datapoint put, not once);
+  - error codes are moto's: the SDK takes the code from moto's `x-amzn-query-error` header (the
+    awsQuery code, e.g. `ValidationError`), the CBOR `__type` carries moto's JSON code;
+  - event streams, `Content-Encoding` other than gzip, and CBOR tags other than 1 are not
+    supported (CloudWatch uses none of them);
+  - members moto returns but the model does not know are dropped; values are passed through
+    botocore's parsers, so a moto answer botocore cannot parse becomes an `InternalFailure` (500);
+  - request signatures are not checked (moto does not check them either by default);
+  - blocking and in-process: one translation per request thread, no streaming.
+"""
+import gzip
+import io
+import json
+import re
+from typing import Any, Callable, Iterable
+
+from botocore import parsers, serialize
+from botocore.session import get_session
+
+# Smithy service name (the path segment) -> botocore service name.
+SERVICES = {"GraniteServiceVersion20100801": "cloudwatch"}
+
+_PATH = re.compile(r"/service/([^/]+)/operation/([^/?]+)$")
+_CBOR = "application/cbor"
+
+
+class CborTranslator:
+    """WSGI middleware: rpcv2Cbor in front of `app` (moto's DomainDispatcherApplication)."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+        self._models: dict[str, Any] = {}
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        match = _PATH.search(environ.get("PATH_INFO", ""))
+        if (
+            match is None
+            or environ.get("REQUEST_METHOD") != "POST"
+            or environ.get("HTTP_SMITHY_PROTOCOL", "").strip().lower() != "rpc-v2-cbor"
+            or match.group(1) not in SERVICES
+        ):
+            return self.app(environ, start_response)
+        service, operation = match.groups()
+        try:
+            status, headers, body = self._translate(environ, SERVICES[service], operation)
+        except _Failure as failure:
+            status, headers, body = _error(failure.status, failure.code, failure.message)
+        except Exception as exc:  # a stand-in bug must not look like a moto answer
+            status, headers, body = _error(500, "InternalFailure", f"cbor stand-in: {exc!r}")
+        headers.append(("Content-Length", str(len(body))))
+        start_response(_status_line(status), headers)
+        return [body]
+
+    # -- translation -------------------------------------------------------------------------
+
+    def _model(self, service: str) -> Any:
+        if service not in self._models:
+            self._models[service] = get_session().get_service_model(service)
+        return self._models[service]
+
+    def _translate(self, environ: dict, service: str, operation: str):
+        model = self._model(service)
+        if operation not in model.operation_names:
+            raise _Failure(
+                404, "UnknownOperationException", f"{operation} is not an operation of {service}"
+            )
+        op = model.operation_model(operation)
+
+        raw = _read_body(environ)
+        if "gzip" in environ.get("HTTP_CONTENT_ENCODING", "").lower():
+            raw = gzip.decompress(raw)
+        params = {}
+        if raw and op.input_shape is not None:
+            try:
+                params = parsers.RpcV2CBORParser().parse(
+                    {"body": raw, "headers": {}, "status_code": 200}, op.input_shape
+                )
+            except Exception as exc:
+                raise _Failure(
+                    400, "SerializationException", f"cannot decode the CBOR request: {exc}"
+                )
+            params.pop("ResponseMetadata", None)
+
+        serializer = serialize.create_serializer("json", include_validation=False)
+        request = serializer.serialize_to_request(params, op)
+        status, moto_headers, moto_body = self._call_moto(environ, request)
+        lower = {k.lower(): v for k, v in moto_headers}
+        passed = [
+            (k, lower[k]) for k in ("x-amzn-requestid", "x-amzn-query-error") if k in lower
+        ]
+        if status >= 300:
+            code, message = _moto_error(status, moto_body)
+            s, h, b = _error(status, code, message)
+            return s, h + passed, b
+
+        if op.output_shape is None:
+            return status, _cbor_headers() + passed, b""
+        parsed = parsers.create_parser("json").parse(
+            {"body": moto_body, "headers": lower, "status_code": status}, op.output_shape
+        )
+        parsed.pop("ResponseMetadata", None)
+        body = bytearray()
+        serialize.RpcV2CBORSerializer()._serialize_data_item(body, parsed, op.output_shape)
+        return status, _cbor_headers() + passed, bytes(body)
+
+    def _call_moto(self, environ: dict, request: dict):
+        dropped = (
+            "HTTP_SMITHY_PROTOCOL",
+            "HTTP_CONTENT_ENCODING",
+            "HTTP_ACCEPT",
+            "CONTENT_TYPE",
+            "CONTENT_LENGTH",
+        )
+        inner = {k: v for k, v in environ.items() if k not in dropped}
+        body = request["body"]
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        inner["PATH_INFO"] = "/"
+        inner["QUERY_STRING"] = ""
+        for key in ("REQUEST_URI", "RAW_URI"):
+            if key in inner:
+                inner[key] = "/"
+        inner["CONTENT_TYPE"] = request["headers"]["Content-Type"]
+        inner["CONTENT_LENGTH"] = str(len(body))
+        inner["HTTP_X_AMZ_TARGET"] = request["headers"]["X-Amz-Target"]
+        inner["wsgi.input"] = io.BytesIO(body)
+
+        captured: dict = {}
+
+        def capture(status: str, headers: list, exc_info: Any = None) -> Callable:
+            captured["status"] = int(status.split(" ", 1)[0])
+            captured["headers"] = list(headers)
+            return lambda data: None
+
+        result = self.app(inner, capture)
+        try:
+            answer = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        return captured["status"], captured["headers"], answer
+
+
+class _Failure(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _read_body(environ: dict) -> bytes:
+    stream = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        return stream.read(int(length))
+    if environ.get("wsgi.input_terminated"):
+        return stream.read()
+    return b""
+
+
+def _moto_error(status: int, body: bytes) -> tuple[str, str]:
+    try:
+        doc = json.loads(body or b"{}")
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        text = body.decode("utf-8", "replace").strip()
+        return ("InternalFailure" if status >= 500 else str(status)), text[:500]
+    code = str(doc.get("__type") or doc.get("code") or doc.get("Code") or status)
+    code = code.split(":", 1)[0].rsplit("#", 1)[-1]
+    return code, str(doc.get("message") or doc.get("Message") or "")
+
+
+def _cbor_headers() -> list:
+    return [("Content-Type", _CBOR), ("smithy-protocol", "rpc-v2-cbor")]
+
+
+def _error(status: int, code: str, message: str):
+    return status, _cbor_headers(), _encode({"__type": code, "message": message})
+
+
+def _status_line(status: int) -> str:
+    from http.client import responses
+
+    return f"{status} {responses.get(status, 'Unknown')}"
+
+
+def _encode(value: Any) -> bytes:
+    """Minimal model-free CBOR encoder for error bodies (text maps)."""
+    out = bytearray()
+
+    def head(major: int, n: int) -> None:
+        if n < 24:
+            out.append(major << 5 | n)
+        elif n < 1 << 8:
+            out.extend(bytes([major << 5 | 24]) + n.to_bytes(1, "big"))
+        elif n < 1 << 16:
+            out.extend(bytes([major << 5 | 25]) + n.to_bytes(2, "big"))
+        elif n < 1 << 32:
+            out.extend(bytes([major << 5 | 26]) + n.to_bytes(4, "big"))
+        else:
+            out.extend(bytes([major << 5 | 27]) + n.to_bytes(8, "big"))
+
+    def item(v: Any) -> None:
+        if isinstance(v, str):
+            data = v.encode("utf-8")
+            head(3, len(data))
+            out.extend(data)
+        elif isinstance(v, dict):
+            head(5, len(v))
+            for k, x in v.items():
+                item(k)
+                item(x)
+        else:
+            raise TypeError(f"cannot encode {type(v).__name__}")
+
+    item(value)
+    return bytes(out)
