@@ -1,0 +1,127 @@
+//! What starts replication-lag-check: its schedule (every 5 minutes), a CloudWatch alarm (a
+//! focused check of the alarm's resources, with the alarm's context in the report), or a manual
+//! command — `{"action": "check"}`, with `"only": [component, pair, artifact set or rule names]`
+//! and `"dry_run": true` (evaluate and report; no canary, no state written). Parsed before any
+//! AWS call; errors name the field.
+
+use lifeboat_shared::trigger::{Alarm, Trigger, TriggerKind};
+use lifeboat_shared::Result;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::FUNCTION;
+
+pub const ACTIONS: [&str; 1] = ["check"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Command {
+    pub trigger: Trigger,
+    pub dry_run: bool,
+    /// Names to check; empty: everything (an alarm narrows it to what its name and dimensions
+    /// mention, see [`crate::evaluate::focus`]).
+    pub only: Vec<String>,
+    /// Asked by a person: the report is emailed even when no state changed.
+    pub manual: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoMoreFields {}
+
+pub fn parse(payload: &Value) -> Result<Command> {
+    let trigger = Trigger::parse(payload)?;
+    trigger.expect(
+        FUNCTION,
+        &[TriggerKind::Schedule, TriggerKind::Alarm],
+        &ACTIONS,
+    )?;
+    let (dry_run, only, manual) = match &trigger {
+        Trigger::Manual(m) => {
+            let NoMoreFields {} =
+                m.args("a replication-lag-check command has action, dry_run and only")?;
+            (m.dry_run, m.only.clone(), true)
+        }
+        _ => (false, Vec::new(), false),
+    };
+    Ok(Command {
+        trigger,
+        dry_run,
+        only,
+        manual,
+    })
+}
+
+/// The alarm that started the run, if one did.
+pub fn alarm(c: &Command) -> Option<&Alarm> {
+    match &c.trigger {
+        Trigger::Alarm(a) => Some(a),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_sample_event_for_this_function_is_accepted_or_named() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../events/replication-lag-check");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            match parse(&v) {
+                Ok(_) => assert!(!name.starts_with("malformed-"), "{name} should be rejected"),
+                Err(e) => {
+                    assert!(name.starts_with("malformed-"), "{name}: {e}");
+                    assert_eq!(e.error_type(), "Lifeboat.InvalidEvent");
+                    let text = e.to_string();
+                    assert!(text.starts_with("invalid event: event."), "{name}: {text}");
+                    assert!(text.len() < 300, "{name}: {text}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn commands_alarms_and_their_errors() {
+        let c = parse(&json!({"action": "check", "only": ["orders-db"], "dry_run": true})).unwrap();
+        assert!(c.dry_run && c.manual);
+        assert_eq!(c.only, vec!["orders-db"]);
+        for triggers in [
+            "alarm-eventbridge.json",
+            "alarm-lambda-action.json",
+            "alarm-sns.json",
+        ] {
+            let v: Value = serde_json::from_str(
+                &std::fs::read_to_string(
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("../../events/triggers")
+                        .join(triggers),
+                )
+                .unwrap(),
+            )
+            .unwrap();
+            let c = parse(&v).unwrap();
+            assert!(alarm(&c).is_some(), "{triggers}");
+            assert!(!c.manual && !c.dry_run);
+        }
+        let e = parse(&json!({"action": "run"})).unwrap_err();
+        assert!(
+            e.to_string().starts_with("invalid event: event.action"),
+            "{e}"
+        );
+        let e = parse(&json!({"action": "check", "dry_run": null})).unwrap_err();
+        assert!(
+            e.to_string().starts_with("invalid event: event.dry_run"),
+            "{e}"
+        );
+        let e = parse(&json!({"action": "check", "pairs": ["x"]})).unwrap_err();
+        assert!(
+            e.to_string().starts_with("invalid event: event.pairs"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,795 @@
+//! From what was read to the checks — pure: `now` and the observations are parameters.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use lifeboat_shared::backup::{Snapshot, PREFIX};
+use lifeboat_shared::policy::{Levels, Policy, ReplicationPair, ResourceKind, Retention, Span};
+use lifeboat_shared::report::Measurement;
+
+use crate::checks::{against_levels, backup_age, evaluate_rule, human, Check, Series, State};
+use crate::inventory::{Observations, PairObs, ReplicaKind, SourceObs};
+use crate::metrics::{Fetched, Purpose, Query};
+
+/// What one evaluation found: the checks and the EMF measurements.
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    pub checks: Vec<Check>,
+    pub measurements: Vec<Measurement>,
+}
+
+impl Evaluation {
+    fn measure(&mut self, name: &str, value: f64, unit: &str, dim: (&str, &str)) {
+        self.measurements.push(Measurement {
+            name: name.into(),
+            value,
+            unit: unit.into(),
+            dimensions: [(dim.0.to_string(), dim.1.to_string())]
+                .into_iter()
+                .collect(),
+        });
+    }
+}
+
+/// Names an alarm mentions: the components, pairs, artifact sets, rules and resource ids that
+/// appear in its name. Empty: the alarm names none of them, and the whole check runs.
+pub fn focus(policy: &Policy, alarm_name: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut consider = |n: &str| {
+        if !n.is_empty() && alarm_name.contains(n) && !names.iter().any(|x| x == n) {
+            names.push(n.to_string());
+        }
+    };
+    for c in &policy.components {
+        consider(&c.name);
+        for id in &c.ids {
+            consider(id);
+        }
+    }
+    for p in &policy.monitoring.replication {
+        consider(&p.name);
+        consider(&p.source.bucket);
+    }
+    for a in &policy.monitoring.artifacts {
+        consider(&a.name);
+    }
+    for r in &policy.monitoring.rules {
+        consider(&r.name);
+    }
+    names
+}
+
+/// The canary key written by a run: `<prefix><yyyymmddThhmmssZ>-<run id>.json`; its time is
+/// read back from the key.
+pub fn canary_key(prefix: &str, at: DateTime<Utc>, run_id: &str) -> String {
+    format!("{prefix}{}-{run_id}.json", at.format("%Y%m%dT%H%M%SZ"))
+}
+
+pub fn canary_time(prefix: &str, key: &str) -> Option<DateTime<Utc>> {
+    let stamp = key.strip_prefix(prefix)?.get(..16)?;
+    chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+/// What the canaries of a pair say.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CanaryView {
+    /// The newest canary that arrived: (key, written, arrived).
+    pub newest_arrived: Option<(String, DateTime<Utc>, DateTime<Utc>)>,
+    /// Canaries written after it that have not arrived: (key, written).
+    pub pending: Vec<(String, DateTime<Utc>)>,
+    /// Canaries written before it that never arrived (replication lost them).
+    pub lost: Vec<(String, DateTime<Utc>)>,
+    /// Arrived canaries older than the newest arrived one: removed on both sides.
+    pub spent: Vec<String>,
+}
+
+pub fn canary_view(
+    p: &ReplicationPair,
+    source: &[(String, DateTime<Utc>)],
+    replica: &[(String, DateTime<Utc>)],
+) -> CanaryView {
+    let prefix = p.canary_prefix();
+    let arrived_at: BTreeMap<String, DateTime<Utc>> =
+        replica.iter().map(|(k, t)| (k.clone(), *t)).collect();
+    let mut written: Vec<(String, DateTime<Utc>)> = source
+        .iter()
+        .filter_map(|(k, _)| canary_time(&prefix, k).map(|t| (k.clone(), t)))
+        .collect();
+    written.sort_by_key(|(_, t)| *t);
+    let mut arrived: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = written
+        .iter()
+        .filter_map(|(k, w)| {
+            arrived_at
+                .get(&crate::inventory::replica_key(p, k))
+                .map(|a| (k.clone(), *w, *a))
+        })
+        .collect();
+    let newest_arrived = arrived.pop();
+    let cut = newest_arrived.as_ref().map(|(_, w, _)| *w);
+    let not_arrived = written
+        .iter()
+        .filter(|(k, _)| !arrived_at.contains_key(&crate::inventory::replica_key(p, k)));
+    let (lost, pending): (Vec<_>, Vec<_>) = not_arrived
+        .cloned()
+        .partition(|(_, w)| cut.is_some_and(|c| *w < c));
+    CanaryView {
+        newest_arrived,
+        pending,
+        lost,
+        spent: arrived.into_iter().map(|(k, _, _)| k).collect(),
+    }
+}
+
+/// Every check of this run.
+pub fn evaluate(
+    policy: &Policy,
+    obs: &Observations,
+    queries: &[Query],
+    fetched: &Fetched,
+    now: DateTime<Utc>,
+) -> Evaluation {
+    let mut ev = Evaluation::default();
+    let series = |purpose: &Purpose| -> Option<Vec<f64>> {
+        let mut found = false;
+        let mut values = Vec::new();
+        for q in queries.iter().filter(|q| &q.purpose == purpose) {
+            if fetched.errors.contains_key(&q.region) {
+                continue;
+            }
+            found = true;
+            values.extend(
+                fetched
+                    .series
+                    .get(&q.id)
+                    .into_iter()
+                    .flatten()
+                    .map(|(_, v)| *v),
+            );
+        }
+        found.then_some(values)
+    };
+    for p in &policy.monitoring.replication {
+        if let Some(o) = obs.pairs.get(&p.name) {
+            pair_checks(p, o, &series, fetched, now, &mut ev);
+        }
+    }
+    for r in &obs.replicas {
+        replica_check(policy, r, &series, &mut ev);
+    }
+    for (name, e) in &obs.unread_components {
+        ev.checks.push(Check::new(
+            "backup-age",
+            name,
+            "backup age",
+            State::NoData,
+            format!("its resources could not be listed ({e})"),
+        ));
+    }
+    for s in &obs.sources {
+        source_checks(policy, s, now, &mut ev);
+    }
+    verified_checks(policy, obs, now, &mut ev);
+    for a in &policy.monitoring.artifacts {
+        let Some(o) = obs.artifacts.get(&a.name) else {
+            continue;
+        };
+        let check =
+            |state, detail| Check::new("artifacts", &a.name, "newest object", state, detail);
+        let c = match &o.newest {
+            Err(e) => check(State::NoData, format!("could not be listed ({e})")),
+            Ok(None) => check(
+                State::Critical,
+                format!(
+                    "no object under s3://{}/{} (RPO {})",
+                    a.bucket,
+                    a.prefix,
+                    human(a.rpo().0)
+                ),
+            ),
+            Ok(Some((key, t, size))) => {
+                let age = now - *t;
+                ev.measure(
+                    "BackupAgeSeconds",
+                    age.num_seconds() as f64,
+                    "Seconds",
+                    ("Component", &a.name),
+                );
+                ev.measure(
+                    "RpoSeconds",
+                    a.rpo().0.num_seconds() as f64,
+                    "Seconds",
+                    ("Component", &a.name),
+                );
+                let state = if age > a.rpo().0 {
+                    State::Critical
+                } else if (*size as u64) < a.min_size {
+                    State::Warning
+                } else {
+                    State::Ok
+                };
+                let small = if (*size as u64) < a.min_size {
+                    format!(", {size} bytes is below the {} expected", a.min_size)
+                } else {
+                    String::new()
+                };
+                check(
+                    state,
+                    format!(
+                        "{} against RPO {} (written every {}): {key}{small}",
+                        human(age),
+                        human(a.rpo().0),
+                        human(a.every.0)
+                    ),
+                )
+                .value(age.num_seconds() as f64)
+            }
+        };
+        ev.checks.push(c);
+    }
+    for rule in &policy.monitoring.rules {
+        let metric = series(&Purpose::Rule {
+            rule: rule.name.clone(),
+            of: false,
+        });
+        let of = series(&Purpose::Rule {
+            rule: rule.name.clone(),
+            of: true,
+        });
+        let c = match metric {
+            None => Check::new(
+                "rule",
+                &rule.name,
+                "metric rule",
+                State::NoData,
+                "its metrics could not be read".into(),
+            ),
+            Some(m) => evaluate_rule(rule, &m, of.as_deref()),
+        };
+        ev.checks.push(c);
+    }
+    ev
+}
+
+fn pair_checks(
+    p: &ReplicationPair,
+    o: &PairObs,
+    series: &dyn Fn(&Purpose) -> Option<Vec<f64>>,
+    fetched: &Fetched,
+    now: DateTime<Utc>,
+    ev: &mut Evaluation,
+) {
+    let name = p.name.as_str();
+    let check =
+        |kind: &str, what: &str, state, detail: String| Check::new(kind, name, what, state, detail);
+    // The configuration: present, enabled, covering the prefix, to the replica bucket.
+    let covering = match &o.rules {
+        Err(e) => {
+            ev.checks.push(check(
+                "replication-config",
+                "replication configuration",
+                State::NoData,
+                format!("could not be read ({e})"),
+            ));
+            None
+        }
+        Ok(None) => {
+            ev.checks.push(check(
+                "replication-config",
+                "replication configuration",
+                State::Critical,
+                format!("s3://{} has no replication configuration", p.source.bucket),
+            ));
+            None
+        }
+        Ok(Some(rules)) => {
+            let to_replica: Vec<_> = rules
+                .iter()
+                .filter(|r| {
+                    r.destination == p.replica.bucket
+                        && crate::metrics::covers(&r.prefix, &p.source.prefix)
+                })
+                .collect();
+            let enabled: Vec<_> = to_replica.iter().filter(|r| r.enabled).collect();
+            let (state, detail) = if enabled.is_empty() {
+                (
+                    State::Critical,
+                    if to_replica.is_empty() {
+                        format!(
+                            "no rule replicates s3://{}/{} to {}",
+                            p.source.bucket, p.source.prefix, p.replica.bucket
+                        )
+                    } else {
+                        format!(
+                            "the rule replicating s3://{}/{} to {} is disabled",
+                            p.source.bucket, p.source.prefix, p.replica.bucket
+                        )
+                    },
+                )
+            } else {
+                (
+                    State::Ok,
+                    format!(
+                        "rule {} replicates s3://{}/{} to {}",
+                        enabled[0].id, p.source.bucket, p.source.prefix, p.replica.bucket
+                    ),
+                )
+            };
+            ev.checks.push(check(
+                "replication-config",
+                "replication configuration",
+                state,
+                detail,
+            ));
+            enabled.first().map(|r| (r.metrics, r.rtc))
+        }
+    };
+    // Versioning at both ends, the replica bucket present.
+    let mut vstate = State::Ok;
+    let mut vdetail = Vec::new();
+    for (side, r) in [
+        ("source", &o.source_versioning),
+        ("replica", &o.replica_versioning),
+    ] {
+        match r {
+            Ok(true) => {}
+            Ok(false) => {
+                vstate = vstate.max(State::Critical);
+                vdetail.push(format!(
+                    "versioning is off on the {side} bucket (replication requires it)"
+                ));
+            }
+            Err(e) => {
+                vstate = vstate.max(State::NoData);
+                vdetail.push(format!(
+                    "the {side} bucket's versioning could not be read ({e})"
+                ));
+            }
+        }
+    }
+    match &o.replica_exists {
+        Ok(true) => {}
+        Ok(false) => {
+            vstate = State::Critical;
+            vdetail.push(format!(
+                "the replica bucket {} does not exist",
+                p.replica.bucket
+            ));
+        }
+        Err(e) => {
+            vstate = vstate.max(State::NoData);
+            vdetail.push(format!("the replica bucket could not be read ({e})"));
+        }
+    }
+    ev.checks.push(check(
+        "replication-buckets",
+        "buckets",
+        vstate,
+        if vdetail.is_empty() {
+            "versioning on at both ends; the replica bucket exists".into()
+        } else {
+            vdetail.join("; ")
+        },
+    ));
+    // The metrics: latency against the levels; without metrics there is nothing to measure.
+    match covering {
+        Some((false, _)) => ev.checks.push(check(
+            "replication-latency",
+            "replication latency",
+            State::Warning,
+            "replication metrics are off on the rule: nothing to measure (enable metrics or RTC)"
+                .into(),
+        )),
+        Some((true, rtc)) => {
+            let latency = series(&Purpose::Pair {
+                pair: p.name.clone(),
+                metric: "ReplicationLatency",
+            });
+            let failed = series(&Purpose::Pair {
+                pair: p.name.clone(),
+                metric: "OperationsFailedReplication",
+            });
+            let pending = series(&Purpose::Pair {
+                pair: p.name.clone(),
+                metric: "OperationsPendingReplication",
+            });
+            let max =
+                |v: &Option<Vec<f64>>| v.as_ref().and_then(|v| v.iter().cloned().reduce(f64::max));
+            let c = match (&latency, max(&latency)) {
+                (None, _) => check(
+                    "replication-latency",
+                    "replication latency",
+                    State::NoData,
+                    format!(
+                        "metrics could not be read ({})",
+                        fetched.errors.values().next().cloned().unwrap_or_default()
+                    ),
+                ),
+                (Some(_), None) => check(
+                    "replication-latency",
+                    "replication latency",
+                    State::NoData,
+                    format!(
+                        "no ReplicationLatency datapoints in the last {} min{}",
+                        crate::metrics::RECENT,
+                        if rtc {
+                            ""
+                        } else {
+                            " (metrics without RTC report only while objects replicate)"
+                        }
+                    ),
+                ),
+                (Some(_), Some(s)) => {
+                    ev.measure("ReplicationLagSeconds", s, "Seconds", ("Pair", &p.name));
+                    let d = Duration::seconds(s as i64);
+                    let mut detail = format!(
+                        "{} (warning above {}, critical above {})",
+                        human(d),
+                        human(p.latency.warning.0),
+                        human(p.latency.critical.0)
+                    );
+                    if let Some(n) = max(&pending) {
+                        detail.push_str(&format!("; {n:.0} operations pending"));
+                    }
+                    check(
+                        "replication-latency",
+                        "replication latency",
+                        against_levels(d, &p.latency),
+                        detail,
+                    )
+                    .value(s)
+                }
+            };
+            ev.checks.push(c);
+            if let Some(f) = failed.as_ref().map(|v| v.iter().sum::<f64>()) {
+                ev.checks.push(check(
+                    "replication-failures",
+                    "failed replications",
+                    if f > 0.0 { State::Warning } else { State::Ok },
+                    format!(
+                        "{f:.0} operations failed to replicate in the last {} min",
+                        crate::metrics::RECENT
+                    ),
+                ));
+            }
+        }
+        None => {}
+    }
+    // The canary.
+    if p.canary.enabled {
+        let c = canary_check(p, o, now, ev);
+        ev.checks.push(c);
+    }
+}
+
+fn canary_check(
+    p: &ReplicationPair,
+    o: &PairObs,
+    now: DateTime<Utc>,
+    ev: &mut Evaluation,
+) -> Check {
+    let check = |state, detail| Check::new("canary", &p.name, "canary", state, detail);
+    let (src, dst) = match (&o.canaries_source, &o.canaries_replica) {
+        (Ok(s), Ok(d)) => (s, d),
+        (Err(e), _) | (_, Err(e)) => {
+            return check(State::NoData, format!("canaries could not be listed ({e})"))
+        }
+    };
+    let v = canary_view(p, src, dst);
+    let mut state = State::Ok;
+    let mut detail = Vec::new();
+    match &v.newest_arrived {
+        Some((_, w, a)) => {
+            let took = *a - *w;
+            ev.measure(
+                "CanaryReplicationSeconds",
+                took.num_seconds().max(0) as f64,
+                "Seconds",
+                ("Pair", &p.name),
+            );
+            state = against_levels(took, &p.latency);
+            detail.push(format!(
+                "the last canary arrived in {} (written {})",
+                human(took),
+                w.format("%H:%M UTC")
+            ));
+        }
+        None if v.pending.is_empty() => {
+            return check(
+                State::NoData,
+                "no canary written yet: the next run measures the first".into(),
+            )
+        }
+        None => {}
+    }
+    if let Some((_, w)) = v.pending.first() {
+        let age = now - *w;
+        let pending_state = against_levels(age, &p.latency);
+        if pending_state != State::Ok {
+            detail.push(format!(
+                "a canary written {} ago has not arrived",
+                human(age)
+            ));
+        } else if v.newest_arrived.is_none() {
+            detail.push(format!(
+                "the first canary is in flight ({} old)",
+                human(age)
+            ));
+            state = state.max(State::NoData);
+        }
+        state = state.max(pending_state);
+    }
+    if !v.lost.is_empty() {
+        detail.push(format!("{} earlier canaries never arrived", v.lost.len()));
+        state = state.max(State::Warning);
+    }
+    check(state, detail.join("; "))
+}
+
+fn replica_check(
+    policy: &Policy,
+    r: &crate::inventory::ReplicaObs,
+    series: &dyn Fn(&Purpose) -> Option<Vec<f64>>,
+    ev: &mut Evaluation,
+) {
+    let what = match r.kind {
+        ReplicaKind::ReadReplica => "read replica",
+        ReplicaKind::AuroraReader => "Aurora replica",
+        ReplicaKind::GlobalSecondary => "global database secondary",
+    };
+    let subject = format!("{} {}", r.component, r.id);
+    let check = |state, detail: String| Check::new("replica", &subject, what, state, detail);
+    let Some(status) = &r.status else {
+        ev.checks.push(check(
+            State::Critical,
+            format!(
+                "{} in {} is listed by its source but does not exist",
+                r.id, r.region
+            ),
+        ));
+        return;
+    };
+    if let Some((s, normal, msg)) = &r.replication {
+        if !normal || s != "replicating" {
+            ev.checks.push(check(
+                State::Critical,
+                format!(
+                    "replication is {s}{}",
+                    msg.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+                ),
+            ));
+            return;
+        }
+    }
+    let values = series(&Purpose::Replica {
+        replica: r.id.clone(),
+    });
+    let lag = values
+        .as_ref()
+        .and_then(|v| v.iter().cloned().reduce(f64::max));
+    let c = match (values, lag) {
+        (None, _) => check(State::NoData, "its lag metric could not be read".into()),
+        (Some(_), None) => check(State::NoData, format!("no lag datapoints in the last {} min (status {status}): a replica without data is not OK", crate::metrics::RECENT)),
+        (Some(_), Some(v)) => {
+            // ReplicaLag is in seconds; the Aurora metrics in milliseconds.
+            let secs = match r.kind {
+                ReplicaKind::ReadReplica => v,
+                _ => v / 1000.0,
+            };
+            ev.measure("ReplicationLagSeconds", secs, "Seconds", ("Replica", &r.id));
+            let l: &Levels = &policy.monitoring.replica_lag;
+            let d = Duration::milliseconds((secs * 1000.0) as i64);
+            check(against_levels(d, l), format!("{} behind (warning above {}, critical above {})", human(d), human(l.warning.0), human(l.critical.0))).value(secs)
+        }
+    };
+    ev.checks.push(c);
+}
+
+/// The newest restorable backup of a source: a snapshot of any kind, the point-in-time
+/// recovery limit, an AWS Backup recovery point.
+fn newest_backup(s: &SourceObs) -> (Option<(DateTime<Utc>, String)>, Vec<String>) {
+    let mut candidates: Vec<(DateTime<Utc>, String)> = Vec::new();
+    let mut unread = Vec::new();
+    match &s.snapshots {
+        Ok(list) => {
+            if let Some(n) = list
+                .iter()
+                .filter(|x| x.available())
+                .filter_map(|x| x.created_at.map(|t| (t, x)))
+                .max_by_key(|(t, _)| *t)
+            {
+                candidates.push((n.0, format!("snapshot {}", n.1.id)));
+            }
+        }
+        Err(e) => unread.push(format!("snapshots could not be read ({e})")),
+    }
+    if let Some(t) = s.latest_restorable {
+        candidates.push((t, "point-in-time recovery".into()));
+    }
+    match &s.recovery_point {
+        Ok(Some(t)) => candidates.push((*t, "AWS Backup recovery point".into())),
+        Ok(None) => {}
+        Err(e) => unread.push(format!(
+            "AWS Backup recovery points could not be read ({e})"
+        )),
+    }
+    (candidates.into_iter().max_by_key(|(t, _)| *t), unread)
+}
+
+/// How far back retention promises to reach: the longest tier, less one of its periods.
+pub fn promised_window(r: &Retention) -> Duration {
+    [
+        Duration::hours(r.hourly.saturating_sub(1) as i64),
+        Duration::days(r.daily.saturating_sub(1) as i64),
+        Duration::weeks(r.weekly.saturating_sub(1) as i64),
+        Duration::days(30 * r.monthly.saturating_sub(1) as i64),
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or_default()
+}
+
+fn source_checks(policy: &Policy, s: &SourceObs, now: DateTime<Utc>, ev: &mut Evaluation) {
+    let settings = policy.settings_by_name(&s.component);
+    let rpo: Span = policy
+        .components
+        .iter()
+        .find(|c| c.name == s.component)
+        .and_then(|c| c.rpo)
+        .unwrap_or(settings.rpo);
+    let subject = if policy
+        .components
+        .iter()
+        .any(|c| c.name == s.component && c.ids.len() > 1)
+    {
+        format!("{} {}", s.component, s.id)
+    } else {
+        s.component.clone()
+    };
+    let (newest, unread) = newest_backup(s);
+    let mut c = match (&newest, unread.is_empty()) {
+        (None, false) => Check::new(
+            "backup-age",
+            &subject,
+            "backup age",
+            State::NoData,
+            unread.join("; "),
+        ),
+        _ => backup_age(
+            &subject,
+            newest.as_ref().map(|(t, w)| (now - *t, w.clone())),
+            rpo,
+        ),
+    };
+    if c.state == State::Critical && !unread.is_empty() {
+        c.detail.push_str(&format!(" ({})", unread.join("; ")));
+    }
+    if let Some((t, _)) = &newest {
+        ev.measure(
+            "BackupAgeSeconds",
+            (now - *t).num_seconds() as f64,
+            "Seconds",
+            ("Component", &subject),
+        );
+    }
+    ev.measure(
+        "RpoSeconds",
+        rpo.0.num_seconds() as f64,
+        "Seconds",
+        ("Component", &subject),
+    );
+    ev.checks.push(c);
+    // The DR region: the newest DR copy — the RPO after losing the primary region.
+    if let (Some(dr), true) = (
+        &s.dr_snapshots,
+        settings.copy_to_dr && s.kind != ResourceKind::Elasticache,
+    ) {
+        let limit = Span(settings.frequency.0 * 2).max(rpo);
+        let check =
+            |state, detail| Check::new("dr-copy-age", &subject, "DR copy age", state, detail);
+        ev.checks.push(match dr {
+            Err(e) => check(State::NoData, format!("DR-region snapshots could not be read ({e})")),
+            Ok(list) => {
+                let newest = list.iter().filter(|x| x.available() && x.id.starts_with(PREFIX)).filter_map(|x| x.time()).max();
+                match newest {
+                    None => check(State::Critical, "no DR copy in the DR region".into()),
+                    Some(t) => {
+                        let age = now - t;
+                        check(
+                            if age > limit.0 { State::Critical } else { State::Ok },
+                            format!("{} (the backup taken then; a copy is made every {}, alert above {})", human(age), human(settings.frequency.0), human(limit.0)),
+                        )
+                        .value(age.num_seconds() as f64)
+                    }
+                }
+            }
+        });
+    }
+    // The restore window: the oldest retained Lifeboat backup against what retention promises.
+    if let Ok(list) = &s.snapshots {
+        let ours: Vec<&Snapshot> = list
+            .iter()
+            .filter(|x| x.managed() && x.available())
+            .collect();
+        let promise = promised_window(&settings.retention);
+        if let Some(oldest) = ours.iter().filter_map(|x| x.time()).min() {
+            let reach = now - oldest;
+            ev.checks.push(Check::new(
+                "restore-window",
+                &subject,
+                "restore window",
+                if reach + Duration::days(1) >= promise {
+                    State::Ok
+                } else {
+                    State::Warning
+                },
+                format!(
+                    "the oldest retained backup is {} old; retention promises {}",
+                    human(reach),
+                    human(promise)
+                ),
+            ));
+        }
+    }
+}
+
+fn verified_checks(policy: &Policy, obs: &Observations, now: DateTime<Utc>, ev: &mut Evaluation) {
+    let Some(verified) = &obs.verified else {
+        return;
+    };
+    let max = policy.monitoring.verification_max_age;
+    for c in policy.components.iter().filter(|c| c.verify.is_some()) {
+        if !obs.sources.iter().any(|s| s.component == c.name)
+            && !obs.unread_components.contains_key(&c.name)
+        {
+            continue; // not in this run's scope
+        }
+        let check =
+            |state, detail| Check::new("verified-rpo", &c.name, "verified backup", state, detail);
+        let c = match verified {
+            Err(e) => check(
+                State::NoData,
+                format!("restore-verification's status could not be read ({e})"),
+            ),
+            Ok(map) => match map.get(&c.name) {
+                None => check(
+                    State::NoData,
+                    "restore-verification has not verified a backup of it yet".into(),
+                ),
+                Some(t) => {
+                    let age = now - *t;
+                    ev.measure(
+                        "VerifiedBackupAgeSeconds",
+                        age.num_seconds() as f64,
+                        "Seconds",
+                        ("Component", &c.name),
+                    );
+                    check(
+                        if age > max.0 {
+                            State::Warning
+                        } else {
+                            State::Ok
+                        },
+                        format!(
+                            "the newest verified backup is {} old (warning above {})",
+                            human(age),
+                            human(max.0)
+                        ),
+                    )
+                    .value(age.num_seconds() as f64)
+                }
+            },
+        };
+        ev.checks.push(c);
+    }
+}
+
+/// The series of a purpose, for tests and the report.
+pub fn values(fetched: &Fetched, queries: &[Query], purpose: &Purpose) -> Series {
+    queries
+        .iter()
+        .filter(|q| &q.purpose == purpose)
+        .flat_map(|q| fetched.series.get(&q.id).cloned().unwrap_or_default())
+        .collect()
+}

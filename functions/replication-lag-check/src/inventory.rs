@@ -1,0 +1,617 @@
+//! Reads: everything the checks need, as plain observations. A read that fails is recorded where
+//! its answer would have been (`Err` with the AWS error), never as an empty answer: the checks
+//! turn it into "could not read" (no data), not into "nothing there".
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use chrono::{DateTime, Utc};
+use futures::future::join_all;
+use lifeboat_shared::aws::errors::AwsError;
+use lifeboat_shared::aws::rds::{DbCluster, DbInstance, SnapshotFilter};
+use lifeboat_shared::aws::{backup, elasticache, rds};
+use lifeboat_shared::backup::Snapshot;
+use lifeboat_shared::policy::{Policy, ReplicationPair, ResourceKind};
+
+/// Clients in the regions the policy names.
+pub struct Clients {
+    pub primary_region: String,
+    pub dr_region: Option<String>,
+    pub rds: aws_sdk_rds::Client,
+    pub rds_dr: Option<aws_sdk_rds::Client>,
+    pub elasticache: aws_sdk_elasticache::Client,
+    pub backup: aws_sdk_backup::Client,
+    /// CloudWatch by region (the primary's, the DR region's, the replica buckets').
+    pub cloudwatch: BTreeMap<String, aws_sdk_cloudwatch::Client>,
+    /// S3 by region (a bucket's requests go to its own region).
+    pub s3: BTreeMap<String, aws_sdk_s3::Client>,
+}
+
+impl Clients {
+    pub fn s3_in(&self, region: Option<&str>) -> &aws_sdk_s3::Client {
+        let r = region.unwrap_or(&self.primary_region);
+        self.s3
+            .get(r)
+            .or_else(|| self.s3.get(&self.primary_region))
+            .expect("an S3 client for the primary region")
+    }
+}
+
+/// One replication rule of a source bucket, as GetBucketReplication answers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicationRule {
+    pub id: String,
+    pub enabled: bool,
+    /// The rule's filter prefix ("" covers the whole bucket).
+    pub prefix: String,
+    /// The destination bucket's name.
+    pub destination: String,
+    pub metrics: bool,
+    pub rtc: bool,
+}
+
+/// What was read about one replication pair.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairObs {
+    /// `Ok(None)`: no replication configuration on the source.
+    pub rules: Result<Option<Vec<ReplicationRule>>, String>,
+    pub source_versioning: Result<bool, String>,
+    pub replica_versioning: Result<bool, String>,
+    /// The replica bucket exists (HeadBucket in its region).
+    pub replica_exists: Result<bool, String>,
+    /// Canary keys and their LastModified, on each side.
+    pub canaries_source: Result<Vec<(String, DateTime<Utc>)>, String>,
+    pub canaries_replica: Result<Vec<(String, DateTime<Utc>)>, String>,
+}
+
+/// A source the policy selects, with its backups.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceObs {
+    pub component: String,
+    pub kind: ResourceKind,
+    pub id: String,
+    pub arn: String,
+    pub latest_restorable: Option<DateTime<Utc>>,
+    /// Its snapshots in the primary region (any type), or why they could not be read.
+    pub snapshots: Result<Vec<Snapshot>, String>,
+    /// Its snapshots in the DR region (Lifeboat's DR copies), when a DR region is configured.
+    pub dr_snapshots: Option<Result<Vec<Snapshot>, String>>,
+    /// Newest COMPLETED AWS Backup recovery point, or why it could not be read.
+    pub recovery_point: Result<Option<DateTime<Utc>>, String>,
+}
+
+/// A database replica (RDS read replica, Aurora reader or global secondary).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicaObs {
+    /// The component of its source.
+    pub component: String,
+    pub id: String,
+    pub region: String,
+    pub kind: ReplicaKind,
+    /// `None` when it was not found (a replica the source lists but that is gone).
+    pub status: Option<String>,
+    /// Read replication status info (status, normal, message).
+    pub replication: Option<(String, bool, Option<String>)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaKind {
+    /// An RDS read replica: `ReplicaLag` (seconds).
+    ReadReplica,
+    /// An Aurora reader: `AuroraReplicaLag` (milliseconds).
+    AuroraReader,
+    /// An Aurora global database secondary cluster: `AuroraGlobalDBReplicationLag` (ms).
+    GlobalSecondary,
+}
+
+/// The newest object of an artifact set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArtifactObs {
+    /// (key, last modified, size) of the newest object; `Ok(None)`: the prefix is empty.
+    pub newest: Result<Option<(String, DateTime<Utc>, i64)>, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Observations {
+    pub pairs: BTreeMap<String, PairObs>,
+    pub sources: Vec<SourceObs>,
+    /// Components whose sources could not be listed, with the AWS error.
+    pub unread_components: BTreeMap<String, String>,
+    pub replicas: Vec<ReplicaObs>,
+    pub artifacts: BTreeMap<String, ArtifactObs>,
+    /// restore-verification's newest verified backup time per component; `Err` if unreadable.
+    pub verified: Option<Result<BTreeMap<String, DateTime<Utc>>, String>>,
+}
+
+fn text(e: AwsError) -> String {
+    e.to_string()
+}
+
+/// Reads everything but the metrics (those come after, from what was found here).
+pub async fn observe(
+    c: &Clients,
+    policy: &Policy,
+    report_s3: &aws_sdk_s3::Client,
+    report_bucket: &str,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Observations {
+    let mut obs = Observations::default();
+    let pairs: Vec<&ReplicationPair> = policy
+        .monitoring
+        .replication
+        .iter()
+        .filter(|p| wanted(&p.name))
+        .collect();
+    let pair_obs = join_all(pairs.iter().map(|p| observe_pair(c, p))).await;
+    for (p, o) in pairs.iter().zip(pair_obs) {
+        obs.pairs.insert(p.name.clone(), o);
+    }
+    observe_sources(c, policy, wanted, &mut obs).await;
+    for a in policy
+        .monitoring
+        .artifacts
+        .iter()
+        .filter(|a| wanted(&a.name))
+    {
+        let newest = newest_object(c.s3_in(a.region.as_deref()), &a.bucket, &a.prefix).await;
+        obs.artifacts.insert(a.name.clone(), ArtifactObs { newest });
+    }
+    if policy.components.iter().any(|c| c.verify.is_some()) {
+        obs.verified = Some(verified(report_s3, report_bucket).await);
+    }
+    obs
+}
+
+async fn observe_pair(c: &Clients, p: &ReplicationPair) -> PairObs {
+    let src = c.s3_in(p.source.region.as_deref());
+    let dst = c.s3_in(p.replica.region.as_deref());
+    let prefix = p.canary_prefix();
+    let replica_prefix = replica_key(p, &prefix);
+    let (rules, sv, rv, exists, cs, cr) = tokio::join!(
+        replication_rules(src, &p.source.bucket),
+        versioning(src, &p.source.bucket),
+        versioning(dst, &p.replica.bucket),
+        bucket_exists(dst, &p.replica.bucket),
+        canaries(src, &p.source.bucket, &prefix),
+        canaries(dst, &p.replica.bucket, &replica_prefix),
+    );
+    PairObs {
+        rules,
+        source_versioning: sv,
+        replica_versioning: rv,
+        replica_exists: exists,
+        canaries_source: cs,
+        canaries_replica: cr,
+    }
+}
+
+/// The replica's key for a source key (replication keeps keys; a pair whose replica prefix
+/// differs maps the source prefix onto it).
+pub fn replica_key(p: &ReplicationPair, source_key: &str) -> String {
+    match source_key.strip_prefix(&p.source.prefix) {
+        Some(rest) => format!("{}{rest}", p.replica.prefix),
+        None => source_key.to_string(),
+    }
+}
+
+fn s3_err<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    op: &'static str,
+    bucket: &str,
+    e: &aws_sdk_s3::error::SdkError<E>,
+) -> String {
+    AwsError::new(op, e).about(bucket).to_string()
+}
+
+async fn replication_rules(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Result<Option<Vec<ReplicationRule>>, String> {
+    match s3.get_bucket_replication().bucket(bucket).send().await {
+        Ok(out) => Ok(Some(
+            out.replication_configuration()
+                .map(|cfg| {
+                    cfg.rules()
+                        .iter()
+                        .map(|r| {
+                            #[allow(deprecated)] // rules written before filters existed
+                            let legacy = r.prefix();
+                            let prefix = r
+                                .filter()
+                                .and_then(|f| {
+                                    f.prefix().or_else(|| f.and().and_then(|a| a.prefix()))
+                                })
+                                .or(legacy)
+                                .unwrap_or_default()
+                                .to_string();
+                            let dest = r.destination();
+                            ReplicationRule {
+                                id: r.id().unwrap_or_default().to_string(),
+                                enabled: r.status().as_str() == "Enabled",
+                                prefix,
+                                destination: dest
+                                    .map(|d| {
+                                        d.bucket().rsplit(':').next().unwrap_or("").to_string()
+                                    })
+                                    .unwrap_or_default(),
+                                metrics: dest
+                                    .and_then(|d| d.metrics())
+                                    .is_some_and(|m| m.status().as_str() == "Enabled"),
+                                rtc: dest
+                                    .and_then(|d| d.replication_time())
+                                    .is_some_and(|t| t.status().as_str() == "Enabled"),
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )),
+        Err(e) if e.code() == Some("ReplicationConfigurationNotFoundError") => Ok(None),
+        Err(e) => Err(s3_err("GetBucketReplication", bucket, &e)),
+    }
+}
+
+async fn versioning(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<bool, String> {
+    s3.get_bucket_versioning()
+        .bucket(bucket)
+        .send()
+        .await
+        .map(|v| v.status().is_some_and(|s| s.as_str() == "Enabled"))
+        .map_err(|e| s3_err("GetBucketVersioning", bucket, &e))
+}
+
+async fn bucket_exists(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<bool, String> {
+    match s3.head_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(true),
+        Err(e)
+            if lifeboat_shared::aws::errors::head_not_found(
+                &lifeboat_shared::error::aws_error_parts(&e).0,
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(s3_err("HeadBucket", bucket, &e)),
+    }
+}
+
+/// Every object under `prefix` with its LastModified (canaries are few: one per run, removed
+/// once measured).
+async fn canaries(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<(String, DateTime<Utc>)>, String> {
+    let mut out = Vec::new();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| s3_err("ListObjectsV2", bucket, &e))?;
+        for o in page.contents() {
+            if let (Some(k), Some(t)) = (o.key(), lifeboat_shared::aws_time(o.last_modified())) {
+                out.push((k.to_string(), t));
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn newest_object(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Option<(String, DateTime<Utc>, i64)>, String> {
+    let mut newest: Option<(String, DateTime<Utc>, i64)> = None;
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| s3_err("ListObjectsV2", bucket, &e))?;
+        for o in page.contents() {
+            let (Some(k), Some(t)) = (o.key(), lifeboat_shared::aws_time(o.last_modified())) else {
+                continue;
+            };
+            if k.ends_with('/') {
+                continue; // a folder marker
+            }
+            if newest.as_ref().is_none_or(|(_, n, _)| t > *n) {
+                newest = Some((k.to_string(), t, o.size().unwrap_or(0)));
+            }
+        }
+    }
+    Ok(newest)
+}
+
+/// restore-verification's status object: `components.<name>.verified_backup_at`.
+async fn verified(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Result<BTreeMap<String, DateTime<Utc>>, String> {
+    let key = "state/restore-verification/status.json";
+    let read = lifeboat_shared::journal::read_json::<serde_json::Value>(s3, bucket, key)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut out = BTreeMap::new();
+    if let Some((v, _)) = read {
+        if let Some(comps) = v["components"].as_object() {
+            for (name, c) in comps {
+                if let Some(t) = c["verified_backup_at"]
+                    .as_str()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                {
+                    out.insert(name.clone(), t.with_timezone(&Utc));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A selected source: component, kind, id, ARN, latest restorable time.
+type Selected = (String, ResourceKind, String, String, Option<DateTime<Utc>>);
+
+/// The selected sources of every component, their backups, and their replicas.
+async fn observe_sources(
+    c: &Clients,
+    policy: &Policy,
+    wanted: &dyn Fn(&str) -> bool,
+    obs: &mut Observations,
+) {
+    let kinds: BTreeSet<ResourceKind> = policy.components.iter().map(|c| c.kind).collect();
+    let (instances, clusters, groups) = tokio::join!(
+        async {
+            if kinds.contains(&ResourceKind::RdsInstance) {
+                Some(rds::instances(&c.rds).await.map_err(text))
+            } else {
+                None
+            }
+        },
+        async {
+            if kinds.contains(&ResourceKind::AuroraCluster) {
+                Some(rds::clusters(&c.rds).await.map_err(text))
+            } else {
+                None
+            }
+        },
+        async {
+            if kinds.contains(&ResourceKind::Elasticache) {
+                Some(
+                    elasticache::replication_groups(&c.elasticache)
+                        .await
+                        .map_err(text),
+                )
+            } else {
+                None
+            }
+        },
+    );
+    // The DR region's instances, for cross-region read replicas.
+    let dr_instances: Option<Result<Vec<DbInstance>, String>> = match &c.rds_dr {
+        Some(rds_dr) => Some(rds::instances(rds_dr).await.map_err(text)),
+        None => None,
+    };
+    let mut selected: Vec<Selected> = Vec::new();
+    let unread = |kind: ResourceKind, e: &str, obs: &mut Observations| {
+        for comp in policy.components.iter().filter(|c| c.kind == kind) {
+            if wanted(&comp.name) {
+                obs.unread_components
+                    .entry(comp.name.clone())
+                    .or_insert_with(|| e.to_string());
+            }
+        }
+    };
+    let all_instances: Vec<DbInstance> = match &instances {
+        Some(Ok(list)) => list.clone(),
+        Some(Err(e)) => {
+            unread(ResourceKind::RdsInstance, e, obs);
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
+    for db in all_instances.iter().filter(|d| d.cluster_id.is_none()) {
+        // A read replica is checked as its source's replica, not as a source of its own.
+        if db.replica_source.is_some() {
+            continue;
+        }
+        if let Some(m) = policy.membership(ResourceKind::RdsInstance, &db.id, &db.tags) {
+            if wanted(&m.component) || wanted(&db.id) {
+                selected.push((
+                    m.component.clone(),
+                    ResourceKind::RdsInstance,
+                    db.id.clone(),
+                    db.arn.clone(),
+                    db.latest_restorable,
+                ));
+                for r in &db.replicas {
+                    obs.replicas.push(read_replica(
+                        &m.component,
+                        r,
+                        &c.primary_region,
+                        &all_instances,
+                        dr_instances.as_ref(),
+                    ));
+                }
+            }
+        }
+    }
+    let all_clusters: Vec<DbCluster> = match &clusters {
+        Some(Ok(list)) => list.clone(),
+        Some(Err(e)) => {
+            unread(ResourceKind::AuroraCluster, e, obs);
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
+    for cl in all_clusters
+        .iter()
+        .filter(|c| c.engine.starts_with("aurora"))
+    {
+        if let Some(m) = policy.membership(ResourceKind::AuroraCluster, &cl.id, &cl.tags) {
+            if wanted(&m.component) || wanted(&cl.id) {
+                selected.push((
+                    m.component.clone(),
+                    ResourceKind::AuroraCluster,
+                    cl.id.clone(),
+                    cl.arn.clone(),
+                    cl.latest_restorable,
+                ));
+                for reader in &cl.readers {
+                    let found = all_instances.iter().find(|i| &i.id == reader);
+                    obs.replicas.push(ReplicaObs {
+                        component: m.component.clone(),
+                        id: reader.clone(),
+                        region: c.primary_region.clone(),
+                        kind: ReplicaKind::AuroraReader,
+                        status: found.map(|i| i.status.clone()),
+                        replication: None,
+                    });
+                }
+            }
+        }
+    }
+    match &groups {
+        Some(Ok(list)) => {
+            for g in list {
+                let tags = std::collections::BTreeMap::new();
+                if let Some(m) = policy.membership(ResourceKind::Elasticache, &g.id, &tags) {
+                    if wanted(&m.component) || wanted(&g.id) {
+                        selected.push((
+                            m.component.clone(),
+                            ResourceKind::Elasticache,
+                            g.id.clone(),
+                            g.arn.clone(),
+                            None,
+                        ));
+                    }
+                }
+            }
+        }
+        Some(Err(e)) => unread(ResourceKind::Elasticache, e, obs),
+        None => {}
+    }
+    // Backups of each selected source, side by side (bounded by the number of sources).
+    let backups = join_all(selected.iter().map(|(_, kind, id, arn, _)| async move {
+        let snaps = match kind {
+            ResourceKind::RdsInstance => rds::db_snapshots(
+                &c.rds,
+                &c.primary_region,
+                SnapshotFilter {
+                    of: Some(id),
+                    manual_only: false,
+                },
+            )
+            .await
+            .map_err(text),
+            ResourceKind::AuroraCluster => rds::cluster_snapshots(
+                &c.rds,
+                &c.primary_region,
+                SnapshotFilter {
+                    of: Some(id),
+                    manual_only: false,
+                },
+            )
+            .await
+            .map_err(text),
+            ResourceKind::Elasticache => {
+                elasticache::snapshots(&c.elasticache, &c.primary_region, Some(id))
+                    .await
+                    .map_err(text)
+            }
+        };
+        let dr = match (&c.rds_dr, &c.dr_region, kind) {
+            (Some(rds_dr), Some(region), ResourceKind::RdsInstance) => Some(
+                rds::db_snapshots(
+                    rds_dr,
+                    region,
+                    SnapshotFilter {
+                        of: Some(id),
+                        manual_only: true,
+                    },
+                )
+                .await
+                .map_err(text),
+            ),
+            (Some(rds_dr), Some(region), ResourceKind::AuroraCluster) => Some(
+                rds::cluster_snapshots(
+                    rds_dr,
+                    region,
+                    SnapshotFilter {
+                        of: Some(id),
+                        manual_only: true,
+                    },
+                )
+                .await
+                .map_err(text),
+            ),
+            _ => None,
+        };
+        let point = if arn.is_empty() {
+            Ok(None)
+        } else {
+            backup::recovery_points(&c.backup, arn)
+                .await
+                .map(|pts| {
+                    pts.iter()
+                        .filter(|p| p.status == "COMPLETED")
+                        .filter_map(|p| p.created_at)
+                        .max()
+                })
+                .map_err(text)
+        };
+        (snaps, dr, point)
+    }))
+    .await;
+    for ((component, kind, id, arn, latest_restorable), (snapshots, dr_snapshots, point)) in
+        selected.into_iter().zip(backups)
+    {
+        obs.sources.push(SourceObs {
+            component,
+            kind,
+            id,
+            arn,
+            latest_restorable,
+            snapshots,
+            dr_snapshots,
+            recovery_point: point,
+        });
+    }
+}
+
+/// A read replica named by its source: an id in the same region, or an ARN in another.
+fn read_replica(
+    component: &str,
+    name: &str,
+    primary_region: &str,
+    primary: &[DbInstance],
+    dr: Option<&Result<Vec<DbInstance>, String>>,
+) -> ReplicaObs {
+    let (region, id) = match name.strip_prefix("arn:") {
+        Some(_) => {
+            let parts: Vec<&str> = name.split(':').collect();
+            (
+                parts.get(3).copied().unwrap_or(primary_region).to_string(),
+                parts.last().copied().unwrap_or(name).to_string(),
+            )
+        }
+        None => (primary_region.to_string(), name.to_string()),
+    };
+    let found = if region == primary_region {
+        primary.iter().find(|i| i.id == id).cloned()
+    } else {
+        dr.and_then(|r| r.as_ref().ok())
+            .and_then(|list| list.iter().find(|i| i.id == id).cloned())
+    };
+    ReplicaObs {
+        component: component.to_string(),
+        id,
+        region,
+        kind: ReplicaKind::ReadReplica,
+        status: found.as_ref().map(|i| i.status.clone()),
+        replication: found.and_then(|i| i.replication),
+    }
+}

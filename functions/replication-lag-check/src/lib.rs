@@ -1,0 +1,280 @@
+//! replication-lag-check: is every replica current and every backup fresh, right now — S3
+//! replication pairs (configuration, metrics, an active canary), database replicas, backup age
+//! against each component's RPO (every kind, the DR region, S3 artifact sets), the restore
+//! window, the verified RPO, and metric rules as data. It alerts when a state changes, not on
+//! every run.
+//!
+//! [`command`] → the envelope ([`lifeboat_shared::run`]) → [`inventory`] (reads) → [`metrics`]
+//! (one batched read) → [`evaluate`] (pure, into [`checks`]) → [`execute`] (canary, state) →
+//! [`alerts`] (pure: what changed) → [`report`] (pure).
+
+pub mod alerts;
+pub mod checks;
+pub mod command;
+pub mod evaluate;
+pub mod execute;
+pub mod inventory;
+pub mod metrics;
+pub mod report;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use lambda_runtime::LambdaEvent;
+use lifeboat_shared::clients::Aws;
+use lifeboat_shared::config::Env;
+use lifeboat_shared::notify::Outbox;
+use lifeboat_shared::policy::Policy;
+use lifeboat_shared::report::{Report, Severity};
+use lifeboat_shared::run::{self, Invocation, Response};
+use lifeboat_shared::{Error, Result};
+use serde_json::Value;
+
+pub const FUNCTION: &str = "replication-lag-check";
+
+/// Everything built once per container.
+pub struct App {
+    pub env: Env,
+    pub policy: Policy,
+    pub clients: inventory::Clients,
+    pub sns: aws_sdk_sns::Client,
+    pub report_s3: aws_sdk_s3::Client,
+}
+
+impl App {
+    pub async fn from_env() -> Result<App> {
+        let env = Env::from_process()?;
+        let aws = Aws::load().await?;
+        let policy = lifeboat_shared::load_policy(&env.policy, &aws.s3()).await?;
+        App::new(&aws, env, policy)
+    }
+
+    /// Clients for every region the policy names: the primary, the DR region, and the regions
+    /// of replica and artifact buckets.
+    pub fn new(aws: &Aws, env: Env, policy: Policy) -> Result<App> {
+        let primary = aws.region().to_string();
+        let dr_region = policy.dr.as_ref().map(|d| d.region.clone());
+        if dr_region.as_deref() == Some(primary.as_str()) {
+            return Err(Error::policy(
+                "dr.region",
+                format!("a region other than the primary {primary}"),
+            ));
+        }
+        let mut regions: Vec<String> = vec![primary.clone()];
+        regions.extend(dr_region.clone());
+        for p in &policy.monitoring.replication {
+            regions.extend(p.source.region.clone());
+            regions.extend(p.replica.region.clone());
+        }
+        regions.extend(
+            policy
+                .monitoring
+                .artifacts
+                .iter()
+                .filter_map(|a| a.region.clone()),
+        );
+        regions.sort();
+        regions.dedup();
+        let s3: BTreeMap<String, aws_sdk_s3::Client> =
+            regions.iter().map(|r| (r.clone(), aws.s3_in(r))).collect();
+        let cloudwatch = regions
+            .iter()
+            .map(|r| {
+                (
+                    r.clone(),
+                    aws_sdk_cloudwatch::Client::new(&aws.config_in(r)),
+                )
+            })
+            .collect();
+        let clients = inventory::Clients {
+            rds: aws_sdk_rds::Client::new(aws.config()),
+            rds_dr: dr_region
+                .as_deref()
+                .map(|r| aws_sdk_rds::Client::new(&aws.config_in(r))),
+            elasticache: aws_sdk_elasticache::Client::new(aws.config()),
+            backup: aws_sdk_backup::Client::new(aws.config()),
+            cloudwatch,
+            s3,
+            primary_region: primary,
+            dr_region,
+        };
+        Ok(App {
+            env,
+            policy,
+            sns: aws.sns(),
+            report_s3: aws.s3(),
+            clients,
+        })
+    }
+
+    pub fn outbox(&self) -> Outbox<'_> {
+        Outbox {
+            s3: &self.report_s3,
+            sns: &self.sns,
+            bucket: &self.env.report_bucket,
+            topic_arn: &self.env.report_topic_arn,
+        }
+    }
+}
+
+/// The Lambda handler.
+#[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
+pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value> {
+    let (request_id, stop_at) = run::context(&event);
+    run(app, &event.payload, &request_id, Utc::now(), stop_at)
+        .await?
+        .to_json()
+}
+
+/// What a run decided to say.
+enum Said {
+    /// Changes (or a first run, a manual check, a dry run): archived and emailed.
+    Email(Report),
+    /// Nothing changed: EMF metrics and the log only.
+    Quiet(Report),
+}
+
+/// One invocation: the command (before any AWS call), then the evaluation under the
+/// single-flight lease. Concurrent and duplicate triggers find the lease held and do nothing; a
+/// trigger after a finished evaluation finds nothing changed and sends nothing.
+pub async fn run(
+    app: &App,
+    payload: &Value,
+    request_id: &str,
+    now: DateTime<Utc>,
+    stop_at: Option<std::time::Instant>,
+) -> Result<Response> {
+    let cmd = command::parse(payload)?;
+    let inv = Invocation::new(
+        FUNCTION,
+        &app.clients.primary_region,
+        cmd.trigger.clone(),
+        cmd.dry_run,
+        request_id,
+        now,
+        stop_at,
+    );
+    let outbox = app.outbox();
+    let result = async {
+        let worked = run::single_flight(
+            &app.report_s3,
+            &app.env.report_bucket,
+            &inv,
+            &inv.run_id,
+            Duration::minutes(4),
+            || Box::pin(check(app, &cmd, &inv)),
+        )
+        .await?;
+        match worked {
+            Ok(Said::Email(report)) => run::deliver(&outbox, report).await,
+            Ok(Said::Quiet(mut report)) => {
+                report.finish(Utc::now());
+                lifeboat_shared::metrics::emit(&report);
+                tracing::info!(headline = %report.headline, "no change: no email");
+                Ok(Response::finished(report))
+            }
+            Err(held) => {
+                let report = run::held_report(&inv, &held);
+                Ok(Response::Skipped {
+                    run_id: Some(inv.run_id.clone()),
+                    reason: report.headline.clone(),
+                    report: Some(Box::new(report)),
+                })
+            }
+        }
+    }
+    .await;
+    run::or_report_failure(&outbox, &inv, result).await
+}
+
+/// The evaluation: read, measure, decide, write the canary and the states.
+async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Said> {
+    let policy = &app.policy;
+    let mut report = inv.report();
+    let mut only = cmd.only.clone();
+    if let Some(alarm) = command::alarm(cmd) {
+        only = evaluate::focus(policy, &alarm.name);
+        report.finding(
+            Severity::Info,
+            Some(&alarm.name),
+            format!(
+                "started by alarm {} ({} since {}): {}{}",
+                alarm.name,
+                alarm.state.as_str(),
+                alarm.time.format("%Y-%m-%d %H:%M UTC"),
+                lifeboat_shared::trigger::bounded(&alarm.reason, 200),
+                if only.is_empty() {
+                    "; it names nothing Lifeboat watches, so everything is checked".to_string()
+                } else {
+                    format!("; checked: {}", only.join(", "))
+                }
+            ),
+        );
+    }
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    let obs = inventory::observe(
+        &app.clients,
+        policy,
+        &app.report_s3,
+        &app.env.report_bucket,
+        &wanted,
+    )
+    .await;
+    let queries = metrics::queries(policy, &obs, &app.clients.primary_region);
+    let fetched = metrics::fetch(&app.clients, &queries, inv.now).await;
+    report.measure("MetricQueries", queries.len() as f64, "Count");
+    report.measure("GetMetricDataCalls", fetched.calls as f64, "Count");
+    let ev = evaluate::evaluate(policy, &obs, &queries, &fetched, inv.now);
+    report.measurements.extend(ev.measurements.clone());
+    // The canaries: this run's, and the removal of those that served.
+    for p in policy
+        .monitoring
+        .replication
+        .iter()
+        .filter(|p| p.canary.enabled && wanted(&p.name))
+    {
+        if inv.dry_run {
+            continue;
+        }
+        if let Some(o) = obs.pairs.get(&p.name) {
+            if let (Ok(s), Ok(d)) = (&o.canaries_source, &o.canaries_replica) {
+                let view = evaluate::canary_view(p, s, d);
+                if let Some(a) = execute::clean_canaries(&app.clients, p, &view, inv.now).await {
+                    report.actions.push(a);
+                }
+            }
+        }
+        report
+            .actions
+            .push(execute::write_canary(&app.clients, p, &inv.run_id, inv.now).await);
+    }
+    // The states: what changed since the last evaluation.
+    let mut journal = execute::load_state(&app.report_s3, &app.env.report_bucket).await?;
+    let first = journal.state.checks.is_empty();
+    let (next, changes) = alerts::diff(
+        &journal.state,
+        &ev.checks,
+        inv.now,
+        policy.monitoring.reminder_every.0,
+        &inv.run_id,
+    );
+    report::fill(&mut report, &ev.checks, &changes, first);
+    report.details = serde_json::json!({ "checks": ev.checks, "changes": changes });
+    if inv.dry_run {
+        return Ok(Said::Email(report));
+    }
+    journal.state = next;
+    if let Err(e) = journal.save(&app.report_s3, &app.env.report_bucket).await {
+        // Another evaluation saved in between: it has alerted on these changes.
+        if matches!(e, Error::Internal(_)) {
+            tracing::info!(error = %e, "another evaluation recorded the states first: no email");
+            return Ok(Said::Quiet(report));
+        }
+        return Err(e);
+    }
+    if changes.is_empty() && !cmd.manual {
+        Ok(Said::Quiet(report))
+    } else {
+        Ok(Said::Email(report))
+    }
+}

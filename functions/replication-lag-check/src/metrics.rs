@@ -1,0 +1,290 @@
+//! CloudWatch metrics: which series the checks need ([`queries`], pure) and one batched read of
+//! them ([`fetch`]): GetMetricData takes up to 500 queries a call, so a run makes
+//! ⌈queries/500⌉ calls per region (plus its pages), whatever the number of pairs and rules.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use chrono::{DateTime, Duration, Utc};
+use lifeboat_shared::aws::errors::AwsError;
+use lifeboat_shared::policy::Policy;
+
+use crate::checks::Series;
+use crate::inventory::{Clients, Observations, ReplicaKind};
+
+/// GetMetricData's limit of queries per call.
+pub const MAX_QUERIES_PER_CALL: usize = 500;
+
+/// How far back replication metrics are read: the newest datapoints decide.
+pub const RECENT: i64 = 15;
+
+/// What a series is for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Purpose {
+    /// S3 replication metrics of a pair's rule.
+    Pair { pair: String, metric: &'static str },
+    /// A database replica's lag.
+    Replica { replica: String },
+    /// A metric rule's metric (`of`: its denominator).
+    Rule { rule: String, of: bool },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub id: String,
+    pub region: String,
+    pub namespace: String,
+    pub metric: String,
+    pub dimensions: Vec<(String, String)>,
+    pub stat: &'static str,
+    pub period_seconds: i32,
+    pub window: Duration,
+    pub purpose: Purpose,
+}
+
+/// The S3 replication metrics read per rule, with the statistic that matters.
+pub const S3_METRICS: [(&str, &str); 4] = [
+    ("ReplicationLatency", "Maximum"),
+    ("OperationsPendingReplication", "Maximum"),
+    ("BytesPendingReplication", "Maximum"),
+    ("OperationsFailedReplication", "Sum"),
+];
+
+/// Every series this run needs.
+pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec<Query> {
+    let mut out: Vec<Query> = Vec::new();
+    let mut push = |region: &str,
+                    namespace: &str,
+                    metric: &str,
+                    dims: Vec<(String, String)>,
+                    stat: &'static str,
+                    window: Duration,
+                    purpose: Purpose| {
+        let id = format!("q{}", out.len());
+        out.push(Query {
+            id,
+            region: region.to_string(),
+            namespace: namespace.to_string(),
+            metric: metric.to_string(),
+            dimensions: dims,
+            stat,
+            period_seconds: 60,
+            window,
+            purpose,
+        });
+    };
+    for p in &policy.monitoring.replication {
+        let Some(o) = obs.pairs.get(&p.name) else {
+            continue;
+        };
+        let Ok(Some(rules)) = &o.rules else { continue };
+        for r in rules.iter().filter(|r| {
+            r.enabled
+                && r.metrics
+                && covers(&r.prefix, &p.source.prefix)
+                && r.destination == p.replica.bucket
+        }) {
+            for (metric, stat) in S3_METRICS {
+                push(
+                    p.source.region.as_deref().unwrap_or(primary_region),
+                    "AWS/S3",
+                    metric,
+                    vec![
+                        ("SourceBucket".into(), p.source.bucket.clone()),
+                        ("DestinationBucket".into(), p.replica.bucket.clone()),
+                        ("RuleId".into(), r.id.clone()),
+                    ],
+                    stat,
+                    Duration::minutes(RECENT),
+                    Purpose::Pair {
+                        pair: p.name.clone(),
+                        metric,
+                    },
+                );
+            }
+        }
+    }
+    for r in &obs.replicas {
+        let (metric, dim) = match r.kind {
+            ReplicaKind::ReadReplica => ("ReplicaLag", "DBInstanceIdentifier"),
+            ReplicaKind::AuroraReader => ("AuroraReplicaLag", "DBInstanceIdentifier"),
+            ReplicaKind::GlobalSecondary => ("AuroraGlobalDBReplicationLag", "DBClusterIdentifier"),
+        };
+        push(
+            &r.region,
+            "AWS/RDS",
+            metric,
+            vec![(dim.into(), r.id.clone())],
+            "Maximum",
+            Duration::minutes(RECENT),
+            Purpose::Replica {
+                replica: r.id.clone(),
+            },
+        );
+    }
+    for rule in &policy.monitoring.rules {
+        let dims: Vec<(String, String)> = rule
+            .dimensions
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let stat = rule.statistic.as_str();
+        push(
+            primary_region,
+            &rule.namespace,
+            &rule.metric,
+            dims.clone(),
+            stat,
+            rule.window.0,
+            Purpose::Rule {
+                rule: rule.name.clone(),
+                of: false,
+            },
+        );
+        if let Some(of) = &rule.of {
+            push(
+                primary_region,
+                &rule.namespace,
+                of,
+                dims,
+                stat,
+                rule.window.0,
+                Purpose::Rule {
+                    rule: rule.name.clone(),
+                    of: true,
+                },
+            );
+        }
+    }
+    out
+}
+
+/// A rule's prefix covers the pair's prefix ("" covers everything).
+pub fn covers(rule_prefix: &str, prefix: &str) -> bool {
+    prefix.starts_with(rule_prefix)
+}
+
+/// The calls a run makes for `n` queries in one region (before paging).
+pub fn calls_for(n: usize) -> usize {
+    n.div_ceil(MAX_QUERIES_PER_CALL)
+}
+
+/// What the read answered.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    /// Datapoints by query id, inside each query's own window.
+    pub series: BTreeMap<String, Series>,
+    /// Regions whose read failed, with the AWS error: their series are "no data".
+    pub errors: BTreeMap<String, String>,
+    pub calls: usize,
+}
+
+/// Reads every query: per region, batches of [`MAX_QUERIES_PER_CALL`] over the longest window,
+/// each series then cut to its own window.
+pub async fn fetch(c: &Clients, queries: &[Query], now: DateTime<Utc>) -> Fetched {
+    let mut out = Fetched::default();
+    let mut by_region: BTreeMap<&str, Vec<&Query>> = BTreeMap::new();
+    for q in queries {
+        by_region.entry(q.region.as_str()).or_default().push(q);
+    }
+    for (region, qs) in by_region {
+        let Some(cw) = c.cloudwatch.get(region) else {
+            out.errors.insert(
+                region.to_string(),
+                format!("no CloudWatch client for {region} (a region the policy does not name)"),
+            );
+            continue;
+        };
+        let longest = qs.iter().map(|q| q.window).max().unwrap_or_default();
+        // Whole minutes: CloudWatch aligns periods to them.
+        let end = now - Duration::seconds(now.timestamp().rem_euclid(60)) + Duration::minutes(1);
+        let start = end - longest - Duration::minutes(1);
+        for batch in qs.chunks(MAX_QUERIES_PER_CALL) {
+            let mut token: Option<String> = None;
+            loop {
+                out.calls += 1;
+                let sent = cw
+                    .get_metric_data()
+                    .set_metric_data_queries(Some(batch.iter().map(|q| sdk_query(q)).collect()))
+                    .start_time(aws_smithy_types::DateTime::from_secs(start.timestamp()))
+                    .end_time(aws_smithy_types::DateTime::from_secs(end.timestamp()))
+                    .set_next_token(token.clone())
+                    .send()
+                    .await;
+                let page = match sent {
+                    Ok(p) => p,
+                    Err(e) => {
+                        out.errors.insert(
+                            region.to_string(),
+                            AwsError::new("GetMetricData", &e).to_string(),
+                        );
+                        break;
+                    }
+                };
+                for r in page.metric_data_results() {
+                    let Some(id) = r.id() else { continue };
+                    let window = batch
+                        .iter()
+                        .find(|q| q.id == id)
+                        .map(|q| q.window)
+                        .unwrap_or(longest);
+                    let from = now - window;
+                    let s = out.series.entry(id.to_string()).or_default();
+                    for (t, v) in r.timestamps().iter().zip(r.values()) {
+                        if let Some(t) = lifeboat_shared::aws_time(Some(t)) {
+                            if t >= from - Duration::minutes(1) {
+                                s.push((t, *v));
+                            }
+                        }
+                    }
+                }
+                token = page.next_token().map(str::to_string);
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+fn sdk_query(q: &Query) -> MetricDataQuery {
+    let metric = Metric::builder()
+        .namespace(&q.namespace)
+        .metric_name(&q.metric)
+        .set_dimensions(Some(
+            q.dimensions
+                .iter()
+                .map(|(k, v)| Dimension::builder().name(k).value(v).build())
+                .collect(),
+        ))
+        .build();
+    MetricDataQuery::builder()
+        .id(&q.id)
+        .metric_stat(
+            MetricStat::builder()
+                .metric(metric)
+                .period(q.period_seconds)
+                .stat(q.stat)
+                .build(),
+        )
+        .return_data(true)
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_per_run_are_one_per_500_queries() {
+        assert_eq!(calls_for(0), 0);
+        assert_eq!(calls_for(1), 1);
+        assert_eq!(calls_for(500), 1);
+        assert_eq!(calls_for(501), 2);
+        assert_eq!(calls_for(1200), 3);
+        assert!(covers("", "backups/"));
+        assert!(covers("backups/", "backups/"));
+        assert!(!covers("logs/", "backups/"));
+    }
+}

@@ -1,0 +1,61 @@
+//! The report — pure: changes first (worst first), then every check that is not OK, then the
+//! OK ones; the counts as EMF metrics.
+
+use lifeboat_shared::report::{Decision, Report, Severity, Verdict};
+
+use crate::alerts::{Change, Why};
+use crate::checks::{Check, State};
+
+pub fn fill(report: &mut Report, checks: &[Check], changes: &[Change], first: bool) {
+    for ch in changes {
+        let severity = match (ch.why, ch.check.state) {
+            (Why::Recovered, _) | (_, State::Ok) => Severity::Info,
+            (_, State::Critical) => Severity::Critical,
+            (_, State::Warning | State::NoData) => Severity::Warning,
+        };
+        let mut message = ch.sentence();
+        if let Some(a) = &ch.check.action {
+            message.push_str(&format!(" — action: {a}"));
+        }
+        report.finding(severity, Some(&ch.check.subject), message);
+    }
+    for c in checks {
+        let changed = changes.iter().any(|ch| ch.check.id == c.id);
+        if c.state != State::Ok && !changed {
+            let severity = match c.state {
+                State::Critical => Severity::Critical,
+                _ => Severity::Warning,
+            };
+            report.finding(
+                severity,
+                Some(&c.subject),
+                format!("{} (unchanged)", c.sentence()),
+            );
+        }
+        if c.state == State::Ok {
+            report.decisions.push(Decision::new(
+                format!("{} {}", c.subject, c.what),
+                Verdict::Pass,
+                c.detail.clone(),
+            ));
+        }
+    }
+    let count = |s: State| checks.iter().filter(|c| c.state == s).count();
+    let (crit, warn, nodata, ok) = (
+        count(State::Critical),
+        count(State::Warning),
+        count(State::NoData),
+        count(State::Ok),
+    );
+    report.measure("ChecksCritical", crit as f64, "Count");
+    report.measure("ChecksWarning", warn as f64, "Count");
+    report.measure("ChecksNoData", nodata as f64, "Count");
+    report.measure("ChecksOk", ok as f64, "Count");
+    let tally = format!("{ok} OK, {crit} critical, {warn} warning, {nodata} no data");
+    report.headline = match changes.first() {
+        _ if first => format!("first check: {tally}"),
+        Some(ch) if changes.len() == 1 => ch.sentence(),
+        Some(ch) => format!("{} changes: {}; ...", changes.len(), ch.sentence()),
+        None => format!("no change: {tally}"),
+    };
+}
