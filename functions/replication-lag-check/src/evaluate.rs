@@ -793,3 +793,7 @@ pub fn values(fetched: &Fetched, queries: &[Query], purpose: &Purpose) -> Series
         .flat_map(|q| fetched.series.get(&q.id).cloned().unwrap_or_default())
         .collect()
 }
+
+#[cfg(test)]
+#[path = "evaluate_tests.rs"]
+mod tests;

@@ -1,0 +1,413 @@
+//! The evaluation's tables, Given / When / Then: canaries, freshness of every component kind
+//! (with no data), replicas, the alarm's focus.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use lifeboat_shared::backup::Snapshot;
+use lifeboat_shared::policy::{Policy, ResourceKind, Retention};
+
+use super::*;
+use crate::inventory::{ArtifactObs, PairObs, ReplicaObs, ReplicationRule, SourceObs};
+use crate::metrics::{self, Fetched};
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+const NOW: &str = "2026-11-21T12:00:00Z";
+
+fn policy() -> Policy {
+    Policy::parse(
+        "version: 1
+buckets: {backup: backups-primary}
+dr: {region: us-west-2}
+components:
+  - {name: orders-db, kind: rds-instance, ids: [orders], rpo: 24h, copy_to_dr: true, retention: {daily: 7}}
+  - {name: catalog, kind: aurora-cluster, ids: [catalog], rpo: 1h}
+  - {name: sessions, kind: elasticache, ids: [sessions], rpo: 2h}
+monitoring:
+  replication:
+    - {name: backups-crr, source: {bucket: backups-primary, prefix: backups/}, replica: {bucket: backups-dr, prefix: backups/, region: us-west-2}}
+  artifacts:
+    - {name: kafka-archives, bucket: backups-primary, prefix: kafka/, every: 1h, rpo: 2h, min_size: 1000}
+",
+    )
+    .unwrap()
+}
+
+fn snap(id: &str, at: &str, managed: bool) -> Snapshot {
+    let mut tags = BTreeMap::new();
+    if managed {
+        tags.insert("lifeboat:managed".to_string(), "true".to_string());
+    }
+    Snapshot {
+        kind: ResourceKind::RdsInstance,
+        id: id.into(),
+        arn: format!("arn:aws:rds:us-east-1:123456789012:snapshot:{id}"),
+        source_snapshot_arn: None,
+        source_id: "orders".into(),
+        region: "us-east-1".into(),
+        created_at: Some(t(at)),
+        status: "available".into(),
+        manual: managed,
+        encrypted: false,
+        kms_key_id: None,
+        size_gb: Some(20),
+        engine: Some("postgres".into()),
+        tags,
+    }
+}
+
+fn source(component: &str, kind: ResourceKind, id: &str, snaps: Vec<Snapshot>) -> SourceObs {
+    SourceObs {
+        component: component.into(),
+        kind,
+        id: id.into(),
+        arn: format!("arn:aws:rds:us-east-1:123456789012:db:{id}"),
+        latest_restorable: None,
+        snapshots: Ok(snaps),
+        dr_snapshots: None,
+        recovery_point: Ok(None),
+    }
+}
+
+fn run(obs: &Observations) -> Vec<Check> {
+    let p = policy();
+    let q = metrics::queries(&p, obs, "us-east-1");
+    evaluate(&p, obs, &q, &Fetched::default(), t(NOW)).checks
+}
+
+fn state_of(checks: &[Check], id: &str) -> (State, String) {
+    let c = checks
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no check {id}: {checks:#?}"));
+    (c.state, c.detail.clone())
+}
+
+#[test]
+fn freshness_of_every_kind_against_its_rpo_with_no_data_its_own_state() {
+    // Given an RDS source with a 2 h old snapshot and PITR 5 min behind, an Aurora cluster whose
+    // newest snapshot is 3 h old (RPO 1 h), an ElastiCache group whose snapshots could not be read
+    let mut orders = source(
+        "orders-db",
+        ResourceKind::RdsInstance,
+        "orders",
+        vec![snap(
+            "rds:orders-2026-11-21-10-00",
+            "2026-11-21T10:00:00Z",
+            false,
+        )],
+    );
+    orders.latest_restorable = Some(t("2026-11-21T11:55:00Z"));
+    let catalog = source(
+        "catalog",
+        ResourceKind::AuroraCluster,
+        "catalog",
+        vec![snap("rds:catalog-x", "2026-11-21T09:00:00Z", false)],
+    );
+    let mut sessions = source("sessions", ResourceKind::Elasticache, "sessions", vec![]);
+    sessions.snapshots = Err("DescribeSnapshots: Throttling: Rate exceeded".into());
+    let obs = Observations {
+        sources: vec![orders, catalog, sessions],
+        ..Default::default()
+    };
+    // When evaluated
+    let checks = run(&obs);
+    // Then the newest restorable point decides (PITR here), each against its own RPO
+    let (s, d) = state_of(&checks, "backup-age/orders-db");
+    assert_eq!(s, State::Ok, "{d}");
+    assert!(
+        d.contains("5 min against RPO 24 h (point-in-time recovery)"),
+        "{d}"
+    );
+    let (s, d) = state_of(&checks, "backup-age/catalog");
+    assert_eq!(s, State::Critical, "{d}");
+    assert!(d.starts_with("3 h against RPO 60 min"), "{d}");
+    // and a read that failed is NO DATA, never OK
+    let (s, d) = state_of(&checks, "backup-age/sessions");
+    assert_eq!(s, State::NoData, "{d}");
+    assert!(d.contains("Throttling"), "{d}");
+}
+
+#[test]
+fn no_backup_at_all_is_critical_and_an_unlisted_component_is_no_data() {
+    let obs = Observations {
+        sources: vec![source(
+            "orders-db",
+            ResourceKind::RdsInstance,
+            "orders",
+            vec![],
+        )],
+        unread_components: [(
+            "catalog".to_string(),
+            "DescribeDBClusters: AccessDenied".to_string(),
+        )]
+        .into_iter()
+        .collect(),
+        ..Default::default()
+    };
+    let checks = run(&obs);
+    assert_eq!(state_of(&checks, "backup-age/orders-db").0, State::Critical);
+    let (s, d) = state_of(&checks, "backup-age/catalog");
+    assert_eq!(s, State::NoData);
+    assert!(d.contains("AccessDenied"), "{d}");
+}
+
+#[test]
+fn the_dr_copy_and_the_restore_window() {
+    // Given daily Lifeboat snapshots for 3 days only (retention promises 7), DR copies 30 h old
+    let mut s = source(
+        "orders-db",
+        ResourceKind::RdsInstance,
+        "orders",
+        (0..3)
+            .map(|d| {
+                snap(
+                    &format!("lifeboat-orders-2026112{}-0000", 1 - d.min(1)),
+                    &(t(NOW) - Duration::days(d) - Duration::hours(12)).to_rfc3339(),
+                    true,
+                )
+            })
+            .collect(),
+    );
+    let mut dr = snap(
+        "lifeboat-orders-20261120-0000",
+        "2026-11-20T06:00:00Z",
+        true,
+    );
+    dr.region = "us-west-2".into();
+    s.dr_snapshots = Some(Ok(vec![dr]));
+    let checks = run(&Observations {
+        sources: vec![s],
+        ..Default::default()
+    });
+    // Then the DR copy is within two snapshot periods (daily): OK
+    let (st, d) = state_of(&checks, "dr-copy-age/orders-db");
+    assert_eq!(st, State::Ok, "{d}");
+    // and the restore window reaches 2.5 d of the 6 d retention promises: a warning
+    let (st, d) = state_of(&checks, "restore-window/orders-db");
+    assert_eq!(st, State::Warning, "{d}");
+    assert!(d.contains("retention promises 6 d"), "{d}");
+    assert_eq!(
+        promised_window(&Retention {
+            hourly: 24,
+            daily: 7,
+            weekly: 4,
+            monthly: 1
+        }),
+        Duration::weeks(3)
+    );
+}
+
+fn pair_obs(
+    source: Vec<(String, DateTime<Utc>)>,
+    replica: Vec<(String, DateTime<Utc>)>,
+) -> PairObs {
+    PairObs {
+        rules: Ok(Some(vec![ReplicationRule {
+            id: "backups-to-dr".into(),
+            enabled: true,
+            prefix: "backups/".into(),
+            destination: "backups-dr".into(),
+            metrics: true,
+            rtc: true,
+        }])),
+        source_versioning: Ok(true),
+        replica_versioning: Ok(true),
+        replica_exists: Ok(true),
+        canaries_source: Ok(source),
+        canaries_replica: Ok(replica),
+    }
+}
+
+/// Canary keys with their time (written or arrived).
+type Keys = Vec<(String, DateTime<Utc>)>;
+
+fn canary(min_ago: i64, run: &str) -> (String, DateTime<Utc>) {
+    let w = t(NOW) - Duration::minutes(min_ago);
+    (canary_key("backups/lifeboat-canary/", w, run), w)
+}
+
+#[test]
+fn canary_arrived_late_and_missing() {
+    let p = policy();
+    let pair = &p.monitoring.replication[0];
+    let cases: Vec<(Keys, Keys, State, &str)> = vec![
+        // arrived 90 s after it was written: measured, OK
+        (
+            vec![canary(10, "r1"), canary(5, "r2")],
+            vec![(
+                canary(10, "r1").0,
+                t(NOW) - Duration::minutes(10) + Duration::seconds(90),
+            )],
+            State::Ok,
+            "arrived in 90 s",
+        ),
+        // written 20 min ago, not arrived: late (warning above 15 min)
+        (
+            vec![canary(20, "r1")],
+            vec![],
+            State::Warning,
+            "a canary written 20 min ago has not arrived",
+        ),
+        // written 2 h ago, not arrived: missing (critical above 1 h), with its age
+        (
+            vec![canary(120, "r1"), canary(5, "r2")],
+            vec![],
+            State::Critical,
+            "written 2 h ago",
+        ),
+        // the first canary in flight: no data yet, never OK
+        (vec![canary(1, "r1")], vec![], State::NoData, "in flight"),
+        // none written yet
+        (vec![], vec![], State::NoData, "no canary written yet"),
+    ];
+    for (src, dst, state, words) in cases {
+        let obs = Observations {
+            pairs: [(pair.name.clone(), pair_obs(src.clone(), dst.clone()))]
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        };
+        let (s, d) = state_of(&run(&obs), "canary/backups-crr");
+        assert_eq!(s, state, "{src:?} / {dst:?}: {d}");
+        assert!(d.contains(words), "{d}");
+    }
+    // A canary older than the newest arrived one that never arrived is lost: a warning, and the
+    // spent ones are removed
+    let v = canary_view(
+        pair,
+        &[canary(30, "r0"), canary(20, "r1"), canary(10, "r2")],
+        &[
+            (canary(20, "r1").0, t(NOW) - Duration::minutes(19)),
+            (canary(10, "r2").0, t(NOW) - Duration::minutes(9)),
+        ],
+    );
+    assert_eq!(v.lost.len(), 1);
+    assert_eq!(v.spent, vec![canary(20, "r1").0]);
+    assert!(v.pending.is_empty());
+    assert_eq!(
+        canary_time("backups/lifeboat-canary/", &canary(20, "r1").0),
+        Some(t(NOW) - Duration::minutes(20))
+    );
+}
+
+#[test]
+fn replication_configuration_versioning_and_metrics() {
+    let p = policy();
+    let name = p.monitoring.replication[0].name.clone();
+    let mut o = pair_obs(vec![], vec![]);
+    o.rules = Ok(None);
+    o.replica_versioning = Ok(false);
+    let checks = run(&Observations {
+        pairs: [(name.clone(), o)].into_iter().collect(),
+        ..Default::default()
+    });
+    assert_eq!(
+        state_of(&checks, "replication-config/backups-crr").0,
+        State::Critical
+    );
+    let (s, d) = state_of(&checks, "replication-buckets/backups-crr");
+    assert_eq!(s, State::Critical);
+    assert!(d.contains("versioning is off on the replica bucket"), "{d}");
+    // Metrics on, but no datapoints: NO DATA, never OK
+    let checks = run(&Observations {
+        pairs: [(name.clone(), pair_obs(vec![], vec![]))]
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    });
+    assert_eq!(
+        state_of(&checks, "replication-latency/backups-crr").0,
+        State::NoData
+    );
+    // Metrics off on the rule: a warning, nothing to measure
+    let mut o = pair_obs(vec![], vec![]);
+    if let Ok(Some(rules)) = &mut o.rules {
+        rules[0].metrics = false;
+    }
+    let checks = run(&Observations {
+        pairs: [(name, o)].into_iter().collect(),
+        ..Default::default()
+    });
+    let (s, d) = state_of(&checks, "replication-latency/backups-crr");
+    assert_eq!(s, State::Warning);
+    assert!(d.contains("metrics are off"), "{d}");
+}
+
+#[test]
+fn replicas_missing_broken_or_silent_are_findings() {
+    let base = ReplicaObs {
+        component: "orders-db".into(),
+        id: "orders-replica".into(),
+        region: "us-west-2".into(),
+        kind: crate::inventory::ReplicaKind::ReadReplica,
+        status: Some("available".into()),
+        replication: Some(("replicating".into(), true, None)),
+    };
+    let gone = ReplicaObs {
+        status: None,
+        ..base.clone()
+    };
+    let broken = ReplicaObs {
+        replication: Some(("error".into(), false, Some("IO error".into()))),
+        ..base.clone()
+    };
+    let checks = run(&Observations {
+        replicas: vec![gone],
+        ..Default::default()
+    });
+    assert_eq!(checks[0].state, State::Critical);
+    let checks = run(&Observations {
+        replicas: vec![broken],
+        ..Default::default()
+    });
+    assert_eq!(checks[0].state, State::Critical);
+    assert!(checks[0].detail.contains("replication is error: IO error"));
+    // A new replica without data is "no data", not OK
+    let checks = run(&Observations {
+        replicas: vec![base],
+        ..Default::default()
+    });
+    assert_eq!(checks[0].state, State::NoData);
+}
+
+#[test]
+fn artifact_sets_stale_small_empty_or_unreadable() {
+    let obs = |newest| Observations {
+        artifacts: [("kafka-archives".to_string(), ArtifactObs { newest })]
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    };
+    let at = |h: i64| t(NOW) - Duration::hours(h);
+    for (newest, state) in [
+        (Ok(Some(("kafka/a".to_string(), at(1), 5000))), State::Ok),
+        (
+            Ok(Some(("kafka/a".to_string(), at(3), 5000))),
+            State::Critical,
+        ),
+        (Ok(Some(("kafka/a".to_string(), at(1), 10))), State::Warning),
+        (Ok(None), State::Critical),
+        (
+            Err("ListObjectsV2: NoSuchBucket".to_string()),
+            State::NoData,
+        ),
+    ] {
+        let (s, d) = state_of(&run(&obs(newest.clone())), "artifacts/kafka-archives");
+        assert_eq!(s, state, "{newest:?}: {d}");
+    }
+}
+
+#[test]
+fn an_alarm_focuses_the_check_on_what_it_names() {
+    let p = policy();
+    assert_eq!(
+        focus(&p, "orders-db-backup-age"),
+        vec!["orders-db", "orders"]
+    );
+    assert_eq!(focus(&p, "backups-crr-latency"), vec!["backups-crr"]);
+    assert!(focus(&p, "unrelated-alarm").is_empty());
+}
