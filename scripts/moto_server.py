@@ -6,8 +6,9 @@ automated snapshot from last week), this launcher makes moto's clock read
 `now + offset`, where offset (seconds, may be negative) is read on every call from the file
 named by LIFEBOAT_EMULATOR_CLOCK_FILE. With no file or an empty one the clock is the real one.
 
-It also answers RDS DescribeAccountAttributes, which moto lacks, with a stand-in, and puts the
-rpcv2Cbor translator of scripts/cbor_stand_in.py in front of moto for CloudWatch (see below).
+It also answers RDS DescribeAccountAttributes, which moto lacks, with a stand-in, puts the
+rpcv2Cbor translator of scripts/cbor_stand_in.py in front of moto for CloudWatch, answers S3
+GetBucketVersioning in S3's shape and makes conditional PutObject atomic (see below).
 
 Usage: python moto_server.py PORT
 """
@@ -90,6 +91,42 @@ _moto_dispatcher = moto_server.DomainDispatcherApplication
 moto_server.DomainDispatcherApplication = lambda create_app: CborTranslator(
     _moto_dispatcher(create_app)
 )
+
+# --- Stand-ins: S3 GetBucketVersioning's shape, atomic conditional PutObject --------------------
+# moto 5.2.5 answers GetBucketVersioning with the root element GetBucketVersioningResponse; S3
+# answers <VersioningConfiguration>, and the Rust SDK refuses anything else. This stand-in
+# answers in S3's shape, from moto's own versioning state.
+# moto's PutObject checks If-None-Match / If-Match and then writes, without a lock: two
+# conditional writes arriving at the same instant can both succeed, where S3's are atomic. This
+# stand-in serialises moto's PutObject handler, so a lease (If-None-Match: *) is taken once.
+import threading  # noqa: E402
+
+from moto.s3.responses import S3Response  # noqa: E402
+
+
+def _stand_in_get_bucket_versioning(self):
+    status = self.backend.get_bucket_versioning(self.bucket_name)
+    inner = f"<Status>{status}</Status>" if status else ""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        f"{inner}</VersioningConfiguration>"
+    )
+    return 200, {"Content-Type": "application/xml"}, body
+
+
+S3Response.get_bucket_versioning = _stand_in_get_bucket_versioning
+
+_put_object_lock = threading.Lock()
+_moto_put_object = S3Response.put_object
+
+
+def _stand_in_atomic_put_object(self):
+    with _put_object_lock:
+        return _moto_put_object(self)
+
+
+S3Response.put_object = _stand_in_atomic_put_object
 
 from moto.server import main  # noqa: E402
 

@@ -276,6 +276,33 @@ pub async fn seed(emu: &Emulator, scenario: &Scenario, dir: &Path) -> World {
         .await
         .expect("report bucket");
     create_dr_bucket(&s3d, &world.dr_backup_bucket).await;
+    // S3 replication of the backup bucket to the DR bucket: versioning at both ends and the
+    // rule. moto stores the configuration but replicates nothing: the tests and the demo copy
+    // objects themselves (scripts/replicate.py).
+    for (client, bucket) in [
+        (&s3p, &world.backup_bucket),
+        (&s3d, &world.dr_backup_bucket),
+    ] {
+        client
+            .put_bucket_versioning()
+            .bucket(bucket)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("versioning on {bucket}: {e}"));
+    }
+    s3p.put_bucket_replication()
+        .bucket(&world.backup_bucket)
+        .replication_configuration(replication_configuration(&world.dr_backup_bucket))
+        .send()
+        .await
+        .expect("backup bucket replication");
+    seed_artifacts(emu, &s3p, &world.backup_bucket).await;
+    seed_metrics(&primary, &world, Utc::now()).await;
 
     // KMS: the primary database key, the export key and the DR-region copy key, by alias.
     for (client, alias) in [
@@ -520,6 +547,168 @@ pub async fn seed(emu: &Emulator, scenario: &Scenario, dir: &Path) -> World {
         queue_url,
         security_group_id,
         ..world
+    }
+}
+
+/// The backup bucket's replication rule (seeded, and put back by tests that break it).
+pub const REPLICATION_RULE: &str = "backups-to-dr";
+
+/// The namespace of the seed-002 metrics (the certificate service's S3 saves).
+pub const DEMO_NAMESPACE: &str = "Lifeboat/Demo";
+
+/// The backup bucket's replication configuration: `backups/` to the DR bucket, with replication
+/// metrics and Replication Time Control (15 minutes).
+pub fn replication_configuration(dr_bucket: &str) -> aws_sdk_s3::types::ReplicationConfiguration {
+    use aws_sdk_s3::types::{
+        Destination, Metrics, MetricsStatus, ReplicationConfiguration, ReplicationRule,
+        ReplicationRuleFilter, ReplicationRuleStatus, ReplicationTime, ReplicationTimeStatus,
+        ReplicationTimeValue,
+    };
+    let fifteen = || ReplicationTimeValue::builder().minutes(15).build();
+    ReplicationConfiguration::builder()
+        .role(format!(
+            "arn:aws:iam::{ACCOUNT}:role/lifeboat-s3-replication"
+        ))
+        .rules(
+            ReplicationRule::builder()
+                .id(REPLICATION_RULE)
+                .priority(1)
+                .status(ReplicationRuleStatus::Enabled)
+                .filter(ReplicationRuleFilter::builder().prefix("backups/").build())
+                .destination(
+                    Destination::builder()
+                        .bucket(format!("arn:aws:s3:::{dr_bucket}"))
+                        .metrics(
+                            Metrics::builder()
+                                .status(MetricsStatus::Enabled)
+                                .event_threshold(fifteen())
+                                .build()
+                                .expect("replication metrics"),
+                        )
+                        .replication_time(
+                            ReplicationTime::builder()
+                                .status(ReplicationTimeStatus::Enabled)
+                                .time(fifteen())
+                                .build()
+                                .expect("replication time"),
+                        )
+                        .build()
+                        .expect("replication destination"),
+                )
+                .build()
+                .expect("replication rule"),
+        )
+        .build()
+        .expect("replication configuration")
+}
+
+/// Puts one artifact object of `size` bytes.
+pub async fn put_artifact(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, size: usize) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(vec![b'a'; size].into())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put s3://{bucket}/{key}: {e}"));
+}
+
+/// Backups kept as S3 objects, at their real ages (the emulator's clock shifted while each is
+/// written): Kafka topic archives every hour (the newest 20 minutes old), the Kubernetes
+/// configuration every 6 hours (the newest 2 hours old), Secrets Manager backups daily (the
+/// newest 3 hours old).
+async fn seed_artifacts(emu: &Emulator, s3: &aws_sdk_s3::Client, bucket: &str) {
+    let now = Utc::now();
+    let minutes = chrono::Duration::minutes;
+    let sets: [(&str, &str, i64, i64, usize); 3] = [
+        ("artifacts/kafka/orders-events/", "avro.gz", 20, 60, 4096),
+        (
+            "artifacts/k8s-config/prod-cluster/",
+            "tar.gz",
+            120,
+            360,
+            2048,
+        ),
+        ("artifacts/secrets/", "json.enc", 180, 1440, 1024),
+    ];
+    for (prefix, ext, newest, every, size) in sets {
+        for n in (0..4).rev() {
+            let age = minutes(newest + n * every);
+            emu.shift_clock(-age);
+            let key = format!("{prefix}{}.{ext}", (now - age).format("%Y-%m-%dT%H%M"));
+            put_artifact(s3, bucket, &key, size).await;
+        }
+    }
+    emu.reset_clock();
+}
+
+/// One metric's datapoints (no dimensions unless given).
+pub async fn put_metric(
+    cw: &aws_sdk_cloudwatch::Client,
+    namespace: &str,
+    metric: &str,
+    dimensions: &[(&str, &str)],
+    points: &[(chrono::DateTime<Utc>, f64)],
+) {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    let data = points
+        .iter()
+        .map(|(t, v)| {
+            MetricDatum::builder()
+                .metric_name(metric)
+                .set_dimensions(Some(
+                    dimensions
+                        .iter()
+                        .map(|(k, v)| Dimension::builder().name(*k).value(*v).build())
+                        .collect(),
+                ))
+                .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                    t.timestamp(),
+                ))
+                .value(*v)
+                .build()
+        })
+        .collect();
+    cw.put_metric_data()
+        .namespace(namespace)
+        .set_metric_data(Some(data))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("PutMetricData {namespace}/{metric}: {e}"));
+}
+
+/// The backup bucket's S3 replication metrics (latency 30 s to 2 min, nothing failed or
+/// pending) and seed 002's certificate-service metrics (2 of 200 S3 saves failed: 1%), as
+/// datapoints in the minutes before `at`.
+pub async fn seed_metrics(config: &SdkConfig, world: &World, at: chrono::DateTime<Utc>) {
+    let cw = aws_sdk_cloudwatch::Client::new(config);
+    let ago = |m: i64| at - chrono::Duration::minutes(m);
+    let rule = [
+        ("SourceBucket", world.backup_bucket.as_str()),
+        ("DestinationBucket", world.dr_backup_bucket.as_str()),
+        ("RuleId", REPLICATION_RULE),
+    ];
+    let latency = [
+        (ago(4), 30.0),
+        (ago(3), 75.0),
+        (ago(2), 120.0),
+        (ago(1), 45.0),
+    ];
+    put_metric(&cw, "AWS/S3", "ReplicationLatency", &rule, &latency).await;
+    for metric in [
+        "OperationsFailedReplication",
+        "OperationsPendingReplication",
+    ] {
+        let zero = [(ago(4), 0.0), (ago(3), 0.0), (ago(2), 0.0), (ago(1), 0.0)];
+        put_metric(&cw, "AWS/S3", metric, &rule, &zero).await;
+    }
+    for (metric, per_minute) in [
+        ("cert.s3.save.total", 100.0),
+        ("cert.s3.save.success", 99.0),
+        ("cert.s3.save.fail", 1.0),
+    ] {
+        let points = [(ago(3), per_minute), (ago(2), per_minute)];
+        put_metric(&cw, DEMO_NAMESPACE, metric, &[], &points).await;
     }
 }
 

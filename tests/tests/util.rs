@@ -123,6 +123,11 @@ impl Parts {
     pub fn restore_verification(self) -> restore_verification::App {
         restore_verification::App::new(self.aws, self.env, self.policy)
     }
+
+    pub fn replication_lag_check(&self) -> replication_lag_check::App {
+        replication_lag_check::App::new(&self.aws, self.env.clone(), self.policy.clone())
+            .expect("replication-lag-check App")
+    }
 }
 
 /// A seeded emulator world and the App(s) a test runs in it. It dereferences to the App(s), so

@@ -167,6 +167,20 @@ pub fn evaluate(
             format!("its resources could not be listed ({e})"),
         ));
     }
+    for (name, id) in &obs.missing {
+        let named = policy.components.iter().find(|c| &c.name == name);
+        let subject = match named {
+            Some(c) if c.ids.len() > 1 => format!("{name} {id}"),
+            _ => name.clone(),
+        };
+        ev.checks.push(Check::new(
+            "backup-age",
+            &subject,
+            "backup age",
+            State::Critical,
+            format!("{id} was not found: the policy names it, and no backup of it can be checked"),
+        ));
+    }
     for s in &obs.sources {
         source_checks(policy, s, now, &mut ev);
     }
@@ -202,9 +216,12 @@ pub fn evaluate(
                     "Seconds",
                     ("Component", &a.name),
                 );
+                // Overdue (the policy's `rpo` doc): later than the cadence plus half of the
+                // gap to the RPO is a warning before it becomes critical.
+                let overdue = a.every.0 + (a.rpo().0 - a.every.0) / 2;
                 let state = if age > a.rpo().0 {
                     State::Critical
-                } else if (*size as u64) < a.min_size {
+                } else if age > overdue || (*size as u64) < a.min_size {
                     State::Warning
                 } else {
                     State::Ok

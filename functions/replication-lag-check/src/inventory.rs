@@ -117,6 +117,8 @@ pub struct Observations {
     pub sources: Vec<SourceObs>,
     /// Components whose sources could not be listed, with the AWS error.
     pub unread_components: BTreeMap<String, String>,
+    /// Resources a component names by id that their listing does not have: (component, id).
+    pub missing: Vec<(String, String)>,
     pub replicas: Vec<ReplicaObs>,
     pub artifacts: BTreeMap<String, ArtifactObs>,
     /// restore-verification's newest verified backup time per component; `Err` if unreadable.
@@ -493,6 +495,27 @@ async fn observe_sources(
         }
         Some(Err(e)) => unread(ResourceKind::Elasticache, e, obs),
         None => {}
+    }
+    // A resource the policy names by id that its listing does not have is said, not skipped
+    // (a listing that failed is already "could not be listed").
+    for comp in &policy.components {
+        let listed: Vec<&str> = match (comp.kind, &instances, &clusters, &groups) {
+            (ResourceKind::RdsInstance, Some(Ok(l)), _, _) => {
+                l.iter().map(|i| i.id.as_str()).collect()
+            }
+            (ResourceKind::AuroraCluster, _, Some(Ok(l)), _) => {
+                l.iter().map(|c| c.id.as_str()).collect()
+            }
+            (ResourceKind::Elasticache, _, _, Some(Ok(l))) => {
+                l.iter().map(|g| g.id.as_str()).collect()
+            }
+            _ => continue,
+        };
+        for id in &comp.ids {
+            if (wanted(&comp.name) || wanted(id)) && !listed.contains(&id.as_str()) {
+                obs.missing.push((comp.name.clone(), id.clone()));
+            }
+        }
     }
     // Backups of each selected source, side by side (bounded by the number of sources).
     let backups = join_all(selected.iter().map(|(_, kind, id, arn, _)| async move {

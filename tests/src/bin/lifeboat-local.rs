@@ -8,6 +8,8 @@
 //!   lifeboat-local crc-bench MIB                       CRC64NVME one-shot vs 64 KiB streaming, JSON
 //!   lifeboat-local damage STATE_DIR                    damage the catalog's local database (rows
 //!                                                      lost, orphaned items) after its snapshot
+//!   lifeboat-local metrics STATE_DIR                   put the last minutes' replication and
+//!                                                      seed-002 metrics again (CloudWatch)
 //!
 //! The emulator endpoint comes from AWS_ENDPOINT_URL and its clock file from
 //! LIFEBOAT_EMULATOR_CLOCK_FILE (both set by scripts/local-aws.sh).
@@ -97,6 +99,25 @@ async fn main() -> ExitCode {
                 println!("Subject: {}\n", e.subject);
                 println!("{}", e.body);
             }
+            ExitCode::SUCCESS
+        }
+        "metrics" => {
+            // The seeded series age out of the checks' windows: put the last minutes' again.
+            let config = lifeboat_tests::config_for(&endpoint, PRIMARY).await;
+            let var = |k: &str| std::env::var(k).unwrap_or_default();
+            let world = lifeboat_tests::World {
+                orders_database: String::new(),
+                catalog_database: var("LIFEBOAT_DEMO_CATALOG_DB"),
+                security_group_id: String::new(),
+                backup_bucket: "ecommerce-backups-prod-us-east-1".into(),
+                dr_backup_bucket: "ecommerce-backups-prod-us-west-2".into(),
+                report_bucket: var("LIFEBOAT_REPORT_BUCKET"),
+                topic_arn: var("LIFEBOAT_REPORT_TOPIC_ARN"),
+                queue_url: var("LIFEBOAT_REPORT_QUEUE_URL"),
+                policy_path: PathBuf::from(var("LIFEBOAT_POLICY")),
+            };
+            lifeboat_tests::seed_metrics(&config, &world, chrono::Utc::now()).await;
+            println!("  put the last minutes' S3 replication and cert.s3.* metrics");
             ExitCode::SUCCESS
         }
         "damage" => {
