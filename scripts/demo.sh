@@ -5,10 +5,14 @@
 #      exports, manifests with data fingerprints)  3. the schedule firing again (nothing new)
 #   restore-verification: 4. restores that pass (orders-db, sessions-redis)  5. a restore that
 #      fails on seeded corruption (catalog-aurora)  6. S3 integrity sweep: fail, repair, pass
+#   replication-lag-check: 7. the first check  8. the canary proves replication  9. nothing
+#      changed: no email  10. replication broken and a backup gone stale: the transitions, critical
+#      first  11. repaired: "OK again"
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 state="$root/.demo"
+export DEMO_STATE="$state"
 rm -rf "$state"; mkdir -p "$state"
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -27,7 +31,7 @@ cleanup() {
 trap cleanup EXIT
 
 say "Building (debug) and seeding the emulator"
-cargo build -q -p snapshot-export -p restore-verification -p lifeboat-tests --bin snapshot-export --bin restore-verification --bin lifeboat-local
+cargo build -q -p snapshot-export -p restore-verification -p replication-lag-check -p lifeboat-tests --bin snapshot-export --bin restore-verification --bin replication-lag-check --bin lifeboat-local
 LIFEBOAT_SHOP_SUFFIX=demo target/debug/lifeboat-local seed "$state"
 set -a; source "$state/env"; set +a
 
@@ -109,6 +113,57 @@ say "S3 replication of the backup bucket to the DR bucket (a stand-in: moto repl
 invoke restore-verification events/restore-verification/manual-sweep.json "restore-verification: integrity sweep finds the damaged replica copy"
 invoke restore-verification events/restore-verification/manual-sweep-repair.json "restore-verification: armed repair re-copies it from the source of truth"
 invoke restore-verification events/restore-verification/manual-sweep.json "restore-verification: the sweep passes again"
+
+# replication-lag-check runs every 5 minutes and emails only when a state changes. Each check is
+# a fresh schedule event (its own id: a new trigger, not a retried one).
+check_event() { # OUT_FILE
+  python3 - "$root/events/replication-lag-check/schedule.json" "$1" <<'PY'
+import json, sys, datetime, uuid
+ev = json.load(open(sys.argv[1]))
+ev["id"] = str(uuid.uuid4())
+ev["time"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+json.dump(ev, open(sys.argv[2], "w"))
+PY
+}
+replicate() { "$root/.tools/moto/bin/python" scripts/replicate.py ecommerce-backups-prod-us-east-1 ecommerce-backups-prod-us-west-2 backups/ "$@"; }
+check() { # TITLE
+  target/debug/lifeboat-local metrics "$state" >/dev/null  # the seeded series stay recent
+  check_event "$state/check.json"
+  invoke replication-lag-check "$state/check.json" "$1"
+}
+check "replication-lag-check: the first check - every check once (the canary has nothing to measure yet)"
+say "S3 replication carries the canary to the DR bucket (the stand-in)"
+replicate
+check "replication-lag-check: the canary arrived - replication proven end to end"
+replicate
+check "replication-lag-check: the schedule fires again, nothing changed - no email"
+say "Replication breaks (its configuration is removed, canaries stop arriving) and the Kafka archive job stops (its two newest archives are gone: the newest is 2 h 20 min old, RPO 2 h)"
+"$root/.tools/moto/bin/python" - <<'PY'
+import boto3, os, json
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+b = "ecommerce-backups-prod-us-east-1"
+cfg = s3.get_bucket_replication(Bucket=b)["ReplicationConfiguration"]
+json.dump(cfg, open(os.environ["DEMO_STATE"] + "/replication.json", "w"), default=str)
+s3.delete_bucket_replication(Bucket=b)
+keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=b, Prefix="artifacts/kafka/")["Contents"])
+for k in keys[-2:]:
+    s3.delete_object(Bucket=b, Key=k)
+    print(f"  deleted s3://{b}/{k}")
+PY
+replicate --drop lifeboat-canary/
+check "replication-lag-check: replication broken, a backup stale - the transitions, critical first"
+say "Repaired: the replication configuration is back, the archive job writes again, replication catches up"
+"$root/.tools/moto/bin/python" - <<'PY'
+import boto3, os, json, datetime
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+b = "ecommerce-backups-prod-us-east-1"
+s3.put_bucket_replication(Bucket=b, ReplicationConfiguration=json.load(open(os.environ["DEMO_STATE"] + "/replication.json")))
+key = "artifacts/kafka/orders-events/" + datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M") + ".avro.gz"
+s3.put_object(Bucket=b, Key=key, Body=os.urandom(4096))
+print(f"  wrote s3://{b}/{key}")
+PY
+replicate
+check "replication-lag-check: OK again"
 
 say "Manifests written beside the backups"
 "$root/.tools/moto/bin/python" - <<'PY'

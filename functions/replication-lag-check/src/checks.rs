@@ -88,6 +88,8 @@ pub fn human(d: Duration) -> String {
         format!("{s} s")
     } else if s < 2 * 3600 {
         format!("{} min", s / 60)
+    } else if s < 10 * 3600 && (s % 3600) / 60 != 0 {
+        format!("{} h {} min", s / 3600, (s % 3600) / 60)
     } else if s < 3 * 86_400 {
         format!("{} h", s / 3600)
     } else {
@@ -334,6 +336,7 @@ mod tests {
         assert_eq!(human(Duration::seconds(45)), "45 s");
         assert_eq!(human(Duration::minutes(12)), "12 min");
         assert_eq!(human(Duration::hours(26)), "26 h");
+        assert_eq!(human(Duration::minutes(140)), "2 h 20 min");
         assert_eq!(human(Duration::days(4)), "4 d");
         assert!(State::Critical > State::Warning && State::Warning > State::NoData);
     }

@@ -732,20 +732,30 @@ fn source_checks(policy: &Policy, s: &SourceObs, now: DateTime<Utc>, ev: &mut Ev
         let promise = promised_window(&settings.retention);
         if let Some(oldest) = ours.iter().filter_map(|x| x.time()).min() {
             let reach = now - oldest;
-            ev.checks.push(Check::new(
-                "restore-window",
-                &subject,
-                "restore window",
-                if reach + Duration::days(1) >= promise {
-                    State::Ok
-                } else {
-                    State::Warning
-                },
+            // A source younger than the promise cannot have a longer history: retention is
+            // still building up, which is not a fault.
+            let possible = s.created_at.map(|c| now - c).unwrap_or(promise);
+            let short = reach + Duration::days(1) < promise.min(possible);
+            let detail = if reach + Duration::days(1) >= promise || short {
                 format!(
                     "the oldest retained backup is {} old; retention promises {}",
                     human(reach),
                     human(promise)
-                ),
+                )
+            } else {
+                format!(
+                    "the oldest retained backup is {} old; retention promises {}, and the source is {} old: still building up",
+                    human(reach),
+                    human(promise),
+                    human(possible)
+                )
+            };
+            ev.checks.push(Check::new(
+                "restore-window",
+                &subject,
+                "restore window",
+                if short { State::Warning } else { State::Ok },
+                detail,
             ));
         }
     }

@@ -66,6 +66,7 @@ fn source(component: &str, kind: ResourceKind, id: &str, snaps: Vec<Snapshot>) -
         id: id.into(),
         arn: format!("arn:aws:rds:us-east-1:123456789012:db:{id}"),
         latest_restorable: None,
+        created_at: None,
         snapshots: Ok(snaps),
         dr_snapshots: None,
         recovery_point: Ok(None),
@@ -179,6 +180,7 @@ fn the_dr_copy_and_the_restore_window() {
     );
     dr.region = "us-west-2".into();
     s.dr_snapshots = Some(Ok(vec![dr]));
+    let checks_source = s.clone();
     let checks = run(&Observations {
         sources: vec![s],
         ..Default::default()
@@ -190,6 +192,16 @@ fn the_dr_copy_and_the_restore_window() {
     let (st, d) = state_of(&checks, "restore-window/orders-db");
     assert_eq!(st, State::Warning, "{d}");
     assert!(d.contains("retention promises 6 d"), "{d}");
+    // ... unless the source itself is younger than that: still building up, not a fault
+    let mut young = checks_source.clone();
+    young.created_at = Some(t(NOW) - Duration::days(3));
+    let checks = run(&Observations {
+        sources: vec![young],
+        ..Default::default()
+    });
+    let (st, d) = state_of(&checks, "restore-window/orders-db");
+    assert_eq!(st, State::Ok, "{d}");
+    assert!(d.contains("still building up"), "{d}");
     assert_eq!(
         promised_window(&Retention {
             hourly: 24,

@@ -72,6 +72,8 @@ pub struct SourceObs {
     pub id: String,
     pub arn: String,
     pub latest_restorable: Option<DateTime<Utc>>,
+    /// When the source was created (the restore window cannot reach further back).
+    pub created_at: Option<DateTime<Utc>>,
     /// Its snapshots in the primary region (any type), or why they could not be read.
     pub snapshots: Result<Vec<Snapshot>, String>,
     /// Its snapshots in the DR region (Lifeboat's DR copies), when a DR region is configured.
@@ -354,8 +356,14 @@ async fn verified(
     Ok(out)
 }
 
-/// A selected source: component, kind, id, ARN, latest restorable time.
-type Selected = (String, ResourceKind, String, String, Option<DateTime<Utc>>);
+/// A selected source: component, kind, id, ARN, (latest restorable time, creation time).
+type Selected = (
+    String,
+    ResourceKind,
+    String,
+    String,
+    (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+);
 
 /// The selected sources of every component, their backups, and their replicas.
 async fn observe_sources(
@@ -427,7 +435,7 @@ async fn observe_sources(
                     ResourceKind::RdsInstance,
                     db.id.clone(),
                     db.arn.clone(),
-                    db.latest_restorable,
+                    (db.latest_restorable, db.created_at),
                 ));
                 for r in &db.replicas {
                     obs.replicas.push(read_replica(
@@ -460,7 +468,7 @@ async fn observe_sources(
                     ResourceKind::AuroraCluster,
                     cl.id.clone(),
                     cl.arn.clone(),
-                    cl.latest_restorable,
+                    (cl.latest_restorable, cl.created_at),
                 ));
                 for reader in &cl.readers {
                     let found = all_instances.iter().find(|i| &i.id == reader);
@@ -487,7 +495,7 @@ async fn observe_sources(
                             ResourceKind::Elasticache,
                             g.id.clone(),
                             g.arn.clone(),
-                            None,
+                            (None, None),
                         ));
                     }
                 }
@@ -589,8 +597,10 @@ async fn observe_sources(
         (snaps, dr, point)
     }))
     .await;
-    for ((component, kind, id, arn, latest_restorable), (snapshots, dr_snapshots, point)) in
-        selected.into_iter().zip(backups)
+    for (
+        (component, kind, id, arn, (latest_restorable, created_at)),
+        (snapshots, dr_snapshots, point),
+    ) in selected.into_iter().zip(backups)
     {
         obs.sources.push(SourceObs {
             component,
@@ -598,6 +608,7 @@ async fn observe_sources(
             id,
             arn,
             latest_restorable,
+            created_at,
             snapshots,
             dr_snapshots,
             recovery_point: point,

@@ -33,6 +33,7 @@ pub struct DbInstance {
     pub replication: Option<(String, bool, Option<String>)>,
     /// The latest time point-in-time recovery can restore to.
     pub latest_restorable: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// An RDS DB cluster (Aurora; Neptune and DocumentDB share the API).
@@ -55,6 +56,7 @@ pub struct DbCluster {
     pub latest_restorable: Option<chrono::DateTime<chrono::Utc>>,
     /// The global database it belongs to, if any.
     pub global_cluster: Option<String>,
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Which snapshots a snapshot read returns.
@@ -100,7 +102,9 @@ impl DbInstance {
                 .endpoint()
                 .and_then(|e| Some((e.address()?.to_string(), e.port()? as u16))),
             tags: tags(i.tag_list()),
-            replica_source: i.read_replica_source_db_instance_identifier().map(str::to_string),
+            replica_source: i
+                .read_replica_source_db_instance_identifier()
+                .map(str::to_string),
             replicas: i.read_replica_db_instance_identifiers().to_vec(),
             replication: i
                 .status_infos()
@@ -114,6 +118,7 @@ impl DbInstance {
                     )
                 }),
             latest_restorable: time(i.latest_restorable_time()),
+            created_at: time(i.instance_create_time()),
         })
     }
 }
@@ -146,6 +151,7 @@ impl DbCluster {
             tags: tags(c.tag_list()),
             latest_restorable: time(c.latest_restorable_time()),
             global_cluster: c.global_cluster_identifier().map(str::to_string),
+            created_at: time(c.cluster_create_time()),
         })
     }
 }
