@@ -486,8 +486,32 @@ async fn observe_sources(
     }
     match &groups {
         Some(Ok(list)) => {
+            // Tags only matter for components that select by tag (one read per group then).
+            let by_tag = policy
+                .components
+                .iter()
+                .any(|c| c.kind == ResourceKind::Elasticache && !c.tags.is_empty());
             for g in list {
-                let tags = std::collections::BTreeMap::new();
+                let tags = if by_tag && !g.arn.is_empty() {
+                    match elasticache::tags(&c.elasticache, &g.arn).await {
+                        Ok(t) => t,
+                        Err(e) => {
+                            // Its membership is unknown: every tag-selected component may miss it.
+                            for comp in policy.components.iter().filter(|c| {
+                                c.kind == ResourceKind::Elasticache && !c.tags.is_empty()
+                            }) {
+                                if wanted(&comp.name) {
+                                    obs.unread_components
+                                        .entry(comp.name.clone())
+                                        .or_insert_with(|| e.about(&g.arn).to_string());
+                                }
+                            }
+                            BTreeMap::new()
+                        }
+                    }
+                } else {
+                    BTreeMap::new()
+                };
                 if let Some(m) = policy.membership(ResourceKind::Elasticache, &g.id, &tags) {
                     if wanted(&m.component) || wanted(&g.id) {
                         selected.push((
