@@ -33,6 +33,7 @@ struct Unlucky {
     proxy: FaultProxy,
     se: snapshot_export::App,
     rv: restore_verification::App,
+    rlc: replication_lag_check::App,
 }
 
 async fn unlucky(dir: &'static str) -> Unlucky {
@@ -54,7 +55,19 @@ async fn unlucky(dir: &'static str) -> Unlucky {
     )
     .await
     .restore_verification();
-    Unlucky { h, proxy, se, rv }
+    let rlc = util::function_parts(
+        lifeboat_tests::config_for(&proxy.endpoint, PRIMARY).await,
+        &h.world,
+    )
+    .await
+    .replication_lag_check();
+    Unlucky {
+        h,
+        proxy,
+        se,
+        rv,
+        rlc,
+    }
 }
 
 /// The functions' entry points, boxed: their futures are large and the tests nest several
@@ -937,4 +950,130 @@ async fn backups_that_cannot_be_listed_are_a_warning_for_their_component_which_s
         1,
         "WARNING for the component, still due; restored on the next run",
     );
+}
+
+/// A scheduled replication-lag-check trigger (its own event id: a new trigger).
+async fn lag_check(u: &Unlucky, event_id: &str) -> Ended {
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            lifeboat_tests::root().join("events/replication-lag-check/schedule.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    event["id"] = json!(event_id);
+    event["time"] = json!(Utc::now().to_rfc3339());
+    match Box::pin(replication_lag_check::run(
+        &u.rlc,
+        &event,
+        &format!("req-{event_id}"),
+        Utc::now(),
+        None,
+    ))
+    .await
+    {
+        Ok(r) => Ended::Answered(r.to_json().unwrap()),
+        Err(e) => Ended::Error(e.to_string()),
+    }
+}
+
+#[tokio::test]
+async fn replication_lag_check_lost_answers_and_random_faults() {
+    // Given a seeded account and a first, clean check (the baseline email)
+    let u = unlucky("lifeboat-faults-rlc").await;
+    lifeboat_tests::seed_metrics(&u.h.emu.config(PRIMARY).await, &u.h.world, Utc::now()).await;
+    let first = lag_check(&u, "ev-0").await;
+    assert_eq!(
+        first.json().unwrap()["outcome"],
+        json!("finished"),
+        "{first:?}"
+    );
+    assert_eq!(emails(&u).await.len(), 1);
+    // When the lease's and the state save's answers are lost, and the replication configuration
+    // is gone (a change to report)
+    let s3 = lifeboat_tests::s3(&u.h.emu.config(PRIMARY).await);
+    s3.delete_bucket_replication()
+        .bucket(&u.h.world.backup_bucket)
+        .send()
+        .await
+        .unwrap();
+    u.proxy.clear_log();
+    u.proxy.set_rules(
+        8,
+        &[
+            Rule::lost_answer("s3", "PutObject").path("/locks/replication-lag-check"),
+            Rule::lost_answer("s3", "PutObject").path("/state/replication-lag-check/"),
+        ],
+    );
+    let lost = lag_check(&u, "ev-1").await;
+    assert_eq!(faults::faults(&u.proxy.log()), 2, "both rules struck");
+    // Then the run recognises its own lease and its own save: one email with the change
+    let v = lost.json().expect("the run answers").clone();
+    assert_eq!(v["outcome"], json!("finished"), "{v:#}");
+    let mail = emails(&u).await;
+    assert_eq!(mail.len(), 1, "{mail:#?}");
+    assert!(
+        mail[0]
+            .body
+            .contains("replication configuration CRITICAL (was OK)"),
+        "{}",
+        mail[0].body
+    );
+    // And the next trigger finds nothing changed: no email
+    u.proxy.clear_rules();
+    let again = lag_check(&u, "ev-2").await;
+    assert!(again.json().is_some(), "{again:?}");
+    assert!(
+        emails(&u).await.is_empty(),
+        "the state the lost save wrote is the run's own"
+    );
+    record(
+        "replication-lag-check: lost answers (lease, state save)",
+        &u.proxy,
+        &[lost],
+        mail.len(),
+        "finished; one email with the change; the next run quiet",
+    );
+
+    // Random faults: every invocation answers or fails with a FAILED email; never a false OK
+    for (rate, when, seed) in [(0.05, When::Before, 51), (0.05, When::After, 52)] {
+        u.proxy.clear_log();
+        u.proxy.set_rules(
+            seed,
+            &[
+                Rule::default().service("sqs").rate(0.0),
+                Rule::random(rate, when).fault(Fault::Error),
+            ],
+        );
+        let mut ended = Vec::new();
+        for i in 0..3 {
+            ended.push(lag_check(&u, &format!("ev-r{seed}-{i}")).await);
+        }
+        let mail = emails(&u).await;
+        every_invocation_accounted_for(&ended, &mail, &u.proxy);
+        // A read that failed is NO DATA, never a check turned OK: the replication configuration
+        // is still gone, so no run may say it is OK again
+        for m in &mail {
+            assert!(
+                !m.body.contains("replication configuration OK again"),
+                "a fault made a broken check look OK: {}",
+                m.body
+            );
+        }
+        record(
+            &format!(
+                "replication-lag-check: {:.0}% random faults {}, 3 triggers",
+                rate * 100.0,
+                match when {
+                    When::Before => "before forwarding",
+                    When::After => "after forwarding (answers lost)",
+                }
+            ),
+            &u.proxy,
+            &ended,
+            mail.len(),
+            "accounted for; no broken check reported OK",
+        );
+    }
+    u.proxy.clear_rules();
 }

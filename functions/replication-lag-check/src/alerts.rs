@@ -30,6 +30,11 @@ pub struct StoredCheck {
     #[serde(default)]
     pub alerted_at: Option<DateTime<Utc>>,
     pub detail: String,
+    /// Since when the check has had no data while its stored state is another: a read that
+    /// failed once (a fault, a delayed metric) is not a state change worth an email; no data that
+    /// lasts `reminder_every` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_data_since: Option<DateTime<Utc>>,
 }
 
 /// Why a check is in this run's email.
@@ -70,23 +75,39 @@ impl Change {
     }
 }
 
-/// The next stored state and the changes to email. A check not evaluated this run (a focused
-/// alarm check, `only`) keeps its stored state. `first`: there was no stored state at all — the
-/// first evaluation reports every check once (the baseline).
+/// The next stored state, the changes to email, and the checks held (no data for less than
+/// `reminder_every` where a state was known: stored as before, not emailed). A check not
+/// evaluated this run (a focused alarm check, `only`) keeps its stored state. `first`: there was
+/// no stored state at all — the first evaluation reports every check once (the baseline).
 pub fn diff(
     prev: &Stored,
     checks: &[Check],
     now: DateTime<Utc>,
     reminder_every: Duration,
     run_id: &str,
-) -> (Stored, Vec<Change>) {
+) -> (Stored, Vec<Change>, Vec<String>) {
     let first = prev.checks.is_empty();
     let mut next = prev.clone();
     next.written_by = run_id.to_string();
     next.evaluated_at = Some(now);
     let mut changes = Vec::new();
+    let mut held = Vec::new();
     for c in checks {
         let old = prev.checks.get(&c.id);
+        if let Some(o) = old.filter(|o| c.state == State::NoData && o.state != State::NoData) {
+            let since = o.no_data_since.unwrap_or(now);
+            if now - since < reminder_every {
+                next.checks.insert(
+                    c.id.clone(),
+                    StoredCheck {
+                        no_data_since: Some(since),
+                        ..o.clone()
+                    },
+                );
+                held.push(c.id.clone());
+                continue;
+            }
+        }
         let (why, since) = match old {
             None if first || c.state != State::Ok => (Some(Why::Changed), now),
             None => (None, now),
@@ -124,6 +145,7 @@ pub fn diff(
                 since,
                 alerted_at,
                 detail: c.detail.clone(),
+                no_data_since: None,
             },
         );
     }
@@ -135,7 +157,7 @@ pub fn diff(
             .then((a.why as u8).cmp(&(b.why as u8)))
             .then(a.check.id.cmp(&b.check.id))
     });
-    (next, changes)
+    (next, changes, held)
 }
 
 #[cfg(test)]
@@ -160,7 +182,7 @@ mod tests {
     fn ok_warning_critical_ok_emails_each_change_and_nothing_in_between() {
         let every = Duration::hours(4);
         // The first evaluation is the baseline: every check once
-        let (s, ch) = diff(
+        let (s, ch, _) = diff(
             &Stored::default(),
             &[check(State::Ok, "1 h against RPO 24 h")],
             t(0),
@@ -170,7 +192,7 @@ mod tests {
         assert_eq!(ch.len(), 1);
         assert_eq!(ch[0].why, Why::Changed);
         // No change: no email
-        let (s, ch) = diff(
+        let (s, ch, _) = diff(
             &s,
             &[check(State::Ok, "1 h against RPO 24 h")],
             t(5),
@@ -179,7 +201,7 @@ mod tests {
         );
         assert!(ch.is_empty());
         // ok → warning
-        let (s, ch) = diff(
+        let (s, ch, _) = diff(
             &s,
             &[check(State::Warning, "20 h against RPO 24 h")],
             t(10),
@@ -191,7 +213,7 @@ mod tests {
             "orders-db backup age WARNING (was OK): 20 h against RPO 24 h"
         );
         // warning → critical
-        let (s, ch) = diff(
+        let (s, ch, _) = diff(
             &s,
             &[check(State::Critical, "26 h against RPO 24 h")],
             t(15),
@@ -203,7 +225,7 @@ mod tests {
             "orders-db backup age CRITICAL (was WARNING): 26 h against RPO 24 h"
         );
         // still critical: nothing until the reminder interval has passed
-        let (s, ch) = diff(
+        let (s, ch, _) = diff(
             &s,
             &[check(State::Critical, "27 h against RPO 24 h")],
             t(60),
@@ -211,7 +233,7 @@ mod tests {
             "r4",
         );
         assert!(ch.is_empty());
-        let (s, ch) = diff(
+        let (s, ch, _) = diff(
             &s,
             &[check(State::Critical, "30 h against RPO 24 h")],
             t(15 + 240),
@@ -223,7 +245,7 @@ mod tests {
             ch[0].sentence(),
             "orders-db backup age CRITICAL (still, for 4 h): 30 h against RPO 24 h"
         );
-        let (s, ch) = diff(
+        let (s, ch, _) = diff(
             &s,
             &[check(State::Critical, "31 h against RPO 24 h")],
             t(15 + 300),
@@ -232,7 +254,7 @@ mod tests {
         );
         assert!(ch.is_empty(), "the next reminder counts from the last one");
         // critical → ok: "OK again"
-        let (s, ch) = diff(
+        let (s, ch, _) = diff(
             &s,
             &[check(State::Ok, "1 h against RPO 24 h")],
             t(400),
@@ -246,7 +268,7 @@ mod tests {
         );
         assert_eq!(s.written_by, "r7");
         // and quiet again after that
-        let (_, ch) = diff(
+        let (_, ch, _) = diff(
             &s,
             &[check(State::Ok, "1 h against RPO 24 h")],
             t(405),
@@ -274,7 +296,7 @@ mod tests {
             "1%".into(),
         );
         let c = check(State::Ok, "1 h");
-        let (s, _) = diff(
+        let (s, _, _) = diff(
             &Stored::default(),
             &[a.clone(), b.clone(), c.clone()],
             t(0),
@@ -287,7 +309,12 @@ mod tests {
         c2.state = State::Critical;
         let mut a2 = a.clone();
         a2.state = State::Warning;
-        let (_, ch) = diff(&s, &[a2, b2, c2], t(5), every, "r1");
+        let (s, ch, held) = diff(&s, &[a2.clone(), b2.clone(), c2.clone()], t(5), every, "r1");
+        let order: Vec<State> = ch.iter().map(|c| c.check.state).collect();
+        assert_eq!(order, [State::Critical, State::Warning]);
+        assert_eq!(held, vec!["rule/cert.s3.save.fail".to_string()]);
+        // No data that lasts is a change of its own, after the worse ones (reminded here)
+        let (_, ch, _) = diff(&s, &[a2, b2, c2], t(5 + 240), every, "r2");
         let order: Vec<State> = ch.iter().map(|c| c.check.state).collect();
         assert_eq!(order, [State::Critical, State::Warning, State::NoData]);
         assert_eq!(
@@ -306,7 +333,7 @@ mod tests {
             State::Critical,
             "late".into(),
         );
-        let (s, _) = diff(
+        let (s, _, _) = diff(
             &Stored::default(),
             &[a, check(State::Ok, "1 h")],
             t(0),
@@ -314,8 +341,43 @@ mod tests {
             "r0",
         );
         // A focused run evaluates only the backup age
-        let (s2, ch) = diff(&s, &[check(State::Ok, "1 h")], t(5), every, "r1");
+        let (s2, ch, _) = diff(&s, &[check(State::Ok, "1 h")], t(5), every, "r1");
         assert!(ch.is_empty());
         assert_eq!(s2.checks["canary/backups-crr"].state, State::Critical);
+    }
+
+    #[test]
+    fn no_data_for_a_while_is_held_not_emailed() {
+        let every = Duration::hours(4);
+        let (s, _, _) = diff(
+            &Stored::default(),
+            &[check(State::Critical, "26 h")],
+            t(0),
+            every,
+            "r0",
+        );
+        // A read fails once: no data, held (stored state unchanged, no email)
+        let (s, ch, held) = diff(
+            &s,
+            &[check(State::NoData, "could not be read")],
+            t(5),
+            every,
+            "r1",
+        );
+        assert!(ch.is_empty());
+        assert_eq!(held, vec!["backup-age/orders-db".to_string()]);
+        assert_eq!(s.checks["backup-age/orders-db"].state, State::Critical);
+        // Back to what it was: nothing to say
+        let (s, ch, _) = diff(&s, &[check(State::Critical, "27 h")], t(10), every, "r2");
+        assert!(ch.is_empty());
+        assert_eq!(s.checks["backup-age/orders-db"].no_data_since, None);
+        // No data that lasts the reminder interval is a change
+        let (s, _, _) = diff(&s, &[check(State::NoData, "x")], t(20), every, "r3");
+        let (_, ch, held) = diff(&s, &[check(State::NoData, "x")], t(20 + 240), every, "r4");
+        assert!(held.is_empty());
+        assert_eq!(
+            ch[0].sentence(),
+            "orders-db backup age NO DATA (was CRITICAL): x"
+        );
     }
 }

@@ -251,14 +251,14 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
     // The states: what changed since the last evaluation.
     let mut journal = execute::load_state(&app.report_s3, &app.env.report_bucket).await?;
     let first = journal.state.checks.is_empty();
-    let (next, changes) = alerts::diff(
+    let (next, changes, held) = alerts::diff(
         &journal.state,
         &ev.checks,
         inv.now,
         policy.monitoring.reminder_every.0,
         &inv.run_id,
     );
-    report::fill(&mut report, &ev.checks, &changes, first);
+    report::fill(&mut report, &ev.checks, &changes, &held, first);
     report.details = serde_json::json!({ "checks": ev.checks, "changes": changes });
     if inv.dry_run {
         return Ok(Said::Email(report));

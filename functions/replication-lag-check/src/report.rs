@@ -6,7 +6,14 @@ use lifeboat_shared::report::{Decision, Report, Severity, Verdict};
 use crate::alerts::{Change, Why};
 use crate::checks::{Check, State};
 
-pub fn fill(report: &mut Report, checks: &[Check], changes: &[Change], first: bool) {
+/// `held`: checks with no data for less than the reminder interval, not emailed yet.
+pub fn fill(
+    report: &mut Report,
+    checks: &[Check],
+    changes: &[Change],
+    held: &[String],
+    first: bool,
+) {
     for ch in changes {
         let severity = match (ch.why, ch.check.state) {
             (Why::Recovered, _) | (_, State::Ok) => Severity::Info,
@@ -26,10 +33,15 @@ pub fn fill(report: &mut Report, checks: &[Check], changes: &[Change], first: bo
                 State::Critical => Severity::Critical,
                 _ => Severity::Warning,
             };
+            let note = if held.contains(&c.id) {
+                "not emailed yet: no data for less than the reminder interval, the last known state stands"
+            } else {
+                "unchanged"
+            };
             report.finding(
                 severity,
                 Some(&c.subject),
-                format!("{} (unchanged)", c.sentence()),
+                format!("{} ({note})", c.sentence()),
             );
         }
         if c.state == State::Ok {
