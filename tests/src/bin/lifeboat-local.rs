@@ -10,6 +10,10 @@
 //!                                                      lost, orphaned items) after its snapshot
 //!   lifeboat-local metrics STATE_DIR                   put the last minutes' replication and
 //!                                                      seed-002 metrics again (CloudWatch)
+//!   lifeboat-local lag-bench COMPONENTS PAIRS RULES    seed that many RDS components, replicated
+//!                                                      bucket pairs and metric rules, run
+//!                                                      replication-lag-check twice through the
+//!                                                      request-counting proxy, JSON
 //!
 //! The emulator endpoint comes from AWS_ENDPOINT_URL and its clock file from
 //! LIFEBOAT_EMULATOR_CLOCK_FILE (both set by scripts/local-aws.sh).
@@ -25,6 +29,10 @@ async fn main() -> ExitCode {
         let mib: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(256);
         println!("{}", crc_bench(mib));
         return ExitCode::SUCCESS;
+    }
+    if args.first().map(String::as_str) == Some("lag-bench") {
+        let n = |i: usize, d: usize| args.get(i).and_then(|v| v.parse().ok()).unwrap_or(d);
+        return lag_bench(n(1, 200), n(2, 50), n(3, 20)).await;
     }
     if args.first().map(String::as_str) == Some("sweep-bench") {
         let (Some(src), Some(rep), Some(conc), Some(compare)) =
@@ -210,4 +218,221 @@ async fn sweep_bench(src: &str, rep: &str, concurrency: usize, compare: &str) ->
             ExitCode::FAILURE
         }
     }
+}
+
+/// replication-lag-check over `components` RDS components, `pairs` replicated bucket pairs and
+/// `rules` metric rules: seeded in the emulator (AWS_ENDPOINT_URL), then two runs (the first
+/// check, then a quiet one) through `scripts/fault_proxy.py` without rules, which counts every
+/// request by service and operation. Prints one JSON object.
+async fn lag_bench(components: usize, pairs: usize, rules: usize) -> ExitCode {
+    use aws_sdk_s3::types::{
+        BucketVersioningStatus, Destination, Metrics, MetricsStatus, ReplicationConfiguration,
+        ReplicationRule, ReplicationRuleFilter, ReplicationRuleStatus, VersioningConfiguration,
+    };
+    let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") else {
+        eprintln!("AWS_ENDPOINT_URL is not set");
+        return ExitCode::from(2);
+    };
+    let primary = lifeboat_tests::config_for(&endpoint, PRIMARY).await;
+    let dr = lifeboat_tests::config_for(&endpoint, lifeboat_tests::DR).await;
+    let rds = aws_sdk_rds::Client::new(&primary);
+    let s3p = lifeboat_tests::s3(&primary);
+    let s3d = lifeboat_tests::s3(&dr);
+    let cw = aws_sdk_cloudwatch::Client::new(&primary);
+    let started = std::time::Instant::now();
+    for i in 0..components {
+        let _ = rds
+            .create_db_instance()
+            .db_instance_identifier(format!("lag-db-{i}"))
+            .db_instance_class("db.t4g.micro")
+            .engine("postgres")
+            .master_username("bench")
+            .master_user_password("bench-password-1")
+            .allocated_storage(20)
+            .send()
+            .await;
+    }
+    let report_bucket = "lag-bench-reports";
+    let _ = s3p.create_bucket().bucket(report_bucket).send().await;
+    let now = chrono::Utc::now();
+    for i in 0..pairs {
+        let (src, dst) = (format!("lag-src-{i}"), format!("lag-dst-{i}"));
+        let _ = s3p.create_bucket().bucket(&src).send().await;
+        lifeboat_tests::create_dr_bucket(&s3d, &dst).await;
+        for (c, b) in [(&s3p, &src), (&s3d, &dst)] {
+            let _ = c
+                .put_bucket_versioning()
+                .bucket(b)
+                .versioning_configuration(
+                    VersioningConfiguration::builder()
+                        .status(BucketVersioningStatus::Enabled)
+                        .build(),
+                )
+                .send()
+                .await;
+        }
+        let rule = ReplicationRule::builder()
+            .id("to-dr")
+            .status(ReplicationRuleStatus::Enabled)
+            .priority(1)
+            .filter(ReplicationRuleFilter::builder().prefix("backups/").build())
+            .destination(
+                Destination::builder()
+                    .bucket(format!("arn:aws:s3:::{dst}"))
+                    .metrics(
+                        Metrics::builder()
+                            .status(MetricsStatus::Enabled)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let _ = s3p
+            .put_bucket_replication()
+            .bucket(&src)
+            .replication_configuration(
+                ReplicationConfiguration::builder()
+                    .role("arn:aws:iam::123456789012:role/replication")
+                    .rules(rule)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await;
+        lifeboat_tests::put_metric(
+            &cw,
+            "AWS/S3",
+            "ReplicationLatency",
+            &[
+                ("SourceBucket", &src),
+                ("DestinationBucket", &dst),
+                ("RuleId", "to-dr"),
+            ],
+            &[(now - chrono::Duration::minutes(2), 40.0)],
+        )
+        .await;
+    }
+    let seeded = started.elapsed().as_secs_f64();
+    let mut policy = format!("version: 1\nbuckets: {{backup: {report_bucket}}}\ncomponents:\n");
+    for i in 0..components {
+        policy.push_str(&format!(
+            "  - {{name: lag-db-{i}, kind: rds-instance, ids: [lag-db-{i}], rpo: 24h}}\n"
+        ));
+    }
+    policy.push_str("monitoring:\n  replication:\n");
+    for i in 0..pairs {
+        policy.push_str(&format!(
+            "    - {{name: pair-{i}, source: {{bucket: lag-src-{i}, prefix: backups/}}, replica: {{bucket: lag-dst-{i}, prefix: backups/, region: us-west-2}}}}\n"
+        ));
+    }
+    if rules > 0 {
+        policy.push_str("  rules:\n");
+        for i in 0..rules {
+            policy.push_str(&format!(
+                "    - {{name: rule-{i}, namespace: Bench, metric: fail-{i}, of: total-{i}, window: 10m, above: 5, severity: warning}}\n"
+            ));
+        }
+    }
+    let policy = match lifeboat_shared::policy::Policy::parse(&policy) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let proxy = lifeboat_tests::faults::FaultProxy::start(&endpoint);
+    let through = lifeboat_tests::config_for(&proxy.endpoint, PRIMARY).await;
+    let aws = match lifeboat_shared::clients::Aws::from_config(through) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let env = lifeboat_shared::config::Env::from_lookup(|k| match k {
+        "LIFEBOAT_POLICY" => Some("inline".into()),
+        "LIFEBOAT_REPORT_TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:lag-bench".into()),
+        "LIFEBOAT_REPORT_BUCKET" => Some(report_bucket.into()),
+        _ => None,
+    });
+    let env = match env {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let _ = aws_sdk_sns::Client::new(&primary)
+        .create_topic()
+        .name("lag-bench")
+        .send()
+        .await;
+    let app = match replication_lag_check::App::new(&aws, env, policy) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut runs = Vec::new();
+    for (i, event) in [
+        serde_json::json!({"action": "check"}),
+        serde_json::json!({"version": "0", "id": "lag-bench-2", "detail-type": "Scheduled Event", "source": "aws.events", "time": chrono::Utc::now().to_rfc3339(), "detail": {}}),
+    ]
+    .iter()
+    .enumerate()
+    {
+        proxy.clear_log();
+        let t = std::time::Instant::now();
+        let r = replication_lag_check::run(&app, event, &format!("bench-{i}"), chrono::Utc::now(), None).await;
+        let wall = t.elapsed().as_secs_f64();
+        let log = proxy.log();
+        let mut by_op: std::collections::BTreeMap<String, usize> = Default::default();
+        for q in &log {
+            // AWS Backup's REST paths carry the resource: one name for the operation.
+            let op = if q.service == "backup" && q.operation.ends_with("/recovery-points") {
+                "ListRecoveryPointsByResource".to_string()
+            } else {
+                q.operation.clone()
+            };
+            *by_op.entry(format!("{}:{op}", q.service)).or_default() += 1;
+        }
+        let (headline, queries, calls) = match &r {
+            Ok(resp) => {
+                let rep = resp.report();
+                let m = |n: &str| {
+                    rep.and_then(|r| r.measurements.iter().find(|x| x.name == n).map(|x| x.value))
+                        .unwrap_or(-1.0)
+                };
+                (
+                    rep.map(|r| r.headline.clone()).unwrap_or_default(),
+                    m("MetricQueries"),
+                    m("GetMetricDataCalls"),
+                )
+            }
+            Err(e) => (format!("error: {e}"), -1.0, -1.0),
+        };
+        runs.push(serde_json::json!({
+            "wall_seconds": wall,
+            "requests": log.len(),
+            "requests_by_operation": by_op,
+            "metric_queries": queries,
+            "get_metric_data_calls": calls,
+            "headline": headline,
+        }));
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "components": components,
+            "pairs": pairs,
+            "rules": rules,
+            "seed_seconds": seeded,
+            "runs": runs,
+        })
+    );
+    ExitCode::SUCCESS
 }
