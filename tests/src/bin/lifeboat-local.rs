@@ -283,13 +283,13 @@ async fn lag_bench(components: usize, pairs: usize, rules: usize) -> ExitCode {
                         Metrics::builder()
                             .status(MetricsStatus::Enabled)
                             .build()
-                            .unwrap(),
+                            .expect("a complete builder"),
                     )
                     .build()
-                    .unwrap(),
+                    .expect("a complete builder"),
             )
             .build()
-            .unwrap();
+            .expect("a complete builder");
         let _ = s3p
             .put_bucket_replication()
             .bucket(&src)
@@ -298,7 +298,7 @@ async fn lag_bench(components: usize, pairs: usize, rules: usize) -> ExitCode {
                     .role("arn:aws:iam::123456789012:role/replication")
                     .rules(rule)
                     .build()
-                    .unwrap(),
+                    .expect("a complete builder"),
             )
             .send()
             .await;
