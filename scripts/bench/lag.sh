@@ -2,7 +2,8 @@
 # replication-lag-check's figures for docs/PERFORMANCE.md (a benchmark, not a test): seeds
 # COMPONENTS RDS components, PAIRS replicated bucket pairs and RULES metric rules in a fresh
 # emulator, runs the function twice (the first check, then a quiet one) through the
-# request-counting proxy, and writes target/bench/lag-<C>-<P>-<R>.json.
+# request-counting proxy, and writes target/bench/lag-<C>-<P>-<R>.json; then the same reads the
+# runbook way (scripts/bench/runbook-lag.sh), into target/bench/lag-runbook-<C>-<P>-<R>.json.
 #   scripts/bench/lag.sh [COMPONENTS PAIRS RULES]   (default 200 50 20)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,3 +20,7 @@ out="$root/target/bench/lag-$c-$p-$r.json"
 "$root/target/release/lifeboat-local" lag-bench "$c" "$p" "$r" | tail -n 1 >"$out"
 echo "[bench] $out" >&2
 cat "$out"
+# The same checks the runbook way, on the same seeded emulator.
+echo "[bench] the runbook way (an aws CLI call per source and per metric)" >&2
+scripts/tools.sh bench >/dev/null
+scripts/bench/runbook-lag.sh "$c" "$p" "$r" | tee "$root/target/bench/lag-runbook-$c-$p-$r.json"
