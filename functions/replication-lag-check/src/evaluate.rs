@@ -7,7 +7,7 @@ use lifeboat_shared::backup::{Snapshot, PREFIX};
 use lifeboat_shared::policy::{Levels, Policy, ReplicationPair, ResourceKind, Retention, Span};
 use lifeboat_shared::report::Measurement;
 
-use crate::checks::{against_levels, backup_age, evaluate_rule, human, Check, Series, State};
+use crate::checks::{against_levels, backup_age, evaluate_rule, human, Check, State};
 use crate::inventory::{Observations, PairObs, ReplicaKind, SourceObs};
 use crate::metrics::{Fetched, Purpose, Query};
 
@@ -810,15 +810,6 @@ fn verified_checks(policy: &Policy, obs: &Observations, now: DateTime<Utc>, ev: 
         };
         ev.checks.push(c);
     }
-}
-
-/// The series of a purpose, for tests and the report.
-pub fn values(fetched: &Fetched, queries: &[Query], purpose: &Purpose) -> Series {
-    queries
-        .iter()
-        .filter(|q| &q.purpose == purpose)
-        .flat_map(|q| fetched.series.get(&q.id).cloned().unwrap_or_default())
-        .collect()
 }
 
 #[cfg(test)]

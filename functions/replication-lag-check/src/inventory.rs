@@ -406,8 +406,13 @@ async fn observe_sources(
         None => None,
     };
     let mut selected: Vec<Selected> = Vec::new();
-    let unread = |kind: ResourceKind, e: &str, obs: &mut Observations| {
-        for comp in policy.components.iter().filter(|c| c.kind == kind) {
+    // Marks the components of `kind` (only those selecting by tag when `tagged_only`) unread.
+    let unread = |kind: ResourceKind, tagged_only: bool, e: &str, obs: &mut Observations| {
+        for comp in policy
+            .components
+            .iter()
+            .filter(|c| c.kind == kind && (!tagged_only || !c.tags.is_empty()))
+        {
             if wanted(&comp.name) {
                 obs.unread_components
                     .entry(comp.name.clone())
@@ -415,13 +420,13 @@ async fn observe_sources(
             }
         }
     };
-    let all_instances: Vec<DbInstance> = match &instances {
-        Some(Ok(list)) => list.clone(),
+    let all_instances: &[DbInstance] = match &instances {
+        Some(Ok(list)) => list,
         Some(Err(e)) => {
-            unread(ResourceKind::RdsInstance, e, obs);
-            Vec::new()
+            unread(ResourceKind::RdsInstance, false, e, obs);
+            &[]
         }
-        None => Vec::new(),
+        None => &[],
     };
     for db in all_instances.iter().filter(|d| d.cluster_id.is_none()) {
         // A read replica is checked as its source's replica, not as a source of its own.
@@ -442,20 +447,20 @@ async fn observe_sources(
                         &m.component,
                         r,
                         &c.primary_region,
-                        &all_instances,
+                        all_instances,
                         dr_instances.as_ref(),
                     ));
                 }
             }
         }
     }
-    let all_clusters: Vec<DbCluster> = match &clusters {
-        Some(Ok(list)) => list.clone(),
+    let all_clusters: &[DbCluster] = match &clusters {
+        Some(Ok(list)) => list,
         Some(Err(e)) => {
-            unread(ResourceKind::AuroraCluster, e, obs);
-            Vec::new()
+            unread(ResourceKind::AuroraCluster, false, e, obs);
+            &[]
         }
-        None => Vec::new(),
+        None => &[],
     };
     for cl in all_clusters
         .iter()
@@ -497,15 +502,12 @@ async fn observe_sources(
                         Ok(t) => t,
                         Err(e) => {
                             // Its membership is unknown: every tag-selected component may miss it.
-                            for comp in policy.components.iter().filter(|c| {
-                                c.kind == ResourceKind::Elasticache && !c.tags.is_empty()
-                            }) {
-                                if wanted(&comp.name) {
-                                    obs.unread_components
-                                        .entry(comp.name.clone())
-                                        .or_insert_with(|| e.about(&g.arn).to_string());
-                                }
-                            }
+                            unread(
+                                ResourceKind::Elasticache,
+                                true,
+                                &e.about(&g.arn).to_string(),
+                                obs,
+                            );
                             BTreeMap::new()
                         }
                     }
@@ -525,7 +527,7 @@ async fn observe_sources(
                 }
             }
         }
-        Some(Err(e)) => unread(ResourceKind::Elasticache, e, obs),
+        Some(Err(e)) => unread(ResourceKind::Elasticache, false, e, obs),
         None => {}
     }
     // A resource the policy names by id that its listing does not have is said, not skipped

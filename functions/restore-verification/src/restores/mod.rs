@@ -133,30 +133,15 @@ async fn plan_run(
     status: &RunStatus,
 ) -> (Vec<Job>, Vec<(String, String)>, Vec<(String, String)>) {
     let cands = inventory::candidates(cx.clients, cx.policy).await;
-    let (jobs, skipped) = NewRun {
+    let planned = NewRun {
         policy: cx.policy,
         run_id,
         now,
         only: &cmd.only,
     }
-    .plan(&cands.by_component, status);
-    // A component not due is skipped for that reason, read or not; a due one whose backups
-    // could not be read is not "without backup".
-    let (unread, skipped): (Vec<_>, Vec<_>) = skipped
-        .into_iter()
-        .partition(|(c, why)| why.ends_with(NOTHING_TO_RESTORE) && cands.unread.contains_key(c));
-    let unread = unread
-        .into_iter()
-        .map(|(c, _)| {
-            let e = cands.unread[&c].clone();
-            (c, e)
-        })
-        .collect();
-    (jobs, skipped, unread)
+    .plan(&cands.by_component, &cands.unread, status);
+    (planned.jobs, planned.skipped, planned.unread)
 }
-
-/// How a skipped component's reason ends when no backup was found (see `NewRun::plan`).
-const NOTHING_TO_RESTORE: &str = ": nothing to restore";
 
 /// The warning for a component whose backups could not be read.
 pub(crate) fn unread_finding(error: &str) -> String {

@@ -368,17 +368,20 @@ pub struct NewRun<'a> {
 }
 
 impl NewRun<'_> {
-    /// One job per due component with a backup; the rest skipped with the reason.
+    /// One job per due component with a backup; the rest skipped with the reason; and the due
+    /// components without a backup whose backups could not be read (`unread`, with the AWS
+    /// error): those are not "without backup".
     pub fn plan(
         &self,
         candidates: &BTreeMap<String, Vec<Backup>>,
+        unread: &BTreeMap<String, String>,
         status: &Status,
-    ) -> (Vec<Job>, Vec<(String, String)>) {
+    ) -> Planned {
+        let mut out = Planned::default();
         let Some(target) = &self.policy.verification.restore else {
-            return (Vec::new(), Vec::new());
+            return out;
         };
-        let mut jobs = Vec::new();
-        let mut skipped = Vec::new();
+        let (jobs, skipped) = (&mut out.jobs, &mut out.skipped);
         for c in &self.policy.components {
             let Some(v) = &c.verify else { continue };
             if !self.only.is_empty() && !self.only.contains(&c.name) {
@@ -395,6 +398,10 @@ impl NewRun<'_> {
             }
             let list = candidates.get(&c.name).map(Vec::as_slice).unwrap_or(&[]);
             let Some(b) = select(list, v.select, v.window.0, self.run_id, &c.name, self.now) else {
+                if let Some(e) = unread.get(&c.name) {
+                    out.unread.push((c.name.clone(), e.clone()));
+                    continue;
+                }
                 let what = match v.source {
                     BackupSource::Snapshot => "no available snapshot",
                     BackupSource::AwsBackup => "no completed AWS Backup recovery point",
@@ -418,8 +425,18 @@ impl NewRun<'_> {
                 self.now + target.expiry.0,
             ));
         }
-        (jobs, skipped)
+        out
     }
+}
+
+/// What [`NewRun::plan`] decided.
+#[derive(Debug, Default)]
+pub struct Planned {
+    pub jobs: Vec<Job>,
+    /// Components not restored, with the reason.
+    pub skipped: Vec<(String, String)>,
+    /// Due components whose backups could not be read, with the AWS error.
+    pub unread: Vec<(String, String)>,
 }
 
 #[cfg(test)]

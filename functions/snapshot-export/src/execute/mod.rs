@@ -681,18 +681,7 @@ async fn run_step(c: &Clients, cx: &StepContext<'_>, step: &Step) -> Result<Sett
                     ));
                 }
             }
-            let body = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
-            settle(
-                "PutObject",
-                c.s3.put_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .content_type("application/json")
-                    .body(ByteStream::from(body))
-                    .send()
-                    .await,
-                errors::never,
-            )?;
+            put_json(c, bucket, key, &manifest).await?;
             if *settled {
                 match snapshot.kind {
                     ResourceKind::Elasticache => settle(
