@@ -380,13 +380,23 @@ async fn a_healthy_account_is_reported_once_then_only_what_changes() {
         ALL_CHECKS.len(),
         "the baseline names every check"
     );
+    // Each check once: a non-OK one as a finding, an OK one as a decision (not both)
     for c in cs.values() {
-        assert!(
-            mail[0].body.contains(&c.sentence()),
+        let line = if c.state == State::Ok {
+            format!("{} {} - {}", c.subject, c.what, c.detail)
+        } else {
+            c.sentence()
+        };
+        assert_eq!(
+            mail[0].body.matches(&line).count(),
+            1,
             "{}: {}",
             c.id,
             mail[0].body
         );
+        if c.state == State::Ok {
+            assert!(!mail[0].body.contains(&c.sentence()), "{}", c.id);
+        }
     }
     // The canary is written in the source prefix, the states kept in the report bucket
     assert_eq!(
@@ -1119,4 +1129,93 @@ async fn a_malformed_event_is_rejected_before_any_aws_call() {
         .await
         .is_empty());
     assert!(emails(&f).await.is_empty());
+}
+
+#[tokio::test]
+async fn full_checks_every_15_minutes_and_lag_checks_in_between() {
+    // Given the deployed default: a full check every 15 minutes, the schedule every 5
+    let f = fixture_with(|p| p.replace("full_check_every: 1m", "full_check_every: 15m")).await;
+    healthy(&f).await;
+    let queries = |r: &Report| {
+        r.measurements
+            .iter()
+            .find(|m| m.name == "MetricQueries")
+            .map(|m| m.value)
+            .unwrap()
+    };
+    let lag_line = |r: &Report| {
+        r.findings
+            .iter()
+            .find(|x| x.message.starts_with("lag check: "))
+            .map(|x| x.message.clone())
+    };
+
+    // When the schedule fires first: a full check (every check, a canary written)
+    let t0 = Utc::now();
+    let full = evaluate(&f, schedule("ev-1", t0), "req-1", t0).await;
+    assert_eq!(checks(&full).len(), ALL_CHECKS.len());
+    assert!(lag_line(&full).is_none());
+    let canaries = || keys(&f, PRIMARY, &f.world.backup_bucket, CANARY_PREFIX);
+    assert_eq!(canaries().await.len(), 1);
+    replicate(&f).await;
+    emails(&f).await;
+
+    // Then 5 minutes later a lag check: replication configuration and latency, replica lag and
+    // backup ages only — one metric query per pair (ReplicationLatency) instead of the full
+    // check's four per pair plus the rules' — no canary, no email (nothing changed)
+    let t1 = t0 + Duration::minutes(5);
+    let lag = evaluate(&f, schedule("ev-2", t1), "req-2", t1).await;
+    let line = lag_line(&lag).expect("a lag check says so");
+    assert!(
+        line.contains("keep the state of the last full check"),
+        "{line}"
+    );
+    assert_eq!(queries(&lag), 1.0, "{}", lag.render_text());
+    assert!(queries(&full) >= 8.0);
+    let ids = checks(&lag);
+    for read in [
+        "replication-config/backups-crr",
+        "replication-latency/backups-crr",
+        "backup-age/orders-db",
+    ] {
+        assert!(ids.contains_key(read), "{read}: {ids:#?}");
+    }
+    for kept in [
+        "canary/backups-crr",
+        "replication-buckets/backups-crr",
+        "artifacts/kafka-archives",
+        "rule/cert.s3.save.fail",
+    ] {
+        assert!(!ids.contains_key(kept), "{kept}");
+    }
+    assert_eq!(canaries().await.len(), 1, "no canary in a lag check");
+    assert!(emails(&f).await.is_empty());
+
+    // When replication breaks, the next lag check (10 minutes in) catches it
+    s3(&f, PRIMARY)
+        .await
+        .delete_bucket_replication()
+        .bucket(&f.world.backup_bucket)
+        .send()
+        .await
+        .unwrap();
+    let t2 = t0 + Duration::minutes(10);
+    let caught = evaluate(&f, schedule("ev-3", t2), "req-3", t2).await;
+    assert!(lag_line(&caught).is_some());
+    let mail = emails(&f).await;
+    assert_eq!(mail.len(), 1, "{mail:#?}");
+    assert!(
+        mail[0]
+            .body
+            .contains("backups-crr replication configuration CRITICAL (was OK): s3://"),
+        "{}",
+        mail[0].body
+    );
+
+    // And 15 minutes after the first, the full check again: the canary and the rest are read
+    let t3 = t0 + Duration::minutes(15);
+    let again = evaluate(&f, schedule("ev-4", t3), "req-4", t3).await;
+    assert!(lag_line(&again).is_none(), "{}", again.render_text());
+    assert!(checks(&again).contains_key("canary/backups-crr"));
+    assert_eq!(canaries().await.len(), 2);
 }

@@ -18,6 +18,10 @@ pub struct Stored {
     pub written_by: String,
     #[serde(default)]
     pub evaluated_at: Option<DateTime<Utc>>,
+    /// The last full check (`monitoring.full_check_every`); the lag checks in between keep the
+    /// other checks' states.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_check_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub checks: BTreeMap<String, StoredCheck>,
 }

@@ -97,6 +97,24 @@ pub fn human(d: Duration) -> String {
     }
 }
 
+/// A byte count for people: `512 B`, `3.4 KiB`, `12.0 MiB`, `1.5 GiB`.
+pub fn human_bytes(b: f64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if b < 1024.0 {
+        return format!("{b:.0} B");
+    }
+    let mut v = b / 1024.0;
+    let mut unit = UNITS[0];
+    for u in &UNITS[1..] {
+        if v < 1024.0 {
+            break;
+        }
+        v /= 1024.0;
+        unit = u;
+    }
+    format!("{v:.1} {unit}")
+}
+
 /// A measured time against warning and critical levels (above the level: that state).
 pub fn against_levels(age: Duration, l: &Levels) -> State {
     if age > l.critical.0 {

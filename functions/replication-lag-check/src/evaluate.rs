@@ -8,7 +8,7 @@ use lifeboat_shared::policy::{Levels, Policy, ReplicationPair, ResourceKind, Ret
 use lifeboat_shared::report::Measurement;
 
 use crate::checks::{against_levels, backup_age, evaluate_rule, human, Check, State};
-use crate::inventory::{Observations, PairObs, ReplicaKind, SourceObs};
+use crate::inventory::{Observations, PairFull, PairObs, ReplicaKind, Scope, SourceObs};
 use crate::metrics::{Fetched, Purpose, Query};
 
 /// What one evaluation found: the checks and the EMF measurements.
@@ -245,7 +245,12 @@ pub fn evaluate(
         };
         ev.checks.push(c);
     }
-    for rule in &policy.monitoring.rules {
+    for rule in policy
+        .monitoring
+        .rules
+        .iter()
+        .filter(|_| obs.scope == Scope::Full)
+    {
         let metric = series(&Purpose::Rule {
             rule: rule.name.clone(),
             of: false,
@@ -342,53 +347,10 @@ fn pair_checks(
             enabled.first().map(|r| (r.metrics, r.rtc))
         }
     };
-    // Versioning at both ends, the replica bucket present.
-    let mut vstate = State::Ok;
-    let mut vdetail = Vec::new();
-    for (side, r) in [
-        ("source", &o.source_versioning),
-        ("replica", &o.replica_versioning),
-    ] {
-        match r {
-            Ok(true) => {}
-            Ok(false) => {
-                vstate = vstate.max(State::Critical);
-                vdetail.push(format!(
-                    "versioning is off on the {side} bucket (replication requires it)"
-                ));
-            }
-            Err(e) => {
-                vstate = vstate.max(State::NoData);
-                vdetail.push(format!(
-                    "the {side} bucket's versioning could not be read ({e})"
-                ));
-            }
-        }
+    // Versioning at both ends, the replica bucket present (full checks).
+    if let Some(f) = &o.full {
+        ev.checks.push(buckets_check(p, f));
     }
-    match &o.replica_exists {
-        Ok(true) => {}
-        Ok(false) => {
-            vstate = State::Critical;
-            vdetail.push(format!(
-                "the replica bucket {} does not exist",
-                p.replica.bucket
-            ));
-        }
-        Err(e) => {
-            vstate = vstate.max(State::NoData);
-            vdetail.push(format!("the replica bucket could not be read ({e})"));
-        }
-    }
-    ev.checks.push(check(
-        "replication-buckets",
-        "buckets",
-        vstate,
-        if vdetail.is_empty() {
-            "versioning on at both ends; the replica bucket exists".into()
-        } else {
-            vdetail.join("; ")
-        },
-    ));
     // The metrics: latency against the levels; without metrics there is nothing to measure.
     match covering {
         Some((false, _)) => ev.checks.push(check(
@@ -410,6 +372,10 @@ fn pair_checks(
             let pending = series(&Purpose::Pair {
                 pair: p.name.clone(),
                 metric: "OperationsPendingReplication",
+            });
+            let pending_bytes = series(&Purpose::Pair {
+                pair: p.name.clone(),
+                metric: "BytesPendingReplication",
             });
             let max =
                 |v: &Option<Vec<f64>>| v.as_ref().and_then(|v| v.iter().cloned().reduce(f64::max));
@@ -446,8 +412,13 @@ fn pair_checks(
                         human(p.latency.warning.0),
                         human(p.latency.critical.0)
                     );
-                    if let Some(n) = max(&pending) {
-                        detail.push_str(&format!("; {n:.0} operations pending"));
+                    match (max(&pending), max(&pending_bytes)) {
+                        (Some(n), Some(b)) => detail.push_str(&format!(
+                            "; {n:.0} operations ({}) pending",
+                            crate::checks::human_bytes(b)
+                        )),
+                        (Some(n), None) => detail.push_str(&format!("; {n:.0} operations pending")),
+                        _ => {}
                     }
                     check(
                         "replication-latency",
@@ -473,16 +444,67 @@ fn pair_checks(
         }
         None => {}
     }
-    // The canary.
-    if p.canary.enabled {
-        let c = canary_check(p, o, now, ev);
+    // The canary (full checks).
+    if let (true, Some(f)) = (p.canary.enabled, &o.full) {
+        let c = canary_check(p, f, now, ev);
         ev.checks.push(c);
     }
 }
 
+/// Versioning at both ends (replication requires it) and the replica bucket present.
+fn buckets_check(p: &ReplicationPair, f: &PairFull) -> Check {
+    let mut vstate = State::Ok;
+    let mut vdetail = Vec::new();
+    for (side, r) in [
+        ("source", &f.source_versioning),
+        ("replica", &f.replica_versioning),
+    ] {
+        match r {
+            Ok(true) => {}
+            Ok(false) => {
+                vstate = vstate.max(State::Critical);
+                vdetail.push(format!(
+                    "versioning is off on the {side} bucket (replication requires it)"
+                ));
+            }
+            Err(e) => {
+                vstate = vstate.max(State::NoData);
+                vdetail.push(format!(
+                    "the {side} bucket's versioning could not be read ({e})"
+                ));
+            }
+        }
+    }
+    match &f.replica_exists {
+        Ok(true) => {}
+        Ok(false) => {
+            vstate = State::Critical;
+            vdetail.push(format!(
+                "the replica bucket {} does not exist",
+                p.replica.bucket
+            ));
+        }
+        Err(e) => {
+            vstate = vstate.max(State::NoData);
+            vdetail.push(format!("the replica bucket could not be read ({e})"));
+        }
+    }
+    Check::new(
+        "replication-buckets",
+        &p.name,
+        "buckets",
+        vstate,
+        if vdetail.is_empty() {
+            "versioning on at both ends; the replica bucket exists".into()
+        } else {
+            vdetail.join("; ")
+        },
+    )
+}
+
 fn canary_check(
     p: &ReplicationPair,
-    o: &PairObs,
+    o: &PairFull,
     now: DateTime<Utc>,
     ev: &mut Evaluation,
 ) -> Check {

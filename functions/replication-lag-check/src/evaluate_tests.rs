@@ -8,7 +8,9 @@ use lifeboat_shared::backup::Snapshot;
 use lifeboat_shared::policy::{Policy, ResourceKind, Retention};
 
 use super::*;
-use crate::inventory::{ArtifactObs, PairObs, ReplicaObs, ReplicationRule, SourceObs};
+use crate::inventory::{
+    ArtifactObs, PairFull, PairObs, ReplicaObs, ReplicationRule, Scope, SourceObs,
+};
 use crate::metrics::{self, Fetched};
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -226,11 +228,13 @@ fn pair_obs(
             metrics: true,
             rtc: true,
         }])),
-        source_versioning: Ok(true),
-        replica_versioning: Ok(true),
-        replica_exists: Ok(true),
-        canaries_source: Ok(source),
-        canaries_replica: Ok(replica),
+        full: Some(PairFull {
+            source_versioning: Ok(true),
+            replica_versioning: Ok(true),
+            replica_exists: Ok(true),
+            canaries_source: Ok(source),
+            canaries_replica: Ok(replica),
+        }),
     }
 }
 
@@ -312,7 +316,9 @@ fn replication_configuration_versioning_and_metrics() {
     let name = p.monitoring.replication[0].name.clone();
     let mut o = pair_obs(vec![], vec![]);
     o.rules = Ok(None);
-    o.replica_versioning = Ok(false);
+    if let Some(f) = o.full.as_mut() {
+        f.replica_versioning = Ok(false);
+    }
     let checks = run(&Observations {
         pairs: [(name.clone(), o)].into_iter().collect(),
         ..Default::default()
@@ -422,4 +428,108 @@ fn an_alarm_focuses_the_check_on_what_it_names() {
     );
     assert_eq!(focus(&p, "backups-crr-latency"), vec!["backups-crr"]);
     assert!(focus(&p, "unrelated-alarm").is_empty());
+}
+
+#[test]
+fn a_lag_check_reads_latency_and_replica_lag_only_and_leaves_the_rest_to_the_full_check() {
+    let p = Policy::parse(
+        "version: 1
+buckets: {backup: backups-primary}
+components:
+  - {name: orders-db, kind: rds-instance, ids: [orders], rpo: 24h}
+monitoring:
+  replication:
+    - {name: backups-crr, source: {bucket: backups-primary, prefix: backups/}, replica: {bucket: backups-dr, prefix: backups/, region: us-west-2}}
+  rules:
+    - {name: cert.s3.save.fail, namespace: Cert, metric: fail, of: total, window: 10m, above: 5, severity: warning}
+",
+    )
+    .unwrap();
+    let replica = ReplicaObs {
+        component: "orders-db".into(),
+        id: "orders-replica".into(),
+        region: "us-east-1".into(),
+        kind: ReplicaKind::ReadReplica,
+        status: Some("available".into()),
+        replication: None,
+    };
+    let mut full = Observations {
+        pairs: [("backups-crr".to_string(), pair_obs(vec![], vec![]))]
+            .into_iter()
+            .collect(),
+        replicas: vec![replica],
+        ..Default::default()
+    };
+    // Given the full check: all four S3 metrics, the replica's lag, both series of the rule
+    let q = metrics::queries(&p, &full, "us-east-1");
+    assert_eq!(q.len(), 4 + 1 + 2);
+    let checks = evaluate(&p, &full, &q, &Fetched::default(), t(NOW)).checks;
+    for id in [
+        "replication-config/backups-crr",
+        "replication-buckets/backups-crr",
+        "replication-latency/backups-crr",
+        "canary/backups-crr",
+        "rule/cert.s3.save.fail",
+    ] {
+        assert!(checks.iter().any(|c| c.id == id), "{id}");
+    }
+    // When a lag check runs (no full-check reads of the pair)
+    full.scope = Scope::Lag;
+    full.pairs.get_mut("backups-crr").unwrap().full = None;
+    let q = metrics::queries(&p, &full, "us-east-1");
+    // Then it asks CloudWatch for ReplicationLatency and the replica's lag: 2 metrics, not 7
+    assert_eq!(q.len(), 2, "{q:#?}");
+    assert!(q.iter().any(|q| q.metric == "ReplicationLatency"));
+    assert!(q.iter().any(|q| q.metric == "ReplicaLag"));
+    let checks = evaluate(&p, &full, &q, &Fetched::default(), t(NOW)).checks;
+    let ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
+    // And decides the configuration, the latency and the replica; the buckets, the canary and
+    // the rule keep their stored state (they are not in this run's checks at all)
+    assert!(ids.contains(&"replication-config/backups-crr"));
+    assert!(ids.contains(&"replication-latency/backups-crr"));
+    assert!(ids.iter().any(|i| i.starts_with("replica/")), "{ids:?}");
+    for absent in [
+        "replication-buckets/backups-crr",
+        "canary/backups-crr",
+        "rule/cert.s3.save.fail",
+        "replication-failures/backups-crr",
+    ] {
+        assert!(!ids.contains(&absent), "{absent} in {ids:?}");
+    }
+}
+
+#[test]
+fn the_full_check_runs_when_due_or_asked_and_the_lag_check_in_between() {
+    use crate::alerts::Stored;
+    use crate::command;
+    let every = Duration::minutes(15);
+    let schedule = command::parse(&serde_json::json!({
+        "version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
+        "time": "2026-11-21T12:00:00Z", "detail": {}
+    }))
+    .unwrap();
+    let manual = command::parse(&serde_json::json!({"action": "check"})).unwrap();
+    let dry = command::parse(&serde_json::json!({"action": "check", "dry_run": true})).unwrap();
+    let only =
+        command::parse(&serde_json::json!({"action": "check", "only": ["backups-crr"]})).unwrap();
+    let never = Stored::default();
+    let at = |min: i64| Stored {
+        full_check_at: Some(t(NOW) - Duration::minutes(min)),
+        ..Stored::default()
+    };
+    // The first run is full; 5 and 10 minutes after a full check, lag checks; 14 (the schedule's
+    // jitter) and 15 minutes after, full again
+    assert_eq!(crate::scope(&schedule, &never, t(NOW), every), Scope::Full);
+    assert_eq!(crate::scope(&schedule, &at(5), t(NOW), every), Scope::Lag);
+    assert_eq!(crate::scope(&schedule, &at(10), t(NOW), every), Scope::Lag);
+    assert_eq!(crate::scope(&schedule, &at(14), t(NOW), every), Scope::Full);
+    assert_eq!(crate::scope(&schedule, &at(15), t(NOW), every), Scope::Full);
+    assert_eq!(
+        crate::scope(&schedule, &at(-60), t(NOW), every),
+        Scope::Full
+    );
+    // A person's check, a dry run and a focused check are always full
+    for cmd in [&manual, &dry, &only] {
+        assert_eq!(crate::scope(cmd, &at(1), t(NOW), every), Scope::Full);
+    }
 }

@@ -55,6 +55,13 @@ pub struct ReplicationRule {
 pub struct PairObs {
     /// `Ok(None)`: no replication configuration on the source.
     pub rules: Result<Option<Vec<ReplicationRule>>, String>,
+    /// The reads of a full check; `None` in a lag check (those checks keep their state).
+    pub full: Option<PairFull>,
+}
+
+/// The reads of a pair that only a full check makes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairFull {
     pub source_versioning: Result<bool, String>,
     pub replica_versioning: Result<bool, String>,
     /// The replica bucket exists (HeadBucket in its region).
@@ -62,6 +69,18 @@ pub struct PairObs {
     /// Canary keys and their LastModified, on each side.
     pub canaries_source: Result<Vec<(String, DateTime<Utc>)>, String>,
     pub canaries_replica: Result<Vec<(String, DateTime<Utc>)>, String>,
+}
+
+/// How much a run reads (`monitoring.full_check_every`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// Every check.
+    #[default]
+    Full,
+    /// The scheduled runs between full checks: each pair's replication configuration and
+    /// ReplicationLatency, database replica lag, and backup ages (free reads); no canary, no
+    /// versioning, no artifact listing, no rule metrics.
+    Lag,
 }
 
 /// A source the policy selects, with its backups.
@@ -115,6 +134,7 @@ pub struct ArtifactObs {
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Observations {
+    pub scope: Scope,
     pub pairs: BTreeMap<String, PairObs>,
     pub sources: Vec<SourceObs>,
     /// Components whose sources could not be listed, with the AWS error.
@@ -138,15 +158,19 @@ pub async fn observe(
     report_s3: &aws_sdk_s3::Client,
     report_bucket: &str,
     wanted: &dyn Fn(&str) -> bool,
+    scope: Scope,
 ) -> Observations {
-    let mut obs = Observations::default();
+    let mut obs = Observations {
+        scope,
+        ..Observations::default()
+    };
     let pairs: Vec<&ReplicationPair> = policy
         .monitoring
         .replication
         .iter()
         .filter(|p| wanted(&p.name))
         .collect();
-    let pair_obs = join_all(pairs.iter().map(|p| observe_pair(c, p))).await;
+    let pair_obs = join_all(pairs.iter().map(|p| observe_pair(c, p, scope))).await;
     for (p, o) in pairs.iter().zip(pair_obs) {
         obs.pairs.insert(p.name.clone(), o);
     }
@@ -155,7 +179,7 @@ pub async fn observe(
         .monitoring
         .artifacts
         .iter()
-        .filter(|a| wanted(&a.name))
+        .filter(|a| scope == Scope::Full && wanted(&a.name))
     {
         let newest = newest_object(c.s3_in(a.region.as_deref()), &a.bucket, &a.prefix).await;
         obs.artifacts.insert(a.name.clone(), ArtifactObs { newest });
@@ -166,8 +190,14 @@ pub async fn observe(
     obs
 }
 
-async fn observe_pair(c: &Clients, p: &ReplicationPair) -> PairObs {
+async fn observe_pair(c: &Clients, p: &ReplicationPair, scope: Scope) -> PairObs {
     let src = c.s3_in(p.source.region.as_deref());
+    if scope == Scope::Lag {
+        return PairObs {
+            rules: replication_rules(src, &p.source.bucket).await,
+            full: None,
+        };
+    }
     let dst = c.s3_in(p.replica.region.as_deref());
     let prefix = p.canary_prefix();
     let replica_prefix = replica_key(p, &prefix);
@@ -181,11 +211,13 @@ async fn observe_pair(c: &Clients, p: &ReplicationPair) -> PairObs {
     );
     PairObs {
         rules,
-        source_versioning: sv,
-        replica_versioning: rv,
-        replica_exists: exists,
-        canaries_source: cs,
-        canaries_replica: cr,
+        full: Some(PairFull {
+            source_versioning: sv,
+            replica_versioning: rv,
+            replica_exists: exists,
+            canaries_source: cs,
+            canaries_replica: cr,
+        }),
     }
 }
 

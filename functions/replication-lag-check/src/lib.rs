@@ -20,6 +20,7 @@ pub mod report;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
+use inventory::Scope;
 use lambda_runtime::LambdaEvent;
 use lifeboat_shared::clients::Aws;
 use lifeboat_shared::config::Env;
@@ -187,6 +188,27 @@ pub async fn run(
     run::or_report_failure(&outbox, &inv, result).await
 }
 
+/// A full check when one is due (`monitoring.full_check_every` since the last, with a minute's
+/// slack for the schedule's jitter), or asked for: the first run, an alarm, a manual check, a
+/// dry run, a focused check. Otherwise the lag check.
+pub fn scope(
+    cmd: &command::Command,
+    stored: &alerts::Stored,
+    now: DateTime<Utc>,
+    every: Duration,
+) -> Scope {
+    let asked = cmd.manual || cmd.dry_run || !cmd.only.is_empty() || command::alarm(cmd).is_some();
+    let due = stored
+        .full_check_at
+        // (a stored time ahead of now — a clock set back — does not postpone it)
+        .is_none_or(|t| now < t || now - t >= every - Duration::minutes(1));
+    if asked || due {
+        Scope::Full
+    } else {
+        Scope::Lag
+    }
+}
+
 /// The evaluation: read, measure, decide, write the canary and the states.
 async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Said> {
     let policy = &app.policy;
@@ -212,12 +234,20 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
         );
     }
     let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    let mut journal = execute::load_state(&app.report_s3, &app.env.report_bucket).await?;
+    let scope = scope(
+        cmd,
+        &journal.state,
+        inv.now,
+        policy.monitoring.full_check_every.0,
+    );
     let obs = inventory::observe(
         &app.clients,
         policy,
         &app.report_s3,
         &app.env.report_bucket,
         &wanted,
+        scope,
     )
     .await;
     let queries = metrics::queries(policy, &obs, &app.clients.primary_region);
@@ -231,13 +261,14 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
         .monitoring
         .replication
         .iter()
-        .filter(|p| p.canary.enabled && wanted(&p.name))
+        .filter(|p| p.canary.enabled && scope == Scope::Full && wanted(&p.name))
     {
         if inv.dry_run {
             continue;
         }
         if let Some(o) = obs.pairs.get(&p.name) {
-            if let (Ok(s), Ok(d)) = (&o.canaries_source, &o.canaries_replica) {
+            let Some(f) = &o.full else { continue };
+            if let (Ok(s), Ok(d)) = (&f.canaries_source, &f.canaries_replica) {
                 let view = evaluate::canary_view(p, s, d);
                 if let Some(a) = execute::clean_canaries(&app.clients, p, &view, inv.now).await {
                     report.actions.push(a);
@@ -249,9 +280,8 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
             .push(execute::write_canary(&app.clients, p, &inv.run_id, inv.now).await);
     }
     // The states: what changed since the last evaluation.
-    let mut journal = execute::load_state(&app.report_s3, &app.env.report_bucket).await?;
     let first = journal.state.checks.is_empty();
-    let (next, changes, held) = alerts::diff(
+    let (mut next, changes, held) = alerts::diff(
         &journal.state,
         &ev.checks,
         inv.now,
@@ -259,6 +289,12 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
         &inv.run_id,
     );
     report::fill(&mut report, &ev.checks, &changes, &held, first);
+    match scope {
+        // A focused check (an alarm's, `only`) is not the full check of everything.
+        Scope::Full if only.is_empty() => next.full_check_at = Some(inv.now),
+        Scope::Full => {}
+        Scope::Lag => report::lag_check(&mut report, &next, &ev.checks, policy),
+    }
     report.details = serde_json::json!({ "checks": ev.checks, "changes": changes });
     if inv.dry_run {
         return Ok(Said::Email(report));

@@ -10,7 +10,7 @@ use lifeboat_shared::aws::errors::AwsError;
 use lifeboat_shared::policy::Policy;
 
 use crate::checks::Series;
-use crate::inventory::{Clients, Observations, ReplicaKind};
+use crate::inventory::{Clients, Observations, ReplicaKind, Scope};
 
 /// GetMetricData's limit of queries per call.
 pub const MAX_QUERIES_PER_CALL: usize = 500;
@@ -50,7 +50,8 @@ pub const S3_METRICS: [(&str, &str); 4] = [
     ("OperationsFailedReplication", "Sum"),
 ];
 
-/// Every series this run needs.
+/// Every series this run needs: in a lag check only each pair's ReplicationLatency and the
+/// replicas' lag.
 pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec<Query> {
     let mut out: Vec<Query> = Vec::new();
     let mut push = |region: &str,
@@ -84,7 +85,10 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
                 && covers(&r.prefix, &p.source.prefix)
                 && r.destination == p.replica.bucket
         }) {
-            for (metric, stat) in S3_METRICS {
+            for (metric, stat) in S3_METRICS
+                .into_iter()
+                .filter(|(m, _)| obs.scope == Scope::Full || *m == "ReplicationLatency")
+            {
                 push(
                     p.source.region.as_deref().unwrap_or(primary_region),
                     "AWS/S3",
@@ -122,7 +126,12 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
             },
         );
     }
-    for rule in &policy.monitoring.rules {
+    for rule in policy
+        .monitoring
+        .rules
+        .iter()
+        .filter(|_| obs.scope == Scope::Full)
+    {
         let dims: Vec<(String, String)> = rule
             .dimensions
             .iter()

@@ -3,8 +3,10 @@
 
 use lifeboat_shared::report::{Decision, Report, Severity, Verdict};
 
-use crate::alerts::{Change, Why};
-use crate::checks::{Check, State};
+use lifeboat_shared::policy::Policy;
+
+use crate::alerts::{Change, Stored, Why};
+use crate::checks::{human, Check, State};
 
 /// `held`: checks with no data for less than the reminder interval, not emailed yet.
 pub fn fill(
@@ -15,6 +17,10 @@ pub fn fill(
     first: bool,
 ) {
     for ch in changes {
+        // The first check's OK ones are the baseline: said once, as decisions below.
+        if first && ch.check.state == State::Ok {
+            continue;
+        }
         let severity = match (ch.why, ch.check.state) {
             (Why::Recovered, _) | (_, State::Ok) => Severity::Info,
             (_, State::Critical) => Severity::Critical,
@@ -70,4 +76,33 @@ pub fn fill(
         Some(ch) => format!("{} changes: {}; ...", changes.len(), ch.sentence()),
         None => format!("no change: {tally}"),
     };
+}
+
+/// A lag check says what it read and what keeps the last full check's state.
+pub fn lag_check(report: &mut Report, stored: &Stored, checks: &[Check], policy: &Policy) {
+    let every = policy.monitoring.full_check_every.0;
+    let carried = stored
+        .checks
+        .keys()
+        .filter(|id| !checks.iter().any(|c| &c.id == *id))
+        .count();
+    let last = match stored.full_check_at {
+        Some(t) => format!(
+            "{}, next due {}",
+            t.format("%H:%M UTC"),
+            (t + every).format("%H:%M UTC")
+        ),
+        None => "never".into(),
+    };
+    report.finding(
+        Severity::Info,
+        None,
+        format!(
+            "lag check: {} checks read now (replication configuration and latency, replica lag, \
+             backup ages); {carried} keep the state of the last full check ({last}; every {})",
+            checks.len(),
+            human(every)
+        ),
+    );
+    report.measure("LagCheck", 1.0, "Count");
 }

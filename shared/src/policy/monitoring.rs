@@ -26,6 +26,15 @@ pub struct Monitoring {
     /// A check still failing is emailed again after this long (default 4h).
     #[serde(default = "default_reminder")]
     pub reminder_every: Span,
+    /// How often the full check runs (default 15m): every check, the canary, all four S3
+    /// replication metrics, the rules, the artifact sets. The scheduled runs in between are lag
+    /// checks: each pair's replication configuration and ReplicationLatency and each database
+    /// replica's lag — the cheap, urgent part — and every backup's age (RDS, ElastiCache and AWS
+    /// Backup reads are free of charge); the other checks keep the state of the last full check.
+    /// The CloudWatch and S3 request bill scales with it (docs/PERFORMANCE.md). An alarm, a manual
+    /// check, a dry run and the first run are always full.
+    #[serde(default = "default_full_check")]
+    pub full_check_every: Span,
     /// restore-verification's newest verified backup older than this is a warning (seed 003:
     /// "verification not done in 7 days").
     #[serde(default = "default_verification_age")]
@@ -40,6 +49,7 @@ impl Default for Monitoring {
             artifacts: Vec::new(),
             rules: Vec::new(),
             reminder_every: default_reminder(),
+            full_check_every: default_full_check(),
             verification_max_age: default_verification_age(),
         }
     }
@@ -54,6 +64,10 @@ fn default_replica_lag() -> Levels {
 
 fn default_reminder() -> Span {
     Span::hours(4)
+}
+
+fn default_full_check() -> Span {
+    Span::minutes(15)
 }
 
 fn default_verification_age() -> Span {

@@ -41,6 +41,17 @@ pub(super) fn validate_monitoring(m: &Monitoring) -> Result<()> {
         Span::minutes(5),
     )?;
     at_least(
+        &format!("{at}.full_check_every"),
+        m.full_check_every,
+        Span::minutes(1),
+    )?;
+    if m.full_check_every.0 > Span::days(1).0 {
+        return Err(Error::policy(
+            format!("{at}.full_check_every"),
+            "at most 1d (the canary, versioning and the artifact sets are read only then)",
+        ));
+    }
+    at_least(
         &format!("{at}.verification_max_age"),
         m.verification_max_age,
         Span::hours(1),
@@ -234,6 +245,7 @@ mod tests {
         assert_eq!(m.rules[0].severity, RuleSeverity::Warning);
         assert_eq!(m.replica_lag.critical, Span::minutes(15));
         assert_eq!(m.reminder_every, Span::hours(4));
+        assert_eq!(m.full_check_every, Span::minutes(15));
         assert_eq!(m.verification_max_age, Span::days(7));
     }
 
@@ -301,6 +313,8 @@ mod tests {
                 "monitoring.replication[0].replica.region",
             ),
             (format!("{BASE}  reminder_every: 1m\n"), "monitoring.reminder_every: at least 5m"),
+            (format!("{BASE}  full_check_every: 30s\n"), "monitoring.full_check_every: at least 1m"),
+            (format!("{BASE}  full_check_every: 2d\n"), "monitoring.full_check_every: at most 1d"),
             (format!("{BASE}  replica_lag: {{warning: 10m, critical: 5m}}\n"), "monitoring.replica_lag.critical"),
         ] {
             if starts.is_empty() {
