@@ -1,5 +1,5 @@
 //! The evaluation's tables, Given / When / Then: canaries, freshness of every component kind
-//! (with no data), replicas, the alarm's focus.
+//! (with no data), replicas (global secondaries too), the alarm's focus.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +9,8 @@ use lifeboat_shared::policy::{Policy, ResourceKind, Retention};
 
 use super::*;
 use crate::inventory::{
-    ArtifactObs, PairFull, PairObs, ReplicaObs, ReplicationRule, Scope, SourceObs,
+    ArtifactObs, GlobalLink, PairFull, PairObs, ReplicaKind, ReplicaObs, ReplicationRule, Scope,
+    SourceObs,
 };
 use crate::metrics::{self, Fetched};
 
@@ -364,6 +365,7 @@ fn replicas_missing_broken_or_silent_are_findings() {
         kind: crate::inventory::ReplicaKind::ReadReplica,
         status: Some("available".into()),
         replication: Some(("replicating".into(), true, None)),
+        global: None,
     };
     let gone = ReplicaObs {
         status: None,
@@ -452,6 +454,7 @@ monitoring:
         kind: ReplicaKind::ReadReplica,
         status: Some("available".into()),
         replication: None,
+        global: None,
     };
     let mut full = Observations {
         pairs: [("backups-crr".to_string(), pair_obs(vec![], vec![]))]
@@ -532,4 +535,330 @@ fn the_full_check_runs_when_due_or_asked_and_the_lag_check_in_between() {
     for cmd in [&manual, &dry, &only] {
         assert_eq!(crate::scope(cmd, &at(1), t(NOW), every), Scope::Full);
     }
+}
+
+/// Evaluated with datapoints: every query of a purpose answers its values (the newest first, a
+/// minute apart); each failed region answered its error.
+fn run_with(
+    obs: &Observations,
+    values: &[(Purpose, Vec<f64>)],
+    failed: &[(&str, &str)],
+) -> Vec<Check> {
+    let p = policy();
+    let q = metrics::queries(&p, obs, "us-east-1");
+    let mut fetched = Fetched::default();
+    for query in &q {
+        if let Some((_, v)) = values.iter().find(|(purpose, _)| purpose == &query.purpose) {
+            let points = v
+                .iter()
+                .enumerate()
+                .map(|(i, x)| (t(NOW) - Duration::minutes(i as i64), *x))
+                .collect();
+            fetched.series.insert(query.id.clone(), points);
+        }
+    }
+    for (region, e) in failed {
+        fetched.errors.insert(region.to_string(), e.to_string());
+    }
+    evaluate(&p, obs, &q, &fetched, t(NOW)).checks
+}
+
+fn lag_of(id: &str) -> Purpose {
+    Purpose::Replica { replica: id.into() }
+}
+
+fn rpo_lag_of(id: &str) -> Purpose {
+    Purpose::ReplicaRpo { replica: id.into() }
+}
+
+/// catalog's Aurora global secondary in the DR region, synchronized.
+fn global_secondary() -> ReplicaObs {
+    ReplicaObs {
+        component: "catalog".into(),
+        id: "catalog-dr".into(),
+        region: "us-west-2".into(),
+        kind: ReplicaKind::GlobalSecondary,
+        status: Some("available".into()),
+        replication: Some(("connected".into(), true, None)),
+        global: Some(GlobalLink {
+            id: "catalog-global".into(),
+            primary: Some(("catalog".into(), "us-east-1".into())),
+            selected: false,
+            cache_clusters: None,
+        }),
+    }
+}
+
+/// sessions' ElastiCache global datastore secondary in the DR region, associated.
+fn datastore_secondary() -> ReplicaObs {
+    ReplicaObs {
+        component: "sessions".into(),
+        id: "sessions-dr".into(),
+        region: "us-west-2".into(),
+        kind: ReplicaKind::GlobalDatastoreSecondary,
+        status: Some("available".into()),
+        replication: Some(("associated".into(), true, None)),
+        global: Some(GlobalLink {
+            id: "ldgnf-sessions".into(),
+            primary: Some(("sessions".into(), "us-east-1".into())),
+            selected: false,
+            cache_clusters: Some(Ok(vec!["sessions-dr-001".into(), "sessions-dr-002".into()])),
+        }),
+    }
+}
+
+fn replicas(r: ReplicaObs) -> Observations {
+    Observations {
+        replicas: vec![r],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_global_database_secondary_lag_against_the_levels_and_its_rpo_lag_against_the_rpo() {
+    // Given catalog's global secondary (RPO 1 h; replica lag warning above 5 min, critical above
+    // 15 min), its lag metrics read in its own region, with and without the primary's region
+    let obs = replicas(global_secondary());
+    let q = metrics::queries(&policy(), &obs, "us-east-1");
+    let read: Vec<(&str, &str, usize)> = q
+        .iter()
+        .map(|q| (q.metric.as_str(), q.region.as_str(), q.dimensions.len()))
+        .collect();
+    assert_eq!(
+        read,
+        [
+            ("AuroraGlobalDBReplicationLag", "us-west-2", 1),
+            ("AuroraGlobalDBRPOLag", "us-west-2", 1),
+            ("AuroraGlobalDBReplicationLag", "us-west-2", 2),
+            ("AuroraGlobalDBRPOLag", "us-west-2", 2),
+        ]
+    );
+    assert_eq!(
+        q[2].dimensions[1],
+        ("SourceRegion".to_string(), "us-east-1".to_string())
+    );
+    // When its lag (ms) and RPO lag (ms) are measured
+    let cases: Vec<(f64, f64, State, &str)> = vec![
+        (800.0, 900.0, State::Ok, "0 s behind"),
+        (360_000.0, 360_000.0, State::Warning, "6 min behind"),
+        (1_200_000.0, 1_200_000.0, State::Critical, "20 min behind"),
+        // replication lag fine, but commits an hour and more behind: past the RPO
+        (
+            1_000.0,
+            7_200_000.0,
+            State::Critical,
+            "RPO lag 2 h exceeds its RPO 60 min",
+        ),
+    ];
+    for (lag, rpo, state, words) in cases {
+        let checks = run_with(
+            &obs,
+            &[
+                (lag_of("catalog-dr"), vec![lag, lag / 2.0]),
+                (rpo_lag_of("catalog-dr"), vec![rpo]),
+            ],
+            &[],
+        );
+        let (s, d) = state_of(&checks, "replica/catalog catalog-dr");
+        // Then the worse of the two decides, and both are said
+        assert_eq!(s, state, "{lag}/{rpo}: {d}");
+        assert!(d.contains(words), "{d}");
+        assert!(d.contains("RPO lag"), "{d}");
+        assert!(
+            d.ends_with("it replicates from catalog in us-east-1 (global database catalog-global)"),
+            "{d}"
+        );
+    }
+    let (_, d) = state_of(
+        &run_with(
+            &obs,
+            &[
+                (lag_of("catalog-dr"), vec![800.0]),
+                (rpo_lag_of("catalog-dr"), vec![900.0]),
+            ],
+            &[],
+        ),
+        "replica/catalog catalog-dr",
+    );
+    assert!(d.contains("RPO lag 0 s within its RPO 60 min"), "{d}");
+}
+
+#[test]
+fn a_global_database_secondary_without_data_is_no_data_never_ok() {
+    // Given no datapoints at all
+    let obs = replicas(global_secondary());
+    let (s, d) = state_of(&run_with(&obs, &[], &[]), "replica/catalog catalog-dr");
+    assert_eq!(s, State::NoData, "{d}");
+    assert!(d.contains("no lag datapoints"), "{d}");
+    assert!(d.contains("no RPO lag datapoints"), "{d}");
+    // Given a secondary in a region with no CloudWatch client (the policy does not name it)
+    let mut far = global_secondary();
+    far.region = "eu-west-1".into();
+    let checks = run_with(
+        &replicas(far),
+        &[],
+        &[(
+            "eu-west-1",
+            "no CloudWatch client for eu-west-1 (a region the policy does not name)",
+        )],
+    );
+    let (s, d) = state_of(&checks, "replica/catalog catalog-dr");
+    assert_eq!(s, State::NoData, "{d}");
+    assert!(d.contains("no CloudWatch client for eu-west-1"), "{d}");
+    assert!(
+        d.contains("its RPO lag (AuroraGlobalDBRPOLag) could not be read"),
+        "{d}"
+    );
+    // But an RPO lag above the RPO is critical even without a replication lag datapoint
+    let (s, d) = state_of(
+        &run_with(&obs, &[(rpo_lag_of("catalog-dr"), vec![4_000_000.0])], &[]),
+        "replica/catalog catalog-dr",
+    );
+    assert_eq!(s, State::Critical, "{d}");
+}
+
+#[test]
+fn a_broken_or_vanished_global_member_is_critical_and_a_selected_secondary_says_so() {
+    // Given a member the global database lists as pending resync
+    let mut broken = global_secondary();
+    broken.replication = Some(("pending-resync".into(), false, None));
+    let (s, d) = state_of(
+        &run_with(
+            &replicas(broken),
+            &[(lag_of("catalog-dr"), vec![10.0])],
+            &[],
+        ),
+        "replica/catalog catalog-dr",
+    );
+    assert_eq!(s, State::Critical, "{d}");
+    assert!(
+        d.starts_with("global database synchronization is pending-resync"),
+        "{d}"
+    );
+    // Given a secondary the writer names but the global database no longer lists
+    let mut gone = global_secondary();
+    gone.status = None;
+    gone.replication = None;
+    let (s, d) = state_of(&run(&replicas(gone)), "replica/catalog catalog-dr");
+    assert_eq!(s, State::Critical, "{d}");
+    assert!(d.contains("does not exist"), "{d}");
+    // Given the policy's cluster is itself the secondary: checked as its primary's replica
+    let mut itself = global_secondary();
+    itself.id = "catalog".into();
+    itself.region = "us-east-1".into();
+    if let Some(g) = itself.global.as_mut() {
+        g.selected = true;
+        g.primary = Some(("catalog-eu".into(), "eu-west-1".into()));
+    }
+    let (s, d) = state_of(
+        &run_with(&replicas(itself), &[(lag_of("catalog"), vec![300.0])], &[]),
+        "replica/catalog catalog",
+    );
+    assert_eq!(s, State::Ok, "{d}");
+    assert!(
+        d.contains(
+            "the policy selects this secondary itself; it replicates from catalog-eu in eu-west-1"
+        ),
+        "{d}"
+    );
+}
+
+#[test]
+fn an_elasticache_global_datastore_secondary() {
+    // Given sessions' secondary, its lag read per cache cluster in its own region
+    let obs = replicas(datastore_secondary());
+    let q = metrics::queries(&policy(), &obs, "us-east-1");
+    let read: Vec<(&str, &str, &str)> = q
+        .iter()
+        .map(|q| {
+            (
+                q.namespace.as_str(),
+                q.region.as_str(),
+                q.dimensions[0].1.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        read,
+        [
+            ("AWS/ElastiCache", "us-west-2", "sessions-dr-001"),
+            ("AWS/ElastiCache", "us-west-2", "sessions-dr-002"),
+        ]
+    );
+    assert!(q
+        .iter()
+        .all(|q| q.metric == "GlobalDatastoreReplicationLag"
+            && q.dimensions[0].0 == "CacheClusterId"));
+    // When its lag (seconds) is measured: against the replica lag levels
+    for (lag, state, words) in [
+        (2.0, State::Ok, "2 s behind"),
+        (400.0, State::Warning, "6 min behind"),
+        (1_000.0, State::Critical, "16 min behind"),
+    ] {
+        let (s, d) = state_of(
+            &run_with(&obs, &[(lag_of("sessions-dr"), vec![lag])], &[]),
+            "replica/sessions sessions-dr",
+        );
+        assert_eq!(s, state, "{lag}: {d}");
+        assert!(d.contains(words), "{d}");
+        assert!(d.ends_with("(global datastore ldgnf-sessions)"), "{d}");
+    }
+    let (s, _) = state_of(&run_with(&obs, &[], &[]), "replica/sessions sessions-dr");
+    assert_eq!(s, State::NoData);
+    // A membership other than associated is critical, with the status
+    let mut associating = datastore_secondary();
+    associating.replication = Some(("associating".into(), false, None));
+    let (s, d) = state_of(
+        &run_with(
+            &replicas(associating),
+            &[(lag_of("sessions-dr"), vec![1.0])],
+            &[],
+        ),
+        "replica/sessions sessions-dr",
+    );
+    assert_eq!(s, State::Critical, "{d}");
+    assert!(
+        d.contains("global datastore membership is associating"),
+        "{d}"
+    );
+    // Cache clusters that could not be read: no data, with the error
+    let mut unread = datastore_secondary();
+    if let Some(g) = unread.global.as_mut() {
+        g.cache_clusters = Some(Err(
+            "DescribeReplicationGroups sessions-dr: AccessDenied: no".into(),
+        ));
+    }
+    let (s, d) = state_of(&run(&replicas(unread)), "replica/sessions sessions-dr");
+    assert_eq!(s, State::NoData, "{d}");
+    assert!(d.contains("AccessDenied"), "{d}");
+}
+
+#[test]
+fn a_global_database_or_datastore_that_could_not_be_read_is_no_data() {
+    let obs = Observations {
+        unread_globals: vec![
+            (
+                "catalog".into(),
+                "catalog-global".into(),
+                "DescribeGlobalClusters: AccessDenied: not authorized".into(),
+            ),
+            (
+                "sessions".into(),
+                "ldgnf-sessions".into(),
+                "it does not list sessions among its members".into(),
+            ),
+        ],
+        ..Default::default()
+    };
+    let checks = run(&obs);
+    let (s, d) = state_of(&checks, "replica/catalog catalog-global");
+    assert_eq!(s, State::NoData);
+    assert_eq!(
+        d,
+        "catalog-global could not be checked: DescribeGlobalClusters: AccessDenied: not authorized"
+    );
+    assert_eq!(
+        state_of(&checks, "replica/sessions ldgnf-sessions").0,
+        State::NoData
+    );
 }

@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
+use lifeboat_shared::aws::elasticache::{GlobalDatastore, ReplicationGroup};
 use lifeboat_shared::aws::errors::AwsError;
-use lifeboat_shared::aws::rds::{DbCluster, DbInstance, SnapshotFilter};
+use lifeboat_shared::aws::rds::{DbCluster, DbInstance, GlobalCluster, SnapshotFilter};
 use lifeboat_shared::aws::{backup, elasticache, rds};
 use lifeboat_shared::backup::Snapshot;
 use lifeboat_shared::policy::{Policy, ReplicationPair, ResourceKind};
@@ -20,6 +21,9 @@ pub struct Clients {
     pub rds: aws_sdk_rds::Client,
     pub rds_dr: Option<aws_sdk_rds::Client>,
     pub elasticache: aws_sdk_elasticache::Client,
+    /// ElastiCache in the DR region (global datastore secondaries there are read for their
+    /// cache clusters).
+    pub elasticache_dr: Option<aws_sdk_elasticache::Client>,
     pub backup: aws_sdk_backup::Client,
     /// CloudWatch by region (the primary's, the DR region's, the replica buckets').
     pub cloudwatch: BTreeMap<String, aws_sdk_cloudwatch::Client>,
@@ -101,7 +105,8 @@ pub struct SourceObs {
     pub recovery_point: Result<Option<DateTime<Utc>>, String>,
 }
 
-/// A database replica (RDS read replica, Aurora reader or global secondary).
+/// A database replica (RDS read replica, Aurora reader, Aurora global database secondary or
+/// ElastiCache global datastore secondary).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplicaObs {
     /// The component of its source.
@@ -111,8 +116,27 @@ pub struct ReplicaObs {
     pub kind: ReplicaKind,
     /// `None` when it was not found (a replica the source lists but that is gone).
     pub status: Option<String>,
-    /// Read replication status info (status, normal, message).
+    /// Read replication status info (status, normal, message); for a global secondary, its
+    /// synchronization (Aurora) or membership (ElastiCache) status.
     pub replication: Option<(String, bool, Option<String>)>,
+    /// For a global secondary: the global database or datastore it belongs to.
+    pub global: Option<GlobalLink>,
+}
+
+/// How a global secondary is tied to its primary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GlobalLink {
+    /// The Aurora global database or the ElastiCache global datastore.
+    pub id: String,
+    /// The primary (writer) it replicates from and that primary's region, when the global
+    /// database or datastore names one.
+    pub primary: Option<(String, String)>,
+    /// The policy selects this secondary itself (its primary is elsewhere): it is checked as
+    /// that primary's replica.
+    pub selected: bool,
+    /// ElastiCache: the secondary's cache clusters (its lag is published per node under their
+    /// `CacheClusterId`), or why they could not be read. `None` for Aurora.
+    pub cache_clusters: Option<Result<Vec<String>, String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,8 +145,12 @@ pub enum ReplicaKind {
     ReadReplica,
     /// An Aurora reader: `AuroraReplicaLag` (milliseconds).
     AuroraReader,
-    /// An Aurora global database secondary cluster: `AuroraGlobalDBReplicationLag` (ms).
+    /// An Aurora global database secondary cluster: `AuroraGlobalDBReplicationLag` and
+    /// `AuroraGlobalDBRPOLag` (ms).
     GlobalSecondary,
+    /// An ElastiCache global datastore secondary replication group:
+    /// `GlobalDatastoreReplicationLag` (seconds).
+    GlobalDatastoreSecondary,
 }
 
 /// The newest object of an artifact set.
@@ -142,6 +170,9 @@ pub struct Observations {
     /// Resources a component names by id that their listing does not have: (component, id).
     pub missing: Vec<(String, String)>,
     pub replicas: Vec<ReplicaObs>,
+    /// Global databases and datastores of selected sources that could not be read, or that do
+    /// not list the source: (component, global id, why).
+    pub unread_globals: Vec<(String, String, String)>,
     pub artifacts: BTreeMap<String, ArtifactObs>,
     /// restore-verification's newest verified backup time per component; `Err` if unreadable.
     pub verified: Option<Result<BTreeMap<String, DateTime<Utc>>, String>>,
@@ -438,6 +469,9 @@ async fn observe_sources(
         None => None,
     };
     let mut selected: Vec<Selected> = Vec::new();
+    // Selected sources that belong to a global database or datastore.
+    let mut aurora_globals: Vec<(String, &DbCluster)> = Vec::new();
+    let mut cache_globals: Vec<(String, &ReplicationGroup)> = Vec::new();
     // Marks the components of `kind` (only those selecting by tag when `tagged_only`) unread.
     let unread = |kind: ResourceKind, tagged_only: bool, e: &str, obs: &mut Observations| {
         for comp in policy
@@ -516,7 +550,11 @@ async fn observe_sources(
                         kind: ReplicaKind::AuroraReader,
                         status: found.map(|i| i.status.clone()),
                         replication: None,
+                        global: None,
                     });
+                }
+                if cl.global_cluster.is_some() {
+                    aurora_globals.push((m.component.clone(), cl));
                 }
             }
         }
@@ -555,12 +593,25 @@ async fn observe_sources(
                             g.arn.clone(),
                             (None, None),
                         ));
+                        if g.global_datastore.is_some() {
+                            cache_globals.push((m.component.clone(), g));
+                        }
                     }
                 }
             }
         }
         Some(Err(e)) => unread(ResourceKind::Elasticache, false, e, obs),
         None => {}
+    }
+    // The secondaries of their global databases and datastores (one read each, only when a
+    // selected source belongs to one).
+    let (aurora, cache) = tokio::join!(
+        global_database_replicas(c, &aurora_globals),
+        global_datastore_replicas(c, &cache_globals),
+    );
+    for (replicas, unread) in [aurora, cache] {
+        obs.replicas.extend(replicas);
+        obs.unread_globals.extend(unread);
     }
     // A resource the policy names by id that its listing does not have is said, not skipped
     // (a listing that failed is already "could not be listed").
@@ -705,5 +756,243 @@ fn read_replica(
         kind: ReplicaKind::ReadReplica,
         status: found.as_ref().map(|i| i.status.clone()),
         replication: found.and_then(|i| i.replication),
+        global: None,
     }
 }
+
+/// The region and the resource name of an ARN (`arn:<partition>:<service>:<region>:...:<name>`).
+fn arn_region_name(arn: &str) -> Option<(String, String)> {
+    let mut parts = arn.split(':');
+    if parts.next()? != "arn" {
+        return None;
+    }
+    let region = parts.nth(2)?;
+    let name = arn.rsplit(':').next()?;
+    Some((region.to_string(), name.to_string()))
+}
+
+/// What the global reads found: the secondaries as replicas, and the global databases or
+/// datastores that could not be read ([`Observations::unread_globals`]).
+type GlobalReads = (Vec<ReplicaObs>, Vec<(String, String, String)>);
+
+/// The secondaries of the selected Aurora clusters' global databases (one DescribeGlobalClusters
+/// read for all of them).
+async fn global_database_replicas(c: &Clients, sources: &[(String, &DbCluster)]) -> GlobalReads {
+    let mut out: GlobalReads = Default::default();
+    if sources.is_empty() {
+        return out;
+    }
+    let globals = rds::global_clusters(&c.rds)
+        .await
+        .map_err(|e| format!("{}: {e}", e.operation));
+    for (component, cl) in sources {
+        match aurora_secondaries(component, cl, &globals, &c.primary_region) {
+            Ok(replicas) => out.0.extend(replicas),
+            Err((id, why)) => out.1.push((component.clone(), id, why)),
+        }
+    }
+    out
+}
+
+/// The replicas a selected Aurora cluster's global database gives its component: the
+/// secondaries when the cluster is the writer (none: nothing to check), the cluster itself when
+/// it is a secondary. `Err((global id, why))` when the global database could not be read or
+/// does not list the cluster.
+fn aurora_secondaries(
+    component: &str,
+    source: &DbCluster,
+    globals: &Result<Vec<GlobalCluster>, String>,
+    primary_region: &str,
+) -> Result<Vec<ReplicaObs>, (String, String)> {
+    let Some(id) = &source.global_cluster else {
+        return Ok(Vec::new());
+    };
+    let fail = |why: String| Err((id.clone(), why));
+    let g = match globals {
+        Err(e) => return fail(e.clone()),
+        Ok(list) => match list.iter().find(|g| &g.id == id) {
+            Some(g) => g,
+            None => return fail("DescribeGlobalClusters does not list it".into()),
+        },
+    };
+    let is_source = |arn: &str| {
+        arn == source.arn
+            || arn_region_name(arn).is_some_and(|(r, n)| r == primary_region && n == source.id)
+    };
+    let Some(me) = g.members.iter().find(|m| is_source(&m.cluster_arn)) else {
+        return fail(format!("it does not list {} among its members", source.id));
+    };
+    let writer = g.members.iter().find(|m| m.writer);
+    let primary = writer.and_then(|w| arn_region_name(&w.cluster_arn).map(|(r, n)| (n, r)));
+    let status = if g.status.is_empty() {
+        "available".to_string()
+    } else {
+        g.status.clone()
+    };
+    let replica =
+        |arn: &str, member: Option<&lifeboat_shared::aws::rds::GlobalMember>, selected| {
+            let (region, name) = arn_region_name(arn)
+                .unwrap_or_else(|| (primary_region.to_string(), arn.to_string()));
+            ReplicaObs {
+                component: component.to_string(),
+                id: name,
+                region,
+                kind: ReplicaKind::GlobalSecondary,
+                status: member.map(|_| status.clone()),
+                replication: member.and_then(|m| m.synchronization.clone()).map(|s| {
+                    let normal = s == "connected";
+                    (s, normal, None)
+                }),
+                global: Some(GlobalLink {
+                    id: id.clone(),
+                    primary: primary.clone(),
+                    selected,
+                    cache_clusters: None,
+                }),
+            }
+        };
+    if !me.writer {
+        return Ok(vec![replica(&me.cluster_arn, Some(me), true)]);
+    }
+    // The secondaries: the members that are not the writer, and any the writer names that the
+    // global database does not list as a member (gone: "does not exist").
+    let mut arns: Vec<&str> = g
+        .members
+        .iter()
+        .filter(|m| !m.writer)
+        .map(|m| m.cluster_arn.as_str())
+        .collect();
+    for r in &me.readers {
+        if !arns.contains(&r.as_str()) {
+            arns.push(r);
+        }
+    }
+    Ok(arns
+        .into_iter()
+        .map(|arn| {
+            let member = g.members.iter().find(|m| m.cluster_arn == arn);
+            replica(arn, member, false)
+        })
+        .collect())
+}
+
+/// The secondaries of the selected replication groups' global datastores (one
+/// DescribeGlobalReplicationGroups read for all of them), with their cache clusters.
+async fn global_datastore_replicas(
+    c: &Clients,
+    sources: &[(String, &ReplicationGroup)],
+) -> GlobalReads {
+    let mut out: GlobalReads = Default::default();
+    if sources.is_empty() {
+        return out;
+    }
+    let globals = elasticache::global_datastores(&c.elasticache)
+        .await
+        .map_err(|e| format!("{}: {e}", e.operation));
+    for (component, g) in sources {
+        match datastore_secondaries(component, g, &globals, &c.primary_region) {
+            Ok(replicas) => {
+                for mut r in replicas {
+                    if let Some(link) = r.global.as_mut().filter(|l| l.cache_clusters.is_none()) {
+                        link.cache_clusters = Some(secondary_clusters(c, &r.id, &r.region).await);
+                    }
+                    out.0.push(r);
+                }
+            }
+            Err((id, why)) => out.1.push((component.clone(), id, why)),
+        }
+    }
+    out
+}
+
+/// The replicas a selected replication group's global datastore gives its component: the
+/// SECONDARY members when the group is the PRIMARY (their cache clusters left to read, `None`),
+/// the group itself when it is a secondary. `Err((global id, why))` when the datastore could not
+/// be read or does not list the group.
+fn datastore_secondaries(
+    component: &str,
+    source: &ReplicationGroup,
+    globals: &Result<Vec<GlobalDatastore>, String>,
+    primary_region: &str,
+) -> Result<Vec<ReplicaObs>, (String, String)> {
+    let Some((id, _)) = &source.global_datastore else {
+        return Ok(Vec::new());
+    };
+    let fail = |why: String| Err((id.clone(), why));
+    let d = match globals {
+        Err(e) => return fail(e.clone()),
+        Ok(list) => match list.iter().find(|d| &d.id == id) {
+            Some(d) => d,
+            None => return fail("DescribeGlobalReplicationGroups does not list it".into()),
+        },
+    };
+    let Some(me) = d
+        .members
+        .iter()
+        .find(|m| m.group_id == source.id && m.region == primary_region)
+    else {
+        return fail(format!("it does not list {} among its members", source.id));
+    };
+    let primary = d
+        .members
+        .iter()
+        .find(|m| m.role.eq_ignore_ascii_case("primary"))
+        .map(|m| (m.group_id.clone(), m.region.clone()));
+    let status = if d.status.is_empty() {
+        "available".to_string()
+    } else {
+        d.status.clone()
+    };
+    let replica =
+        |m: &lifeboat_shared::aws::elasticache::GlobalDatastoreMember, selected| ReplicaObs {
+            component: component.to_string(),
+            id: m.group_id.clone(),
+            region: m.region.clone(),
+            kind: ReplicaKind::GlobalDatastoreSecondary,
+            status: Some(status.clone()),
+            replication: m.status.clone().map(|s| {
+                let normal = s == "associated";
+                (s, normal, None)
+            }),
+            global: Some(GlobalLink {
+                id: id.clone(),
+                primary: primary.clone(),
+                selected,
+                cache_clusters: selected.then(|| Ok(source.member_clusters.clone())),
+            }),
+        };
+    if !me.role.eq_ignore_ascii_case("primary") {
+        return Ok(vec![replica(me, true)]);
+    }
+    Ok(d.members
+        .iter()
+        .filter(|m| m.role.eq_ignore_ascii_case("secondary"))
+        .map(|m| replica(m, false))
+        .collect())
+}
+
+/// The cache clusters of a global datastore secondary, read in its region (the primary and
+/// the DR region have clients; another region's are not read).
+async fn secondary_clusters(c: &Clients, id: &str, region: &str) -> Result<Vec<String>, String> {
+    let client = if region == c.primary_region {
+        Some(&c.elasticache)
+    } else if c.dr_region.as_deref() == Some(region) {
+        c.elasticache_dr.as_ref()
+    } else {
+        None
+    };
+    let Some(ec) = client else {
+        return Err(format!(
+            "no ElastiCache client for {region} (a region the policy does not name)"
+        ));
+    };
+    match elasticache::find_group(ec, id).await {
+        Ok(Some(g)) => Ok(g.member_clusters),
+        Ok(None) => Err(format!("{id} was not found in {region}")),
+        Err(e) => Err(e.about(id)),
+    }
+}
+
+#[cfg(test)]
+#[path = "inventory_tests.rs"]
+mod tests;

@@ -93,6 +93,9 @@ impl App {
                 .as_deref()
                 .map(|r| aws_sdk_rds::Client::new(&aws.config_in(r))),
             elasticache: aws_sdk_elasticache::Client::new(aws.config()),
+            elasticache_dr: dr_region
+                .as_deref()
+                .map(|r| aws_sdk_elasticache::Client::new(&aws.config_in(r))),
             backup: aws_sdk_backup::Client::new(aws.config()),
             cloudwatch,
             s3,

@@ -25,6 +25,8 @@ pub enum Purpose {
     Pair { pair: String, metric: &'static str },
     /// A database replica's lag.
     Replica { replica: String },
+    /// An Aurora global database secondary's RPO lag (`AuroraGlobalDBRPOLag`).
+    ReplicaRpo { replica: String },
     /// A metric rule's metric (`of`: its denominator).
     Rule { rule: String, of: bool },
 }
@@ -109,22 +111,77 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
         }
     }
     for r in &obs.replicas {
-        let (metric, dim) = match r.kind {
-            ReplicaKind::ReadReplica => ("ReplicaLag", "DBInstanceIdentifier"),
-            ReplicaKind::AuroraReader => ("AuroraReplicaLag", "DBInstanceIdentifier"),
-            ReplicaKind::GlobalSecondary => ("AuroraGlobalDBReplicationLag", "DBClusterIdentifier"),
+        let lag = || Purpose::Replica {
+            replica: r.id.clone(),
         };
-        push(
-            &r.region,
-            "AWS/RDS",
-            metric,
-            vec![(dim.into(), r.id.clone())],
-            "Maximum",
-            Duration::minutes(RECENT),
-            Purpose::Replica {
-                replica: r.id.clone(),
-            },
-        );
+        match r.kind {
+            ReplicaKind::ReadReplica | ReplicaKind::AuroraReader => {
+                let metric = if r.kind == ReplicaKind::ReadReplica {
+                    "ReplicaLag"
+                } else {
+                    "AuroraReplicaLag"
+                };
+                push(
+                    &r.region,
+                    "AWS/RDS",
+                    metric,
+                    vec![("DBInstanceIdentifier".into(), r.id.clone())],
+                    "Maximum",
+                    Duration::minutes(RECENT),
+                    lag(),
+                );
+            }
+            // Published in the secondary's region only, per secondary cluster: read with and
+            // without the primary's region (`SourceRegion`), whichever set carries them.
+            ReplicaKind::GlobalSecondary => {
+                let cluster = ("DBClusterIdentifier".to_string(), r.id.clone());
+                let mut sets = vec![vec![cluster.clone()]];
+                if let Some((_, source)) = r.global.as_ref().and_then(|g| g.primary.as_ref()) {
+                    sets.push(vec![cluster, ("SourceRegion".into(), source.clone())]);
+                }
+                for dims in sets {
+                    push(
+                        &r.region,
+                        "AWS/RDS",
+                        "AuroraGlobalDBReplicationLag",
+                        dims.clone(),
+                        "Maximum",
+                        Duration::minutes(RECENT),
+                        lag(),
+                    );
+                    push(
+                        &r.region,
+                        "AWS/RDS",
+                        "AuroraGlobalDBRPOLag",
+                        dims,
+                        "Maximum",
+                        Duration::minutes(RECENT),
+                        Purpose::ReplicaRpo {
+                            replica: r.id.clone(),
+                        },
+                    );
+                }
+            }
+            // Published per node in the secondary's region, under each node's cache cluster.
+            ReplicaKind::GlobalDatastoreSecondary => {
+                let clusters = r
+                    .global
+                    .as_ref()
+                    .and_then(|g| g.cache_clusters.as_ref())
+                    .and_then(|c| c.as_ref().ok());
+                for cluster in clusters.into_iter().flatten() {
+                    push(
+                        &r.region,
+                        "AWS/ElastiCache",
+                        "GlobalDatastoreReplicationLag",
+                        vec![("CacheClusterId".into(), cluster.clone())],
+                        "Maximum",
+                        Duration::minutes(RECENT),
+                        lag(),
+                    );
+                }
+            }
+        }
     }
     for rule in policy
         .monitoring

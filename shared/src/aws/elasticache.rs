@@ -1,5 +1,6 @@
-//! ElastiCache (Redis OSS / Valkey): replication groups and snapshots as plain records, every
-//! list read to its last page; tags read per resource (a call each, so only where needed).
+//! ElastiCache (Redis OSS / Valkey): replication groups, global datastores and snapshots as plain
+//! records, every list read to its last page; tags read per resource (a call each, so only where
+//! needed).
 
 use std::collections::BTreeMap;
 
@@ -23,6 +24,57 @@ pub struct ReplicationGroup {
     /// Where clients connect: the first shard's primary, else the configuration endpoint;
     /// once AWS reports an address and a port.
     pub endpoint: Option<(String, u16)>,
+    /// The global datastore it belongs to, if any: (its id, this group's role in it, `primary`
+    /// or `secondary` as AWS spells it).
+    pub global_datastore: Option<(String, String)>,
+    /// Its cache clusters (one per node: the `CacheClusterId` its node metrics are published
+    /// under).
+    pub member_clusters: Vec<String>,
+}
+
+/// An ElastiCache global datastore (global replication group) with its members.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GlobalDatastore {
+    pub id: String,
+    /// As ElastiCache reports it (`available`, `creating`, `modifying`, `deleting`, ...).
+    pub status: String,
+    pub members: Vec<GlobalDatastoreMember>,
+}
+
+/// A replication group of a global datastore.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GlobalDatastoreMember {
+    pub group_id: String,
+    pub region: String,
+    /// `PRIMARY` or `SECONDARY`.
+    pub role: String,
+    /// The status of its membership (`associated` when healthy, `associating`, ...), when
+    /// ElastiCache reports it.
+    pub status: Option<String>,
+}
+
+impl GlobalDatastore {
+    /// `None` for a global datastore without an identifier.
+    pub fn from_sdk(
+        g: &aws_sdk_elasticache::types::GlobalReplicationGroup,
+    ) -> Option<GlobalDatastore> {
+        Some(GlobalDatastore {
+            id: g.global_replication_group_id()?.to_string(),
+            status: g.status().unwrap_or_default().to_string(),
+            members: g
+                .members()
+                .iter()
+                .filter_map(|m| {
+                    Some(GlobalDatastoreMember {
+                        group_id: m.replication_group_id()?.to_string(),
+                        region: m.replication_group_region().unwrap_or_default().to_string(),
+                        role: m.role().unwrap_or_default().to_string(),
+                        status: m.status().map(str::to_string),
+                    })
+                })
+                .collect(),
+        })
+    }
 }
 
 impl ReplicationGroup {
@@ -40,6 +92,15 @@ impl ReplicationGroup {
                 .and_then(|n| n.primary_endpoint())
                 .or(g.configuration_endpoint())
                 .and_then(|e| Some((e.address()?.to_string(), e.port()? as u16))),
+            global_datastore: g.global_replication_group_info().and_then(|i| {
+                Some((
+                    i.global_replication_group_id()?.to_string(),
+                    i.global_replication_group_member_role()
+                        .unwrap_or_default()
+                        .to_string(),
+                ))
+            }),
+            member_clusters: g.member_clusters().to_vec(),
         })
     }
 }
@@ -86,6 +147,25 @@ pub async fn replication_groups(ec: &Client) -> Result<Vec<ReplicationGroup>, Aw
             page.replication_groups()
                 .iter()
                 .filter_map(ReplicationGroup::from_sdk),
+        );
+    }
+    Ok(out)
+}
+
+/// Every global datastore of the account, with its members (`ShowMemberInfo`).
+pub async fn global_datastores(ec: &Client) -> Result<Vec<GlobalDatastore>, AwsError> {
+    let mut out = Vec::new();
+    let mut pages = ec
+        .describe_global_replication_groups()
+        .show_member_info(true)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::new("DescribeGlobalReplicationGroups", &e))?;
+        out.extend(
+            page.global_replication_groups()
+                .iter()
+                .filter_map(GlobalDatastore::from_sdk),
         );
     }
     Ok(out)
@@ -265,6 +345,99 @@ mod tests {
         assert_eq!(groups[4].id, "rg-4");
         assert_eq!(groups[4].engine, "redis");
         assert_eq!(groups[4].endpoint, Some(("rg-4.example".into(), 6379)));
+    }
+
+    #[tokio::test]
+    async fn global_datastores_are_read_with_their_members_to_the_last_page() {
+        // Given 3 global datastores, 2 to a page, members shown only when asked for
+        let rule = mock!(Client::describe_global_replication_groups)
+            .match_requests(|r| r.show_member_info() == Some(true))
+            .then_compute_output(|r| {
+                let (items, next) = test_page(3, 2, r.marker());
+                op::describe_global_replication_groups::DescribeGlobalReplicationGroupsOutput::builder()
+                    .set_global_replication_groups(Some(
+                        items
+                            .map(|i| {
+                                types::GlobalReplicationGroup::builder()
+                                    .global_replication_group_id(format!("ldgnf-sessions-{i}"))
+                                    .status("available")
+                                    .members(
+                                        types::GlobalReplicationGroupMember::builder()
+                                            .replication_group_id(format!("sessions-{i}"))
+                                            .replication_group_region("us-east-1")
+                                            .role("PRIMARY")
+                                            .status("associated")
+                                            .build(),
+                                    )
+                                    .members(
+                                        types::GlobalReplicationGroupMember::builder()
+                                            .replication_group_id(format!("sessions-{i}-dr"))
+                                            .replication_group_region("us-west-2")
+                                            .role("SECONDARY")
+                                            .status("associating")
+                                            .build(),
+                                    )
+                                    .build()
+                            })
+                            .collect(),
+                    ))
+                    .set_marker(next)
+                    .build()
+            });
+        let ec = mock_client!(aws_sdk_elasticache, RuleMode::MatchAny, [&rule]);
+        // When they are read
+        let globals = global_datastores(&ec).await.unwrap();
+        // Then both pages were read, each member converted
+        assert_eq!(rule.num_calls(), 2);
+        assert_eq!(globals.len(), 3);
+        assert_eq!(globals[2].id, "ldgnf-sessions-2");
+        assert_eq!(
+            globals[2].members[1],
+            GlobalDatastoreMember {
+                group_id: "sessions-2-dr".into(),
+                region: "us-west-2".into(),
+                role: "SECONDARY".into(),
+                status: Some("associating".into()),
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_global_datastore_read_that_fails_is_an_error_and_a_group_says_its_datastore() {
+        // Given DescribeGlobalReplicationGroups throttled, and a group that is a secondary
+        let throttled = mock!(Client::describe_global_replication_groups).then_error(|| {
+            op::describe_global_replication_groups::DescribeGlobalReplicationGroupsError::generic(
+                ErrorMetadata::builder()
+                    .code("Throttling")
+                    .message("Rate exceeded")
+                    .build(),
+            )
+        });
+        let ec = mock_client!(aws_sdk_elasticache, RuleMode::MatchAny, [&throttled]);
+        let e = global_datastores(&ec).await.unwrap_err();
+        assert_eq!(
+            e.about("global datastores"),
+            "DescribeGlobalReplicationGroups global datastores: Throttling: Rate exceeded"
+        );
+        let g = ReplicationGroup::from_sdk(
+            &types::ReplicationGroup::builder()
+                .replication_group_id("sessions-dr")
+                .global_replication_group_info(
+                    types::GlobalReplicationGroupInfo::builder()
+                        .global_replication_group_id("ldgnf-sessions")
+                        .global_replication_group_member_role("secondary")
+                        .build(),
+                )
+                .member_clusters("sessions-dr-001")
+                .member_clusters("sessions-dr-002")
+                .build(),
+        )
+        .unwrap();
+        assert_eq!(
+            g.global_datastore,
+            Some(("ldgnf-sessions".into(), "secondary".into()))
+        );
+        assert_eq!(g.member_clusters, ["sessions-dr-001", "sessions-dr-002"]);
     }
 
     #[tokio::test]

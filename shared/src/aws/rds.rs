@@ -1,5 +1,5 @@
-//! RDS and Aurora: DB instances, DB clusters, DB snapshots and DB cluster snapshots as plain
-//! records, every list read to its last page; RDS tag lists both ways.
+//! RDS and Aurora: DB instances, DB clusters, Aurora global databases, DB snapshots and DB
+//! cluster snapshots as plain records, every list read to its last page; RDS tag lists both ways.
 
 use std::collections::BTreeMap;
 
@@ -57,6 +57,50 @@ pub struct DbCluster {
     /// The global database it belongs to, if any.
     pub global_cluster: Option<String>,
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// An Aurora global database: its status and its member clusters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GlobalCluster {
+    pub id: String,
+    /// As RDS reports it (`available` when healthy).
+    pub status: String,
+    pub members: Vec<GlobalMember>,
+}
+
+/// A member cluster of an Aurora global database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GlobalMember {
+    /// The member's DB cluster ARN (its region and its identifier).
+    pub cluster_arn: String,
+    /// The primary cluster (read-write); the others are secondaries.
+    pub writer: bool,
+    /// For the writer: the ARNs of its secondary clusters.
+    pub readers: Vec<String>,
+    /// `connected` or `pending-resync`, when RDS reports it.
+    pub synchronization: Option<String>,
+}
+
+impl GlobalCluster {
+    /// `None` for a global cluster without an identifier.
+    pub fn from_sdk(g: &aws_sdk_rds::types::GlobalCluster) -> Option<GlobalCluster> {
+        Some(GlobalCluster {
+            id: g.global_cluster_identifier()?.to_string(),
+            status: g.status().unwrap_or_default().to_string(),
+            members: g
+                .global_cluster_members()
+                .iter()
+                .filter_map(|m| {
+                    Some(GlobalMember {
+                        cluster_arn: m.db_cluster_arn()?.to_string(),
+                        writer: m.is_writer().unwrap_or(false),
+                        readers: m.readers().to_vec(),
+                        synchronization: m.synchronization_status().map(|s| s.as_str().to_string()),
+                    })
+                })
+                .collect(),
+        })
+    }
 }
 
 /// Which snapshots a snapshot read returns.
@@ -174,6 +218,21 @@ pub async fn clusters(rds: &Client) -> Result<Vec<DbCluster>, AwsError> {
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| AwsError::new("DescribeDBClusters", &e))?;
         out.extend(page.db_clusters().iter().filter_map(DbCluster::from_sdk));
+    }
+    Ok(out)
+}
+
+/// Every Aurora global database of the account (global clusters are seen from any region).
+pub async fn global_clusters(rds: &Client) -> Result<Vec<GlobalCluster>, AwsError> {
+    let mut out = Vec::new();
+    let mut pages = rds.describe_global_clusters().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::new("DescribeGlobalClusters", &e))?;
+        out.extend(
+            page.global_clusters()
+                .iter()
+                .filter_map(GlobalCluster::from_sdk),
+        );
     }
     Ok(out)
 }
@@ -571,6 +630,94 @@ mod tests {
         assert_eq!(
             e.about("secret"),
             "DescribeDBInstances secret: AccessDenied: not authorized"
+        );
+    }
+
+    #[tokio::test]
+    async fn global_clusters_are_read_to_the_last_page_with_their_members() {
+        // Given 3 global databases, 2 to a page (a marker to the second page), each a writer in
+        // us-east-1 and a secondary in us-west-2
+        let rule = mock!(Client::describe_global_clusters).then_compute_output(|r| {
+            let (items, next) = test_page(3, 2, r.marker());
+            op::describe_global_clusters::DescribeGlobalClustersOutput::builder()
+                .set_global_clusters(Some(
+                    items
+                        .map(|i| {
+                            let dr = format!("arn:aws:rds:us-west-2:1:cluster:catalog-{i}-dr");
+                            types::GlobalCluster::builder()
+                                .global_cluster_identifier(format!("catalog-{i}-global"))
+                                .status("available")
+                                .global_cluster_members(
+                                    types::GlobalClusterMember::builder()
+                                        .db_cluster_arn(format!(
+                                            "arn:aws:rds:us-east-1:1:cluster:catalog-{i}"
+                                        ))
+                                        .is_writer(true)
+                                        .readers(&dr)
+                                        .build(),
+                                )
+                                .global_cluster_members(
+                                    types::GlobalClusterMember::builder()
+                                        .db_cluster_arn(&dr)
+                                        .is_writer(false)
+                                        .synchronization_status(
+                                            types::GlobalClusterMemberSynchronizationStatus::PendingResync,
+                                        )
+                                        .build(),
+                                )
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .set_marker(next)
+                .build()
+        });
+        let rds = mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&rule]);
+        // When they are read
+        let globals = global_clusters(&rds).await.unwrap();
+        // Then both pages were asked for, and each member is converted
+        assert_eq!(rule.num_calls(), 2);
+        let ids: Vec<&str> = globals.iter().map(|g| g.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["catalog-0-global", "catalog-1-global", "catalog-2-global"]
+        );
+        let g = &globals[2];
+        assert_eq!(g.status, "available");
+        assert_eq!(
+            g.members[0],
+            GlobalMember {
+                cluster_arn: "arn:aws:rds:us-east-1:1:cluster:catalog-2".into(),
+                writer: true,
+                readers: vec!["arn:aws:rds:us-west-2:1:cluster:catalog-2-dr".into()],
+                synchronization: None,
+            }
+        );
+        assert!(!g.members[1].writer);
+        assert_eq!(
+            g.members[1].synchronization.as_deref(),
+            Some("pending-resync")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_global_cluster_read_that_fails_is_an_error_with_its_code() {
+        // Given DescribeGlobalClusters denied
+        let denied = mock!(Client::describe_global_clusters).then_error(|| {
+            op::describe_global_clusters::DescribeGlobalClustersError::generic(
+                ErrorMetadata::builder()
+                    .code("AccessDenied")
+                    .message("not authorized to perform: rds:DescribeGlobalClusters")
+                    .build(),
+            )
+        });
+        let rds = mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&denied]);
+        // Then the read is an error naming the operation and the code, never an empty list
+        let e = global_clusters(&rds).await.unwrap_err();
+        assert_eq!(e.operation, "DescribeGlobalClusters");
+        assert_eq!(
+            e.to_string(),
+            "AccessDenied: not authorized to perform: rds:DescribeGlobalClusters"
         );
     }
 
