@@ -1162,7 +1162,7 @@ async fn full_checks_every_15_minutes_and_lag_checks_in_between() {
 
     // Then 5 minutes later a lag check: replication configuration and latency, replica lag and
     // backup ages only — one metric query per pair (ReplicationLatency) instead of the full
-    // check's four per pair plus the rules' — no canary, no email (nothing changed)
+    // check's two per pair plus the rules' — no canary, no email (nothing changed)
     let t1 = t0 + Duration::minutes(5);
     let lag = evaluate(&f, schedule("ev-2", t1), "req-2", t1).await;
     let line = lag_line(&lag).expect("a lag check says so");
@@ -1171,7 +1171,7 @@ async fn full_checks_every_15_minutes_and_lag_checks_in_between() {
         "{line}"
     );
     assert_eq!(queries(&lag), 1.0, "{}", lag.render_text());
-    assert!(queries(&full) >= 8.0);
+    assert_eq!(queries(&full), 2.0 + 4.0, "{}", full.render_text());
     let ids = checks(&lag);
     for read in [
         "replication-config/backups-crr",
@@ -1218,4 +1218,54 @@ async fn full_checks_every_15_minutes_and_lag_checks_in_between() {
     assert!(lag_line(&again).is_none(), "{}", again.render_text());
     assert!(checks(&again).contains_key("canary/backups-crr"));
     assert_eq!(canaries().await.len(), 2);
+}
+
+#[tokio::test]
+async fn the_backlog_is_read_in_a_second_call_only_when_latency_is_high() {
+    // Given a healthy account whose replication latency rose to 30 minutes with a backlog
+    let f = fixture().await;
+    healthy(&f).await;
+    let t0 = Utc::now();
+    let quick = evaluate(&f, json!({"action": "check"}), "req-1", t0).await;
+    let calls = |r: &Report| {
+        r.measurements
+            .iter()
+            .find(|m| m.name == "GetMetricDataCalls")
+            .map(|m| m.value)
+    };
+    assert_eq!(
+        calls(&quick),
+        Some(1.0),
+        "latency OK: one call, no backlog read"
+    );
+    emails(&f).await;
+    let cw = aws_sdk_cloudwatch::Client::new(&f.emu.config(PRIMARY).await);
+    let rule = [
+        ("SourceBucket", f.world.backup_bucket.as_str()),
+        ("DestinationBucket", f.world.dr_backup_bucket.as_str()),
+        ("RuleId", lifeboat_tests::REPLICATION_RULE),
+    ];
+    let ago = |m: i64| t0 - Duration::minutes(m);
+    for (metric, v) in [
+        ("ReplicationLatency", 1_800.0),
+        ("OperationsPendingReplication", 42.0),
+        ("BytesPendingReplication", 5.0 * 1024.0 * 1024.0),
+    ] {
+        lifeboat_tests::put_metric(&cw, "AWS/S3", metric, &rule, &[(ago(1), v)]).await;
+    }
+
+    // When checked again
+    let slow = evaluate(&f, json!({"action": "check"}), "req-2", t0).await;
+
+    // Then the latency is a warning whose detail names the backlog, read in a second call
+    let latency = &checks(&slow)["replication-latency/backups-crr"];
+    assert_eq!(latency.state, State::Warning, "{}", latency.sentence());
+    assert!(
+        latency
+            .detail
+            .ends_with("; 42 operations (5.0 MiB) pending"),
+        "{}",
+        latency.detail
+    );
+    assert_eq!(calls(&slow), Some(2.0));
 }

@@ -463,9 +463,10 @@ monitoring:
         replicas: vec![replica],
         ..Default::default()
     };
-    // Given the full check: all four S3 metrics, the replica's lag, both series of the rule
+    // Given the full check: latency and failures of the pair (its backlog only where latency
+    // is high or silent, read after), the replica's lag, both series of the rule
     let q = metrics::queries(&p, &full, "us-east-1");
-    assert_eq!(q.len(), 4 + 1 + 2);
+    assert_eq!(q.len(), 2 + 1 + 2);
     let checks = evaluate(&p, &full, &q, &Fetched::default(), t(NOW)).checks;
     for id in [
         "replication-config/backups-crr",
@@ -480,7 +481,7 @@ monitoring:
     full.scope = Scope::Lag;
     full.pairs.get_mut("backups-crr").unwrap().full = None;
     let q = metrics::queries(&p, &full, "us-east-1");
-    // Then it asks CloudWatch for ReplicationLatency and the replica's lag: 2 metrics, not 7
+    // Then it asks CloudWatch for ReplicationLatency and the replica's lag: 2 metrics, not 5
     assert_eq!(q.len(), 2, "{q:#?}");
     assert!(q.iter().any(|q| q.metric == "ReplicationLatency"));
     assert!(q.iter().any(|q| q.metric == "ReplicaLag"));

@@ -253,8 +253,14 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
         scope,
     )
     .await;
-    let queries = metrics::queries(policy, &obs, &app.clients.primary_region);
-    let fetched = metrics::fetch(&app.clients, &queries, inv.now).await;
+    let mut queries = metrics::queries(policy, &obs, &app.clients.primary_region);
+    let mut fetched = metrics::fetch(&app.clients, &queries, inv.now).await;
+    // The backlog of the pairs whose latency is high or silent: a second, small read.
+    let backlog = metrics::pending_queries(policy, &queries, &fetched);
+    if !backlog.is_empty() {
+        fetched.merge(metrics::fetch(&app.clients, &backlog, inv.now).await);
+        queries.extend(backlog);
+    }
     report.measure("MetricQueries", queries.len() as f64, "Count");
     report.measure("GetMetricDataCalls", fetched.calls as f64, "Count");
     let ev = evaluate::evaluate(policy, &obs, &queries, &fetched, inv.now);

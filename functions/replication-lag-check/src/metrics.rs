@@ -44,12 +44,18 @@ pub struct Query {
     pub purpose: Purpose,
 }
 
-/// The S3 replication metrics read per rule, with the statistic that matters.
-pub const S3_METRICS: [(&str, &str); 4] = [
+/// The S3 replication metrics read per rule in a full check, with the statistic that matters
+/// (a lag check reads only the first).
+pub const S3_METRICS: [(&str, &str); 2] = [
     ("ReplicationLatency", "Maximum"),
+    ("OperationsFailedReplication", "Sum"),
+];
+
+/// The backlog metrics: read, in a second GetMetricData call, only for the pairs whose latency
+/// is above its warning level or has no datapoints — where they explain something.
+pub const PENDING_METRICS: [(&str, &str); 2] = [
     ("OperationsPendingReplication", "Maximum"),
     ("BytesPendingReplication", "Maximum"),
-    ("OperationsFailedReplication", "Sum"),
 ];
 
 /// Every series this run needs: in a lag check only each pair's ReplicationLatency and the
@@ -225,6 +231,50 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
     out
 }
 
+/// The second read: the backlog metrics of the pairs whose latency was above its warning level
+/// or had no datapoints in the first (not those whose region could not be read: nothing to
+/// explain there). Ids continue after `first`'s.
+pub fn pending_queries(policy: &Policy, first: &[Query], fetched: &Fetched) -> Vec<Query> {
+    let mut out: Vec<Query> = Vec::new();
+    for q in first {
+        let Purpose::Pair { pair, metric } = &q.purpose else {
+            continue;
+        };
+        if *metric != "ReplicationLatency" || fetched.errors.contains_key(&q.region) {
+            continue;
+        }
+        let Some(p) = policy
+            .monitoring
+            .replication
+            .iter()
+            .find(|p| &p.name == pair)
+        else {
+            continue;
+        };
+        let newest = fetched
+            .series
+            .get(&q.id)
+            .and_then(|s| s.iter().map(|(_, v)| *v).reduce(f64::max));
+        let warning = p.latency.warning.0.num_seconds() as f64;
+        if newest.is_some_and(|v| v <= warning) {
+            continue;
+        }
+        for (metric, stat) in PENDING_METRICS {
+            out.push(Query {
+                id: format!("q{}", first.len() + out.len()),
+                metric: metric.to_string(),
+                stat,
+                purpose: Purpose::Pair {
+                    pair: pair.clone(),
+                    metric,
+                },
+                ..q.clone()
+            });
+        }
+    }
+    out
+}
+
 /// A rule's prefix covers the pair's prefix ("" covers everything).
 pub fn covers(rule_prefix: &str, prefix: &str) -> bool {
     prefix.starts_with(rule_prefix)
@@ -243,6 +293,17 @@ pub struct Fetched {
     /// Regions whose read failed, with the AWS error: their series are "no data".
     pub errors: BTreeMap<String, String>,
     pub calls: usize,
+}
+
+impl Fetched {
+    /// Adds a second read's answers.
+    pub fn merge(&mut self, more: Fetched) {
+        self.series.extend(more.series);
+        for (region, e) in more.errors {
+            self.errors.entry(region).or_insert(e);
+        }
+        self.calls += more.calls;
+    }
 }
 
 /// Reads every query: per region, batches of [`MAX_QUERIES_PER_CALL`] over the longest window,
@@ -352,5 +413,72 @@ mod tests {
         assert!(covers("", "backups/"));
         assert!(covers("backups/", "backups/"));
         assert!(!covers("logs/", "backups/"));
+    }
+
+    #[test]
+    fn the_backlog_is_read_only_where_latency_is_high_or_silent() {
+        let policy = Policy::parse(
+            "version: 1
+buckets: {backup: b-1}
+monitoring:
+  replication:
+    - {name: fast, source: {bucket: b-1}, replica: {bucket: b-2}}
+    - {name: slow, source: {bucket: b-3}, replica: {bucket: b-4}}
+    - {name: silent, source: {bucket: b-5}, replica: {bucket: b-6}}
+    - {name: unread, source: {bucket: b-7}, replica: {bucket: b-8, region: us-west-2}, latency: {warning: 1m, critical: 2m}}
+",
+        )
+        .unwrap();
+        let q = |id: &str, pair: &str, region: &str| Query {
+            id: id.into(),
+            region: region.into(),
+            namespace: "AWS/S3".into(),
+            metric: "ReplicationLatency".into(),
+            dimensions: vec![("SourceBucket".into(), pair.into())],
+            stat: "Maximum",
+            period_seconds: 60,
+            window: Duration::minutes(RECENT),
+            purpose: Purpose::Pair {
+                pair: pair.into(),
+                metric: "ReplicationLatency",
+            },
+        };
+        let first = vec![
+            q("q0", "fast", "us-east-1"),
+            q("q1", "slow", "us-east-1"),
+            q("q2", "silent", "us-east-1"),
+            q("q3", "unread", "eu-west-1"),
+        ];
+        let at = DateTime::from_timestamp(1_795_219_200, 0).unwrap();
+        let mut fetched = Fetched::default();
+        // 40 s is under the 15 min warning; 30 min is above; "silent" has no datapoints
+        fetched.series.insert("q0".into(), vec![(at, 40.0)]);
+        fetched.series.insert("q1".into(), vec![(at, 1_800.0)]);
+        fetched
+            .errors
+            .insert("eu-west-1".into(), "throttled".into());
+        let more = pending_queries(&policy, &first, &fetched);
+        let asked: Vec<(String, String, String)> = more
+            .iter()
+            .map(|m| {
+                let Purpose::Pair { pair, .. } = &m.purpose else {
+                    panic!()
+                };
+                (m.id.clone(), pair.clone(), m.metric.clone())
+            })
+            .collect();
+        assert_eq!(
+            asked,
+            [
+                ("q4", "slow", "OperationsPendingReplication"),
+                ("q5", "slow", "BytesPendingReplication"),
+                ("q6", "silent", "OperationsPendingReplication"),
+                ("q7", "silent", "BytesPendingReplication"),
+            ]
+            .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        );
+        assert!(more
+            .iter()
+            .all(|m| m.dimensions == first[1].dimensions || m.dimensions == first[2].dimensions));
     }
 }

@@ -224,6 +224,89 @@ async fn sweep_bench(src: &str, rep: &str, concurrency: usize, compare: &str) ->
 /// `rules` metric rules: seeded in the emulator (AWS_ENDPOINT_URL), then two runs (the first
 /// check, then a quiet one) through `scripts/fault_proxy.py` without rules, which counts every
 /// request by service and operation. Prints one JSON object.
+/// us-east-1 list prices (2026): GetMetricData per metric requested, S3 requests (PUT, COPY,
+/// POST, LIST / GET and the rest; DELETE free), Lambda arm64 per GB-second and per request,
+/// CloudWatch Logs ingestion per GB, a custom metric per month.
+const PRICE_METRIC_REQUESTED: f64 = 0.01 / 1_000.0;
+const PRICE_S3_PUT_LIST: f64 = 0.005 / 1_000.0;
+const PRICE_S3_GET: f64 = 0.0004 / 1_000.0;
+const PRICE_LAMBDA_GB_SECOND: f64 = 0.000_013_333_4;
+const PRICE_LAMBDA_REQUEST: f64 = 0.20 / 1_000_000.0;
+const PRICE_LOGS_GB: f64 = 0.50;
+const PRICE_CUSTOM_METRIC_MONTH: f64 = 0.30;
+/// The function's memory (infra/template.yaml) and what a run logs besides EMF (its report
+/// line and a few info lines), measured from the demo's logs.
+const LAMBDA_GB: f64 = 0.25;
+const LOG_BYTES_BESIDES_EMF: usize = 4_096;
+
+/// What one run costs, by part. RDS, ElastiCache and AWS Backup reads are free; each canary
+/// written is also a replication PUT in the replica's bucket.
+fn run_cost(
+    by_op: &std::collections::BTreeMap<String, usize>,
+    queries: f64,
+    canaries: usize,
+    wall: f64,
+    emf_bytes: usize,
+) -> serde_json::Value {
+    let mut s3 = canaries as f64 * PRICE_S3_PUT_LIST;
+    for (op, n) in by_op {
+        let Some(op) = op.strip_prefix("s3:") else {
+            continue;
+        };
+        s3 += *n as f64
+            * match op {
+                "PutObject"
+                | "CopyObject"
+                | "PostObject"
+                | "ListObjectsV2"
+                | "ListObjects"
+                | "ListObjectVersions"
+                | "CreateMultipartUpload"
+                | "UploadPart"
+                | "CompleteMultipartUpload" => PRICE_S3_PUT_LIST,
+                "DeleteObject" | "DeleteObjects" => 0.0,
+                _ => PRICE_S3_GET,
+            };
+    }
+    serde_json::json!({
+        "get_metric_data": queries * PRICE_METRIC_REQUESTED,
+        "s3": s3,
+        "lambda": wall * LAMBDA_GB * PRICE_LAMBDA_GB_SECOND + PRICE_LAMBDA_REQUEST,
+        "logs": (emf_bytes + LOG_BYTES_BESIDES_EMF) as f64 / 1e9 * PRICE_LOGS_GB,
+    })
+}
+
+/// The metrics (name and dimension values) an EMF line defines.
+fn emf_metric_names(line: &str) -> Vec<String> {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for d in v["_aws"]["CloudWatchMetrics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let dims: Vec<String> = d["Dimensions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|set| set.as_array().into_iter().flatten())
+            .filter_map(|k| k.as_str())
+            .map(|k| format!("{k}={}", v[k].as_str().unwrap_or("")))
+            .collect();
+        for m in d["Metrics"].as_array().into_iter().flatten() {
+            out.push(format!(
+                "{}/{}[{}]",
+                d["Namespace"].as_str().unwrap_or(""),
+                m["Name"].as_str().unwrap_or(""),
+                dims.join(",")
+            ));
+        }
+    }
+    out
+}
+
 async fn lag_bench(components: usize, pairs: usize, rules: usize) -> ExitCode {
     use aws_sdk_s3::types::{
         BucketVersioningStatus, Destination, Metrics, MetricsStatus, ReplicationConfiguration,
@@ -377,17 +460,39 @@ async fn lag_bench(components: usize, pairs: usize, rules: usize) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The deployed rhythm: the schedule every 5 minutes, a full check every 15 (the default
+    // `monitoring.full_check_every`). A manual check first (full, the baseline), then the
+    // schedule at +5 and +10 minutes (lag checks) and +15 (full, quiet).
+    let t0 = chrono::Utc::now();
+    let schedule = |id: &str, at: chrono::DateTime<chrono::Utc>| serde_json::json!({"version": "0", "id": id, "detail-type": "Scheduled Event", "source": "aws.events", "time": at.to_rfc3339(), "detail": {}});
+    let plan = [
+        (
+            "first (manual, full)",
+            serde_json::json!({"action": "check"}),
+            t0,
+        ),
+        (
+            "lag",
+            schedule("lag-bench-2", t0 + chrono::Duration::minutes(5)),
+            t0 + chrono::Duration::minutes(5),
+        ),
+        (
+            "lag",
+            schedule("lag-bench-3", t0 + chrono::Duration::minutes(10)),
+            t0 + chrono::Duration::minutes(10),
+        ),
+        (
+            "full",
+            schedule("lag-bench-4", t0 + chrono::Duration::minutes(15)),
+            t0 + chrono::Duration::minutes(15),
+        ),
+    ];
     let mut runs = Vec::new();
-    for (i, event) in [
-        serde_json::json!({"action": "check"}),
-        serde_json::json!({"version": "0", "id": "lag-bench-2", "detail-type": "Scheduled Event", "source": "aws.events", "time": chrono::Utc::now().to_rfc3339(), "detail": {}}),
-    ]
-    .iter()
-    .enumerate()
-    {
+    let mut metrics: std::collections::BTreeSet<String> = Default::default();
+    for (i, (label, event, at)) in plan.iter().enumerate() {
         proxy.clear_log();
         let t = std::time::Instant::now();
-        let r = replication_lag_check::run(&app, event, &format!("bench-{i}"), chrono::Utc::now(), None).await;
+        let r = replication_lag_check::run(&app, event, &format!("bench-{i}"), *at, None).await;
         let wall = t.elapsed().as_secs_f64();
         let log = proxy.log();
         let mut by_op: std::collections::BTreeMap<String, usize> = Default::default();
@@ -400,30 +505,83 @@ async fn lag_bench(components: usize, pairs: usize, rules: usize) -> ExitCode {
             };
             *by_op.entry(format!("{}:{op}", q.service)).or_default() += 1;
         }
-        let (headline, queries, calls) = match &r {
+        let (headline, queries, calls, canaries, emf_bytes) = match &r {
             Ok(resp) => {
                 let rep = resp.report();
                 let m = |n: &str| {
                     rep.and_then(|r| r.measurements.iter().find(|x| x.name == n).map(|x| x.value))
                         .unwrap_or(-1.0)
                 };
+                let canaries = rep
+                    .map(|r| {
+                        r.actions
+                            .iter()
+                            .filter(|a| a.kind == "write-canary")
+                            .count()
+                    })
+                    .unwrap_or(0);
+                let emf: Vec<String> = rep
+                    .map(lifeboat_shared::metrics::emf_lines)
+                    .unwrap_or_default();
+                for line in &emf {
+                    for name in emf_metric_names(line) {
+                        metrics.insert(name);
+                    }
+                }
                 (
                     rep.map(|r| r.headline.clone()).unwrap_or_default(),
                     m("MetricQueries"),
                     m("GetMetricDataCalls"),
+                    canaries,
+                    emf.iter().map(|l| l.len() + 1).sum::<usize>(),
                 )
             }
-            Err(e) => (format!("error: {e}"), -1.0, -1.0),
+            Err(e) => (format!("error: {e}"), -1.0, -1.0, 0, 0),
         };
+        let cost = run_cost(&by_op, queries.max(0.0), canaries, wall, emf_bytes);
         runs.push(serde_json::json!({
+            "label": label,
             "wall_seconds": wall,
             "requests": log.len(),
             "requests_by_operation": by_op,
             "metric_queries": queries,
             "get_metric_data_calls": calls,
+            "canaries_written": canaries,
+            "emf_bytes": emf_bytes,
+            "cost_usd": cost,
             "headline": headline,
         }));
     }
+    // A month (30 days) at the 5-minute schedule: 8,640 runs, one in three full.
+    let month = |runs: &[serde_json::Value], key: &str| -> f64 {
+        let per = |i: usize| runs[i]["cost_usd"][key].as_f64().unwrap_or(0.0);
+        2_880.0 * per(3) + 5_760.0 * (per(1) + per(2)) / 2.0
+    };
+    let keys = ["get_metric_data", "s3", "lambda", "logs"];
+    let mut monthly = serde_json::Map::new();
+    let mut total = 0.0;
+    for k in keys {
+        let v = month(&runs, k);
+        total += v;
+        monthly.insert(k.into(), serde_json::json!(v));
+    }
+    monthly.insert("total".into(), serde_json::json!(total));
+    // For comparison: every run a full check (`full_check_every` at the schedule's rate).
+    let all_full: f64 = keys
+        .iter()
+        .map(|k| 8_640.0 * runs[3]["cost_usd"][*k].as_f64().unwrap_or(0.0))
+        .sum();
+    monthly.insert(
+        "total_if_every_run_were_full".into(),
+        serde_json::json!(all_full),
+    );
+    // EMF custom metrics are billed per metric and month, not per request: outside the
+    // request-driven total above.
+    monthly.insert("custom_metrics".into(), serde_json::json!(metrics.len()));
+    monthly.insert(
+        "custom_metrics_usd".into(),
+        serde_json::json!(metrics.len() as f64 * PRICE_CUSTOM_METRIC_MONTH),
+    );
     println!(
         "{}",
         serde_json::json!({
@@ -432,6 +590,7 @@ async fn lag_bench(components: usize, pairs: usize, rules: usize) -> ExitCode {
             "rules": rules,
             "seed_seconds": seeded,
             "runs": runs,
+            "monthly_usd": monthly,
         })
     );
     ExitCode::SUCCESS
