@@ -26,7 +26,22 @@ pub struct Outbox<'a> {
     pub topic_arn: &'a str,
 }
 
-impl Outbox<'_> {
+impl<'a> Outbox<'a> {
+    /// The report bucket and topic the environment names, with the clients of the primary
+    /// region.
+    pub fn new(
+        env: &'a crate::config::Env,
+        s3: &'a aws_sdk_s3::Client,
+        sns: &'a aws_sdk_sns::Client,
+    ) -> Outbox<'a> {
+        Outbox {
+            s3,
+            sns,
+            bucket: &env.report_bucket,
+            topic_arn: &env.report_topic_arn,
+        }
+    }
+
     /// True when an earlier attempt of the same run already archived a FAILED report with the
     /// same headline (a retried invocation failing the same way): its email went out then. A
     /// report that cannot be read counts as not sent — better twice than never.

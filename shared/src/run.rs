@@ -230,6 +230,15 @@ pub async fn deliver(outbox: &Outbox<'_>, mut report: Report) -> Result<Response
     Ok(Response::finished(report))
 }
 
+/// A run with nothing worth an email (a monitoring run where no state changed): finished, its
+/// EMF metrics emitted and a log line, neither archived nor emailed.
+pub fn deliver_quietly(mut report: Report) -> Response {
+    report.finish(Utc::now());
+    crate::metrics::emit(&report);
+    tracing::info!(status = ?report.status, headline = %report.headline, "nothing changed: no email");
+    Response::finished(report)
+}
+
 /// A run that could not start or finish (the lease, the journal or the inventory failed with an
 /// AWS error) still says so: a FAILED report naming the error is emailed (the email goes out even
 /// when the report bucket is what failed), and the error is returned, so Lambda counts it. A

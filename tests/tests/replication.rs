@@ -1269,3 +1269,33 @@ async fn the_backlog_is_read_in_a_second_call_only_when_latency_is_high() {
     );
     assert_eq!(calls(&slow), Some(2.0));
 }
+
+#[tokio::test]
+async fn per_component_metrics_can_be_turned_off_without_changing_the_checks() {
+    // Given an account that does not want a custom metric per component
+    let f = fixture_with(|p| {
+        p.replace(
+            "full_check_every: 1m",
+            "full_check_every: 1m\n  per_component_metrics: false",
+        )
+    })
+    .await;
+    healthy(&f).await;
+    let t0 = Utc::now();
+
+    // When checked
+    let r = evaluate(&f, json!({"action": "check"}), "req-1", t0).await;
+
+    // Then no measurement is per component; the pair's lag and the counts remain, and every
+    // check is still decided
+    assert!(r
+        .measurements
+        .iter()
+        .all(|m| !m.dimensions.contains_key("Component")));
+    assert!(r
+        .measurements
+        .iter()
+        .any(|m| m.name == "ReplicationLagSeconds" && m.dimensions.contains_key("Pair")));
+    assert!(r.measurements.iter().any(|m| m.name == "ChecksOk"));
+    assert_eq!(checks(&r).len(), ALL_CHECKS.len());
+}

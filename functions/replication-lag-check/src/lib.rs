@@ -112,12 +112,7 @@ impl App {
     }
 
     pub fn outbox(&self) -> Outbox<'_> {
-        Outbox {
-            s3: &self.report_s3,
-            sns: &self.sns,
-            bucket: &self.env.report_bucket,
-            topic_arn: &self.env.report_topic_arn,
-        }
+        Outbox::new(&self.env, &self.report_s3, &self.sns)
     }
 }
 
@@ -171,12 +166,7 @@ pub async fn run(
         .await?;
         match worked {
             Ok(Said::Email(report)) => run::deliver(&outbox, report).await,
-            Ok(Said::Quiet(mut report)) => {
-                report.finish(Utc::now());
-                lifeboat_shared::metrics::emit(&report);
-                tracing::info!(headline = %report.headline, "no change: no email");
-                Ok(Response::finished(report))
-            }
+            Ok(Said::Quiet(report)) => Ok(run::deliver_quietly(report)),
             Err(held) => {
                 let report = run::held_report(&inv, &held);
                 Ok(Response::Skipped {
@@ -264,7 +254,14 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
     report.measure("MetricQueries", queries.len() as f64, "Count");
     report.measure("GetMetricDataCalls", fetched.calls as f64, "Count");
     let ev = evaluate::evaluate(policy, &obs, &queries, &fetched, inv.now);
-    report.measurements.extend(ev.measurements.clone());
+    report.measurements.extend(
+        ev.measurements
+            .iter()
+            .filter(|m| {
+                policy.monitoring.per_component_metrics || !m.dimensions.contains_key("Component")
+            })
+            .cloned(),
+    );
     // The canaries: this run's, and the removal of those that served.
     for p in policy
         .monitoring

@@ -104,5 +104,4 @@ pub fn lag_check(report: &mut Report, stored: &Stored, checks: &[Check], policy:
             human(every)
         ),
     );
-    report.measure("LagCheck", 1.0, "Count");
 }

@@ -71,12 +71,7 @@ impl App {
     }
 
     pub fn outbox(&self) -> Outbox<'_> {
-        Outbox {
-            s3: &self.s3,
-            sns: &self.sns,
-            bucket: &self.env.report_bucket,
-            topic_arn: &self.env.report_topic_arn,
-        }
+        Outbox::new(&self.env, &self.s3, &self.sns)
     }
 
     /// Where restore runs keep their journals, status and lease.

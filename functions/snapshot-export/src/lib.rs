@@ -75,12 +75,7 @@ impl App {
     }
 
     pub fn outbox(&self) -> Outbox<'_> {
-        Outbox {
-            s3: &self.report_s3,
-            sns: &self.sns,
-            bucket: &self.env.report_bucket,
-            topic_arn: &self.env.report_topic_arn,
-        }
+        Outbox::new(&self.env, &self.report_s3, &self.sns)
     }
 }
 

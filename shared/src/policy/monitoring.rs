@@ -35,6 +35,12 @@ pub struct Monitoring {
     /// check, a dry run and the first run are always full.
     #[serde(default = "default_full_check")]
     pub full_check_every: Span,
+    /// EMF metrics per component (BackupAgeSeconds, RpoSeconds, VerifiedBackupAgeSeconds: the
+    /// dashboard's backup-age widgets). CloudWatch bills each metric and dimension value as a
+    /// custom metric, about $0.30 a month each; `false` keeps the per-pair and per-replica lag
+    /// and the check counts, and drops those (alerts and reports are unchanged).
+    #[serde(default = "yes")]
+    pub per_component_metrics: bool,
     /// restore-verification's newest verified backup older than this is a warning (seed 003:
     /// "verification not done in 7 days").
     #[serde(default = "default_verification_age")]
@@ -50,6 +56,7 @@ impl Default for Monitoring {
             rules: Vec::new(),
             reminder_every: default_reminder(),
             full_check_every: default_full_check(),
+            per_component_metrics: true,
             verification_max_age: default_verification_age(),
         }
     }
@@ -64,6 +71,10 @@ fn default_replica_lag() -> Levels {
 
 fn default_reminder() -> Span {
     Span::hours(4)
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_full_check() -> Span {
