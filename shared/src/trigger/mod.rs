@@ -726,5 +726,38 @@ fn short_arn(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
+/// For each function's tests: every sample event in `events/<function>/` is accepted by `parse`,
+/// or — named `malformed-*.json` — rejected before any AWS call as `Lifeboat.InvalidEvent`, with
+/// an error that names a field below the event (`invalid event: event.<field>…`), briefly.
+/// Panics naming the file that breaks the rule; returns how many files it read.
+pub fn check_sample_events<T>(function: &str, parse: impl Fn(&Value) -> Result<T>) -> usize {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(function);
+    let mut read = 0;
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten();
+    for path in entries.map(|e| e.path()) {
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string());
+        let name = name.unwrap_or_default();
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        read += 1;
+        match parse(&v) {
+            Ok(_) => assert!(!name.starts_with("malformed-"), "{name} should be rejected"),
+            Err(e) => {
+                assert!(name.starts_with("malformed-"), "{name}: {e}");
+                assert_eq!(e.error_type(), "Lifeboat.InvalidEvent", "{name}");
+                let text = e.to_string();
+                assert!(text.starts_with("invalid event: event."), "{name}: {text}");
+                assert!(text.len() < 300, "{name}: {text}");
+            }
+        }
+    }
+    assert!(read > 0, "no sample events in {}", dir.display());
+    read
+}
+
 #[cfg(test)]
 mod tests;
