@@ -4,10 +4,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use lifeboat_shared::backup::{Snapshot, PREFIX};
-use lifeboat_shared::policy::{Levels, Policy, ReplicationPair, ResourceKind, Retention, Span};
+use lifeboat_shared::policy::{
+    Levels, MetricRule, Policy, ReplicationPair, ResourceKind, Retention, Span,
+};
 use lifeboat_shared::report::Measurement;
 
-use crate::checks::{against_levels, backup_age, evaluate_rule, human, Check, State};
+use crate::checks::{against_levels, backup_age, evaluate_rule, human, Check, Series, State};
 use crate::inventory::{Observations, PairFull, PairObs, ReplicaKind, Scope, SourceObs};
 use crate::metrics::{Fetched, Purpose, Query};
 
@@ -131,24 +133,21 @@ pub fn evaluate(
     now: DateTime<Utc>,
 ) -> Evaluation {
     let mut ev = Evaluation::default();
-    let series = |purpose: &Purpose| -> Option<Vec<f64>> {
+    // Every datapoint of a purpose's queries, with its time; `None` when none could be read.
+    let timed = |purpose: &Purpose| -> Option<Series> {
         let mut found = false;
-        let mut values = Vec::new();
+        let mut points = Vec::new();
         for q in queries.iter().filter(|q| &q.purpose == purpose) {
             if fetched.errors.contains_key(&q.region) {
                 continue;
             }
             found = true;
-            values.extend(
-                fetched
-                    .series
-                    .get(&q.id)
-                    .into_iter()
-                    .flatten()
-                    .map(|(_, v)| *v),
-            );
+            points.extend(fetched.series.get(&q.id).into_iter().flatten().cloned());
         }
-        found.then_some(values)
+        found.then_some(points)
+    };
+    let series = |purpose: &Purpose| -> Option<Vec<f64>> {
+        timed(purpose).map(|s| s.into_iter().map(|(_, v)| v).collect())
     };
     for p in &policy.monitoring.replication {
         if let Some(o) = obs.pairs.get(&p.name) {
@@ -252,11 +251,11 @@ pub fn evaluate(
         .iter()
         .filter(|_| obs.scope == Scope::Full)
     {
-        let metric = series(&Purpose::Rule {
+        let metric = timed(&Purpose::Rule {
             rule: rule.name.clone(),
             of: false,
         });
-        let of = series(&Purpose::Rule {
+        let of = timed(&Purpose::Rule {
             rule: rule.name.clone(),
             of: true,
         });
@@ -268,11 +267,75 @@ pub fn evaluate(
                 State::NoData,
                 "its metrics could not be read".into(),
             ),
-            Some(m) => evaluate_rule(rule, &m, of.as_deref()),
+            Some(m) => worst_window(
+                rule,
+                &m,
+                of.as_ref(),
+                now,
+                crate::metrics::rule_read_back(policy, rule),
+            ),
         };
         ev.checks.push(c);
     }
     ev
+}
+
+/// A rule over every window of its length that ends at one of its datapoints since the last
+/// full check (the read reaches back `max(window, full_check_every)`: a lag check does not read
+/// rules, so a burst between two full checks is still seen), the worst one deciding; ties go to
+/// the latest. The detail names the window when it is not the one ending now.
+pub fn worst_window(
+    rule: &MetricRule,
+    metric: &Series,
+    of: Option<&Series>,
+    now: DateTime<Utc>,
+    read_back: Duration,
+) -> Check {
+    let w = rule.window.0;
+    let within = |s: &Series, end: DateTime<Utc>| -> Vec<f64> {
+        s.iter()
+            .filter(|(t, _)| *t <= end && *t > end - w)
+            .map(|(_, v)| *v)
+            .collect()
+    };
+    let eval = |end: DateTime<Utc>| {
+        let m = within(metric, end);
+        let o = of.map(|o| within(o, end));
+        evaluate_rule(rule, &m, o.as_deref())
+    };
+    let mut best = eval(now);
+    let mut ends: Vec<DateTime<Utc>> = metric
+        .iter()
+        .map(|(t, _)| *t)
+        // Whole windows inside what was read: a partial one would be a shorter window.
+        .filter(|t| *t < now && *t - w >= now - read_back)
+        .collect();
+    ends.sort_unstable_by(|a, b| b.cmp(a));
+    ends.dedup();
+    let worse = |a: &Check, b: &Check| match (a.value, b.value) {
+        (Some(x), Some(y)) => {
+            if rule.below.is_some() && rule.above.is_none() {
+                x < y
+            } else {
+                x > y
+            }
+        }
+        (Some(_), None) => true,
+        _ => false,
+    };
+    for end in ends {
+        let c = eval(end);
+        if worse(&c, &best) {
+            let until = end.format("%H:%M UTC");
+            best = Check {
+                detail: c
+                    .detail
+                    .replacen(" (alert", &format!(" to {until} (alert"), 1),
+                ..c
+            };
+        }
+    }
+    best
 }
 
 fn pair_checks(

@@ -863,3 +863,42 @@ fn a_global_database_or_datastore_that_could_not_be_read_is_no_data() {
         State::NoData
     );
 }
+
+#[test]
+fn a_rule_sees_a_burst_between_two_full_checks() {
+    let p = Policy::parse(
+        "version: 1
+buckets: {backup: b-1}
+monitoring:
+  rules:
+    - {name: cert.s3.save.fail, namespace: Cert, metric: fail, of: total, window: 10m, above: 5, severity: warning}
+",
+    )
+    .unwrap();
+    let rule = &p.monitoring.rules[0];
+    let now = t(NOW);
+    let at = |m: i64| now - Duration::minutes(m);
+    // Given 30 of 100 saves failing 14, 13 and 12 minutes ago, and none since
+    let fail: Series = (1..=14)
+        .map(|m| (at(m), if m >= 12 { 30.0 } else { 0.0 }))
+        .collect();
+    let total: Series = (1..=14).map(|m| (at(m), 100.0)).collect();
+    // When the full check (every 15 min) reads back to the last one
+    assert_eq!(
+        crate::metrics::rule_read_back(&p, rule),
+        Duration::minutes(15)
+    );
+    let c = worst_window(rule, &fail, Some(&total), now, Duration::minutes(15));
+    // Then the worst whole 10 minutes inside what was read decides: 90 of 1,000 (9%)
+    assert_eq!(c.state, State::Warning, "{}", c.sentence());
+    assert_eq!(c.value, Some(9.0));
+    let until = at(5).format("%H:%M UTC");
+    assert_eq!(
+        c.detail,
+        format!("9% over 10 min to {until} (alert above 5%)")
+    );
+    // And the last 10 minutes alone would have said OK (what a read of the window only saw)
+    let last = worst_window(rule, &fail, Some(&total), now, Duration::minutes(10));
+    assert_eq!((last.state, last.value), (State::Ok, Some(0.0)));
+    assert_eq!(last.detail, "0% over 10 min (alert above 5%)");
+}

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use chrono::{DateTime, Duration, Utc};
 use lifeboat_shared::aws::errors::AwsError;
-use lifeboat_shared::policy::Policy;
+use lifeboat_shared::policy::{MetricRule, Policy};
 
 use crate::checks::Series;
 use crate::inventory::{Clients, Observations, ReplicaKind, Scope};
@@ -201,13 +201,14 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let stat = rule.statistic.as_str();
+        let span = rule_read_back(policy, rule);
         push(
             primary_region,
             &rule.namespace,
             &rule.metric,
             dims.clone(),
             stat,
-            rule.window.0,
+            span,
             Purpose::Rule {
                 rule: rule.name.clone(),
                 of: false,
@@ -220,7 +221,7 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
                 of,
                 dims,
                 stat,
-                rule.window.0,
+                span,
                 Purpose::Rule {
                     rule: rule.name.clone(),
                     of: true,
@@ -273,6 +274,13 @@ pub fn pending_queries(policy: &Policy, first: &[Query], fetched: &Fetched) -> V
         }
     }
     out
+}
+
+/// How far back a rule's series are read: to the last full check (lag checks do not read
+/// rules), and at least its window; the evaluation slides the window over it
+/// ([`crate::evaluate::worst_window`]).
+pub fn rule_read_back(policy: &Policy, rule: &MetricRule) -> Duration {
+    rule.window.0.max(policy.monitoring.full_check_every.0)
 }
 
 /// A rule's prefix covers the pair's prefix ("" covers everything).
