@@ -151,7 +151,7 @@ pub fn evaluate(
     };
     for p in &policy.monitoring.replication {
         if let Some(o) = obs.pairs.get(&p.name) {
-            pair_checks(p, o, &series, fetched, now, &mut ev);
+            pair_checks(policy, p, o, &series, fetched, now, &mut ev);
         }
     }
     for r in &obs.replicas {
@@ -339,6 +339,7 @@ pub fn worst_window(
 }
 
 fn pair_checks(
+    policy: &Policy,
     p: &ReplicationPair,
     o: &PairObs,
     series: &dyn Fn(&Purpose) -> Option<Vec<f64>>,
@@ -500,8 +501,8 @@ fn pair_checks(
                     "failed replications",
                     if f > 0.0 { State::Warning } else { State::Ok },
                     format!(
-                        "{f:.0} operations failed to replicate in the last {} min",
-                        crate::metrics::RECENT
+                        "{f:.0} operations failed to replicate in the last {}",
+                        human(crate::metrics::failures_read_back(policy))
                     ),
                 ));
             }

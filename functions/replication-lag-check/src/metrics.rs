@@ -107,7 +107,11 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
                         ("RuleId".into(), r.id.clone()),
                     ],
                     stat,
-                    Duration::minutes(RECENT),
+                    if metric == "OperationsFailedReplication" {
+                        failures_read_back(policy)
+                    } else {
+                        Duration::minutes(RECENT)
+                    },
                     Purpose::Pair {
                         pair: p.name.clone(),
                         metric,
@@ -276,6 +280,12 @@ pub fn pending_queries(policy: &Policy, first: &[Query], fetched: &Fetched) -> V
     out
 }
 
+/// How far back failed replications are counted: since the last full check (a lag check does not
+/// read them), at least [`RECENT`] minutes.
+pub fn failures_read_back(policy: &Policy) -> Duration {
+    Duration::minutes(RECENT).max(policy.monitoring.full_check_every.0)
+}
+
 /// How far back a rule's series are read: to the last full check (lag checks do not read
 /// rules), and at least its window; the evaluation slides the window over it
 /// ([`crate::evaluate::worst_window`]).
@@ -421,6 +431,36 @@ mod tests {
         assert!(covers("", "backups/"));
         assert!(covers("backups/", "backups/"));
         assert!(!covers("logs/", "backups/"));
+    }
+
+    #[test]
+    fn what_lag_checks_do_not_read_is_read_back_to_the_last_full_check() {
+        let p = |every: &str| {
+            Policy::parse(&format!(
+                "version: 1\nbuckets: {{backup: b-1}}\nmonitoring:\n  full_check_every: {every}\n  rules:\n    - {{name: r, namespace: N, metric: m, window: 10m, above: 1, severity: warning}}\n"
+            ))
+            .unwrap()
+        };
+        // Every 15 min (the default): failures over 15 min, the 10-min rule read over 15
+        let d = p("15m");
+        assert_eq!(failures_read_back(&d), Duration::minutes(15));
+        assert_eq!(
+            rule_read_back(&d, &d.monitoring.rules[0]),
+            Duration::minutes(15)
+        );
+        // Hourly: both reach back the hour; every run full (1m): the rule's own window
+        let h = p("1h");
+        assert_eq!(failures_read_back(&h), Duration::hours(1));
+        assert_eq!(
+            rule_read_back(&h, &h.monitoring.rules[0]),
+            Duration::hours(1)
+        );
+        let m = p("1m");
+        assert_eq!(failures_read_back(&m), Duration::minutes(RECENT));
+        assert_eq!(
+            rule_read_back(&m, &m.monitoring.rules[0]),
+            Duration::minutes(10)
+        );
     }
 
     #[test]
