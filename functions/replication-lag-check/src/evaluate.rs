@@ -444,6 +444,23 @@ fn pair_checks(
             });
             let max =
                 |v: &Option<Vec<f64>>| v.as_ref().and_then(|v| v.iter().cloned().reduce(f64::max));
+            // The backlog, read only where latency is high or silent (metrics::pending_queries).
+            let region = p
+                .source
+                .region
+                .as_deref()
+                .unwrap_or(&fetched.primary_region);
+            let backlog = match (max(&pending), max(&pending_bytes)) {
+                (Some(n), Some(b)) => format!(
+                    "; {n:.0} operations ({}) pending",
+                    crate::checks::human_bytes(b)
+                ),
+                (Some(n), None) => format!("; {n:.0} operations pending"),
+                _ => match fetched.backlog_errors.get(region) {
+                    Some(e) => format!("; its backlog could not be read ({e})"),
+                    None => String::new(),
+                },
+            };
             let c = match (&latency, max(&latency)) {
                 (None, _) => check(
                     "replication-latency",
@@ -451,7 +468,12 @@ fn pair_checks(
                     State::NoData,
                     format!(
                         "metrics could not be read ({})",
-                        fetched.errors.values().next().cloned().unwrap_or_default()
+                        fetched
+                            .errors
+                            .get(region)
+                            .or_else(|| fetched.errors.values().next())
+                            .cloned()
+                            .unwrap_or_default()
                     ),
                 ),
                 (Some(_), None) => check(
@@ -459,7 +481,7 @@ fn pair_checks(
                     "replication latency",
                     State::NoData,
                     format!(
-                        "no ReplicationLatency datapoints in the last {} min{}",
+                        "no ReplicationLatency datapoints in the last {} min{}{backlog}",
                         crate::metrics::RECENT,
                         if rtc {
                             ""
@@ -471,20 +493,12 @@ fn pair_checks(
                 (Some(_), Some(s)) => {
                     ev.measure("ReplicationLagSeconds", s, "Seconds", ("Pair", &p.name));
                     let d = Duration::seconds(s as i64);
-                    let mut detail = format!(
-                        "{} (warning above {}, critical above {})",
+                    let detail = format!(
+                        "{} (warning above {}, critical above {}){backlog}",
                         human(d),
                         human(p.latency.warning.0),
                         human(p.latency.critical.0)
                     );
-                    match (max(&pending), max(&pending_bytes)) {
-                        (Some(n), Some(b)) => detail.push_str(&format!(
-                            "; {n:.0} operations ({}) pending",
-                            crate::checks::human_bytes(b)
-                        )),
-                        (Some(n), None) => detail.push_str(&format!("; {n:.0} operations pending")),
-                        _ => {}
-                    }
                     check(
                         "replication-latency",
                         "replication latency",

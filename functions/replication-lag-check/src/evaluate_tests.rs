@@ -902,3 +902,67 @@ monitoring:
     assert_eq!((last.state, last.value), (State::Ok, Some(0.0)));
     assert_eq!(last.detail, "0% over 10 min (alert above 5%)");
 }
+
+#[test]
+fn the_backlog_explains_a_high_or_silent_latency_and_a_failed_backlog_read_is_said() {
+    let p = policy();
+    let obs = Observations {
+        pairs: [("backups-crr".to_string(), pair_obs(vec![], vec![]))]
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    };
+    let first = metrics::queries(&p, &obs, "us-east-1");
+    let latency_id = |q: &[metrics::Query]| {
+        q.iter()
+            .find(|q| q.metric == "ReplicationLatency")
+            .map(|q| q.id.clone())
+            .unwrap()
+    };
+    let at = t(NOW) - Duration::minutes(1);
+    // Given a latency of 30 minutes, whose backlog read then failed
+    let mut high = Fetched {
+        primary_region: "us-east-1".into(),
+        ..Fetched::default()
+    };
+    high.series.insert(latency_id(&first), vec![(at, 1_800.0)]);
+    let backlog = metrics::pending_queries(&p, &first, &high);
+    assert_eq!(backlog.len(), 2);
+    high.merge_backlog(Fetched {
+        errors: [(
+            "us-east-1".to_string(),
+            "GetMetricData: ThrottlingException".to_string(),
+        )]
+        .into_iter()
+        .collect(),
+        calls: 1,
+        ..Fetched::default()
+    });
+    let all: Vec<metrics::Query> = first.iter().chain(&backlog).cloned().collect();
+    let checks = evaluate(&p, &obs, &all, &high, t(NOW)).checks;
+    // Then the latency still stands (a warning), and says its backlog could not be read
+    let (s, d) = state_of(&checks, "replication-latency/backups-crr");
+    assert_eq!(s, State::Warning);
+    assert!(
+        d.ends_with("; its backlog could not be read (GetMetricData: ThrottlingException)"),
+        "{d}"
+    );
+    // Given no latency datapoints but 42 operations pending
+    let mut silent = Fetched {
+        primary_region: "us-east-1".into(),
+        ..Fetched::default()
+    };
+    let backlog = metrics::pending_queries(&p, &first, &silent);
+    let pending_id = backlog
+        .iter()
+        .find(|q| q.metric == "OperationsPendingReplication")
+        .map(|q| q.id.clone())
+        .unwrap();
+    silent.series.insert(pending_id, vec![(at, 42.0)]);
+    let all: Vec<metrics::Query> = first.iter().chain(&backlog).cloned().collect();
+    let checks = evaluate(&p, &obs, &all, &silent, t(NOW)).checks;
+    // Then the NO DATA names the backlog: replication is stuck, not idle
+    let (s, d) = state_of(&checks, "replication-latency/backups-crr");
+    assert_eq!(s, State::NoData);
+    assert!(d.ends_with("; 42 operations pending"), "{d}");
+}

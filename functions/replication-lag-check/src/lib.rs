@@ -248,7 +248,7 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
     // The backlog of the pairs whose latency is high or silent: a second, small read.
     let backlog = metrics::pending_queries(policy, &queries, &fetched);
     if !backlog.is_empty() {
-        fetched.merge(metrics::fetch(&app.clients, &backlog, inv.now).await);
+        fetched.merge_backlog(metrics::fetch(&app.clients, &backlog, inv.now).await);
         queries.extend(backlog);
     }
     report.measure("MetricQueries", queries.len() as f64, "Count");

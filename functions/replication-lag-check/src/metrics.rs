@@ -310,15 +310,20 @@ pub struct Fetched {
     pub series: BTreeMap<String, Series>,
     /// Regions whose read failed, with the AWS error: their series are "no data".
     pub errors: BTreeMap<String, String>,
+    /// Regions whose backlog read (the second call) failed: the first read's series stand.
+    pub backlog_errors: BTreeMap<String, String>,
     pub calls: usize,
+    /// The region of queries without their own (the primary).
+    pub primary_region: String,
 }
 
 impl Fetched {
-    /// Adds a second read's answers.
-    pub fn merge(&mut self, more: Fetched) {
+    /// Adds the backlog read's answers. Its failures do not unmake the first read: they are kept
+    /// apart, and the latency's detail says its backlog could not be read.
+    pub fn merge_backlog(&mut self, more: Fetched) {
         self.series.extend(more.series);
         for (region, e) in more.errors {
-            self.errors.entry(region).or_insert(e);
+            self.backlog_errors.entry(region).or_insert(e);
         }
         self.calls += more.calls;
     }
@@ -327,7 +332,10 @@ impl Fetched {
 /// Reads every query: per region, batches of [`MAX_QUERIES_PER_CALL`] over the longest window,
 /// each series then cut to its own window.
 pub async fn fetch(c: &Clients, queries: &[Query], now: DateTime<Utc>) -> Fetched {
-    let mut out = Fetched::default();
+    let mut out = Fetched {
+        primary_region: c.primary_region.clone(),
+        ..Fetched::default()
+    };
     let mut by_region: BTreeMap<&str, Vec<&Query>> = BTreeMap::new();
     for q in queries {
         by_region.entry(q.region.as_str()).or_default().push(q);
