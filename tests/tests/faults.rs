@@ -1076,4 +1076,47 @@ async fn replication_lag_check_lost_answers_and_random_faults() {
         );
     }
     u.proxy.clear_rules();
+
+    // When the configuration is back (a change: OK again) while SNS refuses every Publish
+    lifeboat_tests::s3(&u.h.emu.config(PRIMARY).await)
+        .put_bucket_replication()
+        .bucket(&u.h.world.backup_bucket)
+        .replication_configuration(lifeboat_tests::replication_configuration(
+            &u.h.world.dr_backup_bucket,
+        ))
+        .send()
+        .await
+        .unwrap();
+    lag_check(&u, "ev-s0").await;
+    emails(&u).await;
+    u.proxy.clear_log();
+    u.proxy.set_rules(9, &[Rule::outage("sns")]);
+    s3.delete_bucket_replication()
+        .bucket(&u.h.world.backup_bucket)
+        .send()
+        .await
+        .unwrap();
+    let refused = lag_check(&u, "ev-s1").await;
+    assert!(
+        refused.json().is_none(),
+        "the run fails with the email: {refused:?}"
+    );
+    assert!(emails(&u).await.is_empty());
+    // Then the change is not recorded as sent: the next run, SNS back, emails it
+    u.proxy.clear_rules();
+    lag_check(&u, "ev-s2").await;
+    let mail = emails(&u).await;
+    assert!(
+        mail.iter().any(|m| m
+            .body
+            .contains("replication configuration CRITICAL (was OK)")),
+        "{mail:#?}"
+    );
+    record(
+        "replication-lag-check: SNS refuses the email of a change",
+        &u.proxy,
+        &[refused],
+        0,
+        "the run fails; the states are put back; the next run emails the change",
+    );
 }

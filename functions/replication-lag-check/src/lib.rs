@@ -127,10 +127,31 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value> {
 
 /// What a run decided to say.
 enum Said {
-    /// Changes (or a first run, a manual check, a dry run): archived and emailed.
-    Email(Report),
+    /// Changes (or a first run, a manual check, a dry run): archived and emailed; with the
+    /// states as they were before this run saved its own, to put back if the email fails.
+    Email(Report, Option<Undo>),
     /// Nothing changed: EMF metrics and the log only.
     Quiet(Report),
+}
+
+/// The states before this run's save: an email that could not be sent puts them back, so the
+/// next run finds the same changes and sends them (an alert is never recorded as sent when it
+/// was not; at worst, with S3 failing too, it is sent twice).
+struct Undo {
+    journal: lifeboat_shared::journal::Journal<alerts::Stored>,
+    before: alerts::Stored,
+}
+
+impl Undo {
+    async fn apply(mut self, s3: &aws_sdk_s3::Client, bucket: &str) {
+        self.journal.state = self.before;
+        match self.journal.save(s3, bucket).await {
+            Ok(()) => tracing::warn!("the email failed: states put back, the next run sends it"),
+            Err(e) => {
+                tracing::error!(error = %e, "the email failed and the states could not be put back")
+            }
+        }
+    }
 }
 
 /// One invocation: the command (before any AWS call), then the evaluation under the
@@ -165,7 +186,15 @@ pub async fn run(
         )
         .await?;
         match worked {
-            Ok(Said::Email(report)) => run::deliver(&outbox, report).await,
+            Ok(Said::Email(report, undo)) => match run::deliver(&outbox, report).await {
+                Ok(r) => Ok(r),
+                Err(e) => {
+                    if let Some(undo) = undo {
+                        undo.apply(&app.report_s3, &app.env.report_bucket).await;
+                    }
+                    Err(e)
+                }
+            },
             Ok(Said::Quiet(report)) => Ok(run::deliver_quietly(report)),
             Err(held) => {
                 let report = run::held_report(&inv, &held);
@@ -303,9 +332,9 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
     }
     report.details = serde_json::json!({ "checks": ev.checks, "changes": changes });
     if inv.dry_run {
-        return Ok(Said::Email(report));
+        return Ok(Said::Email(report, None));
     }
-    journal.state = next;
+    let before = std::mem::replace(&mut journal.state, next);
     if let Err(e) = journal.save(&app.report_s3, &app.env.report_bucket).await {
         // Another evaluation saved in between: it has alerted on these changes.
         if matches!(e, Error::Internal(_)) {
@@ -317,6 +346,6 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
     if changes.is_empty() && !cmd.manual {
         Ok(Said::Quiet(report))
     } else {
-        Ok(Said::Email(report))
+        Ok(Said::Email(report, Some(Undo { journal, before })))
     }
 }
