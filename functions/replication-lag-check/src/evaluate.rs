@@ -662,6 +662,11 @@ fn replica_check(
     let link = global_words(r);
     let plain = |state, detail: String| Check::new("replica", &subject, what, state, detail);
     let check = |state, detail: String| plain(state, format!("{detail}{link}"));
+    if let Some(why) = &r.unread {
+        ev.checks
+            .push(check(State::NoData, format!("could not be read: {why}")));
+        return;
+    }
     let Some(status) = &r.status else {
         ev.checks.push(check(
             State::Critical,

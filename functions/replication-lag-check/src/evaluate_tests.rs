@@ -365,6 +365,7 @@ fn replicas_missing_broken_or_silent_are_findings() {
         kind: crate::inventory::ReplicaKind::ReadReplica,
         status: Some("available".into()),
         replication: Some(("replicating".into(), true, None)),
+        unread: None,
         global: None,
     };
     let gone = ReplicaObs {
@@ -454,6 +455,7 @@ monitoring:
         kind: ReplicaKind::ReadReplica,
         status: Some("available".into()),
         replication: None,
+        unread: None,
         global: None,
     };
     let mut full = Observations {
@@ -581,6 +583,7 @@ fn global_secondary() -> ReplicaObs {
         kind: ReplicaKind::GlobalSecondary,
         status: Some("available".into()),
         replication: Some(("connected".into(), true, None)),
+        unread: None,
         global: Some(GlobalLink {
             id: "catalog-global".into(),
             primary: Some(("catalog".into(), "us-east-1".into())),
@@ -599,6 +602,7 @@ fn datastore_secondary() -> ReplicaObs {
         kind: ReplicaKind::GlobalDatastoreSecondary,
         status: Some("available".into()),
         replication: Some(("associated".into(), true, None)),
+        unread: None,
         global: Some(GlobalLink {
             id: "ldgnf-sessions".into(),
             primary: Some(("sessions".into(), "us-east-1".into())),

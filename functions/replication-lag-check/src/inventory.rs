@@ -121,6 +121,9 @@ pub struct ReplicaObs {
     pub replication: Option<(String, bool, Option<String>)>,
     /// For a global secondary: the global database or datastore it belongs to.
     pub global: Option<GlobalLink>,
+    /// Why it could not be looked up (its region's listing failed, or a region the policy does
+    /// not name): no data, never "does not exist".
+    pub unread: Option<String>,
 }
 
 /// How a global secondary is tied to its primary.
@@ -438,7 +441,10 @@ async fn observe_sources(
     let kinds: BTreeSet<ResourceKind> = policy.components.iter().map(|c| c.kind).collect();
     let (instances, clusters, groups) = tokio::join!(
         async {
-            if kinds.contains(&ResourceKind::RdsInstance) {
+            // (Aurora clusters need them too: their readers are instances)
+            if kinds.contains(&ResourceKind::RdsInstance)
+                || kinds.contains(&ResourceKind::AuroraCluster)
+            {
                 Some(rds::instances(&c.rds).await.map_err(text))
             } else {
                 None
@@ -514,7 +520,7 @@ async fn observe_sources(
                         r,
                         &c.primary_region,
                         all_instances,
-                        dr_instances.as_ref(),
+                        c.dr_region.as_deref().zip(dr_instances.as_ref()),
                     ));
                 }
             }
@@ -551,6 +557,12 @@ async fn observe_sources(
                         status: found.map(|i| i.status.clone()),
                         replication: None,
                         global: None,
+                        unread: match &instances {
+                            Some(Err(e)) => {
+                                Some(format!("the DB instances could not be listed ({e})"))
+                            }
+                            _ => None,
+                        },
                     });
                 }
                 if cl.global_cluster.is_some() {
@@ -731,7 +743,7 @@ fn read_replica(
     name: &str,
     primary_region: &str,
     primary: &[DbInstance],
-    dr: Option<&Result<Vec<DbInstance>, String>>,
+    dr: Option<(&str, &Result<Vec<DbInstance>, String>)>,
 ) -> ReplicaObs {
     let (region, id) = match name.strip_prefix("arn:") {
         Some(_) => {
@@ -743,11 +755,24 @@ fn read_replica(
         }
         None => (primary_region.to_string(), name.to_string()),
     };
-    let found = if region == primary_region {
-        primary.iter().find(|i| i.id == id).cloned()
+    // Looked up in its own region's listing only: a failed listing, or a region without one,
+    // is "could not be read".
+    let (found, unread) = if region == primary_region {
+        (primary.iter().find(|i| i.id == id).cloned(), None)
     } else {
-        dr.and_then(|r| r.as_ref().ok())
-            .and_then(|list| list.iter().find(|i| i.id == id).cloned())
+        match dr.filter(|(r, _)| *r == region) {
+            Some((_, Ok(list))) => (list.iter().find(|i| i.id == id).cloned(), None),
+            Some((_, Err(e))) => (
+                None,
+                Some(format!("the DB instances in {region} could not be listed ({e})")),
+            ),
+            None => (
+                None,
+                Some(format!(
+                    "it is in {region}, a region the policy names neither as primary nor as dr.region (no client there)"
+                )),
+            ),
+        }
     };
     ReplicaObs {
         component: component.to_string(),
@@ -757,6 +782,7 @@ fn read_replica(
         status: found.as_ref().map(|i| i.status.clone()),
         replication: found.and_then(|i| i.replication),
         global: None,
+        unread,
     }
 }
 
@@ -843,6 +869,7 @@ fn aurora_secondaries(
                     let normal = s == "connected";
                     (s, normal, None)
                 }),
+                unread: None,
                 global: Some(GlobalLink {
                     id: id.clone(),
                     primary: primary.clone(),
@@ -954,6 +981,7 @@ fn datastore_secondaries(
                 let normal = s == "associated";
                 (s, normal, None)
             }),
+            unread: None,
             global: Some(GlobalLink {
                 id: id.clone(),
                 primary: primary.clone(),

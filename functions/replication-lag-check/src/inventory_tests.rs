@@ -43,11 +43,18 @@ fn denied(op: &str) -> ErrorMetadata {
 
 /// Mocked clients in us-east-1 with the DR region us-west-2 (no DR RDS client: no DR copies are
 /// read here).
+/// (An Aurora cluster's readers are looked up among the DB instances: none, unless a test
+/// answers DescribeDBInstances itself.)
 fn clients(rds: &[&Rule], ec: &[&Rule], ec_dr: &[&Rule], backup: &[&Rule]) -> Clients {
+    let no_instances = mock!(aws_sdk_rds::Client::describe_db_instances).then_output(|| {
+        rds_op::describe_db_instances::DescribeDbInstancesOutput::builder().build()
+    });
+    let mut rds: Vec<&Rule> = rds.to_vec();
+    rds.push(&no_instances);
     Clients {
         primary_region: "us-east-1".into(),
         dr_region: Some("us-west-2".into()),
-        rds: mock_client!(aws_sdk_rds, RuleMode::MatchAny, rds),
+        rds: mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rds),
         rds_dr: None,
         elasticache: mock_client!(aws_sdk_elasticache, RuleMode::MatchAny, ec),
         elasticache_dr: Some(mock_client!(aws_sdk_elasticache, RuleMode::MatchAny, ec_dr)),
@@ -172,6 +179,7 @@ async fn the_secondaries_of_a_writers_global_database_are_its_replicas() {
             kind: ReplicaKind::GlobalSecondary,
             status: Some("available".into()),
             replication: Some(("connected".into(), true, None)),
+            unread: None,
             global: Some(link.clone()),
         }
     );
@@ -450,4 +458,72 @@ async fn recovery_points_that_cannot_be_read_are_no_data() {
         "{}",
         c.detail
     );
+}
+
+#[test]
+fn a_read_replica_is_looked_up_in_its_own_region_and_an_unread_one_is_no_data() {
+    let db = |id: &str| DbInstance {
+        id: id.into(),
+        arn: format!("arn:aws:rds:us-west-2:123456789012:db:{id}"),
+        engine: "postgres".into(),
+        engine_version: None,
+        status: "available".into(),
+        encrypted: true,
+        cluster_id: None,
+        endpoint: None,
+        tags: BTreeMap::new(),
+        replica_source: None,
+        replicas: Vec::new(),
+        replication: Some(("replicating".into(), true, None)),
+        latest_restorable: None,
+        created_at: None,
+    };
+    let dr_ok: Result<Vec<DbInstance>, String> = Ok(vec![db("orders-dr")]);
+    let dr_err: Result<Vec<DbInstance>, String> = Err("DescribeDBInstances: Throttling".into());
+    let arn = |region: &str| format!("arn:aws:rds:{region}:123456789012:db:orders-dr");
+    // In the DR region, listed: found
+    let r = read_replica(
+        "orders-db",
+        &arn("us-west-2"),
+        "us-east-1",
+        &[],
+        Some(("us-west-2", &dr_ok)),
+    );
+    assert_eq!(
+        (r.status.as_deref(), r.unread.as_deref()),
+        (Some("available"), None)
+    );
+    // The DR listing failed: could not be read, not "does not exist"
+    let r = read_replica(
+        "orders-db",
+        &arn("us-west-2"),
+        "us-east-1",
+        &[],
+        Some(("us-west-2", &dr_err)),
+    );
+    assert_eq!(r.status, None);
+    assert!(r.unread.as_deref().unwrap().contains("Throttling"));
+    // A third region is not looked up in the DR region's list (a look-alike id there is not it)
+    let r = read_replica(
+        "orders-db",
+        &arn("eu-west-1"),
+        "us-east-1",
+        &[],
+        Some(("us-west-2", &dr_ok)),
+    );
+    assert_eq!(r.status, None);
+    assert!(r.unread.as_deref().unwrap().contains("eu-west-1"), "{r:?}");
+    // And the evaluation says NO DATA for both unread ones
+    let p = lifeboat_shared::policy::Policy::parse(
+        "version: 1\nbuckets: {backup: b-1}\ncomponents:\n  - {name: orders-db, kind: rds-instance, ids: [orders], rpo: 24h}\n",
+    )
+    .unwrap();
+    let obs = Observations {
+        replicas: vec![r],
+        ..Default::default()
+    };
+    let q = crate::metrics::queries(&p, &obs, "us-east-1");
+    let checks = evaluate(&p, &obs, &q, &Fetched::default(), t("2026-11-21T12:00:00Z")).checks;
+    assert_eq!(checks.len(), 1);
+    assert_eq!(checks[0].state, State::NoData, "{}", checks[0].sentence());
 }
