@@ -151,7 +151,7 @@ pub fn evaluate(
     };
     for p in &policy.monitoring.replication {
         if let Some(o) = obs.pairs.get(&p.name) {
-            pair_checks(policy, p, o, &series, fetched, now, &mut ev);
+            pair_checks(obs.since_full, p, o, &series, fetched, now, &mut ev);
         }
     }
     for r in &obs.replicas {
@@ -272,7 +272,7 @@ pub fn evaluate(
                 &m,
                 of.as_ref(),
                 now,
-                crate::metrics::rule_read_back(policy, rule),
+                crate::metrics::rule_read_back(rule, obs.since_full),
             ),
         };
         ev.checks.push(c);
@@ -325,7 +325,10 @@ pub fn worst_window(
     };
     for end in ends {
         let c = eval(end);
-        if worse(&c, &best) {
+        // Only a past window that breaches counts: a metric gone silent stays NO DATA, a quiet
+        // past does not make it OK.
+        let breaches = matches!(c.state, State::Warning | State::Critical);
+        if breaches && worse(&c, &best) {
             let until = end.format("%H:%M UTC");
             best = Check {
                 detail: c
@@ -339,7 +342,7 @@ pub fn worst_window(
 }
 
 fn pair_checks(
-    policy: &Policy,
+    since_full: Duration,
     p: &ReplicationPair,
     o: &PairObs,
     series: &dyn Fn(&Purpose) -> Option<Vec<f64>>,
@@ -516,7 +519,7 @@ fn pair_checks(
                     if f > 0.0 { State::Warning } else { State::Ok },
                     format!(
                         "{f:.0} operations failed to replicate in the last {}",
-                        human(crate::metrics::failures_read_back(policy))
+                        human(crate::metrics::failures_read_back(since_full))
                     ),
                 ));
             }

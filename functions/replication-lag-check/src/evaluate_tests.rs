@@ -888,8 +888,9 @@ monitoring:
         .collect();
     let total: Series = (1..=14).map(|m| (at(m), 100.0)).collect();
     // When the full check (every 15 min) reads back to the last one
+    let since = crate::metrics::since_full_check(Some(at(15)), now, Duration::minutes(15));
     assert_eq!(
-        crate::metrics::rule_read_back(&p, rule),
+        crate::metrics::rule_read_back(rule, since),
         Duration::minutes(15)
     );
     let c = worst_window(rule, &fail, Some(&total), now, Duration::minutes(15));
@@ -905,6 +906,26 @@ monitoring:
     let last = worst_window(rule, &fail, Some(&total), now, Duration::minutes(10));
     assert_eq!((last.state, last.value), (State::Ok, Some(0.0)));
     assert_eq!(last.detail, "0% over 10 min (alert above 5%)");
+    // A metric gone silent stays NO DATA: a quiet past window does not make it OK
+    let floor = Policy::parse(
+        "version: 1
+buckets: {backup: b-1}
+monitoring:
+  rules:
+    - {name: cert.s3.write.success, namespace: Cert, metric: ok, of: total, window: 5m, below: 95, severity: critical}
+",
+    )
+    .unwrap();
+    let ok: Series = (7..=14).map(|m| (at(m), 100.0)).collect();
+    let total: Series = (7..=14).map(|m| (at(m), 100.0)).collect();
+    let c = worst_window(
+        &floor.monitoring.rules[0],
+        &ok,
+        Some(&total),
+        now,
+        Duration::minutes(15),
+    );
+    assert_eq!(c.state, State::NoData, "{}", c.sentence());
 }
 
 #[test]

@@ -166,6 +166,9 @@ pub struct ArtifactObs {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Observations {
     pub scope: Scope,
+    /// The time since the last full check (see [`crate::metrics::since_full_check`]): what the
+    /// lag checks did not read is read back that far.
+    pub since_full: chrono::Duration,
     pub pairs: BTreeMap<String, PairObs>,
     pub sources: Vec<SourceObs>,
     /// Components whose sources could not be listed, with the AWS error.

@@ -263,7 +263,7 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
         inv.now,
         policy.monitoring.full_check_every.0,
     );
-    let obs = inventory::observe(
+    let mut obs = inventory::observe(
         &app.clients,
         policy,
         &app.report_s3,
@@ -272,6 +272,11 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
         scope,
     )
     .await;
+    obs.since_full = metrics::since_full_check(
+        journal.state.full_check_at,
+        inv.now,
+        policy.monitoring.full_check_every.0,
+    );
     let mut queries = metrics::queries(policy, &obs, &app.clients.primary_region);
     let mut fetched = metrics::fetch(&app.clients, &queries, inv.now).await;
     // The backlog of the pairs whose latency is high or silent: a second, small read.

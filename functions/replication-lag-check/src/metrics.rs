@@ -108,7 +108,7 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
                     ],
                     stat,
                     if metric == "OperationsFailedReplication" {
-                        failures_read_back(policy)
+                        failures_read_back(obs.since_full)
                     } else {
                         Duration::minutes(RECENT)
                     },
@@ -205,7 +205,7 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let stat = rule.statistic.as_str();
-        let span = rule_read_back(policy, rule);
+        let span = rule_read_back(rule, obs.since_full);
         push(
             primary_region,
             &rule.namespace,
@@ -280,17 +280,32 @@ pub fn pending_queries(policy: &Policy, first: &[Query], fetched: &Fetched) -> V
     out
 }
 
-/// How far back failed replications are counted: since the last full check (a lag check does not
-/// read them), at least [`RECENT`] minutes.
-pub fn failures_read_back(policy: &Policy) -> Duration {
-    Duration::minutes(RECENT).max(policy.monitoring.full_check_every.0)
+/// How far back failed replications are counted: since the last full check (`since_full`; a lag
+/// check does not read them), at least [`RECENT`] minutes.
+pub fn failures_read_back(since_full: Duration) -> Duration {
+    Duration::minutes(RECENT).max(since_full)
 }
 
-/// How far back a rule's series are read: to the last full check (lag checks do not read
-/// rules), and at least its window; the evaluation slides the window over it
+/// How far back a rule's series are read: since the last full check (lag checks do not read
+/// rules), at least its window; the evaluation slides the window over it
 /// ([`crate::evaluate::worst_window`]).
-pub fn rule_read_back(policy: &Policy, rule: &MetricRule) -> Duration {
-    rule.window.0.max(policy.monitoring.full_check_every.0)
+pub fn rule_read_back(rule: &MetricRule, since_full: Duration) -> Duration {
+    rule.window.0.max(since_full)
+}
+
+/// The time since the last full check, as the next full check reads back: at least
+/// `full_check_every` (the first run, a clock set back), at most 3 hours (or `full_check_every`
+/// when longer) after a long gap.
+pub fn since_full_check(
+    last: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    every: Duration,
+) -> Duration {
+    let cap = every.max(Duration::hours(3));
+    match last {
+        Some(t) if t <= now => (now - t).clamp(every, cap),
+        _ => every,
+    }
 }
 
 /// A rule's prefix covers the pair's prefix ("" covers everything).
@@ -443,32 +458,33 @@ mod tests {
 
     #[test]
     fn what_lag_checks_do_not_read_is_read_back_to_the_last_full_check() {
-        let p = |every: &str| {
-            Policy::parse(&format!(
-                "version: 1\nbuckets: {{backup: b-1}}\nmonitoring:\n  full_check_every: {every}\n  rules:\n    - {{name: r, namespace: N, metric: m, window: 10m, above: 1, severity: warning}}\n"
-            ))
-            .unwrap()
-        };
-        // Every 15 min (the default): failures over 15 min, the 10-min rule read over 15
-        let d = p("15m");
-        assert_eq!(failures_read_back(&d), Duration::minutes(15));
+        let p = Policy::parse(
+            "version: 1\nbuckets: {backup: b-1}\nmonitoring:\n  rules:\n    - {name: r, namespace: N, metric: m, window: 10m, above: 1, severity: warning}\n",
+        )
+        .unwrap();
+        let rule = &p.monitoring.rules[0];
+        let now = DateTime::from_timestamp(1_795_219_200, 0).unwrap();
+        let every = Duration::minutes(15);
+        let ago = |m: i64| Some(now - Duration::minutes(m));
+        // The full check 15 min after the last: failures and the 10-min rule over 15 min
+        let since = since_full_check(ago(15), now, every);
+        assert_eq!(since, Duration::minutes(15));
+        assert_eq!(failures_read_back(since), Duration::minutes(15));
+        assert_eq!(rule_read_back(rule, since), Duration::minutes(15));
+        // A schedule of 10 minutes: the full check comes 20 min after the last, and reads 20
+        let since = since_full_check(ago(20), now, every);
+        assert_eq!(rule_read_back(rule, since), Duration::minutes(20));
+        // The first run, or a clock set back: full_check_every; after two days: 3 hours
+        assert_eq!(since_full_check(None, now, every), every);
+        assert_eq!(since_full_check(ago(-30), now, every), every);
         assert_eq!(
-            rule_read_back(&d, &d.monitoring.rules[0]),
-            Duration::minutes(15)
+            since_full_check(ago(2 * 24 * 60), now, every),
+            Duration::hours(3)
         );
-        // Hourly: both reach back the hour; every run full (1m): the rule's own window
-        let h = p("1h");
-        assert_eq!(failures_read_back(&h), Duration::hours(1));
-        assert_eq!(
-            rule_read_back(&h, &h.monitoring.rules[0]),
-            Duration::hours(1)
-        );
-        let m = p("1m");
-        assert_eq!(failures_read_back(&m), Duration::minutes(RECENT));
-        assert_eq!(
-            rule_read_back(&m, &m.monitoring.rules[0]),
-            Duration::minutes(10)
-        );
+        // Every run full (1m): the rule's own window, 15 min of failures
+        let since = since_full_check(ago(1), now, Duration::minutes(1));
+        assert_eq!(failures_read_back(since), Duration::minutes(RECENT));
+        assert_eq!(rule_read_back(rule, since), Duration::minutes(10));
     }
 
     #[test]
