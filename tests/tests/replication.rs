@@ -1299,3 +1299,38 @@ async fn per_component_metrics_can_be_turned_off_without_changing_the_checks() {
     assert!(r.measurements.iter().any(|m| m.name == "ChecksOk"));
     assert_eq!(checks(&r).len(), ALL_CHECKS.len());
 }
+
+#[tokio::test]
+async fn an_artifact_set_over_the_canary_prefix_never_takes_a_canary_for_a_backup() {
+    // Given an artifact set declared over the whole backups/ prefix, where the canaries live
+    let f = fixture_with(|p| {
+        // (the policy's buckets are substituted already: take the Kafka archives' one)
+        let at = p.find("name: kafka-archives\n      bucket: ").unwrap();
+        let rest = &p[at..];
+        let line = rest.lines().nth(1).unwrap().trim().to_string();
+        let bucket = line.trim_start_matches("bucket: ").to_string();
+        p.replacen(
+            "  artifacts:\n",
+            &format!("  artifacts:\n    - {{name: all-backups, bucket: {bucket}, prefix: backups/, every: 1h}}\n"),
+            1,
+        )
+    })
+    .await;
+    healthy(&f).await;
+    let t0 = Utc::now();
+    evaluate(&f, json!({"action": "check"}), "req-1", t0).await;
+    assert!(!keys(&f, PRIMARY, &f.world.backup_bucket, CANARY_PREFIX)
+        .await
+        .is_empty());
+
+    // When checked again, a fresh canary in the prefix
+    let r = evaluate(&f, json!({"action": "check"}), "req-2", t0).await;
+
+    // Then the set's newest object is not a canary
+    let set = &checks(&r)["artifacts/all-backups"];
+    assert!(
+        !set.detail.contains("lifeboat-canary"),
+        "{}",
+        set.sentence()
+    );
+}

@@ -218,7 +218,29 @@ pub async fn observe(
         .iter()
         .filter(|a| scope == Scope::Full && wanted(&a.name))
     {
-        let newest = newest_object(c.s3_in(a.region.as_deref()), &a.bucket, &a.prefix).await;
+        // Canaries are not backups: a set whose prefix covers a pair's canary prefix (on
+        // either side) must not take the newest canary for its newest dump.
+        let canaries: Vec<String> = policy
+            .monitoring
+            .replication
+            .iter()
+            .flat_map(|p| {
+                let prefix = p.canary_prefix();
+                [
+                    (p.source.bucket.as_str(), prefix.clone()),
+                    (p.replica.bucket.as_str(), replica_key(p, &prefix)),
+                ]
+            })
+            .filter(|(b, _)| *b == a.bucket)
+            .map(|(_, prefix)| prefix)
+            .collect();
+        let newest = newest_object(
+            c.s3_in(a.region.as_deref()),
+            &a.bucket,
+            &a.prefix,
+            &canaries,
+        )
+        .await;
         obs.artifacts.insert(a.name.clone(), ArtifactObs { newest });
     }
     if policy.components.iter().any(|c| c.verify.is_some()) {
@@ -375,6 +397,7 @@ async fn newest_object(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     prefix: &str,
+    skip: &[String],
 ) -> Result<Option<(String, DateTime<Utc>, i64)>, String> {
     let mut newest: Option<(String, DateTime<Utc>, i64)> = None;
     let mut pages = s3
@@ -389,8 +412,8 @@ async fn newest_object(
             let (Some(k), Some(t)) = (o.key(), lifeboat_shared::aws_time(o.last_modified())) else {
                 continue;
             };
-            if k.ends_with('/') {
-                continue; // a folder marker
+            if k.ends_with('/') || skip.iter().any(|s| k.starts_with(s.as_str())) {
+                continue; // a folder marker, a canary
             }
             if newest.as_ref().is_none_or(|(_, n, _)| t > *n) {
                 newest = Some((k.to_string(), t, o.size().unwrap_or(0)));
