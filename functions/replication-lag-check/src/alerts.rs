@@ -112,9 +112,29 @@ pub fn diff(
                 continue;
             }
         }
+        // A check seen for the first time without data (a listing that failed names its
+        // component instead of its resources) is held like a known one that lost its data.
+        if old.is_none() && !first && c.state == State::NoData {
+            next.checks.insert(
+                c.id.clone(),
+                StoredCheck {
+                    state: State::NoData,
+                    since: now,
+                    alerted_at: None,
+                    detail: c.detail.clone(),
+                    no_data_since: Some(now),
+                },
+            );
+            held.push(c.id.clone());
+            continue;
+        }
         let (why, since) = match old {
             None if first || c.state != State::Ok => (Some(Why::Changed), now),
             None => (None, now),
+            // Back to OK from a state never emailed (a held NO DATA): nothing to take back.
+            Some(o) if c.state == State::Ok && o.state != State::Ok && o.alerted_at.is_none() => {
+                (None, now)
+            }
             Some(o) if o.state != c.state => (
                 Some(if c.state == State::Ok {
                     Why::Recovered
@@ -348,6 +368,59 @@ mod tests {
         let (s2, ch, _) = diff(&s, &[check(State::Ok, "1 h")], t(5), every, "r1");
         assert!(ch.is_empty());
         assert_eq!(s2.checks["canary/backups-crr"].state, State::Critical);
+    }
+
+    #[test]
+    fn a_new_check_without_data_is_held_and_recovers_silently_if_never_emailed() {
+        let every = Duration::hours(4);
+        let other = |state| {
+            Check::new(
+                "backup-age",
+                "catalog catalog-global",
+                "global replicas",
+                state,
+                "DescribeGlobalClusters: Throttling".into(),
+            )
+        };
+        // Given a baseline
+        let (s, _, _) = diff(
+            &Stored::default(),
+            &[check(State::Ok, "1 h")],
+            t(0),
+            every,
+            "r0",
+        );
+        // When a read fails and a check appears for the first time with no data
+        let (s, ch, held) = diff(
+            &s,
+            &[check(State::Ok, "1 h"), other(State::NoData)],
+            t(5),
+            every,
+            "r1",
+        );
+        // Then it is held, not emailed
+        assert!(ch.is_empty(), "{ch:?}");
+        assert_eq!(held.len(), 1);
+        // And when the read works again it goes quietly (never emailed, nothing to take back)
+        let (s2, ch, _) = diff(
+            &s,
+            &[check(State::Ok, "1 h"), other(State::Ok)],
+            t(10),
+            every,
+            "r2",
+        );
+        assert!(ch.is_empty(), "{ch:?}");
+        assert_eq!(s2.checks[&other(State::Ok).id].state, State::Ok);
+        // But no data that lasts is emailed after the reminder interval
+        let (_, ch, _) = diff(
+            &s,
+            &[check(State::Ok, "1 h"), other(State::NoData)],
+            t(5) + every,
+            every,
+            "r3",
+        );
+        assert_eq!(ch.len(), 1, "{ch:?}");
+        assert_eq!(ch[0].check.state, State::NoData);
     }
 
     #[test]

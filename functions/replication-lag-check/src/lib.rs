@@ -331,7 +331,13 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
     report::fill(&mut report, &ev.checks, &changes, &held, first);
     match scope {
         // A focused check (an alarm's, `only`) is not the full check of everything.
-        Scope::Full if only.is_empty() => next.full_check_at = Some(inv.now),
+        Scope::Full if only.is_empty() => {
+            next.full_check_at = Some(inv.now);
+            // What a full check of everything no longer produces is gone (a resource removed,
+            // a component renamed, a listing's stand-in NO DATA once the listing is back).
+            next.checks
+                .retain(|id, _| ev.checks.iter().any(|c| &c.id == id));
+        }
         Scope::Full => {}
         Scope::Lag => report::lag_check(&mut report, &next, &ev.checks, policy),
     }
