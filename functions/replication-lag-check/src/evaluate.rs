@@ -37,26 +37,28 @@ impl Evaluation {
 /// appear in its name. Empty: the alarm names none of them, and the whole check runs.
 pub fn focus(policy: &Policy, alarm_name: &str) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    let mut consider = |n: &str| {
-        if !n.is_empty() && alarm_name.contains(n) && !names.iter().any(|x| x == n) {
-            names.push(n.to_string());
+    // `name` is checked when the alarm mentions `seen` (its own name, or a resource of it)
+    let mut consider = |seen: &str, name: &str| {
+        if !seen.is_empty() && alarm_name.contains(seen) && !names.iter().any(|x| x == name) {
+            names.push(name.to_string());
         }
     };
     for c in &policy.components {
-        consider(&c.name);
+        consider(&c.name, &c.name);
         for id in &c.ids {
-            consider(id);
+            consider(id, id);
         }
     }
     for p in &policy.monitoring.replication {
-        consider(&p.name);
-        consider(&p.source.bucket);
+        consider(&p.name, &p.name);
+        // An alarm on the bucket's replication metrics focuses on its pair (what `only` knows)
+        consider(&p.source.bucket, &p.name);
     }
     for a in &policy.monitoring.artifacts {
-        consider(&a.name);
+        consider(&a.name, &a.name);
     }
     for r in &policy.monitoring.rules {
-        consider(&r.name);
+        consider(&r.name, &r.name);
     }
     names
 }
@@ -182,7 +184,15 @@ pub fn evaluate(
         ));
     }
     for s in &obs.sources {
-        source_checks(policy, s, now, &mut ev);
+        // A component with several sources (several ids, or tags matching several resources)
+        // names each one, so that each has its own check.
+        let several = obs
+            .sources
+            .iter()
+            .filter(|o| o.component == s.component)
+            .count()
+            > 1;
+        source_checks(policy, s, several, now, &mut ev);
     }
     verified_checks(policy, obs, now, &mut ev);
     for a in &policy.monitoring.artifacts {
@@ -890,7 +900,13 @@ pub fn promised_window(r: &Retention) -> Duration {
     .unwrap_or_default()
 }
 
-fn source_checks(policy: &Policy, s: &SourceObs, now: DateTime<Utc>, ev: &mut Evaluation) {
+fn source_checks(
+    policy: &Policy,
+    s: &SourceObs,
+    several: bool,
+    now: DateTime<Utc>,
+    ev: &mut Evaluation,
+) {
     let settings = policy.settings_by_name(&s.component);
     let rpo: Span = policy
         .components
@@ -898,10 +914,11 @@ fn source_checks(policy: &Policy, s: &SourceObs, now: DateTime<Utc>, ev: &mut Ev
         .find(|c| c.name == s.component)
         .and_then(|c| c.rpo)
         .unwrap_or(settings.rpo);
-    let subject = if policy
-        .components
-        .iter()
-        .any(|c| c.name == s.component && c.ids.len() > 1)
+    let subject = if several
+        || policy
+            .components
+            .iter()
+            .any(|c| c.name == s.component && c.ids.len() > 1)
     {
         format!("{} {}", s.component, s.id)
     } else {

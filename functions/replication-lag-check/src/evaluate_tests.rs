@@ -431,6 +431,11 @@ fn an_alarm_focuses_the_check_on_what_it_names() {
     );
     assert_eq!(focus(&p, "backups-crr-latency"), vec!["backups-crr"]);
     assert!(focus(&p, "unrelated-alarm").is_empty());
+    // An alarm on the source bucket's replication metrics checks its pair
+    assert_eq!(
+        focus(&p, "lifeboat-backups-primary-ReplicationLatency"),
+        vec!["backups-crr"]
+    );
 }
 
 #[test]
@@ -990,4 +995,28 @@ fn the_backlog_explains_a_high_or_silent_latency_and_a_failed_backlog_read_is_sa
     let (s, d) = state_of(&checks, "replication-latency/backups-crr");
     assert_eq!(s, State::NoData);
     assert!(d.ends_with("; 42 operations pending"), "{d}");
+}
+
+#[test]
+fn a_component_whose_tags_select_several_resources_has_a_check_for_each() {
+    // Given catalog (selected by tags in a real policy) matching two clusters, one fresh, one
+    // stale
+    let mut fresh = source("catalog", ResourceKind::AuroraCluster, "catalog-a", vec![]);
+    fresh.latest_restorable = Some(t(NOW) - Duration::minutes(2));
+    let mut stale = source("catalog", ResourceKind::AuroraCluster, "catalog-b", vec![]);
+    stale.latest_restorable = Some(t(NOW) - Duration::hours(30));
+    let checks = run(&Observations {
+        sources: vec![fresh, stale],
+        ..Default::default()
+    });
+    // Then each has its own backup-age check (not one id written twice, flapping every run)
+    assert_eq!(
+        state_of(&checks, "backup-age/catalog catalog-a").0,
+        State::Ok
+    );
+    assert_eq!(
+        state_of(&checks, "backup-age/catalog catalog-b").0,
+        State::Critical
+    );
+    assert!(!checks.iter().any(|c| c.id == "backup-age/catalog"));
 }

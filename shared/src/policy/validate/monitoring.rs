@@ -184,6 +184,39 @@ fn validate_rule(at: &str, r: &MetricRule) -> Result<()> {
             ),
         ));
     }
+    // CloudWatch refuses the whole GetMetricData request for one bad dimension: every series
+    // of the region would read as no data. Named here instead.
+    for (name, value) in &r.dimensions {
+        if name.is_empty() || name.len() > 255 {
+            return Err(Error::policy(
+                format!("{at}.dimensions"),
+                format!(
+                    "dimension names of 1 to 255 characters, got {}",
+                    excerpt_str(name)
+                ),
+            ));
+        }
+        if value.is_empty() || value.len() > 1024 {
+            return Err(Error::policy(
+                format!("{at}.dimensions.{name}"),
+                format!(
+                    "a value of 1 to 1024 characters, got {}",
+                    excerpt_str(value)
+                ),
+            ));
+        }
+    }
+    for (field, metric) in [("metric", Some(&r.metric)), ("of", r.of.as_ref())] {
+        if let Some(m) = metric.filter(|m| m.is_empty() || m.len() > 255) {
+            return Err(Error::policy(
+                format!("{at}.{field}"),
+                format!(
+                    "a metric name of 1 to 255 characters, got {}",
+                    excerpt_str(m)
+                ),
+            ));
+        }
+    }
     at_least(&format!("{at}.window"), r.window, Span::minutes(1))?;
     if r.window > Span::days(1) {
         return Err(Error::policy(
@@ -313,6 +346,10 @@ mod tests {
                 "monitoring.replication[0].replica.region",
             ),
             (format!("{BASE}  reminder_every: 1m\n"), "monitoring.reminder_every: at least 5m"),
+            (
+                format!("{BASE}  rules:\n    - {{name: r, namespace: N, metric: m, dimensions: {{Service: ''}}, window: 10m, above: 1, severity: warning}}\n"),
+                "monitoring.rules[0].dimensions.Service: a value of 1 to 1024 characters",
+            ),
             (format!("{BASE}  full_check_every: 30s\n"), "monitoring.full_check_every: at least 1m"),
             (format!("{BASE}  full_check_every: 2d\n"), "monitoring.full_check_every: at most 1d"),
             (format!("{BASE}  replica_lag: {{warning: 10m, critical: 5m}}\n"), "monitoring.replica_lag.critical"),
