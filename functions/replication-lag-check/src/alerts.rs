@@ -24,6 +24,26 @@ pub struct Stored {
     pub full_check_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub checks: BTreeMap<String, StoredCheck>,
+    /// Per pair, the canaries not yet seen in the replica: (replica key, written, the last time
+    /// a run looked and did not find it). Lag checks look for them (HEAD), so that an arrival
+    /// is known within one schedule period.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub canaries_pending: BTreeMap<String, Vec<PendingCanary>>,
+    /// When a run first saw each canary in the replica (by replica key). S3 gives a replica the
+    /// source object's time, so its LastModified cannot tell when it arrived: this does.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub canaries_seen: BTreeMap<String, DateTime<Utc>>,
+}
+
+/// A canary written and not yet seen in its replica.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingCanary {
+    /// Its key in the replica bucket.
+    pub key: String,
+    pub written: DateTime<Utc>,
+    /// The last time a run looked for it there and did not find it.
+    #[serde(default)]
+    pub looked: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -81,6 +81,11 @@ pub fn canary_time(prefix: &str, key: &str) -> Option<DateTime<Utc>> {
 pub struct CanaryView {
     /// The newest canary that arrived: (key, written, arrived).
     pub newest_arrived: Option<(String, DateTime<Utc>, DateTime<Utc>)>,
+    /// Its arrival is when a run first saw it (at most that; S3 gives replicas the source's
+    /// time), not a time the replica carries; then `arrived_after` is the last time a run
+    /// looked and did not find it (at least that), if one did.
+    pub arrival_seen: bool,
+    pub arrived_after: Option<DateTime<Utc>>,
     /// Canaries written after it that have not arrived: (key, written).
     pub pending: Vec<(String, DateTime<Utc>)>,
     /// Canaries written before it that never arrived (replication lost them).
@@ -93,24 +98,53 @@ pub fn canary_view(
     p: &ReplicationPair,
     source: &[(String, DateTime<Utc>)],
     replica: &[(String, DateTime<Utc>)],
+    obs: &Observations,
+    now: DateTime<Utc>,
 ) -> CanaryView {
+    let seen = &obs.canaries_seen;
     let prefix = p.canary_prefix();
     let arrived_at: BTreeMap<String, DateTime<Utc>> =
         replica.iter().map(|(k, t)| (k.clone(), *t)).collect();
+    // S3 keeps the source object's time on a replica: unless the replica's time is later than
+    // the source object's (a store that stamps arrival), arrival is when a run first saw it.
+    let source_time: BTreeMap<&str, DateTime<Utc>> =
+        source.iter().map(|(k, t)| (k.as_str(), *t)).collect();
+    let arrival = |key: &str, rk: &str, written: DateTime<Utc>, listed: DateTime<Utc>| {
+        let put = source_time.get(key).copied().unwrap_or(written);
+        if listed > put + Duration::seconds(1) {
+            (listed, false)
+        } else {
+            (seen.get(rk).copied().unwrap_or(now).max(written), true)
+        }
+    };
     let mut written: Vec<(String, DateTime<Utc>)> = source
         .iter()
         .filter_map(|(k, _)| canary_time(&prefix, k).map(|t| (k.clone(), t)))
         .collect();
     written.sort_by_key(|(_, t)| *t);
-    let mut arrived: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = written
+    // (key, written, (arrived, from a run's sighting))
+    type Arrived = (String, DateTime<Utc>, (DateTime<Utc>, bool));
+    let mut arrived: Vec<Arrived> = written
         .iter()
         .filter_map(|(k, w)| {
+            let rk = crate::inventory::replica_key(p, k);
             arrived_at
-                .get(&crate::inventory::replica_key(p, k))
-                .map(|a| (k.clone(), *w, *a))
+                .get(&rk)
+                .map(|listed| (k.clone(), *w, arrival(k, &rk, *w, *listed)))
         })
         .collect();
-    let newest_arrived = arrived.pop();
+    let (newest_arrived, arrival_seen) = match arrived.pop() {
+        Some((k, w, (a, seen))) => (Some((k, w, a)), seen),
+        None => (None, false),
+    };
+    let arrived_after = newest_arrived
+        .as_ref()
+        .filter(|_| arrival_seen)
+        .and_then(|(k, _, _)| {
+            obs.canaries_looked
+                .get(&crate::inventory::replica_key(p, k))
+                .copied()
+        });
     let cut = newest_arrived.as_ref().map(|(_, w, _)| *w);
     let not_arrived = written
         .iter()
@@ -120,6 +154,8 @@ pub fn canary_view(
         .partition(|(_, w)| cut.is_some_and(|c| *w < c));
     CanaryView {
         newest_arrived,
+        arrival_seen,
+        arrived_after,
         pending,
         lost,
         spent: arrived.into_iter().map(|(k, _, _)| k).collect(),
@@ -153,7 +189,7 @@ pub fn evaluate(
     };
     for p in &policy.monitoring.replication {
         if let Some(o) = obs.pairs.get(&p.name) {
-            pair_checks(obs.since_full, p, o, &series, fetched, now, &mut ev);
+            pair_checks(obs, p, o, &series, fetched, now, &mut ev);
         }
     }
     for r in &obs.replicas {
@@ -352,7 +388,7 @@ pub fn worst_window(
 }
 
 fn pair_checks(
-    since_full: Duration,
+    obs: &Observations,
     p: &ReplicationPair,
     o: &PairObs,
     series: &dyn Fn(&Purpose) -> Option<Vec<f64>>,
@@ -529,7 +565,7 @@ fn pair_checks(
                     if f > 0.0 { State::Warning } else { State::Ok },
                     format!(
                         "{f:.0} operations failed to replicate in the last {}",
-                        human(crate::metrics::failures_read_back(since_full))
+                        human(crate::metrics::failures_read_back(obs.since_full))
                     ),
                 ));
             }
@@ -538,7 +574,7 @@ fn pair_checks(
     }
     // The canary (full checks).
     if let (true, Some(f)) = (p.canary.enabled, &o.full) {
-        let c = canary_check(p, f, now, ev);
+        let c = canary_check(p, f, obs, now, ev);
         ev.checks.push(c);
     }
 }
@@ -597,6 +633,7 @@ fn buckets_check(p: &ReplicationPair, f: &PairFull) -> Check {
 fn canary_check(
     p: &ReplicationPair,
     o: &PairFull,
+    obs: &Observations,
     now: DateTime<Utc>,
     ev: &mut Evaluation,
 ) -> Check {
@@ -607,7 +644,7 @@ fn canary_check(
             return check(State::NoData, format!("canaries could not be listed ({e})"))
         }
     };
-    let v = canary_view(p, src, dst);
+    let v = canary_view(p, src, dst, obs, now);
     let mut state = State::Ok;
     let mut detail = Vec::new();
     match &v.newest_arrived {
@@ -619,12 +656,34 @@ fn canary_check(
                 "Seconds",
                 ("Pair", &p.name),
             );
-            state = against_levels(took, &p.latency);
-            detail.push(format!(
-                "the last canary arrived in {} (written {})",
-                human(took),
-                w.format("%H:%M UTC")
-            ));
+            // Seen by a run: it arrived at most `took` after it was written, and at least when
+            // a run last looked and did not find it. Only that lower bound can make it late.
+            let at_least = v
+                .arrived_after
+                .map(|l| (l - *w).max(Duration::zero()))
+                .unwrap_or_else(Duration::zero);
+            state = against_levels(if v.arrival_seen { at_least } else { took }, &p.latency);
+            detail.push(if v.arrival_seen && took - at_least > Duration::minutes(6) {
+                format!(
+                    "the last canary arrived between {} and {} after it was written ({}; no run looked in between)",
+                    human(at_least),
+                    human(took),
+                    w.format("%H:%M UTC")
+                )
+            } else if v.arrival_seen {
+                format!(
+                    "the last canary arrived within {} (written {}, first seen in the replica {})",
+                    human(took),
+                    w.format("%H:%M UTC"),
+                    a.format("%H:%M UTC")
+                )
+            } else {
+                format!(
+                    "the last canary arrived in {} (written {})",
+                    human(took),
+                    w.format("%H:%M UTC")
+                )
+            });
         }
         None if v.pending.is_empty() => {
             return check(

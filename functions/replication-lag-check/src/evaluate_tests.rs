@@ -301,6 +301,8 @@ fn canary_arrived_late_and_missing() {
             (canary(20, "r1").0, t(NOW) - Duration::minutes(19)),
             (canary(10, "r2").0, t(NOW) - Duration::minutes(9)),
         ],
+        &Observations::default(),
+        t(NOW),
     );
     assert_eq!(v.lost.len(), 1);
     assert_eq!(v.spent, vec![canary(20, "r1").0]);
@@ -1019,4 +1021,61 @@ fn a_component_whose_tags_select_several_resources_has_a_check_for_each() {
         State::Critical
     );
     assert!(!checks.iter().any(|c| c.id == "backup-age/catalog"));
+}
+
+#[test]
+fn a_replica_with_the_source_time_arrived_when_a_run_first_saw_it() {
+    let p = policy();
+    let pair = &p.monitoring.replication[0];
+    let (key, written) = canary(20, "r1");
+    let rk = crate::inventory::replica_key(pair, &key);
+    let source = vec![(key.clone(), written)];
+    // Given the replica as S3 lists it: with the source object's time, not its arrival
+    let replica = vec![(rk.clone(), written)];
+    let history = |seen: Option<i64>, looked: Option<i64>| Observations {
+        canaries_seen: seen
+            .map(|m| (rk.clone(), written + Duration::minutes(m)))
+            .into_iter()
+            .collect(),
+        canaries_looked: looked
+            .map(|m| (rk.clone(), written + Duration::minutes(m)))
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    };
+    // When a lag check first saw it 5 minutes after it was written
+    let v = canary_view(pair, &source, &replica, &history(Some(5), None), t(NOW));
+    // Then it arrived within 5 minutes, said as a bound
+    let (_, w, a) = v.newest_arrived.clone().unwrap();
+    assert_eq!(a - w, Duration::minutes(5));
+    assert!(v.arrival_seen);
+    // And seen for the first time by this run, it arrived by now, after the last look
+    let v = canary_view(pair, &source, &replica, &history(None, Some(10)), t(NOW));
+    let (_, w, a) = v.newest_arrived.unwrap();
+    assert_eq!(a - w, Duration::minutes(20));
+    assert_eq!(v.arrived_after, Some(written + Duration::minutes(10)));
+    // A store that stamps arrival on the replica (later than the source object) is believed
+    let stamped = vec![(rk.clone(), written + Duration::seconds(40))];
+    let v = canary_view(pair, &source, &stamped, &history(None, None), t(NOW));
+    let (_, w, a) = v.newest_arrived.unwrap();
+    assert_eq!((a - w, v.arrival_seen), (Duration::seconds(40), false));
+    // The check: late only by what the runs saw. Not looked for in 20 minutes (the first look
+    // found it): OK, "between"; looked for at 16 minutes and not there: a warning (above 15)
+    let obs = |h: Observations| Observations {
+        pairs: [(pair.name.clone(), pair_obs(source.clone(), replica.clone()))]
+            .into_iter()
+            .collect(),
+        ..h
+    };
+    let (s, d) = state_of(&run(&obs(history(None, None))), "canary/backups-crr");
+    assert_eq!(s, State::Ok, "{d}");
+    assert!(
+        d.starts_with("the last canary arrived between 0 s and 20 min"),
+        "{d}"
+    );
+    let (s, d) = state_of(&run(&obs(history(None, Some(16)))), "canary/backups-crr");
+    assert_eq!(s, State::Warning, "{d}");
+    let (s, d) = state_of(&run(&obs(history(Some(5), Some(0)))), "canary/backups-crr");
+    assert_eq!(s, State::Ok, "{d}");
+    assert!(d.starts_with("the last canary arrived within 5 min"), "{d}");
 }

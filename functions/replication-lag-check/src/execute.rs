@@ -111,6 +111,18 @@ pub async fn clean_canaries(
     Some(a)
 }
 
+/// Whether a canary is in the replica now (a HEAD; a failed one counts as not yet: the next run
+/// looks again).
+pub async fn in_replica(c: &Clients, p: &ReplicationPair, replica_key: &str) -> bool {
+    c.s3_in(p.replica.region.as_deref())
+        .head_object()
+        .bucket(&p.replica.bucket)
+        .key(replica_key)
+        .send()
+        .await
+        .is_ok()
+}
+
 /// The stored states (empty on the first run).
 pub async fn load_state(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Journal<Stored>> {
     Ok(Journal::load(s3, bucket, STATE_KEY)

@@ -166,6 +166,10 @@ pub struct ArtifactObs {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Observations {
     pub scope: Scope,
+    /// When earlier runs first saw each canary in its replica (replica key → time).
+    pub canaries_seen: BTreeMap<String, DateTime<Utc>>,
+    /// The last time a run looked for a canary in its replica and did not find it.
+    pub canaries_looked: BTreeMap<String, DateTime<Utc>>,
     /// The time since the last full check (see [`crate::metrics::since_full_check`]): what the
     /// lag checks did not read is read back that far.
     pub since_full: chrono::Duration,
