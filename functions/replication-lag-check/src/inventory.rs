@@ -2,7 +2,7 @@
 //! its answer would have been (`Err` with the AWS error), never as an empty answer: the checks
 //! turn it into "could not read" (no data), not into "nothing there".
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use chrono::{DateTime, Utc};
@@ -468,35 +468,17 @@ async fn observe_sources(
     wanted: &dyn Fn(&str) -> bool,
     obs: &mut Observations,
 ) {
-    let kinds: BTreeSet<ResourceKind> = policy.components.iter().map(|c| c.kind).collect();
+    // Every kind is listed (free calls), as snapshot-export does: a resource carrying the opt-in
+    // tag is backed up, and so checked, even when no component names its kind.
     let (instances, clusters, groups) = tokio::join!(
+        async { Some(rds::instances(&c.rds).await.map_err(text)) },
+        async { Some(rds::clusters(&c.rds).await.map_err(text)) },
         async {
-            // (Aurora clusters need them too: their readers are instances)
-            if kinds.contains(&ResourceKind::RdsInstance)
-                || kinds.contains(&ResourceKind::AuroraCluster)
-            {
-                Some(rds::instances(&c.rds).await.map_err(text))
-            } else {
-                None
-            }
-        },
-        async {
-            if kinds.contains(&ResourceKind::AuroraCluster) {
-                Some(rds::clusters(&c.rds).await.map_err(text))
-            } else {
-                None
-            }
-        },
-        async {
-            if kinds.contains(&ResourceKind::Elasticache) {
-                Some(
-                    elasticache::replication_groups(&c.elasticache)
-                        .await
-                        .map_err(text),
-                )
-            } else {
-                None
-            }
+            Some(
+                elasticache::replication_groups(&c.elasticache)
+                    .await
+                    .map_err(text),
+            )
         },
     );
     // The DR region's instances, for cross-region read replicas.
@@ -520,6 +502,18 @@ async fn observe_sources(
                     .entry(comp.name.clone())
                     .or_insert_with(|| e.to_string());
             }
+        }
+        // Resources the opt-in tag selects are components too: their absence is said as well.
+        let opted = format!(
+            "{} tagged {}={}",
+            kind.as_str(),
+            policy.opt_in_tag.key,
+            policy.opt_in_tag.value
+        );
+        if wanted(&opted) {
+            obs.unread_components
+                .entry(opted)
+                .or_insert_with(|| e.to_string());
         }
     };
     let all_instances: &[DbInstance] = match &instances {
@@ -603,13 +597,14 @@ async fn observe_sources(
     }
     match &groups {
         Some(Ok(list)) => {
-            // Tags only matter for components that select by tag (one read per group then).
-            let by_tag = policy
-                .components
-                .iter()
-                .any(|c| c.kind == ResourceKind::Elasticache && !c.tags.is_empty());
             for g in list {
-                let tags = if by_tag && !g.arn.is_empty() {
+                // Tags only matter when no component names the group by id (a tag-selected
+                // component, the opt-in tag): one read per group then.
+                let named = policy
+                    .components
+                    .iter()
+                    .any(|c| c.kind == ResourceKind::Elasticache && c.ids.contains(&g.id));
+                let tags = if !named && !g.arn.is_empty() {
                     match elasticache::tags(&c.elasticache, &g.arn).await {
                         Ok(t) => t,
                         Err(e) => {

@@ -49,14 +49,27 @@ fn clients(rds: &[&Rule], ec: &[&Rule], ec_dr: &[&Rule], backup: &[&Rule]) -> Cl
     let no_instances = mock!(aws_sdk_rds::Client::describe_db_instances).then_output(|| {
         rds_op::describe_db_instances::DescribeDbInstancesOutput::builder().build()
     });
+    let no_clusters = mock!(aws_sdk_rds::Client::describe_db_clusters)
+        .then_output(|| rds_op::describe_db_clusters::DescribeDbClustersOutput::builder().build());
+    let no_groups =
+        mock!(aws_sdk_elasticache::Client::describe_replication_groups).then_output(|| {
+            ec_op::describe_replication_groups::DescribeReplicationGroupsOutput::builder().build()
+        });
+    let no_tags = mock!(aws_sdk_elasticache::Client::list_tags_for_resource).then_output(|| {
+        ec_op::list_tags_for_resource::ListTagsForResourceOutput::builder().build()
+    });
     let mut rds: Vec<&Rule> = rds.to_vec();
     rds.push(&no_instances);
+    rds.push(&no_clusters);
+    let mut ec: Vec<&Rule> = ec.to_vec();
+    ec.push(&no_groups);
+    ec.push(&no_tags);
     Clients {
         primary_region: "us-east-1".into(),
         dr_region: Some("us-west-2".into()),
         rds: mock_client!(aws_sdk_rds, RuleMode::MatchAny, &rds),
         rds_dr: None,
-        elasticache: mock_client!(aws_sdk_elasticache, RuleMode::MatchAny, ec),
+        elasticache: mock_client!(aws_sdk_elasticache, RuleMode::MatchAny, &ec),
         elasticache_dr: Some(mock_client!(aws_sdk_elasticache, RuleMode::MatchAny, ec_dr)),
         backup: mock_client!(aws_sdk_backup, RuleMode::MatchAny, backup),
         cloudwatch: BTreeMap::new(),
@@ -526,4 +539,41 @@ fn a_read_replica_is_looked_up_in_its_own_region_and_an_unread_one_is_no_data() 
     let checks = evaluate(&p, &obs, &q, &Fetched::default(), t("2026-11-21T12:00:00Z")).checks;
     assert_eq!(checks.len(), 1);
     assert_eq!(checks[0].state, State::NoData, "{}", checks[0].sentence());
+}
+
+#[tokio::test]
+async fn a_resource_with_the_opt_in_tag_is_checked_though_no_component_names_its_kind() {
+    // Given a policy naming only an RDS instance, and an Aurora cluster tagged for Lifeboat
+    let clusters = mock!(aws_sdk_rds::Client::describe_db_clusters).then_output(|| {
+        rds_op::describe_db_clusters::DescribeDbClustersOutput::builder()
+            .db_clusters(
+                rds_t::DbCluster::builder()
+                    .db_cluster_identifier("ledger")
+                    .db_cluster_arn("arn:aws:rds:us-east-1:123456789012:cluster:ledger")
+                    .engine("aurora-postgresql")
+                    .status("available")
+                    .tag_list(
+                        rds_t::Tag::builder()
+                            .key("lifeboat:backup")
+                            .value("true")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let snaps = no_cluster_snapshots();
+    let points = no_recovery_points();
+    let c = clients(&[&clusters, &snaps], &[], &[], &[&points]);
+    let p = policy("  - {name: orders-db, kind: rds-instance, ids: [orders], rpo: 24h}\n");
+    // When the sources are observed
+    let obs = observe_all(&c, &p).await;
+    // Then the cluster is a source of its own (named by its id, as snapshot-export names it)
+    assert!(
+        obs.sources
+            .iter()
+            .any(|s| s.component == "ledger" && s.id == "ledger"),
+        "{:?}",
+        obs.sources
+    );
 }
