@@ -72,6 +72,9 @@ mod tests {
 
     #[test]
     fn commands_alarms_and_their_errors() {
+        // (a metric rule's name has dots: `only` takes it)
+        let c = parse(&json!({"action": "check", "only": ["cert.s3.save.fail"]})).unwrap();
+        assert_eq!(c.only, vec!["cert.s3.save.fail"]);
         let c = parse(&json!({"action": "check", "only": ["orders-db"], "dry_run": true})).unwrap();
         assert!(c.dry_run && c.manual);
         assert_eq!(c.only, vec!["orders-db"]);

@@ -370,11 +370,14 @@ pub const ONLY_MAX_NAMES: usize = 100;
 pub const ONLY_MAX_LEN: usize = 63;
 
 /// Whether `name` could be a policy component or sweep name or an RDS/ElastiCache identifier:
-/// 1 to 63 ASCII letters, digits and hyphens.
+/// 1 to 63 ASCII letters, digits and hyphens — and the dots and underscores of metric rule
+/// names (`cert.s3.save.fail`).
 pub fn could_be_named(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= ONLY_MAX_LEN
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
 }
 
 fn got(v: Option<&Value>) -> &'static str {
@@ -482,7 +485,7 @@ fn parse_manual(obj: &Map<String, Value>) -> Result<Trigger> {
                 other => Err(Error::event(
                     format!("event.only[{i}]"),
                     format!(
-                        "a component name or resource id (1 to {ONLY_MAX_LEN} letters, digits and hyphens), got {}",
+                        "a component name or resource id, or a rule name (1 to {ONLY_MAX_LEN} letters, digits, hyphens, dots and underscores), got {}",
                         match other {
                             Value::String(s) if s.is_empty() => "an empty string".to_string(),
                             Value::String(s) => excerpt_str(s),
