@@ -9,7 +9,9 @@ use lifeboat_shared::policy::ReplicationPair;
 use lifeboat_shared::report::{Action, Outcome};
 use lifeboat_shared::Result;
 
-use crate::alerts::Stored;
+use std::collections::BTreeMap;
+
+use crate::alerts::{PendingCanary, Stored};
 use crate::evaluate::{canary_key, CanaryView};
 use crate::inventory::{replica_key, Clients};
 
@@ -111,16 +113,131 @@ pub async fn clean_canaries(
     Some(a)
 }
 
-/// Whether a canary is in the replica now (a HEAD; a failed one counts as not yet: the next run
-/// looks again).
-pub async fn in_replica(c: &Clients, p: &ReplicationPair, replica_key: &str) -> bool {
-    c.s3_in(p.replica.region.as_deref())
+/// Whether a canary is in the replica now (a HEAD): `None` when the HEAD failed otherwise than
+/// "not found" — nothing learnt, the next run looks again.
+async fn in_replica(c: &Clients, p: &ReplicationPair, replica_key: &str) -> Option<bool> {
+    match c
+        .s3_in(p.replica.region.as_deref())
         .head_object()
         .bucket(&p.replica.bucket)
         .key(replica_key)
         .send()
         .await
-        .is_ok()
+    {
+        Ok(_) => Some(true),
+        Err(e)
+            if lifeboat_shared::aws::errors::head_not_found(
+                &lifeboat_shared::error::aws_error_parts(&e).0,
+            ) =>
+        {
+            Some(false)
+        }
+        Err(_) => None,
+    }
+}
+
+/// What a full check listed of a pair's canaries: the evaluation's view of them, and the
+/// replica's canary keys with their times.
+pub type Listed<'a> = (&'a CanaryView, &'a [(String, DateTime<Utc>)]);
+
+/// The canaries' bookkeeping between runs (kept in the stored states): when each was first seen
+/// in its replica, and per pair the ones not seen yet. S3 gives a replica the source object's
+/// time, so a canary's arrival is when a run first sees it.
+pub struct CanaryBook {
+    pub seen: BTreeMap<String, DateTime<Utc>>,
+    pub pending: BTreeMap<String, Vec<PendingCanary>>,
+}
+
+impl CanaryBook {
+    pub fn from_stored(stored: &Stored) -> CanaryBook {
+        CanaryBook {
+            seen: stored.canaries_seen.clone(),
+            pending: stored.canaries_pending.clone(),
+        }
+    }
+
+    /// The last time a run looked for each pending canary and did not find it.
+    pub fn looked(&self) -> BTreeMap<String, DateTime<Utc>> {
+        self.pending
+            .values()
+            .flatten()
+            .filter_map(|c| c.looked.map(|t| (c.key.clone(), t)))
+            .collect()
+    }
+
+    /// A lag check looks for the pending canaries of `pairs` (a HEAD each, the newest three per
+    /// pair), so that an arrival is known within a schedule period.
+    pub async fn look<'a>(
+        &mut self,
+        c: &Clients,
+        pairs: impl Iterator<Item = &'a ReplicationPair>,
+        now: DateTime<Utc>,
+    ) {
+        for p in pairs {
+            let Some(pending) = self.pending.get_mut(&p.name) else {
+                continue;
+            };
+            for canary in pending.iter_mut().rev().take(3) {
+                if self.seen.contains_key(&canary.key) {
+                    continue;
+                }
+                match in_replica(c, p, &canary.key).await {
+                    Some(true) => {
+                        self.seen.insert(canary.key.clone(), now);
+                    }
+                    Some(false) | None => canary.looked = Some(now),
+                }
+            }
+        }
+    }
+
+    /// A full check of a pair: removes the canaries that served, records what its replica
+    /// listing shows (`view` is what the evaluation saw), writes this run's canary. The actions
+    /// for the report.
+    pub async fn full(
+        &mut self,
+        c: &Clients,
+        p: &ReplicationPair,
+        listed: Option<Listed<'_>>,
+        run_id: &str,
+        now: DateTime<Utc>,
+    ) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let mut pending = Vec::new();
+        if let Some((view, replica)) = listed {
+            actions.extend(clean_canaries(c, p, view, now).await);
+            // What is in the replica now is seen (from now on, if not before); what left it is
+            // forgotten; what has not arrived was looked for now (this run listed the replica).
+            let prefix = replica_key(p, &p.canary_prefix());
+            self.seen
+                .retain(|k, _| !k.starts_with(&prefix) || replica.iter().any(|(r, _)| r == k));
+            for (k, _) in replica {
+                self.seen.entry(k.clone()).or_insert(now);
+            }
+            pending.extend(view.pending.iter().map(|(k, w)| PendingCanary {
+                key: replica_key(p, k),
+                written: *w,
+                looked: Some(now),
+            }));
+        }
+        let wrote = write_canary(c, p, run_id, now).await;
+        if wrote.outcome == Outcome::Done {
+            pending.push(PendingCanary {
+                key: replica_key(p, &canary_key(&p.canary_prefix(), now, run_id)),
+                written: now,
+                looked: None,
+            });
+        }
+        self.pending.insert(p.name.clone(), pending);
+        actions.push(wrote);
+        actions
+    }
+
+    /// Into the next stored states.
+    pub fn store(self, next: &mut Stored) {
+        next.canaries_seen = self.seen;
+        next.canaries_pending = self.pending;
+    }
 }
 
 /// The stored states (empty on the first run).

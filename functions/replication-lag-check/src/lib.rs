@@ -272,38 +272,20 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
         scope,
     )
     .await;
-    // Canaries seen in their replica: a lag check looks for the ones still pending (a HEAD
-    // each, the newest three per pair), so that an arrival is known within a schedule period.
-    let mut seen = journal.state.canaries_seen.clone();
-    let mut canaries_pending = journal.state.canaries_pending.clone();
+    // Canaries: a lag check looks for the pending ones in their replicas.
+    let mut canaries = execute::CanaryBook::from_stored(&journal.state);
     if scope == Scope::Lag && !inv.dry_run {
-        for p in policy
-            .monitoring
-            .replication
-            .iter()
-            .filter(|p| p.canary.enabled && wanted(&p.name))
-        {
-            let Some(pending) = canaries_pending.get_mut(&p.name) else {
-                continue;
-            };
-            for c in pending.iter_mut().rev().take(3) {
-                if seen.contains_key(&c.key) {
-                    continue;
-                }
-                if execute::in_replica(&app.clients, p, &c.key).await {
-                    seen.insert(c.key.clone(), inv.now);
-                } else {
-                    c.looked = Some(inv.now);
-                }
-            }
-        }
+        let pairs = policy.monitoring.replication.iter();
+        canaries
+            .look(
+                &app.clients,
+                pairs.filter(|p| p.canary.enabled && wanted(&p.name)),
+                inv.now,
+            )
+            .await;
     }
-    obs.canaries_seen = seen.clone();
-    obs.canaries_looked = canaries_pending
-        .values()
-        .flatten()
-        .filter_map(|c| c.looked.map(|t| (c.key.clone(), t)))
-        .collect();
+    obs.canaries_seen = canaries.seen.clone();
+    obs.canaries_looked = canaries.looked();
     obs.since_full = metrics::since_full_check(
         journal.state.full_check_at,
         inv.now,
@@ -333,52 +315,23 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
         .monitoring
         .replication
         .iter()
-        .filter(|p| p.canary.enabled && scope == Scope::Full && wanted(&p.name))
+        .filter(|p| p.canary.enabled && scope == Scope::Full && !inv.dry_run && wanted(&p.name))
     {
-        if inv.dry_run {
-            continue;
-        }
-        let mut pending: Option<Vec<alerts::PendingCanary>> = None;
-        if let Some(o) = obs.pairs.get(&p.name) {
-            let Some(f) = &o.full else { continue };
-            if let (Ok(s), Ok(d)) = (&f.canaries_source, &f.canaries_replica) {
-                let view = evaluate::canary_view(p, s, d, &obs, inv.now);
-                if let Some(a) = execute::clean_canaries(&app.clients, p, &view, inv.now).await {
-                    report.actions.push(a);
-                }
-                // What is in the replica now is seen (from now on, if not before); what left
-                // it is forgotten; what has not arrived is looked for by the lag checks.
-                let here: Vec<&String> = d.iter().map(|(k, _)| k).collect();
-                let prefix = inventory::replica_key(p, &p.canary_prefix());
-                seen.retain(|k, _| !k.starts_with(&prefix) || here.contains(&k));
-                for k in here {
-                    seen.entry(k.clone()).or_insert(inv.now);
-                }
-                // (this run listed the replica: the ones not there were looked for now)
-                pending = Some(
-                    view.pending
-                        .iter()
-                        .map(|(k, w)| alerts::PendingCanary {
-                            key: inventory::replica_key(p, k),
-                            written: *w,
-                            looked: Some(inv.now),
-                        })
-                        .collect(),
-                );
-            }
-        }
-        let wrote = execute::write_canary(&app.clients, p, &inv.run_id, inv.now).await;
-        let mut pending = pending.unwrap_or_default();
-        if wrote.outcome == lifeboat_shared::report::Outcome::Done {
-            let key = evaluate::canary_key(&p.canary_prefix(), inv.now, &inv.run_id);
-            pending.push(alerts::PendingCanary {
-                key: inventory::replica_key(p, &key),
-                written: inv.now,
-                looked: None,
-            });
-        }
-        canaries_pending.insert(p.name.clone(), pending);
-        report.actions.push(wrote);
+        let full = obs.pairs.get(&p.name).and_then(|o| o.full.as_ref());
+        let listed = match full.map(|f| (&f.canaries_source, &f.canaries_replica)) {
+            Some((Ok(s), Ok(d))) => Some((evaluate::canary_view(p, s, d, &obs, inv.now), d)),
+            _ => None,
+        };
+        let actions = canaries
+            .full(
+                &app.clients,
+                p,
+                listed.as_ref().map(|(v, d)| (v, d.as_slice())),
+                &inv.run_id,
+                inv.now,
+            )
+            .await;
+        report.actions.extend(actions);
     }
     // The states: what changed since the last evaluation.
     let first = journal.state.checks.is_empty();
@@ -389,8 +342,7 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
         policy.monitoring.reminder_every.0,
         &inv.run_id,
     );
-    next.canaries_seen = seen;
-    next.canaries_pending = canaries_pending;
+    canaries.store(&mut next);
     report::fill(&mut report, &ev.checks, &changes, &held, first);
     match scope {
         // A focused check (an alarm's, `only`) is not the full check of everything.
