@@ -185,7 +185,9 @@ impl CanaryBook {
                     Some(true) => {
                         self.seen.insert(canary.key.clone(), now);
                     }
-                    Some(false) | None => canary.looked = Some(now),
+                    Some(false) => canary.looked = Some(now),
+                    // (a HEAD that failed is no evidence of absence: a canary would look late)
+                    None => {}
                 }
             }
         }
