@@ -13,6 +13,7 @@ pub mod journal;
 pub mod metrics;
 pub mod notify;
 pub mod policy;
+pub mod preflight;
 pub mod report;
 pub mod resumable;
 pub mod run;

@@ -48,6 +48,17 @@ const NOT_FOUND: &[&str] = &[
 /// write to the same key is in flight. Either way the object is not what the caller expected.
 const PRECONDITION_FAILED: &[&str] = &["PreconditionFailed", "ConditionalRequestConflict"];
 
+/// The caller's role lacks the action (every service's spelling; a HEAD reply has no body, so a
+/// 403 there has no code but its status). Preflight names the missing IAM action on these.
+const ACCESS_DENIED: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "AuthorizationError",
+    "UnauthorizedOperation",
+    "Forbidden",
+    "HTTP 403",
+];
+
 /// The resource is busy (a cluster still has members being deleted, a group is changing):
 /// try again on a later pass.
 const INVALID_STATE: &[&str] = &["InvalidDBClusterStateFault", "InvalidReplicationGroupState"];
@@ -79,6 +90,11 @@ pub fn precondition_failed(code: &str) -> bool {
 /// The resource cannot take this call in its current state: wait and try again.
 pub fn invalid_state(code: &str) -> bool {
     INVALID_STATE.contains(&code)
+}
+
+/// AWS refused the call for want of a permission.
+pub fn access_denied(code: &str) -> bool {
+    ACCESS_DENIED.contains(&code)
 }
 
 /// No error counts as done (plain writes such as PutObject and AddTagsToResource).
@@ -174,6 +190,7 @@ mod tests {
             .chain(NOT_FOUND)
             .chain(INVALID_STATE)
             .chain(PRECONDITION_FAILED)
+            .chain(ACCESS_DENIED)
             .copied()
             .collect();
         // Then no code counts under two rules, and an unknown code under none
@@ -183,17 +200,18 @@ mod tests {
                 not_found(code),
                 invalid_state(code),
                 precondition_failed(code),
+                access_denied(code),
             ];
             assert_eq!(rules.iter().filter(|r| **r).count(), 1, "{code}");
         }
         for other in [
             "Throttling",
             "InvalidDBInstanceState",
-            "AccessDenied",
             "HTTP 404",
             "HTTP 412",
             "",
         ] {
+            assert!(!access_denied(other));
             assert!(!already_exists(other) && !not_found(other) && !invalid_state(other));
             assert!(!precondition_failed(other));
             assert!(!never(other));
@@ -763,6 +781,21 @@ mod mocked_s3 {
         assert_eq!((g.as_str(), h.as_str()), ("NoSuchKey", "NotFound"));
         assert!(not_found(&g) && not_found(&h) && head_not_found(&h));
         assert!(!precondition_failed(&g) && !precondition_failed(&h));
+    }
+
+    #[tokio::test]
+    async fn a_403_reads_as_access_denied_with_or_without_a_body() {
+        // Given GetObject answered 403 AccessDenied, and HeadBucket a bare 403 (HEAD: no body)
+        let get = mock!(aws_sdk_s3::Client::get_object)
+            .then_http_response(reply(403, xml("AccessDenied")));
+        let head = mock!(aws_sdk_s3::Client::head_bucket).then_http_response(reply(403, ""));
+        let s3 = mock_client!(aws_sdk_s3, [&get, &head]);
+        // When each is sent
+        let g = code(&s3.get_object().bucket("b").key("k").send().await.unwrap_err());
+        let h = code(&s3.head_bucket().bucket("b").send().await.unwrap_err());
+        // Then both read as access denied, and neither as absent
+        assert!(access_denied(&g) && access_denied(&h), "{g} / {h}");
+        assert!(!head_not_found(&g) && !head_not_found(&h));
     }
 
     #[tokio::test]

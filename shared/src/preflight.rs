@@ -1,0 +1,562 @@
+//! Preflight (`{"action": "preflight"}`): before the first scheduled run, each function reads,
+//! on the real account and with the clients its runs use, every bucket, key, secret, subnet
+//! group, replication configuration and endpoint its policy names, and reports what is missing.
+//!
+//! Every check ends with a [`Verdict`]: `OK`, `MISSING` (the resource is absent: it and the
+//! policy field naming it are said), `DENIED` (AccessDenied: the IAM action the role lacks is
+//! said), `UNREACHABLE` (no answer from the network, with the error) or `COULD NOT CHECK` (any
+//! other AWS error, quoted). Preflight never writes: no lease, no state, no canary, no snapshot.
+//! The only write is its own report, delivered as every run's report is (archived under
+//! `reports/<function>/`, where the function's runs archive theirs, and emailed).
+//!
+//! This module holds the kit: the item and its verdicts, the classification of AWS errors (the
+//! codes live in [`crate::aws::errors`]), the IAM action of each call, the probes every function
+//! shares (an S3 read of an absent key, a TCP connection, the CA bundle) and the report. Each
+//! function lists its own checks in `functions/<name>/src/preflight.rs`.
+
+use std::time::Duration;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use serde::Serialize;
+
+use crate::aws::errors::{self, AwsError};
+use crate::report::{Decision, Report, Severity, Verdict as ReportVerdict};
+use crate::trigger::bounded;
+
+/// The manual action every function accepts: `{"action": "preflight"}`.
+pub const ACTION: &str = "preflight";
+
+/// How long a TCP connection to a database endpoint may take before it is UNREACHABLE.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How one check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Verdict {
+    #[serde(rename = "OK")]
+    Ok,
+    /// The resource is absent.
+    #[serde(rename = "MISSING")]
+    Missing,
+    /// AWS answered AccessDenied: the role lacks the action.
+    #[serde(rename = "DENIED")]
+    Denied,
+    /// No answer from the network (a timeout, a refused connection, no route).
+    #[serde(rename = "UNREACHABLE")]
+    Unreachable,
+    /// Any other error: the check could not conclude.
+    #[serde(rename = "COULD NOT CHECK")]
+    CouldNotCheck,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Ok => "OK",
+            Verdict::Missing => "MISSING",
+            Verdict::Denied => "DENIED",
+            Verdict::Unreachable => "UNREACHABLE",
+            Verdict::CouldNotCheck => "COULD NOT CHECK",
+        }
+    }
+}
+
+/// One check: what was read, with which call, and what it found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Item {
+    /// What was checked, e.g. `s3://ecommerce-backups` or `DB subnet group lifeboat-restore`.
+    pub subject: String,
+    /// The policy field (or environment variable) that names it, e.g. `buckets.backup`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The call, as `service:Operation` (`s3:HeadBucket`), or `tcp`, `file`.
+    pub call: String,
+    pub verdict: Verdict,
+    /// For `DENIED`: the IAM action the role lacks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    pub detail: String,
+}
+
+/// The IAM action a call is authorized as. Most AWS APIs are authorized under their own name
+/// (`rds:DescribeDBInstances`); S3's are not (`HeadBucket` and `ListObjectsV2` are
+/// `s3:ListBucket`, `HeadObject` is `s3:GetObject`, `GetBucketReplication` is
+/// `s3:GetReplicationConfiguration`). `call` is `service:Operation`.
+pub fn iam_action(call: &str) -> String {
+    let s3 = match call {
+        "s3:HeadBucket" | "s3:ListObjectsV2" | "s3:ListObjects" => Some("s3:ListBucket"),
+        "s3:GetObject" | "s3:HeadObject" => Some("s3:GetObject"),
+        "s3:GetBucketReplication" => Some("s3:GetReplicationConfiguration"),
+        "s3:GetBucketEncryption" => Some("s3:GetEncryptionConfiguration"),
+        "s3:ListObjectVersions" => Some("s3:ListBucketVersions"),
+        _ => None,
+    };
+    s3.map(str::to_string).unwrap_or_else(|| call.to_string())
+}
+
+/// The verdict of an AWS error code: AccessDenied is `DENIED`, a code that says the resource
+/// does not exist is `MISSING`, no reply at all (`Unknown`: a timeout, a refused connection) is
+/// `UNREACHABLE`, anything else `COULD NOT CHECK`.
+pub fn classify(code: &str) -> Verdict {
+    if errors::access_denied(code) {
+        Verdict::Denied
+    } else if errors::not_found(code) || errors::head_not_found(code) || absent(code) {
+        Verdict::Missing
+    } else if code == "Unknown" {
+        Verdict::Unreachable
+    } else {
+        Verdict::CouldNotCheck
+    }
+}
+
+/// Codes of the describes only preflight makes that say "there is no such resource" (the
+/// functions' own rules for creates and deletes are in [`crate::aws::errors`]).
+const ABSENT: &[&str] = &[
+    "NoSuchBucket",
+    // Secrets Manager, AWS Backup
+    "ResourceNotFoundException",
+    // KMS
+    "NotFoundException",
+    "DBSubnetGroupNotFoundFault",
+    "CacheSubnetGroupNotFoundFault",
+    // S3 GetBucketReplication on a bucket without a replication configuration
+    "ReplicationConfigurationNotFoundError",
+];
+
+fn absent(code: &str) -> bool {
+    ABSENT.contains(&code)
+}
+
+/// The checks of one preflight, in the order they were made, and what it does not check.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Preflight {
+    pub items: Vec<Item>,
+    /// What preflight cannot prove without writing or without a grant it should not need
+    /// (e.g. `iam:PassRole`, a canary's PutObject): said in the report, never silent.
+    pub notes: Vec<String>,
+}
+
+fn field(f: Option<&str>) -> Option<String> {
+    f.map(str::to_string)
+}
+
+impl Preflight {
+    pub fn new() -> Preflight {
+        Preflight::default()
+    }
+
+    fn push(
+        &mut self,
+        subject: &str,
+        f: Option<&str>,
+        call: &str,
+        verdict: Verdict,
+        detail: String,
+    ) {
+        let action = (verdict == Verdict::Denied).then(|| iam_action(call));
+        self.items.push(Item {
+            subject: subject.to_string(),
+            field: field(f),
+            call: call.to_string(),
+            verdict,
+            action,
+            detail,
+        });
+    }
+
+    pub fn ok(&mut self, subject: &str, f: Option<&str>, call: &str, detail: impl Into<String>) {
+        self.push(subject, f, call, Verdict::Ok, detail.into());
+    }
+
+    /// A resource the policy names is not there (found absent in a listing that worked).
+    pub fn missing(
+        &mut self,
+        subject: &str,
+        f: Option<&str>,
+        call: &str,
+        detail: impl Into<String>,
+    ) {
+        let detail = detail.into();
+        let detail = match f {
+            Some(f) => format!("{detail} ({f} names it)"),
+            None => detail,
+        };
+        self.push(subject, f, call, Verdict::Missing, detail);
+    }
+
+    /// A check that could not conclude for a reason other than an AWS error (e.g. a required
+    /// environment variable is unset).
+    pub fn could_not_check(
+        &mut self,
+        subject: &str,
+        f: Option<&str>,
+        call: &str,
+        detail: impl Into<String>,
+    ) {
+        self.push(subject, f, call, Verdict::CouldNotCheck, detail.into());
+    }
+
+    /// A failed AWS call, classified by its code. `call` is `service:Operation`.
+    pub fn failed(&mut self, subject: &str, f: Option<&str>, call: &str, e: &AwsError) {
+        let verdict = classify(&e.code);
+        let error = bounded(&e.to_string(), 200);
+        let detail = match verdict {
+            Verdict::Denied => format!(
+                "the role lacks {} ({call} answered {error})",
+                iam_action(call)
+            ),
+            Verdict::Missing => match f {
+                Some(f) => format!("{subject} does not exist ({f} names it): {call}: {error}"),
+                None => format!("{subject} does not exist: {call}: {error}"),
+            },
+            Verdict::Unreachable => format!("{call}: no answer: {error}"),
+            _ => format!("{call}: {error}"),
+        };
+        self.push(subject, f, call, verdict, detail);
+    }
+
+    /// The answer of one AWS call: its output, or `None` with the failure recorded. An `Ok`
+    /// records nothing: the caller says what it found.
+    pub fn attempt<T, E>(
+        &mut self,
+        subject: &str,
+        f: Option<&str>,
+        call: &'static str,
+        result: Result<T, SdkError<E, HttpResponse>>,
+    ) -> Option<T>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let op = call.split_once(':').map(|(_, op)| op).unwrap_or(call);
+                self.failed(subject, f, call, &AwsError::new(op, &e));
+                None
+            }
+        }
+    }
+
+    /// A call whose success is the whole check (a listing that proves the permission).
+    pub fn call<T, E>(
+        &mut self,
+        subject: &str,
+        f: Option<&str>,
+        call: &'static str,
+        result: Result<T, SdkError<E, HttpResponse>>,
+        ok: &str,
+    ) -> Option<T>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let out = self.attempt(subject, f, call, result);
+        if out.is_some() {
+            self.ok(subject, f, call, ok);
+        }
+        out
+    }
+
+    /// A read of a key the function may read before it exists (a lease, a status, a journal, a
+    /// manifest). S3 answers 404 for an absent key only when the role has `s3:ListBucket` on
+    /// the bucket; without it, 403 AccessDenied, which the function's run would take for a
+    /// failure. `call` is `s3:GetObject` or `s3:HeadObject`.
+    pub fn absent_key<T, E>(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        f: Option<&str>,
+        call: &'static str,
+        result: Result<T, SdkError<E, HttpResponse>>,
+    ) where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let subject = format!("s3://{bucket}/{key}");
+        match result {
+            Ok(_) => self.ok(&subject, f, call, "readable (the object exists)"),
+            Err(e) => {
+                let op = call.split_once(':').map(|(_, op)| op).unwrap_or(call);
+                let e = AwsError::new(op, &e);
+                if errors::head_not_found(&e.code) {
+                    self.ok(
+                        &subject,
+                        f,
+                        call,
+                        "absent, answered 404 as it must (s3:ListBucket on the bucket is in place)",
+                    );
+                } else if errors::access_denied(&e.code) {
+                    self.items.push(Item {
+                        subject,
+                        field: field(f),
+                        call: call.to_string(),
+                        verdict: Verdict::Denied,
+                        action: Some("s3:ListBucket".into()),
+                        detail: format!(
+                            "s3:ListBucket is missing on arn:aws:s3:::{bucket}: S3 answered {call} of this key {} instead of 404, so every read of a key not written yet fails",
+                            e.code
+                        ),
+                    });
+                } else {
+                    self.failed(&subject, f, call, &e);
+                }
+            }
+        }
+    }
+
+    /// A TCP connection to `host:port` within [`CONNECT_TIMEOUT`] (the database a fingerprint
+    /// or a check connects to; no bytes are sent).
+    pub async fn tcp(&mut self, subject: &str, f: Option<&str>, host: &str, port: u16) {
+        let addr = format!("{host}:{port}");
+        let connect = tokio::net::TcpStream::connect(addr.clone());
+        match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+            Ok(Ok(_)) => self.ok(subject, f, "tcp", format!("{addr} accepts connections")),
+            Ok(Err(e)) => self.push(
+                subject,
+                f,
+                "tcp",
+                Verdict::Unreachable,
+                format!("{addr}: {e}"),
+            ),
+            Err(_) => self.push(
+                subject,
+                f,
+                "tcp",
+                Verdict::Unreachable,
+                format!(
+                    "{addr}: no connection within {} s (the function's subnets, security group or routes)",
+                    CONNECT_TIMEOUT.as_secs()
+                ),
+            ),
+        }
+    }
+
+    /// Something preflight does not check, and why.
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.notes.push(text.into());
+    }
+
+    pub fn count(&self, verdict: Verdict) -> usize {
+        self.items.iter().filter(|i| i.verdict == verdict).count()
+    }
+
+    /// `preflight: N missing, M denied`, then the unreachable and the unchecked when there are
+    /// any, and the number of checks.
+    pub fn headline(&self) -> String {
+        let mut h = format!(
+            "preflight: {} missing, {} denied",
+            self.count(Verdict::Missing),
+            self.count(Verdict::Denied)
+        );
+        for (v, word) in [
+            (Verdict::Unreachable, "unreachable"),
+            (Verdict::CouldNotCheck, "could not be checked"),
+        ] {
+            let n = self.count(v);
+            if n > 0 {
+                h.push_str(&format!(", {n} {word}"));
+            }
+        }
+        h.push_str(&format!(
+            " ({} of {} checks OK)",
+            self.count(Verdict::Ok),
+            self.items.len()
+        ));
+        h
+    }
+
+    /// Writes the checks into the report: each problem a finding (critical for missing, denied
+    /// and unreachable, a warning for could not check: problems first in the email), each OK a
+    /// PASS decision, the notes as info, the items as JSON in `details.preflight`.
+    pub fn into_report(self, report: &mut Report) {
+        report.headline = self.headline();
+        let mut problems: Vec<&Item> = self
+            .items
+            .iter()
+            .filter(|i| i.verdict != Verdict::Ok)
+            .collect();
+        problems.sort_by_key(|i| i.verdict);
+        for i in problems {
+            let severity = if i.verdict == Verdict::CouldNotCheck {
+                Severity::Warning
+            } else {
+                Severity::Critical
+            };
+            report.finding(
+                severity,
+                Some(&i.subject),
+                format!("{}: {}", i.verdict.label(), i.detail),
+            );
+        }
+        for i in self.items.iter().filter(|i| i.verdict == Verdict::Ok) {
+            let named = i
+                .field
+                .as_deref()
+                .map(|f| format!(" [{f}]"))
+                .unwrap_or_default();
+            report.decisions.push(Decision::new(
+                &i.subject,
+                ReportVerdict::Pass,
+                format!("OK: {}: {}{named}", i.call, i.detail),
+            ));
+        }
+        for n in &self.notes {
+            report.finding(Severity::Info, None, format!("not checked: {n}"));
+        }
+        report.details = serde_json::json!({ "preflight": self.items, "not_checked": self.notes });
+    }
+}
+
+/// The CA bundle TLS connections to databases are verified against
+/// (`LIFEBOAT_DB_CA_BUNDLE`, see [`crate::data::sql`]): set, readable, and holding at least one
+/// certificate, when any database the function connects to has `tls` on.
+#[cfg(feature = "data")]
+pub fn ca_bundle(p: &mut Preflight, needed_by: &str) {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let var = crate::data::sql::CA_BUNDLE_VAR;
+    let subject = format!("CA bundle ({var})");
+    let Ok(path) = std::env::var(var) else {
+        p.missing(
+            &subject,
+            Some(var),
+            "file",
+            format!("{var} is not set: TLS to {needed_by} needs a PEM file of the RDS CA bundle (e.g. from a Lambda layer, /opt/...)"),
+        );
+        return;
+    };
+    let certs = CertificateDer::pem_file_iter(&path).map(|it| it.filter(|c| c.is_ok()).count());
+    match certs {
+        Ok(n) if n > 0 => p.ok(
+            &subject,
+            Some(var),
+            "file",
+            format!("{path}: {n} certificates"),
+        ),
+        Ok(_) => p.missing(
+            &subject,
+            Some(var),
+            "file",
+            format!("{path} holds no certificate"),
+        ),
+        Err(e) => p.missing(&subject, Some(var), "file", format!("{path}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn aws(code: &str) -> AwsError {
+        AwsError {
+            operation: "X",
+            code: code.into(),
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn s3_calls_are_named_by_the_action_iam_authorizes_them_as() {
+        for (call, action) in [
+            ("s3:HeadBucket", "s3:ListBucket"),
+            ("s3:ListObjectsV2", "s3:ListBucket"),
+            ("s3:HeadObject", "s3:GetObject"),
+            ("s3:GetBucketReplication", "s3:GetReplicationConfiguration"),
+            ("s3:GetBucketVersioning", "s3:GetBucketVersioning"),
+            ("rds:DescribeDBSubnetGroups", "rds:DescribeDBSubnetGroups"),
+            (
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:DescribeSecret",
+            ),
+        ] {
+            assert_eq!(iam_action(call), action, "{call}");
+        }
+    }
+
+    #[test]
+    fn every_error_ends_in_one_verdict() {
+        for (code, v) in [
+            ("AccessDenied", Verdict::Denied),
+            ("AccessDeniedException", Verdict::Denied),
+            ("NoSuchBucket", Verdict::Missing),
+            ("NotFound", Verdict::Missing),
+            ("ResourceNotFoundException", Verdict::Missing),
+            ("DBSubnetGroupNotFoundFault", Verdict::Missing),
+            ("Unknown", Verdict::Unreachable),
+            ("Throttling", Verdict::CouldNotCheck),
+        ] {
+            assert_eq!(classify(code), v, "{code}");
+        }
+    }
+
+    #[test]
+    fn a_denied_call_names_the_action_and_a_missing_one_its_field() {
+        // Given a denied HeadBucket and a missing secret
+        let mut p = Preflight::new();
+        p.failed(
+            "s3://b-1",
+            Some("buckets.backup"),
+            "s3:HeadBucket",
+            &aws("AccessDenied"),
+        );
+        p.failed(
+            "secret s",
+            Some("components[0].database.secret_arn"),
+            "secretsmanager:DescribeSecret",
+            &aws("ResourceNotFoundException"),
+        );
+        // Then the denial names s3:ListBucket and the absence the field
+        assert_eq!(p.items[0].action.as_deref(), Some("s3:ListBucket"));
+        assert!(p.items[0]
+            .detail
+            .starts_with("the role lacks s3:ListBucket"));
+        assert!(p.items[1]
+            .detail
+            .contains("(components[0].database.secret_arn names it)"));
+        assert_eq!(
+            p.headline(),
+            "preflight: 1 missing, 1 denied (0 of 2 checks OK)"
+        );
+    }
+
+    #[test]
+    fn the_report_puts_problems_first_and_is_critical() {
+        // Given one OK check, one missing, a note
+        let mut p = Preflight::new();
+        p.ok(
+            "s3://b-1",
+            Some("buckets.backup"),
+            "s3:HeadBucket",
+            "exists",
+        );
+        p.missing(
+            "DB subnet group x",
+            Some("verification.restore.db_subnet_group"),
+            "rds:DescribeDBSubnetGroups",
+            "no such group",
+        );
+        p.note("iam:PassRole");
+        let mut r = Report::new(
+            "f",
+            "r",
+            "us-east-1",
+            "manual".into(),
+            true,
+            chrono::Utc::now(),
+        );
+        // When written into a report
+        p.into_report(&mut r);
+        r.finish(r.started_at);
+        // Then it is critical, the problem a finding, the OK a PASS
+        assert_eq!(r.status, crate::report::Status::Critical);
+        assert_eq!(
+            r.headline,
+            "preflight: 1 missing, 0 denied (1 of 2 checks OK)"
+        );
+        let text = r.render_text();
+        assert!(
+            text.find("MISSING").unwrap() < text.find("OK: s3:HeadBucket").unwrap(),
+            "{text}"
+        );
+        assert_eq!(r.details["preflight"][1]["verdict"], "MISSING");
+    }
+}
