@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{AppName, BehaviorVersion, Region, SdkConfig};
 
 use crate::error::{Error, Result};
 
@@ -42,6 +42,25 @@ impl Aws {
             .map(|r| r.to_string())
             .ok_or_else(|| Error::env("AWS_REGION", "the AWS region to work in, e.g. us-east-1"))?;
         Ok(Aws { config, region })
+    }
+
+    /// The same configuration with every client's User-Agent carrying `app/lifeboat-<function>`:
+    /// CloudTrail shows which Lifeboat function made a call, and the local emulator's call log
+    /// (scripts/moto_server.py, LIFEBOAT_CALL_LOG) attributes each request to the function whose
+    /// IAM role must allow it (scripts/iam/check.mjs). Called first by each function's
+    /// `App::new`. A name AWS's app-name rules refuse is left out rather than failing the run.
+    pub fn for_function(&self, function: &str) -> Aws {
+        let config = match AppName::new(format!("lifeboat-{function}")) {
+            Ok(name) => self.config.to_builder().app_name(name).build(),
+            Err(e) => {
+                tracing::warn!(function, error = %e, "User-Agent app name left out");
+                self.config.clone()
+            }
+        };
+        Aws {
+            config,
+            region: self.region.clone(),
+        }
     }
 
     /// The primary region.
@@ -83,5 +102,44 @@ impl Aws {
 
     pub fn sns(&self) -> aws_sdk_sns::Client {
         aws_sdk_sns::Client::new(&self.config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aws() -> Aws {
+        Aws::from_config(
+            SdkConfig::builder()
+                .region(Region::new("us-east-1"))
+                .behavior_version(BehaviorVersion::latest())
+                .build(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn for_function_names_the_function_in_every_region() {
+        let aws = aws().for_function("snapshot-export");
+        let name = |c: &SdkConfig| c.app_name().map(|a| a.to_string());
+        assert_eq!(
+            name(aws.config()).as_deref(),
+            Some("lifeboat-snapshot-export")
+        );
+        assert_eq!(
+            name(&aws.config_in("us-west-2")).as_deref(),
+            Some("lifeboat-snapshot-export")
+        );
+        assert_eq!(aws.region(), "us-east-1");
+    }
+
+    #[test]
+    fn a_name_aws_refuses_is_left_out() {
+        assert!(aws()
+            .for_function("no spaces")
+            .config()
+            .app_name()
+            .is_none());
     }
 }

@@ -45,7 +45,7 @@ pub struct App {
 impl App {
     pub async fn from_env() -> Result<App> {
         let env = Env::from_process()?;
-        let aws = Aws::load().await?;
+        let aws = Aws::load().await?.for_function(FUNCTION);
         let policy = lifeboat_shared::load_policy(&env.policy, &aws.s3()).await?;
         App::new(&aws, env, policy)
     }
@@ -53,6 +53,7 @@ impl App {
     /// Clients for every region the policy names: the primary, the DR region, and the regions
     /// of replica and artifact buckets.
     pub fn new(aws: &Aws, env: Env, policy: Policy) -> Result<App> {
+        let aws = &aws.for_function(FUNCTION);
         let primary = aws.region().to_string();
         let dr_region = policy.dr.as_ref().map(|d| d.region.clone());
         if dr_region.as_deref() == Some(primary.as_str()) {

@@ -48,12 +48,13 @@ pub struct App {
 impl App {
     pub async fn from_env() -> Result<App> {
         let env = Env::from_process()?;
-        let aws = Aws::load().await?;
+        let aws = Aws::load().await?.for_function(FUNCTION);
         let policy = lifeboat_shared::load_policy(&env.policy, &aws.s3()).await?;
         Ok(App::new(aws, env, policy))
     }
 
     pub fn new(aws: Aws, env: Env, policy: Policy) -> App {
+        let aws = aws.for_function(FUNCTION);
         let conf = aws.config();
         App {
             env,

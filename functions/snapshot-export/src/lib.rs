@@ -38,12 +38,13 @@ impl App {
     /// variable or policy field.
     pub async fn from_env() -> Result<App> {
         let env = Env::from_process()?;
-        let aws = Aws::load().await?;
+        let aws = Aws::load().await?.for_function(FUNCTION);
         let policy = lifeboat_shared::load_policy(&env.policy, &aws.s3()).await?;
         App::new(&aws, env, policy)
     }
 
     pub fn new(aws: &Aws, env: Env, policy: Policy) -> Result<App> {
+        let aws = &aws.for_function(FUNCTION);
         let dr_region = policy.dr.as_ref().map(|d| d.region.clone());
         if dr_region.as_deref() == Some(aws.region()) {
             return Err(Error::policy(
