@@ -6,6 +6,9 @@ automated snapshot from last week), this launcher makes moto's clock read
 `now + offset`, where offset (seconds, may be negative) is read on every call from the file
 named by LIFEBOAT_EMULATOR_CLOCK_FILE. With no file or an empty one the clock is the real one.
 
+With LIFEBOAT_CALL_LOG set (a directory) it records every request moto serves (see "Call log"
+below), for scripts/iam/check.mjs.
+
 It also answers RDS DescribeAccountAttributes, which moto lacks, with a stand-in, puts the
 rpcv2Cbor translator of scripts/cbor_stand_in.py in front of moto for CloudWatch, answers S3
 GetBucketVersioning in S3's shape and makes conditional PutObject atomic (see below).
@@ -13,6 +16,7 @@ GetBucketVersioning in S3's shape and makes conditional PutObject atomic (see be
 Usage: python moto_server.py PORT
 """
 import datetime
+import io
 import os
 import sys
 
@@ -88,9 +92,6 @@ from cbor_stand_in import CborTranslator  # noqa: E402  (beside this file, on sy
 sys.dont_write_bytecode = _write_bytecode
 
 _moto_dispatcher = moto_server.DomainDispatcherApplication
-moto_server.DomainDispatcherApplication = lambda create_app: CborTranslator(
-    _moto_dispatcher(create_app)
-)
 
 # --- Stand-ins: S3 GetBucketVersioning's shape, atomic conditional PutObject --------------------
 # moto 5.2.5 answers GetBucketVersioning with the root element GetBucketVersioningResponse; S3
@@ -127,6 +128,151 @@ def _stand_in_atomic_put_object(self):
 
 
 S3Response.put_object = _stand_in_atomic_put_object
+
+# --- Call log: every request, for the permission check (scripts/iam/check.mjs) ------------------
+# With LIFEBOAT_CALL_LOG set to a directory (relative: to the repository root), each request
+# moto serves is appended as one JSON line to <dir>/<pid>.jsonl, written when moto has answered:
+#   app       the User-Agent's `app/<name>` (Lifeboat's functions set app/lifeboat-<function>
+#             through Aws::for_function; the tests' own seeding has none), or null
+#   service, region   the SigV4 credential scope of the Authorization header
+#   method, host, path (unquoted), query (raw), headers (x-amz-target, x-amz-copy-source,
+#             x-amz-tagging, content-type), body (query and JSON protocols only, first 64 KiB;
+#             never S3 object contents), status (moto's HTTP status)
+#   tags      for RDS and ElastiCache requests naming a resource: {arn: {key: value}} of the
+#             tags moto held on it *before* the request (aws:ResourceTag/* for the check)
+# It sits between the CloudWatch CBOR stand-in and moto, so CloudWatch calls are logged as the
+# awsJson requests the stand-in makes (X-Amz-Target, JSON body) with the caller's User-Agent and
+# Authorization. Not logged: requests the stand-in answers itself (an unknown CBOR operation) and
+# requests scripts/fault_proxy.py faults "before" forwarding (AWS never saw them either); a fault
+# "after" reached moto and is logged with moto's status.
+import json  # noqa: E402
+import re  # noqa: E402
+import time  # noqa: E402
+import urllib.parse  # noqa: E402
+
+from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
+
+_CALL_LOG = os.environ.get("LIFEBOAT_CALL_LOG")
+_APP = re.compile(r"(?:^|\s)app/(\S+)")
+_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
+_LOGGED_HEADERS = ("x-amz-target", "x-amz-copy-source", "x-amz-tagging", "content-type")
+_BODY_LIMIT = 64 * 1024
+# RDS / ElastiCache request parameters naming a resource, and its ARN's resource type.
+_TAGGED_PARAMS = {
+    "rds": {
+        "DBInstanceIdentifier": "db",
+        "DBClusterIdentifier": "cluster",
+        "DBSnapshotIdentifier": "snapshot",
+        "DBClusterSnapshotIdentifier": "cluster-snapshot",
+        "SourceDBSnapshotIdentifier": "snapshot",
+        "SourceDBClusterSnapshotIdentifier": "cluster-snapshot",
+        "ResourceName": None,
+    },
+    "elasticache": {
+        "ReplicationGroupId": "replicationgroup",
+        "SnapshotName": "snapshot",
+        "SourceSnapshotName": "snapshot",
+        "ResourceName": None,
+    },
+}
+
+
+def _tags_before(service: str, region: str, form: dict) -> dict:
+    """{arn: {key: value}} of the resources the request names, as moto holds them now."""
+    params = _TAGGED_PARAMS.get(service)
+    if not params or not region:
+        return {}
+    out = {}
+    for name, kind in params.items():
+        for value in form.get(name, []):
+            arn = value if value.startswith("arn:") else (
+                f"arn:aws:{service}:{region}:{DEFAULT_ACCOUNT_ID}:{kind}:{value}" if kind else None
+            )
+            if not arn:
+                continue
+            arn_region = arn.split(":")[3]
+            try:
+                if service == "rds":
+                    from moto.rds.models import rds_backends
+
+                    tags = rds_backends[DEFAULT_ACCOUNT_ID][arn_region].list_tags_for_resource(arn)
+                else:
+                    from moto.elasticache.models import elasticache_backends
+
+                    backend = elasticache_backends[DEFAULT_ACCOUNT_ID][arn_region]
+                    tags = backend.list_tags_for_resource(arn).get("Tags", [])
+                out[arn] = {t["Key"]: t.get("Value", "") for t in tags or []}
+            except Exception:  # not there (yet): no tags to report
+                continue
+    return out
+
+
+class CallLog:
+    """WSGI middleware recording each request and moto's status (see above)."""
+
+    def __init__(self, app, directory: str) -> None:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        self.app = app
+        self.directory = os.path.join(root, directory)
+        os.makedirs(self.directory, exist_ok=True)
+        self.path = os.path.join(self.directory, f"{os.getpid()}.jsonl")
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response):
+        ua = environ.get("HTTP_USER_AGENT", "")
+        app = _APP.search(ua)
+        scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        headers = {
+            h: environ[k]
+            for h in _LOGGED_HEADERS
+            for k in ("HTTP_" + h.upper().replace("-", "_"), h.upper().replace("-", "_"))
+            if k in environ
+        }
+        body = None
+        ctype = environ.get("CONTENT_TYPE", "")
+        if "x-www-form-urlencoded" in ctype or "json" in ctype:
+            length = environ.get("CONTENT_LENGTH")
+            raw = environ["wsgi.input"].read(int(length)) if length else b""
+            environ["wsgi.input"] = io.BytesIO(raw)
+            body = raw[:_BODY_LIMIT].decode("utf-8", "replace")
+        entry = {
+            "time": time.time(),
+            "app": app.group(1) if app else None,
+            "service": scope.group(2) if scope else None,
+            "region": scope.group(1) if scope else None,
+            "method": environ.get("REQUEST_METHOD"),
+            "host": environ.get("HTTP_HOST"),
+            "path": environ.get("PATH_INFO", ""),
+            "query": environ.get("QUERY_STRING", ""),
+            "headers": headers,
+            "body": body,
+        }
+        if app and body and "x-www-form-urlencoded" in ctype:
+            form = urllib.parse.parse_qs(body + "&" + entry["query"])
+            entry["tags"] = _tags_before(entry["service"], entry["region"], form)
+        status = {}
+
+        def recording_start_response(line, hdrs, exc_info=None):
+            status["code"] = int(line.split(" ", 1)[0])
+            return start_response(line, hdrs, exc_info) if exc_info else start_response(line, hdrs)
+
+        try:
+            return self.app(environ, recording_start_response)
+        finally:
+            entry["status"] = status.get("code")
+            line = json.dumps(entry, separators=(",", ":")) + "\n"
+            with self.lock, open(self.path, "a") as f:
+                f.write(line)
+
+
+def _dispatcher(create_app):
+    app = _moto_dispatcher(create_app)
+    if _CALL_LOG:
+        app = CallLog(app, _CALL_LOG)
+    return CborTranslator(app)
+
+
+moto_server.DomainDispatcherApplication = _dispatcher
 
 from moto.server import main  # noqa: E402
 
