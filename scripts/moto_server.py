@@ -230,7 +230,8 @@ class CallLog:
         }
         body = None
         ctype = environ.get("CONTENT_TYPE", "")
-        if "x-www-form-urlencoded" in ctype or "json" in ctype:
+        is_s3 = scope is not None and scope.group(2) == "s3"
+        if not is_s3 and ("x-www-form-urlencoded" in ctype or "json" in ctype):
             length = environ.get("CONTENT_LENGTH")
             raw = environ["wsgi.input"].read(int(length)) if length else b""
             environ["wsgi.input"] = io.BytesIO(raw)
