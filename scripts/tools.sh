@@ -7,6 +7,7 @@
 #   scripts/tools.sh checks     cfn-lint, checkov, SAM CLI
 #   scripts/tools.sh bench      aws CLI (for the runbook shell-loop comparison)
 #   scripts/tools.sh databases  local PostgreSQL, MariaDB, Redis running (for the restore checks)
+#   scripts/tools.sh iam        the permission check's Node packages (scripts/iam/package-lock.json)
 #   scripts/tools.sh all
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -81,6 +82,23 @@ databases() {
   fi
 }
 
+# The permission check (scripts/iam/check.mjs): @cloud-copilot/iam-simulate and iam-data, yaml,
+# pinned by scripts/iam/package-lock.json, installed with `npm ci` into .tools/iam and linked as
+# scripts/iam/node_modules (ignored by git). Reinstalled when the lock file changes.
+iam() {
+  local dir="$tools/iam" lock="$root/scripts/iam/package-lock.json" stamp
+  command -v npm >/dev/null 2>&1 || { log "installing Node.js and npm"; apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+  stamp=$(sha256sum "$lock" | cut -d' ' -f1)
+  if [ ! -f "$dir/.stamp" ] || [ "$(cat "$dir/.stamp")" != "$stamp" ]; then
+    log "installing into .tools/iam: $(grep -o '"@cloud-copilot/iam-simulate": "[^"]*"' "$root/scripts/iam/package.json")"
+    mkdir -p "$dir"
+    cp "$root/scripts/iam/package.json" "$lock" "$dir/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "$stamp" >"$dir/.stamp"
+  fi
+  ln -sfn "$dir/node_modules" "$root/scripts/iam/node_modules"
+}
+
 bench() {
   venv awscli "awscli==$AWSCLI_VERSION"
 }
@@ -91,6 +109,7 @@ case "${1:-all}" in
   checks) checks ;;
   bench) bench ;;
   databases) databases ;;
-  all) emulator; lambda; checks; bench; databases ;;
-  *) echo "usage: $0 [emulator|lambda|checks|bench|databases|all]" >&2; exit 2 ;;
+  iam) iam ;;
+  all) emulator; lambda; checks; bench; databases; iam ;;
+  *) echo "usage: $0 [emulator|lambda|checks|bench|databases|iam|all]" >&2; exit 2 ;;
 esac
