@@ -14,6 +14,7 @@
 //! shares (an S3 read of an absent key, a TCP connection, the CA bundle) and the report. Each
 //! function lists its own checks in `functions/<name>/src/preflight.rs`.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -22,7 +23,11 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
 use crate::aws::errors::{self, AwsError};
+use crate::error::Result;
+use crate::notify::Outbox;
+use crate::policy::{Component, Policy, ResourceKind};
 use crate::report::{Decision, Report, Severity, Verdict as ReportVerdict};
+use crate::run::{Invocation, Response};
 use crate::trigger::bounded;
 
 /// The manual action every function accepts: `{"action": "preflight"}`.
@@ -403,6 +408,346 @@ impl Preflight {
             report.finding(Severity::Info, None, format!("not checked: {n}"));
         }
         report.details = serde_json::json!({ "preflight": self.items, "not_checked": self.notes });
+    }
+}
+
+/// A resource a listing returned: its id and tags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    pub id: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Every component of `kind` that `wanted` keeps finds its resources in a listing that worked
+/// (`call`, in `region`): each id it names is there (`components[i].ids[j]`), and a component
+/// that selects by tags matches at least one resource (`components[i].tags`).
+pub fn components_found(
+    p: &mut Preflight,
+    policy: &Policy,
+    kind: ResourceKind,
+    listed: &[Listed],
+    wanted: impl Fn(&Component) -> bool,
+    call: &str,
+    region: &str,
+) {
+    for (i, c) in policy.components.iter().enumerate() {
+        if c.kind != kind || !wanted(c) {
+            continue;
+        }
+        for (j, id) in c.ids.iter().enumerate() {
+            let subject = format!("{kind} {id} ({})", c.name);
+            let f = format!("components[{i}].ids[{j}]");
+            if listed.iter().any(|l| &l.id == id) {
+                p.ok(&subject, Some(&f), call, format!("found in {region}"));
+            } else {
+                p.missing(
+                    &subject,
+                    Some(&f),
+                    call,
+                    format!("no {kind} {id} in {region}"),
+                );
+            }
+        }
+        if !c.tags.is_empty() {
+            let tags: Vec<String> = c.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let subject = format!("{kind} tagged {} ({})", tags.join(","), c.name);
+            let f = format!("components[{i}].tags");
+            let n = listed
+                .iter()
+                .filter(|l| c.tags.iter().all(|(k, v)| l.tags.get(k) == Some(v)))
+                .count();
+            if n > 0 {
+                p.ok(&subject, Some(&f), call, format!("{n} found in {region}"));
+            } else {
+                p.missing(
+                    &subject,
+                    Some(&f),
+                    call,
+                    format!("no {kind} in {region} carries every tag"),
+                );
+            }
+        }
+    }
+}
+
+/// A preflight's report, delivered as every run's report is: archived under
+/// `reports/<function>/`, emailed, its EMF line written. The invocation is a dry run: nothing
+/// else is written.
+pub async fn deliver(outbox: &Outbox<'_>, inv: &Invocation, p: Preflight) -> Result<Response> {
+    let mut report = inv.report();
+    p.into_report(&mut report);
+    crate::run::deliver(outbox, report).await
+}
+
+/// A source a component selects, as its listing showed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    /// The index of its component in `components`.
+    pub component: usize,
+    pub kind: ResourceKind,
+    pub id: String,
+    pub arn: String,
+    pub engine: String,
+    pub endpoint: Option<(String, u16)>,
+}
+
+/// Lists the sources of every component `wanted` keeps, with the same readers and calls the
+/// runs make (DescribeDBInstances, DescribeDBClusters, DescribeReplicationGroups and, for
+/// components selecting replication groups by tag, ListTagsForResource), says each component's
+/// ids and tags found or MISSING, and returns the sources found.
+#[cfg(all(feature = "rds", feature = "elasticache"))]
+pub async fn sources(
+    p: &mut Preflight,
+    policy: &Policy,
+    rds: &aws_sdk_rds::Client,
+    ec: &aws_sdk_elasticache::Client,
+    region: &str,
+    wanted: impl Fn(&Component) -> bool,
+) -> Vec<Source> {
+    use crate::aws::{elasticache, rds as rds_read};
+    let wants = |k: ResourceKind| policy.components.iter().any(|c| c.kind == k && wanted(c));
+    let index = |name: &str| policy.components.iter().position(|c| c.name == name);
+    let mut out = Vec::new();
+    let mut keep =
+        |kind: ResourceKind, l: &Listed, arn: &str, engine: &str, ep: &Option<(String, u16)>| {
+            let m = policy.membership(kind, &l.id, &l.tags);
+            if let Some(i) = m
+                .and_then(|m| m.named.map(|c| c.name.clone()))
+                .and_then(|n| index(&n))
+            {
+                if wanted(&policy.components[i]) {
+                    out.push(Source {
+                        component: i,
+                        kind,
+                        id: l.id.clone(),
+                        arn: arn.to_string(),
+                        engine: engine.to_string(),
+                        endpoint: ep.clone(),
+                    });
+                }
+            }
+        };
+    let listing = format!("every source in {region}");
+    if wants(ResourceKind::RdsInstance) {
+        let call = "rds:DescribeDBInstances";
+        match rds_read::instances(rds).await {
+            Ok(list) => {
+                p.ok(
+                    &listing,
+                    None,
+                    call,
+                    format!("{} DB instances listed", list.len()),
+                );
+                let listed: Vec<Listed> = list
+                    .iter()
+                    .filter(|i| i.cluster_id.is_none())
+                    .map(|i| Listed {
+                        id: i.id.clone(),
+                        tags: i.tags.clone(),
+                    })
+                    .collect();
+                components_found(
+                    p,
+                    policy,
+                    ResourceKind::RdsInstance,
+                    &listed,
+                    &wanted,
+                    call,
+                    region,
+                );
+                for (l, i) in listed
+                    .iter()
+                    .zip(list.iter().filter(|i| i.cluster_id.is_none()))
+                {
+                    keep(ResourceKind::RdsInstance, l, &i.arn, &i.engine, &i.endpoint);
+                }
+            }
+            Err(e) => p.failed(&listing, None, call, &e),
+        }
+    }
+    if wants(ResourceKind::AuroraCluster) {
+        let call = "rds:DescribeDBClusters";
+        match rds_read::clusters(rds).await {
+            Ok(list) => {
+                p.ok(
+                    &listing,
+                    None,
+                    call,
+                    format!("{} DB clusters listed", list.len()),
+                );
+                let aurora: Vec<_> = list
+                    .iter()
+                    .filter(|c| c.engine.starts_with("aurora"))
+                    .collect();
+                let listed: Vec<Listed> = aurora
+                    .iter()
+                    .map(|c| Listed {
+                        id: c.id.clone(),
+                        tags: c.tags.clone(),
+                    })
+                    .collect();
+                components_found(
+                    p,
+                    policy,
+                    ResourceKind::AuroraCluster,
+                    &listed,
+                    &wanted,
+                    call,
+                    region,
+                );
+                for (l, c) in listed.iter().zip(aurora) {
+                    keep(
+                        ResourceKind::AuroraCluster,
+                        l,
+                        &c.arn,
+                        &c.engine,
+                        &c.endpoint,
+                    );
+                }
+            }
+            Err(e) => p.failed(&listing, None, call, &e),
+        }
+    }
+    if wants(ResourceKind::Elasticache) {
+        let call = "elasticache:DescribeReplicationGroups";
+        match elasticache::replication_groups(ec).await {
+            Ok(groups) => {
+                p.ok(
+                    &listing,
+                    None,
+                    call,
+                    format!("{} replication groups listed", groups.len()),
+                );
+                let by_tag = policy.components.iter().any(|c| {
+                    c.kind == ResourceKind::Elasticache && wanted(c) && !c.tags.is_empty()
+                });
+                let mut listed = Vec::new();
+                for g in &groups {
+                    let tags = if by_tag && !g.arn.is_empty() {
+                        match elasticache::tags(ec, &g.arn).await {
+                            Ok(t) => t,
+                            Err(e) => {
+                                p.failed(
+                                    &format!("tags of {}", g.id),
+                                    None,
+                                    "elasticache:ListTagsForResource",
+                                    &e,
+                                );
+                                BTreeMap::new()
+                            }
+                        }
+                    } else {
+                        BTreeMap::new()
+                    };
+                    listed.push(Listed {
+                        id: g.id.clone(),
+                        tags,
+                    });
+                }
+                components_found(
+                    p,
+                    policy,
+                    ResourceKind::Elasticache,
+                    &listed,
+                    &wanted,
+                    call,
+                    region,
+                );
+                for (l, g) in listed.iter().zip(&groups) {
+                    keep(ResourceKind::Elasticache, l, &g.arn, &g.engine, &g.endpoint);
+                }
+            }
+            Err(e) => p.failed(&listing, None, call, &e),
+        }
+    }
+    out
+}
+
+/// Each database secret of a component `wanted` keeps exists: `DescribeSecret` (never
+/// GetSecretValue: preflight does not read a secret's value, so the secret's shape and the
+/// role's `secretsmanager:GetSecretValue` are proven only by the first run that reads it).
+#[cfg(feature = "data")]
+pub async fn secrets(
+    p: &mut Preflight,
+    policy: &Policy,
+    sm: &aws_sdk_secretsmanager::Client,
+    wanted: impl Fn(&Component) -> bool,
+) {
+    for (i, c) in policy.components.iter().enumerate() {
+        let Some(access) = c.database.as_ref().filter(|_| wanted(c)) else {
+            continue;
+        };
+        let subject = format!("secret {} ({})", access.secret_arn, c.name);
+        let f = format!("components[{i}].database.secret_arn");
+        let call = "secretsmanager:DescribeSecret";
+        let out = p.attempt(
+            &subject,
+            Some(&f),
+            call,
+            sm.describe_secret()
+                .secret_id(&access.secret_arn)
+                .send()
+                .await,
+        );
+        if let Some(d) = out {
+            if d.deleted_date().is_some() {
+                p.missing(
+                    &subject,
+                    Some(&f),
+                    call,
+                    "scheduled for deletion (DeletedDate set)",
+                );
+            } else {
+                p.ok(&subject, Some(&f), call, "exists");
+            }
+        }
+    }
+}
+
+/// The database endpoints a run connects to (the local mapping of `LIFEBOAT_LOCAL_ENDPOINTS`
+/// applied, as the runs apply it): a TCP connection to each source of a component with
+/// `database`, and the CA bundle when one of them is reached over TLS.
+#[cfg(feature = "data")]
+pub async fn endpoints(
+    p: &mut Preflight,
+    policy: &Policy,
+    found: &[Source],
+    local: &BTreeMap<String, (String, u16)>,
+    why: &str,
+) {
+    use crate::data::{target, Family};
+    let mut tls = Vec::new();
+    for s in found {
+        let c = &policy.components[s.component];
+        let Some(access) = &c.database else { continue };
+        let subject = format!("{} {} endpoint ({why})", s.kind, s.id);
+        let f = format!("components[{}].database", s.component);
+        let Some(family) = Family::of(&s.engine) else {
+            p.could_not_check(
+                &subject,
+                Some(&f),
+                "tcp",
+                format!("engine {:?} has no client in Lifeboat", s.engine),
+            );
+            continue;
+        };
+        let Some((host, port)) = &s.endpoint else {
+            p.could_not_check(
+                &subject,
+                Some(&f),
+                "tcp",
+                format!("{} reports no endpoint (status not available?)", s.id),
+            );
+            continue;
+        };
+        let to = target(local, family, host, *port);
+        if access.tls && !to.mapped {
+            tls.push(s.id.clone());
+        }
+        p.tcp(&subject, Some(&f), &to.host, to.port).await;
+    }
+    if !tls.is_empty() {
+        ca_bundle(p, &tls.join(", "));
     }
 }
 

@@ -10,8 +10,9 @@ use serde_json::Value;
 
 use crate::FUNCTION;
 
-/// Manual command actions: `run` (with `dry_run` for a plan) and `plan` (always a dry run).
-pub const ACTIONS: [&str; 2] = ["run", "plan"];
+/// Manual command actions: `run` (with `dry_run` for a plan), `plan` (always a dry run) and
+/// `preflight` (read-only checks of what the runs need, see [`crate::preflight`]).
+pub const ACTIONS: [&str; 3] = ["run", "plan", lifeboat_shared::preflight::ACTION];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Command {
@@ -19,6 +20,8 @@ pub struct Command {
     pub dry_run: bool,
     /// Components or resource ids; empty: everything the policy selects.
     pub only: Vec<String>,
+    /// `{"action": "preflight"}`: checks only (always a dry run).
+    pub preflight: bool,
 }
 
 /// A snapshot-export command has no fields beyond action, dry_run and only.
@@ -29,19 +32,25 @@ struct NoMoreFields {}
 pub fn parse(payload: &Value) -> Result<Command> {
     let trigger = Trigger::parse(payload)?;
     trigger.expect(FUNCTION, &[TriggerKind::Schedule], &ACTIONS)?;
-    let (dry_run, only) = match &trigger {
+    let (dry_run, only, preflight) = match &trigger {
         Trigger::Manual(m) => {
             let NoMoreFields {} =
                 m.args("a snapshot-export command has action, dry_run and only")?;
             let plan_only = m.action == ACTIONS[1];
-            (m.dry_run || plan_only, m.only.clone())
+            let preflight = m.action == ACTIONS[2];
+            (
+                m.dry_run || plan_only || preflight,
+                m.only.clone(),
+                preflight,
+            )
         }
-        _ => (false, Vec::new()),
+        _ => (false, Vec::new(), false),
     };
     Ok(Command {
         trigger,
         dry_run,
         only,
+        preflight,
     })
 }
 

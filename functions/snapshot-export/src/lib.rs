@@ -8,6 +8,7 @@ pub mod command;
 pub mod execute;
 pub mod inventory;
 pub mod plan;
+pub mod preflight;
 pub mod report;
 
 use chrono::{DateTime, Duration, Utc};
@@ -31,6 +32,8 @@ pub struct App {
     pub clients: inventory::Clients,
     pub sns: aws_sdk_sns::Client,
     pub report_s3: aws_sdk_s3::Client,
+    /// The configuration the clients were built from (preflight's KMS clients).
+    pub aws: Aws,
 }
 
 impl App {
@@ -72,6 +75,7 @@ impl App {
             sns: aws.sns(),
             report_s3: aws.s3(),
             clients,
+            aws: aws.clone(),
         })
     }
 
@@ -108,6 +112,9 @@ pub async fn run(
         now,
         stop_at,
     );
+    if cmd.preflight {
+        return preflight(app, &inv).await;
+    }
     let scope = Scope {
         primary_region: app.clients.primary_region.clone(),
         dr_region: app.clients.dr_region.clone(),
@@ -157,4 +164,20 @@ pub async fn run(
     }
     .await;
     run::or_report_failure(&outbox, &inv, result).await
+}
+
+/// `{"action": "preflight"}`: the checks, then the report, delivered as a run's is.
+async fn preflight(app: &App, inv: &Invocation) -> Result<Response> {
+    let cx = preflight::Context {
+        policy: &app.policy,
+        clients: &app.clients,
+        aws: &app.aws,
+        report_s3: &app.report_s3,
+        report_bucket: &app.env.report_bucket,
+        local_endpoints: &app.env.local_endpoints,
+    };
+    let checks = preflight::check(&cx, &inv.run_id).await;
+    let outbox = app.outbox();
+    let result = lifeboat_shared::preflight::deliver(&outbox, inv, checks).await;
+    run::or_report_failure(&outbox, inv, result).await
 }

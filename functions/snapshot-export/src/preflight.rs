@@ -1,0 +1,268 @@
+//! `{"action": "preflight"}`: what snapshot-export's runs will read and reach, read once on the
+//! real account with the same clients, before the first scheduled run (see
+//! [`lifeboat_shared::preflight`]). Read-only: no lease, no snapshot, no manifest, no intent.
+//!
+//! The checks, from the calls [`crate::inventory`] and [`crate::execute`] make:
+//! - the report bucket: the lease key read (absent must answer 404);
+//! - the backup bucket (`buckets.backup`): HeadBucket, the `lifeboat-` listing of ElastiCache
+//!   exports, a manifest read of an absent key (404, not 403), GetBucketAcl when an ElastiCache
+//!   component exports;
+//! - every selected source (DescribeDBInstances / DBClusters / ReplicationGroups by the
+//!   policy's selection), each id and tag selection found;
+//! - the snapshot, export-task and quota listings each run makes;
+//! - the DR region (`dr.region`): a snapshot listing there; the DR copy key (`dr.kms_key_id`)
+//!   and the export key (`export.kms_key_id`) with kms:DescribeKey, enabled;
+//! - each database secret (`components[i].database.secret_arn`, DescribeSecret) and, since
+//!   fingerprints connect to the sources, a TCP connection to each source endpoint and the CA
+//!   bundle when TLS is on.
+
+use std::collections::BTreeMap;
+
+use lifeboat_shared::clients::Aws;
+use lifeboat_shared::policy::{Policy, ResourceKind};
+use lifeboat_shared::preflight::{self, Preflight};
+
+use crate::inventory::Clients;
+
+/// What preflight reads with.
+pub struct Context<'a> {
+    pub policy: &'a Policy,
+    pub clients: &'a Clients,
+    /// For the KMS clients (the primary and the DR region), built like the others.
+    pub aws: &'a Aws,
+    pub report_s3: &'a aws_sdk_s3::Client,
+    pub report_bucket: &'a str,
+    pub local_endpoints: &'a BTreeMap<String, (String, u16)>,
+}
+
+/// Every check, in order.
+pub async fn check(cx: &Context<'_>, run_id: &str) -> Preflight {
+    let mut p = Preflight::new();
+    let policy = cx.policy;
+    let c = cx.clients;
+    // Run state: the lease is read before it is written.
+    let lease = format!("locks/{}.json", crate::FUNCTION);
+    p.absent_key(
+        cx.report_bucket,
+        &lease,
+        Some("LIFEBOAT_REPORT_BUCKET"),
+        "s3:GetObject",
+        cx.report_s3
+            .get_object()
+            .bucket(cx.report_bucket)
+            .key(&lease)
+            .send()
+            .await,
+    );
+    backup_bucket(&mut p, cx, run_id).await;
+    let found = preflight::sources(
+        &mut p,
+        policy,
+        &c.rds,
+        &c.elasticache,
+        &c.primary_region,
+        |_| true,
+    )
+    .await;
+    listings(&mut p, c).await;
+    keys(&mut p, cx).await;
+    preflight::secrets(&mut p, policy, &c.secrets, |_| true).await;
+    preflight::endpoints(
+        &mut p,
+        policy,
+        &found,
+        cx.local_endpoints,
+        "snapshot-time fingerprint",
+    )
+    .await;
+    if policy.export.is_some() {
+        p.note(format!(
+            "iam:PassRole on export.iam_role_arn ({}): no read-only call proves it; the first StartExportTask does",
+            policy.export.as_ref().map(|e| e.iam_role_arn.as_str()).unwrap_or_default()
+        ));
+    }
+    p.note("kms:CreateGrant on the DR and export keys: RDS exercises it only during a copy or an export");
+    p.note(
+        "the writes (snapshots, copies, tags, manifests, intents, deletes): preflight never writes",
+    );
+    p
+}
+
+async fn backup_bucket(p: &mut Preflight, cx: &Context<'_>, run_id: &str) {
+    let bucket = cx.policy.buckets.backup.as_str();
+    let s3 = &cx.clients.s3;
+    let subject = format!("s3://{bucket}");
+    let f = Some("buckets.backup");
+    if p.attempt(
+        &subject,
+        f,
+        "s3:HeadBucket",
+        s3.head_bucket().bucket(bucket).send().await,
+    )
+    .is_some()
+    {
+        p.ok(&subject, f, "s3:HeadBucket", "exists");
+    }
+    p.call(
+        &format!("s3://{bucket}/{}", lifeboat_shared::backup::PREFIX),
+        f,
+        "s3:ListObjectsV2",
+        s3.list_objects_v2()
+            .bucket(bucket)
+            .prefix(lifeboat_shared::backup::PREFIX)
+            .max_keys(1)
+            .send()
+            .await,
+        "listable (ElastiCache exports)",
+    );
+    // A manifest is read before it is written (an earlier run's, when the fingerprint is due).
+    let absent = format!("backups/lifeboat-preflight/absent-{run_id}.json");
+    p.absent_key(
+        bucket,
+        &absent,
+        f,
+        "s3:GetObject",
+        s3.get_object().bucket(bucket).key(&absent).send().await,
+    );
+    let cache_export = cx.policy.components.iter().any(|comp| {
+        comp.kind == ResourceKind::Elasticache && cx.policy.resolve(&comp.settings()).export
+    });
+    if cache_export {
+        p.call(
+            &subject,
+            f,
+            "s3:GetBucketAcl",
+            s3.get_bucket_acl().bucket(bucket).send().await,
+            "readable (ElastiCache's export to the bucket requires it of the caller)",
+        );
+        p.note("the backup bucket's ACL grant to ElastiCache (an ElastiCache export needs it): the first export proves it");
+    }
+}
+
+/// The listings every run makes, one page each.
+async fn listings(p: &mut Preflight, c: &Clients) {
+    let here = format!("snapshots in {}", c.primary_region);
+    p.call(
+        &here,
+        None,
+        "rds:DescribeDBSnapshots",
+        c.rds.describe_db_snapshots().max_records(20).send().await,
+        "listable",
+    );
+    p.call(
+        &here,
+        None,
+        "rds:DescribeDBClusterSnapshots",
+        c.rds
+            .describe_db_cluster_snapshots()
+            .max_records(20)
+            .send()
+            .await,
+        "listable",
+    );
+    p.call(
+        &here,
+        None,
+        "elasticache:DescribeSnapshots",
+        c.elasticache
+            .describe_snapshots()
+            .max_records(20)
+            .send()
+            .await,
+        "listable",
+    );
+    p.call(
+        &format!("export tasks in {}", c.primary_region),
+        None,
+        "rds:DescribeExportTasks",
+        c.rds.describe_export_tasks().max_records(20).send().await,
+        "listable",
+    );
+    p.call(
+        &format!("manual snapshot quota in {}", c.primary_region),
+        None,
+        "rds:DescribeAccountAttributes",
+        c.rds.describe_account_attributes().send().await,
+        "readable",
+    );
+    if let (Some(rds_dr), Some(dr)) = (&c.rds_dr, &c.dr_region) {
+        let subject = format!("DR region {dr}");
+        p.call(
+            &subject,
+            Some("dr.region"),
+            "rds:DescribeDBSnapshots",
+            rds_dr
+                .describe_db_snapshots()
+                .snapshot_type("manual")
+                .max_records(20)
+                .send()
+                .await,
+            "reachable, snapshots listable",
+        );
+        p.call(
+            &subject,
+            Some("dr.region"),
+            "rds:DescribeDBClusterSnapshots",
+            rds_dr
+                .describe_db_cluster_snapshots()
+                .snapshot_type("manual")
+                .max_records(20)
+                .send()
+                .await,
+            "reachable, cluster snapshots listable",
+        );
+    }
+}
+
+/// The KMS keys the policy names: each exists and is enabled (kms:DescribeKey, which RDS also
+/// requires of the caller of an encrypted copy or an export).
+async fn keys(p: &mut Preflight, cx: &Context<'_>) {
+    let policy = cx.policy;
+    let mut wanted: Vec<(String, &str, String)> = Vec::new();
+    if let (Some(dr), Some(key)) = (
+        &policy.dr,
+        policy.dr.as_ref().and_then(|d| d.kms_key_id.clone()),
+    ) {
+        wanted.push((key, "dr.kms_key_id", dr.region.clone()));
+    }
+    let exports = policy
+        .components
+        .iter()
+        .any(|c| c.kind != ResourceKind::Elasticache && policy.resolve(&c.settings()).export)
+        || policy.defaults.export == Some(true);
+    if let (Some(e), true) = (&policy.export, exports) {
+        wanted.push((
+            e.kms_key_id.clone(),
+            "export.kms_key_id",
+            cx.clients.primary_region.clone(),
+        ));
+    }
+    for (key, f, region) in wanted {
+        let kms = aws_sdk_kms::Client::new(&cx.aws.config_in(&region));
+        let subject = format!("KMS key {key} in {region}");
+        let call = "kms:DescribeKey";
+        let Some(out) = p.attempt(
+            &subject,
+            Some(f),
+            call,
+            kms.describe_key().key_id(&key).send().await,
+        ) else {
+            continue;
+        };
+        let state = out
+            .key_metadata()
+            .and_then(|m| m.key_state())
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        if state == "Enabled" {
+            p.ok(&subject, Some(f), call, "exists, enabled");
+        } else {
+            p.missing(
+                &subject,
+                Some(f),
+                call,
+                format!("exists but is {state}: unusable for copies and exports"),
+            );
+        }
+    }
+}
