@@ -21,7 +21,12 @@ use serde_json::Value;
 
 use crate::FUNCTION;
 
-pub const ACTIONS: [&str; 3] = ["restore", "sweep", "janitor"];
+pub const ACTIONS: [&str; 4] = [
+    "restore",
+    "sweep",
+    "janitor",
+    lifeboat_shared::preflight::ACTION,
+];
 
 /// What an invocation is asked to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +37,8 @@ pub enum Command {
     Janitor(JanitorCommand),
     /// AWS Backup restore testing: validate the restored resource.
     Validate(BackupJob),
+    /// `{"action": "preflight"}`: read-only checks of what the runs need (always a dry run).
+    Preflight(Trigger),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -119,6 +126,16 @@ pub fn parse(payload: &Value, policy: &Policy) -> Result<Command> {
             ))
         }
     };
+    if m.action == lifeboat_shared::preflight::ACTION {
+        let JanitorArgs {} = m.args("a preflight command has action and dry_run")?;
+        if !m.only.is_empty() {
+            return Err(Error::event(
+                "event.only",
+                "no only for preflight: it checks everything the policy names",
+            ));
+        }
+        return Ok(Command::Preflight(trigger));
+    }
     if m.action == "janitor" {
         let JanitorArgs {} = m.args("a janitor command has action and dry_run")?;
         if !m.only.is_empty() {
@@ -279,7 +296,7 @@ mod tests {
         let e = parse(&json!({"action": "restores"}), &p).unwrap_err();
         assert!(
             e.to_string()
-                .contains("one of restore, sweep, janitor for restore-verification"),
+                .contains("one of restore, sweep, janitor, preflight for restore-verification"),
             "{e}"
         );
         let bare = Policy::parse("version: 1\nbuckets: {backup: b-1}\n").unwrap();

@@ -16,6 +16,7 @@
 //! [`command`] parses every trigger into one [`command::Command`]; one `match` dispatches it.
 
 pub mod command;
+pub mod preflight;
 pub mod restores;
 pub mod sweeps;
 
@@ -130,6 +131,7 @@ pub async fn invoke(
         Command::Sweep(c) => (c.trigger.clone(), c.dry_run),
         Command::Janitor(c) => (c.trigger.clone(), c.dry_run),
         Command::Validate(j) => (Trigger::BackupJob(j.clone()), false),
+        Command::Preflight(t) => (t.clone(), true),
     };
     let inv = Invocation::new(
         FUNCTION,
@@ -145,6 +147,21 @@ pub async fn invoke(
         Command::Sweep(c) => sweeps::run(&app.sweeps(), &c, &inv).await,
         Command::Janitor(_) => restores::janitor::run(&app.restores(), &inv).await,
         Command::Validate(job) => restores::testing::validate(&app.restores(), &job, &inv).await,
+        Command::Preflight(_) => preflight(app, &inv).await,
     };
     run::or_report_failure(&app.outbox(), &inv, result).await
+}
+
+/// `{"action": "preflight"}`: the checks, then the report, delivered as a run's is.
+async fn preflight(app: &App, inv: &Invocation) -> Result<Response> {
+    let cx = preflight::Context {
+        policy: &app.policy,
+        clients: &app.cloud,
+        aws: &app.aws,
+        s3: &app.s3,
+        report_bucket: &app.env.report_bucket,
+        local_endpoints: &app.env.local_endpoints,
+    };
+    let checks = preflight::check(&cx, &inv.run_id).await;
+    lifeboat_shared::preflight::deliver(&app.outbox(), inv, checks).await
 }
