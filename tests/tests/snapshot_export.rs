@@ -169,9 +169,19 @@ async fn first_run_snapshots_copies_exports_writes_manifests_and_emails() {
 
     // Report: emailed, archived, every action with a reason.
     // The emulator answers DescribeAccountAttributes (scripts/moto_server.py's stand-in): the
-    // quota is read, and a clean first run has nothing to warn about.
+    // quota is read, and a clean first run has nothing to warn about. Its one note: the seeded
+    // 38-day-old snapshot without a DR copy is kept past retention (require_dr_copy).
     assert_eq!(report.status, Status::Ok, "{}", report.render_text());
-    assert!(report.findings.is_empty(), "{}", report.render_text());
+    let notes: Vec<&str> = report
+        .findings
+        .iter()
+        .map(|f| f.message.as_str())
+        .collect();
+    assert!(
+        notes.len() == 1 && notes[0].starts_with("kept past retention: require_dr_copy"),
+        "{}",
+        report.render_text()
+    );
     assert!(report.actions.iter().all(|a| !a.reason.is_empty()));
     assert!(
         !report.actions.iter().any(|a| a.outcome == Outcome::Failed),
@@ -366,8 +376,10 @@ async fn retention_deletes_only_proven_lifeboat_snapshots() {
     assert_eq!(primary_deletes.len(), 2);
     assert!(primary_deletes.iter().all(|d| d.reason.contains("DR copy available") && d.reason.contains("export COMPLETE")), "{primary_deletes:?}");
 
-    // The next run: the primaries are gone, so their DR copies go; the 38-day-old snapshot goes
-    // once its export completed (moto completes exports at once), and nothing is copied.
+    // The next run: the primaries are gone, so their DR copies go; nothing is copied. The
+    // 38-day-old snapshot's export has completed (moto completes exports at once), but it has
+    // no DR copy and orders-db requires one: it survives, and the run says so once, naming the
+    // policy change that would let it go.
     let next = invoke(&f, json!({"action": "run"}), "req-2").await;
     let dr = snapshot_ids(&f, DR).await;
     assert!(!dr.contains(&aged(45)) && !dr.contains(&aged(40)), "{dr:?}");
@@ -377,7 +389,36 @@ async fn retention_deletes_only_proven_lifeboat_snapshots() {
         "{}",
         next.render_text()
     );
-    assert!(!snapshot_ids(&f, PRIMARY).await.contains(&aged(38)));
+    assert!(
+        snapshot_ids(&f, PRIMARY).await.contains(&aged(38)),
+        "the 38-day-old snapshot without a DR copy was deleted:\n{}",
+        next.render_text()
+    );
+    let kept = next
+        .decisions
+        .iter()
+        .find(|d| d.subject == aged(38))
+        .unwrap();
+    assert!(
+        kept.verdict == "keep"
+            && kept
+                .reason
+                .contains("kept past retention: require_dr_copy, and no DR copy exists"),
+        "{kept:?}"
+    );
+    let lines: Vec<_> = next
+        .findings
+        .iter()
+        .filter(|f| f.message.starts_with("kept past retention"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", next.render_text());
+    assert!(
+        lines[0].message.contains(&aged(38))
+            && lines[0].message.contains("require_dr_copy: false")
+            && lines[0].message.contains("orders-db"),
+        "{}",
+        lines[0].message
+    );
     assert_eq!(
         next.count("copy-to-dr", Outcome::Done),
         0,

@@ -1,5 +1,6 @@
 //! DR copies: at most `limits.copies_in_flight` per destination region. A DR copy serves
-//! recovery inside retention: a snapshot that retention lets go is never copied.
+//! recovery inside retention: a snapshot that retention lets go is never copied (where the
+//! policy requires a DR copy, retention then keeps it: see `retention`).
 
 use super::*;
 

@@ -8,6 +8,8 @@
 mod copies;
 mod coverage;
 mod creates;
+#[cfg(test)]
+mod dr_proof_tests;
 mod exports;
 mod fingerprints;
 mod manifests;

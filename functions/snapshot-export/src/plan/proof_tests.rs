@@ -168,8 +168,8 @@ fn given_a_primary_and_its_dr_copy_outside_retention_when_planned_then_the_copy_
 }
 
 #[test]
-fn given_the_dr_copy_went_but_the_primary_deletion_failed_when_planned_then_it_is_not_copied_again()
-{
+fn given_the_dr_copy_went_but_the_primary_deletion_failed_when_planned_then_it_is_neither_copied_again_nor_deleted(
+) {
     // Given an old snapshot whose DR copy is gone while the primary stayed (its deletion
     // failed), exported, and a newer proven one
     let p = policy("");
@@ -183,13 +183,16 @@ fn given_the_dr_copy_went_but_the_primary_deletion_failed_when_planned_then_it_i
     inv.exports.push(export(&old, "COMPLETE"));
     // When the run is planned
     let plan = plan(&p, &inv, &scope(), t(NOW));
-    // Then it is not copied across regions again, and it goes
+    // Then it is not copied across regions again, and it stays: require_dr_copy has no proof
     assert!(copies(&plan).is_empty(), "{:#?}", plan.steps);
-    assert_eq!(deletes(&plan), vec![old.id.clone()]);
+    assert!(deletes(&plan).is_empty(), "{:#?}", plan.steps);
+    assert!(verdict(&plan, &old.id)
+        .reason
+        .starts_with("kept past retention: require_dr_copy, and no DR copy exists"));
 }
 
 #[test]
-fn given_a_snapshot_first_seen_outside_retention_without_a_dr_copy_then_it_is_not_copied_and_goes_once_exported(
+fn given_a_snapshot_first_seen_outside_retention_without_a_dr_copy_then_it_is_exported_not_copied_and_kept(
 ) {
     // Given a Lifeboat snapshot already outside retention, never copied nor exported
     let p = policy("");
@@ -202,7 +205,7 @@ fn given_a_snapshot_first_seen_outside_retention_without_a_dr_copy_then_it_is_no
     inv.snapshots.push(old.clone());
     // When the run is planned
     let first = plan(&p, &inv, &scope(), t(NOW));
-    // Then no DR copy is made for it, its export is started, and it is kept until that ends
+    // Then no DR copy is made for it, its export is started, and it is kept, saying both
     assert!(copies(&first).is_empty(), "{:#?}", first.steps);
     assert!(first.steps.iter().any(|s| matches!(
         &s.step,
@@ -212,23 +215,18 @@ fn given_a_snapshot_first_seen_outside_retention_without_a_dr_copy_then_it_is_no
     assert_eq!(d.verdict, Verdict::Keep);
     assert!(
         d.reason
-            .contains("no DR copy made for a snapshot that retention lets go")
-            && d.reason.contains("deleted once its export completes"),
+            .starts_with("kept past retention: require_dr_copy, and no DR copy exists")
+            && d.reason.contains("its export has not completed"),
         "{}",
         d.reason
     );
     // When its export has completed
     inv.exports.push(export(&old, "COMPLETE"));
     let next = plan(&p, &inv, &scope(), t(NOW));
-    // Then it goes, without a copy made to be deleted
+    // Then it still stays (the export is not the DR copy the policy requires), uncopied
     assert!(copies(&next).is_empty(), "{:#?}", next.steps);
-    assert_eq!(deletes(&next), vec![old.id.clone()]);
-    let d = verdict(&next, &old.id);
-    assert!(
-        d.reason.contains("no DR copy made") && d.reason.contains("export COMPLETE"),
-        "{}",
-        d.reason
-    );
+    assert!(deletes(&next).is_empty(), "{:#?}", next.steps);
+    assert_eq!(verdict(&next, &old.id).verdict, Verdict::Keep);
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //! copy serves recovery inside retention: a snapshot retention lets go is not copied to earn
 //! proof (its export, where the policy requires one, still is), and a DR copy goes only after
 //! its primary is gone, so a failed primary deletion never leaves a snapshot to copy again.
+//! The policy's proof rule wins over retention: with `require_dr_copy`, a snapshot without a
+//! DR copy of its own (none made, a look-alike under its name, a failed copy) is kept past
+//! retention, and the run says so once, naming the policy change that would let it go.
 
 use super::*;
 
@@ -114,8 +117,50 @@ pub(super) fn outside_retention(
     out
 }
 
-/// The note on a snapshot outside retention that has no DR copy of its own.
-const NO_COPY_MADE: &str = "no DR copy made for a snapshot that retention lets go";
+/// Why a snapshot outside retention stays: the policy's proof rule (`require_dr_copy`) wins
+/// over retention, and no DR copy is made once retention lets a snapshot go.
+pub(super) const KEPT_NO_COPY: &str = "kept past retention: require_dr_copy, and no DR copy exists";
+
+/// How many snapshot ids the run's one line names per component before it counts the rest.
+const NAMED_PER_COMPONENT: usize = 5;
+
+/// The run's one line about the snapshots kept for want of a DR copy, per component, with the
+/// policy change that would let them go.
+fn kept_without_copy_line(kept: &BTreeMap<String, Vec<String>>) -> Option<Finding> {
+    if kept.is_empty() {
+        return None;
+    }
+    let total: usize = kept.values().map(Vec::len).sum();
+    let per: Vec<String> = kept
+        .iter()
+        .map(|(component, ids)| {
+            let mut named = ids
+                .iter()
+                .take(NAMED_PER_COMPONENT)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if ids.len() > NAMED_PER_COMPONENT {
+                named.push_str(&format!(" and {} more", ids.len() - NAMED_PER_COMPONENT));
+            }
+            format!("{component}: {named}")
+        })
+        .collect();
+    let components: Vec<&str> = kept.keys().map(String::as_str).collect();
+    Some(Finding {
+        severity: Severity::Info,
+        resource: None,
+        message: format!(
+            "{KEPT_NO_COPY} for {total} {} ({}); no DR copy is made for a snapshot retention lets go, so {} until the policy changes: `require_dr_copy: false` on {} would let {} go (or delete {} by hand)",
+            if total == 1 { "snapshot" } else { "snapshots" },
+            per.join("; "),
+            if total == 1 { "it stays" } else { "they stay" },
+            components.join(", "),
+            if total == 1 { "it" } else { "them" },
+            if total == 1 { "it" } else { "them" },
+        ),
+    })
+}
 
 #[allow(clippy::too_many_arguments)]
 pub(super) fn plan_retention(
@@ -182,6 +227,8 @@ pub(super) fn plan_retention(
         }
     }
 
+    // Per component, the snapshots kept past retention for want of a DR copy.
+    let mut kept_no_copy: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for ((kind, source), snaps) in by_source(ours) {
         let settings = settings_of(snaps[0]).1;
         let keep = kept(&snaps, settings.retention, now);
@@ -219,11 +266,15 @@ pub(super) fn plan_retention(
             // Outside retention from here on.
             let mut missing = Vec::new();
             let mut proof = Vec::new();
-            let mut notes = Vec::new();
+            // Set when the policy requires a DR copy and none exists: the proof rule wins.
+            let mut no_copy: Option<String> = None;
             if settings.require_dr_copy && kind != ResourceKind::Elasticache {
                 match dr.of(s) {
                     DrState::Copy(c) if c.available() => {
                         proof.push(format!("DR copy available in {}", c.region))
+                    }
+                    DrState::Copy(c) if c.status == "failed" => {
+                        no_copy = Some(format!("its DR copy in {} failed", c.region))
                     }
                     DrState::Copy(c) => missing.push(format!("its DR copy is {}", c.status)),
                     DrState::Unknown => missing.push(
@@ -231,14 +282,17 @@ pub(super) fn plan_retention(
                             .to_string(),
                     ),
                     // A DR copy serves recovery inside retention: none is made for this one.
-                    DrState::Missing => notes.push(NO_COPY_MADE.to_string()),
-                    DrState::LookAlike(other) => notes.push(format!(
-                        "{NO_COPY_MADE} (the {} snapshot of its name is not its copy: not proof)",
-                        other.region
-                    )),
+                    DrState::Missing => {
+                        no_copy = Some("none was made before retention let it go".to_string())
+                    }
+                    DrState::LookAlike(other) => {
+                        no_copy = Some(format!(
+                            "the {} snapshot of its name is not its copy: not proof",
+                            other.region
+                        ))
+                    }
                 }
             }
-            let mut export_missing = false;
             if settings.require_export {
                 let done = match kind {
                     ResourceKind::Elasticache => elasticache_exported(inv, &s.id),
@@ -247,7 +301,6 @@ pub(super) fn plan_retention(
                 if done {
                     proof.push("export COMPLETE".into());
                 } else {
-                    export_missing = true;
                     missing.push("its export has not completed".into());
                 }
             }
@@ -255,17 +308,25 @@ pub(super) fn plan_retention(
                 missing.push(format!("it is the newest restorable backup of {source}"));
             }
             let age = (now - t).num_days();
+            if let Some(why) = no_copy {
+                let (component, _) = settings_of(s);
+                kept_no_copy
+                    .entry(component)
+                    .or_default()
+                    .push(s.id.clone());
+                let mut reason =
+                    format!("{KEPT_NO_COPY} ({why}); outside retention ({rule}, {age} days old)");
+                if !missing.is_empty() {
+                    reason.push_str(&format!("; also {}", missing.join(" and ")));
+                }
+                out.decisions.push(verdict(Verdict::Keep, reason));
+                continue;
+            }
             if !missing.is_empty() {
-                let mut reason = format!(
+                let reason = format!(
                     "outside retention ({rule}, {age} days old) but {}: kept until proven safe",
                     missing.join(" and ")
                 );
-                if !notes.is_empty() {
-                    reason.push_str(&format!("; {}", notes.join("; ")));
-                    if export_missing && missing.len() == 1 {
-                        reason.push_str("; deleted once its export completes");
-                    }
-                }
                 out.decisions.push(verdict(Verdict::Keep, reason));
                 continue;
             }
@@ -273,18 +334,13 @@ pub(super) fn plan_retention(
                 out.decisions.push(verdict(Verdict::Keep, format!("outside retention ({rule}, {age} days old); deletion is off (automation.delete_expired_snapshots)")));
                 continue;
             }
-            let mut grounds = notes;
-            grounds.insert(
-                0,
-                if proof.is_empty() {
-                    "no copy is required by policy".to_string()
-                } else {
-                    proof.join(", ")
-                },
-            );
+            let grounds = if proof.is_empty() {
+                "no copy is required by policy".to_string()
+            } else {
+                proof.join(", ")
+            };
             let reason = format!(
-                "outside retention ({rule}, {age} days old); {}; a newer backup exists",
-                grounds.join("; ")
+                "outside retention ({rule}, {age} days old); {grounds}; a newer backup exists"
             );
             out.decisions.push(verdict(Verdict::Delete, reason.clone()));
             out.steps.push(Planned {
@@ -298,6 +354,8 @@ pub(super) fn plan_retention(
             });
         }
     }
+
+    out.findings.extend(kept_without_copy_line(&kept_no_copy));
 
     plan_dr_retention(
         policy,

@@ -313,9 +313,10 @@ fn deletion_needs_every_required_proof() {
     let cases = [
         (Some("available"), Some("COMPLETE"), true),
         // Outside retention without a DR copy: none is made for it (a copy made only to be
-        // deleted is waste), and its export is the proof it needs. Was `false` (kept, copied,
-        // then both deleted a run later).
-        (None, Some("COMPLETE"), true),
+        // deleted is waste), and require_dr_copy is the policy's proof rule: kept past
+        // retention (issue 15: it was deleted on its export alone).
+        (None, Some("COMPLETE"), false),
+        (Some("failed"), Some("COMPLETE"), false),
         (None, Some("IN_PROGRESS"), false),
         (None, None, false),
         (Some("copying"), Some("COMPLETE"), false),
