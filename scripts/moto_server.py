@@ -140,6 +140,8 @@ S3Response.put_object = _stand_in_atomic_put_object
 #             never S3 object contents), status (moto's HTTP status)
 #   tags      for RDS and ElastiCache requests naming a resource: {arn: {key: value}} of the
 #             tags moto held on it *before* the request (aws:ResourceTag/* for the check)
+#   kms_keys  for requests naming a KmsKeyId / KeyId: {given: {arn, aliases}} (moto's key ids
+#             are random, so the check names a key by its alias)
 # It sits between the CloudWatch CBOR stand-in and moto, so CloudWatch calls are logged as the
 # awsJson requests the stand-in makes (X-Amz-Target, JSON body) with the caller's User-Agent and
 # Authorization. Not logged: requests the stand-in answers itself (an unknown CBOR operation) and
@@ -207,6 +209,25 @@ def _tags_before(service: str, region: str, form: dict) -> dict:
     return out
 
 
+def _kms_keys(region: str, values: list) -> dict:
+    """{given key id, alias or ARN: {"arn": key ARN, "aliases": [alias names]}} for the KMS keys
+    a request names (moto's key ids are random: the check names a key by its alias)."""
+    from moto.kms.models import kms_backends
+
+    out = {}
+    for given in values:
+        if not isinstance(given, str) or not given:
+            continue
+        key_region = given.split(":")[3] if given.startswith("arn:") else region
+        try:
+            backend = kms_backends[DEFAULT_ACCOUNT_ID][key_region]
+            key = backend.describe_key(given)
+            out[given] = {"arn": key.arn, "aliases": sorted(getattr(key, "aliases", {}))}
+        except Exception:  # not a key moto knows
+            continue
+    return out
+
+
 class CallLog:
     """WSGI middleware recording each request and moto's status (see above)."""
 
@@ -251,6 +272,18 @@ class CallLog:
         if app and body and "x-www-form-urlencoded" in ctype:
             form = urllib.parse.parse_qs(body + "&" + entry["query"])
             entry["tags"] = _tags_before(entry["service"], entry["region"], form)
+            keys = [v for k in ("KmsKeyId", "KeyId") for v in form.get(k, [])]
+            if keys:
+                entry["kms_keys"] = _kms_keys(entry["region"], keys)
+        elif app and body and "json" in ctype:
+            try:
+                doc = json.loads(body)
+            except ValueError:
+                doc = None
+            if isinstance(doc, dict):
+                keys = [doc.get(k) for k in ("KmsKeyId", "KeyId") if doc.get(k)]
+                if keys:
+                    entry["kms_keys"] = _kms_keys(entry["region"], keys)
         status = {}
 
         def recording_start_response(line, hdrs, exc_info=None):

@@ -1,0 +1,261 @@
+#!/usr/bin/env node
+// The permission check: every AWS request a Lifeboat function made (recorded by the emulator,
+// scripts/moto_server.py with LIFEBOAT_CALL_LOG) must be allowed by that function's execution
+// role in infra/template.yaml, resolved for the test parameters (scripts/iam/test-parameters.json).
+//
+//   node scripts/iam/check.mjs [--calls DIR] [--template FILE] [--params FILE] [--json FILE]
+//
+// Each request is attributed by the User-Agent's app/lifeboat-<function> (Aws::for_function);
+// requests without it (the tests' own seeding) are not checked. Each is mapped to the IAM
+// authorizations AWS makes for it (scripts/iam/requests.mjs), and each authorization is
+// evaluated against the role's policies with @cloud-copilot/iam-simulate. Fails (exit 1) on:
+//   - a request no statement allows (named with the action, the resource, and the statements
+//     that come closest: the action granted on other resources, or a condition that fails);
+//   - an S3 read of an absent key (moto answered 404) without s3:ListBucket on the bucket:
+//     AWS answers 403 AccessDenied, not 404, and the code would not see "not found";
+//   - a request the checker cannot map to IAM actions (it cannot prove it allowed).
+// Lists, without failing: granted actions no recorded request used (per statement), and
+// authorizations whose resource cannot be known from the request (said, not guessed).
+
+import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
+import { join, dirname, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { runSimulation } from '@cloud-copilot/iam-simulate'
+import { readTemplate, Bound, functionRoles, encryptedTopics, templateKeyPolicies } from './template.mjs'
+import { authorizations } from './requests.mjs'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = resolve(here, '../..')
+
+// Actions the Lambda service performs with the role on the function's behalf, never the code:
+// logs (the runtime's log delivery), the on-failure destination, the VPC network interfaces.
+const USED_BY_LAMBDA = /^(logs:(CreateLogGroup|CreateLogStream|PutLogEvents)|sqs:SendMessage|ec2:(CreateNetworkInterface|DescribeNetworkInterfaces|DeleteNetworkInterface|DescribeSubnets|AssignPrivateIpAddresses|UnassignPrivateIpAddresses))$/
+
+export function parseArgs(argv) {
+  const o = { calls: join(root, 'target/calls'), template: join(root, 'infra/template.yaml'), params: join(here, 'test-parameters.json'), json: null, quiet: false }
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i]
+    const next = () => { if (i + 1 >= argv.length) throw new Error(`${k} needs a value`); return argv[++i] }
+    if (k === '--calls') o.calls = resolve(next())
+    else if (k === '--template') o.template = resolve(next())
+    else if (k === '--params') o.params = resolve(next())
+    else if (k === '--json') o.json = resolve(next())
+    else if (k === '--quiet') o.quiet = true
+    else throw new Error(`unknown argument ${k}`)
+  }
+  return o
+}
+
+export function readCalls(dir) {
+  if (!existsSync(dir)) throw new Error(`${dir}: no call log (run the tests with LIFEBOAT_CALL_LOG=${dir})`)
+  const entries = []
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort()) {
+    const lines = readFileSync(join(dir, f), 'utf8').split('\n')
+    lines.forEach((line, i) => {
+      if (!line.trim()) return
+      try { entries.push({ ...JSON.parse(line), _at: `${f}:${i + 1}` }) } catch (e) { throw new Error(`${f}:${i + 1}: not JSON (${e.message})`) }
+    })
+  }
+  return entries
+}
+
+function statementsOf(policies) {
+  const out = []
+  for (const p of policies) for (const s of p.document.Statement) out.push({ policy: p.name, managed: Boolean(p.managed), statement: s })
+  return out
+}
+
+// One line per kind of denial, not per test: the random parts of names (a secret ARN's
+// 6-character suffix, run ids and timestamps) are written as patterns.
+const stable = (text) => text
+  .replace(/(:secret:[^\s",]+?)-[A-Za-z0-9]{6}(?=[\s",]|$)/g, '$1-??????')
+  .replace(/\d{8}T\d{6}Z-[0-9a-f]{8}/g, '<run>')
+  .replace(/\d{8}-\d{4}(?=[\s",/]|$)/g, '<yyyymmdd-hhmm>')
+
+const asList = (x) => (x === undefined ? [] : Array.isArray(x) ? x : [x])
+
+// Runs one authorization against the role; the result carries the allowing statement ids, or,
+// when denied, the closest statements and why they did not apply.
+async function simulate(role, account, check, cache, keyPolicies = {}) {
+  const key = JSON.stringify([check.action, check.resource, check.context])
+  if (cache.has(key)) return cache.get(key)
+  // KMS authorizes only through the key policy: a key of the template has its own; any other
+  // (the customer's DR and export keys) the default key policy, which lets IAM policies grant
+  // its use (the template's header requires that of those keys).
+  const resourcePolicy = check.action.startsWith('kms:')
+    ? keyPolicies[check.resource] ?? { Version: '2012-10-17', Statement: [{ Sid: 'DefaultKeyPolicy', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: 'kms:*', Resource: '*' }] }
+    : undefined
+  const sim = {
+    identityPolicies: role.policies.map((p) => ({ name: p.name, policy: p.document })),
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+    ...(resourcePolicy ? { resourcePolicy } : {}),
+    request: {
+      action: check.action,
+      principal: `arn:aws:iam::${account}:role/${role.roleId}`,
+      resource: { accountId: account, resource: check.resource },
+      contextVariables: { 'aws:SecureTransport': 'true', ...check.context },
+    },
+  }
+  let res = await runSimulation(sim, {})
+  if (res.resultType === 'error') {
+    // iam-simulate validates context keys against the Service Authorization Reference: retry
+    // with only the global ones, and say so, before giving up.
+    const globalOnly = Object.fromEntries(Object.entries(sim.request.contextVariables).filter(([k]) => k.startsWith('aws:')))
+    const retry = await runSimulation({ ...sim, request: { ...sim.request, contextVariables: globalOnly } }, {})
+    if (retry.resultType !== 'error') res = { ...retry, contextDropped: JSON.stringify(res.errors) }
+  }
+  let out
+  if (res.resultType === 'error') {
+    out = { error: JSON.stringify(res.errors) }
+  } else {
+    const results = res.resultType === 'single' ? [res.result] : res.results
+    const allowed = res.overallResult === 'Allowed'
+    const allow = new Set()
+    const near = []
+    // The statement as the template has it, by policy name and Sid (the explain's identifier).
+    const own = (s) => {
+      const sid = s.explain?.identifier
+      const pol = role.policies.find((p) => p.name === s.policyId)
+      return { sid, policy: s.policyId, st: pol?.document.Statement.find((x) => x.Sid === sid) ?? {} }
+    }
+    for (const r of results) {
+      const ia = r.analysis?.identityAnalysis
+      for (const s of ia?.allowStatements ?? []) { const o = own(s); allow.add(`${o.policy}#${o.sid}`) }
+      if (!allowed) {
+        for (const s of ia?.unmatchedStatements ?? []) {
+          if (!s.actionMatch) continue
+          const o = own(s)
+          const why = s.resourceMatch !== true ? `grants ${check.action} on ${asList(o.st.Resource).join(', ')} only`
+            : `grants it, but its Condition fails: ${JSON.stringify(o.st.Condition)}`
+          near.push(`${o.policy.split('/')[0]} ${o.sid}: ${why}`)
+        }
+        for (const s of ia?.denyStatements ?? []) { const o = own(s); near.push(`${o.policy.split('/')[0]} ${o.sid}: explicit Deny`) }
+        if (ia?.result === 'Allowed') near.push(`the role allows it (${[...allow].join(', ')}), the resource's policy does not (${r.analysis?.resourceAnalysis?.result})`)
+      }
+    }
+    out = { allowed, allow: [...allow], near: [...new Set(near)], contextDropped: res.contextDropped }
+  }
+  cache.set(key, out)
+  return out
+}
+
+export async function check({ calls, template, params }) {
+  const p = typeof params === 'string' ? JSON.parse(readFileSync(params, 'utf8')) : params
+  const bound = new Bound(typeof template === 'string' ? readTemplate(template) : template, p)
+  const roles = functionRoles(bound)
+  const topicKeys = encryptedTopics(bound)
+  const keyPolicies = templateKeyPolicies(bound)
+  const entries = typeof calls === 'string' ? readCalls(calls) : calls
+  const report = { functions: {}, unattributed: 0, failures: 0 }
+  const caches = {}
+  for (const e of entries) {
+    const m = /^lifeboat-(.+)$/.exec(e.app ?? '')
+    if (!m) { report.unattributed++; continue }
+    const fn = m[1]
+    const f = (report.functions[fn] ??= { calls: {}, denied: {}, absentWithoutList: {}, unmapped: {}, unknown: {}, errors: {}, used: new Set(), requests: 0 })
+    f.requests++
+    const role = roles[fn]
+    const auth = authorizations(e, { account: p.account, topicKeys })
+    const callKey = `${auth.service}:${auth.operation ?? '?'} ${e.region ?? '?'}`
+    f.calls[callKey] = (f.calls[callKey] ?? 0) + 1
+    if (!role) { (f.errors[`no function ${fn} in the template`] ??= []).push(e._at); continue }
+    if (auth.unmapped) { (f.unmapped[callKey] ??= []).push(e._at); continue }
+    const cache = (caches[fn] ??= new Map())
+    const all = [...(auth.checks ?? []), ...(auth.implied ?? [])]
+    for (const c of all) {
+      if (c.unknown) { f.unknown[`${callKey}: ${c.unknown}`] = (f.unknown[`${callKey}: ${c.unknown}`] ?? 0) + 1; continue }
+      const r = await simulate(role, p.account, c, cache, keyPolicies)
+      if (r.error) { (f.errors[`${callKey}: ${c.action} on ${c.resource}: simulator refused: ${r.error}`] ??= []).push(e._at); continue }
+      if (r.contextDropped) f.unknown[`${callKey}: ${c.action}: service-specific context keys dropped (${r.contextDropped.slice(0, 120)})`] = 1
+      if (r.allowed) { for (const s of r.allow) f.used.add(`${s}|${c.action}`); continue }
+      const shown = Object.fromEntries(Object.entries(c.context).filter(([x]) => !/^(secretsmanager:SecretId|s3:)/.test(x)))
+      const k = stable(`${callKey} -> ${c.action} on ${c.resource}${c.why ? ` (${c.why})` : ''}${Object.keys(shown).length ? ` with ${JSON.stringify(shown)}` : ''}`)
+      const d = (f.denied[k] ??= { count: 0, near: r.near, at: e._at })
+      d.count++
+    }
+    if (auth.absent) {
+      const c = { action: 's3:ListBucket', resource: auth.absent.bucketArn, context: {} }
+      const r = await simulate(role, p.account, c, cache, keyPolicies)
+      if (r.allowed) { for (const s of r.allow) f.used.add(`${s}|s3:ListBucket`) }
+      else {
+        const k = `${callKey} of absent s3://${auth.absent.bucket}/${auth.absent.key.replace(/\d{8}T\d{6}Z[-\w]*/g, '<run>')}`
+        const d = (f.absentWithoutList[k] ??= { count: 0, at: e._at })
+        d.count++
+      }
+    }
+  }
+  // Granted actions no recorded request used, per statement.
+  for (const [fn, role] of Object.entries(roles)) {
+    const f = (report.functions[fn] ??= { calls: {}, denied: {}, absentWithoutList: {}, unmapped: {}, unknown: {}, errors: {}, used: new Set(), requests: 0 })
+    f.unused = []
+    f.byLambda = []
+    for (const { policy, managed, statement } of statementsOf(role.policies)) {
+      if (statement.Effect !== 'Allow') continue
+      for (const action of asList(statement.Action)) {
+        const id = `${policy}#${statement.Sid}|${action}`
+        if (USED_BY_LAMBDA.test(action)) { f.byLambda.push(`${statement.Sid}: ${action}`); continue }
+        const used = [...f.used].some((u) => {
+          const [sid, act] = u.split('|')
+          if (sid !== `${policy}#${statement.Sid}`) return false
+          const pattern = new RegExp('^' + action.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 'i')
+          return pattern.test(act)
+        })
+        if (!used) f.unused.push(`${policy.split('/')[0]} ${statement.Sid}${managed ? ' (managed)' : ''}: ${action}`)
+      }
+    }
+  }
+  for (const f of Object.values(report.functions)) {
+    f.failures = Object.keys(f.denied).length + Object.keys(f.absentWithoutList).length + Object.keys(f.unmapped).length + Object.keys(f.errors).length
+    report.failures += f.failures
+  }
+  return report
+}
+
+export function print(report, log = console.log) {
+  const names = Object.keys(report.functions).sort()
+  for (const fn of names) {
+    const f = report.functions[fn]
+    log(`\n-- ${fn}: ${f.requests} recorded requests, ${Object.keys(f.calls).length} distinct calls`)
+    for (const [k, n] of Object.entries(f.calls).sort()) log(`   ${k.padEnd(62)} x${n}`)
+    for (const [k, d] of Object.entries(f.denied)) {
+      log(`   DENIED ${k} (x${d.count}, first ${d.at})`)
+      log(`          needs: ${d.near.length ? d.near.join('; ') : `a statement granting it: no statement of the role grants ${k.split(' -> ')[1].split(' ')[0]}`}`)
+    }
+    for (const [k, d] of Object.entries(f.absentWithoutList)) log(`   ABSENT-KEY READ WITHOUT s3:ListBucket (AWS answers 403, not 404): ${k} (x${d.count}, first ${d.at})`)
+    for (const [k, at] of Object.entries(f.unmapped)) log(`   UNMAPPED (the checker cannot prove it): ${k} (x${at.length}, first ${at[0]})`)
+    for (const [k, at] of Object.entries(f.errors)) log(`   ERROR ${k} (first ${at[0]})`)
+    for (const k of Object.keys(f.unknown)) log(`   not checked, cannot be known: ${k}`)
+    if (f.unused?.length) {
+      log(`   granted, never used by a recorded call:`)
+      for (const u of f.unused) log(`     ${u}`)
+    }
+    if (f.byLambda?.length) log(`   used by the Lambda service, not the code: ${f.byLambda.join('; ')}`)
+  }
+  log(`\nrecorded calls per function (requests / distinct service:operation region / denied / absent-key reads without ListBucket / unmapped / unused grants):`)
+  for (const fn of names) {
+    const f = report.functions[fn]
+    log(`  ${fn.padEnd(24)} ${String(f.requests).padStart(6)} ${String(Object.keys(f.calls).length).padStart(4)} ${String(Object.keys(f.denied).length).padStart(4)} ${String(Object.keys(f.absentWithoutList).length).padStart(4)} ${String(Object.keys(f.unmapped).length).padStart(4)} ${String(f.unused?.length ?? 0).padStart(4)}`)
+  }
+  log(`  (${report.unattributed} requests without a Lifeboat app name: the tests' own seeding and read-back, not checked)`)
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2))
+  const report = await check(o)
+  print(report)
+  if (o.json) writeFileSync(o.json, JSON.stringify(report, (k, v) => (v instanceof Set ? [...v] : v), 2))
+  if (Object.keys(report.functions).every((fn) => report.functions[fn].requests === 0)) {
+    console.log('\nIAM check: FAILED: no request of a Lifeboat function was recorded (is LIFEBOAT_CALL_LOG reaching the emulator?)')
+    process.exit(1)
+  }
+  if (report.failures) {
+    console.log(`\nIAM check: FAILED: ${report.failures} finding(s) above (DENIED / ABSENT-KEY READ / UNMAPPED / ERROR)`)
+    process.exit(1)
+  }
+  console.log('\nIAM check: every recorded call is allowed by its role')
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((e) => { console.error(`IAM check: ${e.message}`); process.exit(2) })
+}
