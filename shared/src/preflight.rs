@@ -489,6 +489,9 @@ pub struct Source {
     pub arn: String,
     pub engine: String,
     pub endpoint: Option<(String, u16)>,
+    /// Its replicas: an instance's read replicas (ids, or ARNs in other regions), a cluster's
+    /// readers.
+    pub replicas: Vec<String>,
 }
 
 /// Lists the sources of every component `wanted` keeps, with the same readers and calls the
@@ -508,25 +511,30 @@ pub async fn sources(
     let wants = |k: ResourceKind| policy.components.iter().any(|c| c.kind == k && wanted(c));
     let index = |name: &str| policy.components.iter().position(|c| c.name == name);
     let mut out = Vec::new();
-    let mut keep =
-        |kind: ResourceKind, l: &Listed, arn: &str, engine: &str, ep: &Option<(String, u16)>| {
-            let m = policy.membership(kind, &l.id, &l.tags);
-            if let Some(i) = m
-                .and_then(|m| m.named.map(|c| c.name.clone()))
-                .and_then(|n| index(&n))
-            {
-                if wanted(&policy.components[i]) {
-                    out.push(Source {
-                        component: i,
-                        kind,
-                        id: l.id.clone(),
-                        arn: arn.to_string(),
-                        engine: engine.to_string(),
-                        endpoint: ep.clone(),
-                    });
-                }
+    let mut keep = |kind: ResourceKind,
+                    l: &Listed,
+                    arn: &str,
+                    engine: &str,
+                    ep: &Option<(String, u16)>,
+                    replicas: &[String]| {
+        let m = policy.membership(kind, &l.id, &l.tags);
+        if let Some(i) = m
+            .and_then(|m| m.named.map(|c| c.name.clone()))
+            .and_then(|n| index(&n))
+        {
+            if wanted(&policy.components[i]) {
+                out.push(Source {
+                    component: i,
+                    kind,
+                    id: l.id.clone(),
+                    arn: arn.to_string(),
+                    engine: engine.to_string(),
+                    endpoint: ep.clone(),
+                    replicas: replicas.to_vec(),
+                });
             }
-        };
+        }
+    };
     let listing = format!("every source in {region}");
     if wants(ResourceKind::RdsInstance) {
         let call = "rds:DescribeDBInstances";
@@ -559,7 +567,14 @@ pub async fn sources(
                     .iter()
                     .zip(list.iter().filter(|i| i.cluster_id.is_none()))
                 {
-                    keep(ResourceKind::RdsInstance, l, &i.arn, &i.engine, &i.endpoint);
+                    keep(
+                        ResourceKind::RdsInstance,
+                        l,
+                        &i.arn,
+                        &i.engine,
+                        &i.endpoint,
+                        &i.replicas,
+                    );
                 }
             }
             Err(e) => p.failed(&listing, None, call, &e),
@@ -602,6 +617,7 @@ pub async fn sources(
                         &c.arn,
                         &c.engine,
                         &c.endpoint,
+                        &c.readers,
                     );
                 }
             }
@@ -654,7 +670,14 @@ pub async fn sources(
                     region,
                 );
                 for (l, g) in listed.iter().zip(&groups) {
-                    keep(ResourceKind::Elasticache, l, &g.arn, &g.engine, &g.endpoint);
+                    keep(
+                        ResourceKind::Elasticache,
+                        l,
+                        &g.arn,
+                        &g.engine,
+                        &g.endpoint,
+                        &[],
+                    );
                 }
             }
             Err(e) => p.failed(&listing, None, call, &e),

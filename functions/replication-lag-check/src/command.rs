@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::FUNCTION;
 
-pub const ACTIONS: [&str; 1] = ["check"];
+pub const ACTIONS: [&str; 2] = ["check", lifeboat_shared::preflight::ACTION];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Command {
@@ -22,6 +22,8 @@ pub struct Command {
     pub only: Vec<String>,
     /// Asked by a person: the report is emailed even when no state changed.
     pub manual: bool,
+    /// `{"action": "preflight"}`: read-only checks of what the runs need (always a dry run).
+    pub preflight: bool,
 }
 
 #[derive(Deserialize)]
@@ -35,19 +37,21 @@ pub fn parse(payload: &Value) -> Result<Command> {
         &[TriggerKind::Schedule, TriggerKind::Alarm],
         &ACTIONS,
     )?;
-    let (dry_run, only, manual) = match &trigger {
+    let (dry_run, only, manual, preflight) = match &trigger {
         Trigger::Manual(m) => {
             let NoMoreFields {} =
                 m.args("a replication-lag-check command has action, dry_run and only")?;
-            (m.dry_run, m.only.clone(), true)
+            let preflight = m.action == ACTIONS[1];
+            (m.dry_run || preflight, m.only.clone(), true, preflight)
         }
-        _ => (false, Vec::new(), false),
+        _ => (false, Vec::new(), false, false),
     };
     Ok(Command {
         trigger,
         dry_run,
         only,
         manual,
+        preflight,
     })
 }
 

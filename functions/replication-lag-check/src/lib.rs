@@ -15,6 +15,7 @@ pub mod evaluate;
 pub mod execute;
 pub mod inventory;
 pub mod metrics;
+pub mod preflight;
 pub mod report;
 
 use std::collections::BTreeMap;
@@ -175,6 +176,9 @@ pub async fn run(
         now,
         stop_at,
     );
+    if cmd.preflight {
+        return preflight(app, &inv).await;
+    }
     let outbox = app.outbox();
     let result = async {
         let worked = run::single_flight(
@@ -378,4 +382,18 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
             Some(Box::new(Undo { journal, before })),
         ))
     }
+}
+
+/// `{"action": "preflight"}`: the checks, then the report, delivered as a run's is.
+async fn preflight(app: &App, inv: &Invocation) -> Result<Response> {
+    let cx = preflight::Context {
+        policy: &app.policy,
+        clients: &app.clients,
+        report_s3: &app.report_s3,
+        report_bucket: &app.env.report_bucket,
+    };
+    let checks = preflight::check(&cx, &inv.run_id).await;
+    let outbox = app.outbox();
+    let result = lifeboat_shared::preflight::deliver(&outbox, inv, checks).await;
+    run::or_report_failure(&outbox, inv, result).await
 }
