@@ -71,6 +71,11 @@ const stable = (text) => text
   .replace(/(:secret:[^\s",]+?)-[A-Za-z0-9]{6}(?=[\s",]|$)/g, '$1-??????')
   .replace(/\d{8}T\d{6}Z-[0-9a-f]{8}/g, '<run>')
   .replace(/\d{8}-\d{4}(?=[\s",/]|$)/g, '<yyyymmdd-hhmm>')
+  .replace(/lifeboat-verify-[0-9a-f]{8}/g, 'lifeboat-verify-<id>')
+  .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/g, '<time>')
+
+// An S3 object ARN is shown as its "directory" (one line for many objects of one prefix).
+const group = (arn) => (arn.startsWith('arn:aws:s3:::') && arn.includes('/') ? arn.replace(/\/[^/]*$/, '/*') : arn)
 
 const asList = (x) => (x === undefined ? [] : Array.isArray(x) ? x : [x])
 
@@ -142,20 +147,40 @@ async function simulate(role, account, check, cache, keyPolicies = {}) {
 
 export async function check({ calls, template, params }) {
   const p = typeof params === 'string' ? JSON.parse(readFileSync(params, 'utf8')) : params
-  const bound = new Bound(typeof template === 'string' ? readTemplate(template) : template, p)
-  const roles = functionRoles(bound)
-  const topicKeys = encryptedTopics(bound)
-  const keyPolicies = templateKeyPolicies(bound)
+  const tpl = typeof template === 'string' ? readTemplate(template) : template
+  // The default world, and the worlds of tests that stand for another deployment (other bucket
+  // names, another key): a log file (one emulator, one test) in which any request's path or body
+  // contains a world's `when` text is checked with that world's parameters.
+  const worlds = [{ name: null, p }, ...(p.worlds ?? []).map((w) => ({
+    name: w.name, when: w.when,
+    p: { ...p, parameters: { ...p.parameters, ...w.parameters }, resources: { ...p.resources, ...w.resources } },
+  }))]
+  for (const w of worlds) {
+    const bound = new Bound(tpl, w.p)
+    w.roles = functionRoles(bound)
+    w.topicKeys = encryptedTopics(bound)
+    w.keyPolicies = templateKeyPolicies(bound)
+    w.caches = {}
+  }
+  const roles = worlds[0].roles
   const entries = typeof calls === 'string' ? readCalls(calls) : calls
+  const fileOf = (e) => String(e._at ?? '').split(':')[0]
+  const worldOf = {}
+  for (const e of entries) {
+    const text = `${e.path ?? ''} ${(() => { try { return decodeURIComponent(e.body ?? '') } catch { return e.body ?? '' } })()}`
+    const w = worlds.find((x) => x.when && text.includes(x.when))
+    if (w) worldOf[fileOf(e)] = w
+  }
   const report = { functions: {}, unattributed: 0, failures: 0 }
-  const caches = {}
   for (const e of entries) {
     const m = /^lifeboat-(.+)$/.exec(e.app ?? '')
     if (!m) { report.unattributed++; continue }
     const fn = m[1]
     const f = (report.functions[fn] ??= { calls: {}, denied: {}, absentWithoutList: {}, unmapped: {}, unknown: {}, errors: {}, used: new Set(), requests: 0 })
     f.requests++
-    const role = roles[fn]
+    const world = worldOf[fileOf(e)] ?? worlds[0]
+    const { topicKeys, keyPolicies, caches } = world
+    const role = world.roles[fn]
     const auth = authorizations(e, { account: p.account, topicKeys })
     const callKey = `${auth.service}:${auth.operation ?? '?'} ${e.region ?? '?'}`
     f.calls[callKey] = (f.calls[callKey] ?? 0) + 1
@@ -169,17 +194,23 @@ export async function check({ calls, template, params }) {
       if (r.error) { (f.errors[`${callKey}: ${c.action} on ${c.resource}: simulator refused: ${r.error}`] ??= []).push(e._at); continue }
       if (r.contextDropped) f.unknown[`${callKey}: ${c.action}: service-specific context keys dropped (${r.contextDropped.slice(0, 120)})`] = 1
       if (r.allowed) { for (const s of r.allow) f.used.add(`${s}|${c.action}`); continue }
-      const shown = Object.fromEntries(Object.entries(c.context).filter(([x]) => !/^(secretsmanager:SecretId|s3:)/.test(x)))
-      const k = stable(`${callKey} -> ${c.action} on ${c.resource}${c.why ? ` (${c.why})` : ''}${Object.keys(shown).length ? ` with ${JSON.stringify(shown)}` : ''}`)
-      const d = (f.denied[k] ??= { count: 0, near: r.near, at: e._at })
+      // Shown: the context keys some statement of the role has a condition on.
+      const condKeys = (role._condKeys ??= new Set(role.policies.flatMap((pol) => pol.document.Statement.flatMap((st) => Object.values(st.Condition ?? {}).flatMap((o) => Object.keys(o).map((x) => x.toLowerCase()))))))
+      const shown = Object.fromEntries(Object.entries(c.context).filter(([x]) => condKeys.has(x.toLowerCase())))
+      const k = stable(`${callKey} -> ${c.action} on ${group(c.resource)}${c.why ? ` (${c.why})` : ''}${Object.keys(shown).length ? ` with ${JSON.stringify(shown)}` : ''}`)
+      // A resource that did not exist has no tags: on AWS a tag condition then answers
+      // AccessDenied where the emulator said not found.
+      const absentResource = e.status === 404 && e.tags && Object.keys(e.tags[c.resource] ?? {}).length === 0 && /ResourceTag/.test(JSON.stringify(r.near))
+      const d = (f.denied[k + (absentResource ? ' [the resource did not exist: AWS answers AccessDenied, not NotFound]' : '')] ??= { count: 0, near: r.near, at: e._at, example: c.resource, worlds: new Set() })
       d.count++
+      if (world.name) d.worlds.add(world.name)
     }
     if (auth.absent) {
       const c = { action: 's3:ListBucket', resource: auth.absent.bucketArn, context: {} }
       const r = await simulate(role, p.account, c, cache, keyPolicies)
       if (r.allowed) { for (const s of r.allow) f.used.add(`${s}|s3:ListBucket`) }
       else {
-        const k = `${callKey} of absent s3://${auth.absent.bucket}/${auth.absent.key.replace(/\d{8}T\d{6}Z[-\w]*/g, '<run>')}`
+        const k = stable(`${world.name ? `[${world.name}] ` : ''}${callKey} of absent s3://${auth.absent.bucket}/${auth.absent.key}`)
         const d = (f.absentWithoutList[k] ??= { count: 0, at: e._at })
         d.count++
       }
@@ -219,7 +250,7 @@ export function print(report, log = console.log) {
     log(`\n-- ${fn}: ${f.requests} recorded requests, ${Object.keys(f.calls).length} distinct calls`)
     for (const [k, n] of Object.entries(f.calls).sort()) log(`   ${k.padEnd(62)} x${n}`)
     for (const [k, d] of Object.entries(f.denied)) {
-      log(`   DENIED ${k} (x${d.count}, first ${d.at})`)
+      log(`   DENIED ${k} (x${d.count}, e.g. ${stable(d.example)} at ${d.at}${d.worlds.size ? `; also in the worlds of ${[...d.worlds].join(', ')}` : ''})`)
       log(`          needs: ${d.near.length ? d.near.join('; ') : `a statement granting it: no statement of the role grants ${k.split(' -> ')[1].split(' ')[0]}`}`)
     }
     for (const [k, d] of Object.entries(f.absentWithoutList)) log(`   ABSENT-KEY READ WITHOUT s3:ListBucket (AWS answers 403, not 404): ${k} (x${d.count}, first ${d.at})`)

@@ -181,7 +181,8 @@ function rds(entry, op, p, account) {
   const tagCtx = requestTagContext(tags, 'rds')
   const a = (action, resource, context = {}) => resource ? { action: `rds:${action}`, resource, context: { ...resourceTagContext(entry, resource), ...context } } : null
   const listing = (action, kind, id) => [a(action, id ? arn(kind, id) : '*')]
-  const tagOnCreate = (resource) => (tags.length ? [a('AddTagsToResource', resource, tagCtx)] : [])
+  const tagOnly = { ...tagCtx }
+  const tagOnCreate = (resource) => (tags.length ? [a('AddTagsToResource', resource, tagOnly)] : [])
   const implied = []
   let checks
   switch (op) {
@@ -236,6 +237,7 @@ function rds(entry, op, p, account) {
       break
     }
     case 'RestoreDBInstanceFromDBSnapshot': {
+      Object.assign(tagCtx, requestKeys('rds', p))
       const target = arn('db', v('DBInstanceIdentifier'))
       const snap = v('DBSnapshotIdentifier') ? arn('snapshot', v('DBSnapshotIdentifier')) : arn('cluster-snapshot', v('DBClusterSnapshotIdentifier'))
       checks = [
@@ -247,6 +249,7 @@ function rds(entry, op, p, account) {
       break
     }
     case 'RestoreDBClusterFromSnapshot': {
+      Object.assign(tagCtx, requestKeys('rds', p))
       const target = arn('cluster', v('DBClusterIdentifier'))
       const id = v('SnapshotIdentifier')
       const snap = id?.startsWith('arn:') ? id : arn(id && /cluster/.test(entry.body ?? '') ? 'cluster-snapshot' : 'cluster-snapshot', id)
@@ -261,6 +264,7 @@ function rds(entry, op, p, account) {
       break
     }
     case 'CreateDBInstance': {
+      Object.assign(tagCtx, requestKeys('rds', p))
       const target = arn('db', v('DBInstanceIdentifier'))
       checks = [
         a(op, target, tagCtx), a(op, arn('cluster', v('DBClusterIdentifier')), tagCtx),
@@ -279,6 +283,40 @@ function rds(entry, op, p, account) {
   return { checks: checks.filter(Boolean), implied }
 }
 
+// Condition keys a create request sets from its parameters (Service Authorization Reference:
+// elasticache:* and rds:* keys of CreateReplicationGroup, RestoreDBInstanceFromDBSnapshot, ...).
+// A parameter the request leaves out sets no key: a condition on it then fails, as on AWS.
+const REQUEST_KEYS = {
+  elasticache: {
+    TransitEncryptionEnabled: ['elasticache:TransitEncryptionEnabled', (x) => x],
+    AtRestEncryptionEnabled: ['elasticache:AtRestEncryptionEnabled', (x) => x],
+    AuthToken: ['elasticache:AuthTokenEnabled', () => 'true'],
+    CacheNodeType: ['elasticache:CacheNodeType', (x) => x],
+    Engine: ['elasticache:EngineType', (x) => x],
+    EngineVersion: ['elasticache:EngineVersion', (x) => x],
+    MultiAZEnabled: ['elasticache:MultiAZEnabled', (x) => x],
+    AutomaticFailoverEnabled: ['elasticache:AutomaticFailoverEnabled', (x) => x],
+    NumNodeGroups: ['elasticache:NumNodeGroups', (x) => x],
+    ReplicasPerNodeGroup: ['elasticache:ReplicasPerNodeGroup', (x) => x],
+    SnapshotRetentionLimit: ['elasticache:SnapshotRetentionLimit', (x) => x],
+    KmsKeyId: ['elasticache:KmsKeyId', (x) => x],
+  },
+  rds: {
+    DBInstanceClass: ['rds:DatabaseClass', (x) => x],
+    Engine: ['rds:DatabaseEngine', (x) => x],
+    MultiAZ: ['rds:MultiAz', (x) => x],
+    StorageEncrypted: ['rds:StorageEncrypted', (x) => x],
+    PubliclyAccessible: ['rds:PubliclyAccessible', (x) => x],
+    AllocatedStorage: ['rds:StorageSize', (x) => x],
+    ManageMasterUserPassword: ['rds:ManageMasterUserPassword', (x) => x],
+  },
+}
+function requestKeys(service, p) {
+  const out = {}
+  for (const [param, [key, f]] of Object.entries(REQUEST_KEYS[service] ?? {})) if (p[param]?.[0] !== undefined) out[key] = f(p[param][0])
+  return out
+}
+
 function elasticache(entry, op, p, account) {
   const r = entry.region
   const v = (k) => p[k]?.[0]
@@ -286,7 +324,8 @@ function elasticache(entry, op, p, account) {
   const tags = queryTags(p)
   const tagCtx = requestTagContext(tags, 'elasticache')
   const a = (action, resource, context = {}) => resource ? { action: `elasticache:${action}`, resource, context: { ...resourceTagContext(entry, resource), ...context } } : null
-  const tagOnCreate = (resource) => (tags.length ? [a('AddTagsToResource', resource, tagCtx)] : [])
+  const tagOnly = { ...tagCtx }
+  const tagOnCreate = (resource) => (tags.length ? [a('AddTagsToResource', resource, tagOnly)] : [])
   let checks
   switch (op) {
     case 'DescribeReplicationGroups': checks = [a(op, arn('replicationgroup', v('ReplicationGroupId')) ?? '*')]; break
@@ -312,6 +351,7 @@ function elasticache(entry, op, p, account) {
     case 'DeleteSnapshot': checks = [a(op, arn('snapshot', v('SnapshotName')))]; break
     case 'CreateReplicationGroup': {
       const target = arn('replicationgroup', v('ReplicationGroupId'))
+      Object.assign(tagCtx, requestKeys('elasticache', p))
       checks = [
         a(op, target, tagCtx), a(op, arn('snapshot', v('SnapshotName')), tagCtx),
         a(op, arn('subnetgroup', v('CacheSubnetGroupName')), tagCtx),
