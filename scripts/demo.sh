@@ -19,8 +19,11 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 scripts/tools.sh emulator
 scripts/tools.sh lambda
 scripts/tools.sh databases
+scripts/tools.sh iam
 export PATH="$root/.tools/lambda/bin:$PATH"
 
+# Every request the emulator serves is recorded; the permission check reads it at the end.
+export LIFEBOAT_CALL_LOG="$state/calls"
 # shellcheck source=scripts/local-aws.sh
 source scripts/local-aws.sh "$state"
 watch_pid=""
@@ -175,4 +178,8 @@ if keys:
     m = json.loads(s3.get_object(Bucket="ecommerce-backups-prod-us-east-1", Key=keys[-1])["Body"].read())
     print("\n" + json.dumps(m, indent=2))
 PY
+say "Permissions: every AWS call the functions made above, checked against their roles in infra/template.yaml"
+node scripts/iam/check.mjs --calls "$state/calls" >"$state/iam-check.txt" 2>&1 && iam_ok=1 || iam_ok=0
+sed -n '/^recorded calls per function/,$p' "$state/iam-check.txt"
+[ "$iam_ok" = 1 ] || echo "(denials and the statements they need: $state/iam-check.txt)"
 say "Done. Function logs: $state/watch.log"
