@@ -322,6 +322,158 @@ where
     result.map(Ok)
 }
 
+/// Where a finished run leaves its answer: `reports/<function>/runs/<run id>.json`, under the
+/// function's own report prefix (the archive's grants cover it).
+pub fn answered_key(function: &str, run_id: &str) -> String {
+    format!("reports/{function}/runs/{run_id}.json")
+}
+
+/// What a finished run leaves for later deliveries of its event: the invocation that finished
+/// it and its report, as that invocation answered.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Answered {
+    pub run_id: String,
+    /// The request id of the invocation that finished the run: a write whose answer was lost
+    /// is recognised as its own by this.
+    pub token: String,
+    pub report: Report,
+}
+
+/// The answer a run finished with, if one is recorded. A read that fails is logged and taken as
+/// "not recorded": the run is idempotent, so the worst case is a second email, never a lost one.
+async fn answered(s3: &aws_sdk_s3::Client, bucket: &str, inv: &Invocation) -> Option<Answered> {
+    let key = answered_key(inv.function, &inv.run_id);
+    match crate::journal::read_json::<Answered>(s3, bucket, &key).await {
+        Ok(found) => found.map(|(a, _)| a),
+        Err(e) => {
+            tracing::warn!(error = %e, key, "could not read whether this run already finished; running it");
+            None
+        }
+    }
+}
+
+/// Records the answer of a finished run, created once (`If-None-Match: *`). A retry whose first
+/// attempt succeeded with its answer lost gets 412 and finds its own token there: done. Another
+/// invocation's answer there (two invocations ran the same run, e.g. after a lease expired) is
+/// logged; the first answer stands.
+async fn record_answer(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    inv: &Invocation,
+    report: &Report,
+) -> Result<()> {
+    let key = answered_key(inv.function, &inv.run_id);
+    let body = Answered {
+        run_id: inv.run_id.clone(),
+        token: inv.request_id.clone(),
+        report: report.clone(),
+    };
+    let bytes = serde_json::to_vec(&body).map_err(|e| Error::Internal(e.to_string()))?;
+    let put = s3
+        .put_object()
+        .bucket(bucket)
+        .key(&key)
+        .if_none_match("*")
+        .content_type("application/json")
+        .body(aws_sdk_s3::primitives::ByteStream::from(bytes))
+        .send()
+        .await;
+    let Err(e) = put else { return Ok(()) };
+    let (code, _) = crate::error::aws_error_parts(&e);
+    if !crate::aws::errors::precondition_failed(&code) {
+        return Err(Error::aws("PutObject", Some(&key), &e));
+    }
+    match crate::journal::read_json::<Answered>(s3, bucket, &key).await? {
+        Some((stored, _)) if stored.token == inv.request_id => Ok(()),
+        Some((stored, _)) => {
+            tracing::warn!(key, other = %stored.token, "another invocation finished this run too; its answer stands");
+            Ok(())
+        }
+        None => Err(Error::Internal(format!(
+            "s3://{bucket}/{key}: refused as existing, then not found"
+        ))),
+    }
+}
+
+/// A later delivery of a finished run's event: nothing done, nothing sent; the answer is the
+/// first run's report.
+fn answer_again(inv: &Invocation, first: Answered) -> Response {
+    tracing::info!(run_id = %inv.run_id, first = %first.token, "a redelivered event: answered from the run's first result; nothing done, nothing sent");
+    Response::Skipped {
+        run_id: Some(inv.run_id.clone()),
+        reason: format!(
+            "already done: run {} finished in invocation {}; this is its report (nothing done, nothing sent)",
+            inv.run_id, first.token
+        ),
+        report: Some(Box::new(first.report)),
+    }
+}
+
+/// A run done once per run id, whatever the number of deliveries of its event (EventBridge
+/// delivers at least once; Lambda retries keep the request id): `work` (the run and its
+/// delivery) runs under [`single_flight`]; a finished answer is recorded under
+/// [`answered_key`] before the lease is released, and every later delivery of the same run
+/// answers from it, silently (no work, no email, no metrics). A delivery arriving while the run
+/// is in progress finds the lease held by its own run and does nothing, silently too. A run that
+/// fails records nothing: its retry runs again.
+///
+/// Dry runs are not recorded: a dry run changes nothing and takes no lease, so a repeated one
+/// plans again and reports again (its report is archived under its own `-dry-run` key).
+pub async fn once<F, Fut>(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    inv: &Invocation,
+    ttl: Duration,
+    work: F,
+) -> Result<Response>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Response>>,
+{
+    if inv.dry_run {
+        return work().await;
+    }
+    // Cheap and outside the lease: most redeliveries come after the run finished.
+    if let Some(first) = answered(s3, bucket, inv).await {
+        return Ok(answer_again(inv, first));
+    }
+    let worked = single_flight(s3, bucket, inv, &inv.run_id, ttl, || async {
+        // Again under the lease: the run may have finished between the look and the lease.
+        if let Some(first) = answered(s3, bucket, inv).await {
+            return Ok(answer_again(inv, first));
+        }
+        let response = work().await?;
+        if let Response::Finished(report) = &response {
+            if let Err(e) = record_answer(s3, bucket, inv, report).await {
+                tracing::warn!(error = %e, "the run's answer could not be recorded: a redelivery of its event would run it again");
+            }
+        }
+        Ok(response)
+    })
+    .await?;
+    Ok(match worked {
+        Ok(response) => response,
+        Err(held) if held.0.owner == inv.run_id => {
+            tracing::info!(run_id = %inv.run_id, "this run is in progress in another invocation; nothing done");
+            Response::skipped(
+                Some(inv.run_id.clone()),
+                format!(
+                    "run {} is in progress in another invocation (a repeated delivery of its event); nothing done, nothing sent",
+                    inv.run_id
+                ),
+            )
+        }
+        Err(held) => {
+            let report = held_report(inv, &held);
+            Response::Skipped {
+                run_id: Some(inv.run_id.clone()),
+                reason: report.headline.clone(),
+                report: Some(Box::new(report)),
+            }
+        }
+    })
+}
+
 /// The report of a trigger that found another run holding the lease: said, not silent.
 pub fn held_report(inv: &Invocation, held: &Held) -> Report {
     let mut report = inv.report();
@@ -375,6 +527,120 @@ mod tests {
         let m = Invocation::new("f", "us-east-1", manual, false, "req-3", now, None);
         assert_eq!(m.event_key, "req-3");
         assert_eq!(m.lease_key(), "locks/f.json");
+    }
+
+    mod answers {
+        use super::*;
+        use aws_sdk_s3::operation::get_object::GetObjectOutput;
+        use aws_sdk_s3::operation::put_object::PutObjectError;
+        use aws_sdk_s3::primitives::ByteStream;
+        use aws_smithy_mocks::{mock, mock_client};
+        use aws_smithy_types::error::ErrorMetadata;
+
+        fn precondition_failed() -> PutObjectError {
+            PutObjectError::generic(
+                ErrorMetadata::builder()
+                    .code("PreconditionFailed")
+                    .message("At least one of the pre-conditions you specified did not hold")
+                    .build(),
+            )
+        }
+
+        fn stored(inv: &Invocation, token: &str) -> impl Fn() -> GetObjectOutput {
+            let body = serde_json::to_vec(&Answered {
+                run_id: inv.run_id.clone(),
+                token: token.to_string(),
+                report: inv.report(),
+            })
+            .unwrap();
+            move || {
+                GetObjectOutput::builder()
+                    .body(ByteStream::from(body.clone()))
+                    .e_tag("\"e1\"")
+                    .build()
+            }
+        }
+
+        #[tokio::test]
+        async fn given_the_answer_write_succeeded_with_its_reply_lost_then_the_retry_recognises_its_own(
+        ) {
+            // Given a run whose answer record was stored, the reply lost: the retry gets 412
+            // and the stored record carries this invocation's token
+            let inv = Invocation::new(
+                "f",
+                "us-east-1",
+                schedule(),
+                false,
+                "req-1",
+                Utc::now(),
+                None,
+            );
+            let key = answered_key("f", &inv.run_id);
+            let put = mock!(aws_sdk_s3::Client::put_object)
+                .match_requests(move |r| r.if_none_match() == Some("*") && r.key() == Some(&key))
+                .then_error(precondition_failed);
+            let get = mock!(aws_sdk_s3::Client::get_object).then_output(stored(&inv, "req-1"));
+            let s3 = mock_client!(aws_sdk_s3, [&put, &get]);
+            // When the answer is recorded
+            let done = record_answer(&s3, "b", &inv, &inv.report()).await;
+            // Then it is done, not an error, and not written twice
+            assert!(done.is_ok(), "{done:?}");
+            assert_eq!((put.num_calls(), get.num_calls()), (1, 1));
+        }
+
+        #[tokio::test]
+        async fn given_another_invocations_answer_then_it_stands_and_is_answered_again() {
+            // Given the record of another invocation of the same run
+            let inv = Invocation::new(
+                "f",
+                "us-east-1",
+                schedule(),
+                false,
+                "req-2",
+                Utc::now(),
+                None,
+            );
+            let put = mock!(aws_sdk_s3::Client::put_object).then_error(precondition_failed);
+            let get = mock!(aws_sdk_s3::Client::get_object)
+                .sequence()
+                .output(stored(&inv, "req-1"))
+                .repeatedly()
+                .build();
+            let s3 = mock_client!(aws_sdk_s3, [&put, &get]);
+            // When this one records its own
+            assert!(record_answer(&s3, "b", &inv, &inv.report()).await.is_ok());
+            // Then a later delivery answers from the first, naming the same run
+            let first = answered(&s3, "b", &inv).await.expect("recorded");
+            assert_eq!(first.token, "req-1");
+            let again = answer_again(&inv, first).to_json().unwrap();
+            assert_eq!(
+                (&again["outcome"], &again["run_id"]),
+                (&json!("skipped"), &json!(inv.run_id))
+            );
+            assert!(again["note"].as_str().unwrap().starts_with("already done"));
+        }
+
+        #[tokio::test]
+        async fn given_a_dry_run_then_once_reads_and_writes_nothing() {
+            // Given an S3 that answers nothing
+            let s3 = mock_client!(aws_sdk_s3, []);
+            let inv = Invocation::new(
+                "f",
+                "us-east-1",
+                schedule(),
+                true,
+                "req-1",
+                Utc::now(),
+                None,
+            );
+            // When a dry run goes through `once`
+            let r = once(&s3, "b", &inv, Duration::minutes(1), || async {
+                Ok(Response::skipped(None, "planned"))
+            })
+            .await;
+            // Then its work ran, with no lease and no answer record
+            assert!(r.is_ok(), "{r:?}");
+        }
     }
 
     #[test]

@@ -172,11 +172,7 @@ async fn first_run_snapshots_copies_exports_writes_manifests_and_emails() {
     // quota is read, and a clean first run has nothing to warn about. Its one note: the seeded
     // 38-day-old snapshot without a DR copy is kept past retention (require_dr_copy).
     assert_eq!(report.status, Status::Ok, "{}", report.render_text());
-    let notes: Vec<&str> = report
-        .findings
-        .iter()
-        .map(|f| f.message.as_str())
-        .collect();
+    let notes: Vec<&str> = report.findings.iter().map(|f| f.message.as_str()).collect();
     assert!(
         notes.len() == 1 && notes[0].starts_with("kept past retention: require_dr_copy"),
         "{}",
@@ -713,4 +709,104 @@ async fn with_the_report_bucket_unreachable_the_run_still_emails_why_it_could_no
     assert!(!snapshot_ids(&f, PRIMARY)
         .await
         .contains(&today_id("ecommerce-prod-db")));
+}
+
+/// A schedule event as EventBridge delivers it (at least once: the same id, again and again).
+fn schedule_event(id: &str) -> Value {
+    json!({
+        "version": "0", "id": id, "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": Utc::now().to_rfc3339(), "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/lifeboat-daily"], "detail": {}
+    })
+}
+
+async fn answer(f: &Fixture, payload: &Value, request_id: &str) -> Value {
+    snapshot_export::run(&f.app, payload, request_id, Utc::now(), None)
+        .await
+        .expect("an answer")
+        .to_json()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_event_delivered_ten_times_runs_and_emails_once() {
+    let f = fixture(Scenario::default()).await;
+    let inbox = || async { read_emails(&f.emu.config(PRIMARY).await, &f.world.queue_url).await };
+
+    // Ten concurrent deliveries of one schedule event (distinct Lambda request ids).
+    let event = schedule_event("at-least-once-concurrent");
+    let a = |i: u32| {
+        let event = event.clone();
+        let f = &f;
+        // Boxed: ten of the run's deep futures side by side overflow a test thread's stack.
+        Box::pin(async move { answer(f, &event, &format!("req-c{i}")).await })
+    };
+    let (r0, r1, r2, r3, r4, r5, r6, r7, r8, r9) =
+        tokio::join!(a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9));
+    let concurrent = [r0, r1, r2, r3, r4, r5, r6, r7, r8, r9];
+    // Then and ten more, one after the other.
+    let mut sequential = Vec::new();
+    for i in 0..10 {
+        sequential.push(answer(&f, &event, &format!("req-s{i}")).await);
+    }
+    let emails = inbox().await;
+    assert_eq!(
+        emails.len(),
+        1,
+        "one email for one event: {:?}",
+        emails.iter().map(|e| &e.subject).collect::<Vec<_>>()
+    );
+    let run_ids: BTreeSet<String> = concurrent
+        .iter()
+        .chain(&sequential)
+        .map(|r| r["run_id"].as_str().unwrap_or("<none>").to_string())
+        .collect();
+    assert_eq!(
+        run_ids.len(),
+        1,
+        "every answer names the same run: {run_ids:?}"
+    );
+    let run_id = run_ids.into_iter().next().unwrap();
+    assert!(emails[0].body.contains(&run_id), "{}", emails[0].body);
+    let finished = concurrent
+        .iter()
+        .filter(|r| r["outcome"] == "finished")
+        .count();
+    assert_eq!(finished, 1, "{concurrent:#?}");
+    // Every later delivery answers from the first run's report: its headline, nothing done.
+    let first = concurrent
+        .iter()
+        .find(|r| r["outcome"] == "finished")
+        .unwrap();
+    for r in &sequential {
+        assert_eq!(r["outcome"], "skipped", "{r:#}");
+        assert_eq!(r["headline"], first["headline"], "{r:#}");
+        assert!(
+            r["note"].as_str().unwrap_or("").starts_with("already done"),
+            "{r:#}"
+        );
+    }
+    assert_eq!(
+        objects(&f, &f.world.report_bucket)
+            .await
+            .iter()
+            .filter(|k| k.starts_with("reports/snapshot-export/") && k.contains(&run_id))
+            .count(),
+        2,
+        "one archived report and its answer"
+    );
+
+    // Another event, ten sequential deliveries: one more run, one more email.
+    let other = schedule_event("at-least-once-sequential");
+    let mut answers = Vec::new();
+    for i in 0..10 {
+        answers.push(answer(&f, &other, &format!("req-o{i}")).await);
+    }
+    assert_eq!(inbox().await.len(), 1);
+    let ids: BTreeSet<&str> = answers
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap_or("<none>"))
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_ne!(ids.into_iter().next(), Some(run_id.as_str()));
 }

@@ -93,8 +93,10 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value> {
         .to_json()
 }
 
-/// One invocation: the command (before any AWS call), then the run under the single-flight
-/// lease, then delivery. A duplicate or concurrent trigger finds the lease held and does nothing.
+/// One invocation: the command (before any AWS call), then the run and its delivery under the
+/// single-flight lease, once per run id ([`run::once`]): a redelivered event answers from the
+/// first run's report, and one arriving while it runs finds the lease held; neither does work
+/// or sends email.
 pub async fn run(
     app: &App,
     payload: &Value,
@@ -124,44 +126,29 @@ pub async fn run(
     };
     tracing::info!(run_id = %inv.run_id, dry_run = inv.dry_run, trigger = %inv.trigger.describe(), "run starts");
     let outbox = app.outbox();
-    let result = async {
-        let worked = run::single_flight(
-            &app.report_s3,
-            &app.env.report_bucket,
-            &inv,
-            &inv.run_id,
-            Duration::minutes(16),
-            // Boxed: the walk's future is deep, and the runtime's layout query has a depth limit.
-            || {
-                Box::pin(async {
-                    let mut report = inv.report();
-                    execute::work(
-                        &app.clients,
-                        &app.policy,
-                        &app.env.local_endpoints,
-                        &scope,
-                        &inv,
-                        &mut report,
-                    )
-                    .await;
-                    report::summarize(&mut report);
-                    Ok(report)
-                })
-            },
-        )
-        .await?;
-        match worked {
-            Ok(report) => run::deliver(&outbox, report).await,
-            Err(held) => {
-                let report = run::held_report(&inv, &held);
-                Ok(Response::Skipped {
-                    run_id: Some(inv.run_id.clone()),
-                    reason: report.headline.clone(),
-                    report: Some(Box::new(report)),
-                })
-            }
-        }
-    }
+    let result = run::once(
+        &app.report_s3,
+        &app.env.report_bucket,
+        &inv,
+        Duration::minutes(16),
+        // Boxed: the walk's future is deep, and the runtime's layout query has a depth limit.
+        || {
+            Box::pin(async {
+                let mut report = inv.report();
+                execute::work(
+                    &app.clients,
+                    &app.policy,
+                    &app.env.local_endpoints,
+                    &scope,
+                    &inv,
+                    &mut report,
+                )
+                .await;
+                report::summarize(&mut report);
+                run::deliver(&outbox, report).await
+            })
+        },
+    )
     .await;
     run::or_report_failure(&outbox, &inv, result).await
 }
