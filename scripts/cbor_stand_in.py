@@ -27,6 +27,15 @@ carries `smithy-protocol: rpc-v2-cbor`, when <Service> is one of SERVICES (today
      sends one (CloudWatch is awsQueryCompatible), so the SDK sees moto's real error code.
 Everything else (other paths, requests without the header, other services) reaches moto untouched.
 
+A second stand-in lives here, installed when the translator is built (scripts/moto_server.py builds
+it in front of moto): S3 GetBucketReplication answering each rule's `Filter` as it was put. moto
+5.2.5 stores the whole configuration but answers every rule with `Filter: {Prefix: ""}` — a rule
+limited to a prefix, or to objects carrying tags (`Filter.Tag`, `Filter.And.Tags`), reads back as
+covering the whole bucket, which S3 never does. The stand-in answers the stored filter (or the
+legacy top-level `Prefix`), the stored `DeleteMarkerReplication`, and the rest as moto does; the
+configuration itself is moto's. Replication itself stays the tests' and scripts/replicate.py's
+(moto replicates nothing), which honour the same filters.
+
 Limits:
   - only the services in SERVICES; an unknown operation of such a service gets a CBOR
     `UnknownOperationException` (404) without reaching moto;
@@ -65,6 +74,7 @@ class CborTranslator:
     def __init__(self, app: Callable) -> None:
         self.app = app
         self._models: dict[str, Any] = {}
+        install_replication_filter_stand_in()
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         match = _PATH.search(environ.get("PATH_INFO", ""))
@@ -250,3 +260,75 @@ def _encode(value: Any) -> bytes:
 
     item(value)
     return bytes(out)
+
+
+# -- S3 GetBucketReplication: the rules' filters as they were put -------------------------------
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _filter_out(stored: Any) -> dict:
+    """A rule's stored `Filter` (xmltodict's reading of the PUT body) in botocore's shape."""
+    if not isinstance(stored, dict):
+        return {"Prefix": ""}
+    if "And" in stored:
+        inner = stored["And"] or {}
+        out: dict = {}
+        if "Prefix" in inner:
+            out["Prefix"] = inner["Prefix"] or ""
+        tags = [
+            {"Key": t.get("Key") or "", "Value": t.get("Value") or ""}
+            for t in _as_list(inner.get("Tag"))
+        ]
+        if tags:
+            out["Tags"] = tags
+        return {"And": out}
+    if "Tag" in stored:
+        t = stored["Tag"] or {}
+        return {"Tag": {"Key": t.get("Key") or "", "Value": t.get("Value") or ""}}
+    return {"Prefix": stored.get("Prefix") or ""}
+
+
+def install_replication_filter_stand_in() -> None:
+    """Replaces moto's GetBucketReplication handler (idempotent; see the module docs)."""
+    from moto.core.responses import ActionResult
+    from moto.s3.exceptions import ReplicationConfigurationNotFoundError
+    from moto.s3.responses import S3Response
+
+    if getattr(S3Response.get_bucket_replication, "_lifeboat_stand_in", False):
+        return
+
+    def get_bucket_replication(self):
+        self.data["Action"] = "GetBucketReplication"
+        replication = self.backend.get_bucket_replication(self.bucket_name)
+        if not replication:
+            raise ReplicationConfigurationNotFoundError(bucket_name=self.bucket_name)
+        rules = []
+        for rule in _as_list(replication.get("Rule")):
+            out = {
+                "ID": rule["ID"],
+                "Priority": rule["Priority"],
+                "Status": rule["Status"],
+                "DeleteMarkerReplication": rule.get("DeleteMarkerReplication")
+                or {"Status": "Disabled"},
+                "Destination": rule["Destination"],
+            }
+            if "Filter" in rule:
+                out["Filter"] = _filter_out(rule["Filter"])
+            elif "Prefix" in rule:
+                out["Prefix"] = rule["Prefix"] or ""
+            else:
+                out["Filter"] = {"Prefix": ""}
+            rules.append(out)
+        return self.serialized(
+            ActionResult(
+                {"ReplicationConfiguration": {"Role": replication["Role"], "Rules": rules}}
+            )
+        )
+
+    get_bucket_replication._lifeboat_stand_in = True  # type: ignore[attr-defined]
+    S3Response.get_bucket_replication = get_bucket_replication

@@ -679,9 +679,20 @@ pub async fn put_metric(
 
 /// The backup bucket's S3 replication metrics (latency 30 s to 2 min, nothing failed or
 /// pending) and seed 002's certificate-service metrics (2 of 200 S3 saves failed: 1%), as
-/// datapoints in the minutes before `at`.
+/// datapoints in the minutes before `at`. `config` is the primary region's.
+///
+/// Each S3 replication metric is published only in the region AWS publishes it:
+/// `ReplicationLatency`, `OperationsPendingReplication` and `BytesPendingReplication` in the
+/// destination bucket's region (the DR region), `OperationsFailedReplication` in the source
+/// bucket's (the primary). A reader that asks the wrong region finds nothing, as on AWS.
 pub async fn seed_metrics(config: &SdkConfig, world: &World, at: chrono::DateTime<Utc>) {
     let cw = aws_sdk_cloudwatch::Client::new(config);
+    let cw_dr = aws_sdk_cloudwatch::Client::new(
+        &config
+            .to_builder()
+            .region(aws_config::Region::new(DR))
+            .build(),
+    );
     let ago = |m: i64| at - chrono::Duration::minutes(m);
     let rule = [
         ("SourceBucket", world.backup_bucket.as_str()),
@@ -694,14 +705,10 @@ pub async fn seed_metrics(config: &SdkConfig, world: &World, at: chrono::DateTim
         (ago(2), 120.0),
         (ago(1), 45.0),
     ];
-    put_metric(&cw, "AWS/S3", "ReplicationLatency", &rule, &latency).await;
-    for metric in [
-        "OperationsFailedReplication",
-        "OperationsPendingReplication",
-    ] {
-        let zero = [(ago(4), 0.0), (ago(3), 0.0), (ago(2), 0.0), (ago(1), 0.0)];
-        put_metric(&cw, "AWS/S3", metric, &rule, &zero).await;
-    }
+    put_metric(&cw_dr, "AWS/S3", "ReplicationLatency", &rule, &latency).await;
+    let zero = [(ago(4), 0.0), (ago(3), 0.0), (ago(2), 0.0), (ago(1), 0.0)];
+    put_metric(&cw, "AWS/S3", "OperationsFailedReplication", &rule, &zero).await;
+    put_metric(&cw_dr, "AWS/S3", "OperationsPendingReplication", &rule, &zero).await;
     for (metric, per_minute) in [
         ("cert.s3.save.total", 100.0),
         ("cert.s3.save.success", 99.0),

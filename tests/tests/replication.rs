@@ -144,14 +144,69 @@ async fn keys(f: &Fixture, region: &str, bucket: &str, prefix: &str) -> BTreeSet
         .collect()
 }
 
-/// What S3 replication would do: copies every canary of the source prefix not yet in the
-/// replica. Returns how many it copied.
+/// What S3 replication would do, as strictly as S3 does it: copies every canary of the source
+/// prefix not yet in the replica that an enabled rule of the source bucket's replication
+/// configuration covers — the rule's prefix, and every tag of its filter (`Tag`, `And.Tags`)
+/// on the object — under the same key (S3 replication never rewrites keys). Returns how many it
+/// copied.
 async fn replicate(f: &Fixture) -> usize {
+    use aws_sdk_s3::types::ReplicationRuleStatus;
     let (src, dst) = (s3(f, PRIMARY).await, s3(f, DR).await);
+    let config = src
+        .get_bucket_replication()
+        .bucket(&f.world.backup_bucket)
+        .send()
+        .await
+        .unwrap();
+    // (prefix, tags) of each enabled rule to the DR bucket
+    let rules: Vec<(String, Vec<(String, String)>)> = config
+        .replication_configuration()
+        .map(|c| c.rules())
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.status() == &ReplicationRuleStatus::Enabled)
+        .filter(|r| {
+            r.destination()
+                .is_some_and(|d| d.bucket().ends_with(&f.world.dr_backup_bucket))
+        })
+        .map(|r| {
+            let filter = r.filter();
+            let and = filter.and_then(|x| x.and());
+            let prefix = filter
+                .and_then(|x| x.prefix().or_else(|| and.and_then(|a| a.prefix())))
+                .unwrap_or_default()
+                .to_string();
+            let tags = filter
+                .and_then(|x| x.tag())
+                .into_iter()
+                .chain(and.map(|a| a.tags()).unwrap_or_default())
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
+            (prefix, tags)
+        })
+        .collect();
     let there = keys(f, DR, &f.world.dr_backup_bucket, CANARY_PREFIX).await;
     let mut copied = 0;
     for key in keys(f, PRIMARY, &f.world.backup_bucket, CANARY_PREFIX).await {
         if there.contains(&key) {
+            continue;
+        }
+        let tagging = src
+            .get_object_tagging()
+            .bucket(&f.world.backup_bucket)
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+        let has: BTreeSet<(String, String)> = tagging
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        let covered = rules
+            .iter()
+            .any(|(prefix, tags)| key.starts_with(prefix) && tags.iter().all(|t| has.contains(t)));
+        if !covered {
             continue;
         }
         let body = src
@@ -1071,7 +1126,9 @@ async fn metric_rules_from_the_seeded_series() {
             .find(|m| m.name == "GetMetricDataCalls")
             .unwrap()
             .value,
-        1.0
+        // one per region: the primary (rules, failed replications) and the DR region (where
+        // S3 publishes the replica bucket's ReplicationLatency)
+        2.0
     );
 
     // When 18 more saves fail (20 of 200: 10%) and the schedule fires
@@ -1260,11 +1317,12 @@ async fn the_backlog_is_read_in_a_second_call_only_when_latency_is_high() {
     };
     assert_eq!(
         calls(&quick),
-        Some(1.0),
-        "latency OK: one call, no backlog read"
+        Some(2.0),
+        "latency OK: one call per region (the DR region's latency, the primary's failures and rules), no backlog read"
     );
     emails(&f).await;
-    let cw = aws_sdk_cloudwatch::Client::new(&f.emu.config(PRIMARY).await);
+    // (where S3 publishes them: the destination bucket's region)
+    let cw = aws_sdk_cloudwatch::Client::new(&f.emu.config(DR).await);
     let rule = [
         ("SourceBucket", f.world.backup_bucket.as_str()),
         ("DestinationBucket", f.world.dr_backup_bucket.as_str()),
@@ -1292,7 +1350,7 @@ async fn the_backlog_is_read_in_a_second_call_only_when_latency_is_high() {
         "{}",
         latency.detail
     );
-    assert_eq!(calls(&slow), Some(2.0));
+    assert_eq!(calls(&slow), Some(3.0));
 }
 
 #[tokio::test]
@@ -1357,5 +1415,117 @@ async fn an_artifact_set_over_the_canary_prefix_never_takes_a_canary_for_a_backu
         !set.detail.contains("lifeboat-canary"),
         "{}",
         set.sentence()
+    );
+}
+
+/// Two full checks a minute apart, the canary of the first copied in between the way S3
+/// replication would ([`replicate`]): the canary check of the second.
+async fn canary_after_replication(f: &Fixture) -> Check {
+    let t0 = Utc::now();
+    manual(f, "req-1", t0).await;
+    replicate(f).await;
+    let cs = manual(f, "req-2", t0 + Duration::minutes(1)).await;
+    cs["canary/backups-crr"].clone()
+}
+
+#[tokio::test]
+async fn the_canary_is_looked_for_under_its_own_key_when_the_replica_names_no_prefix() {
+    // Given a pair whose replica names no prefix (S3 replication keeps keys: the canary is
+    // under backups/lifeboat-canary/ in the replica too)
+    let f = fixture_with(|text| {
+        let pair = "replica: {bucket: ecommerce-backups-prod-us-west-2, prefix: backups/, region: us-west-2}\n      latency";
+        assert!(text.contains(pair), "the local policy's pair");
+        text.replacen(
+            pair,
+            "replica: {bucket: ecommerce-backups-prod-us-west-2, region: us-west-2}\n      latency",
+            1,
+        )
+    })
+    .await;
+    // When a canary is written, replicated under its key, and looked for
+    let canary = canary_after_replication(&f).await;
+    // Then it arrived
+    assert_eq!(canary.state, State::Ok, "{}", canary.sentence());
+    assert!(
+        canary.detail.starts_with("the last canary arrived "),
+        "{}",
+        canary.detail
+    );
+}
+
+#[tokio::test]
+async fn a_rule_filtered_by_tags_replicates_the_canary_because_it_carries_them() {
+    use aws_sdk_s3::types::{ReplicationRuleAndOperator, ReplicationRuleFilter, Tag};
+    // Given the backup bucket's rule replicates only objects tagged replicate=dr
+    let f = fixture().await;
+    let mut config = lifeboat_tests::replication_configuration(&f.world.dr_backup_bucket);
+    let tag = Tag::builder().key("replicate").value("dr").build().unwrap();
+    config.rules[0].filter = Some(
+        ReplicationRuleFilter::builder()
+            .and(
+                ReplicationRuleAndOperator::builder()
+                    .prefix("backups/")
+                    .tags(tag)
+                    .build(),
+            )
+            .build(),
+    );
+    s3(&f, PRIMARY)
+        .await
+        .put_bucket_replication()
+        .bucket(&f.world.backup_bucket)
+        .replication_configuration(config)
+        .send()
+        .await
+        .unwrap();
+    // When a canary is written, replication runs (tagged objects only), and it is looked for
+    let canary = canary_after_replication(&f).await;
+    // Then the canary carried the tag and arrived
+    assert_eq!(canary.state, State::Ok, "{}", canary.sentence());
+    // and the configuration check says what the rule covers
+    let cs = manual(&f, "req-3", Utc::now() + Duration::minutes(2)).await;
+    let config = &cs["replication-config/backups-crr"];
+    assert_eq!(config.state, State::Ok, "{}", config.sentence());
+    assert!(
+        config
+            .detail
+            .contains("objects tagged replicate=dr (only those"),
+        "{}",
+        config.detail
+    );
+}
+
+#[tokio::test]
+async fn a_stopped_read_replica_reporting_minus_one_is_critical_not_zero_behind() {
+    // Given a read replica of orders-db whose ReplicaLag went to -1 two minutes ago (AWS: -1
+    // when replication is not active, e.g. stopped on an error)
+    let f = fixture().await;
+    let primary = f.emu.config(PRIMARY).await;
+    aws_sdk_rds::Client::new(&primary)
+        .create_db_instance_read_replica()
+        .db_instance_identifier("ecommerce-prod-db-replica")
+        .source_db_instance_identifier("ecommerce-prod-db")
+        .send()
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let ago = |m: i64| now - Duration::minutes(m);
+    lifeboat_tests::put_metric(
+        &aws_sdk_cloudwatch::Client::new(&primary),
+        "AWS/RDS",
+        "ReplicaLag",
+        &[("DBInstanceIdentifier", "ecommerce-prod-db-replica")],
+        &[(ago(4), 3.0), (ago(3), 5.0), (ago(2), -1.0), (ago(1), -1.0)],
+    )
+    .await;
+    // When checked
+    let cs = manual(&f, "req-1", now).await;
+    // Then the replica is critical: replication is not active, never "0 s behind"
+    let replica = &cs["replica/orders-db ecommerce-prod-db-replica"];
+    assert_eq!(replica.state, State::Critical, "{}", replica.sentence());
+    assert!(
+        replica.detail.starts_with("replication is not active"),
+        "{}",
+        replica.detail
     );
 }

@@ -76,6 +76,26 @@ pub fn canary_time(prefix: &str, key: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
+/// The tags this run's canary carries: those of the enabled rule that replicates the pair (the
+/// one with the fewest tags; none when a rule without a tag filter covers it). A rule filtered
+/// by tags replicates only objects carrying them, so an untagged canary would never arrive
+/// while the pair's tagged data does.
+pub fn canary_tags(p: &ReplicationPair, o: Option<&PairObs>) -> Vec<(String, String)> {
+    let Some(Ok(Some(rules))) = o.map(|o| &o.rules) else {
+        return Vec::new();
+    };
+    rules
+        .iter()
+        .filter(|r| {
+            r.enabled
+                && r.destination == p.replica.bucket
+                && crate::metrics::covers(&r.prefix, &p.source.prefix)
+        })
+        .min_by_key(|r| r.tags.len())
+        .map(|r| r.tags.clone())
+        .unwrap_or_default()
+}
+
 /// What the canaries of a pair say.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CanaryView {
@@ -127,7 +147,8 @@ pub fn canary_view(
     let mut arrived: Vec<Arrived> = written
         .iter()
         .filter_map(|(k, w)| {
-            let rk = crate::inventory::replica_key(p, k);
+            // (S3 replication keeps keys: the replica's key is the source's)
+            let rk = k.clone();
             arrived_at
                 .get(&rk)
                 .map(|listed| (k.clone(), *w, arrival(k, &rk, *w, *listed)))
@@ -140,15 +161,9 @@ pub fn canary_view(
     let arrived_after = newest_arrived
         .as_ref()
         .filter(|_| arrival_seen)
-        .and_then(|(k, _, _)| {
-            obs.canaries_looked
-                .get(&crate::inventory::replica_key(p, k))
-                .copied()
-        });
+        .and_then(|(k, _, _)| obs.canaries_looked.get(k).copied());
     let cut = newest_arrived.as_ref().map(|(_, w, _)| *w);
-    let not_arrived = written
-        .iter()
-        .filter(|(k, _)| !arrived_at.contains_key(&crate::inventory::replica_key(p, k)));
+    let not_arrived = written.iter().filter(|(k, _)| !arrived_at.contains_key(k));
     let (lost, pending): (Vec<_>, Vec<_>) = not_arrived
         .cloned()
         .partition(|(_, w)| cut.is_some_and(|c| *w < c));
@@ -193,7 +208,7 @@ pub fn evaluate(
         }
     }
     for r in &obs.replicas {
-        replica_check(policy, r, &series, fetched, &mut ev);
+        replica_check(policy, r, &series, &timed, fetched, &mut ev);
     }
     unread_global_checks(obs, &mut ev);
     for (name, e) in &obs.unread_components {
@@ -427,7 +442,10 @@ fn pair_checks(
                         && crate::metrics::covers(&r.prefix, &p.source.prefix)
                 })
                 .collect();
-            let enabled: Vec<_> = to_replica.iter().filter(|r| r.enabled).collect();
+            let mut enabled: Vec<_> = to_replica.iter().filter(|r| r.enabled).collect();
+            // A rule without a tag filter covers every object; one with tags only the objects
+            // carrying them (the canary carries them: crate::execute::write_canary).
+            enabled.sort_by_key(|r| r.tags.len());
             let (state, detail) = if enabled.is_empty() {
                 (
                     State::Critical,
@@ -444,11 +462,23 @@ fn pair_checks(
                     },
                 )
             } else {
+                let r = enabled[0];
+                let only = if r.tags.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " objects tagged {} (only those: untagged objects there are not replicated; the canary carries the tags)",
+                        crate::inventory::tag_words(&r.tags)
+                    )
+                };
                 (
                     State::Ok,
                     format!(
-                        "rule {} replicates s3://{}/{} to {}",
-                        enabled[0].id, p.source.bucket, p.source.prefix, p.replica.bucket
+                        "rule {} replicates s3://{}/{}{only} to {}",
+                        if r.id.is_empty() { "(no ID)" } else { &r.id },
+                        p.source.bucket,
+                        p.source.prefix,
+                        p.replica.bucket
                     ),
                 )
             };
@@ -458,7 +488,7 @@ fn pair_checks(
                 state,
                 detail,
             ));
-            enabled.first().map(|r| (r.metrics, r.rtc))
+            enabled.first().map(|r| (r.metrics, r.rtc, r.id.is_empty()))
         }
     };
     // Versioning at both ends, the replica bucket present (full checks).
@@ -467,14 +497,21 @@ fn pair_checks(
     }
     // The metrics: latency against the levels; without metrics there is nothing to measure.
     match covering {
-        Some((false, _)) => ev.checks.push(check(
+        Some((true, _, true)) => ev.checks.push(check(
+            "replication-latency",
+            "replication latency",
+            State::NoData,
+            "the rule replicating the pair has no ID: S3 publishes replication metrics per rule ID (RuleId), so they cannot be read (give the rule an ID)"
+                .into(),
+        )),
+        Some((false, _, _)) => ev.checks.push(check(
             "replication-latency",
             "replication latency",
             State::Warning,
             "replication metrics are off on the rule: nothing to measure (enable metrics or RTC)"
                 .into(),
         )),
-        Some((true, rtc)) => {
+        Some((true, rtc, false)) => {
             let latency = series(&Purpose::Pair {
                 pair: p.name.clone(),
                 metric: "ReplicationLatency",
@@ -493,12 +530,16 @@ fn pair_checks(
             });
             let max =
                 |v: &Option<Vec<f64>>| v.as_ref().and_then(|v| v.iter().cloned().reduce(f64::max));
-            // The backlog, read only where latency is high or silent (metrics::pending_queries).
-            let region = p
-                .source
-                .region
-                .as_deref()
-                .unwrap_or(&fetched.primary_region);
+            // The backlog, read only where latency is high or silent (metrics::pending_queries);
+            // both in the destination's region, failures in the source's.
+            let region =
+                crate::metrics::metric_region(p, "ReplicationLatency", &fetched.primary_region);
+            let region = region.as_str();
+            let source_region = crate::metrics::metric_region(
+                p,
+                "OperationsFailedReplication",
+                &fetched.primary_region,
+            );
             let backlog = match (max(&pending), max(&pending_bytes)) {
                 (Some(n), Some(b)) => format!(
                     "; {n:.0} operations ({}) pending",
@@ -530,7 +571,7 @@ fn pair_checks(
                     "replication latency",
                     State::NoData,
                     format!(
-                        "no ReplicationLatency datapoints in the last {} min{}{backlog}",
+                        "no ReplicationLatency datapoints in {region} (the destination's region, where S3 publishes it) in the last {} min{}{backlog}",
                         crate::metrics::RECENT,
                         if rtc {
                             ""
@@ -558,15 +599,14 @@ fn pair_checks(
                 }
             };
             ev.checks.push(c);
-            if let Some(f) = failed.as_ref().map(|v| v.iter().sum::<f64>()) {
-                ev.checks.push(check(
-                    "replication-failures",
-                    "failed replications",
-                    if f > 0.0 { State::Warning } else { State::Ok },
-                    format!(
-                        "{f:.0} operations failed to replicate in the last {}",
-                        human(crate::metrics::failures_read_back(obs.since_full))
-                    ),
+            // Failures are read in full checks only (a lag check keeps their state).
+            if obs.scope == Scope::Full {
+                ev.checks.push(failures_check(
+                    p,
+                    failed.as_deref(),
+                    &source_region,
+                    fetched,
+                    crate::metrics::failures_read_back(obs.since_full),
                 ));
             }
         }
@@ -576,6 +616,54 @@ fn pair_checks(
     if let (true, Some(f)) = (p.canary.enabled, &o.full) {
         let c = canary_check(p, f, obs, now, ev);
         ev.checks.push(c);
+    }
+}
+
+/// Failed replications since the last full check: a sum of datapoints, or NO DATA when there are
+/// none (S3 publishes replication metrics while objects replicate: an absent series is not "0
+/// failed") or the source region's read failed.
+fn failures_check(
+    p: &ReplicationPair,
+    failed: Option<&[f64]>,
+    region: &str,
+    fetched: &Fetched,
+    span: Duration,
+) -> Check {
+    let check = |state, detail| {
+        Check::new(
+            "replication-failures",
+            &p.name,
+            "failed replications",
+            state,
+            detail,
+        )
+    };
+    match failed {
+        None => check(
+            State::NoData,
+            format!(
+                "OperationsFailedReplication could not be read in {region} ({})",
+                fetched.errors.get(region).cloned().unwrap_or_default()
+            ),
+        ),
+        Some([]) => check(
+            State::NoData,
+            format!(
+                "no OperationsFailedReplication datapoints in {region} (the source's region, where S3 publishes it) in the last {}",
+                human(span)
+            ),
+        ),
+        Some(values) => {
+            // (a sum starting at 0, never -0)
+            let f: f64 = values.iter().fold(0.0, |a, v| a + v);
+            check(
+                if f > 0.0 { State::Warning } else { State::Ok },
+                format!(
+                    "{f:.0} operations failed to replicate in the last {}",
+                    human(span)
+                ),
+            )
+        }
     }
 }
 
@@ -721,6 +809,7 @@ fn replica_check(
     policy: &Policy,
     r: &crate::inventory::ReplicaObs,
     series: &dyn Fn(&Purpose) -> Option<Vec<f64>>,
+    timed: &dyn Fn(&Purpose) -> Option<Series>,
     fetched: &Fetched,
     ev: &mut Evaluation,
 ) {
@@ -786,8 +875,30 @@ fn replica_check(
         }
         _ => {}
     }
-    let values = series(&Purpose::Replica {
+    let points = timed(&Purpose::Replica {
         replica: r.id.clone(),
+    });
+    // RDS ReplicaLag is -1 when replication is not active (AWS: "ReplicaLag = -1 is equivalent
+    // to Seconds_Behind_Master = NULL"): the newest datapoint -1 is a stopped replica, never
+    // "0 s behind". Earlier -1s are not lag either: the lag is the largest real value.
+    let newest = points
+        .as_ref()
+        .and_then(|p| p.iter().max_by_key(|(t, _)| *t).copied());
+    if let Some((at, v)) = newest.filter(|(_, v)| *v < 0.0) {
+        ev.checks.push(check(
+            State::Critical,
+            format!(
+                "replication is not active: its lag metric reads {v:.0} (AWS: -1 when replication is not active) at {} (status {status})",
+                at.format("%H:%M UTC")
+            ),
+        ));
+        return;
+    }
+    let values: Option<Vec<f64>> = points.map(|p| {
+        p.into_iter()
+            .map(|(_, v)| v)
+            .filter(|v| *v >= 0.0)
+            .collect()
     });
     let lag = values
         .as_ref()

@@ -228,6 +228,7 @@ fn pair_obs(
             destination: "backups-dr".into(),
             metrics: true,
             rtc: true,
+            tags: vec![],
         }])),
         full: Some(PairFull {
             source_versioning: Ok(true),
@@ -556,7 +557,10 @@ fn run_with(
 ) -> Vec<Check> {
     let p = policy();
     let q = metrics::queries(&p, obs, "us-east-1");
-    let mut fetched = Fetched::default();
+    let mut fetched = Fetched {
+        primary_region: "us-east-1".into(),
+        ..Fetched::default()
+    };
     for query in &q {
         if let Some((_, v)) = values.iter().find(|(purpose, _)| purpose == &query.purpose) {
             let points = v
@@ -960,9 +964,10 @@ fn the_backlog_explains_a_high_or_silent_latency_and_a_failed_backlog_read_is_sa
     high.series.insert(latency_id(&first), vec![(at, 1_800.0)]);
     let backlog = metrics::pending_queries(&p, &first, &high);
     assert_eq!(backlog.len(), 2);
+    // (the backlog is read in the destination's region, us-west-2)
     high.merge_backlog(Fetched {
         errors: [(
-            "us-east-1".to_string(),
+            "us-west-2".to_string(),
             "GetMetricData: ThrottlingException".to_string(),
         )]
         .into_iter()
@@ -1028,7 +1033,7 @@ fn a_replica_with_the_source_time_arrived_when_a_run_first_saw_it() {
     let p = policy();
     let pair = &p.monitoring.replication[0];
     let (key, written) = canary(20, "r1");
-    let rk = crate::inventory::replica_key(pair, &key);
+    let rk = key.clone();
     let source = vec![(key.clone(), written)];
     // Given the replica as S3 lists it: with the source object's time, not its arrival
     let replica = vec![(rk.clone(), written)];
@@ -1078,4 +1083,244 @@ fn a_replica_with_the_source_time_arrived_when_a_run_first_saw_it() {
     let (s, d) = state_of(&run(&obs(history(Some(5), Some(0)))), "canary/backups-crr");
     assert_eq!(s, State::Ok, "{d}");
     assert!(d.starts_with("the last canary arrived within 5 min"), "{d}");
+}
+
+// ---- issue 15: AWS semantics the emulator forgave ----
+
+/// A pair from us-east-1 (the primary, no region given) to us-west-2, its rule with metrics.
+fn cross_region_obs(rule_id: &str) -> Observations {
+    let p = policy();
+    let mut o = pair_obs(vec![], vec![]);
+    if let Ok(Some(rules)) = &mut o.rules {
+        rules[0].id = rule_id.into();
+    }
+    Observations {
+        pairs: [(p.monitoring.replication[0].name.clone(), o)]
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn s3_replication_metrics_are_read_where_aws_publishes_them() {
+    // Given a pair from us-east-1 to us-west-2, in a full check
+    let p = policy();
+    let obs = cross_region_obs("backups-to-dr");
+    // When its queries are made (and the backlog's, for a silent latency)
+    let first = metrics::queries(&p, &obs, "us-east-1");
+    let backlog = metrics::pending_queries(&p, &first, &Fetched::default());
+    // Then latency and the backlog are asked of the destination's region, failures of the
+    // source's
+    let region_of = |m: &str| -> Vec<String> {
+        first
+            .iter()
+            .chain(&backlog)
+            .filter(|q| q.metric == m)
+            .map(|q| q.region.clone())
+            .collect()
+    };
+    assert_eq!(region_of("ReplicationLatency"), ["us-west-2"]);
+    assert_eq!(region_of("OperationsPendingReplication"), ["us-west-2"]);
+    assert_eq!(region_of("BytesPendingReplication"), ["us-west-2"]);
+    assert_eq!(region_of("OperationsFailedReplication"), ["us-east-1"]);
+    // and a latency read that failed in the destination's region says that region's error
+    let checks = run_with(
+        &obs,
+        &[],
+        &[("us-west-2", "AccessDenied: not in us-west-2")],
+    );
+    let (s, d) = state_of(&checks, "replication-latency/backups-crr");
+    assert_eq!(s, State::NoData, "{d}");
+    assert!(d.contains("not in us-west-2"), "{d}");
+}
+
+#[test]
+fn failed_replications_without_datapoints_are_no_data_not_a_pass() {
+    // Given a pair whose metrics answer no datapoints at all (and, next, whose source region's
+    // read failed)
+    let obs = cross_region_obs("backups-to-dr");
+    let checks = run_with(&obs, &[], &[]);
+    let (s, d) = state_of(&checks, "replication-failures/backups-crr");
+    assert_eq!(s, State::NoData, "{d}");
+    assert!(!d.contains("-0"), "{d}");
+    let checks = run_with(&obs, &[], &[("us-east-1", "Throttling: slow down")]);
+    let (s, d) = state_of(&checks, "replication-failures/backups-crr");
+    assert_eq!(s, State::NoData, "{d}");
+    assert!(d.contains("Throttling"), "{d}");
+    // and zero failures counted is a pass that says 0
+    let failed = Purpose::Pair {
+        pair: "backups-crr".into(),
+        metric: "OperationsFailedReplication",
+    };
+    let checks = run_with(&obs, &[(failed, vec![0.0, 0.0])], &[]);
+    let (s, d) = state_of(&checks, "replication-failures/backups-crr");
+    assert_eq!(s, State::Ok, "{d}");
+    assert!(d.starts_with("0 operations failed"), "{d}");
+}
+
+#[test]
+fn a_rule_without_an_id_never_sends_an_empty_rule_id() {
+    // Given the covering rule has no ID
+    let p = policy();
+    let obs = cross_region_obs("");
+    // When the queries are made
+    let q = metrics::queries(&p, &obs, "us-east-1");
+    // Then no query carries an empty dimension value (CloudWatch refuses the whole call)
+    assert!(
+        q.iter()
+            .all(|q| q.dimensions.iter().all(|(_, v)| !v.is_empty())),
+        "{q:#?}"
+    );
+    // and the latency check says why it cannot be read
+    let checks = run_with(&obs, &[], &[]);
+    let (s, d) = state_of(&checks, "replication-latency/backups-crr");
+    assert_eq!(s, State::NoData, "{d}");
+    assert!(d.contains("no ID"), "{d}");
+}
+
+#[test]
+fn replica_lag_of_minus_one_is_replication_not_active() {
+    // Given a read replica whose newest ReplicaLag is -1 (AWS: replication is not active)
+    let r = ReplicaObs {
+        component: "orders-db".into(),
+        id: "orders-replica".into(),
+        region: "us-east-1".into(),
+        kind: ReplicaKind::ReadReplica,
+        status: Some("available".into()),
+        replication: Some(("replicating".into(), true, None)),
+        unread: None,
+        global: None,
+    };
+    // (newest first)
+    let checks = run_with(
+        &replicas(r.clone()),
+        &[(lag_of("orders-replica"), vec![-1.0, -1.0, 2.0])],
+        &[],
+    );
+    assert_eq!(checks[0].state, State::Critical, "{}", checks[0].detail);
+    assert!(
+        checks[0].detail.contains("not active"),
+        "{}",
+        checks[0].detail
+    );
+    // and a replica that was stopped and is back is measured on its real lag
+    let checks = run_with(
+        &replicas(r),
+        &[(lag_of("orders-replica"), vec![3.0, -1.0])],
+        &[],
+    );
+    assert_eq!(checks[0].state, State::Ok, "{}", checks[0].detail);
+    assert!(
+        checks[0].detail.starts_with("3 s behind"),
+        "{}",
+        checks[0].detail
+    );
+}
+
+#[test]
+fn the_canary_is_looked_for_under_the_same_key_in_the_replica() {
+    // Given a pair whose replica has no prefix of its own (S3 replication keeps keys)
+    let p = Policy::parse(
+        "version: 1
+buckets: {backup: backups-primary}
+monitoring:
+  replication:
+    - {name: backups-crr, source: {bucket: backups-primary, prefix: backups/}, replica: {bucket: backups-dr, region: us-west-2}}
+",
+    )
+    .unwrap();
+    let pair = &p.monitoring.replication[0];
+    // When the canary written 10 min ago is in the replica under its own key
+    let written = canary(10, "r1");
+    let v = canary_view(
+        pair,
+        &[written.clone()],
+        &[(written.0.clone(), t(NOW) - Duration::minutes(9))],
+        &Observations::default(),
+        t(NOW),
+    );
+    // Then it arrived
+    assert!(v.pending.is_empty(), "{v:?}");
+    assert_eq!(v.newest_arrived.map(|(k, _, _)| k), Some(written.0));
+}
+
+#[test]
+fn a_rule_filtered_by_tags_is_said_and_the_canary_carries_its_tags() {
+    use aws_sdk_s3::types as s3;
+    // Given the pair's rule as S3 answers it: prefix and two tags under And
+    let sdk = s3::ReplicationRule::builder()
+        .id("backups-to-dr")
+        .status(s3::ReplicationRuleStatus::Enabled)
+        .filter(
+            s3::ReplicationRuleFilter::builder()
+                .and(
+                    s3::ReplicationRuleAndOperator::builder()
+                        .prefix("backups/")
+                        .tags(
+                            s3::Tag::builder()
+                                .key("replicate")
+                                .value("dr")
+                                .build()
+                                .unwrap(),
+                        )
+                        .tags(
+                            s3::Tag::builder()
+                                .key("tier")
+                                .value("gold")
+                                .build()
+                                .unwrap(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .destination(
+            s3::Destination::builder()
+                .bucket("arn:aws:s3:::backups-dr")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let rule = crate::inventory::rule_from_sdk(&sdk);
+    let tags = vec![
+        ("replicate".to_string(), "dr".to_string()),
+        ("tier".to_string(), "gold".to_string()),
+    ];
+    assert_eq!(rule.prefix, "backups/");
+    assert_eq!(rule.tags, tags);
+    // When the pair is checked
+    let p = policy();
+    let mut o = pair_obs(vec![], vec![]);
+    o.rules = Ok(Some(vec![rule.clone()]));
+    // Then the configuration check says the rule covers only the tagged objects
+    let checks = run(&Observations {
+        pairs: [(p.monitoring.replication[0].name.clone(), o.clone())]
+            .into_iter()
+            .collect(),
+        ..Default::default()
+    });
+    let (s, d) = state_of(&checks, "replication-config/backups-crr");
+    assert_eq!(s, State::Ok, "{d}");
+    assert!(
+        d.contains("objects tagged replicate=dr, tier=gold (only those"),
+        "{d}"
+    );
+    // and the canary carries the tags (none when a rule without tags covers the pair too)
+    let pair = &p.monitoring.replication[0];
+    assert_eq!(canary_tags(pair, Some(&o)), tags);
+    assert_eq!(
+        crate::execute::tagging(&[("a b".into(), "x/y".into()), ("k".into(), "v".into())]),
+        "a%20b=x%2Fy&k=v"
+    );
+    if let Ok(Some(rules)) = &mut o.rules {
+        rules.push(ReplicationRule {
+            id: "everything".into(),
+            tags: vec![],
+            prefix: String::new(),
+            ..rule
+        });
+    }
+    assert!(canary_tags(pair, Some(&o)).is_empty());
 }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use crate::alerts::{PendingCanary, Stored};
 use crate::evaluate::{canary_key, CanaryView};
-use crate::inventory::{replica_key, Clients};
+use crate::inventory::Clients;
 
 /// Where the states of the checks live in the report bucket.
 pub const STATE_KEY: &str = "state/replication-lag-check/checks.json";
@@ -21,10 +21,12 @@ pub const STATE_KEY: &str = "state/replication-lag-check/checks.json";
 /// Canaries that never arrived are kept this long (so the report can say so), then removed.
 pub const LOST_KEPT_FOR: i64 = 1;
 
-/// Writes this run's canary: a small JSON object with the run id and the time.
+/// Writes this run's canary: a small JSON object with the run id and the time, carrying `tags`
+/// (the tag filter of the rule that replicates the pair: [`crate::evaluate::canary_tags`]).
 pub async fn write_canary(
     c: &Clients,
     p: &ReplicationPair,
+    tags: &[(String, String)],
     run_id: &str,
     now: DateTime<Utc>,
 ) -> Action {
@@ -42,6 +44,7 @@ pub async fn write_canary(
         .bucket(&p.source.bucket)
         .key(&key)
         .content_type("application/json")
+        .set_tagging((!tags.is_empty()).then(|| tagging(tags)))
         .body(ByteStream::from(body.into_bytes()))
         .send()
         .await
@@ -57,6 +60,24 @@ pub async fn write_canary(
         }
     }
     a
+}
+
+/// The `x-amz-tagging` header: URL query parameters (`k=v&k2=v2`, percent-encoded).
+pub fn tagging(tags: &[(String, String)]) -> String {
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    tags.iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Removes canaries that served (arrived, older than the newest arrived one) on both sides, and
@@ -83,7 +104,8 @@ pub async fn clean_canaries(
     for k in &source_keys {
         for (s3, bucket, key) in [
             (src, &p.source.bucket, k.clone()),
-            (dst, &p.replica.bucket, replica_key(p, k)),
+            // (S3 replication keeps keys: the replica's copy has the same key)
+            (dst, &p.replica.bucket, k.clone()),
         ] {
             // Deleting a missing key succeeds: a lost canary is absent from the replica.
             if let Err(e) = s3.delete_object().bucket(bucket).key(&key).send().await {
@@ -201,6 +223,7 @@ impl CanaryBook {
         c: &Clients,
         p: &ReplicationPair,
         listed: Option<Listed<'_>>,
+        tags: &[(String, String)],
         run_id: &str,
         now: DateTime<Utc>,
     ) -> Vec<Action> {
@@ -210,22 +233,22 @@ impl CanaryBook {
             actions.extend(clean_canaries(c, p, view, now).await);
             // What is in the replica now is seen (from now on, if not before); what left it is
             // forgotten; what has not arrived was looked for now (this run listed the replica).
-            let prefix = replica_key(p, &p.canary_prefix());
+            let prefix = p.canary_prefix();
             self.seen
                 .retain(|k, _| !k.starts_with(&prefix) || replica.iter().any(|(r, _)| r == k));
             for (k, _) in replica {
                 self.seen.entry(k.clone()).or_insert(now);
             }
             pending.extend(view.pending.iter().map(|(k, w)| PendingCanary {
-                key: replica_key(p, k),
+                key: k.clone(),
                 written: *w,
                 looked: Some(now),
             }));
         }
-        let wrote = write_canary(c, p, run_id, now).await;
+        let wrote = write_canary(c, p, tags, run_id, now).await;
         if wrote.outcome == Outcome::Done {
             pending.push(PendingCanary {
-                key: replica_key(p, &canary_key(&p.canary_prefix(), now, run_id)),
+                key: canary_key(&p.canary_prefix(), now, run_id),
                 written: now,
                 looked: None,
             });

@@ -52,6 +52,17 @@ pub struct ReplicationRule {
     pub destination: String,
     pub metrics: bool,
     pub rtc: bool,
+    /// The rule's tag filter (`Filter.Tag`, or `Filter.And.Tags`): it replicates only the
+    /// objects carrying every one of them. Empty: every object under the prefix.
+    pub tags: Vec<(String, String)>,
+}
+
+/// Tags as the report says them: `k=v, k2=v2`.
+pub fn tag_words(tags: &[(String, String)]) -> String {
+    tags.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What was read about one replication pair.
@@ -101,7 +112,8 @@ pub struct SourceObs {
     pub snapshots: Result<Vec<Snapshot>, String>,
     /// Its snapshots in the DR region (Lifeboat's DR copies), when a DR region is configured.
     pub dr_snapshots: Option<Result<Vec<Snapshot>, String>>,
-    /// Newest COMPLETED AWS Backup recovery point, or why it could not be read.
+    /// Newest usable (COMPLETED or AVAILABLE) AWS Backup recovery point, or why it could not be
+    /// read.
     pub recovery_point: Result<Option<DateTime<Utc>>, String>,
 }
 
@@ -230,9 +242,10 @@ pub async fn observe(
             .iter()
             .flat_map(|p| {
                 let prefix = p.canary_prefix();
+                // (S3 replication keeps keys: the same prefix in the replica)
                 [
                     (p.source.bucket.as_str(), prefix.clone()),
-                    (p.replica.bucket.as_str(), replica_key(p, &prefix)),
+                    (p.replica.bucket.as_str(), prefix),
                 ]
             })
             .filter(|(b, _)| *b == a.bucket)
@@ -262,15 +275,15 @@ async fn observe_pair(c: &Clients, p: &ReplicationPair, scope: Scope) -> PairObs
         };
     }
     let dst = c.s3_in(p.replica.region.as_deref());
+    // S3 replication keeps keys: the replica has the canaries under the same prefix.
     let prefix = p.canary_prefix();
-    let replica_prefix = replica_key(p, &prefix);
     let (rules, sv, rv, exists, cs, cr) = tokio::join!(
         replication_rules(src, &p.source.bucket),
         versioning(src, &p.source.bucket),
         versioning(dst, &p.replica.bucket),
         bucket_exists(dst, &p.replica.bucket),
         canaries(src, &p.source.bucket, &prefix),
-        canaries(dst, &p.replica.bucket, &replica_prefix),
+        canaries(dst, &p.replica.bucket, &prefix),
     );
     PairObs {
         rules,
@@ -281,15 +294,6 @@ async fn observe_pair(c: &Clients, p: &ReplicationPair, scope: Scope) -> PairObs
             canaries_source: cs,
             canaries_replica: cr,
         }),
-    }
-}
-
-/// The replica's key for a source key (replication keeps keys; a pair whose replica prefix
-/// differs maps the source prefix onto it).
-pub fn replica_key(p: &ReplicationPair, source_key: &str) -> String {
-    match source_key.strip_prefix(&p.source.prefix) {
-        Some(rest) => format!("{}{rest}", p.replica.prefix),
-        None => source_key.to_string(),
     }
 }
 
@@ -308,44 +312,49 @@ async fn replication_rules(
     match s3.get_bucket_replication().bucket(bucket).send().await {
         Ok(out) => Ok(Some(
             out.replication_configuration()
-                .map(|cfg| {
-                    cfg.rules()
-                        .iter()
-                        .map(|r| {
-                            #[allow(deprecated)] // rules written before filters existed
-                            let legacy = r.prefix();
-                            let prefix = r
-                                .filter()
-                                .and_then(|f| {
-                                    f.prefix().or_else(|| f.and().and_then(|a| a.prefix()))
-                                })
-                                .or(legacy)
-                                .unwrap_or_default()
-                                .to_string();
-                            let dest = r.destination();
-                            ReplicationRule {
-                                id: r.id().unwrap_or_default().to_string(),
-                                enabled: r.status().as_str() == "Enabled",
-                                prefix,
-                                destination: dest
-                                    .map(|d| {
-                                        d.bucket().rsplit(':').next().unwrap_or("").to_string()
-                                    })
-                                    .unwrap_or_default(),
-                                metrics: dest
-                                    .and_then(|d| d.metrics())
-                                    .is_some_and(|m| m.status().as_str() == "Enabled"),
-                                rtc: dest
-                                    .and_then(|d| d.replication_time())
-                                    .is_some_and(|t| t.status().as_str() == "Enabled"),
-                            }
-                        })
-                        .collect()
-                })
+                .map(|cfg| cfg.rules().iter().map(rule_from_sdk).collect())
                 .unwrap_or_default(),
         )),
         Err(e) if e.code() == Some("ReplicationConfigurationNotFoundError") => Ok(None),
         Err(e) => Err(s3_err("GetBucketReplication", bucket, &e)),
+    }
+}
+
+/// One rule as GetBucketReplication answers it: its prefix and tags from `Filter` (`Prefix`,
+/// `Tag`, or `And`), or the legacy top-level `Prefix`.
+pub fn rule_from_sdk(r: &aws_sdk_s3::types::ReplicationRule) -> ReplicationRule {
+    #[allow(deprecated)] // rules written before filters existed
+    let legacy = r.prefix();
+    let filter = r.filter();
+    let and = filter.and_then(|f| f.and());
+    let prefix = filter
+        .and_then(|f| f.prefix().or_else(|| and.and_then(|a| a.prefix())))
+        .or(legacy)
+        .unwrap_or_default()
+        .to_string();
+    let mut tags: Vec<(String, String)> = filter
+        .and_then(|f| f.tag())
+        .into_iter()
+        .chain(and.map(|a| a.tags()).unwrap_or_default())
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    tags.sort();
+    tags.dedup();
+    let dest = r.destination();
+    ReplicationRule {
+        id: r.id().unwrap_or_default().to_string(),
+        enabled: r.status().as_str() == "Enabled",
+        prefix,
+        destination: dest
+            .map(|d| d.bucket().rsplit(':').next().unwrap_or("").to_string())
+            .unwrap_or_default(),
+        metrics: dest
+            .and_then(|d| d.metrics())
+            .is_some_and(|m| m.status().as_str() == "Enabled"),
+        rtc: dest
+            .and_then(|d| d.replication_time())
+            .is_some_and(|t| t.status().as_str() == "Enabled"),
+        tags,
     }
 }
 
@@ -734,7 +743,7 @@ async fn observe_sources(
                 .await
                 .map(|pts| {
                     pts.iter()
-                        .filter(|p| p.status == "COMPLETED")
+                        .filter(|p| p.usable())
                         .filter_map(|p| p.created_at)
                         .max()
                 })

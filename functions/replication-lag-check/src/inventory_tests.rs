@@ -577,3 +577,37 @@ async fn a_resource_with_the_opt_in_tag_is_checked_though_no_component_names_its
         obs.sources
     );
 }
+
+#[tokio::test]
+async fn an_available_recovery_point_is_usable_too() {
+    // Given orders' recovery points: COMPLETED 5 h ago and AVAILABLE (AWS Backup: "successfully
+    // created ... ready for use") 2 h ago
+    let now = t(NOW);
+    let points = mock!(aws_sdk_backup::Client::list_recovery_points_by_resource)
+        .match_requests(|r| r.resource_arn() == Some(ORDERS))
+        .then_output(move || {
+            let point = |name: &str, hours_ago: i64, status| {
+                RecoveryPointByResource::builder()
+                    .recovery_point_arn(format!(
+                        "arn:aws:backup:us-east-1:123456789012:recovery-point:{name}"
+                    ))
+                    .status(status)
+                    .creation_date(sdk_time(now - chrono::Duration::hours(hours_ago)))
+                    .build()
+            };
+            ListRecoveryPointsByResourceOutput::builder()
+                .recovery_points(point("completed", 5, RecoveryPointStatus::Completed))
+                .recovery_points(point("available", 2, RecoveryPointStatus::Available))
+                .build()
+        });
+    let (instances, snaps) = (orders_instance(), no_db_snapshots());
+    let c = clients(&[&instances, &snaps], &[], &[], &[&points]);
+    let p = policy("  - {name: orders-db, kind: rds-instance, ids: [orders], rpo: 24h}\n");
+    // When observed
+    let obs = observe_all(&c, &p).await;
+    // Then the AVAILABLE one is the newest usable backup
+    assert_eq!(
+        obs.sources[0].recovery_point,
+        Ok(Some(now - chrono::Duration::hours(2)))
+    );
+}

@@ -327,11 +327,13 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
             Some((Ok(s), Ok(d))) => Some((evaluate::canary_view(p, s, d, &obs, inv.now), d)),
             _ => None,
         };
+        let tags = evaluate::canary_tags(p, obs.pairs.get(&p.name));
         let actions = canaries
             .full(
                 &app.clients,
                 p,
                 listed.as_ref().map(|(v, d)| (v, d.as_slice())),
+                &tags,
                 &inv.run_id,
                 inv.now,
             )

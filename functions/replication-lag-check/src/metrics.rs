@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use chrono::{DateTime, Duration, Utc};
 use lifeboat_shared::aws::errors::AwsError;
-use lifeboat_shared::policy::{MetricRule, Policy};
+use lifeboat_shared::policy::{MetricRule, Policy, ReplicationPair};
 
 use crate::checks::Series;
 use crate::inventory::{Clients, Observations, ReplicaKind, Scope};
@@ -87,9 +87,12 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
             continue;
         };
         let Ok(Some(rules)) = &o.rules else { continue };
+        // (a rule without an ID has no `RuleId` to read its metrics by: never an empty
+        // dimension value, which CloudWatch refuses with the whole call)
         for r in rules.iter().filter(|r| {
             r.enabled
                 && r.metrics
+                && !r.id.is_empty()
                 && covers(&r.prefix, &p.source.prefix)
                 && r.destination == p.replica.bucket
         }) {
@@ -98,7 +101,7 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
                 .filter(|(m, _)| obs.scope == Scope::Full || *m == "ReplicationLatency")
             {
                 push(
-                    p.source.region.as_deref().unwrap_or(primary_region),
+                    &metric_region(p, metric, primary_region),
                     "AWS/S3",
                     metric,
                     vec![
@@ -234,6 +237,18 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
         }
     }
     out
+}
+
+/// Where AWS publishes an S3 replication metric of a pair: `OperationsFailedReplication` in the
+/// source bucket's region, `ReplicationLatency`, `OperationsPendingReplication` and
+/// `BytesPendingReplication` in the destination bucket's region.
+pub fn metric_region(p: &ReplicationPair, metric: &str, primary_region: &str) -> String {
+    let side = if metric == "OperationsFailedReplication" {
+        &p.source
+    } else {
+        &p.replica
+    };
+    side.region.as_deref().unwrap_or(primary_region).to_string()
 }
 
 /// The second read: the backlog metrics of the pairs whose latency was above its warning level

@@ -333,19 +333,43 @@ async fn backups(p: &mut Preflight, cx: &Context<'_>, found: &[preflight::Source
             "reachable, DB instances listable (cross-region replicas)",
         );
     }
-    for s in found {
-        p.call(
-            &format!("recovery points of {}", s.id),
-            Some(&format!("components[{}]", s.component)),
-            "backup:ListRecoveryPointsByResource",
-            c.backup
-                .list_recovery_points_by_resource()
-                .resource_arn(&s.arn)
-                .max_results(20)
-                .send()
-                .await,
-            "listable",
-        );
+    // AWS Backup recovery points (every source's backup age counts them): the action has no
+    // resource-level permission, so one source's read proves it for all.
+    if let Some(s) = found.iter().find(|s| !s.arn.is_empty()) {
+        let subject = format!("AWS Backup recovery points (of {})", s.id);
+        let call = "backup:ListRecoveryPointsByResource";
+        let read = c
+            .backup
+            .list_recovery_points_by_resource()
+            .resource_arn(&s.arn)
+            .max_results(20)
+            .send()
+            .await;
+        match read {
+            Ok(out) => p.ok(
+                &subject,
+                None,
+                call,
+                format!(
+                    "listable ({} on the first page)",
+                    out.recovery_points().len()
+                ),
+            ),
+            // A resource AWS Backup never backed up: listable, none there.
+            Err(e) if lifeboat_shared::aws::errors::code(&e) == "ResourceNotFoundException" => p
+                .ok(
+                    &subject,
+                    None,
+                    call,
+                    "listable (none: never backed up by AWS Backup)",
+                ),
+            Err(e) => p.failed(
+                &subject,
+                None,
+                call,
+                &lifeboat_shared::aws::errors::AwsError::new("ListRecoveryPointsByResource", &e),
+            ),
+        }
     }
 }
 
@@ -391,7 +415,8 @@ async fn replicas(p: &mut Preflight, cx: &Context<'_>, found: &[preflight::Sourc
         }
     }
     let primary = &c.primary_region;
-    if found.iter().any(|s| s.kind == ResourceKind::AuroraCluster) {
+    let global = |k: ResourceKind| found.iter().any(|s| s.kind == k && s.global.is_some());
+    if global(ResourceKind::AuroraCluster) {
         p.call(
             &format!("global databases in {primary}"),
             None,
@@ -404,7 +429,7 @@ async fn replicas(p: &mut Preflight, cx: &Context<'_>, found: &[preflight::Sourc
             "listable",
         );
     }
-    if found.iter().any(|s| s.kind == ResourceKind::Elasticache) {
+    if global(ResourceKind::Elasticache) {
         p.call(
             &format!("global datastores in {primary}"),
             None,

@@ -9,12 +9,24 @@ use crate::aws_time as time;
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecoveryPoint {
     pub arn: String,
-    /// As AWS Backup reports it: `COMPLETED`, `PARTIAL`, `DELETING`, `EXPIRED`, ...
+    /// As AWS Backup reports it: `COMPLETED`, `AVAILABLE`, `PARTIAL`, `CREATING`, `DELETING`,
+    /// `EXPIRED`, `STOPPED`.
     pub status: String,
     pub created_at: Option<DateTime<Utc>>,
 }
 
+/// The statuses of a recovery point that can be restored: AWS Backup documents `AVAILABLE` as
+/// "the backup was successfully created ... ready for use", and `COMPLETED` as finished.
+/// `PARTIAL` (a composite missing nested points), `CREATING`, `DELETING`, `EXPIRED` and
+/// `STOPPED` are not a whole, usable backup.
+pub const USABLE: [&str; 2] = ["COMPLETED", "AVAILABLE"];
+
 impl RecoveryPoint {
+    /// A point that can be restored (see [`USABLE`]).
+    pub fn usable(&self) -> bool {
+        USABLE.contains(&self.status.as_str())
+    }
+
     /// `None` for a recovery point without an ARN.
     pub fn from_sdk(p: &aws_sdk_backup::types::RecoveryPointByResource) -> Option<RecoveryPoint> {
         Some(RecoveryPoint {
@@ -93,5 +105,25 @@ mod tests {
         let newest = points.iter().max_by_key(|p| p.created_at).unwrap();
         assert_eq!(newest.arn, format!("{DB}:rp-6"));
         assert_eq!(newest.status, "COMPLETED");
+    }
+
+    #[test]
+    fn completed_and_available_points_are_usable_the_others_not() {
+        let point = |status: &str| RecoveryPoint {
+            arn: "arn:aws:backup:us-east-1:123456789012:recovery-point:x".into(),
+            status: status.into(),
+            created_at: None,
+        };
+        for (status, usable) in [
+            ("COMPLETED", true),
+            ("AVAILABLE", true),
+            ("PARTIAL", false),
+            ("CREATING", false),
+            ("EXPIRED", false),
+            ("STOPPED", false),
+            ("DELETING", false),
+        ] {
+            assert_eq!(point(status).usable(), usable, "{status}");
+        }
     }
 }

@@ -362,8 +362,46 @@ pub async fn cluster_snapshots(
             });
         }
     }
+    date_same_region_copies(&mut out, region);
     Ok(out)
 }
+
+/// A cluster snapshot's SnapshotCreateTime is when it was made, and a copy is made when it is
+/// copied: unlike DB snapshots (`OriginalSnapshotCreateTime`), RDS gives a cluster snapshot copy
+/// no time of its data, only `SourceDBClusterSnapshotArn`. A same-region copy of an old snapshot
+/// would look fresh. So a copy whose source is in the same region is dated by its source in the
+/// same listing (a copy shares its source's DBClusterIdentifier), through chains of copies; a
+/// copy whose source is gone has no known time (`None`: never counted as a fresh backup).
+/// Copies from another region (DR copies) keep their own time: they are dated by their
+/// `lifeboat:period` tag where it matters ([`Snapshot::time`]).
+fn date_same_region_copies(snaps: &mut [Snapshot], region: &str) {
+    let by_arn: BTreeMap<String, (Option<String>, Option<DateTime>)> = snaps
+        .iter()
+        .map(|s| (s.arn.clone(), (s.source_snapshot_arn.clone(), s.created_at)))
+        .collect();
+    let same_region = |arn: &str| arn.split(':').nth(3) == Some(region);
+    for s in snaps.iter_mut() {
+        let mut source = match &s.source_snapshot_arn {
+            Some(a) if same_region(a) => a.clone(),
+            _ => continue,
+        };
+        let mut at = None;
+        // (bounded: a listing cannot hold a longer chain; a loop would otherwise never end)
+        for _ in 0..=by_arn.len() {
+            match by_arn.get(&source) {
+                Some((Some(next), _)) if same_region(next) => source = next.clone(),
+                Some((_, t)) => {
+                    at = *t;
+                    break;
+                }
+                None => break,
+            }
+        }
+        s.created_at = at;
+    }
+}
+
+type DateTime = chrono::DateTime<chrono::Utc>;
 
 #[cfg(test)]
 mod tests {
@@ -505,6 +543,63 @@ mod tests {
         assert!(snaps
             .iter()
             .all(|s| s.kind == ResourceKind::AuroraCluster && !s.manual));
+    }
+
+    #[tokio::test]
+    async fn a_same_region_cluster_snapshot_copy_is_dated_by_its_source() {
+        // Given an old cluster snapshot, its same-region copy made 1000 min later, a copy whose
+        // source is gone, and a copy from another region (a DR copy: dated by its tag elsewhere)
+        let arn = |region: &str, id: &str| {
+            format!("arn:aws:rds:{region}:123456789012:cluster-snapshot:{id}")
+        };
+        let snap = |id: &str, minutes: usize, source: Option<String>| {
+            types::DbClusterSnapshot::builder()
+                .db_cluster_snapshot_identifier(id)
+                .db_cluster_snapshot_arn(arn("us-east-1", id))
+                .db_cluster_identifier("catalog")
+                .snapshot_create_time(at(minutes))
+                .set_source_db_cluster_snapshot_arn(source)
+                .status("available")
+                .snapshot_type("manual")
+                .build()
+        };
+        let listing = vec![
+            snap("catalog-old", 0, None),
+            snap("catalog-copy", 1000, Some(arn("us-east-1", "catalog-old"))),
+            snap(
+                "catalog-copy-of-copy",
+                1500,
+                Some(arn("us-east-1", "catalog-copy")),
+            ),
+            snap(
+                "catalog-orphan",
+                2000,
+                Some(arn("us-east-1", "catalog-gone")),
+            ),
+            snap(
+                "catalog-from-eu",
+                3000,
+                Some(arn("eu-west-1", "catalog-eu")),
+            ),
+        ];
+        let rule = mock!(Client::describe_db_cluster_snapshots).then_output(move || {
+            op::describe_db_cluster_snapshots::DescribeDbClusterSnapshotsOutput::builder()
+                .set_db_cluster_snapshots(Some(listing.clone()))
+                .build()
+        });
+        let rds = mock_client!(aws_sdk_rds, RuleMode::MatchAny, [&rule]);
+        // When they are read
+        let snaps = cluster_snapshots(&rds, "us-east-1", SnapshotFilter::default())
+            .await
+            .unwrap();
+        let time = |id: &str| snaps.iter().find(|s| s.id == id).unwrap().created_at;
+        // Then a same-region copy carries its source's time (through a chain of copies); one
+        // whose source is gone has no known time (never the copy's: it would look fresh)
+        assert_eq!(time("catalog-copy"), crate::aws_time(Some(&at(0))));
+        assert_eq!(time("catalog-copy-of-copy"), crate::aws_time(Some(&at(0))));
+        assert_eq!(time("catalog-orphan"), None);
+        assert_eq!(time("catalog-from-eu"), crate::aws_time(Some(&at(3000))));
+        assert_eq!(time("catalog-old"), crate::aws_time(Some(&at(0))));
     }
 
     #[tokio::test]

@@ -321,7 +321,8 @@ async fn lag_bench(components: usize, pairs: usize, rules: usize) -> ExitCode {
     let rds = aws_sdk_rds::Client::new(&primary);
     let s3p = lifeboat_tests::s3(&primary);
     let s3d = lifeboat_tests::s3(&dr);
-    let cw = aws_sdk_cloudwatch::Client::new(&primary);
+    // (the replica buckets' region, where S3 publishes ReplicationLatency)
+    let cw = aws_sdk_cloudwatch::Client::new(&dr);
     let started = std::time::Instant::now();
     for i in 0..components {
         let _ = rds

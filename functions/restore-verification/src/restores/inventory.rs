@@ -267,7 +267,7 @@ pub(crate) async fn recovery_points(c: &Clients, m: &Member) -> Result<Vec<Backu
         .map_err(|e| e.about(&m.arn))?;
     Ok(points
         .into_iter()
-        .filter(|p| p.status == "COMPLETED")
+        .filter(|p| p.usable())
         .filter_map(|p| {
             Some(Backup {
                 id: p.arn.clone(),

@@ -107,6 +107,18 @@ fn validate_pair(at: &str, p: &ReplicationPair) -> Result<()> {
             "a bucket other than the source's (replication goes to another bucket)",
         ));
     }
+    // S3 replication never rewrites keys: a replica prefix can only be the source's (or left
+    // out). Anything else would look for the replica's objects where they never are.
+    if !p.replica.prefix.is_empty() && p.replica.prefix != p.source.prefix {
+        return Err(Error::policy(
+            format!("{at}.replica.prefix"),
+            format!(
+                "the source prefix {} or nothing: S3 replication keeps keys, so the replica holds them under the source's prefix; got {}",
+                excerpt_str(&p.source.prefix),
+                excerpt_str(&p.replica.prefix)
+            ),
+        ));
+    }
     validate_levels(&format!("{at}.latency"), &p.latency)?;
     if let Some(prefix) = &p.canary.prefix {
         if prefix.is_empty() || !prefix.starts_with(&p.source.prefix) || !prefix.ends_with('/') {
@@ -280,6 +292,31 @@ mod tests {
         assert_eq!(m.reminder_every, Span::hours(4));
         assert_eq!(m.full_check_every, Span::minutes(15));
         assert_eq!(m.verification_max_age, Span::days(7));
+    }
+
+    #[test]
+    fn a_replica_prefix_other_than_the_sources_is_refused() {
+        // S3 replication keeps keys: the replica has the source's keys, under the source prefix
+        let pair = |replica: &str| {
+            format!("{BASE}  replication:\n    - {{name: crr, source: {{bucket: b-1, prefix: backups/}}, replica: {{bucket: b-2{replica}}}}}\n")
+        };
+        let e = err(&pair(", prefix: dr/"));
+        assert!(
+            e.starts_with("invalid policy: monitoring.replication[0].replica.prefix: "),
+            "{e}"
+        );
+        assert!(e.contains("keeps keys"), "{e}");
+        // the same prefix, or none, reads
+        assert!(Policy::parse(&pair(", prefix: backups/")).is_ok());
+        assert!(Policy::parse(&pair("")).is_ok());
+    }
+
+    #[test]
+    fn per_component_metrics_are_an_opt_in() {
+        let p = Policy::parse(BASE.trim_end_matches("monitoring:\n")).unwrap();
+        assert!(!p.monitoring.per_component_metrics);
+        let p = Policy::parse(&format!("{BASE}  per_component_metrics: true\n")).unwrap();
+        assert!(p.monitoring.per_component_metrics);
     }
 
     #[test]
