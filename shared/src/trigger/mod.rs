@@ -126,7 +126,8 @@ pub struct BackupJob {
     pub detail: Value,
 }
 
-/// A command typed into the console, e.g. `{"action": "run", "dry_run": true}`.
+/// A command typed into the console, e.g. `{"action": "run", "dry_run": true}`. A null for any
+/// of its fields is refused, naming the field (a field left out takes its default).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manual {
     pub action: String,
@@ -343,9 +344,12 @@ impl Manual {
     /// arguments: `T` is a serde struct with `deny_unknown_fields`, so a misspelt field is named
     /// (`event.repare: no such field: <fields>`), and a wrong type names its path. `fields` says
     /// what the command has, e.g. "a sweep command has action, dry_run, only and repair".
+    ///
+    /// A null for any field is refused naming it, as for `dry_run` and `only`: a field left out
+    /// takes its default, a null is not read as "left out".
     pub fn args<T: DeserializeOwned>(&self, fields: &str) -> Result<T> {
         let value = Value::Object(self.args.clone());
-        serde_path_to_error::deserialize(&value).map_err(|e| {
+        let parsed = serde_path_to_error::deserialize(&value).map_err(|e| {
             let inner = e.inner().to_string();
             // serde names an unknown field in the message, not in the path.
             match unknown_field(&inner) {
@@ -357,7 +361,12 @@ impl Manual {
                     plain_serde(&inner, "an object"),
                 ),
             }
-        })
+        })?;
+        // After the typed read, so a misspelt field is named as such even when it is null.
+        if let Some((name, _)) = self.args.iter().find(|(_, v)| v.is_null()) {
+            return Err(null_field(name));
+        }
+        Ok(parsed)
     }
 }
 
@@ -470,7 +479,8 @@ fn parse_manual(obj: &Map<String, Value>) -> Result<Trigger> {
         }
     };
     let only = match obj.get("only") {
-        None | Some(Value::Null) => Vec::new(),
+        None => Vec::new(),
+        Some(Value::Null) => return Err(null_field("only")),
         Some(Value::Array(items)) if items.len() > ONLY_MAX_NAMES => {
             return Err(Error::event(
                 "event.only",
@@ -515,6 +525,16 @@ fn parse_manual(obj: &Map<String, Value>) -> Result<Trigger> {
         only,
         args,
     }))
+}
+
+/// The one rule for a null in a manual command: refused, naming the field. A field left out
+/// takes its default; `null` is not a way to say "left out" (a console template with `null`
+/// placeholders would otherwise run with defaults nobody chose).
+fn null_field(name: &str) -> Error {
+    Error::event(
+        format!("event.{name}"),
+        "a value, got null (leave the field out for its default)",
+    )
 }
 
 /// CloudWatch's classic alarm notification, as the SNS message body.

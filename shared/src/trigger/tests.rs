@@ -440,3 +440,42 @@ fn schedule_keeps_time_and_rule() {
         Some("53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa")
     );
 }
+
+#[test]
+fn a_null_for_any_field_of_a_manual_command_is_refused_naming_the_field() {
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Args {
+        run_id: Option<String>,
+        sample_rate: Option<f64>,
+    }
+    let args = |v: Value| match Trigger::parse(&v)? {
+        Trigger::Manual(m) => m.args::<Args>("a command has action, run_id and sample_rate"),
+        other => panic!("{other:?}"),
+    };
+    // Given a null for each field in turn, the command's own and the envelope's
+    for (event, field) in [
+        (json!({"action": "restore", "run_id": null}), "event.run_id"),
+        (
+            json!({"action": "sweep", "sample_rate": null}),
+            "event.sample_rate",
+        ),
+        (json!({"action": "run", "only": null}), "event.only"),
+        (json!({"action": "run", "dry_run": null}), "event.dry_run"),
+    ] {
+        // When it is parsed, then it is refused, naming the field
+        let e = args(event.clone()).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("invalid event: {field}: ")) && e.contains("null"),
+            "{event}: {e}"
+        );
+    }
+    // A misspelt field is named as such, null or not; left out, the fields take their defaults
+    let e = args(json!({"action": "restore", "run_ld": null}))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("event.run_ld: no such field"), "{e}");
+    let ok = args(json!({"action": "restore"})).unwrap();
+    assert!(ok.run_id.is_none() && ok.sample_rate.is_none());
+}
