@@ -1354,33 +1354,49 @@ async fn the_backlog_is_read_in_a_second_call_only_when_latency_is_high() {
 }
 
 #[tokio::test]
-async fn per_component_metrics_can_be_turned_off_without_changing_the_checks() {
-    // Given an account that does not want a custom metric per component
-    let f = fixture_with(|p| {
-        p.replace(
-            "full_check_every: 1m",
-            "full_check_every: 1m\n  per_component_metrics: false",
-        )
-    })
-    .await;
+async fn per_component_metrics_are_an_opt_in_and_the_default_is_a_few_aggregates() {
+    // Given the seeded account with the default policy (no per_component_metrics)
+    let f = fixture().await;
     healthy(&f).await;
     let t0 = Utc::now();
 
     // When checked
     let r = evaluate(&f, json!({"action": "check"}), "req-1", t0).await;
 
-    // Then no measurement is per component; the pair's lag and the counts remain, and every
-    // check is still decided
+    // Then no measurement is per component; the count over RPO, the pair's lag and the check
+    // counts are, and every check is still decided
     assert!(r
         .measurements
         .iter()
         .all(|m| !m.dimensions.contains_key("Component")));
+    let over = r.measurements.iter().find(|m| m.name == "ComponentsOverRpo");
+    assert_eq!(over.map(|m| m.value), Some(0.0), "{:#?}", r.measurements);
     assert!(r
         .measurements
         .iter()
         .any(|m| m.name == "ReplicationLagSeconds" && m.dimensions.contains_key("Pair")));
     assert!(r.measurements.iter().any(|m| m.name == "ChecksOk"));
     assert_eq!(checks(&r).len(), ALL_CHECKS.len());
+
+    // Given an account that opts in
+    let f = fixture_with(|p| {
+        p.replace(
+            "full_check_every: 1m",
+            "full_check_every: 1m\n  per_component_metrics: true",
+        )
+    })
+    .await;
+    healthy(&f).await;
+    let r = evaluate(&f, json!({"action": "check"}), "req-1", t0).await;
+    // Then backup ages are metrics per component, the RPO (a constant) never is
+    let per: Vec<&str> = r
+        .measurements
+        .iter()
+        .filter(|m| m.dimensions.contains_key("Component"))
+        .map(|m| m.name.as_str())
+        .collect();
+    assert!(per.contains(&"BackupAgeSeconds"), "{per:?}");
+    assert!(!per.contains(&"RpoSeconds"), "{per:?}");
 }
 
 #[tokio::test]

@@ -307,14 +307,28 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
     report.measure("MetricQueries", queries.len() as f64, "Count");
     report.measure("GetMetricDataCalls", fetched.calls as f64, "Count");
     let ev = evaluate::evaluate(policy, &obs, &queries, &fetched, inv.now);
+    // The bill: per-pair and per-replica lag are metrics; per component, only the opt-in
+    // (`monitoring.per_component_metrics`) makes metrics (never RpoSeconds, a constant). Every
+    // component's values are EMF properties of its own log line, with the one metric of all
+    // components' backup age against RPO; the count over RPO is a metric of the run.
+    let per_component = report::component_values(&ev.measurements);
+    report.measure(
+        "ComponentsOverRpo",
+        report::over_rpo(&per_component) as f64,
+        "Count",
+    );
     report.measurements.extend(
         ev.measurements
             .iter()
-            .filter(|m| {
-                policy.monitoring.per_component_metrics || !m.dimensions.contains_key("Component")
+            .filter(|m| match m.dimensions.contains_key("Component") {
+                true => policy.monitoring.per_component_metrics && m.name != "RpoSeconds",
+                false => true,
             })
             .cloned(),
     );
+    for line in report::component_lines(FUNCTION, inv.now, &per_component) {
+        println!("{line}");
+    }
     // The canaries: this run's, and the removal of those that served.
     for p in policy
         .monitoring
