@@ -102,11 +102,12 @@ pub fn iam_action(call: &str) -> String {
 
 /// The verdict of an AWS error code: AccessDenied is `DENIED`, a code that says the resource
 /// does not exist is `MISSING`, no reply at all (`Unknown`: a timeout, a refused connection) is
-/// `UNREACHABLE`, anything else `COULD NOT CHECK`.
+/// `UNREACHABLE`, anything else `COULD NOT CHECK` (a bare `HTTP 404` too: an endpoint without
+/// that API says so, not the resource).
 pub fn classify(code: &str) -> Verdict {
     if errors::access_denied(code) {
         Verdict::Denied
-    } else if errors::not_found(code) || errors::head_not_found(code) || absent(code) {
+    } else if errors::not_found(code) || absent(code) {
         Verdict::Missing
     } else if code == "Unknown" {
         Verdict::Unreachable
@@ -492,6 +493,8 @@ pub struct Source {
     /// Its replicas: an instance's read replicas (ids, or ARNs in other regions), a cluster's
     /// readers.
     pub replicas: Vec<String>,
+    /// The Aurora global database or ElastiCache global datastore it belongs to.
+    pub global: Option<String>,
 }
 
 /// Lists the sources of every component `wanted` keeps, with the same readers and calls the
@@ -516,7 +519,8 @@ pub async fn sources(
                     arn: &str,
                     engine: &str,
                     ep: &Option<(String, u16)>,
-                    replicas: &[String]| {
+                    replicas: &[String],
+                    global: Option<String>| {
         let m = policy.membership(kind, &l.id, &l.tags);
         if let Some(i) = m
             .and_then(|m| m.named.map(|c| c.name.clone()))
@@ -531,6 +535,7 @@ pub async fn sources(
                     engine: engine.to_string(),
                     endpoint: ep.clone(),
                     replicas: replicas.to_vec(),
+                    global,
                 });
             }
         }
@@ -574,6 +579,7 @@ pub async fn sources(
                         &i.engine,
                         &i.endpoint,
                         &i.replicas,
+                        None,
                     );
                 }
             }
@@ -618,6 +624,7 @@ pub async fn sources(
                         &c.engine,
                         &c.endpoint,
                         &c.readers,
+                        c.global_cluster.clone(),
                     );
                 }
             }
@@ -677,6 +684,7 @@ pub async fn sources(
                         &g.engine,
                         &g.endpoint,
                         &[],
+                        g.global_datastore.as_ref().map(|(id, _)| id.clone()),
                     );
                 }
             }
@@ -820,6 +828,51 @@ mod tests {
             code: code.into(),
             message: "m".into(),
         }
+    }
+
+    #[tokio::test]
+    async fn an_absent_key_answered_403_says_s3_list_bucket_is_missing() {
+        use aws_smithy_mocks::{mock, mock_client};
+        use aws_smithy_runtime_api::http::StatusCode;
+        use aws_smithy_types::body::SdkBody;
+        // Given S3 answering 403 AccessDenied for an absent key (no s3:ListBucket), then 404
+        let reply = |status: u16, code: &'static str| {
+            move || {
+                HttpResponse::new(
+                    StatusCode::try_from(status).unwrap(),
+                    SdkBody::from(format!(
+                        "<Error><Code>{code}</Code><Message>m</Message></Error>"
+                    )),
+                )
+            }
+        };
+        let denied =
+            mock!(aws_sdk_s3::Client::get_object).then_http_response(reply(403, "AccessDenied"));
+        let absent =
+            mock!(aws_sdk_s3::Client::get_object).then_http_response(reply(404, "NoSuchKey"));
+        let s3 = mock_client!(aws_sdk_s3, [&denied, &absent]);
+        let mut p = Preflight::new();
+        // When the same absent key is read twice
+        for _ in 0..2 {
+            let r = s3
+                .get_object()
+                .bucket("reports")
+                .key("runs/x.json")
+                .send()
+                .await;
+            p.absent_key("reports", "runs/x.json", None, "s3:GetObject", r);
+        }
+        // Then the 403 is DENIED naming s3:ListBucket on the bucket, the 404 is OK
+        assert_eq!(p.items[0].verdict, Verdict::Denied);
+        assert_eq!(p.items[0].action.as_deref(), Some("s3:ListBucket"));
+        assert!(
+            p.items[0]
+                .detail
+                .starts_with("s3:ListBucket is missing on arn:aws:s3:::reports"),
+            "{}",
+            p.items[0].detail
+        );
+        assert_eq!(p.items[1].verdict, Verdict::Ok);
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod faults;
 mod integrity_sweep;
 mod mocked;
 mod pagination;
+mod preflight;
 mod replication;
 mod restores;
 mod snapshot_export;
