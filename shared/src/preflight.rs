@@ -412,6 +412,17 @@ impl Preflight {
     }
 }
 
+/// A manifest key no backup has (`backups/<kind>/lifeboat-preflight/lifeboat-preflight-<run id>/
+/// manifest.json`): read to prove an absent manifest answers 404, under the same grant as the
+/// real manifests.
+pub fn absent_manifest_key(run_id: &str) -> String {
+    crate::backup::manifest_key(
+        ResourceKind::RdsInstance,
+        "lifeboat-preflight",
+        &format!("lifeboat-preflight-{run_id}"),
+    )
+}
+
 /// A resource a listing returned: its id and tags.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listed {

@@ -138,17 +138,23 @@ async fn a_healthy_seeded_world_is_all_ok() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_bucket_secret_and_subnet_group_are_named_with_their_fields() {
-    // Given a world whose sessions secret is gone, and a policy naming a DR bucket and a cache
-    // subnet group the account does not have (moto 5.2.5 deletes neither)
-    const GONE: &str = "ecommerce-backups-prod-us-west-2-gone";
+    // Given a world whose sessions secret is gone, and a policy naming a cache subnet group and
+    // an artifact bucket the account does not have (moto 5.2.5 deletes no cache subnet group;
+    // the bucket is the one scripts/iam/test-parameters.json deploys as ArtifactBucketNames)
+    const GONE: &str = "ecommerce-audit-logs-gone";
     let f = util::world()
         .dir("lifeboat-preflight-missing")
         .edit_policy(|text| {
-            text.replace("ecommerce-backups-prod-us-west-2", GONE)
-                .replace(
-                    "cache_subnet_group: lifeboat-restore",
-                    "cache_subnet_group: lifeboat-restore-cache",
-                )
+            text.replace(
+                "cache_subnet_group: lifeboat-restore",
+                "cache_subnet_group: lifeboat-restore-cache",
+            )
+            .replace(
+                "  artifacts:\n",
+                &format!(
+                    "  artifacts:\n    - {{name: audit-logs, bucket: {GONE}, prefix: audit/, every: 1d}}\n"
+                ),
+            )
         })
         .build(apps)
         .await;
@@ -187,11 +193,10 @@ async fn a_missing_bucket_secret_and_subnet_group_are_named_with_their_fields() 
         "verification.restore.cache_subnet_group",
         "cache subnet group lifeboat-restore-cache",
     );
-    missing(&rv, "verification.sweeps[0].replica.bucket", GONE);
-    missing(&rlc, "monitoring.replication[0].replica.bucket", GONE);
+    missing(&rlc, "monitoring.artifacts[0].bucket", GONE);
     // And the headline counts them, the report is critical, the problems come first
     assert!(
-        rv.headline.starts_with("preflight: 3 missing, 0 denied"),
+        rv.headline.starts_with("preflight: 2 missing, 0 denied"),
         "{}",
         rv.headline
     );

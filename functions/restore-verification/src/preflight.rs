@@ -63,7 +63,7 @@ pub async fn check(cx: &Context<'_>, run_id: &str) -> Preflight {
     }
     let restores = policy.components.iter().any(verified);
     if restores {
-        let absent = format!("backups/lifeboat-preflight/absent-{run_id}.json");
+        let absent = preflight::absent_manifest_key(run_id);
         let bucket = policy.buckets.backup.as_str();
         p.absent_key(
             bucket,

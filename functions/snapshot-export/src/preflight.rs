@@ -116,7 +116,7 @@ async fn backup_bucket(p: &mut Preflight, cx: &Context<'_>, run_id: &str) {
         "listable (ElastiCache exports)",
     );
     // A manifest is read before it is written (an earlier run's, when the fingerprint is due).
-    let absent = format!("backups/lifeboat-preflight/absent-{run_id}.json");
+    let absent = preflight::absent_manifest_key(run_id);
     p.absent_key(
         bucket,
         &absent,
