@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Validates the SAM template offline: cfn-lint, `sam validate --lint` and checkov.
+# Validates the SAM template offline: cfn-lint, `sam validate --lint`, checkov, and Lifeboat's
+# own IAM invariants (below).
 # No AWS account, credentials or network are needed once the tools are installed
 # (scripts/tools.sh checks, which this script runs first: a no-op when they are present).
 #
 #   scripts/check-template.sh [TEMPLATE]     default: infra/template.yaml
 #
 # Every tool runs even when an earlier one fails; one summary line per tool at the end.
-# Exit status: 0 when all three pass, 1 otherwise.
+# Exit status: 0 when all four pass, 1 otherwise.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -82,6 +83,161 @@ if [ "$rc" -eq 0 ] && [ "${passed:-0}" -gt 0 ]; then
 else
   # A template checkov cannot parse yields no checks at all: that is a failure too.
   summary+=("checkov       FAIL  ${counts:-no checks ran (unparsable template?)} ($(elapsed "$t"))")
+  failed=1
+fi
+
+# Lifeboat's own IAM invariants (issue 15), which the three tools cannot know: deletions only
+# of snapshots tagged lifeboat:managed=true; tags only with the keys the code writes (and
+# restore-verification's only on lifeboat-verify-*); every KMS use through its service
+# (kms:ViaService) and grants only for AWS resources; no s3:GetBucketLocation; restored caches
+# encrypted in transit and at rest; each function's report-bucket keys under its own prefixes;
+# s3:ListBucket wherever a key that may be absent is read (else 403, not 404); the
+# restore-testing rule on RestoreTestingPlanArn's jobs only; LIFEBOAT_FINGERPRINTS "on" or
+# "off: <reason>". Parsed with cfn-lint's decoder (intrinsic functions as data).
+t=$EPOCHREALTIME
+if run invariants "$checks/python" - "$template" <<'PYEOF'
+"""Security invariants of the template's IAM (issue 15), checked offline."""
+import sys
+from cfnlint.decode import decode
+
+path = sys.argv[1]
+t, problems = decode(path)
+if problems:
+    print(f"cannot read {path}: {problems[0]}")
+    sys.exit(2)
+res = t.get("Resources", {})
+FUNCTIONS = {
+    "SnapshotExportRole": "snapshot-export",
+    "RestoreVerificationRole": "restore-verification",
+    "ReplicationLagCheckRole": "replication-lag-check",
+}
+failures = []
+
+
+def fail(role, sid, why):
+    failures.append(f"{role} {sid or '(no Sid)'}: {why}")
+
+
+def text(v):
+    """A resource as text: Fn::Sub's string, ${Ref}, ${X.Arn}; lists flattened."""
+    if isinstance(v, str):
+        return [v]
+    if isinstance(v, list):
+        return [x for i in v for x in text(i)]
+    if isinstance(v, dict):
+        if "Fn::Sub" in v:
+            s = v["Fn::Sub"]
+            return [s[0] if isinstance(s, list) else s]
+        if "Ref" in v:
+            return ["${%s}" % v["Ref"]]
+        if "Fn::GetAtt" in v:
+            g = v["Fn::GetAtt"]
+            return ["${%s}" % (".".join(g) if isinstance(g, list) else g)]
+        return ["<%s>" % next(iter(v))]
+    return [str(v)]
+
+
+def statements(doc):
+    for s in doc.get("Statement", []):
+        if isinstance(s, dict) and "Fn::If" in s:
+            s = s["Fn::If"][1]
+        if isinstance(s, dict) and "Ref" not in s:
+            yield s
+
+
+roles = {name: [] for name in FUNCTIONS}
+for name, r in res.items():
+    props = r.get("Properties", {})
+    if r.get("Type") == "AWS::IAM::Role" and name in roles:
+        for p in props.get("Policies", []):
+            roles[name] += list(statements(p["PolicyDocument"]))
+    if r.get("Type") == "AWS::IAM::Policy":
+        for ref in props.get("Roles", []):
+            target = ref.get("Ref") if isinstance(ref, dict) else ref
+            if target in roles:
+                roles[target] += list(statements(props["PolicyDocument"]))
+
+for role, stmts in roles.items():
+    fn = FUNCTIONS[role]
+    lists, reads = set(), {}
+    for s in stmts:
+        if s.get("Effect") != "Allow":
+            continue
+        sid = s.get("Sid")
+        acts = s.get("Action")
+        acts = [acts] if isinstance(acts, str) else list(acts)
+        rs = text(s.get("Resource", []))
+        cond = s.get("Condition", {}) or {}
+        for a in acts:
+            if a in ("rds:DeleteDBSnapshot", "rds:DeleteDBClusterSnapshot", "elasticache:DeleteSnapshot"):
+                if cond.get("StringEquals", {}).get("aws:ResourceTag/lifeboat:managed") != "true":
+                    fail(role, sid, f"{a} without aws:ResourceTag/lifeboat:managed = true (the deletion proof's rule)")
+            if a in ("rds:AddTagsToResource", "elasticache:AddTagsToResource"):
+                keys = cond.get("ForAllValues:StringEquals", {}).get("aws:TagKeys")
+                if not keys or any("*" in k for k in keys):
+                    fail(role, sid, f"{a} without ForAllValues:StringEquals aws:TagKeys naming the keys written")
+                if role == "RestoreVerificationRole":
+                    for r in rs:
+                        if ":lifeboat-verify-" not in r or ":snapshot:" in r or "cluster-snapshot:" in r:
+                            fail(role, sid, f"{a} on {r}: only lifeboat-verify-* restores may be tagged")
+            if a == "kms:CreateGrant":
+                if cond.get("Bool", {}).get("kms:GrantIsForAWSResource") != "true":
+                    fail(role, sid, "kms:CreateGrant without kms:GrantIsForAWSResource")
+                if "kms:ViaService" not in cond.get("StringEquals", {}):
+                    fail(role, sid, "kms:CreateGrant without kms:ViaService")
+            if a.startswith(("kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt", "kms:ReEncrypt")):
+                if "kms:ViaService" not in cond.get("StringEquals", {}):
+                    fail(role, sid, f"{a} without kms:ViaService")
+            if a == "s3:GetBucketLocation":
+                fail(role, sid, "s3:GetBucketLocation: no function calls it")
+            if a == "elasticache:CreateReplicationGroup" and any(":replicationgroup:" in r for r in rs):
+                b = cond.get("Bool", {})
+                if b.get("elasticache:TransitEncryptionEnabled") != "true" or b.get("elasticache:AtRestEncryptionEnabled") != "true":
+                    fail(role, sid, "CreateReplicationGroup of a replication group not required to be encrypted in transit and at rest")
+            if a.startswith("s3:"):
+                for r in rs:
+                    if r.startswith("${ReportBucket.Arn}/"):
+                        key = r[len("${ReportBucket.Arn}/"):]
+                        own = (key == "policy/policy.yaml" or f"/{fn}/" in f"/{key}" or key == f"locks/{fn}.json"
+                               or (a == "s3:GetObject" and key == "state/restore-verification/status.json"))
+                        if not own:
+                            fail(role, sid, f"{a} on report-bucket key {key}: not {fn}'s own prefix")
+                    bucket = r.split("/", 1)[0]
+                    if a == "s3:ListBucket" and "/" not in r and not cond:
+                        lists.add(bucket)
+                    if a == "s3:GetObject" and "/" in r and sid != "PolicyDocumentRead":
+                        reads.setdefault(bucket, sid)
+    for bucket, sid in reads.items():
+        if bucket not in lists:
+            fail(role, sid, f"s3:GetObject in {bucket} without s3:ListBucket on it: an absent key answers 403, not 404")
+
+fn = res.get("RestoreVerificationFunction", {}).get("Properties", {})
+rule = fn.get("Events", {}).get("RestoreTesting", {}).get("Properties", {})
+plan = rule.get("Pattern", {}).get("detail", {}).get("restoreTestingPlanArn")
+if plan != [{"Ref": "RestoreTestingPlanArn"}]:
+    failures.append(f"RestoreVerificationFunction RestoreTesting: matches restoreTestingPlanArn {plan}, not only RestoreTestingPlanArn's jobs")
+env = res.get("SnapshotExportFunction", {}).get("Properties", {}).get("Environment", {}).get("Variables", {})
+fp = env.get("LIFEBOAT_FINGERPRINTS")
+
+
+def leaves(v):
+    if isinstance(v, dict) and "Fn::If" in v:
+        return leaves(v["Fn::If"][1]) + leaves(v["Fn::If"][2])
+    return [v]
+
+
+if fp is None or not all(x == "on" or (isinstance(x, str) and x.startswith("off: ")) for x in leaves(fp)):
+    failures.append("SnapshotExportFunction: LIFEBOAT_FINGERPRINTS must be \"on\" or \"off: <reason>\"")
+
+for f in failures:
+    print(f"FAIL {f}")
+print(f"{len(failures)} invariant(s) broken" if failures else "every invariant holds")
+sys.exit(1 if failures else 0)
+PYEOF
+then
+  summary+=("invariants    PASS  $(tail -n1 "$out/invariants") ($(elapsed "$t"))")
+else
+  summary+=("invariants    FAIL  $(tail -n1 "$out/invariants") ($(elapsed "$t"))")
   failed=1
 fi
 
