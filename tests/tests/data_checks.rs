@@ -175,3 +175,78 @@ async fn redis_key_count_and_sample_against_the_local_server() {
         .await
         .unwrap();
 }
+
+/// What a secret held, in the tests below: none of it may appear in an error.
+const SECRET_PASSWORD: &str = "Tr0ub4dor-and-3-horses";
+const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-orders-AbCdEf";
+
+#[tokio::test]
+async fn secret_errors_name_the_secret_and_the_shape_never_its_body() {
+    use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
+    use aws_smithy_mocks::{mock, mock_client};
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+    use lifeboat_shared::data;
+
+    let reply = |status: u16, body: String| {
+        move || {
+            HttpResponse::new(
+                StatusCode::try_from(status).unwrap(),
+                SdkBody::from(body.clone()),
+            )
+        }
+    };
+    let inner = format!("{{\"username\":\"orders_app\",\"password\":\"{SECRET_PASSWORD}\"}}");
+    // Replies the SDK cannot read: a truncated 200 (the secret in it), a 500 without an error
+    // code whose body echoes it (a proxy), and a 200 whose JSON is of the wrong shape.
+    let truncated = format!(
+        "{{\"ARN\":\"{ARN}\",\"SecretString\":{}",
+        serde_json::to_string(&inner).unwrap()
+    );
+    let echoed = format!("upstream said: {inner}");
+    let mut errors = Vec::new();
+    for (status, body) in [(200, truncated), (500, echoed)] {
+        let rule = mock!(aws_sdk_secretsmanager::Client::get_secret_value)
+            .then_http_response(reply(status, body));
+        let sm = mock_client!(aws_sdk_secretsmanager, [&rule]);
+        errors.push(data::credentials(&sm, ARN).await.unwrap_err());
+    }
+    // Secret strings of the wrong shape.
+    for text in [
+        format!("password={SECRET_PASSWORD}"),
+        format!("[\"{SECRET_PASSWORD}\"]"),
+        format!("{{\"username\": \"{SECRET_PASSWORD}\", \"password\": 97531}}"),
+        format!("{{\"user\": \"orders_app\", \"pass\": \"{SECRET_PASSWORD}\"}}"),
+        format!("{{\"username\":\"orders_app\",\"password\":\"{SECRET_PASSWORD}\""),
+    ] {
+        let rule = mock!(aws_sdk_secretsmanager::Client::get_secret_value).then_output(move || {
+            GetSecretValueOutput::builder()
+                .arn(ARN)
+                .secret_string(text.clone())
+                .build()
+        });
+        let sm = mock_client!(aws_sdk_secretsmanager, [&rule]);
+        errors.push(data::credentials(&sm, ARN).await.unwrap_err());
+    }
+    for e in &errors {
+        assert!(e.contains(ARN), "names the secret: {e}");
+        for piece in [
+            SECRET_PASSWORD,
+            "Tr0ub4dor",
+            "horses",
+            "orders_app",
+            "97531",
+        ] {
+            assert!(!e.contains(piece), "quotes {piece:?} of the secret: {e}");
+        }
+    }
+    assert!(errors[0].contains("HTTP 200"), "{}", errors[0]);
+    assert!(errors[1].contains("HTTP 500"), "{}", errors[1]);
+    assert!(
+        errors[4].contains("\"password\" is not a string"),
+        "{}",
+        errors[4]
+    );
+    assert!(errors[5].contains("no \"password\" field"), "{}", errors[5]);
+}

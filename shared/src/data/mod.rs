@@ -61,7 +61,9 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// Reads the secret. Errors name the secret and the missing field, never its value.
+/// Reads the secret. Errors name the secret and the field or shape expected, and never quote
+/// anything of the secret's body: not a parse error's excerpt, and not the body of a reply the
+/// SDK could not read (a `GetSecretValue` reply is the secret).
 pub async fn credentials(
     sm: &aws_sdk_secretsmanager::Client,
     secret_arn: &str,
@@ -71,26 +73,79 @@ pub async fn credentials(
         .secret_id(secret_arn)
         .send()
         .await
-        .map_err(|e| {
-            let (code, msg) = crate::error::aws_error_parts(&e);
-            format!("GetSecretValue {secret_arn}: {code}: {msg}")
-        })?;
+        .map_err(|e| secret_read_error(secret_arn, &e))?;
     let text = out
         .secret_string()
-        .ok_or_else(|| format!("secret {secret_arn} has no SecretString"))?;
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|_| {
-        format!("secret {secret_arn} is not a JSON object with username and password")
-    })?;
-    let field = |k: &str| {
-        v.get(k)
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_string)
+        .ok_or_else(|| format!("secret {secret_arn} has no SecretString (a binary secret): expected a JSON object with \"username\" and \"password\""))?;
+    parse_credentials(secret_arn, text)
+}
+
+/// The secret's JSON (RDS style: `username`, `password`). Errors name the secret and the field
+/// or shape, never a value.
+pub fn parse_credentials(secret_arn: &str, text: &str) -> Result<Credentials, String> {
+    let shape = "a JSON object with \"username\" and \"password\" strings";
+    let v: serde_json::Value = serde_json::from_str(text)
+        .map_err(|_| format!("secret {secret_arn} is not JSON: expected {shape}"))?;
+    let Some(obj) = v.as_object() else {
+        return Err(format!(
+            "secret {secret_arn} is not a JSON object: expected {shape}"
+        ));
+    };
+    let field = |k: &str| -> Result<Option<String>, String> {
+        match obj.get(k) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!(
+                "secret {secret_arn}: field \"{k}\" is not a string: expected {shape}"
+            )),
+        }
     };
     Ok(Credentials {
-        username: field("username").unwrap_or_default(),
-        password: field("password")
-            .ok_or_else(|| format!("secret {secret_arn} has no \"password\" field"))?,
+        username: field("username")?.unwrap_or_default(),
+        password: field("password")?.ok_or_else(|| {
+            format!("secret {secret_arn} has no \"password\" field: expected {shape}")
+        })?,
     })
+}
+
+/// A failed `GetSecretValue`, without a byte of its reply: AWS's error code and message when the
+/// reply carried one (Secrets Manager's messages name the secret, never its value); otherwise
+/// only the HTTP status or that no reply came — the body of a reply the SDK could not read may
+/// be the secret itself.
+fn secret_read_error<E>(
+    secret_arn: &str,
+    err: &aws_sdk_secretsmanager::error::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> String
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
+    if let Some(code) = err.code() {
+        let msg: String = err
+            .message()
+            .unwrap_or("no message")
+            .chars()
+            .take(200)
+            .collect();
+        return format!("GetSecretValue {secret_arn}: {code}: {msg}");
+    }
+    let what = match err {
+        SdkError::ResponseError(_) | SdkError::ServiceError(_) => match err.raw_response() {
+            Some(raw) => format!(
+                "HTTP {} reply that could not be read (its body is not quoted: it may hold the secret)",
+                raw.status().as_u16()
+            ),
+            None => "a reply that could not be read".to_string(),
+        },
+        SdkError::TimeoutError(_) => "no reply in time".to_string(),
+        SdkError::DispatchFailure(_) => "the request could not be sent (connection failed)".to_string(),
+        SdkError::ConstructionFailure(_) => "the request could not be built".to_string(),
+        _ => "failed".to_string(),
+    };
+    format!("GetSecretValue {secret_arn}: {what}")
 }
 
 /// Where a connection goes: the endpoint AWS reports, or, in a local run, the address
