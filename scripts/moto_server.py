@@ -292,6 +292,9 @@ class CallLog:
 
         try:
             return self.app(environ, recording_start_response)
+        except Exception:  # moto failed (e.g. an operation it lacks): the server answers 500
+            status.setdefault("code", 500)
+            raise
         finally:
             entry["status"] = status.get("code")
             line = json.dumps(entry, separators=(",", ":")) + "\n"
