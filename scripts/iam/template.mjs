@@ -56,7 +56,7 @@ export class Bound {
       this.values[name] = v
     }
     for (const name of Object.keys(params.parameters ?? {})) {
-      if (!(name in this.values)) throw new Error(`parameter file: ${name} is not a parameter of the template`)
+      if (!(name in this.values)) (this.ignored ??= []).push(name)
     }
     this.conditions = {}
   }
