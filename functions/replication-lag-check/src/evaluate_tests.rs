@@ -1235,7 +1235,7 @@ monitoring:
     let written = canary(10, "r1");
     let v = canary_view(
         pair,
-        &[written.clone()],
+        std::slice::from_ref(&written),
         &[(written.0.clone(), t(NOW) - Duration::minutes(9))],
         &Observations::default(),
         t(NOW),
