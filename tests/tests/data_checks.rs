@@ -147,13 +147,22 @@ async fn redis_key_count_and_sample_against_the_local_server() {
             .await
             .unwrap();
     }
-    let fp = cache::fingerprint(url, Utc::now()).await.unwrap();
+    let ep = cache::RedisEndpoint {
+        host: "127.0.0.1".into(),
+        port: 6379,
+        db: 13,
+        username: String::new(),
+        password: String::new(),
+        tls: false,
+        ca_bundle: None,
+    };
+    let fp = cache::fingerprint(&ep, Utc::now()).await.unwrap();
     assert!(
         fp.keys >= 600,
         "{} keys (other databases on the server count too)",
         fp.keys
     );
-    let clean = cache::verify(url, Some(&fp), 1.0, 50).await.unwrap();
+    let clean = cache::verify(&ep, Some(&fp), 1.0, 50).await.unwrap();
     assert!(
         clean.iter().all(|r| r.verdict == Verdict::Pass),
         "{clean:#?}"
@@ -167,7 +176,7 @@ async fn redis_key_count_and_sample_against_the_local_server() {
             .await
             .unwrap();
     }
-    let lossy = cache::verify(url, Some(&fp), 1.0, 50).await.unwrap();
+    let lossy = cache::verify(&ep, Some(&fp), 1.0, 50).await.unwrap();
     assert_eq!(lossy[0].check, "key-count");
     assert_eq!(lossy[0].verdict, Verdict::Fail, "{lossy:#?}");
     redis::cmd("FLUSHDB")

@@ -12,6 +12,7 @@ mod integrity_sweep;
 mod mocked;
 mod pagination;
 mod preflight;
+mod redis_tls;
 mod replication;
 mod restores;
 mod snapshot_export;

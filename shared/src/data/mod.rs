@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 
 /// The fingerprint records are part of the backup contract (they compile without `data`).
 pub use crate::backup::DataFingerprint;
-pub use redis::CacheFingerprint;
+pub use redis::{CacheFingerprint, RedisEndpoint};
 pub use sql::{CheckResult, Db, Endpoint, Engine, Fingerprint, Spec, Verdict};
 
 /// Engine family of an RDS or ElastiCache engine name.
@@ -222,7 +222,7 @@ pub async fn fingerprint(
             Ok(DataFingerprint::Sql(db.fingerprint(at).await?))
         }
         Family::Redis => Ok(DataFingerprint::Redis(
-            redis::fingerprint(&redis::url(to, creds), at).await?,
+            redis::fingerprint(&redis::RedisEndpoint::new(to, creds, tls), at).await?,
         )),
     }
 }

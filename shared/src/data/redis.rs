@@ -1,28 +1,110 @@
 //! Redis (ElastiCache replication groups): the key count at snapshot time, and the checks on a
 //! restored copy: key count against that count, a sample of keys readable.
+//!
+//! Over TLS (`rediss://`, the server's certificate verified) whenever the endpoint asks for it
+//! (`database.tls`, default true; restored caches always), in the clear only to a server
+//! `LIFEBOAT_LOCAL_ENDPOINTS` maps locally or with `tls: false`. Reports carry counts, never a
+//! key name read from the data (a key name can be a customer's e-mail address or session id).
+
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use super::sql::{CheckResult, Verdict};
+use super::sql::{CheckResult, Verdict, CA_BUNDLE_VAR};
 use super::{Credentials, Target};
 
-/// `redis://[:password@]host:port/0`; the password (an AUTH token) is never logged.
-pub fn url(to: &Target, creds: &Credentials) -> String {
-    if creds.password.is_empty() {
-        format!("redis://{}:{}/0", to.host, to.port)
-    } else {
-        let user = if creds.username.is_empty() {
+/// A Redis server to connect to. Prints without its password (an AUTH token).
+#[derive(Clone, PartialEq)]
+pub struct RedisEndpoint {
+    pub host: String,
+    pub port: u16,
+    /// The logical database (0 on ElastiCache).
+    pub db: i64,
+    pub username: String,
+    pub password: String,
+    /// TLS with the server's certificate verified.
+    pub tls: bool,
+    /// The PEM roots TLS verifies against (`LIFEBOAT_DB_CA_BUNDLE`, as for PostgreSQL and
+    /// MySQL); `None`: the system's roots (ElastiCache's certificates chain to Amazon's public
+    /// root CAs, which the Lambda runtime's trust store carries).
+    pub ca_bundle: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for RedisEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}://{}:{}/{}{}",
+            if self.tls { "rediss" } else { "redis" },
+            self.host,
+            self.port,
+            self.db,
+            if self.password.is_empty() {
+                ""
+            } else {
+                " (AUTH token hidden)"
+            }
+        )
+    }
+}
+
+impl RedisEndpoint {
+    /// `to` as `creds`; TLS when asked for, except to a locally mapped server (as
+    /// [`super::Endpoint::new`]), verified against `LIFEBOAT_DB_CA_BUNDLE` when it is set.
+    pub fn new(to: &Target, creds: &Credentials, tls: bool) -> RedisEndpoint {
+        RedisEndpoint {
+            host: to.host.clone(),
+            port: to.port,
+            db: 0,
+            username: creds.username.clone(),
+            password: creds.password.clone(),
+            tls: tls && !to.mapped,
+            ca_bundle: std::env::var_os(CA_BUNDLE_VAR).map(PathBuf::from),
+        }
+    }
+
+    /// `redis://` or `rediss://[user:password@]host:port/db`; never logged.
+    fn url(&self) -> String {
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        let auth = if self.password.is_empty() {
             String::new()
         } else {
-            creds.username.clone()
+            format!("{}:{}@", pct(&self.username), pct(&self.password))
         };
-        format!(
-            "redis://{}:{}@{}:{}/0",
-            pct(&user),
-            pct(&creds.password),
-            to.host,
-            to.port
-        )
+        format!("{scheme}://{auth}{}:{}/{}", self.host, self.port, self.db)
+    }
+
+    fn client(&self) -> Result<redis::Client, String> {
+        let url = self.url();
+        let built = match (&self.ca_bundle, self.tls) {
+            (Some(path), true) => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| format!("{CA_BUNDLE_VAR} {}: {e}", path.display()))?;
+                // rustls needs one process-wide crypto provider; the PostgreSQL path uses the
+                // same (aws-lc-rs). Already installed is fine.
+                let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+                redis::Client::build_with_tls(
+                    url.as_str(),
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(pem),
+                    },
+                )
+            }
+            (None, true) => {
+                let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+                redis::Client::open(url.as_str())
+            }
+            (_, false) => redis::Client::open(url.as_str()),
+        };
+        // The URL holds the AUTH token: the error says what was wrong, not the URL.
+        built.map_err(|e| {
+            format!(
+                "Redis endpoint {self:?}: {:?} {}",
+                e.kind(),
+                e.code().unwrap_or_default()
+            )
+        })
     }
 }
 
@@ -40,18 +122,25 @@ fn pct(s: &str) -> String {
 
 pub use crate::backup::CacheFingerprint;
 
-async fn connect(url: &str) -> Result<redis::aio::MultiplexedConnection, String> {
-    let client = redis::Client::open(url).map_err(|e| format!("redis URL: {e}"))?;
-    client
-        .get_multiplexed_async_connection()
+async fn connect(ep: &RedisEndpoint) -> Result<redis::aio::MultiplexedConnection, String> {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(std::time::Duration::from_secs(10))
+        .set_response_timeout(std::time::Duration::from_secs(30));
+    ep.client()?
+        .get_multiplexed_async_connection_with_config(&config)
         .await
-        .map_err(|e| {
-            format!(
-                "connecting to Redis: {:?} {}",
-                e.kind(),
-                e.detail().unwrap_or_default()
-            )
-        })
+        // A connection error is about the network and the handshake (no key, no token).
+        .map_err(|e| format!("connecting to Redis {ep:?}: {e}"))
+}
+
+/// A failed command, without its arguments: Redis echoes them in some errors ("unknown
+/// command 'DUMP', with args beginning with: '<key>'"), and a key can be a customer's name.
+fn command_error(what: &str, e: &redis::RedisError) -> String {
+    format!(
+        "{what}: {:?}{}",
+        e.kind(),
+        e.code().map(|c| format!(" ({c})")).unwrap_or_default()
+    )
 }
 
 /// Total keys from `INFO keyspace` (`db0:keys=12,expires=0,...`).
@@ -64,13 +153,16 @@ pub fn keys_from_info(info: &str) -> i64 {
         .sum()
 }
 
-pub async fn fingerprint(url: &str, at: DateTime<Utc>) -> Result<CacheFingerprint, String> {
-    let mut c = connect(url).await?;
+pub async fn fingerprint(
+    ep: &RedisEndpoint,
+    at: DateTime<Utc>,
+) -> Result<CacheFingerprint, String> {
+    let mut c = connect(ep).await?;
     let info: String = redis::cmd("INFO")
         .arg("keyspace")
         .query_async(&mut c)
         .await
-        .map_err(|e| format!("INFO keyspace: {e}"))?;
+        .map_err(|e| command_error("INFO keyspace", &e))?;
     Ok(CacheFingerprint {
         taken_at: at,
         keys: keys_from_info(&info),
@@ -78,20 +170,21 @@ pub async fn fingerprint(url: &str, at: DateTime<Utc>) -> Result<CacheFingerprin
 }
 
 /// Key count within `tolerance_percent` of the fingerprint, and `sample` keys (from SCAN of the
-/// connected database) readable with DUMP, whatever their type.
+/// connected database) readable with DUMP, whatever their type. The results say how many keys,
+/// never which.
 pub async fn verify(
-    url: &str,
+    ep: &RedisEndpoint,
     expected: Option<&CacheFingerprint>,
     tolerance_percent: f64,
     sample: usize,
 ) -> Result<Vec<CheckResult>, String> {
-    let mut c = connect(url).await?;
+    let mut c = connect(ep).await?;
     let mut out = Vec::new();
     let info: String = redis::cmd("INFO")
         .arg("keyspace")
         .query_async(&mut c)
         .await
-        .map_err(|e| format!("INFO keyspace: {e}"))?;
+        .map_err(|e| command_error("INFO keyspace", &e))?;
     let keys = keys_from_info(&info);
     match expected {
         Some(fp) => {
@@ -126,7 +219,7 @@ pub async fn verify(
             .arg(100)
             .query_async(&mut c)
             .await
-            .map_err(|e| format!("SCAN: {e}"))?;
+            .map_err(|e| command_error("SCAN", &e))?;
         picked.extend(batch);
         cursor = next;
         if cursor == 0 || picked.len() >= sample {
@@ -134,38 +227,43 @@ pub async fn verify(
         }
     }
     picked.truncate(sample);
-    let mut unreadable = Vec::new();
-    for k in &picked {
+    let mut unreadable = 0;
+    for (i, k) in picked.iter().enumerate() {
         let dumped: Option<Vec<u8>> = redis::cmd("DUMP")
             .arg(k)
             .query_async(&mut c)
             .await
-            .map_err(|e| format!("DUMP {k}: {e}"))?;
+            .map_err(|e| {
+                command_error(
+                    &format!("DUMP of sampled key {} of {}", i + 1, picked.len()),
+                    &e,
+                )
+            })?;
         if dumped.is_none() {
-            unreadable.push(k.clone());
+            unreadable += 1;
         }
     }
     out.push(CheckResult {
         check: "sample-readable".into(),
         subject: "redis".into(),
-        verdict: if unreadable.is_empty() && (!picked.is_empty() || keys == 0) {
+        verdict: if unreadable == 0 && (!picked.is_empty() || keys == 0) {
             Verdict::Pass
         } else {
             Verdict::Fail
         },
-        detail: if unreadable.is_empty() {
-            format!("{} sampled keys read", picked.len())
-        } else {
-            format!(
-                "{} of {} sampled keys unreadable, e.g. {}",
-                unreadable.len(),
-                picked.len(),
-                unreadable[0]
-            )
-        },
+        detail: sample_detail(picked.len(), unreadable),
     });
     out.sort_by_key(|r| r.verdict == Verdict::Pass);
     Ok(out)
+}
+
+/// The sample check's line: counts only.
+fn sample_detail(sampled: usize, unreadable: usize) -> String {
+    if unreadable == 0 {
+        format!("{sampled} sampled keys read")
+    } else {
+        format!("{unreadable} of {sampled} sampled keys unreadable (key names are not reported)")
+    }
 }
 
 #[cfg(test)]
@@ -176,5 +274,30 @@ mod tests {
             "# Keyspace\r\ndb0:keys=12,expires=3,avg_ttl=0\r\ndb5:keys=30,expires=0,avg_ttl=0\r\n";
         assert_eq!(super::keys_from_info(info), 42);
         assert_eq!(super::keys_from_info("# Keyspace\r\n"), 0);
+    }
+
+    #[test]
+    fn the_endpoint_prints_without_its_token_and_picks_the_scheme() {
+        let mut ep = super::RedisEndpoint {
+            host: "master.sessions.abc123.use1.cache.amazonaws.com".into(),
+            port: 6379,
+            db: 0,
+            username: String::new(),
+            password: "an-auth-token-of-16+".into(),
+            tls: true,
+            ca_bundle: None,
+        };
+        assert!(ep
+            .url()
+            .starts_with("rediss://:an-auth-token-of-16%2B@master."));
+        let shown = format!("{ep:?}");
+        assert!(!shown.contains("an-auth-token"), "{shown}");
+        assert!(shown.starts_with("rediss://master."), "{shown}");
+        ep.tls = false;
+        assert!(ep.url().starts_with("redis://"));
+        assert_eq!(
+            super::sample_detail(50, 3),
+            "3 of 50 sampled keys unreadable (key names are not reported)"
+        );
     }
 }

@@ -113,13 +113,14 @@ pub async fn run_checks(
             db.verify(fp, Some(job.backup.created_at), &spec).await
         }
         Family::Redis => {
-            // Restored without AUTH inside the restore subnets: no credentials needed.
-            let url = redis::url(&to, &data::Credentials::default());
+            // Restored without AUTH inside the restore subnets, encrypted in transit: TLS,
+            // verified (in the clear only to a locally mapped server).
+            let ep = redis::RedisEndpoint::new(&to, &data::Credentials::default(), true);
             let fp = match expected {
                 Some(DataFingerprint::Redis(f)) => Some(f),
                 _ => None,
             };
-            redis::verify(&url, fp, v.key_tolerance_percent, v.sample_keys as usize).await
+            redis::verify(&ep, fp, v.key_tolerance_percent, v.sample_keys as usize).await
         }
     }
 }
