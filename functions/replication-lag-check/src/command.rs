@@ -18,7 +18,7 @@ pub struct Command {
     pub trigger: Trigger,
     pub dry_run: bool,
     /// Names to check; empty: everything (an alarm narrows it to what its name and dimensions
-    /// mention, see [`crate::evaluate::focus`]).
+    /// mention, see [`crate::plan::focus`]).
     pub only: Vec<String>,
     /// Asked by a person: the report is emailed even when no state changed.
     pub manual: bool,

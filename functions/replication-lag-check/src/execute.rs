@@ -12,7 +12,7 @@ use lifeboat_shared::Result;
 use std::collections::BTreeMap;
 
 use crate::alerts::{PendingCanary, Stored};
-use crate::evaluate::{canary_key, CanaryView};
+use crate::plan::{canary_key, CanaryView};
 use crate::inventory::Clients;
 
 /// Where the states of the checks live in the report bucket.
@@ -22,7 +22,7 @@ pub const STATE_KEY: &str = "state/replication-lag-check/checks.json";
 pub const LOST_KEPT_FOR: i64 = 1;
 
 /// Writes this run's canary: a small JSON object with the run id and the time, carrying `tags`
-/// (the tag filter of the rule that replicates the pair: [`crate::evaluate::canary_tags`]).
+/// (the tag filter of the rule that replicates the pair: [`crate::plan::canary_tags`]).
 pub async fn write_canary(
     c: &Clients,
     p: &ReplicationPair,

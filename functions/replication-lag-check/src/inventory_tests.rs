@@ -16,7 +16,7 @@ use aws_smithy_types::error::ErrorMetadata;
 
 use super::*;
 use crate::checks::State;
-use crate::evaluate::evaluate;
+use crate::plan::evaluate;
 use crate::metrics::Fetched;
 
 const NOW: &str = "2026-11-21T12:00:00Z";

@@ -11,10 +11,10 @@
 pub mod alerts;
 pub mod checks;
 pub mod command;
-pub mod evaluate;
 pub mod execute;
 pub mod inventory;
 pub mod metrics;
+pub mod plan;
 pub mod preflight;
 pub mod report;
 
@@ -242,7 +242,7 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
     let mut report = inv.report();
     let mut only = cmd.only.clone();
     if let Some(alarm) = command::alarm(cmd) {
-        only = evaluate::focus(policy, &alarm.name);
+        only = plan::focus(policy, &alarm.name);
         report.finding(
             Severity::Info,
             Some(&alarm.name),
@@ -306,7 +306,7 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
     }
     report.measure("MetricQueries", queries.len() as f64, "Count");
     report.measure("GetMetricDataCalls", fetched.calls as f64, "Count");
-    let ev = evaluate::evaluate(policy, &obs, &queries, &fetched, inv.now);
+    let ev = plan::evaluate(policy, &obs, &queries, &fetched, inv.now);
     // The bill: per-pair and per-replica lag are metrics; per component, only the opt-in
     // (`monitoring.per_component_metrics`) makes metrics (never RpoSeconds, a constant). Every
     // component's values are EMF properties of its own log line, with the one metric of all
@@ -338,10 +338,10 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
     {
         let full = obs.pairs.get(&p.name).and_then(|o| o.full.as_ref());
         let listed = match full.map(|f| (&f.canaries_source, &f.canaries_replica)) {
-            Some((Ok(s), Ok(d))) => Some((evaluate::canary_view(p, s, d, &obs, inv.now), d)),
+            Some((Ok(s), Ok(d))) => Some((plan::canary_view(p, s, d, &obs, inv.now), d)),
             _ => None,
         };
-        let tags = evaluate::canary_tags(p, obs.pairs.get(&p.name));
+        let tags = plan::canary_tags(p, obs.pairs.get(&p.name));
         let actions = canaries
             .full(
                 &app.clients,

@@ -303,7 +303,7 @@ pub fn failures_read_back(since_full: Duration) -> Duration {
 
 /// How far back a rule's series are read: since the last full check (lag checks do not read
 /// rules), at least its window; the evaluation slides the window over it
-/// ([`crate::evaluate::worst_window`]).
+/// ([`crate::plan::worst_window`]).
 pub fn rule_read_back(rule: &MetricRule, since_full: Duration) -> Duration {
     rule.window.0.max(since_full)
 }
