@@ -129,6 +129,16 @@ pub async fn start(
                 .automatic_failover_enabled(false)
                 .set_cache_subnet_group_name(target.cache_subnet_group.clone())
                 .set_security_group_ids(Some(sgs))
+                // The restored copy holds production data: encrypted in transit (TLS; the
+                // checks connect with `rediss://`, verified) and at rest. AWS requires a cache
+                // subnet group for transit encryption (the policy requires one for a restore of
+                // an ElastiCache component) and Redis 3.2.6 / 4.0.10 or later (the snapshot's
+                // engine version; an older one is refused and reported). No AuthToken: the copy
+                // is reachable only from the restore subnets, and AUTH is optional with TLS.
+                // TransitEncryptionMode is left to its default at creation, `required`
+                // (`preferred` is for migrating a live group's clients).
+                .transit_encryption_enabled(true)
+                .at_rest_encryption_enabled(true)
                 .set_tags(Some(elasticache::tag_list(&tags)))
                 .send()
                 .await;
@@ -574,4 +584,71 @@ pub(crate) async fn teardown_step(cx: &Context<'_>, run_id: &str, job: &mut Job)
 
 fn component<'a>(cx: &'a Context<'a>, name: &str) -> Option<&'a Component> {
     cx.policy.components.iter().find(|c| c.name == name)
+}
+
+#[cfg(test)]
+mod encryption_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::restores::plan::{Backup, Origin};
+    use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+    use lifeboat_shared::policy::{BackupSource, Policy};
+
+    #[tokio::test]
+    async fn a_restored_cache_is_requested_encrypted_in_transit_and_at_rest() {
+        // Given a restore of an ElastiCache snapshot into the policy's restore target
+        let p = Policy::parse(
+            "version: 1
+buckets: {backup: b-1}
+components:
+  - {name: sessions-redis, kind: elasticache, ids: [sessions], verify: {every: 1d}}
+verification:
+  restore: {db_subnet_group: lifeboat-restore, cache_subnet_group: lifeboat-cache, security_group_ids: [sg-0a1b2c3d]}
+",
+        )
+        .unwrap();
+        let target = p.verification.restore.as_ref().unwrap();
+        let group = mock!(aws_sdk_elasticache::Client::create_replication_group)
+            .match_requests(|r| {
+                r.transit_encryption_enabled() == Some(true)
+                    && r.at_rest_encryption_enabled() == Some(true)
+                    && r.cache_subnet_group_name() == Some("lifeboat-cache")
+                    && r.auth_token().is_none()
+                    && r.transit_encryption_mode().is_none()
+            })
+            .then_output(|| {
+                aws_sdk_elasticache::operation::create_replication_group::CreateReplicationGroupOutput::builder().build()
+            });
+        let none: &[&Rule] = &[];
+        let c = Clients {
+            rds: mock_client!(aws_sdk_rds, RuleMode::MatchAny, none),
+            elasticache: mock_client!(aws_sdk_elasticache, RuleMode::MatchAny, &[&group]),
+            backup: mock_client!(aws_sdk_backup, RuleMode::MatchAny, none),
+            secrets: mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, none),
+        };
+        let backup = Backup {
+            id: "lifeboat-sessions-20261121-0000".into(),
+            arn: "arn:aws:elasticache:us-east-1:123456789012:snapshot:lifeboat-sessions-20261121-0000".into(),
+            origin: Origin::Lifeboat,
+            created_at: Utc::now(),
+            source_id: "sessions".into(),
+            engine: "redis".into(),
+        };
+        let mut job = Job::new(
+            "sessions-redis",
+            ResourceKind::Elasticache,
+            backup,
+            "lifeboat-verify-00000003".into(),
+            Utc::now(),
+        );
+        // When it is started
+        let started = start(&c, &mut job, target, BackupSource::Snapshot, "r").await;
+        // Then the one CreateReplicationGroup asked for both encryptions
+        assert_eq!(started, Ok(()));
+        assert_eq!(
+            group.num_calls(),
+            1,
+            "the request matched: both encryptions on"
+        );
+    }
 }
