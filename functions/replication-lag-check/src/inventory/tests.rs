@@ -14,10 +14,12 @@ use aws_sdk_rds::types as rds_t;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::error::ErrorMetadata;
 
+use super::sources::{observe_sources, read_replica};
 use super::*;
 use crate::checks::State;
-use crate::plan::evaluate;
 use crate::metrics::Fetched;
+use crate::plan::evaluate;
+use lifeboat_shared::aws::rds::DbInstance;
 
 const NOW: &str = "2026-11-21T12:00:00Z";
 const CATALOG: &str = "arn:aws:rds:us-east-1:123456789012:cluster:catalog";
