@@ -783,7 +783,8 @@ pub async fn endpoints(
             continue;
         };
         let to = target(local, family, host, *port);
-        if access.tls && !to.mapped {
+        // Redis verifies against the system's roots when no bundle is set; SQL needs one.
+        if access.tls && !to.mapped && family != Family::Redis {
             tls.push(s.id.clone());
         }
         p.tcp(&subject, Some(&f), &to.host, to.port).await;

@@ -34,6 +34,9 @@ pub struct App {
     pub report_s3: aws_sdk_s3::Client,
     /// The configuration the clients were built from (preflight's KMS clients).
     pub aws: Aws,
+    /// Whether fingerprints are taken (`LIFEBOAT_FINGERPRINTS`: unset or `on`, or
+    /// `off: <reason>` when the function has no VPC configuration to reach the databases).
+    pub fingerprints: plan::Fingerprints,
 }
 
 impl App {
@@ -69,9 +72,13 @@ impl App {
             primary_region: aws.region().to_string(),
             dr_region,
         };
+        let fingerprints =
+            plan::Fingerprints::parse(std::env::var(plan::FINGERPRINTS_VAR).ok().as_deref())
+                .map_err(|e| Error::env(plan::FINGERPRINTS_VAR, e))?;
         Ok(App {
             env,
             policy,
+            fingerprints,
             sns: aws.sns(),
             report_s3: aws.s3(),
             clients,
@@ -139,6 +146,7 @@ pub async fn run(
                     &app.clients,
                     &app.policy,
                     &app.env.local_endpoints,
+                    &app.fingerprints,
                     &scope,
                     &inv,
                     &mut report,
@@ -162,6 +170,7 @@ async fn preflight(app: &App, inv: &Invocation) -> Result<Response> {
         report_s3: &app.report_s3,
         report_bucket: &app.env.report_bucket,
         local_endpoints: &app.env.local_endpoints,
+        fingerprints: std::env::var(preflight::FINGERPRINTS_VAR).ok(),
     };
     let checks = preflight::check(&cx, &inv.run_id).await;
     let outbox = app.outbox();
