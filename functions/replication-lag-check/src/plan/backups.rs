@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use lifeboat_shared::backup::{Snapshot, PREFIX};
-use lifeboat_shared::policy::{Policy, ResourceKind, Retention, Span};
+use lifeboat_shared::policy::{ArtifactSet, Policy, ResourceKind, Retention, Span};
 
 use crate::checks::{backup_age, human, Check, State};
-use crate::inventory::{Observations, SourceObs};
+use crate::inventory::{ArtifactObs, Observations, SourceObs};
 
 use super::Evaluation;
 
@@ -228,5 +228,67 @@ pub(super) fn verified_checks(
             },
         };
         ev.checks.push(c);
+    }
+}
+
+/// An artifact set's newest object against its RPO (overdue: a warning) and its `min_size`.
+pub(super) fn artifact_check(
+    a: &ArtifactSet,
+    o: &ArtifactObs,
+    now: DateTime<Utc>,
+    ev: &mut Evaluation,
+) -> Check {
+    let check = |state, detail| Check::new("artifacts", &a.name, "newest object", state, detail);
+    match &o.newest {
+        Err(e) => check(State::NoData, format!("could not be listed ({e})")),
+        Ok(None) => check(
+            State::Critical,
+            format!(
+                "no object under s3://{}/{} (RPO {})",
+                a.bucket,
+                a.prefix,
+                human(a.rpo().0)
+            ),
+        ),
+        Ok(Some((key, t, size))) => {
+            let age = now - *t;
+            ev.measure(
+                "BackupAgeSeconds",
+                age.num_seconds() as f64,
+                "Seconds",
+                ("Component", &a.name),
+            );
+            ev.measure(
+                "RpoSeconds",
+                a.rpo().0.num_seconds() as f64,
+                "Seconds",
+                ("Component", &a.name),
+            );
+            // Overdue (the policy's `rpo` doc): later than the cadence plus half of the
+            // gap to the RPO is a warning before it becomes critical.
+            let overdue = a.every.0 + (a.rpo().0 - a.every.0) / 2;
+            let state = if age > a.rpo().0 {
+                State::Critical
+            } else if age > overdue || (*size as u64) < a.min_size {
+                State::Warning
+            } else {
+                State::Ok
+            };
+            let small = if (*size as u64) < a.min_size {
+                format!(", {size} bytes is below the {} expected", a.min_size)
+            } else {
+                String::new()
+            };
+            check(
+                state,
+                format!(
+                    "{} against RPO {} (written every {}): {key}{small}",
+                    human(age),
+                    human(a.rpo().0),
+                    human(a.every.0)
+                ),
+            )
+            .value(age.num_seconds() as f64)
+        }
     }
 }

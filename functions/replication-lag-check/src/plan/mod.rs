@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use lifeboat_shared::policy::Policy;
 use lifeboat_shared::report::Measurement;
 
-use crate::checks::{human, Check, Series, State};
+use crate::checks::{Check, Series, State};
 use crate::inventory::{Observations, Scope};
 use crate::metrics::{Fetched, Purpose, Query};
 
@@ -143,64 +143,10 @@ pub fn evaluate(
     }
     backups::verified_checks(policy, obs, now, &mut ev);
     for a in &policy.monitoring.artifacts {
-        let Some(o) = obs.artifacts.get(&a.name) else {
-            continue;
-        };
-        let check =
-            |state, detail| Check::new("artifacts", &a.name, "newest object", state, detail);
-        let c = match &o.newest {
-            Err(e) => check(State::NoData, format!("could not be listed ({e})")),
-            Ok(None) => check(
-                State::Critical,
-                format!(
-                    "no object under s3://{}/{} (RPO {})",
-                    a.bucket,
-                    a.prefix,
-                    human(a.rpo().0)
-                ),
-            ),
-            Ok(Some((key, t, size))) => {
-                let age = now - *t;
-                ev.measure(
-                    "BackupAgeSeconds",
-                    age.num_seconds() as f64,
-                    "Seconds",
-                    ("Component", &a.name),
-                );
-                ev.measure(
-                    "RpoSeconds",
-                    a.rpo().0.num_seconds() as f64,
-                    "Seconds",
-                    ("Component", &a.name),
-                );
-                // Overdue (the policy's `rpo` doc): later than the cadence plus half of the
-                // gap to the RPO is a warning before it becomes critical.
-                let overdue = a.every.0 + (a.rpo().0 - a.every.0) / 2;
-                let state = if age > a.rpo().0 {
-                    State::Critical
-                } else if age > overdue || (*size as u64) < a.min_size {
-                    State::Warning
-                } else {
-                    State::Ok
-                };
-                let small = if (*size as u64) < a.min_size {
-                    format!(", {size} bytes is below the {} expected", a.min_size)
-                } else {
-                    String::new()
-                };
-                check(
-                    state,
-                    format!(
-                        "{} against RPO {} (written every {}): {key}{small}",
-                        human(age),
-                        human(a.rpo().0),
-                        human(a.every.0)
-                    ),
-                )
-                .value(age.num_seconds() as f64)
-            }
-        };
-        ev.checks.push(c);
+        if let Some(o) = obs.artifacts.get(&a.name) {
+            let c = backups::artifact_check(a, o, now, &mut ev);
+            ev.checks.push(c);
+        }
     }
     for rule in policy
         .monitoring
@@ -208,31 +154,8 @@ pub fn evaluate(
         .iter()
         .filter(|_| obs.scope == Scope::Full)
     {
-        let metric = timed(&Purpose::Rule {
-            rule: rule.name.clone(),
-            of: false,
-        });
-        let of = timed(&Purpose::Rule {
-            rule: rule.name.clone(),
-            of: true,
-        });
-        let c = match metric {
-            None => Check::new(
-                "rule",
-                &rule.name,
-                "metric rule",
-                State::NoData,
-                "its metrics could not be read".into(),
-            ),
-            Some(m) => worst_window(
-                rule,
-                &m,
-                of.as_ref(),
-                now,
-                crate::metrics::rule_read_back(rule, obs.since_full),
-            ),
-        };
-        ev.checks.push(c);
+        ev.checks
+            .push(rules::rule_check(rule, &timed, now, obs.since_full));
     }
     ev
 }

@@ -21,8 +21,48 @@ pub(super) fn pair_checks(
     let name = p.name.as_str();
     let check =
         |kind: &str, what: &str, state, detail: String| Check::new(kind, name, what, state, detail);
-    // The configuration: present, enabled, covering the prefix, to the replica bucket.
-    let covering = match &o.rules {
+    let covering = config_check(p, o, ev);
+    // Versioning at both ends, the replica bucket present (full checks).
+    if let Some(f) = &o.full {
+        ev.checks.push(buckets_check(p, f));
+    }
+    // The metrics: latency against the levels; without metrics there is nothing to measure.
+    match covering {
+        Some((true, _, true)) => ev.checks.push(check(
+            "replication-latency",
+            "replication latency",
+            State::NoData,
+            "the rule replicating the pair has no ID: S3 publishes replication metrics per rule ID (RuleId), so they cannot be read (give the rule an ID)"
+                .into(),
+        )),
+        Some((false, _, _)) => ev.checks.push(check(
+            "replication-latency",
+            "replication latency",
+            State::Warning,
+            "replication metrics are off on the rule: nothing to measure (enable metrics or RTC)"
+                .into(),
+        )),
+        Some((true, rtc, false)) => metric_checks(obs, p, rtc, series, fetched, ev),
+        None => {}
+    }
+    // The canary (full checks).
+    if let (true, Some(f)) = (p.canary.enabled, &o.full) {
+        let c = super::canary::canary_check(p, f, obs, now, ev);
+        ev.checks.push(c);
+    }
+}
+
+/// The configuration: present, enabled, covering the prefix, to the replica bucket. Pushes its
+/// check; the covering rule's (metrics, RTC, without an ID), if one is enabled.
+fn config_check(
+    p: &ReplicationPair,
+    o: &PairObs,
+    ev: &mut Evaluation,
+) -> Option<(bool, bool, bool)> {
+    let check = |kind: &str, what: &str, state, detail: String| {
+        Check::new(kind, &p.name, what, state, detail)
+    };
+    match &o.rules {
         Err(e) => {
             ev.checks.push(check(
                 "replication-config",
@@ -97,132 +137,113 @@ pub(super) fn pair_checks(
             ));
             enabled.first().map(|r| (r.metrics, r.rtc, r.id.is_empty()))
         }
-    };
-    // Versioning at both ends, the replica bucket present (full checks).
-    if let Some(f) = &o.full {
-        ev.checks.push(buckets_check(p, f));
     }
-    // The metrics: latency against the levels; without metrics there is nothing to measure.
-    match covering {
-        Some((true, _, true)) => ev.checks.push(check(
+}
+
+/// Latency against the levels (and the backlog in its detail), and failed replications in a
+/// full check, when the covering rule has metrics and an ID.
+fn metric_checks(
+    obs: &Observations,
+    p: &ReplicationPair,
+    rtc: bool,
+    series: &dyn Fn(&Purpose) -> Option<Vec<f64>>,
+    fetched: &Fetched,
+    ev: &mut Evaluation,
+) {
+    let check = |kind: &str, what: &str, state, detail: String| {
+        Check::new(kind, &p.name, what, state, detail)
+    };
+    let latency = series(&Purpose::Pair {
+        pair: p.name.clone(),
+        metric: "ReplicationLatency",
+    });
+    let failed = series(&Purpose::Pair {
+        pair: p.name.clone(),
+        metric: "OperationsFailedReplication",
+    });
+    let pending = series(&Purpose::Pair {
+        pair: p.name.clone(),
+        metric: "OperationsPendingReplication",
+    });
+    let pending_bytes = series(&Purpose::Pair {
+        pair: p.name.clone(),
+        metric: "BytesPendingReplication",
+    });
+    let max = |v: &Option<Vec<f64>>| v.as_ref().and_then(|v| v.iter().cloned().reduce(f64::max));
+    // The backlog, read only where latency is high or silent (metrics::pending_queries);
+    // both in the destination's region, failures in the source's.
+    let region = crate::metrics::metric_region(p, "ReplicationLatency", &fetched.primary_region);
+    let region = region.as_str();
+    let source_region =
+        crate::metrics::metric_region(p, "OperationsFailedReplication", &fetched.primary_region);
+    let backlog = match (max(&pending), max(&pending_bytes)) {
+        (Some(n), Some(b)) => format!(
+            "; {n:.0} operations ({}) pending",
+            crate::checks::human_bytes(b)
+        ),
+        (Some(n), None) => format!("; {n:.0} operations pending"),
+        _ => match fetched.backlog_errors.get(region) {
+            Some(e) => format!("; its backlog could not be read ({e})"),
+            None => String::new(),
+        },
+    };
+    let c = match (&latency, max(&latency)) {
+        (None, _) => check(
             "replication-latency",
             "replication latency",
             State::NoData,
-            "the rule replicating the pair has no ID: S3 publishes replication metrics per rule ID (RuleId), so they cannot be read (give the rule an ID)"
-                .into(),
-        )),
-        Some((false, _, _)) => ev.checks.push(check(
+            format!(
+                "metrics could not be read ({})",
+                fetched
+                    .errors
+                    .get(region)
+                    .or_else(|| fetched.errors.values().next())
+                    .cloned()
+                    .unwrap_or_default()
+            ),
+        ),
+        (Some(_), None) => check(
             "replication-latency",
             "replication latency",
-            State::Warning,
-            "replication metrics are off on the rule: nothing to measure (enable metrics or RTC)"
-                .into(),
-        )),
-        Some((true, rtc, false)) => {
-            let latency = series(&Purpose::Pair {
-                pair: p.name.clone(),
-                metric: "ReplicationLatency",
-            });
-            let failed = series(&Purpose::Pair {
-                pair: p.name.clone(),
-                metric: "OperationsFailedReplication",
-            });
-            let pending = series(&Purpose::Pair {
-                pair: p.name.clone(),
-                metric: "OperationsPendingReplication",
-            });
-            let pending_bytes = series(&Purpose::Pair {
-                pair: p.name.clone(),
-                metric: "BytesPendingReplication",
-            });
-            let max =
-                |v: &Option<Vec<f64>>| v.as_ref().and_then(|v| v.iter().cloned().reduce(f64::max));
-            // The backlog, read only where latency is high or silent (metrics::pending_queries);
-            // both in the destination's region, failures in the source's.
-            let region =
-                crate::metrics::metric_region(p, "ReplicationLatency", &fetched.primary_region);
-            let region = region.as_str();
-            let source_region = crate::metrics::metric_region(
-                p,
-                "OperationsFailedReplication",
-                &fetched.primary_region,
-            );
-            let backlog = match (max(&pending), max(&pending_bytes)) {
-                (Some(n), Some(b)) => format!(
-                    "; {n:.0} operations ({}) pending",
-                    crate::checks::human_bytes(b)
-                ),
-                (Some(n), None) => format!("; {n:.0} operations pending"),
-                _ => match fetched.backlog_errors.get(region) {
-                    Some(e) => format!("; its backlog could not be read ({e})"),
-                    None => String::new(),
-                },
-            };
-            let c = match (&latency, max(&latency)) {
-                (None, _) => check(
-                    "replication-latency",
-                    "replication latency",
-                    State::NoData,
-                    format!(
-                        "metrics could not be read ({})",
-                        fetched
-                            .errors
-                            .get(region)
-                            .or_else(|| fetched.errors.values().next())
-                            .cloned()
-                            .unwrap_or_default()
-                    ),
-                ),
-                (Some(_), None) => check(
-                    "replication-latency",
-                    "replication latency",
-                    State::NoData,
-                    format!(
-                        "no ReplicationLatency datapoints in {region} (the destination's region, where S3 publishes it) in the last {} min{}{backlog}",
-                        crate::metrics::RECENT,
-                        if rtc {
-                            ""
-                        } else {
-                            " (metrics without RTC report only while objects replicate)"
-                        }
-                    ),
-                ),
-                (Some(_), Some(s)) => {
-                    ev.measure("ReplicationLagSeconds", s, "Seconds", ("Pair", &p.name));
-                    let d = Duration::seconds(s as i64);
-                    let detail = format!(
-                        "{} (warning above {}, critical above {}){backlog}",
-                        human(d),
-                        human(p.latency.warning.0),
-                        human(p.latency.critical.0)
-                    );
-                    check(
-                        "replication-latency",
-                        "replication latency",
-                        against_levels(d, &p.latency),
-                        detail,
-                    )
-                    .value(s)
+            State::NoData,
+            format!(
+                "no ReplicationLatency datapoints in {region} (the destination's region, where S3 publishes it) in the last {} min{}{backlog}",
+                crate::metrics::RECENT,
+                if rtc {
+                    ""
+                } else {
+                    " (metrics without RTC report only while objects replicate)"
                 }
-            };
-            ev.checks.push(c);
-            // Failures are read in full checks only (a lag check keeps their state).
-            if obs.scope == Scope::Full {
-                ev.checks.push(failures_check(
-                    p,
-                    failed.as_deref(),
-                    &source_region,
-                    fetched,
-                    crate::metrics::failures_read_back(obs.since_full),
-                ));
-            }
+            ),
+        ),
+        (Some(_), Some(s)) => {
+            ev.measure("ReplicationLagSeconds", s, "Seconds", ("Pair", &p.name));
+            let d = Duration::seconds(s as i64);
+            let detail = format!(
+                "{} (warning above {}, critical above {}){backlog}",
+                human(d),
+                human(p.latency.warning.0),
+                human(p.latency.critical.0)
+            );
+            check(
+                "replication-latency",
+                "replication latency",
+                against_levels(d, &p.latency),
+                detail,
+            )
+            .value(s)
         }
-        None => {}
-    }
-    // The canary (full checks).
-    if let (true, Some(f)) = (p.canary.enabled, &o.full) {
-        let c = super::canary::canary_check(p, f, obs, now, ev);
-        ev.checks.push(c);
+    };
+    ev.checks.push(c);
+    // Failures are read in full checks only (a lag check keeps their state).
+    if obs.scope == Scope::Full {
+        ev.checks.push(failures_check(
+            p,
+            failed.as_deref(),
+            &source_region,
+            fetched,
+            crate::metrics::failures_read_back(obs.since_full),
+        ));
     }
 }
 

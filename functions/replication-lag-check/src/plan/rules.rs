@@ -4,6 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use lifeboat_shared::policy::MetricRule;
 
 use crate::checks::{evaluate_rule, Check, Series, State};
+use crate::metrics::Purpose;
 
 /// A rule over every window of its length that ends at one of its datapoints since the last
 /// full check (the read reaches back `max(window, full_check_every)`: a lag check does not read
@@ -64,4 +65,37 @@ pub fn worst_window(
         }
     }
     best
+}
+
+/// A rule over its series since the last full check: NO DATA when they could not be read.
+pub(super) fn rule_check(
+    rule: &MetricRule,
+    timed: &dyn Fn(&Purpose) -> Option<Series>,
+    now: DateTime<Utc>,
+    since_full: Duration,
+) -> Check {
+    let metric = timed(&Purpose::Rule {
+        rule: rule.name.clone(),
+        of: false,
+    });
+    let of = timed(&Purpose::Rule {
+        rule: rule.name.clone(),
+        of: true,
+    });
+    match metric {
+        None => Check::new(
+            "rule",
+            &rule.name,
+            "metric rule",
+            State::NoData,
+            "its metrics could not be read".into(),
+        ),
+        Some(m) => worst_window(
+            rule,
+            &m,
+            of.as_ref(),
+            now,
+            crate::metrics::rule_read_back(rule, since_full),
+        ),
+    }
 }
