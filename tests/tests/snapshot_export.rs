@@ -810,3 +810,92 @@ async fn an_event_delivered_ten_times_runs_and_emails_once() {
     assert_eq!(ids.len(), 1, "{ids:?}");
     assert_ne!(ids.into_iter().next(), Some(run_id.as_str()));
 }
+
+async fn manifest(f: &Fixture, source_kind: &str, source: &str, snapshot: &str) -> Value {
+    let s3 = lifeboat_tests::s3(&f.emu.config(PRIMARY).await);
+    let body = s3
+        .get_object()
+        .bucket(&f.world.backup_bucket)
+        .key(format!(
+            "backups/{source_kind}/{source}/{snapshot}/manifest.json"
+        ))
+        .send()
+        .await
+        .expect("manifest written")
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    serde_json::from_slice(&body).unwrap()
+}
+
+#[tokio::test]
+async fn with_fingerprints_off_no_database_is_reached_and_the_report_and_manifests_say_why() {
+    // Given LIFEBOAT_FINGERPRINTS=off with the template's reason, and every database mapped to
+    // a port nothing listens on (a connection attempt would show as a failed fingerprint)
+    let mut f = fixture(Scenario::default()).await;
+    let reason = "the function has no VpcConfig (FingerprintSubnetIds is empty)";
+    f.app.fingerprints =
+        snapshot_export::plan::Fingerprints::parse(Some(&format!("off: {reason}"))).unwrap();
+    let dead = ("127.0.0.1".to_string(), free_port());
+    for family in ["postgres", "mysql", "redis"] {
+        f.app
+            .env
+            .local_endpoints
+            .insert(family.into(), dead.clone());
+    }
+    // When the run goes through
+    let report = invoke(&f, json!({"action": "run"}), "req-off").await;
+    // Then no fingerprint was attempted, and nothing failed
+    assert!(
+        !report.actions.iter().any(|a| a.kind == "fingerprint"),
+        "{}",
+        report.render_text()
+    );
+    assert!(
+        !report.actions.iter().any(|a| a.outcome == Outcome::Failed),
+        "{}",
+        report.render_text()
+    );
+    // And the report says once that fingerprints are off, with the reason
+    let lines: Vec<&str> = report
+        .findings
+        .iter()
+        .map(|x| x.message.as_str())
+        .filter(|m| m.starts_with("fingerprints are off"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", report.render_text());
+    assert!(lines[0].contains(reason), "{}", lines[0]);
+    // And today's manifest of a component with database access carries it
+    let orders = today_id("ecommerce-prod-db");
+    let m = manifest(&f, "rds-instance", "ecommerce-prod-db", &orders).await;
+    assert!(m["fingerprint"].is_null(), "{m:#}");
+    let missing = m["fingerprint_missing"].as_str().unwrap_or_default();
+    assert!(
+        missing.starts_with("fingerprints are off") && missing.contains(reason),
+        "{m:#}"
+    );
+
+    // When it is on again (unset), the same world gets its fingerprints
+    let f = fixture(Scenario::default()).await;
+    let report = invoke(&f, json!({"action": "run"}), "req-on").await;
+    assert!(
+        report
+            .actions
+            .iter()
+            .any(|a| a.kind == "fingerprint" && a.outcome == Outcome::Done),
+        "{}",
+        report.render_text()
+    );
+    let m = manifest(&f, "rds-instance", "ecommerce-prod-db", &orders).await;
+    assert!(!m["fingerprint"].is_null(), "{m:#}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

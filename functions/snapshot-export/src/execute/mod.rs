@@ -14,7 +14,7 @@ use lifeboat_shared::aws::{elasticache, rds};
 use lifeboat_shared::backup::{Manifest, TAG_MANIFEST};
 use lifeboat_shared::data::DataFingerprint;
 use lifeboat_shared::policy::{Policy, ResourceKind};
-use lifeboat_shared::report::{Action, Outcome, Report};
+use lifeboat_shared::report::{Action, Outcome, Report, Severity};
 use lifeboat_shared::run::Invocation;
 
 use crate::inventory::{self, Clients, Inventory};
@@ -107,6 +107,7 @@ pub async fn work(
     c: &Clients,
     policy: &Policy,
     local_endpoints: &BTreeMap<String, (String, u16)>,
+    switch: &plan::Fingerprints,
     scope: &Scope,
     inv: &Invocation,
     report: &mut Report,
@@ -146,6 +147,14 @@ pub async fn work(
         }
         let done = match phase {
             Phase::Fingerprint if dry_run => Vec::new(),
+            // Off: no secret read, no connection; each due snapshot's manifest says why.
+            Phase::Fingerprint if switch.missing().is_some() => {
+                let why = switch.missing().unwrap_or_default();
+                for d in plan::fingerprints_due(policy, &w.inv, scope, &w.created, now) {
+                    w.fingerprint_missing.insert(d.snapshot_id, why.clone());
+                }
+                Vec::new()
+            }
             Phase::Fingerprint => {
                 let due = plan::fingerprints_due(policy, &w.inv, scope, &w.created, now);
                 let (fps, missing, actions) =
@@ -164,13 +173,19 @@ pub async fn work(
                 let mut manifests = plan::manifests(policy, &w.inv, scope, now, &deleting);
                 for m in &mut manifests {
                     if let Step::WriteManifest {
-                        snapshot, manifest, ..
+                        snapshot,
+                        manifest,
+                        carry_fingerprint,
+                        ..
                     } = &mut m.step
                     {
                         if let Some(fp) = w.fingerprints.get(&snapshot.id) {
                             manifest.fingerprint = Some(fp.clone());
                         } else if let Some(why) = w.fingerprint_missing.get(&snapshot.id) {
                             manifest.fingerprint_missing = Some(why.clone());
+                        } else if let (Some(why), true) = (switch.missing(), *carry_fingerprint) {
+                            // A component with database access, fingerprints off.
+                            manifest.fingerprint_missing = Some(why);
                         }
                     }
                 }
@@ -233,6 +248,26 @@ pub async fn work(
     }
     report.decisions = w.plan.decisions;
     report.findings.extend(w.plan.findings);
+    if let plan::Fingerprints::Off(reason) = switch {
+        let with_access: Vec<&str> = policy
+            .components
+            .iter()
+            .filter(|c| c.database.is_some())
+            .map(|c| c.name.as_str())
+            .collect();
+        if !with_access.is_empty() {
+            report.finding(
+                Severity::Info,
+                None,
+                format!(
+                    "{} ({}): {reason}; no database was connected to, and the manifests of {} record no row counts for restore-verification to compare",
+                    plan::FINGERPRINTS_OFF,
+                    plan::FINGERPRINTS_VAR,
+                    with_access.join(", ")
+                ),
+            );
+        }
+    }
     report.measure("InventoryPasses", w.inventory_passes as f64, "Count");
     report.measure("Sources", w.inv.sources.len() as f64, "Count");
     report.measure(
@@ -672,7 +707,11 @@ async fn run_step(c: &Clients, cx: &StepContext<'_>, step: &Step) -> Result<Sett
                 if manifest.fingerprint.is_some() {
                     manifest.fingerprint_missing = None;
                 } else if manifest.fingerprint_missing.is_none()
-                    || !plan::within_window(snapshot, manifest.written_at)
+                    || (!plan::within_window(snapshot, manifest.written_at)
+                        && !manifest
+                            .fingerprint_missing
+                            .as_deref()
+                            .is_some_and(|m| m.starts_with(plan::FINGERPRINTS_OFF)))
                 {
                     // Past the window a failure's "tries again" no longer holds.
                     manifest.fingerprint_missing = Some(plan::missing_reason(

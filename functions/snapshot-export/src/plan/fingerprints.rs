@@ -9,6 +9,61 @@
 
 use super::*;
 
+/// Whether this deployment takes fingerprints: `LIFEBOAT_FINGERPRINTS` is `on` (or unset), or
+/// `off: <reason>` — the template sets that when the operator gave the function no VPC
+/// configuration, so it could reach no database. Off, the run makes no database connection and
+/// reads no secret; the report says so once, and each manifest's `fingerprint_missing` carries
+/// the reason (restore-verification quotes it).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Fingerprints {
+    #[default]
+    On,
+    Off(String),
+}
+
+/// The environment variable [`Fingerprints`] is read from.
+pub const FINGERPRINTS_VAR: &str = "LIFEBOAT_FINGERPRINTS";
+
+/// How a manifest's `fingerprint_missing` starts when fingerprints are off.
+pub const FINGERPRINTS_OFF: &str = "fingerprints are off";
+
+impl Fingerprints {
+    /// The variable's value: unset or `on` is on; `off` with an optional `: <reason>` is off;
+    /// anything else is refused naming the variable.
+    pub fn parse(value: Option<&str>) -> std::result::Result<Fingerprints, String> {
+        let Some(v) = value.map(str::trim) else {
+            return Ok(Fingerprints::On);
+        };
+        if v.is_empty() || v.eq_ignore_ascii_case("on") {
+            return Ok(Fingerprints::On);
+        }
+        match v.get(..3) {
+            Some(head) if head.eq_ignore_ascii_case("off") => {
+                let reason = v[3..].trim_start_matches([':', ' ', '\t']).trim();
+                Ok(Fingerprints::Off(if reason.is_empty() {
+                    "no reason given".to_string()
+                } else {
+                    reason.chars().take(200).collect()
+                }))
+            }
+            _ => Err(format!(
+                "\"on\", or \"off: <reason>\", got {:?}",
+                v.chars().take(40).collect::<String>()
+            )),
+        }
+    }
+
+    /// The manifest's `fingerprint_missing` when off; `None` when on.
+    pub fn missing(&self) -> Option<String> {
+        match self {
+            Fingerprints::On => None,
+            Fingerprints::Off(reason) => Some(format!(
+                "{FINGERPRINTS_OFF} ({FINGERPRINTS_VAR}): {reason}; row counts cannot be compared"
+            )),
+        }
+    }
+}
+
 /// How long after a snapshot's creation the live source still describes it closely enough for
 /// restore-verification's row-count comparison.
 pub const FINGERPRINT_WINDOW_MINUTES: i64 = 15;
@@ -97,6 +152,29 @@ pub fn missing_reason(created_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> 
 mod tests {
     use super::super::tests::{ours, policy, scope, source, t, NOW};
     use super::*;
+
+    #[test]
+    fn the_switch_is_on_unless_it_says_off_with_a_reason() {
+        assert_eq!(Fingerprints::parse(None), Ok(Fingerprints::On));
+        assert_eq!(Fingerprints::parse(Some("on")), Ok(Fingerprints::On));
+        assert_eq!(
+            Fingerprints::parse(Some("off: no VpcConfig (FingerprintSubnetIds is empty)")),
+            Ok(Fingerprints::Off(
+                "no VpcConfig (FingerprintSubnetIds is empty)".into()
+            ))
+        );
+        assert_eq!(
+            Fingerprints::parse(Some("off")),
+            Ok(Fingerprints::Off("no reason given".into()))
+        );
+        assert!(Fingerprints::parse(Some("maybe")).is_err());
+        let why = Fingerprints::Off("no VPC".into()).missing().unwrap();
+        assert!(
+            why.starts_with(FINGERPRINTS_OFF) && why.contains("no VPC"),
+            "{why}"
+        );
+        assert_eq!(Fingerprints::On.missing(), None);
+    }
 
     fn with_access() -> Policy {
         Policy::parse(

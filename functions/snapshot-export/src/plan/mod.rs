@@ -39,7 +39,8 @@ use coverage::*;
 use creates::*;
 use exports::*;
 pub use fingerprints::{
-    fingerprints_due, missing_reason, within_window, Due, FINGERPRINT_WINDOW_MINUTES,
+    fingerprints_due, missing_reason, within_window, Due, Fingerprints, FINGERPRINTS_OFF,
+    FINGERPRINTS_VAR, FINGERPRINT_WINDOW_MINUTES,
 };
 pub use manifests::{manifest_for, manifests, unreadable_for};
 use proof::*;
