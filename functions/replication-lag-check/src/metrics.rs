@@ -58,30 +58,49 @@ pub const PENDING_METRICS: [(&str, &str); 2] = [
     ("BytesPendingReplication", "Maximum"),
 ];
 
-/// Every series this run needs: in a lag check only each pair's ReplicationLatency and the
-/// replicas' lag.
-pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec<Query> {
-    let mut out: Vec<Query> = Vec::new();
-    let mut push = |region: &str,
-                    namespace: &str,
-                    metric: &str,
-                    dims: Vec<(String, String)>,
-                    stat: &'static str,
-                    window: Duration,
-                    purpose: Purpose| {
-        let id = format!("q{}", out.len());
-        out.push(Query {
+/// The queries being made, numbered as they are added.
+#[derive(Default)]
+struct Queries(Vec<Query>);
+
+impl Queries {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        region: &str,
+        namespace: &str,
+        metric: &str,
+        dimensions: Vec<(String, String)>,
+        stat: &'static str,
+        window: Duration,
+        purpose: Purpose,
+    ) {
+        let id = format!("q{}", self.0.len());
+        self.0.push(Query {
             id,
             region: region.to_string(),
             namespace: namespace.to_string(),
             metric: metric.to_string(),
-            dimensions: dims,
+            dimensions,
             stat,
             period_seconds: 60,
             window,
             purpose,
         });
-    };
+    }
+}
+
+/// Every series this run needs: in a lag check only each pair's ReplicationLatency and the
+/// replicas' lag.
+pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec<Query> {
+    let mut q = Queries::default();
+    pair_queries(&mut q, policy, obs, primary_region);
+    replica_queries(&mut q, obs);
+    rule_queries(&mut q, policy, obs, primary_region);
+    q.0
+}
+
+/// Each pair's S3 replication metrics, per covering rule, where S3 publishes them.
+fn pair_queries(q: &mut Queries, policy: &Policy, obs: &Observations, primary_region: &str) {
     for p in &policy.monitoring.replication {
         let Some(o) = obs.pairs.get(&p.name) else {
             continue;
@@ -100,7 +119,7 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
                 .into_iter()
                 .filter(|(m, _)| obs.scope == Scope::Full || *m == "ReplicationLatency")
             {
-                push(
+                q.push(
                     &metric_region(p, metric, primary_region),
                     "AWS/S3",
                     metric,
@@ -123,6 +142,10 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
             }
         }
     }
+}
+
+/// Each database replica's lag, in its own region.
+fn replica_queries(q: &mut Queries, obs: &Observations) {
     for r in &obs.replicas {
         let lag = || Purpose::Replica {
             replica: r.id.clone(),
@@ -134,7 +157,7 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
                 } else {
                     "AuroraReplicaLag"
                 };
-                push(
+                q.push(
                     &r.region,
                     "AWS/RDS",
                     metric,
@@ -153,7 +176,7 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
                     sets.push(vec![cluster, ("SourceRegion".into(), source.clone())]);
                 }
                 for dims in sets {
-                    push(
+                    q.push(
                         &r.region,
                         "AWS/RDS",
                         "AuroraGlobalDBReplicationLag",
@@ -162,7 +185,7 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
                         Duration::minutes(RECENT),
                         lag(),
                     );
-                    push(
+                    q.push(
                         &r.region,
                         "AWS/RDS",
                         "AuroraGlobalDBRPOLag",
@@ -183,7 +206,7 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
                     .and_then(|g| g.cache_clusters.as_ref())
                     .and_then(|c| c.as_ref().ok());
                 for cluster in clusters.into_iter().flatten() {
-                    push(
+                    q.push(
                         &r.region,
                         "AWS/ElastiCache",
                         "GlobalDatastoreReplicationLag",
@@ -196,6 +219,10 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
             }
         }
     }
+}
+
+/// Each rule's metric (and its denominator), in a full check.
+fn rule_queries(q: &mut Queries, policy: &Policy, obs: &Observations, primary_region: &str) {
     for rule in policy
         .monitoring
         .rules
@@ -209,7 +236,7 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
             .collect();
         let stat = rule.statistic.as_str();
         let span = rule_read_back(rule, obs.since_full);
-        push(
+        q.push(
             primary_region,
             &rule.namespace,
             &rule.metric,
@@ -222,7 +249,7 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
             },
         );
         if let Some(of) = &rule.of {
-            push(
+            q.push(
                 primary_region,
                 &rule.namespace,
                 of,
@@ -236,7 +263,6 @@ pub fn queries(policy: &Policy, obs: &Observations, primary_region: &str) -> Vec
             );
         }
     }
-    out
 }
 
 /// Where AWS publishes an S3 replication metric of a pair: `OperationsFailedReplication` in the
