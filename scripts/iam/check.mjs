@@ -268,7 +268,7 @@ export function print(report, log = console.log) {
     const f = report.functions[fn]
     log(`  ${fn.padEnd(24)} ${String(f.requests).padStart(6)} ${String(Object.keys(f.calls).length).padStart(4)} ${String(Object.keys(f.denied).length).padStart(4)} ${String(Object.keys(f.absentWithoutList).length).padStart(4)} ${String(Object.keys(f.unmapped).length).padStart(4)} ${String(f.unused?.length ?? 0).padStart(4)}`)
   }
-  log(`  (${report.unattributed} requests without a Lifeboat app name: the tests' own seeding and read-back, not checked)`)
+  log(`  (${report.unattributed} requests without a Lifeboat app name: the seeding and read-back of the tests or the demo, not checked)`)
 }
 
 async function main() {
