@@ -28,58 +28,11 @@ pub(super) fn replica_check(
     let link = global_words(r);
     let plain = |state, detail: String| Check::new("replica", &subject, what, state, detail);
     let check = |state, detail: String| plain(state, format!("{detail}{link}"));
-    if let Some(why) = &r.unread {
-        ev.checks
-            .push(check(State::NoData, format!("could not be read: {why}")));
+    if let Some((state, detail)) = before_lag(r) {
+        ev.checks.push(check(state, detail));
         return;
     }
-    let Some(status) = &r.status else {
-        ev.checks.push(check(
-            State::Critical,
-            format!(
-                "{} in {} is listed by its source but does not exist",
-                r.id, r.region
-            ),
-        ));
-        return;
-    };
-    if let Some((s, normal, msg)) = &r.replication {
-        let (words, healthy) = match r.kind {
-            ReplicaKind::GlobalSecondary => ("global database synchronization", "connected"),
-            ReplicaKind::GlobalDatastoreSecondary => ("global datastore membership", "associated"),
-            _ => ("replication", "replicating"),
-        };
-        if !normal || s != healthy {
-            ev.checks.push(check(
-                State::Critical,
-                format!(
-                    "{words} is {s}{}",
-                    msg.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
-                ),
-            ));
-            return;
-        }
-    }
-    match r.global.as_ref().and_then(|g| g.cache_clusters.as_ref()) {
-        Some(Err(e)) => {
-            ev.checks.push(check(
-                State::NoData,
-                format!("its cache clusters could not be read, so neither can its lag ({e})"),
-            ));
-            return;
-        }
-        Some(Ok(clusters)) if clusters.is_empty() => {
-            ev.checks.push(check(
-                State::NoData,
-                format!(
-                    "{} in {} has no cache clusters to read its lag from",
-                    r.id, r.region
-                ),
-            ));
-            return;
-        }
-        _ => {}
-    }
+    let status = r.status.as_deref().unwrap_or_default();
     let points = timed(&Purpose::Replica {
         replica: r.id.clone(),
     });
@@ -139,6 +92,53 @@ pub(super) fn replica_check(
     }
     c.detail.push_str(&link);
     ev.checks.push(c);
+}
+
+/// Why a replica's lag is not read: it could not be looked up, does not exist, is not
+/// replicating, or has no cache clusters to read it from. `None`: its lag decides.
+fn before_lag(r: &crate::inventory::ReplicaObs) -> Option<(State, String)> {
+    if let Some(why) = &r.unread {
+        return Some((State::NoData, format!("could not be read: {why}")));
+    }
+    if r.status.is_none() {
+        return Some((
+            State::Critical,
+            format!(
+                "{} in {} is listed by its source but does not exist",
+                r.id, r.region
+            ),
+        ));
+    }
+    if let Some((s, normal, msg)) = &r.replication {
+        let (words, healthy) = match r.kind {
+            ReplicaKind::GlobalSecondary => ("global database synchronization", "connected"),
+            ReplicaKind::GlobalDatastoreSecondary => ("global datastore membership", "associated"),
+            _ => ("replication", "replicating"),
+        };
+        if !normal || s != healthy {
+            return Some((
+                State::Critical,
+                format!(
+                    "{words} is {s}{}",
+                    msg.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    match r.global.as_ref().and_then(|g| g.cache_clusters.as_ref()) {
+        Some(Err(e)) => Some((
+            State::NoData,
+            format!("its cache clusters could not be read, so neither can its lag ({e})"),
+        )),
+        Some(Ok(clusters)) if clusters.is_empty() => Some((
+            State::NoData,
+            format!(
+                "{} in {} has no cache clusters to read its lag from",
+                r.id, r.region
+            ),
+        )),
+        _ => None,
+    }
 }
 
 /// Where a global secondary replicates from, for its check's detail ("" for other replicas).
