@@ -117,62 +117,108 @@ pub(super) fn source_checks(
         settings.copy_to_dr && s.kind != ResourceKind::Elasticache,
     ) {
         let limit = Span(settings.frequency.0 * 2).max(rpo);
-        let check =
-            |state, detail| Check::new("dr-copy-age", &subject, "DR copy age", state, detail);
-        ev.checks.push(match dr {
-            Err(e) => check(State::NoData, format!("DR-region snapshots could not be read ({e})")),
-            Ok(list) => {
-                let newest = list.iter().filter(|x| x.available() && x.id.starts_with(PREFIX)).filter_map(|x| x.time()).max();
-                match newest {
-                    None => check(State::Critical, "no DR copy in the DR region".into()),
-                    Some(t) => {
-                        let age = now - t;
-                        check(
-                            if age > limit.0 { State::Critical } else { State::Ok },
-                            format!("{} (the backup taken then; a copy is made every {}, alert above {})", human(age), human(settings.frequency.0), human(limit.0)),
-                        )
-                        .value(age.num_seconds() as f64)
-                    }
-                }
-            }
-        });
+        ev.checks
+            .push(dr_copy_check(&subject, dr, settings.frequency, limit, now));
     }
     // The restore window: the oldest retained Lifeboat backup against what retention promises.
     if let Ok(list) = &s.snapshots {
-        let ours: Vec<&Snapshot> = list
-            .iter()
-            .filter(|x| x.managed() && x.available())
-            .collect();
         let promise = promised_window(&settings.retention);
-        if let Some(oldest) = ours.iter().filter_map(|x| x.time()).min() {
-            let reach = now - oldest;
-            // A source younger than the promise cannot have a longer history: retention is
-            // still building up, which is not a fault.
-            let possible = s.created_at.map(|c| now - c).unwrap_or(promise);
-            let short = reach + Duration::days(1) < promise.min(possible);
-            let detail = if reach + Duration::days(1) >= promise || short {
+        ev.checks.extend(restore_window_check(
+            &subject,
+            list,
+            promise,
+            s.created_at,
+            now,
+        ));
+    }
+}
+
+/// The newest DR copy in the DR region (a Lifeboat snapshot, available), dated by the backup it
+/// copies, against `limit`.
+fn dr_copy_check(
+    subject: &str,
+    dr: &Result<Vec<Snapshot>, String>,
+    frequency: Span,
+    limit: Span,
+    now: DateTime<Utc>,
+) -> Check {
+    let check = |state, detail| Check::new("dr-copy-age", subject, "DR copy age", state, detail);
+    let list = match dr {
+        Err(e) => {
+            return check(
+                State::NoData,
+                format!("DR-region snapshots could not be read ({e})"),
+            )
+        }
+        Ok(list) => list,
+    };
+    let newest = list
+        .iter()
+        .filter(|x| x.available() && x.id.starts_with(PREFIX))
+        .filter_map(|x| x.time())
+        .max();
+    match newest {
+        None => check(State::Critical, "no DR copy in the DR region".into()),
+        Some(t) => {
+            let age = now - t;
+            check(
+                if age > limit.0 {
+                    State::Critical
+                } else {
+                    State::Ok
+                },
                 format!(
-                    "the oldest retained backup is {} old; retention promises {}",
-                    human(reach),
-                    human(promise)
-                )
-            } else {
-                format!(
-                    "the oldest retained backup is {} old; retention promises {}, and the source is {} old: still building up",
-                    human(reach),
-                    human(promise),
-                    human(possible)
-                )
-            };
-            ev.checks.push(Check::new(
-                "restore-window",
-                &subject,
-                "restore window",
-                if short { State::Warning } else { State::Ok },
-                detail,
-            ));
+                    "{} (the backup taken then; a copy is made every {}, alert above {})",
+                    human(age),
+                    human(frequency.0),
+                    human(limit.0)
+                ),
+            )
+            .value(age.num_seconds() as f64)
         }
     }
+}
+
+/// The oldest retained Lifeboat backup against what retention promises (a source younger than
+/// the promise is still building up, not short). `None` without a Lifeboat backup.
+fn restore_window_check(
+    subject: &str,
+    list: &[Snapshot],
+    promise: Duration,
+    created_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<Check> {
+    let oldest = list
+        .iter()
+        .filter(|x| x.managed() && x.available())
+        .filter_map(|x| x.time())
+        .min()?;
+    let reach = now - oldest;
+    // A source younger than the promise cannot have a longer history: retention is still
+    // building up, which is not a fault.
+    let possible = created_at.map(|c| now - c).unwrap_or(promise);
+    let short = reach + Duration::days(1) < promise.min(possible);
+    let detail = if reach + Duration::days(1) >= promise || short {
+        format!(
+            "the oldest retained backup is {} old; retention promises {}",
+            human(reach),
+            human(promise)
+        )
+    } else {
+        format!(
+            "the oldest retained backup is {} old; retention promises {}, and the source is {} old: still building up",
+            human(reach),
+            human(promise),
+            human(possible)
+        )
+    };
+    Some(Check::new(
+        "restore-window",
+        subject,
+        "restore window",
+        if short { State::Warning } else { State::Ok },
+        detail,
+    ))
 }
 
 pub(super) fn verified_checks(
