@@ -12,8 +12,8 @@ use lifeboat_shared::Result;
 use std::collections::BTreeMap;
 
 use crate::alerts::{PendingCanary, Stored};
-use crate::plan::{canary_key, CanaryView};
 use crate::inventory::Clients;
+use crate::plan::{canary_key, CanaryView};
 
 /// Where the states of the checks live in the report bucket.
 pub const STATE_KEY: &str = "state/replication-lag-check/checks.json";

@@ -5,7 +5,7 @@
 //! every run.
 //!
 //! [`command`] → the envelope ([`lifeboat_shared::run`]) → [`inventory`] (reads) → [`metrics`]
-//! (one batched read) → [`evaluate`] (pure, into [`checks`]) → [`execute`] (canary, state) →
+//! (one batched read) → [`plan`] (pure, into [`checks`]) → [`execute`] (canary, state) →
 //! [`alerts`] (pure: what changed) → [`report`] (pure).
 
 pub mod alerts;
@@ -240,26 +240,7 @@ pub fn scope(
 async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Said> {
     let policy = &app.policy;
     let mut report = inv.report();
-    let mut only = cmd.only.clone();
-    if let Some(alarm) = command::alarm(cmd) {
-        only = plan::focus(policy, &alarm.name);
-        report.finding(
-            Severity::Info,
-            Some(&alarm.name),
-            format!(
-                "started by alarm {} ({} since {}): {}{}",
-                alarm.name,
-                alarm.state.as_str(),
-                alarm.time.format("%Y-%m-%d %H:%M UTC"),
-                lifeboat_shared::trigger::bounded(&alarm.reason, 200),
-                if only.is_empty() {
-                    "; it names nothing Lifeboat watches, so everything is checked".to_string()
-                } else {
-                    format!("; checked: {}", only.join(", "))
-                }
-            ),
-        );
-    }
+    let only = alarm_focus(policy, cmd, &mut report);
     let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     let mut journal = execute::load_state(&app.report_s3, &app.env.report_bucket).await?;
     let scope = scope(
@@ -268,91 +249,16 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
         inv.now,
         policy.monitoring.full_check_every.0,
     );
-    let mut obs = inventory::observe(
-        &app.clients,
-        policy,
-        &app.report_s3,
-        &app.env.report_bucket,
-        &wanted,
-        scope,
-    )
-    .await;
-    // Canaries: a lag check looks for the pending ones in their replicas.
     let mut canaries = execute::CanaryBook::from_stored(&journal.state);
-    if scope == Scope::Lag && !inv.dry_run {
-        let pairs = policy.monitoring.replication.iter();
-        canaries
-            .look(
-                &app.clients,
-                pairs.filter(|p| p.canary.enabled && wanted(&p.name)),
-                inv.now,
-            )
-            .await;
-    }
-    obs.canaries_seen = canaries.seen.clone();
-    obs.canaries_looked = canaries.looked();
-    obs.since_full = metrics::since_full_check(
-        journal.state.full_check_at,
-        inv.now,
-        policy.monitoring.full_check_every.0,
-    );
-    let mut queries = metrics::queries(policy, &obs, &app.clients.primary_region);
-    let mut fetched = metrics::fetch(&app.clients, &queries, inv.now).await;
-    // The backlog of the pairs whose latency is high or silent: a second, small read.
-    let backlog = metrics::pending_queries(policy, &queries, &fetched);
-    if !backlog.is_empty() {
-        fetched.merge_backlog(metrics::fetch(&app.clients, &backlog, inv.now).await);
-        queries.extend(backlog);
-    }
+    let (obs, queries, fetched) =
+        read(app, inv, &wanted, scope, &journal.state, &mut canaries).await;
     report.measure("MetricQueries", queries.len() as f64, "Count");
     report.measure("GetMetricDataCalls", fetched.calls as f64, "Count");
     let ev = plan::evaluate(policy, &obs, &queries, &fetched, inv.now);
-    // The bill: per-pair and per-replica lag are metrics; per component, only the opt-in
-    // (`monitoring.per_component_metrics`) makes metrics (never RpoSeconds, a constant). Every
-    // component's values are EMF properties of its own log line, with the one metric of all
-    // components' backup age against RPO; the count over RPO is a metric of the run.
-    let per_component = report::component_values(&ev.measurements);
-    report.measure(
-        "ComponentsOverRpo",
-        report::over_rpo(&per_component) as f64,
-        "Count",
-    );
-    report.measurements.extend(
-        ev.measurements
-            .iter()
-            .filter(|m| match m.dimensions.contains_key("Component") {
-                true => policy.monitoring.per_component_metrics && m.name != "RpoSeconds",
-                false => true,
-            })
-            .cloned(),
-    );
-    for line in report::component_lines(FUNCTION, inv.now, &per_component) {
-        println!("{line}");
-    }
+    measure(policy, inv, &ev, &mut report);
     // The canaries: this run's, and the removal of those that served.
-    for p in policy
-        .monitoring
-        .replication
-        .iter()
-        .filter(|p| p.canary.enabled && scope == Scope::Full && !inv.dry_run && wanted(&p.name))
-    {
-        let full = obs.pairs.get(&p.name).and_then(|o| o.full.as_ref());
-        let listed = match full.map(|f| (&f.canaries_source, &f.canaries_replica)) {
-            Some((Ok(s), Ok(d))) => Some((plan::canary_view(p, s, d, &obs, inv.now), d)),
-            _ => None,
-        };
-        let tags = plan::canary_tags(p, obs.pairs.get(&p.name));
-        let actions = canaries
-            .full(
-                &app.clients,
-                p,
-                listed.as_ref().map(|(v, d)| (v, d.as_slice())),
-                &tags,
-                &inv.run_id,
-                inv.now,
-            )
-            .await;
-        report.actions.extend(actions);
+    if scope == Scope::Full && !inv.dry_run {
+        write_canaries(app, inv, &wanted, &obs, &mut canaries, &mut report).await;
     }
     // The states: what changed since the last evaluation.
     let first = journal.state.checks.is_empty();
@@ -397,6 +303,147 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
             report,
             Some(Box::new(Undo { journal, before })),
         ))
+    }
+}
+
+/// What an alarm's run checks (the names its alarm mentions; empty: everything), said in the
+/// report; a run without an alarm checks its command's `only`.
+fn alarm_focus(policy: &Policy, cmd: &command::Command, report: &mut Report) -> Vec<String> {
+    let Some(alarm) = command::alarm(cmd) else {
+        return cmd.only.clone();
+    };
+    let only = plan::focus(policy, &alarm.name);
+    report.finding(
+        Severity::Info,
+        Some(&alarm.name),
+        format!(
+            "started by alarm {} ({} since {}): {}{}",
+            alarm.name,
+            alarm.state.as_str(),
+            alarm.time.format("%Y-%m-%d %H:%M UTC"),
+            lifeboat_shared::trigger::bounded(&alarm.reason, 200),
+            if only.is_empty() {
+                "; it names nothing Lifeboat watches, so everything is checked".to_string()
+            } else {
+                format!("; checked: {}", only.join(", "))
+            }
+        ),
+    );
+    only
+}
+
+/// Everything the checks read: the observations (a lag check first looks for the pending
+/// canaries), then the metrics in one batched read and the backlog in a second, small one for
+/// the pairs whose latency is high or silent.
+async fn read(
+    app: &App,
+    inv: &Invocation,
+    wanted: &dyn Fn(&str) -> bool,
+    scope: Scope,
+    stored: &alerts::Stored,
+    canaries: &mut execute::CanaryBook,
+) -> (
+    inventory::Observations,
+    Vec<metrics::Query>,
+    metrics::Fetched,
+) {
+    let policy = &app.policy;
+    let mut obs = inventory::observe(
+        &app.clients,
+        policy,
+        &app.report_s3,
+        &app.env.report_bucket,
+        wanted,
+        scope,
+    )
+    .await;
+    // Canaries: a lag check looks for the pending ones in their replicas.
+    if scope == Scope::Lag && !inv.dry_run {
+        let pairs = policy.monitoring.replication.iter();
+        canaries
+            .look(
+                &app.clients,
+                pairs.filter(|p| p.canary.enabled && wanted(&p.name)),
+                inv.now,
+            )
+            .await;
+    }
+    obs.canaries_seen = canaries.seen.clone();
+    obs.canaries_looked = canaries.looked();
+    obs.since_full = metrics::since_full_check(
+        stored.full_check_at,
+        inv.now,
+        policy.monitoring.full_check_every.0,
+    );
+    let mut queries = metrics::queries(policy, &obs, &app.clients.primary_region);
+    let mut fetched = metrics::fetch(&app.clients, &queries, inv.now).await;
+    let backlog = metrics::pending_queries(policy, &queries, &fetched);
+    if !backlog.is_empty() {
+        fetched.merge_backlog(metrics::fetch(&app.clients, &backlog, inv.now).await);
+        queries.extend(backlog);
+    }
+    (obs, queries, fetched)
+}
+
+/// The bill: per-pair and per-replica lag are metrics; per component, only the opt-in
+/// (`monitoring.per_component_metrics`) makes metrics (never RpoSeconds, a constant). Every
+/// component's values are EMF properties of its own log line, with the one metric of all
+/// components' backup age against RPO; the count over RPO is a metric of the run.
+fn measure(policy: &Policy, inv: &Invocation, ev: &plan::Evaluation, report: &mut Report) {
+    let per_component = report::component_values(&ev.measurements);
+    report.measure(
+        "ComponentsOverRpo",
+        report::over_rpo(&per_component) as f64,
+        "Count",
+    );
+    report.measurements.extend(
+        ev.measurements
+            .iter()
+            .filter(|m| match m.dimensions.contains_key("Component") {
+                true => policy.monitoring.per_component_metrics && m.name != "RpoSeconds",
+                false => true,
+            })
+            .cloned(),
+    );
+    for line in report::component_lines(FUNCTION, inv.now, &per_component) {
+        println!("{line}");
+    }
+}
+
+/// A full check's canaries: this run's in each pair (with the rule's tags), and the removal of
+/// those that served.
+async fn write_canaries(
+    app: &App,
+    inv: &Invocation,
+    wanted: &dyn Fn(&str) -> bool,
+    obs: &inventory::Observations,
+    canaries: &mut execute::CanaryBook,
+    report: &mut Report,
+) {
+    for p in app
+        .policy
+        .monitoring
+        .replication
+        .iter()
+        .filter(|p| p.canary.enabled && wanted(&p.name))
+    {
+        let full = obs.pairs.get(&p.name).and_then(|o| o.full.as_ref());
+        let listed = match full.map(|f| (&f.canaries_source, &f.canaries_replica)) {
+            Some((Ok(s), Ok(d))) => Some((plan::canary_view(p, s, d, obs, inv.now), d)),
+            _ => None,
+        };
+        let tags = plan::canary_tags(p, obs.pairs.get(&p.name));
+        let actions = canaries
+            .full(
+                &app.clients,
+                p,
+                listed.as_ref().map(|(v, d)| (v, d.as_slice())),
+                &tags,
+                &inv.run_id,
+                inv.now,
+            )
+            .await;
+        report.actions.extend(actions);
     }
 }
 

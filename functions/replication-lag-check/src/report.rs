@@ -115,9 +115,7 @@ pub const AGE_OF_RPO: &str = "BackupAgeOfRpoPercent";
 
 /// A component's values, from the evaluation's per-component measurements (the `Component`
 /// dimension): BackupAgeSeconds, RpoSeconds, VerifiedBackupAgeSeconds, by component.
-pub fn component_values(
-    measurements: &[Measurement],
-) -> BTreeMap<String, BTreeMap<String, f64>> {
+pub fn component_values(measurements: &[Measurement]) -> BTreeMap<String, BTreeMap<String, f64>> {
     let mut out: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
     for m in measurements {
         if let Some(c) = m.dimensions.get("Component") {
@@ -219,7 +217,10 @@ mod tests {
         assert_eq!(lines.len(), 3);
         // and each line carries its values as properties, the age against RPO as the metric
         // whose only dimension is Function (one custom metric for every component)
-        let orders = lines.iter().find(|l| l["Component"] == "orders-db").unwrap();
+        let orders = lines
+            .iter()
+            .find(|l| l["Component"] == "orders-db")
+            .unwrap();
         assert_eq!(orders["BackupAgeSeconds"], 7200.0);
         assert_eq!(orders["RpoSeconds"], 3600.0);
         assert_eq!(orders["VerifiedBackupAgeSeconds"], 86400.0);
