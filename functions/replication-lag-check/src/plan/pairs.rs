@@ -161,14 +161,6 @@ fn metric_checks(
         pair: p.name.clone(),
         metric: "OperationsFailedReplication",
     });
-    let pending = series(&Purpose::Pair {
-        pair: p.name.clone(),
-        metric: "OperationsPendingReplication",
-    });
-    let pending_bytes = series(&Purpose::Pair {
-        pair: p.name.clone(),
-        metric: "BytesPendingReplication",
-    });
     let max = |v: &Option<Vec<f64>>| v.as_ref().and_then(|v| v.iter().cloned().reduce(f64::max));
     // The backlog, read only where latency is high or silent (metrics::pending_queries);
     // both in the destination's region, failures in the source's.
@@ -176,17 +168,7 @@ fn metric_checks(
     let region = region.as_str();
     let source_region =
         crate::metrics::metric_region(p, "OperationsFailedReplication", &fetched.primary_region);
-    let backlog = match (max(&pending), max(&pending_bytes)) {
-        (Some(n), Some(b)) => format!(
-            "; {n:.0} operations ({}) pending",
-            crate::checks::human_bytes(b)
-        ),
-        (Some(n), None) => format!("; {n:.0} operations pending"),
-        _ => match fetched.backlog_errors.get(region) {
-            Some(e) => format!("; its backlog could not be read ({e})"),
-            None => String::new(),
-        },
-    };
+    let backlog = backlog_words(p, series, fetched, region);
     let c = match (&latency, max(&latency)) {
         (None, _) => check(
             "replication-latency",
@@ -244,6 +226,37 @@ fn metric_checks(
             fetched,
             crate::metrics::failures_read_back(obs.since_full),
         ));
+    }
+}
+
+/// The backlog (read only where latency is high or silent: `metrics::pending_queries`), for the
+/// latency's detail: "; 42 operations (5.0 MiB) pending", or why it could not be read.
+fn backlog_words(
+    p: &ReplicationPair,
+    series: &dyn Fn(&Purpose) -> Option<Vec<f64>>,
+    fetched: &Fetched,
+    region: &str,
+) -> String {
+    let max = |metric: &'static str| {
+        series(&Purpose::Pair {
+            pair: p.name.clone(),
+            metric,
+        })
+        .and_then(|v| v.into_iter().reduce(f64::max))
+    };
+    match (
+        max("OperationsPendingReplication"),
+        max("BytesPendingReplication"),
+    ) {
+        (Some(n), Some(b)) => format!(
+            "; {n:.0} operations ({}) pending",
+            crate::checks::human_bytes(b)
+        ),
+        (Some(n), None) => format!("; {n:.0} operations pending"),
+        _ => match fetched.backlog_errors.get(region) {
+            Some(e) => format!("; its backlog could not be read ({e})"),
+            None => String::new(),
+        },
     }
 }
 
