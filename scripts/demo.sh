@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: every Lifeboat function against the local AWS emulator, with a seeded, realistic
 # account, printing the report emails. Installs what it needs; reuses what is there.
+#   preflight of each function (read-only; the account deliberately lacks the DR key alias the
+#      policy names, which preflight names; then it is created and preflight passes)
 #   snapshot-export: 1. dry run (the plan, nothing changed)  2. a real run (snapshots, copies,
 #      exports, manifests with data fingerprints)  3. the schedule firing again (nothing new)
 #   restore-verification: 4. restores that pass (orders-db, sessions-redis)  5. a restore that
@@ -64,6 +66,33 @@ PY
   echo; echo "Report email(s) received:"
   target/debug/lifeboat-local emails "$state"
 }
+
+# First deployment: preflight reads, read-only, what each function's runs will need. The demo's
+# account deliberately lacks one thing its policy names: the DR-region copy key alias/lifeboat-dr
+# (dr.kms_key_id), as an operator might forget it; preflight must name it, then it is created.
+kms_dr() { # delete | create
+  "$root/.tools/moto/bin/python" - "$1" <<'PY'
+import boto3, os, sys, json
+kms = boto3.client("kms", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-west-2")
+saved = os.environ["DEMO_STATE"] + "/dr-key.json"
+if sys.argv[1] == "delete":
+    key = kms.describe_key(KeyId="alias/lifeboat-dr")["KeyMetadata"]["KeyId"]
+    json.dump({"key": key}, open(saved, "w"))
+    kms.delete_alias(AliasName="alias/lifeboat-dr")
+    print("  deliberately left out: alias/lifeboat-dr in us-west-2 (the policy's dr.kms_key_id)")
+else:
+    kms.create_alias(AliasName="alias/lifeboat-dr", TargetKeyId=json.load(open(saved))["key"])
+    print("  created: alias/lifeboat-dr in us-west-2")
+PY
+}
+say "First deployment: the DR copy key the policy names is missing from the account"
+kms_dr delete
+invoke snapshot-export events/snapshot-export/manual-preflight.json "snapshot-export: preflight - names what is missing (dr.kms_key_id)"
+invoke restore-verification events/restore-verification/manual-preflight.json "restore-verification: preflight - subnet groups, secrets, state reads, sweep buckets"
+invoke replication-lag-check events/replication-lag-check/manual-preflight.json "replication-lag-check: preflight - pairs, replication rules, metrics, sources (moto has no AWS Backup API: that one check cannot conclude)"
+say "The operator creates the missing key alias"
+kms_dr create
+invoke snapshot-export events/snapshot-export/manual-preflight.json "snapshot-export: preflight again - nothing missing"
 
 invoke snapshot-export events/snapshot-export/manual-dry-run.json "snapshot-export: dry run - the plan, nothing changed"
 invoke snapshot-export events/snapshot-export/manual-run.json "snapshot-export: the run - snapshots, DR copies, exports, manifests, retention"

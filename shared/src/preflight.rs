@@ -213,8 +213,8 @@ impl Preflight {
                 iam_action(call)
             ),
             Verdict::Missing => match f {
-                Some(f) => format!("{subject} does not exist ({f} names it): {call}: {error}"),
-                None => format!("{subject} does not exist: {call}: {error}"),
+                Some(f) => format!("does not exist ({f} names it): {call}: {error}"),
+                None => format!("does not exist: {call}: {error}"),
             },
             Verdict::Unreachable => format!("{call}: no answer: {error}"),
             _ => format!("{call}: {error}"),
