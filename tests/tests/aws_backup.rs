@@ -88,11 +88,21 @@ async fn a_recovery_point_is_restored_with_start_restore_job_tagged_checked_and_
     let points =
         mock!(aws_sdk_backup::Client::list_recovery_points_by_resource).then_output(|| {
             ListRecoveryPointsByResourceOutput::builder()
+                // AWS Backup: AVAILABLE is "successfully created ... ready for use", as
+                // usable as COMPLETED (an older COMPLETED one must not win over it)
+                .recovery_points(
+                    RecoveryPointByResource::builder()
+                        .recovery_point_arn(format!("{RP}-older"))
+                        .creation_date(when(30))
+                        .status(RecoveryPointStatus::Completed)
+                        .backup_vault_name("lifeboat-vault")
+                        .build(),
+                )
                 .recovery_points(
                     RecoveryPointByResource::builder()
                         .recovery_point_arn(RP)
                         .creation_date(when(2))
-                        .status(RecoveryPointStatus::Completed)
+                        .status(RecoveryPointStatus::Available)
                         .backup_vault_name("lifeboat-vault")
                         .build(),
                 )
@@ -161,7 +171,7 @@ async fn a_recovery_point_is_restored_with_start_restore_job_tagged_checked_and_
         let calls = started.lock().unwrap();
         assert_eq!(calls.len(), 1);
         let (rp, meta) = &calls[0];
-        assert_eq!(rp, RP, "the newest COMPLETED recovery point");
+        assert_eq!(rp, RP, "the newest usable (AVAILABLE) recovery point");
         assert_eq!(meta["DBInstanceIdentifier"], temp);
         assert_eq!(meta["DBInstanceClass"], "db.t4g.micro");
         assert_eq!(meta["DBSubnetGroupName"], "lifeboat-restore");
