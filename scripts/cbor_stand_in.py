@@ -27,6 +27,14 @@ carries `smithy-protocol: rpc-v2-cbor`, when <Service> is one of SERVICES (today
      sends one (CloudWatch is awsQueryCompatible), so the SDK sees moto's real error code.
 Everything else (other paths, requests without the header, other services) reaches moto untouched.
 
+Strict where AWS is (so a test that seeds a series where AWS never publishes it fails there, not
+silently later): a PutMetricData of an S3 replication metric (namespace `AWS/S3`:
+`ReplicationLatency`, `OperationsPendingReplication`, `BytesPendingReplication` — published by S3
+in the destination bucket's region — or `OperationsFailedReplication` — in the source bucket's)
+sent to another region than the bucket's, for a bucket moto knows, is refused with
+`InvalidParameterValue` (400) naming the region it belongs in. Buckets moto does not have are let
+through (a series without a bucket behind it proves nothing about regions).
+
 A second stand-in lives here, installed when the translator is built (scripts/moto_server.py builds
 it in front of moto): S3 GetBucketReplication answering each rule's `Filter` as it was put. moto
 5.2.5 stores the whole configuration but answers every rule with `Filter: {Prefix: ""}` — a rule
@@ -126,6 +134,8 @@ class CborTranslator:
                 )
             params.pop("ResponseMetadata", None)
 
+        if service == "cloudwatch" and operation == "PutMetricData":
+            _refuse_misplaced_replication_metrics(environ, params)
         serializer = serialize.create_serializer("json", include_validation=False)
         request = serializer.serialize_to_request(params, op)
         status, moto_headers, moto_body = self._call_moto(environ, request)
@@ -184,6 +194,55 @@ class CborTranslator:
             if hasattr(result, "close"):
                 result.close()
         return captured["status"], captured["headers"], answer
+
+
+# S3 replication metric -> the dimension naming the bucket whose region AWS publishes it in.
+_REPLICATION_METRIC_SIDE = {
+    "ReplicationLatency": "DestinationBucket",
+    "OperationsPendingReplication": "DestinationBucket",
+    "BytesPendingReplication": "DestinationBucket",
+    "OperationsFailedReplication": "SourceBucket",
+}
+_CREDENTIAL_REGION = re.compile(r"Credential=[^/,]+/\d{8}/([^/,]+)/")
+
+
+def _bucket_region(name: str) -> str | None:
+    """The region moto holds bucket `name` in (any account), or None when it has no such bucket."""
+    try:
+        from moto.s3.models import s3_backends
+
+        for account in list(s3_backends.keys()):
+            for backend in s3_backends[account].values():
+                bucket = backend.buckets.get(name)
+                if bucket is not None:
+                    return bucket.region_name
+    except Exception:  # moto's internals moved: be lenient, as before this check
+        return None
+    return None
+
+
+def _refuse_misplaced_replication_metrics(environ: dict, params: dict) -> None:
+    if params.get("Namespace") != "AWS/S3":
+        return
+    match = _CREDENTIAL_REGION.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if match is None:
+        return
+    region = match.group(1)
+    for datum in params.get("MetricData", []):
+        side = _REPLICATION_METRIC_SIDE.get(datum.get("MetricName", ""))
+        if side is None:
+            continue
+        dims = {d.get("Name"): d.get("Value") for d in datum.get("Dimensions", [])}
+        bucket = dims.get(side)
+        home = _bucket_region(bucket) if bucket else None
+        if home is not None and home != region:
+            which = "destination" if side == "DestinationBucket" else "source"
+            raise _Failure(
+                400,
+                "InvalidParameterValue",
+                f"cbor stand-in: AWS publishes {datum['MetricName']} in the {which} bucket's "
+                f"region ({bucket} is in {home}), not in {region}",
+            )
 
 
 class _Failure(Exception):

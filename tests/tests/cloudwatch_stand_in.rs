@@ -335,3 +335,50 @@ async fn alarms_and_dashboards_round_trip() {
         "{got:?}"
     );
 }
+
+#[tokio::test]
+async fn s3_replication_metrics_are_refused_outside_the_region_aws_publishes_them_in() {
+    // Given the seeded pair's buckets: the source in us-east-1, the destination in us-west-2
+    let emu = Emulator::start();
+    let primary = config_for(&emu.endpoint, PRIMARY).await;
+    let dr = config_for(&emu.endpoint, lifeboat_tests::DR).await;
+    lifeboat_tests::s3(&primary)
+        .create_bucket()
+        .bucket("ecommerce-backups-prod-us-east-1")
+        .send()
+        .await
+        .unwrap();
+    lifeboat_tests::create_dr_bucket(&lifeboat_tests::s3(&dr), "ecommerce-backups-prod-us-west-2")
+        .await;
+    let (cw, cw_dr) = (
+        aws_sdk_cloudwatch::Client::new(&primary),
+        aws_sdk_cloudwatch::Client::new(&dr),
+    );
+    let put = |cw: &aws_sdk_cloudwatch::Client, metric: &str| {
+        cw.put_metric_data().namespace(NAMESPACE).metric_data(datum(
+            metric,
+            this_minute() - 60,
+            1.0,
+        ))
+    };
+    // When ReplicationLatency is put in the source's region, and failures in the destination's
+    for (client, metric) in [(&cw, LATENCY), (&cw_dr, "OperationsFailedReplication")] {
+        let err = put(client, metric).send().await.unwrap_err();
+        // Then the stand-in refuses it, naming where AWS publishes it
+        assert_eq!(err.code(), Some("InvalidParameterValue"), "{err:?}");
+        assert!(
+            err.message().unwrap_or_default().contains("AWS publishes"),
+            "{err:?}"
+        );
+    }
+    // and where AWS publishes them, they are taken
+    put(&cw_dr, LATENCY).send().await.unwrap();
+    put(&cw_dr, "OperationsPendingReplication")
+        .send()
+        .await
+        .unwrap();
+    put(&cw, "OperationsFailedReplication")
+        .send()
+        .await
+        .unwrap();
+}
