@@ -33,6 +33,18 @@ use crate::trigger::bounded;
 /// The manual action every function accepts: `{"action": "preflight"}`.
 pub const ACTION: &str = "preflight";
 
+/// A preflight checks everything the policy names: a manual command's `only` is refused.
+pub fn refuse_only(only: &[String]) -> Result<()> {
+    if only.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::Error::event(
+            "event.only",
+            "no only for preflight: it checks everything the policy names",
+        ))
+    }
+}
+
 /// How long a TCP connection to a database endpoint may take before it is UNREACHABLE.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -352,3 +352,33 @@ async fn preflight_writes_nothing_but_its_report() {
     }
     h.world.drop_databases().await;
 }
+
+#[test]
+fn a_preflight_command_is_a_dry_run_and_takes_no_only() {
+    // Given each function's preflight command, and one with `only`
+    let plain = json!({"action": "preflight"});
+    let narrowed = json!({"action": "preflight", "only": ["orders-db"]});
+    // Then the plain one is a dry run, and `only` is refused naming the field
+    let se = snapshot_export::command::parse(&plain).unwrap();
+    assert!(se.preflight && se.dry_run);
+    let rlc = replication_lag_check::command::parse(&plain).unwrap();
+    assert!(rlc.preflight && rlc.dry_run);
+    let policy =
+        lifeboat_shared::policy::Policy::parse("version: 1\nbuckets: {backup: b-1}\n").unwrap();
+    assert!(matches!(
+        restore_verification::command::parse(&plain, &policy).unwrap(),
+        restore_verification::command::Command::Preflight(_)
+    ));
+    let errors = [
+        snapshot_export::command::parse(&narrowed).unwrap_err(),
+        replication_lag_check::command::parse(&narrowed).unwrap_err(),
+        restore_verification::command::parse(&narrowed, &policy).unwrap_err(),
+    ];
+    for e in errors {
+        assert!(
+            e.to_string()
+                .starts_with("invalid event: event.only: no only for preflight"),
+            "{e}"
+        );
+    }
+}

@@ -42,6 +42,9 @@ pub fn parse(payload: &Value) -> Result<Command> {
             let NoMoreFields {} =
                 m.args("a replication-lag-check command has action, dry_run and only")?;
             let preflight = m.action == ACTIONS[1];
+            if preflight {
+                lifeboat_shared::preflight::refuse_only(&m.only)?;
+            }
             (m.dry_run || preflight, m.only.clone(), true, preflight)
         }
         _ => (false, Vec::new(), false, false),

@@ -128,12 +128,7 @@ pub fn parse(payload: &Value, policy: &Policy) -> Result<Command> {
     };
     if m.action == lifeboat_shared::preflight::ACTION {
         let JanitorArgs {} = m.args("a preflight command has action and dry_run")?;
-        if !m.only.is_empty() {
-            return Err(Error::event(
-                "event.only",
-                "no only for preflight: it checks everything the policy names",
-            ));
-        }
+        lifeboat_shared::preflight::refuse_only(&m.only)?;
         return Ok(Command::Preflight(trigger));
     }
     if m.action == "janitor" {

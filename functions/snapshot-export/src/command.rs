@@ -38,6 +38,9 @@ pub fn parse(payload: &Value) -> Result<Command> {
                 m.args("a snapshot-export command has action, dry_run and only")?;
             let plan_only = m.action == ACTIONS[1];
             let preflight = m.action == ACTIONS[2];
+            if preflight {
+                lifeboat_shared::preflight::refuse_only(&m.only)?;
+            }
             (
                 m.dry_run || plan_only || preflight,
                 m.only.clone(),
