@@ -381,8 +381,9 @@ fn date_same_region_copies(snaps: &mut [Snapshot], region: &str) {
         .collect();
     let same_region = |arn: &str| arn.split(':').nth(3) == Some(region);
     for s in snaps.iter_mut() {
+        // (a snapshot naming itself as its source is not a copy)
         let mut source = match &s.source_snapshot_arn {
-            Some(a) if same_region(a) => a.clone(),
+            Some(a) if same_region(a) && *a != s.arn => a.clone(),
             _ => continue,
         };
         let mut at = None;
