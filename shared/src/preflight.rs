@@ -900,6 +900,61 @@ mod tests {
     }
 
     #[test]
+    fn a_component_whose_ids_or_tags_match_nothing_is_missing_by_field() {
+        // Given a policy naming an instance by id and a cluster by tags, and listings that have
+        // the instance but no cluster with those tags
+        let policy = Policy::parse("version: 1\nbuckets: {backup: b-1}\ncomponents:\n  - {name: orders, kind: rds-instance, ids: [orders-db, orders-db-2]}\n  - {name: catalog, kind: aurora-cluster, tags: {app: catalog}}\n").unwrap();
+        let listed = |id: &str, tags: &[(&str, &str)]| Listed {
+            id: id.into(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let mut p = Preflight::new();
+        // When each kind's listing is compared with the components
+        components_found(
+            &mut p,
+            &policy,
+            ResourceKind::RdsInstance,
+            &[listed("orders-db", &[])],
+            |_| true,
+            "rds:DescribeDBInstances",
+            "us-east-1",
+        );
+        components_found(
+            &mut p,
+            &policy,
+            ResourceKind::AuroraCluster,
+            &[listed("catalog", &[("app", "shop")])],
+            |_| true,
+            "rds:DescribeDBClusters",
+            "us-east-1",
+        );
+        // Then the listed id is OK, the other id and the tag selection MISSING by field
+        let v: Vec<(Option<&str>, Verdict)> = p
+            .items
+            .iter()
+            .map(|i| (i.field.as_deref(), i.verdict))
+            .collect();
+        assert_eq!(
+            v,
+            vec![
+                (Some("components[0].ids[0]"), Verdict::Ok),
+                (Some("components[0].ids[1]"), Verdict::Missing),
+                (Some("components[1].tags"), Verdict::Missing),
+            ]
+        );
+        assert!(
+            p.items[1]
+                .detail
+                .contains("no rds-instance orders-db-2 in us-east-1"),
+            "{}",
+            p.items[1].detail
+        );
+    }
+
+    #[test]
     fn s3_calls_are_named_by_the_action_iam_authorizes_them_as() {
         for (call, action) in [
             ("s3:HeadBucket", "s3:ListBucket"),
