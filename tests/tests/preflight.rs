@@ -135,8 +135,7 @@ async fn a_healthy_seeded_world_is_all_ok() {
     }
     // And with fingerprints off (the template's LIFEBOAT_FINGERPRINTS without the VPC or the
     // secrets), snapshot-export checks no secret and no endpoint, and says why
-    let off =
-        "off: DatabaseSecretArns is empty, so snapshot-export may read no database credentials";
+    let off = "DatabaseSecretArns is empty, so snapshot-export may read no database credentials";
     let cx = snapshot_export::preflight::Context {
         policy: &f.se.policy,
         clients: &f.se.clients,
@@ -144,7 +143,7 @@ async fn a_healthy_seeded_world_is_all_ok() {
         report_s3: &f.se.report_s3,
         report_bucket: &f.se.env.report_bucket,
         local_endpoints: &f.se.env.local_endpoints,
-        fingerprints: Some(off.to_string()),
+        fingerprints: &snapshot_export::plan::Fingerprints::Off(off.to_string()),
     };
     let p = snapshot_export::preflight::check(&cx, "pf-off").await;
     assert!(

@@ -170,7 +170,7 @@ async fn preflight(app: &App, inv: &Invocation) -> Result<Response> {
         report_s3: &app.report_s3,
         report_bucket: &app.env.report_bucket,
         local_endpoints: &app.env.local_endpoints,
-        fingerprints: std::env::var(preflight::FINGERPRINTS_VAR).ok(),
+        fingerprints: &app.fingerprints,
     };
     let checks = preflight::check(&cx, &inv.run_id).await;
     let outbox = app.outbox();

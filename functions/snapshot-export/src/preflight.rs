@@ -23,6 +23,7 @@ use lifeboat_shared::policy::{Policy, ResourceKind};
 use lifeboat_shared::preflight::{self, Preflight};
 
 use crate::inventory::Clients;
+use crate::plan::{Fingerprints, FINGERPRINTS_OFF, FINGERPRINTS_VAR};
 
 /// What preflight reads with.
 pub struct Context<'a> {
@@ -33,13 +34,9 @@ pub struct Context<'a> {
     pub report_s3: &'a aws_sdk_s3::Client,
     pub report_bucket: &'a str,
     pub local_endpoints: &'a BTreeMap<String, (String, u16)>,
-    /// `LIFEBOAT_FINGERPRINTS` as the template sets it: `on`, or `off: <why>` (unset in local
-    /// runs: on).
-    pub fingerprints: Option<String>,
+    /// Whether the runs take fingerprints (`LIFEBOAT_FINGERPRINTS`, as the App read it).
+    pub fingerprints: &'a Fingerprints,
 }
-
-/// The template's variable saying whether fingerprints are on (and why not).
-pub const FINGERPRINTS_VAR: &str = "LIFEBOAT_FINGERPRINTS";
 
 /// Every check, in order.
 pub async fn check(cx: &Context<'_>, run_id: &str) -> Preflight {
@@ -72,11 +69,11 @@ pub async fn check(cx: &Context<'_>, run_id: &str) -> Preflight {
     .await;
     listings(&mut p, c).await;
     keys(&mut p, cx).await;
-    match cx.fingerprints.as_deref().map(str::trim) {
-        Some(off) if off.starts_with("off") => p.note(format!(
-            "the database secrets and endpoints: fingerprints are {off} ({FINGERPRINTS_VAR}); restore checks then have no row-count baseline"
+    match cx.fingerprints {
+        Fingerprints::Off(why) => p.note(format!(
+            "the database secrets and endpoints: {FINGERPRINTS_OFF} ({FINGERPRINTS_VAR}: {why}); restore checks then have no row-count baseline"
         )),
-        _ => {
+        Fingerprints::On => {
             preflight::secrets(&mut p, policy, &c.secrets, |_| true).await;
             preflight::endpoints(
                 &mut p,
