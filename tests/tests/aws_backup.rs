@@ -66,6 +66,11 @@ async fn app(backup: aws_sdk_backup::Client) -> Harness<restore_verification::Ap
 
 /// What AWS Backup does on StartRestoreJob: a new, untagged instance from the backup.
 async fn aws_backup_restores(rds: &aws_sdk_rds::Client, id: &str) {
+    // AWS Backup's own calls, not the function's: without the function's app name, so the
+    // permission check (scripts/iam/check.mjs) does not hold them against its role.
+    let mut conf = rds.config().to_builder();
+    conf.set_app_name(None);
+    let rds = &aws_sdk_rds::Client::from_conf(conf.build());
     rds.create_db_snapshot()
         .db_instance_identifier("ecommerce-prod-db")
         .db_snapshot_identifier(format!("rp-{id}"))

@@ -9,7 +9,7 @@ use std::time::Instant;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
-use lifeboat_shared::aws::errors::{self, Settled};
+use lifeboat_shared::aws::errors::{self, AwsError, Settled};
 use lifeboat_shared::aws::{elasticache, rds};
 use lifeboat_shared::backup::{Manifest, TAG_MANIFEST};
 use lifeboat_shared::data::DataFingerprint;
@@ -562,6 +562,33 @@ where
     errors::settle(operation, r, counts_as_done).map_err(|e| e.to_string())
 }
 
+/// A snapshot deletion under its rule ("not found" is done), and one more: the role allows
+/// deletions only of snapshots tagged `lifeboat:managed` (`aws:ResourceTag`), a condition that
+/// cannot hold for a snapshot that no longer exists, so the SDK's retry of a delete whose first
+/// answer was lost is answered AccessDenied, not NotFound. A denial is settled by looking:
+/// a snapshot that is not there (`exists` is false, or its lookup says not found) is already
+/// deleted; one still there keeps the denial as the step's error.
+async fn settle_delete<T, E>(
+    operation: &'static str,
+    result: Result<T, aws_sdk_rds::error::SdkError<E>>,
+    exists: impl std::future::Future<Output = Result<bool, AwsError>>,
+) -> Result<Settled, String>
+where
+    E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match errors::settle(operation, result, errors::not_found) {
+        Err(denied) if errors::access_denied(&denied.code) => match exists.await {
+            Ok(false) => Ok(Settled::Already),
+            Err(e) if errors::not_found(&e.code) => Ok(Settled::Already),
+            Ok(true) => Err(denied.to_string()),
+            Err(e) => Err(format!(
+                "{denied} (and the snapshot could not be looked up: {e})"
+            )),
+        },
+        other => other.map_err(|e| e.to_string()),
+    }
+}
+
 /// What every step may need besides its own fields.
 pub struct StepContext<'a> {
     /// The backup bucket (manifests, deletion intents).
@@ -767,32 +794,67 @@ async fn run_step(c: &Clients, cx: &StepContext<'_>, step: &Step) -> Result<Sett
                 Where::Primary => &c.rds,
                 Where::Dr => c.rds_dr.as_ref().ok_or("no DR region configured")?,
             };
+            let id = &snapshot.id;
             match snapshot.kind {
-                ResourceKind::RdsInstance => settle(
-                    "DeleteDBSnapshot",
-                    rds.delete_db_snapshot()
-                        .db_snapshot_identifier(&snapshot.id)
+                ResourceKind::RdsInstance => {
+                    let r = rds
+                        .delete_db_snapshot()
+                        .db_snapshot_identifier(id)
                         .send()
-                        .await,
-                    errors::not_found,
-                ),
-                ResourceKind::AuroraCluster => settle(
-                    "DeleteDBClusterSnapshot",
-                    rds.delete_db_cluster_snapshot()
-                        .db_cluster_snapshot_identifier(&snapshot.id)
+                        .await;
+                    settle_delete("DeleteDBSnapshot", r, async {
+                        match rds
+                            .describe_db_snapshots()
+                            .db_snapshot_identifier(id)
+                            .send()
+                            .await
+                        {
+                            Ok(o) => Ok(!o.db_snapshots().is_empty()),
+                            Err(e) => Err(AwsError::new("DescribeDBSnapshots", &e)),
+                        }
+                    })
+                    .await
+                }
+                ResourceKind::AuroraCluster => {
+                    let r = rds
+                        .delete_db_cluster_snapshot()
+                        .db_cluster_snapshot_identifier(id)
                         .send()
-                        .await,
-                    errors::not_found,
-                ),
-                ResourceKind::Elasticache => settle(
-                    "DeleteSnapshot",
-                    c.elasticache
+                        .await;
+                    settle_delete("DeleteDBClusterSnapshot", r, async {
+                        match rds
+                            .describe_db_cluster_snapshots()
+                            .db_cluster_snapshot_identifier(id)
+                            .send()
+                            .await
+                        {
+                            Ok(o) => Ok(!o.db_cluster_snapshots().is_empty()),
+                            Err(e) => Err(AwsError::new("DescribeDBClusterSnapshots", &e)),
+                        }
+                    })
+                    .await
+                }
+                ResourceKind::Elasticache => {
+                    let r = c
+                        .elasticache
                         .delete_snapshot()
-                        .snapshot_name(&snapshot.id)
+                        .snapshot_name(id)
                         .send()
-                        .await,
-                    errors::not_found,
-                ),
+                        .await;
+                    settle_delete("DeleteSnapshot", r, async {
+                        match c
+                            .elasticache
+                            .describe_snapshots()
+                            .snapshot_name(id)
+                            .send()
+                            .await
+                        {
+                            Ok(o) => Ok(!o.snapshots().is_empty()),
+                            Err(e) => Err(AwsError::new("DescribeSnapshots", &e)),
+                        }
+                    })
+                    .await
+                }
             }
         }
     }

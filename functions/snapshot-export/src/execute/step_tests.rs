@@ -305,3 +305,99 @@ async fn a_step_refused_for_another_reason_fails_with_the_code() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_delete_denied_for_a_snapshot_already_gone_is_already_done() {
+    // Given deletions answered AccessDenied, as AWS answers the SDK's retry of a delete whose
+    // first answer was lost: the role's `aws:ResourceTag/lifeboat:managed` condition cannot
+    // hold for a snapshot that no longer exists; and each snapshot looked up is not found
+    let denied_db = mock!(aws_sdk_rds::Client::delete_db_snapshot).then_error(|| {
+        rds_op::delete_db_snapshot::DeleteDBSnapshotError::generic(meta("AccessDenied"))
+    });
+    let denied_cl = mock!(aws_sdk_rds::Client::delete_db_cluster_snapshot).then_error(|| {
+        rds_op::delete_db_cluster_snapshot::DeleteDBClusterSnapshotError::generic(meta(
+            "AccessDenied",
+        ))
+    });
+    let denied_ec = mock!(aws_sdk_elasticache::Client::delete_snapshot)
+        .then_error(|| ec_op::delete_snapshot::DeleteSnapshotError::generic(meta("AccessDenied")));
+    let no_db = mock!(aws_sdk_rds::Client::describe_db_snapshots).then_error(|| {
+        rds_op::describe_db_snapshots::DescribeDBSnapshotsError::DbSnapshotNotFoundFault(
+            aws_sdk_rds::types::error::DbSnapshotNotFoundFault::builder()
+                .meta(meta("DBSnapshotNotFound"))
+                .build(),
+        )
+    });
+    let no_cl = mock!(aws_sdk_rds::Client::describe_db_cluster_snapshots).then_error(|| {
+        rds_op::describe_db_cluster_snapshots::DescribeDBClusterSnapshotsError::DbClusterSnapshotNotFoundFault(
+            aws_sdk_rds::types::error::DbClusterSnapshotNotFoundFault::builder()
+                .meta(meta("DBClusterSnapshotNotFoundFault"))
+                .build(),
+        )
+    });
+    let no_ec = mock!(aws_sdk_elasticache::Client::describe_snapshots)
+        .then_output(|| ec_op::describe_snapshots::DescribeSnapshotsOutput::builder().build());
+    let intent = mock!(aws_sdk_s3::Client::put_object)
+        .then_output(|| aws_sdk_s3::operation::put_object::PutObjectOutput::builder().build());
+    let c = clients(
+        &[&denied_db, &denied_cl, &no_db, &no_cl],
+        &[],
+        &[&denied_ec, &no_ec],
+        &[&intent],
+    );
+    let planned = vec![
+        delete(ResourceKind::RdsInstance, "lifeboat-orders-20261121-0000"),
+        delete(
+            ResourceKind::AuroraCluster,
+            "lifeboat-catalog-20261121-0000",
+        ),
+        delete(ResourceKind::Elasticache, "lifeboat-sessions-20261121-0300"),
+    ];
+    // When they are executed
+    let actions = execute(&c, &cx(), planned, false, 3, None).await;
+    // Then each is already done (the snapshot is gone), none failed
+    for a in &actions {
+        assert_eq!(a.outcome, Outcome::AlreadyDone, "{a:?}");
+    }
+    assert_eq!(actions.len(), 3);
+}
+
+#[tokio::test]
+async fn a_delete_denied_for_a_snapshot_still_there_fails_with_the_denial() {
+    // Given a deletion answered AccessDenied for a snapshot that still exists (not tagged
+    // lifeboat:managed, or a role without the grant)
+    let denied = mock!(aws_sdk_rds::Client::delete_db_snapshot).then_error(|| {
+        rds_op::delete_db_snapshot::DeleteDBSnapshotError::generic(meta("AccessDenied"))
+    });
+    let there = mock!(aws_sdk_rds::Client::describe_db_snapshots).then_output(|| {
+        rds_op::describe_db_snapshots::DescribeDbSnapshotsOutput::builder()
+            .db_snapshots(
+                aws_sdk_rds::types::DbSnapshot::builder()
+                    .db_snapshot_identifier("lifeboat-orders-20261121-0000")
+                    .build(),
+            )
+            .build()
+    });
+    let intent = mock!(aws_sdk_s3::Client::put_object)
+        .then_output(|| aws_sdk_s3::operation::put_object::PutObjectOutput::builder().build());
+    let c = clients(&[&denied, &there], &[], &[], &[&intent]);
+    // When it is executed
+    let actions = execute(
+        &c,
+        &cx(),
+        vec![delete(
+            ResourceKind::RdsInstance,
+            "lifeboat-orders-20261121-0000",
+        )],
+        false,
+        1,
+        None,
+    )
+    .await;
+    // Then it failed with AWS's denial
+    assert_eq!(actions[0].outcome, Outcome::Failed, "{:?}", actions[0]);
+    assert_eq!(
+        actions[0].error.as_deref(),
+        Some("AccessDenied: AccessDenied (mocked reply)")
+    );
+}
