@@ -283,7 +283,10 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
         Scope::Full => {}
         Scope::Lag => report::lag_check(&mut report, &next, &ev.checks, policy),
     }
-    report.details = serde_json::json!({ "checks": ev.checks, "changes": changes });
+    // (each component's values, as its EMF log line carries them: the archived report has them)
+    let components = report::component_values(&ev.measurements);
+    report.details =
+        serde_json::json!({ "checks": ev.checks, "changes": changes, "components": components });
     if inv.dry_run {
         return Ok(Said::Email(report, None));
     }

@@ -522,9 +522,19 @@ async fn lag_bench(components: usize, pairs: usize, rules: usize) -> ExitCode {
                             .count()
                     })
                     .unwrap_or(0);
-                let emf: Vec<String> = rep
+                let mut emf: Vec<String> = rep
                     .map(lifeboat_shared::metrics::emf_lines)
                     .unwrap_or_default();
+                // and the function's own per-component lines (EMF properties, one metric)
+                if let Some(r) = rep {
+                    let values = serde_json::from_value(r.details["components"].clone())
+                        .unwrap_or_default();
+                    emf.extend(replication_lag_check::report::component_lines(
+                        replication_lag_check::FUNCTION,
+                        r.finished_at,
+                        &values,
+                    ));
+                }
                 for line in &emf {
                     for name in emf_metric_names(line) {
                         metrics.insert(name);
