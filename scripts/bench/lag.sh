@@ -5,6 +5,8 @@
 # request-counting proxy, and writes target/bench/lag-<C>-<P>-<R>.json; then the same reads the
 # runbook way (scripts/bench/runbook-lag.sh), into target/bench/lag-runbook-<C>-<P>-<R>.json.
 #   scripts/bench/lag.sh [COMPONENTS PAIRS RULES]   (default 200 50 20)
+# LIFEBOAT_BENCH_PROFILE=debug uses the debug build (no release build: cheap when the tests are
+# built): requests, metric counts and costs hold, wall times do not.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -14,10 +16,15 @@ rm -rf "$state"; mkdir -p "$state"
 # shellcheck source=scripts/local-aws.sh
 source scripts/local-aws.sh "$state"
 trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
-cargo build -q --release -p lifeboat-tests --bin lifeboat-local
+profile=${LIFEBOAT_BENCH_PROFILE:-release}
+if [ "$profile" = debug ]; then
+  cargo build -q -p lifeboat-tests --bin lifeboat-local
+else
+  cargo build -q --release -p lifeboat-tests --bin lifeboat-local
+fi
 out="$root/target/bench/lag-$c-$p-$r.json"
 # The function's EMF lines share stdout: the figures are the last line.
-"$root/target/release/lifeboat-local" lag-bench "$c" "$p" "$r" | tail -n 1 >"$out"
+"$root/target/$profile/lifeboat-local" lag-bench "$c" "$p" "$r" | tail -n 1 >"$out"
 echo "[bench] $out" >&2
 cat "$out"
 # The same checks the runbook way, on the same seeded emulator.
