@@ -35,10 +35,10 @@ pub struct Monitoring {
     /// check, a dry run and the first run are always full.
     #[serde(default = "default_full_check")]
     pub full_check_every: Span,
-    /// Opt-in: EMF metrics per component (BackupAgeSeconds, RpoSeconds,
-    /// VerifiedBackupAgeSeconds with a `Component` dimension). CloudWatch bills each metric and
-    /// dimension value as a custom metric, $0.30 a month each (2 or 3 per component: about
-    /// $0.60–$0.90 a component a month). Default `false`: the aggregates (the worst backup age
+    /// Opt-in: EMF metrics per component (BackupAgeSeconds, and VerifiedBackupAgeSeconds for a
+    /// verified one, with a `Component` dimension; never RpoSeconds, a constant). CloudWatch
+    /// bills each metric and dimension value as a custom metric, $0.30 a month each (1 or 2 per
+    /// component: $0.30–$0.60 a component a month). Default `false`: the aggregates (the worst backup age
     /// against RPO, the count over RPO), the per-pair and per-replica lag and the check counts
     /// are metrics, and every component's values are EMF properties of the log line (free to
     /// query with Logs Insights; the dashboard draws them so). Alerts and reports are unchanged.
