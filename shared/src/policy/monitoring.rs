@@ -38,10 +38,11 @@ pub struct Monitoring {
     /// Opt-in: EMF metrics per component (BackupAgeSeconds, and VerifiedBackupAgeSeconds for a
     /// verified one, with a `Component` dimension; never RpoSeconds, a constant). CloudWatch
     /// bills each metric and dimension value as a custom metric, $0.30 a month each (1 or 2 per
-    /// component: $0.30–$0.60 a component a month). Default `false`: the aggregates (the worst backup age
-    /// against RPO, the count over RPO), the per-pair and per-replica lag and the check counts
-    /// are metrics, and every component's values are EMF properties of the log line (free to
-    /// query with Logs Insights; the dashboard draws them so). Alerts and reports are unchanged.
+    /// component: $0.30–$0.60 a component a month). Default `false`: the aggregates (the worst
+    /// backup age against RPO, the count over RPO), the per-pair and per-replica lag and the
+    /// check counts are metrics, and every component's values are EMF properties of its log line
+    /// (free to query with Logs Insights; the dashboard draws them so). Alerts and reports are
+    /// unchanged.
     #[serde(default)]
     pub per_component_metrics: bool,
     /// restore-verification's newest verified backup older than this is a warning (seed 003:
