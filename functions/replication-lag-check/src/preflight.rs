@@ -41,6 +41,7 @@ pub async fn check(cx: &Context<'_>, run_id: &str) -> Preflight {
         crate::execute::STATE_KEY.to_string(),
         "state/restore-verification/status.json".to_string(),
         format!("locks/{}.json", crate::FUNCTION),
+        lifeboat_shared::run::answered_key(crate::FUNCTION, run_id),
     ] {
         p.absent_key(
             cx.report_bucket,

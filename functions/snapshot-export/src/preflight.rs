@@ -3,7 +3,7 @@
 //! [`lifeboat_shared::preflight`]). Read-only: no lease, no snapshot, no manifest, no intent.
 //!
 //! The checks, from the calls [`crate::inventory`] and [`crate::execute`] make:
-//! - the report bucket: the lease key read (absent must answer 404);
+//! - the report bucket: the lease and a run's recorded answer read (absent must answer 404);
 //! - the backup bucket (`buckets.backup`): HeadBucket, the `lifeboat-` listing of ElastiCache
 //!   exports, a manifest read of an absent key (404, not 403), GetBucketAcl when an ElastiCache
 //!   component exports;
@@ -43,20 +43,25 @@ pub async fn check(cx: &Context<'_>, run_id: &str) -> Preflight {
     let mut p = Preflight::new();
     let policy = cx.policy;
     let c = cx.clients;
-    // Run state: the lease is read before it is written.
-    let lease = format!("locks/{}.json", crate::FUNCTION);
-    p.absent_key(
-        cx.report_bucket,
-        &lease,
-        Some("LIFEBOAT_REPORT_BUCKET"),
-        "s3:GetObject",
-        cx.report_s3
-            .get_object()
-            .bucket(cx.report_bucket)
-            .key(&lease)
-            .send()
-            .await,
-    );
+    // Run state: the lease, and a run's recorded answer (run::once), are read before they are
+    // written.
+    for key in [
+        format!("locks/{}.json", crate::FUNCTION),
+        lifeboat_shared::run::answered_key(crate::FUNCTION, run_id),
+    ] {
+        p.absent_key(
+            cx.report_bucket,
+            &key,
+            Some("LIFEBOAT_REPORT_BUCKET"),
+            "s3:GetObject",
+            cx.report_s3
+                .get_object()
+                .bucket(cx.report_bucket)
+                .key(&key)
+                .send()
+                .await,
+        );
+    }
     backup_bucket(&mut p, cx, run_id).await;
     let found = preflight::sources(
         &mut p,
