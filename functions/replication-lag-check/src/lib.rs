@@ -180,37 +180,31 @@ pub async fn run(
         return preflight(app, &inv).await;
     }
     let outbox = app.outbox();
-    let result = async {
-        let worked = run::single_flight(
-            &app.report_s3,
-            &app.env.report_bucket,
-            &inv,
-            &inv.run_id,
-            Duration::minutes(4),
-            || Box::pin(check(app, &cmd, &inv)),
-        )
-        .await?;
-        match worked {
-            Ok(Said::Email(report, undo)) => match run::deliver(&outbox, report).await {
-                Ok(r) => Ok(r),
-                Err(e) => {
-                    if let Some(undo) = undo {
-                        undo.apply(&app.report_s3, &app.env.report_bucket).await;
-                    }
-                    Err(e)
+    // Once per run id: a redelivered event (EventBridge delivers at least once) answers from
+    // the first run's result, and one arriving while it runs finds the lease held; neither
+    // checks again nor sends email.
+    let result = run::once(
+        &app.report_s3,
+        &app.env.report_bucket,
+        &inv,
+        Duration::minutes(4),
+        || {
+            Box::pin(async {
+                match check(app, &cmd, &inv).await? {
+                    Said::Email(report, undo) => match run::deliver(&outbox, report).await {
+                        Ok(r) => Ok(r),
+                        Err(e) => {
+                            if let Some(undo) = undo {
+                                undo.apply(&app.report_s3, &app.env.report_bucket).await;
+                            }
+                            Err(e)
+                        }
+                    },
+                    Said::Quiet(report) => Ok(run::deliver_quietly(report)),
                 }
-            },
-            Ok(Said::Quiet(report)) => Ok(run::deliver_quietly(report)),
-            Err(held) => {
-                let report = run::held_report(&inv, &held);
-                Ok(Response::Skipped {
-                    run_id: Some(inv.run_id.clone()),
-                    reason: report.headline.clone(),
-                    report: Some(Box::new(report)),
-                })
-            }
-        }
-    }
+            })
+        },
+    )
     .await;
     run::or_report_failure(&outbox, &inv, result).await
 }
