@@ -954,6 +954,35 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_database_port_nothing_listens_on_is_unreachable_with_the_error() {
+        // Given a loopback port with no listener (bound, then released)
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut p = Preflight::new();
+        // When preflight connects to it
+        p.tcp(
+            "rds-instance orders endpoint",
+            Some("components[0].database"),
+            "127.0.0.1",
+            port,
+        )
+        .await;
+        // Then it is UNREACHABLE, the address and the error said
+        assert_eq!(p.items[0].verdict, Verdict::Unreachable);
+        assert!(
+            p.items[0]
+                .detail
+                .starts_with(&format!("127.0.0.1:{port}: ")),
+            "{}",
+            p.items[0].detail
+        );
+        assert!(p.headline().contains(", 1 unreachable"), "{}", p.headline());
+    }
+
     #[test]
     fn s3_calls_are_named_by_the_action_iam_authorizes_them_as() {
         for (call, action) in [
