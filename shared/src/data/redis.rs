@@ -10,7 +10,12 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use super::sql::{CheckResult, Verdict, CA_BUNDLE_VAR};
+use super::sql::{CheckResult, Verdict};
+
+/// The PEM roots Redis TLS verifies against instead of the system's, when set. Not
+/// `LIFEBOAT_DB_CA_BUNDLE`: that one holds the RDS CA bundle, while ElastiCache's certificates
+/// chain to Amazon's public roots, which the system's roots hold and the RDS bundle does not.
+pub const REDIS_CA_BUNDLE_VAR: &str = "LIFEBOAT_REDIS_CA_BUNDLE";
 use super::{Credentials, Target};
 
 /// A Redis server to connect to. Prints without its password (an AUTH token).
@@ -24,8 +29,8 @@ pub struct RedisEndpoint {
     pub password: String,
     /// TLS with the server's certificate verified.
     pub tls: bool,
-    /// The PEM roots TLS verifies against (`LIFEBOAT_DB_CA_BUNDLE`, as for PostgreSQL and
-    /// MySQL); `None`: the system's roots (ElastiCache's certificates chain to Amazon's public
+    /// The PEM roots TLS verifies against ([`REDIS_CA_BUNDLE_VAR`]; not the RDS bundle the SQL
+    /// path uses); `None`: the system's roots (ElastiCache's certificates chain to Amazon's public
     /// root CAs, which the Lambda runtime's trust store carries).
     pub ca_bundle: Option<PathBuf>,
 }
@@ -50,7 +55,7 @@ impl std::fmt::Debug for RedisEndpoint {
 
 impl RedisEndpoint {
     /// `to` as `creds`; TLS when asked for, except to a locally mapped server (as
-    /// [`super::Endpoint::new`]), verified against `LIFEBOAT_DB_CA_BUNDLE` when it is set.
+    /// [`super::Endpoint::new`]), verified against the system's roots, or `LIFEBOAT_REDIS_CA_BUNDLE` when it is set.
     pub fn new(to: &Target, creds: &Credentials, tls: bool) -> RedisEndpoint {
         RedisEndpoint {
             host: to.host.clone(),
@@ -59,7 +64,7 @@ impl RedisEndpoint {
             username: creds.username.clone(),
             password: creds.password.clone(),
             tls: tls && !to.mapped,
-            ca_bundle: std::env::var_os(CA_BUNDLE_VAR).map(PathBuf::from),
+            ca_bundle: std::env::var_os(REDIS_CA_BUNDLE_VAR).map(PathBuf::from),
         }
     }
 
@@ -79,7 +84,7 @@ impl RedisEndpoint {
         let built = match (&self.ca_bundle, self.tls) {
             (Some(path), true) => {
                 let pem = std::fs::read(path)
-                    .map_err(|e| format!("{CA_BUNDLE_VAR} {}: {e}", path.display()))?;
+                    .map_err(|e| format!("{REDIS_CA_BUNDLE_VAR} {}: {e}", path.display()))?;
                 // rustls needs one process-wide crypto provider; the PostgreSQL path uses the
                 // same (aws-lc-rs). Already installed is fine.
                 let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
