@@ -38,6 +38,20 @@ pub struct Settings {
     pub require_export: bool,
 }
 
+impl Settings {
+    /// The settings as the kind allows them: ElastiCache snapshots are never copied to the DR
+    /// region (AWS has no cross-region copy of them; their export to S3 is their DR path), so
+    /// neither `copy_to_dr` nor `require_dr_copy` holds for them, whatever `defaults` say —
+    /// retention must not claim the policy's proof rule for a copy that is never made.
+    pub fn for_kind(mut self, kind: ResourceKind) -> Settings {
+        if kind == ResourceKind::Elasticache {
+            self.copy_to_dr = false;
+            self.require_dr_copy = false;
+        }
+        self
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Component {

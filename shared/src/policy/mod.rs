@@ -171,7 +171,7 @@ impl Policy {
             if by_id || by_tags {
                 return Some(Membership {
                     component: c.name.clone(),
-                    settings: self.resolve(&c.settings()),
+                    settings: self.resolve(&c.settings()).for_kind(kind),
                     named: Some(c),
                 });
             }
@@ -179,7 +179,7 @@ impl Policy {
         if tags.get(&self.opt_in_tag.key) == Some(&self.opt_in_tag.value) {
             return Some(Membership {
                 component: id.to_string(),
-                settings: self.resolve(&SettingsInput::default()),
+                settings: self.resolve(&SettingsInput::default()).for_kind(kind),
                 named: None,
             });
         }
@@ -192,7 +192,7 @@ impl Policy {
         self.components
             .iter()
             .find(|c| c.name == component)
-            .map(|c| self.resolve(&c.settings()))
+            .map(|c| self.resolve(&c.settings()).for_kind(c.kind))
             .unwrap_or_else(|| self.resolve(&SettingsInput::default()))
     }
 }

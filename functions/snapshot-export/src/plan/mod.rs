@@ -227,7 +227,7 @@ fn component_of(policy: &Policy, inv: &Inventory, snap: &Snapshot) -> (String, S
                 .get(TAG_COMPONENT)
                 .cloned()
                 .unwrap_or_else(|| snap.source_id.clone());
-            let settings = policy.settings_by_name(&comp);
+            let settings = policy.settings_by_name(&comp).for_kind(snap.kind);
             (comp, settings)
         }
     }

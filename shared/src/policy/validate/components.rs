@@ -81,6 +81,19 @@ impl Policy {
                 }
             }
         }
+        if kind == Some(ResourceKind::Elasticache) {
+            for (field, v) in [
+                ("copy_to_dr", s.copy_to_dr),
+                ("require_dr_copy", s.require_dr_copy),
+            ] {
+                if v == Some(true) {
+                    return Err(Error::policy(
+                        format!("{at}.{field}"),
+                        "false or absent for elasticache: its snapshots are not copied to the DR region (its export to S3, export and require_export, is its DR path)",
+                    ));
+                }
+            }
+        }
         let resolved = self.resolve(s);
         if resolved.copy_to_dr && self.dr.is_none() && kind != Some(ResourceKind::Elasticache) {
             return Err(Error::policy(
@@ -180,6 +193,51 @@ mod tests {
             e.starts_with("invalid policy: defaults.frequency: at least 1h"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn elasticache_refuses_a_dr_copy_it_can_never_have() {
+        // Given a DR region, an ElastiCache component asking for DR copies (none is ever made:
+        // its export to S3 is its DR path)
+        for field in ["copy_to_dr", "require_dr_copy"] {
+            let e = err(&format!("version: 1\nbuckets: {{backup: b-1}}\ndr: {{region: us-west-2}}\ncomponents:\n  - {{name: s, kind: elasticache, ids: [s], {field}: true}}\n"));
+            // Then the field is refused by name
+            assert!(
+                e.starts_with(&format!(
+                    "invalid policy: components[0].{field}: false or absent"
+                )),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn elasticache_never_requires_a_dr_copy_by_default() {
+        // Given a DR region (copy_to_dr and require_dr_copy then default to on) and an
+        // ElastiCache component that says nothing of them
+        let p = crate::policy::Policy::parse("version: 1\nbuckets: {backup: b-1}\ndr: {region: us-west-2}\ndefaults: {copy_to_dr: true, require_dr_copy: true}\ncomponents:\n  - {name: s, kind: elasticache, ids: [s]}\n  - {name: d, kind: rds-instance, ids: [d]}\n").unwrap();
+        // Then its resolved settings ask for no DR copy (retention then does not claim the
+        // policy's proof rule while never making the copy), and an RDS component's still do
+        let ec = p
+            .membership(
+                crate::policy::ResourceKind::Elasticache,
+                "s",
+                &Default::default(),
+            )
+            .unwrap();
+        assert!(
+            !ec.settings.copy_to_dr && !ec.settings.require_dr_copy,
+            "{ec:?}"
+        );
+        assert!(!p.settings_by_name("s").require_dr_copy);
+        let db = p
+            .membership(
+                crate::policy::ResourceKind::RdsInstance,
+                "d",
+                &Default::default(),
+            )
+            .unwrap();
+        assert!(db.settings.copy_to_dr && db.settings.require_dr_copy);
     }
 
     #[test]
