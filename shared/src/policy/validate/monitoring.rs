@@ -121,11 +121,16 @@ fn validate_pair(at: &str, p: &ReplicationPair) -> Result<()> {
     }
     validate_levels(&format!("{at}.latency"), &p.latency)?;
     if let Some(prefix) = &p.canary.prefix {
-        if prefix.is_empty() || !prefix.starts_with(&p.source.prefix) || !prefix.ends_with('/') {
+        // The role writes and deletes canaries only under `*lifeboat-canary/*` (the template's
+        // canary grants): any other folder would be denied on every full check.
+        if prefix.is_empty()
+            || !prefix.starts_with(&p.source.prefix)
+            || !prefix.ends_with("lifeboat-canary/")
+        {
             return Err(Error::policy(
                 format!("{at}.canary.prefix"),
                 format!(
-                    "a folder under the source prefix {} ending in '/' (replication must cover it), got {}",
+                    "a folder named lifeboat-canary/ under the source prefix {} (replication must cover it, and the role writes canaries only there), got {}",
                     excerpt_str(&p.source.prefix),
                     excerpt_str(prefix)
                 ),
@@ -373,7 +378,9 @@ mod tests {
             ),
             (artifacts(", min_size: -1"), "monitoring.artifacts[0].min_size"),
             (pair(", latency: {warning: 1h, critical: 15m}"), "monitoring.replication[0].latency.critical: a duration above the warning level"),
-            (pair(", canary: {prefix: other/}"), "monitoring.replication[0].canary.prefix: a folder under the source prefix"),
+            (pair(", canary: {prefix: other/}"), "monitoring.replication[0].canary.prefix: a folder named lifeboat-canary/ under the source prefix"),
+            // Under the source prefix, but not where the role may write canaries
+            (pair(", canary: {prefix: backups/canary/}"), "monitoring.replication[0].canary.prefix: a folder named lifeboat-canary/"),
             (
                 format!("{BASE}  replication:\n    - {{name: crr, source: {{bucket: b-1}}, replica: {{bucket: b-1}}}}\n"),
                 "monitoring.replication[0].replica.bucket: a bucket other than the source's",
