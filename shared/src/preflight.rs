@@ -819,7 +819,7 @@ pub fn ca_bundle(p: &mut Preflight, needed_by: &str) {
             &subject,
             Some(var),
             "file",
-            format!("{var} is not set: TLS to {needed_by} needs a PEM file of the RDS CA bundle (e.g. from a Lambda layer, /opt/...)"),
+            format!("{var} is not set: TLS to {needed_by} needs the RDS CA bundle (the stack's DatabaseCaBundleLayerArn sets it)"),
         );
         return;
     };
