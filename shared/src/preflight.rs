@@ -518,6 +518,8 @@ pub struct Source {
     pub replicas: Vec<String>,
     /// The Aurora global database or ElastiCache global datastore it belongs to.
     pub global: Option<String>,
+    /// An ElastiCache group's in-transit encryption, (offered, required); None for RDS.
+    pub in_transit: Option<(bool, bool)>,
 }
 
 /// Lists the sources of every component `wanted` keeps, with the same readers and calls the
@@ -559,6 +561,7 @@ pub async fn sources(
                     endpoint: ep.clone(),
                     replicas: replicas.to_vec(),
                     global,
+                    in_transit: None,
                 });
             }
         }
@@ -710,6 +713,12 @@ pub async fn sources(
                         g.global_datastore.as_ref().map(|(id, _)| id.clone()),
                     );
                 }
+                for s in out
+                    .iter_mut()
+                    .filter(|s| s.kind == ResourceKind::Elasticache)
+                {
+                    s.in_transit = groups.iter().find(|g| g.id == s.id).map(|g| g.in_transit);
+                }
             }
             Err(e) => p.failed(&listing, None, call, &e),
         }
@@ -795,7 +804,27 @@ pub async fn endpoints(
             continue;
         };
         let to = target(local, family, host, *port);
-        // Redis verifies against the system's roots when no bundle is set; SQL needs one.
+        // A cache's TLS is its in-transit encryption: `database.tls` must say the same, or
+        // every connection fails (rediss:// to a plain port, or plain to a TLS-only one).
+        if let (Some((offered, required)), false) = (s.in_transit, to.mapped) {
+            let wrong = if access.tls && !offered {
+                Some(format!("tls is on but {} has no in-transit encryption: every connection would fail (set database.tls: false, or enable in-transit encryption)", s.id))
+            } else if !access.tls && required {
+                Some(format!("tls is off but {} requires in-transit encryption: every connection would fail (set database.tls: true)", s.id))
+            } else {
+                None
+            };
+            if let Some(why) = wrong {
+                p.missing(
+                    &subject,
+                    Some(&format!("{f}.tls")),
+                    "elasticache:DescribeReplicationGroups",
+                    why,
+                );
+            }
+        }
+        // Redis verifies against the system's roots (or LIFEBOAT_REDIS_CA_BUNDLE); SQL needs
+        // the RDS bundle.
         if access.tls && !to.mapped && family != Family::Redis {
             tls.push(s.id.clone());
         }
@@ -952,6 +981,69 @@ mod tests {
             "{}",
             p.items[1].detail
         );
+    }
+
+    #[cfg(feature = "data")]
+    #[tokio::test]
+    async fn a_cache_whose_tls_disagrees_with_database_tls_is_missing_by_field() {
+        // Given ElastiCache sources with and without in-transit encryption, and the policy's
+        // database.tls on (the default) or off
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let source = |in_transit| Source {
+            component: 0,
+            kind: ResourceKind::Elasticache,
+            id: "sessions".into(),
+            arn: "arn:aws:elasticache:us-east-1:123456789012:replicationgroup:sessions".into(),
+            engine: "redis".into(),
+            endpoint: Some(("127.0.0.1".into(), closed)),
+            replicas: vec![],
+            global: None,
+            in_transit: Some(in_transit),
+        };
+        let policy = |tls: bool| {
+            Policy::parse(&format!("version: 1\nbuckets: {{backup: b-1}}\ncomponents:\n  - {{name: s, kind: elasticache, ids: [sessions], database: {{secret_arn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:s-AbCdEf', tls: {tls}}}}}\n")).unwrap()
+        };
+        let tls_items = |tls: bool, in_transit: (bool, bool)| {
+            let policy = policy(tls);
+            async move {
+                let mut p = Preflight::new();
+                endpoints(
+                    &mut p,
+                    &policy,
+                    &[source(in_transit)],
+                    &BTreeMap::new(),
+                    "fingerprints",
+                )
+                .await;
+                p.items
+                    .into_iter()
+                    .filter(|i| i.field.as_deref() == Some("components[0].database.tls"))
+                    .map(|i| (i.verdict, i.detail))
+                    .collect::<Vec<_>>()
+            }
+        };
+        // When preflight checks the endpoints
+        // Then tls on against a cache without in-transit encryption is MISSING, naming the field
+        let on_plain = tls_items(true, (false, false)).await;
+        assert_eq!(on_plain.len(), 1, "{on_plain:?}");
+        assert_eq!(on_plain[0].0, Verdict::Missing);
+        assert!(
+            on_plain[0]
+                .1
+                .starts_with("tls is on but sessions has no in-transit encryption"),
+            "{}",
+            on_plain[0].1
+        );
+        // tls off against a cache that requires TLS is MISSING too
+        let off_required = tls_items(false, (true, true)).await;
+        assert_eq!(off_required.len(), 1, "{off_required:?}");
+        // and agreement, or a `preferred` cache accepting both, is no finding
+        assert!(tls_items(true, (true, true)).await.is_empty());
+        assert!(tls_items(false, (true, false)).await.is_empty());
     }
 
     #[tokio::test]

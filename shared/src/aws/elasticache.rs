@@ -21,6 +21,9 @@ pub struct ReplicationGroup {
     pub status: String,
     /// Encrypted at rest.
     pub encrypted: bool,
+    /// In-transit encryption: (enabled — TLS is offered; required — plain connections are
+    /// refused, i.e. enabled and not in `preferred` mode, which accepts both).
+    pub in_transit: (bool, bool),
     /// Where clients connect: the first shard's primary, else the configuration endpoint;
     /// once AWS reports an address and a port.
     pub endpoint: Option<(String, u16)>,
@@ -86,6 +89,12 @@ impl ReplicationGroup {
             engine: g.engine().unwrap_or("redis").to_string(),
             status: g.status().unwrap_or_default().to_string(),
             encrypted: g.at_rest_encryption_enabled().unwrap_or(false),
+            in_transit: {
+                let on = g.transit_encryption_enabled().unwrap_or(false);
+                let preferred = g.transit_encryption_mode()
+                    == Some(&aws_sdk_elasticache::types::TransitEncryptionMode::Preferred);
+                (on, on && !preferred)
+            },
             endpoint: g
                 .node_groups()
                 .first()
