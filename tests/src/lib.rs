@@ -708,7 +708,14 @@ pub async fn seed_metrics(config: &SdkConfig, world: &World, at: chrono::DateTim
     put_metric(&cw_dr, "AWS/S3", "ReplicationLatency", &rule, &latency).await;
     let zero = [(ago(4), 0.0), (ago(3), 0.0), (ago(2), 0.0), (ago(1), 0.0)];
     put_metric(&cw, "AWS/S3", "OperationsFailedReplication", &rule, &zero).await;
-    put_metric(&cw_dr, "AWS/S3", "OperationsPendingReplication", &rule, &zero).await;
+    put_metric(
+        &cw_dr,
+        "AWS/S3",
+        "OperationsPendingReplication",
+        &rule,
+        &zero,
+    )
+    .await;
     for (metric, per_minute) in [
         ("cert.s3.save.total", 100.0),
         ("cert.s3.save.success", 99.0),

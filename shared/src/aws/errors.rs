@@ -791,7 +791,14 @@ mod mocked_s3 {
         let head = mock!(aws_sdk_s3::Client::head_bucket).then_http_response(reply(403, ""));
         let s3 = mock_client!(aws_sdk_s3, [&get, &head]);
         // When each is sent
-        let g = code(&s3.get_object().bucket("b").key("k").send().await.unwrap_err());
+        let g = code(
+            &s3.get_object()
+                .bucket("b")
+                .key("k")
+                .send()
+                .await
+                .unwrap_err(),
+        );
         let h = code(&s3.head_bucket().bucket("b").send().await.unwrap_err());
         // Then both read as access denied, and neither as absent
         assert!(access_denied(&g) && access_denied(&h), "{g} / {h}");

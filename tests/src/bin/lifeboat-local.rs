@@ -527,8 +527,8 @@ async fn lag_bench(components: usize, pairs: usize, rules: usize) -> ExitCode {
                     .unwrap_or_default();
                 // and the function's own per-component lines (EMF properties, one metric)
                 if let Some(r) = rep {
-                    let values = serde_json::from_value(r.details["components"].clone())
-                        .unwrap_or_default();
+                    let values =
+                        serde_json::from_value(r.details["components"].clone()).unwrap_or_default();
                     emf.extend(replication_lag_check::report::component_lines(
                         replication_lag_check::FUNCTION,
                         r.finished_at,
