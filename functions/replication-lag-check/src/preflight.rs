@@ -19,7 +19,7 @@
 use aws_sdk_cloudwatch::types::{Metric, MetricDataQuery, MetricStat};
 use chrono::Utc;
 use lifeboat_shared::aws::rds;
-use lifeboat_shared::policy::{Policy, ReplicationPair, ResourceKind};
+use lifeboat_shared::policy::{Location, Policy, ReplicationPair, ResourceKind};
 use lifeboat_shared::preflight::{self, Preflight};
 
 use crate::inventory::Clients;
@@ -130,61 +130,83 @@ async fn replication_pair(
         }
     }
     for (n, (side, loc, s3)) in sides.iter().enumerate() {
-        if !there[n] {
-            continue;
+        if there[n] {
+            bucket_side(p, i, pair, side, loc, s3, run_id).await;
         }
-        let f = format!("monitoring.replication[{i}].{side}.bucket");
-        let subject = format!("s3://{} ({} {side})", loc.bucket, pair.name);
-        let call = "s3:GetBucketVersioning";
-        if let Some(v) = p.attempt(
-            &subject,
-            Some(&f),
-            call,
-            s3.get_bucket_versioning().bucket(&loc.bucket).send().await,
-        ) {
-            match v.status().map(|s| s.as_str()) {
-                Some("Enabled") => p.ok(&subject, Some(&f), call, "versioning enabled"),
-                other => p.missing(
-                    &subject,
-                    Some(&f),
-                    call,
-                    format!(
-                        "versioning is {}: S3 replication needs it on both buckets",
-                        other.unwrap_or("off")
-                    ),
-                ),
-            }
-        }
-        if pair.canary.enabled {
-            // S3 replication keeps keys: the replica has the canary under the same key.
-            let prefix = pair.canary_prefix();
-            p.call(
-                &format!("s3://{}/{prefix}", loc.bucket),
+    }
+    if there[0] {
+        replication_rule(p, sides[0].2, i, pair).await;
+    }
+}
+
+/// One bucket of a pair that exists: versioning on, and the canary prefix listable (and an
+/// absent canary key read as absent in the replica).
+async fn bucket_side(
+    p: &mut Preflight,
+    i: usize,
+    pair: &ReplicationPair,
+    side: &str,
+    loc: &Location,
+    s3: &aws_sdk_s3::Client,
+    run_id: &str,
+) {
+    let f = format!("monitoring.replication[{i}].{side}.bucket");
+    let subject = format!("s3://{} ({} {side})", loc.bucket, pair.name);
+    let call = "s3:GetBucketVersioning";
+    if let Some(v) = p.attempt(
+        &subject,
+        Some(&f),
+        call,
+        s3.get_bucket_versioning().bucket(&loc.bucket).send().await,
+    ) {
+        match v.status().map(|s| s.as_str()) {
+            Some("Enabled") => p.ok(&subject, Some(&f), call, "versioning enabled"),
+            other => p.missing(
+                &subject,
                 Some(&f),
-                "s3:ListObjectsV2",
-                s3.list_objects_v2()
-                    .bucket(&loc.bucket)
-                    .prefix(&prefix)
-                    .max_keys(1)
-                    .send()
-                    .await,
-                "listable (canaries)",
-            );
-            if *side == "replica" {
-                let key = format!("{prefix}lifeboat-preflight-absent-{run_id}");
-                p.absent_key(
-                    &loc.bucket,
-                    &key,
-                    Some(&f),
-                    "s3:HeadObject",
-                    s3.head_object().bucket(&loc.bucket).key(&key).send().await,
-                );
-            }
+                call,
+                format!(
+                    "versioning is {}: S3 replication needs it on both buckets",
+                    other.unwrap_or("off")
+                ),
+            ),
         }
     }
-    if !there[0] {
-        return;
+    if pair.canary.enabled {
+        // S3 replication keeps keys: the replica has the canary under the same key.
+        let prefix = pair.canary_prefix();
+        p.call(
+            &format!("s3://{}/{prefix}", loc.bucket),
+            Some(&f),
+            "s3:ListObjectsV2",
+            s3.list_objects_v2()
+                .bucket(&loc.bucket)
+                .prefix(&prefix)
+                .max_keys(1)
+                .send()
+                .await,
+            "listable (canaries)",
+        );
+        if side == "replica" {
+            let key = format!("{prefix}lifeboat-preflight-absent-{run_id}");
+            p.absent_key(
+                &loc.bucket,
+                &key,
+                Some(&f),
+                "s3:HeadObject",
+                s3.head_object().bucket(&loc.bucket).key(&key).send().await,
+            );
+        }
     }
+}
+
+/// The source's replication configuration has a rule to the replica bucket.
+async fn replication_rule(
+    p: &mut Preflight,
+    s3: &aws_sdk_s3::Client,
+    i: usize,
+    pair: &ReplicationPair,
+) {
     let f = format!("monitoring.replication[{i}].source.bucket");
     let subject = format!("replication of s3://{} ({})", pair.source.bucket, pair.name);
     let call = "s3:GetBucketReplication";
@@ -192,9 +214,7 @@ async fn replication_pair(
         &subject,
         Some(&f),
         call,
-        sides[0]
-            .2
-            .get_bucket_replication()
+        s3.get_bucket_replication()
             .bucket(&pair.source.bucket)
             .send()
             .await,
