@@ -852,21 +852,19 @@ pub fn ca_bundle(p: &mut Preflight, needed_by: &str) {
         );
         return;
     };
-    let certs = CertificateDer::pem_file_iter(&path).map(|it| it.filter(|c| c.is_ok()).count());
-    match certs {
-        Ok(n) if n > 0 => p.ok(
-            &subject,
-            Some(var),
-            "file",
-            format!("{path}: {n} certificates"),
-        ),
-        Ok(_) => p.missing(
-            &subject,
-            Some(var),
-            "file",
-            format!("{path} holds no certificate"),
-        ),
-        Err(e) => p.missing(&subject, Some(var), "file", format!("{path}: {e}")),
+    // Loaded as the runs load it: one block that does not parse, or a certificate rustls
+    // refuses, fails every SQL connection, so it fails here too.
+    match crate::data::sql::rustls_config(&path) {
+        Ok(_) => {
+            let n = CertificateDer::pem_file_iter(&path).map_or(0, |it| it.count());
+            p.ok(
+                &subject,
+                Some(var),
+                "file",
+                format!("{path}: {n} certificates, every one loaded"),
+            )
+        }
+        Err(e) => p.missing(&subject, Some(var), "file", e),
     }
 }
 
@@ -1044,6 +1042,41 @@ mod tests {
         // and agreement, or a `preferred` cache accepting both, is no finding
         assert!(tls_items(true, (true, true)).await.is_empty());
         assert!(tls_items(false, (true, false)).await.is_empty());
+    }
+
+    #[cfg(feature = "data")]
+    #[test]
+    fn a_ca_bundle_with_a_certificate_the_runs_refuse_is_missing() {
+        // Given a bundle with a real certificate (the system's first) and a PEM block whose
+        // contents are not a certificate (valid base64, not DER): the runs fail to load it
+        let system = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt")
+            .expect("the system's CA certificates (Debian's ca-certificates)");
+        let first = &system[..system.find("-----END CERTIFICATE-----").unwrap() + 25];
+        let dir = std::env::temp_dir().join(format!("lifeboat-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.pem");
+        let bad = dir.join("bad.pem");
+        std::fs::write(&good, format!("{first}\n")).unwrap();
+        std::fs::write(
+            &bad,
+            format!("{first}\n-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n"),
+        )
+        .unwrap();
+        let verdict = |path: &std::path::Path| {
+            let mut p = Preflight::new();
+            std::env::set_var(crate::data::sql::CA_BUNDLE_VAR, path);
+            ca_bundle(&mut p, "orders");
+            std::env::remove_var(crate::data::sql::CA_BUNDLE_VAR);
+            (p.items[0].verdict, p.items[0].detail.clone())
+        };
+        // When preflight checks each
+        let (ok, _) = verdict(&good);
+        let (refused, why) = verdict(&bad);
+        let _ = std::fs::remove_dir_all(&dir);
+        // Then the good one is OK and the other MISSING, saying why
+        assert_eq!(ok, Verdict::Ok);
+        assert_eq!(refused, Verdict::Missing, "{why}");
+        assert!(why.starts_with("LIFEBOAT_DB_CA_BUNDLE "), "{why}");
     }
 
     #[tokio::test]

@@ -502,7 +502,9 @@ impl Db {
 /// The PEM file of CA certificates database servers are verified against.
 pub const CA_BUNDLE_VAR: &str = "LIFEBOAT_DB_CA_BUNDLE";
 
-fn rustls_config(path: &str) -> Result<rustls::ClientConfig, String> {
+/// The TLS configuration of SQL connections: every certificate of the bundle loaded, or an
+/// error naming the file (preflight checks the bundle with this very function).
+pub(crate) fn rustls_config(path: &str) -> Result<rustls::ClientConfig, String> {
     use rustls::pki_types::{pem::PemObject, CertificateDer};
     let mut roots = rustls::RootCertStore::empty();
     for cert in
