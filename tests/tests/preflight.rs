@@ -381,3 +381,55 @@ fn a_preflight_command_is_a_dry_run_and_takes_no_only() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replication_rule_for_another_prefix_is_missing_as_the_full_check_would_find() {
+    // Given the backup bucket's only replication rule sending another prefix (other/) to the
+    // DR bucket: the pair's backups/ is not replicated
+    use aws_sdk_s3::types::{
+        Destination, ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter,
+        ReplicationRuleStatus,
+    };
+    let f = util::world()
+        .dir("lifeboat-preflight-rule")
+        .build(apps)
+        .await;
+    let s3 = lifeboat_tests::s3(&f.emu.config(PRIMARY).await);
+    s3.put_bucket_replication()
+        .bucket(&f.world.backup_bucket)
+        .replication_configuration(
+            ReplicationConfiguration::builder()
+                .role("arn:aws:iam::123456789012:role/lifeboat-s3-replication")
+                .rules(
+                    ReplicationRule::builder()
+                        .id("other-prefix")
+                        .priority(1)
+                        .status(ReplicationRuleStatus::Enabled)
+                        .filter(ReplicationRuleFilter::builder().prefix("other/").build())
+                        .destination(
+                            Destination::builder()
+                                .bucket(format!("arn:aws:s3:::{}", f.world.dr_backup_bucket))
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // When replication-lag-check's preflight runs
+    let [_, _, rlc] = preflights(&f).await;
+    // Then the pair's replication is MISSING with the full check's own words (it was OK: any
+    // rule to the replica bucket counted)
+    let rule = items(&rlc)
+        .into_iter()
+        .find(|i| i.0.starts_with("replication of s3://"))
+        .unwrap_or_else(|| panic!("no replication item:\n{}", rlc.render_text()));
+    assert_eq!(rule.2, "MISSING", "{rule:?}");
+    assert!(rule.4.contains("no rule replicates s3://"), "{rule:?}");
+    f.world.drop_databases().await;
+}

@@ -221,35 +221,25 @@ async fn replication_rule(
     ) else {
         return;
     };
-    let to_replica = out
+    // The same decision the full check makes: an enabled rule to the replica covering the
+    // pair's prefix (a disabled one, or one for another prefix, fails the run's check too).
+    let rules: Vec<_> = out
         .replication_configuration()
-        .map(|r| {
-            r.rules()
+        .map(|c| {
+            c.rules()
                 .iter()
-                .filter(|rule| {
-                    rule.destination()
-                        .map(|d| {
-                            d.bucket().trim_start_matches("arn:aws:s3:::") == pair.replica.bucket
-                        })
-                        .unwrap_or(false)
-                })
-                .count()
+                .map(crate::inventory::rule_from_sdk)
+                .collect()
         })
-        .unwrap_or(0);
-    if to_replica > 0 {
-        p.ok(
+        .unwrap_or_default();
+    match crate::plan::pairs::covering_rule(pair, &rules) {
+        Ok(r) => p.ok(
             &subject,
             Some(&f),
             call,
-            format!("{to_replica} rule(s) to s3://{}", pair.replica.bucket),
-        );
-    } else {
-        p.missing(
-            &subject,
-            Some(&f),
-            call,
-            format!("no replication rule sends to s3://{}", pair.replica.bucket),
-        );
+            crate::plan::pairs::covering_words(pair, r),
+        ),
+        Err(why) => p.missing(&subject, Some(&f), call, why),
     }
 }
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 use lifeboat_shared::policy::ReplicationPair;
 
 use crate::checks::{against_levels, human, Check, State};
-use crate::inventory::{Observations, PairFull, PairObs, Scope};
+use crate::inventory::{Observations, PairFull, PairObs, ReplicationRule, Scope};
 use crate::metrics::{Fetched, Purpose};
 
 use super::Evaluation;
@@ -82,52 +82,9 @@ fn config_check(
             None
         }
         Ok(Some(rules)) => {
-            let to_replica: Vec<_> = rules
-                .iter()
-                .filter(|r| {
-                    r.destination == p.replica.bucket
-                        && crate::metrics::covers(&r.prefix, &p.source.prefix)
-                })
-                .collect();
-            let mut enabled: Vec<_> = to_replica.iter().filter(|r| r.enabled).collect();
-            // A rule without a tag filter covers every object; one with tags only the objects
-            // carrying them (the canary carries them: crate::execute::write_canary).
-            enabled.sort_by_key(|r| r.tags.len());
-            let (state, detail) = if enabled.is_empty() {
-                (
-                    State::Critical,
-                    if to_replica.is_empty() {
-                        format!(
-                            "no rule replicates s3://{}/{} to {}",
-                            p.source.bucket, p.source.prefix, p.replica.bucket
-                        )
-                    } else {
-                        format!(
-                            "the rule replicating s3://{}/{} to {} is disabled",
-                            p.source.bucket, p.source.prefix, p.replica.bucket
-                        )
-                    },
-                )
-            } else {
-                let r = enabled[0];
-                let only = if r.tags.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        " objects tagged {} (only those: untagged objects there are not replicated; the canary carries the tags)",
-                        crate::inventory::tag_words(&r.tags)
-                    )
-                };
-                (
-                    State::Ok,
-                    format!(
-                        "rule {} replicates s3://{}/{}{only} to {}",
-                        if r.id.is_empty() { "(no ID)" } else { &r.id },
-                        p.source.bucket,
-                        p.source.prefix,
-                        p.replica.bucket
-                    ),
-                )
+            let (state, detail, rule) = match covering_rule(p, rules) {
+                Ok(r) => (State::Ok, covering_words(p, r), Some(r)),
+                Err(why) => (State::Critical, why, None),
             };
             ev.checks.push(check(
                 "replication-config",
@@ -135,9 +92,58 @@ fn config_check(
                 state,
                 detail,
             ));
-            enabled.first().map(|r| (r.metrics, r.rtc, r.id.is_empty()))
+            rule.map(|r| (r.metrics, r.rtc, r.id.is_empty()))
         }
     }
+}
+
+/// The enabled rule that replicates the pair's source prefix to its replica bucket (one without
+/// a tag filter first: it covers every object), or why none does. Preflight asks the same.
+pub fn covering_rule<'a>(
+    p: &ReplicationPair,
+    rules: &'a [ReplicationRule],
+) -> Result<&'a ReplicationRule, String> {
+    let to_replica: Vec<&ReplicationRule> = rules
+        .iter()
+        .filter(|r| {
+            r.destination == p.replica.bucket && crate::metrics::covers(&r.prefix, &p.source.prefix)
+        })
+        .collect();
+    let mut enabled: Vec<&ReplicationRule> =
+        to_replica.iter().copied().filter(|r| r.enabled).collect();
+    // A rule without a tag filter covers every object; one with tags only the objects carrying
+    // them (the canary carries them: crate::execute::write_canary).
+    enabled.sort_by_key(|r| r.tags.len());
+    match enabled.first() {
+        Some(r) => Ok(r),
+        None if to_replica.is_empty() => Err(format!(
+            "no rule replicates s3://{}/{} to {}",
+            p.source.bucket, p.source.prefix, p.replica.bucket
+        )),
+        None => Err(format!(
+            "the rule replicating s3://{}/{} to {} is disabled",
+            p.source.bucket, p.source.prefix, p.replica.bucket
+        )),
+    }
+}
+
+/// What the covering rule replicates, in the report's words.
+pub fn covering_words(p: &ReplicationPair, r: &ReplicationRule) -> String {
+    let only = if r.tags.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " objects tagged {} (only those: untagged objects there are not replicated; the canary carries the tags)",
+            crate::inventory::tag_words(&r.tags)
+        )
+    };
+    format!(
+        "rule {} replicates s3://{}/{}{only} to {}",
+        if r.id.is_empty() { "(no ID)" } else { &r.id },
+        p.source.bucket,
+        p.source.prefix,
+        p.replica.bucket
+    )
 }
 
 /// Latency against the levels (and the backlog in its detail), and failed replications in a
