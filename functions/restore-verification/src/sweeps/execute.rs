@@ -244,6 +244,12 @@ async fn list(
     Ok((listed, kept))
 }
 
+/// A canary of replication-lag-check (`…lifeboat-canary/…`, the only folder its role writes
+/// canaries in).
+fn is_canary(key: &str) -> bool {
+    key.contains("lifeboat-canary/")
+}
+
 /// Runs one sweep. Listing failures end it with an error; per-object failures are reported as
 /// errors of that object and do not count as mismatches.
 pub async fn run(sides: &Sides, sw: &Sweep, opts: &Options) -> Result<SweepReport> {
@@ -251,7 +257,10 @@ pub async fn run(sides: &Sides, sw: &Sweep, opts: &Options) -> Result<SweepRepor
     let n = Counters {
         calls: AtomicUsize::new(0),
     };
-    let in_sample = |key: &str| sampled(key, opts.sample_rate, &opts.seed);
+    // replication-lag-check's canaries are not backups: written and deleted every full check,
+    // each in flight to the replica for a while, they are never sampled (a canary in flight
+    // would read as a missing object).
+    let in_sample = |key: &str| !is_canary(key) && sampled(key, opts.sample_rate, &opts.seed);
     let source = list(
         &sides.source,
         &sw.source.bucket,
