@@ -59,8 +59,9 @@ impl Default for Limits {
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Thresholds {
-    /// S3 replication lag above this is critical.
-    pub replication_lag: Span,
+    /// No longer read: refused with a pointer to `monitoring.replication[].latency`, where each
+    /// pair's levels are (a value here used to be accepted and silently ignored).
+    pub replication_lag: Option<Span>,
     /// Integrity sweep mismatch rate (percent) at or above which the sweep fails.
     pub mismatch_rate_percent: f64,
 }
@@ -68,7 +69,7 @@ pub struct Thresholds {
 impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
-            replication_lag: Span::minutes(30),
+            replication_lag: None,
             mismatch_rate_percent: 0.5,
         }
     }

@@ -115,6 +115,12 @@ fn validate_limits(l: &Limits) -> Result<()> {
 }
 
 fn validate_thresholds(t: &Thresholds) -> Result<()> {
+    if t.replication_lag.is_some() {
+        return Err(Error::policy(
+            "thresholds.replication_lag",
+            "nothing: no function reads it; set each pair's monitoring.replication[].latency (warning, critical) instead",
+        ));
+    }
     if !(0.0..=100.0).contains(&t.mismatch_rate_percent) {
         return Err(Error::policy(
             "thresholds.mismatch_rate_percent",
@@ -168,6 +174,19 @@ mod tests {
         let e = err("version: 1\nbuckets: {backup: Bad_Bucket}\n");
         assert!(
             e.starts_with("invalid policy: buckets.backup: an S3 bucket name"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_replication_lag_threshold_nothing_reads_is_refused_with_where_it_went() {
+        // Given the old thresholds.replication_lag, which no function read (the pairs' levels are
+        // monitoring.replication[].latency)
+        let e = err("version: 1\nbuckets: {backup: b-1}\nthresholds: {replication_lag: 30m}\n");
+        // Then it is refused by field, naming the field to set instead
+        assert!(
+            e.starts_with("invalid policy: thresholds.replication_lag: nothing")
+                && e.contains("monitoring.replication[].latency"),
             "{e}"
         );
     }
