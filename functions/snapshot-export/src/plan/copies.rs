@@ -32,6 +32,26 @@ pub(super) fn plan_copies(
         .filter(|s| !expired.contains(&(s.kind, s.id.clone())))
         .filter(|s| match dr.of(s) {
             DrState::Missing | DrState::Unknown => true,
+            DrState::Copy(c) if c.status == "failed" => {
+                // Its own copy (proven by identity), failed: the name is taken, so no run copies
+                // it again until a person removes the failed copy. Said, never silent.
+                let (what, delete) = match s.kind {
+                    ResourceKind::AuroraCluster => (
+                        "delete-db-cluster-snapshot --db-cluster-snapshot-identifier",
+                        "cluster snapshot",
+                    ),
+                    _ => ("delete-db-snapshot --db-snapshot-identifier", "snapshot"),
+                };
+                out.findings.push(Finding {
+                    severity: Severity::Warning,
+                    resource: Some(format!("{dr_region}/{}", s.id)),
+                    message: format!(
+                        "the DR copy of {} in {dr_region} failed, and no copy is made again under the name it holds: delete the failed {delete} (aws rds {what} {} --region {dr_region}) and the next run copies it again",
+                        s.id, s.id
+                    ),
+                });
+                false
+            }
             DrState::Copy(_) => false,
             DrState::LookAlike(other) => {
                 // The name is taken: a copy under it would be refused (or, worse, counted as

@@ -157,3 +157,38 @@ fn given_require_dr_copy_false_then_an_exported_snapshot_without_a_copy_goes() {
 fn policy_text() -> String {
     "version: 1\nbuckets: {backup: backups-primary}\ndr: {region: us-west-2, kms_key_id: 'arn:aws:kms:us-west-2:123456789012:key/0f5f8d2e-6a0b-4c8e-9d7a-3b2a1c0d9e8f'}\nexport: {iam_role_arn: 'arn:aws:iam::123456789012:role/export', kms_key_id: 'arn:aws:kms:us-east-1:123456789012:key/7c1d2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d'}\ncomponents:\n  - {name: orders-db, kind: rds-instance, ids: [orders], retention: {daily: 7}, copy_to_dr: true, export: true}\n".to_string()
 }
+
+#[test]
+fn given_a_failed_dr_copy_inside_retention_then_the_run_warns_and_names_the_fix() {
+    // Given the newest snapshot (inside retention) whose DR copy failed: the copy's name is
+    // taken, so no run copies it again by itself
+    let p = policy("");
+    let mut inv = Inventory {
+        sources: vec![source(&p)],
+        ..Default::default()
+    };
+    let new = ours("lifeboat-orders-20261121-0000", "2026-11-21T00:00:00Z");
+    inv.snapshots.push(new.clone());
+    inv.dr_snapshots.push(dr_copy(&new, "failed"));
+    inv.exports.push(export(&new, "COMPLETE"));
+    // When the run is planned
+    let plan = plan(&p, &inv, &scope(), t(NOW));
+    // Then it does not pass silently: a warning names the copy and what to do
+    let warned: Vec<&Finding> = plan
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning && f.message.contains(&new.id))
+        .collect();
+    assert_eq!(warned.len(), 1, "{:#?}", plan.findings);
+    assert!(
+        warned[0].message.contains("failed") && warned[0].message.contains("delete-db-snapshot"),
+        "{}",
+        warned[0].message
+    );
+    // And no copy is attempted under the name the failed copy holds
+    assert!(
+        !plan.steps.iter().any(|s| s.action.kind == "copy-to-dr"),
+        "{:#?}",
+        plan.steps
+    );
+}
