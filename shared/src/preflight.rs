@@ -522,6 +522,49 @@ pub struct Source {
     pub in_transit: Option<(bool, bool)>,
 }
 
+/// One page of each snapshot listing the runs read in `region`, for the kinds `wanted` says:
+/// DescribeDBSnapshots, DescribeDBClusterSnapshots, ElastiCache DescribeSnapshots.
+#[cfg(all(feature = "rds", feature = "elasticache"))]
+pub async fn snapshot_listings(
+    p: &mut Preflight,
+    rds: &aws_sdk_rds::Client,
+    ec: &aws_sdk_elasticache::Client,
+    region: &str,
+    wanted: impl Fn(ResourceKind) -> bool,
+) {
+    let here = format!("snapshots in {region}");
+    if wanted(ResourceKind::RdsInstance) {
+        p.call(
+            &here,
+            None,
+            "rds:DescribeDBSnapshots",
+            rds.describe_db_snapshots().max_records(20).send().await,
+            "listable",
+        );
+    }
+    if wanted(ResourceKind::AuroraCluster) {
+        p.call(
+            &here,
+            None,
+            "rds:DescribeDBClusterSnapshots",
+            rds.describe_db_cluster_snapshots()
+                .max_records(20)
+                .send()
+                .await,
+            "listable",
+        );
+    }
+    if wanted(ResourceKind::Elasticache) {
+        p.call(
+            &here,
+            None,
+            "elasticache:DescribeSnapshots",
+            ec.describe_snapshots().max_records(20).send().await,
+            "listable",
+        );
+    }
+}
+
 /// Lists the sources of every component `wanted` keeps, with the same readers and calls the
 /// runs make (DescribeDBInstances, DescribeDBClusters, DescribeReplicationGroups and, for
 /// components selecting replication groups by tag, ListTagsForResource), says each component's

@@ -286,42 +286,7 @@ async fn metrics(p: &mut Preflight, c: &Clients) {
 async fn backups(p: &mut Preflight, cx: &Context<'_>, found: &[preflight::Source]) {
     let c = cx.clients;
     let has = |k: ResourceKind| found.iter().any(|s| s.kind == k);
-    let here = format!("snapshots in {}", c.primary_region);
-    if has(ResourceKind::RdsInstance) {
-        p.call(
-            &here,
-            None,
-            "rds:DescribeDBSnapshots",
-            c.rds.describe_db_snapshots().max_records(20).send().await,
-            "listable",
-        );
-    }
-    if has(ResourceKind::AuroraCluster) {
-        p.call(
-            &here,
-            None,
-            "rds:DescribeDBClusterSnapshots",
-            c.rds
-                .describe_db_cluster_snapshots()
-                .max_records(20)
-                .send()
-                .await,
-            "listable",
-        );
-    }
-    if has(ResourceKind::Elasticache) {
-        p.call(
-            &here,
-            None,
-            "elasticache:DescribeSnapshots",
-            c.elasticache
-                .describe_snapshots()
-                .max_records(20)
-                .send()
-                .await,
-            "listable",
-        );
-    }
+    preflight::snapshot_listings(p, &c.rds, &c.elasticache, &c.primary_region, has).await;
     if let (Some(rds_dr), Some(dr)) = (&c.rds_dr, &c.dr_region) {
         let subject = format!("DR region {dr}");
         p.call(

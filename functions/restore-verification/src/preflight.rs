@@ -223,42 +223,7 @@ async fn backups(p: &mut Preflight, cx: &Context<'_>, found: &[preflight::Source
                     .is_some_and(|v| v.source == BackupSource::Snapshot)
         })
     };
-    let here = format!("snapshots in {region}");
-    if uses(ResourceKind::RdsInstance) {
-        p.call(
-            &here,
-            None,
-            "rds:DescribeDBSnapshots",
-            c.rds.describe_db_snapshots().max_records(20).send().await,
-            "listable",
-        );
-    }
-    if uses(ResourceKind::AuroraCluster) {
-        p.call(
-            &here,
-            None,
-            "rds:DescribeDBClusterSnapshots",
-            c.rds
-                .describe_db_cluster_snapshots()
-                .max_records(20)
-                .send()
-                .await,
-            "listable",
-        );
-    }
-    if uses(ResourceKind::Elasticache) {
-        p.call(
-            &here,
-            None,
-            "elasticache:DescribeSnapshots",
-            c.elasticache
-                .describe_snapshots()
-                .max_records(20)
-                .send()
-                .await,
-            "listable",
-        );
-    }
+    preflight::snapshot_listings(p, &c.rds, &c.elasticache, region, uses).await;
     for s in found {
         let comp = &policy.components[s.component];
         if comp.verify.as_ref().map(|v| v.source) != Some(BackupSource::AwsBackup) {

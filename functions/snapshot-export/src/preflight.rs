@@ -159,36 +159,7 @@ async fn backup_bucket(p: &mut Preflight, cx: &Context<'_>, run_id: &str) {
 
 /// The listings every run makes, one page each.
 async fn listings(p: &mut Preflight, c: &Clients) {
-    let here = format!("snapshots in {}", c.primary_region);
-    p.call(
-        &here,
-        None,
-        "rds:DescribeDBSnapshots",
-        c.rds.describe_db_snapshots().max_records(20).send().await,
-        "listable",
-    );
-    p.call(
-        &here,
-        None,
-        "rds:DescribeDBClusterSnapshots",
-        c.rds
-            .describe_db_cluster_snapshots()
-            .max_records(20)
-            .send()
-            .await,
-        "listable",
-    );
-    p.call(
-        &here,
-        None,
-        "elasticache:DescribeSnapshots",
-        c.elasticache
-            .describe_snapshots()
-            .max_records(20)
-            .send()
-            .await,
-        "listable",
-    );
+    preflight::snapshot_listings(p, &c.rds, &c.elasticache, &c.primary_region, |_| true).await;
     p.call(
         &format!("export tasks in {}", c.primary_region),
         None,
