@@ -71,9 +71,7 @@ mod tests {
     use super::*;
     use crate::command::{parse, Command};
     use aws_sdk_rds::types::{DbInstance, Tag};
-    use aws_smithy_mocks::{
-        create_mock_http_client, mock, mock_client, MockResponseInterceptor, Rule, RuleMode,
-    };
+    use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
     use chrono::{DateTime, Duration};
     use lifeboat_shared::notify::Outbox;
     use lifeboat_shared::policy::Policy;
@@ -82,27 +80,6 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::super::inventory::Clients;
-
-    /// `mock_client!` without the SDK's `test-util` feature (S3 and SNS are built without it).
-    macro_rules! plain_mock_client {
-        ($sdk: ident, $rules: expr) => {{
-            let mut mocks = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-            for rule in $rules {
-                mocks = mocks.with_rule(rule);
-            }
-            $sdk::Client::from_conf(
-                $sdk::Config::builder()
-                    .behavior_version($sdk::config::BehaviorVersion::latest())
-                    .region($sdk::config::Region::new("us-east-1"))
-                    .credentials_provider($sdk::config::Credentials::new(
-                        "test", "test", None, None, "test",
-                    ))
-                    .http_client(create_mock_http_client())
-                    .interceptor(mocks)
-                    .build(),
-            )
-        }};
-    }
 
     fn now() -> DateTime<Utc> {
         DateTime::from_timestamp(1_795_219_200, 0).unwrap()

@@ -281,9 +281,7 @@ mod tests {
     use aws_sdk_backup::operation::describe_restore_job::DescribeRestoreJobOutput;
     use aws_sdk_backup::operation::put_restore_validation_result::PutRestoreValidationResultOutput;
     use aws_sdk_backup::types::RestoreJobStatus;
-    use aws_smithy_mocks::{
-        create_mock_http_client, mock, mock_client, MockResponseInterceptor, Rule, RuleMode,
-    };
+    use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
     use lifeboat_shared::notify::Outbox;
     use lifeboat_shared::policy::Policy;
     use lifeboat_shared::resumable::Store;
@@ -291,27 +289,6 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::super::inventory::Clients;
-
-    /// `mock_client!` without the SDK's `test-util` feature (S3 and SNS are built without it).
-    macro_rules! plain_mock_client {
-        ($sdk: ident, $rules: expr) => {{
-            let mut mocks = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-            for rule in $rules {
-                mocks = mocks.with_rule(rule);
-            }
-            $sdk::Client::from_conf(
-                $sdk::Config::builder()
-                    .behavior_version($sdk::config::BehaviorVersion::latest())
-                    .region($sdk::config::Region::new("us-east-1"))
-                    .credentials_provider($sdk::config::Credentials::new(
-                        "test", "test", None, None, "test",
-                    ))
-                    .http_client(create_mock_http_client())
-                    .interceptor(mocks)
-                    .build(),
-            )
-        }};
-    }
 
     const PLAN: &str =
         "arn:aws:backup:us-east-1:123456789012:restore-testing-plan:lifeboat_weekly-3fa2";
