@@ -49,6 +49,17 @@ struct Asked<'a> {
 }
 
 impl Asked<'_> {
+    /// The component `id` belongs to, when this run checks it (by component or by resource).
+    fn selects(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Option<String> {
+        let m = self.policy.membership(kind, id, tags)?;
+        ((self.wanted)(&m.component) || (self.wanted)(id)).then_some(m.component)
+    }
+
     /// Marks the components of `kind` (only those selecting by tag when `tagged_only`) unread.
     fn unread(self, kind: ResourceKind, tagged_only: bool, e: &str, obs: &mut Observations) {
         for comp in self
@@ -173,17 +184,11 @@ fn select_instances(
         if db.replica_source.is_some() {
             continue;
         }
-        let Some(m) = asked
-            .policy
-            .membership(ResourceKind::RdsInstance, &db.id, &db.tags)
-        else {
+        let Some(component) = asked.selects(ResourceKind::RdsInstance, &db.id, &db.tags) else {
             continue;
         };
-        if !((asked.wanted)(&m.component) || (asked.wanted)(&db.id)) {
-            continue;
-        }
         sel.sources.push((
-            m.component.clone(),
+            component.clone(),
             ResourceKind::RdsInstance,
             db.id.clone(),
             db.arn.clone(),
@@ -191,7 +196,7 @@ fn select_instances(
         ));
         for r in &db.replicas {
             obs.replicas.push(read_replica(
-                &m.component,
+                &component,
                 r,
                 &c.primary_region,
                 all,
@@ -218,17 +223,11 @@ fn select_clusters<'a>(
     };
     let instances: &[DbInstance] = l.instances.as_deref().unwrap_or_default();
     for cl in all.iter().filter(|c| c.engine.starts_with("aurora")) {
-        let Some(m) = asked
-            .policy
-            .membership(ResourceKind::AuroraCluster, &cl.id, &cl.tags)
-        else {
+        let Some(component) = asked.selects(ResourceKind::AuroraCluster, &cl.id, &cl.tags) else {
             continue;
         };
-        if !((asked.wanted)(&m.component) || (asked.wanted)(&cl.id)) {
-            continue;
-        }
         sel.sources.push((
-            m.component.clone(),
+            component.clone(),
             ResourceKind::AuroraCluster,
             cl.id.clone(),
             cl.arn.clone(),
@@ -237,7 +236,7 @@ fn select_clusters<'a>(
         for reader in &cl.readers {
             let found = instances.iter().find(|i| &i.id == reader);
             obs.replicas.push(ReplicaObs {
-                component: m.component.clone(),
+                component: component.clone(),
                 id: reader.clone(),
                 region: c.primary_region.clone(),
                 kind: ReplicaKind::AuroraReader,
@@ -252,7 +251,7 @@ fn select_clusters<'a>(
             });
         }
         if cl.global_cluster.is_some() {
-            sel.aurora_globals.push((m.component.clone(), cl));
+            sel.aurora_globals.push((component.clone(), cl));
         }
     }
 }
@@ -291,22 +290,16 @@ async fn select_groups<'a>(
         } else {
             BTreeMap::new()
         };
-        let Some(m) = asked
-            .policy
-            .membership(ResourceKind::Elasticache, &g.id, &tags)
-        else {
-            continue;
-        };
-        if (asked.wanted)(&m.component) || (asked.wanted)(&g.id) {
+        if let Some(component) = asked.selects(ResourceKind::Elasticache, &g.id, &tags) {
             sel.sources.push((
-                m.component.clone(),
+                component.clone(),
                 ResourceKind::Elasticache,
                 g.id.clone(),
                 g.arn.clone(),
                 (None, None),
             ));
             if g.global_datastore.is_some() {
-                sel.cache_globals.push((m.component.clone(), g));
+                sel.cache_globals.push((component.clone(), g));
             }
         }
     }
