@@ -23,6 +23,7 @@ pub use account::{Automation, Buckets, Dr, Export, Limits, Prices, Thresholds};
 pub use components::{Component, DatabaseAccess, Settings, SettingsInput, Tag};
 pub use monitoring::{
     ArtifactSet, Canary, Levels, MetricRule, Monitoring, ReplicationPair, RuleSeverity, Statistic,
+    CANARY_FOLDER,
 };
 pub use regions::{partition_of, PARTITIONS, REGION_EXPECTED};
 pub use types::{ResourceKind, Retention, Span};

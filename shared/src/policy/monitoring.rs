@@ -136,13 +136,17 @@ impl Default for Canary {
     }
 }
 
+/// The folder replication-lag-check writes its canaries in (the end of every canary prefix; the
+/// role's canary grants are on `*lifeboat-canary/*`, and integrity sweeps skip it).
+pub const CANARY_FOLDER: &str = "lifeboat-canary/";
+
 impl ReplicationPair {
     /// `<source prefix>lifeboat-canary/` unless the policy says otherwise.
     pub fn canary_prefix(&self) -> String {
         self.canary
             .prefix
             .clone()
-            .unwrap_or_else(|| format!("{}lifeboat-canary/", self.source.prefix))
+            .unwrap_or_else(|| format!("{}{CANARY_FOLDER}", self.source.prefix))
     }
 }
 

@@ -247,7 +247,7 @@ async fn list(
 /// A canary of replication-lag-check (`…lifeboat-canary/…`, the only folder its role writes
 /// canaries in).
 fn is_canary(key: &str) -> bool {
-    key.contains("lifeboat-canary/")
+    key.contains(lifeboat_shared::policy::CANARY_FOLDER)
 }
 
 /// Runs one sweep. Listing failures end it with an error; per-object failures are reported as

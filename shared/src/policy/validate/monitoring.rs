@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use super::components::validate_name;
 use super::fields::{check_bucket, check_region};
 use crate::error::{Error, Result};
-use crate::policy::{ArtifactSet, Levels, MetricRule, Monitoring, ReplicationPair, Span};
+use crate::policy::{
+    ArtifactSet, Levels, MetricRule, Monitoring, ReplicationPair, Span, CANARY_FOLDER,
+};
 use crate::trigger::excerpt_str;
 
 /// CloudWatch allows at most 30 dimensions per metric.
@@ -125,7 +127,7 @@ fn validate_pair(at: &str, p: &ReplicationPair) -> Result<()> {
         // canary grants): any other folder would be denied on every full check.
         if prefix.is_empty()
             || !prefix.starts_with(&p.source.prefix)
-            || !prefix.ends_with("lifeboat-canary/")
+            || !prefix.ends_with(CANARY_FOLDER)
         {
             return Err(Error::policy(
                 format!("{at}.canary.prefix"),
