@@ -138,8 +138,13 @@ S3Response.put_object = _stand_in_atomic_put_object
 #   method, host, path (unquoted), query (raw), headers (x-amz-target, x-amz-copy-source,
 #             x-amz-tagging, content-type), body (query and JSON protocols only, first 64 KiB;
 #             never S3 object contents), status (moto's HTTP status)
-#   tags      for RDS and ElastiCache requests naming a resource: {arn: {key: value}} of the
-#             tags moto held on it *before* the request (aws:ResourceTag/* for the check)
+#             (route53: its XML body as well, for the ChangeResourceRecordSets condition keys)
+#   tags      for RDS, ElastiCache, Secrets Manager and SSM (parameter) requests naming a
+#             resource: {arn: {key: value}} of the tags moto held on it *before* the request
+#             (aws:ResourceTag/* for the check)
+#   secrets   for Secrets Manager requests: {given SecretId: full secret ARN} of the secret the
+#             request names, as moto held it before the request (a name or partial ARN has no
+#             6-character suffix), and, for CreateSecret, {Name: ARN} of the secret it created
 #   kms_keys  for requests naming a KmsKeyId / KeyId: {given: {arn, aliases}} (moto's key ids
 #             are random, so the check names a key by its alias)
 # It sits between the CloudWatch CBOR stand-in and moto, so CloudWatch calls are logged as the
@@ -168,6 +173,9 @@ _TAGGED_PARAMS = {
         "DBClusterSnapshotIdentifier": "cluster-snapshot",
         "SourceDBSnapshotIdentifier": "snapshot",
         "SourceDBClusterSnapshotIdentifier": "cluster-snapshot",
+        "SourceDBInstanceIdentifier": "db",
+        "SourceDBClusterIdentifier": "cluster",
+        "TargetDbClusterIdentifier": "cluster",
         "ResourceName": None,
     },
     "elasticache": {
@@ -206,6 +214,52 @@ def _tags_before(service: str, region: str, form: dict) -> dict:
                 out[arn] = {t["Key"]: t.get("Value", "") for t in tags or []}
             except Exception:  # not there (yet): no tags to report
                 continue
+    return out
+
+
+def _secret(region: str, given: str):
+    """moto's secret named by `given` (name, full or partial ARN) in its region, or None."""
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    if not isinstance(given, str) or not given:
+        return None
+    secret_region = given.split(":")[3] if given.startswith("arn:") else region
+    try:
+        return secretsmanager_backends[DEFAULT_ACCOUNT_ID][secret_region].secrets.get(given)
+    except Exception:  # not a secret moto knows
+        return None
+
+
+def _json_resources(service: str, region: str, target: str, doc: dict) -> dict:
+    """{"tags": {arn: {key: value}}, "secrets": {given: arn}} of the Secrets Manager secret or
+    SSM parameter a JSON-protocol request names, as moto holds it now."""
+    out: dict = {}
+    if service == "secretsmanager":
+        given = doc.get("SecretId")
+        secret = _secret(region, given)
+        if secret is not None:
+            out["secrets"] = {given: secret.arn}
+            out["tags"] = {secret.arn: {t["Key"]: t.get("Value", "") for t in secret.tags or []}}
+    elif service == "ssm":
+        name = doc.get("Name")
+        if target.endswith((".AddTagsToResource", ".RemoveTagsFromResource", ".ListTagsForResource")):
+            name = doc.get("ResourceId") if doc.get("ResourceType") == "Parameter" else None
+        if not isinstance(name, str) or not name or not region:
+            return out
+        from moto.ssm.models import ssm_backends
+
+        param_region = name.split(":")[3] if name.startswith("arn:") else region
+        try:
+            backend = ssm_backends[DEFAULT_ACCOUNT_ID][param_region]
+            parameter = backend.get_parameter(name)
+            if parameter is None:
+                return out
+            tags = backend.list_tags_for_resource("Parameter", parameter.name)
+        except Exception:  # not a parameter moto knows
+            return out
+        bare = parameter.name.lstrip("/")
+        arn = f"arn:aws:ssm:{param_region}:{DEFAULT_ACCOUNT_ID}:parameter/{bare}"
+        out["tags"] = {arn: dict(tags or {})}
     return out
 
 
@@ -252,7 +306,8 @@ class CallLog:
         body = None
         ctype = environ.get("CONTENT_TYPE", "")
         is_s3 = scope is not None and scope.group(2) == "s3"
-        if not is_s3 and ("x-www-form-urlencoded" in ctype or "json" in ctype):
+        is_route53 = scope is not None and scope.group(2) == "route53"
+        if not is_s3 and ("x-www-form-urlencoded" in ctype or "json" in ctype or is_route53):
             length = environ.get("CONTENT_LENGTH")
             raw = environ["wsgi.input"].read(int(length)) if length else b""
             environ["wsgi.input"] = io.BytesIO(raw)
@@ -269,6 +324,7 @@ class CallLog:
             "headers": headers,
             "body": body,
         }
+        created_name = None
         if app and body and "x-www-form-urlencoded" in ctype:
             form = urllib.parse.parse_qs(body + "&" + entry["query"])
             entry["tags"] = _tags_before(entry["service"], entry["region"], form)
@@ -284,6 +340,13 @@ class CallLog:
                 keys = [doc.get(k) for k in ("KmsKeyId", "KeyId") if doc.get(k)]
                 if keys:
                     entry["kms_keys"] = _kms_keys(entry["region"], keys)
+                entry.update(
+                    _json_resources(
+                        entry["service"], entry["region"], headers.get("x-amz-target", ""), doc
+                    )
+                )
+                if headers.get("x-amz-target", "").endswith(".CreateSecret"):
+                    created_name = doc.get("Name")
         status = {}
 
         def recording_start_response(line, hdrs, exc_info=None):
@@ -297,6 +360,10 @@ class CallLog:
             raise
         finally:
             entry["status"] = status.get("code")
+            if created_name:  # the ARN (random suffix) of the secret CreateSecret made
+                created = _secret(entry["region"], created_name)
+                if created is not None:
+                    entry.setdefault("secrets", {})[created_name] = created.arn
             line = json.dumps(entry, separators=(",", ":")) + "\n"
             with self.lock, open(self.path, "a") as f:
                 f.write(line)

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { check } from './check.mjs'
+import { authorizations } from './requests.mjs'
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'fixtures')
 const template = join(dir, 'template.yaml')
@@ -77,4 +78,81 @@ test('an operation the checker cannot map fails rather than passing unchecked', 
   const r = await run([rds('Action=RebootDBInstance&DBInstanceIdentifier=tmp-1')])
   assert.deepEqual(Object.keys(r.functions.worker.unmapped), ['rds:RebootDBInstance us-east-1'])
   assert.equal(r.failures, 1)
+})
+
+// The failover calls (fixtures/failover-template.yaml): Route 53, SSM, Secrets Manager, RDS.
+const failover = join(dir, 'failover-template.yaml')
+const call = (service, region, extra) => ({ app: 'lifeboat-orchestrator', service, region, method: 'POST', path: '/', query: '', headers: {}, status: 200, _at: 'fixture', ...extra })
+const json = (service, region, target, body, extra = {}) => call(service, region, { headers: { 'x-amz-target': target, 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify(body), ...extra })
+const changes = (list) => '<?xml version="1.0" encoding="UTF-8"?><ChangeResourceRecordSetsRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeBatch><Changes>' +
+  list.map(([action, name, type]) => `<Change><Action>${action}</Action><ResourceRecordSet><Name>${name}</Name><Type>${type}</Type><TTL>60</TTL><ResourceRecords><ResourceRecord><Value>db.example.net</Value></ResourceRecord></ResourceRecords></ResourceRecordSet></Change>`).join('') +
+  '</Changes></ChangeBatch></ChangeResourceRecordSetsRequest>'
+const route53 = (method, path, body = null) => call('route53', 'us-east-1', { method, path, body, headers: body ? { 'content-type': 'application/xml' } : {} })
+const runFailover = (calls) => check({ calls, template: failover, params })
+const auth = (entry) => authorizations(entry, { account: '123456789012', topicKeys: {} })
+
+test('route53: a record change is checked on its zone with the normalized names, actions and types; GetChange on the change', async () => {
+  const upsert = route53('POST', '/2013-04-01/hostedzone/Z0FAILOVER/rrset/', changes([['UPSERT', 'DB.Shop.Example.com.', 'CNAME']]))
+  const [c] = auth(upsert).checks
+  assert.equal(c.resource, 'arn:aws:route53:::hostedzone/Z0FAILOVER')
+  assert.deepEqual(c.context['route53:ChangeResourceRecordSetsNormalizedRecordNames'], ['db.shop.example.com'])
+  assert.deepEqual(auth(route53('POST', '/2013-04-01/hostedzone/Z0FAILOVER/rrset', changes([['UPSERT', '*.shop.example.com', 'a']]))).checks[0].context, {
+    'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
+    'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['\\052.shop.example.com'],
+    'route53:ChangeResourceRecordSetsRecordTypes': ['A'],
+  })
+  const wait = route53('GET', '/2013-04-01/change/C2682N5HXP0BZ4')
+  assert.equal(auth(wait).checks[0].resource, 'arn:aws:route53:::change/C2682N5HXP0BZ4')
+  const ok = await runFailover([upsert, wait])
+  assert.equal(ok.failures, 0)
+  assert.deepEqual(Object.keys(ok.functions.orchestrator.calls).sort(), ['route53:ChangeResourceRecordSets us-east-1', 'route53:GetChange us-east-1'])
+
+  const other = await runFailover([route53('POST', '/2013-04-01/hostedzone/Z0FAILOVER/rrset/', changes([['UPSERT', 'db.shop.example.com', 'CNAME'], ['DELETE', 'api.shop.example.com', 'CNAME']]))])
+  const [k] = Object.keys(other.functions.orchestrator.denied)
+  assert.match(k, /route53:ChangeResourceRecordSets on arn:aws:route53:::hostedzone\/Z0FAILOVER/)
+  assert.match(other.functions.orchestrator.denied[k].near.join(), /DnsFlip: grants it, but its Condition fails/)
+})
+
+test('ssm: a parameter ARN drops the leading slash (and a :version selector); tags on create are authorized on parameter/ + the name as given', async () => {
+  const put = json('ssm', 'us-west-2', 'AmazonSSM.PutParameter', { Name: '/lifeboat/failover/state', Value: 'x', Type: 'String', Tags: [{ Key: 'lifeboat:run', Value: 'r1' }] })
+  assert.deepEqual(auth(put).checks.map((c) => `${c.action} ${c.resource}`), [
+    'ssm:PutParameter arn:aws:ssm:us-west-2:123456789012:parameter/lifeboat/failover/state',
+    'ssm:AddTagsToResource arn:aws:ssm:us-west-2:123456789012:parameter//lifeboat/failover/state',
+  ])
+  const overwrite = json('ssm', 'us-west-2', 'AmazonSSM.PutParameter', { Name: 'lifeboat/plain', Value: 'x', Type: 'String', Overwrite: true })
+  const [o] = auth(overwrite).checks
+  assert.equal(o.resource, 'arn:aws:ssm:us-west-2:123456789012:parameter/lifeboat/plain')
+  assert.equal(o.context['ssm:Overwrite'], 'true')
+  const get = json('ssm', 'us-west-2', 'AmazonSSM.GetParameter', { Name: '/lifeboat/failover/state:3' })
+  assert.equal(auth(get).checks[0].resource, 'arn:aws:ssm:us-west-2:123456789012:parameter/lifeboat/failover/state')
+  const ok = await runFailover([put, overwrite, get])
+  assert.equal(ok.failures, 0)
+
+  // Without a leading slash, the tagging ARN has one slash: StateTags (parameter//lifeboat/*) does not cover it.
+  const bare = await runFailover([json('ssm', 'us-west-2', 'AmazonSSM.PutParameter', { Name: 'lifeboat/plain', Value: 'x', Type: 'String', Tags: [{ Key: 'k', Value: 'v' }] })])
+  assert.deepEqual(Object.keys(bare.functions.orchestrator.denied).map((k) => k.split(' -> ')[1].split(' with ')[0]), ['ssm:AddTagsToResource on arn:aws:ssm:us-west-2:123456789012:parameter/lifeboat/plain'])
+})
+
+test('secretsmanager: PutSecretValue by name is checked on the full ARN the emulator held, with its tags', async () => {
+  const arn = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:lifeboat/db/prod-AbC123'
+  const body = { SecretId: 'lifeboat/db/prod', SecretString: '{}', ClientRequestToken: '22222222-2222-2222-2222-222222222222' }
+  const put = (tags) => json('secretsmanager', 'us-west-2', 'secretsmanager.PutSecretValue', body, { secrets: { 'lifeboat/db/prod': arn }, tags: { [arn]: tags } })
+  const [c] = auth(put({ 'lifeboat:managed': 'true' })).checks
+  assert.deepEqual([c.action, c.resource, c.context['secretsmanager:SecretId']], ['secretsmanager:PutSecretValue', arn, arn])
+  assert.equal((await runFailover([put({ 'lifeboat:managed': 'true' })])).failures, 0)
+  const untagged = await runFailover([put({})])
+  const [k] = Object.keys(untagged.functions.orchestrator.denied)
+  assert.match(k, /secretsmanager:PutSecretValue on arn:aws:secretsmanager:us-west-2:123456789012:secret:lifeboat\/db\/prod-\?{6}/, 'the suffix is shown as a pattern')
+  assert.equal(untagged.functions.orchestrator.denied[k].example, arn)
+  assert.match(untagged.functions.orchestrator.denied[k].near.join(), /Credentials: grants it, but its Condition fails/)
+  // Named by name with no recorded ARN: said, not guessed (and not a failure).
+  const unknown = await runFailover([json('secretsmanager', 'us-west-2', 'secretsmanager.PutSecretValue', body)])
+  assert.equal(unknown.failures, 0)
+  assert.match(Object.keys(unknown.functions.orchestrator.unknown).join(), /secret lifeboat\/db\/prod named without its ARN/)
+})
+
+test('rds: a cross-region read replica is authorized on the new replica and on its source', async () => {
+  const body = 'Action=CreateDBInstanceReadReplica&DBInstanceIdentifier=prod-db-dr&SourceDBInstanceIdentifier=arn%3Aaws%3Ards%3Aus-east-1%3A123456789012%3Adb%3Aprod-db'
+  const r = await runFailover([{ ...rds(body), app: 'lifeboat-orchestrator', region: 'us-west-2' }])
+  assert.deepEqual(Object.keys(r.functions.orchestrator.denied).map((k) => k.split(' -> ')[1]), ['rds:CreateDBInstanceReadReplica on arn:aws:rds:us-east-1:123456789012:db:prod-db'])
 })

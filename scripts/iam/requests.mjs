@@ -53,6 +53,9 @@ function resourceTagContext(entry, arn) {
   for (const [k, v] of Object.entries(tags)) {
     ctx[`aws:ResourceTag/${k}`] = v
     if (arn.startsWith('arn:aws:rds:') && RDS_TAG_KEY[kind]) ctx[`rds:${RDS_TAG_KEY[kind]}/${k}`] = v
+    // (Secrets Manager's own secretsmanager:ResourceTag/<key> is left out: iam-simulate does
+    // not know it and refuses the request; aws:ResourceTag/<key> carries the same tags.)
+    if (arn.startsWith('arn:aws:ssm:')) ctx[`ssm:resourceTag/${k}`] = v
   }
   return ctx
 }
@@ -274,9 +277,44 @@ function rds(entry, op, p, account) {
       ]
       break
     }
+    case 'CreateDBInstanceReadReplica': {
+      // Authorized on the new replica (in this request's region) and on its source, named by
+      // SourceDBInstanceIdentifier (an ARN when the source is in another region) or
+      // SourceDBClusterIdentifier (Service Authorization Reference: db*, cluster*, og, pg, subgrp).
+      Object.assign(tagCtx, requestKeys('rds', p, ['PubliclyAccessible']))
+      const target = arn('db', v('DBInstanceIdentifier'))
+      checks = [
+        a(op, target, tagCtx),
+        a(op, arn('db', v('SourceDBInstanceIdentifier')), tagCtx), a(op, arn('cluster', v('SourceDBClusterIdentifier')), tagCtx),
+        a(op, arn('subgrp', v('DBSubnetGroupName')), tagCtx),
+        a(op, arn('og', v('OptionGroupName')), tagCtx), a(op, arn('pg', v('DBParameterGroupName')), tagCtx),
+        ...tagOnCreate(target),
+      ]
+      // An encrypted replica in this region is encrypted with KmsKeyId (RDS User Guide,
+      // "Creating a read replica in a different AWS Region").
+      if (v('KmsKeyId')) implied.push(...kmsForService(entry, v('KmsKeyId'), 'RDS encrypts the replica with it'))
+      break
+    }
+    case 'PromoteReadReplica': checks = [a(op, arn('db', v('DBInstanceIdentifier')))]; break
     case 'DeleteDBInstance': checks = [a(op, arn('db', v('DBInstanceIdentifier')))]; break
     case 'DeleteDBCluster': checks = [a(op, arn('cluster', v('DBClusterIdentifier')))]; break
-    case 'ModifyDBInstance': checks = [a(op, arn('db', v('DBInstanceIdentifier')))]; break
+    // Authorized on the instance as it is named now: a rename (NewDBInstanceIdentifier) is
+    // authorized on the current ARN, which carries the instance's tags (rds:db-tag/*); the
+    // reference names no authorization on the new name.
+    case 'ModifyDBInstance': {
+      const ctx = requestKeys('rds', p, ['ManageMasterUserPassword'])
+      checks = [
+        a(op, arn('db', v('DBInstanceIdentifier')), ctx),
+        a(op, arn('og', v('OptionGroupName')), ctx), a(op, arn('pg', v('DBParameterGroupName')), ctx),
+        a(op, arn('subgrp', v('DBSubnetGroupName')), ctx),
+      ]
+      break
+    }
+    // Aurora global database: the global cluster and the secondary cluster that becomes the
+    // writer (TargetDbClusterIdentifier is that cluster's ARN).
+    case 'SwitchoverGlobalCluster': case 'FailoverGlobalCluster':
+      checks = [a(op, arn('global-cluster', v('GlobalClusterIdentifier'))), a(op, arn('cluster', v('TargetDbClusterIdentifier')))]
+      break
     case 'ModifyDBCluster': checks = [a(op, arn('cluster', v('DBClusterIdentifier')))]; break
     default: return { unmapped: true }
   }
@@ -311,9 +349,12 @@ const REQUEST_KEYS = {
     ManageMasterUserPassword: ['rds:ManageMasterUserPassword', (x) => x],
   },
 }
-function requestKeys(service, p) {
+function requestKeys(service, p, only = null) {
   const out = {}
-  for (const [param, [key, f]] of Object.entries(REQUEST_KEYS[service] ?? {})) if (p[param]?.[0] !== undefined) out[key] = f(p[param][0])
+  for (const [param, [key, f]] of Object.entries(REQUEST_KEYS[service] ?? {})) {
+    if (only && !only.includes(param)) continue
+    if (p[param]?.[0] !== undefined) out[key] = f(p[param][0])
+  }
   return out
 }
 
@@ -360,7 +401,10 @@ function elasticache(entry, op, p, account) {
       ]
       break
     }
-    case 'DeleteReplicationGroup': checks = [a(op, arn('replicationgroup', v('ReplicationGroupId')))]; break
+    case 'DeleteReplicationGroup':
+      checks = [a(op, arn('replicationgroup', v('ReplicationGroupId'))), a(op, arn('snapshot', v('FinalSnapshotIdentifier')))]
+      break
+    case 'FailoverGlobalReplicationGroup': checks = [a(op, arn('globalreplicationgroup', v('GlobalReplicationGroupId')))]; break
     default: return { unmapped: true }
   }
   return { checks: checks.filter(Boolean), implied: [] }
@@ -416,21 +460,184 @@ function backup(entry) {
   return { operation: op, checks, implied }
 }
 
+// Tags of a JSON-protocol request ([{Key, Value}]).
+const jsonTags = (b) => (Array.isArray(b.Tags) ? b.Tags.filter((t) => t && t.Key !== undefined).map((t) => [t.Key, t.Value ?? '']) : [])
+const bool = (x) => (x === undefined || x === null ? undefined : String(x))
+const defined = (o) => Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined))
+
+// Secrets Manager: every action on one secret is authorized on its full ARN (with the
+// 6-character suffix). A request naming the secret by name or partial ARN is resolved through
+// the ARN the recorder saw (entry.secrets); CreateSecret through the ARN of the secret it made.
+function secretsmanager(entry, op, b, a) {
+  const withTags = (action, arn, context = {}) => a(action, arn, { ...resourceTagContext(entry, arn), ...context })
+  const given = op === 'CreateSecret' ? b.Name : b.SecretId
+  const arn = entry.secrets?.[given] ?? (typeof given === 'string' && given.startsWith('arn:') ? given : null)
+  const tags = jsonTags(b)
+  const tagCtx = requestTagContext(tags, 'secretsmanager')
+  if (op === 'ListSecrets' || op === 'GetRandomPassword') return { checks: [a(op)] }
+  const known = ['GetSecretValue', 'DescribeSecret', 'GetResourcePolicy', 'ListSecretVersionIds', 'PutSecretValue', 'UpdateSecretVersionStage', 'DeleteSecret', 'TagResource', 'UntagResource', 'CreateSecret']
+  if (!known.includes(op)) return { unmapped: true }
+  if (!arn) {
+    const why = op === 'CreateSecret' ? `the ARN of the secret ${given} made was not recorded` : `secret ${given} named without its ARN, and the emulator had no such secret`
+    return { checks: [{ unknown: why }] }
+  }
+  const id = { 'secretsmanager:SecretId': arn }
+  switch (op) {
+    case 'GetSecretValue':
+      return { checks: [withTags(op, arn, { ...id, ...defined({ 'secretsmanager:VersionId': b.VersionId, 'secretsmanager:VersionStage': b.VersionStage }) })] }
+    case 'UpdateSecretVersionStage':
+      return { checks: [withTags(op, arn, { ...id, ...defined({ 'secretsmanager:VersionStage': b.VersionStage }) })] }
+    case 'DeleteSecret':
+      return { checks: [withTags(op, arn, { ...id, ...defined({ 'secretsmanager:ForceDeleteWithoutRecovery': bool(b.ForceDeleteWithoutRecovery), 'secretsmanager:RecoveryWindowInDays': bool(b.RecoveryWindowInDays) }) })] }
+    case 'TagResource': return { checks: [withTags(op, arn, { ...id, ...tagCtx })] }
+    case 'UntagResource':
+      return { checks: [withTags(op, arn, { ...id, ...(Array.isArray(b.TagKeys) ? { 'aws:TagKeys': b.TagKeys } : {}) })] }
+    case 'CreateSecret': {
+      // API reference, CreateSecret: "If you include tags in the secret, you also need
+      // secretsmanager:TagResource"; replica regions need secretsmanager:ReplicateSecretToRegions;
+      // a KMS key other than aws/secretsmanager needs kms:GenerateDataKey and kms:Decrypt.
+      const ctx = {
+        ...tagCtx,
+        ...defined({ 'secretsmanager:Name': b.Name, 'secretsmanager:Description': b.Description, 'secretsmanager:KmsKeyId': b.KmsKeyId, 'secretsmanager:ForceOverwriteReplicaSecret': bool(b.ForceOverwriteReplicaSecret) }),
+        ...(Array.isArray(b.AddReplicaRegions) ? { 'secretsmanager:AddReplicaRegions': b.AddReplicaRegions.map((x) => x.Region) } : {}),
+      }
+      const checks = [a(op, arn, ctx)]
+      if (tags.length) checks.push(a('TagResource', arn, { ...id, ...tagCtx }))
+      if (Array.isArray(b.AddReplicaRegions) && b.AddReplicaRegions.length) checks.push(a('ReplicateSecretToRegions', arn, id))
+      const implied = []
+      if (b.KmsKeyId) {
+        const key = keyArn(entry, b.KmsKeyId)
+        const why = 'Secrets Manager encrypts the secret with it'
+        if (!key) implied.push({ unknown: `KMS key ${b.KmsKeyId}: not a key the emulator knew`, why })
+        else for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) implied.push({ action, resource: key, context: { 'kms:ViaService': `secretsmanager.${entry.region}.amazonaws.com` }, why })
+      }
+      return { checks, implied }
+    }
+    default: return { checks: [withTags(op, arn, id)] }
+  }
+}
+
+// SSM Parameter Store. A parameter's ARN is arn:aws:ssm:<region>:<account>:parameter/<name
+// without its leading slash> (Service Authorization Reference: ParameterNameWithoutLeadingSlash);
+// GetParameter's Name may carry a :version or :label selector, which is not part of the ARN.
+// Tagging a parameter (AddTagsToResource, and the tags a PutParameter creates it with, which need
+// ssm:AddTagsToResource besides ssm:PutParameter: CloudFormation's AWS::SSM::Parameter reference)
+// is authorized on "parameter/" + the name as given: for /a/b, parameter//a/b (AWS's own
+// AccessDenied message for a PutParameter with tags of a leading-slash name reads so).
+function ssmParameterArn(entry, account, name, { tagging = false } = {}) {
+  if (typeof name !== 'string' || !name) return null
+  if (name.startsWith('arn:')) return name.replace(/(:parameter\/[^:]*):[^/:]+$/, '$1')
+  const bare = name.replace(/:[^/:]+$/, '')
+  return `arn:aws:ssm:${entry.region}:${account}:parameter/${tagging ? bare : bare.replace(/^\//, '')}`
+}
+
+function ssm(entry, op, b, a, account) {
+  const withTags = (action, arn, context = {}) => a(action, arn, { ...resourceTagContext(entry, arn), ...context })
+  const tags = jsonTags(b)
+  const tagCtx = requestTagContext(tags, 'ssm')
+  switch (op) {
+    case 'GetParameter': case 'DeleteParameter': case 'GetParameterHistory': case 'LabelParameterVersion': {
+      const arn = ssmParameterArn(entry, account, b.Name)
+      return arn ? { checks: [withTags(op, arn)] } : { unmapped: true }
+    }
+    case 'GetParameters': case 'DeleteParameters': {
+      const names = Array.isArray(b.Names) ? b.Names : []
+      return { checks: names.map((n) => withTags(op, ssmParameterArn(entry, account, n))) }
+    }
+    case 'PutParameter': {
+      const arn = ssmParameterArn(entry, account, b.Name)
+      if (!arn) return { unmapped: true }
+      const ctx = { ...tagCtx, ...defined({ 'ssm:Overwrite': bool(b.Overwrite), 'ssm:Policies': b.Policies }) }
+      const checks = [withTags(op, arn, ctx)]
+      if (tags.length) checks.push(a('AddTagsToResource', ssmParameterArn(entry, account, b.Name, { tagging: true }), tagCtx))
+      const implied = []
+      // A SecureString under a customer managed key: Parameter Store encrypts with it.
+      if (b.Type === 'SecureString' && b.KeyId) {
+        const key = keyArn(entry, b.KeyId)
+        const why = 'Parameter Store encrypts the SecureString with it'
+        implied.push(key ? { action: 'kms:Encrypt', resource: key, context: { 'kms:ViaService': `ssm.${entry.region}.amazonaws.com` }, why } : { unknown: `KMS key ${b.KeyId}: not a key the emulator knew`, why })
+      }
+      return { checks, implied }
+    }
+    case 'AddTagsToResource': case 'RemoveTagsFromResource': case 'ListTagsForResource': {
+      if (b.ResourceType !== 'Parameter') return { unmapped: true }
+      const arn = ssmParameterArn(entry, account, b.ResourceId, { tagging: true })
+      // The parameter's tags were recorded under its ARN proper (no double slash).
+      const tagsOf = resourceTagContext(entry, ssmParameterArn(entry, account, b.ResourceId))
+      const ctx = op === 'AddTagsToResource' ? tagCtx : op === 'RemoveTagsFromResource' && Array.isArray(b.TagKeys) ? { 'aws:TagKeys': b.TagKeys } : {}
+      return { checks: [a(op, arn, { ...tagsOf, ...ctx })] }
+    }
+    case 'DescribeParameters': return { checks: [a(op)] }
+    default: return { unmapped: true }
+  }
+}
+
+// Route 53 (REST-XML, global: signed for us-east-1). The SDKs send ids without their
+// "/hostedzone/", "/change/" prefixes. ChangeResourceRecordSets sets three multi-valued condition
+// keys from its change batch (Route 53 Developer Guide, "Using IAM policy conditions for
+// fine-grained access control": actions and record types upper case; record names normalized:
+// lower case, no trailing dot, any character but a-z 0-9 - _ . written as \ and three octal
+// digits, e.g. \052 for *).
+const xmlText = (x) => x.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&#(\d+);/g, (_, n) => String.fromCodePoint(Number(n))).replace(/&#x([0-9a-f]+);/gi, (_, n) => String.fromCodePoint(parseInt(n, 16))).replace(/&amp;/g, '&')
+
+export function normalizedRecordName(name) {
+  const chars = Array.from(name.toLowerCase().replace(/\.$/, ''))
+  let out = ''
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i]
+    const escape = chars.slice(i + 1, i + 4).join('')
+    if (/^[a-z0-9\-_.]$/.test(c)) out += c
+    else if (c === '\\' && /^[0-7]{3}$/.test(escape)) { out += c + escape; i += 3 } // already escaped
+    else for (const byte of Buffer.from(c, 'utf8')) out += '\\' + byte.toString(8).padStart(3, '0')
+  }
+  return out
+}
+
+export function changeBatch(xml) {
+  const changes = []
+  for (const [, block] of (xml ?? '').matchAll(/<Change>([\s\S]*?)<\/Change>/g)) {
+    const pick = (tag) => { const m = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(block); return m ? xmlText(m[1]).trim() : undefined }
+    changes.push({ action: pick('Action'), name: pick('Name'), type: pick('Type') })
+  }
+  return changes
+}
+
+function route53(entry) {
+  const path = (entry.path ?? '').replace(/^\/2013-04-01/, '').replace(/\/$/, '')
+  const m = entry.method
+  const id = (x) => x.replace(/^(hostedzone|change|healthcheck)\//, '')
+  const a = (action, resource = '*', context = {}) => ({ action: `route53:${action}`, resource, context })
+  const zone = (z) => `arn:aws:route53:::hostedzone/${id(z)}`
+  let g
+  if (m === 'GET' && (g = /^\/hostedzone\/(.+)\/rrset$/.exec(path))) return { operation: 'ListResourceRecordSets', checks: [a('ListResourceRecordSets', zone(g[1]))] }
+  if (m === 'POST' && (g = /^\/hostedzone\/(.+)\/rrset$/.exec(path))) {
+    const changes = changeBatch(entry.body)
+    const uniq = (xs) => [...new Set(xs.filter((x) => x !== undefined))]
+    const context = {
+      'route53:ChangeResourceRecordSetsActions': uniq(changes.map((c) => c.action?.toUpperCase())),
+      'route53:ChangeResourceRecordSetsNormalizedRecordNames': uniq(changes.map((c) => c.name !== undefined ? normalizedRecordName(c.name) : undefined)),
+      'route53:ChangeResourceRecordSetsRecordTypes': uniq(changes.map((c) => c.type?.toUpperCase())),
+    }
+    if (!changes.length) return { operation: 'ChangeResourceRecordSets', checks: [{ unknown: 'ChangeResourceRecordSets without a recorded change batch: its condition keys cannot be known' }] }
+    return { operation: 'ChangeResourceRecordSets', checks: [a('ChangeResourceRecordSets', zone(g[1]), context)] }
+  }
+  if (m === 'GET' && (g = /^\/hostedzone\/([^/]+)$/.exec(path))) return { operation: 'GetHostedZone', checks: [a('GetHostedZone', zone(g[1]))] }
+  if (m === 'GET' && path === '/hostedzone') return { operation: 'ListHostedZones', checks: [a('ListHostedZones')] }
+  if (m === 'GET' && path === '/hostedzonesbyname') return { operation: 'ListHostedZonesByName', checks: [a('ListHostedZonesByName')] }
+  if (m === 'GET' && (g = /^\/change\/([^/]+)$/.exec(path))) return { operation: 'GetChange', checks: [a('GetChange', `arn:aws:route53:::change/${id(g[1])}`)] }
+  if (m === 'GET' && (g = /^\/healthcheck\/([^/]+)\/status$/.exec(path))) return { operation: 'GetHealthCheckStatus', checks: [a('GetHealthCheckStatus', `arn:aws:route53:::healthcheck/${g[1]}`)] }
+  if (m === 'GET' && (g = /^\/healthcheck\/([^/]+)$/.exec(path))) return { operation: 'GetHealthCheck', checks: [a('GetHealthCheck', `arn:aws:route53:::healthcheck/${g[1]}`)] }
+  return { operation: `${m} ${entry.path}`, unmapped: true }
+}
+
 // JSON-protocol services: the operation is X-Amz-Target's last part.
 function jsonService(entry, prefix, op, account) {
   const b = jsonBody(entry)
   const r = entry.region
   const a = (action, resource = '*', context = {}) => ({ action: `${prefix}:${action}`, resource, context })
   switch (prefix) {
-    case 'secretsmanager': {
-      if (['GetSecretValue', 'DescribeSecret', 'GetResourcePolicy', 'ListSecretVersionIds'].includes(op)) {
-        const id = b.SecretId ?? ''
-        if (id.startsWith('arn:')) return { checks: [a(op, id, { 'secretsmanager:SecretId': id })] }
-        return { checks: [{ unknown: `secret ${id} named without its ARN: the ARN's random suffix cannot be known` }] }
-      }
-      if (op === 'ListSecrets') return { checks: [a(op)] }
-      return { unmapped: true }
-    }
+    case 'secretsmanager': return secretsmanager(entry, op, b, a)
+    case 'ssm': return ssm(entry, op, b, a, account)
     case 'kms': {
       if (!b.KeyId) return { checks: [a(op)] }
       const key = keyArn(entry, b.KeyId)
@@ -439,7 +646,9 @@ function jsonService(entry, prefix, op, account) {
     case 'cloudwatch': {
       if (op === 'PutMetricData') return { checks: [a(op, '*', b.Namespace ? { 'cloudwatch:namespace': b.Namespace } : {})] }
       if (['GetMetricData', 'GetMetricStatistics', 'ListMetrics'].includes(op)) return { checks: [a(op)] }
-      if (op === 'DescribeAlarms') return { checks: [a(op, '*')] }
+      // DescribeAlarms takes no alarm-level resource: it is authorized on every alarm of the
+      // region (CloudWatch User Guide, "CloudWatch permissions reference": alarm:*).
+      if (op === 'DescribeAlarms') return { checks: [a(op, `arn:aws:cloudwatch:${r}:${account}:alarm:*`)] }
       return { unmapped: true }
     }
     case 'logs': return { checks: [a(op, '*')], note: 'resource not modelled' }
@@ -458,6 +667,7 @@ export function authorizations(entry, { account, topicKeys }) {
   const service = SERVICE_PREFIX[entry.service] ?? entry.service
   if (service === 's3') return { service, ...s3(entry), implied: [] }
   if (service === 'backup') return { service, ...backup(entry) }
+  if (service === 'route53') return { service, implied: [], ...route53(entry) }
   const target = entry.headers?.['x-amz-target']
   if (target) {
     const op = target.split('.').pop()
