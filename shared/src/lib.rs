@@ -1,7 +1,9 @@
 //! What the five Lifeboat functions share: how they are started ([`trigger`]), the runbook as
 //! data ([`policy`]), the environment ([`config`]), AWS clients ([`clients`]), the report and its
-//! delivery ([`report`], [`notify`], [`metrics`]) and run state in S3 ([`journal`]).
+//! delivery ([`report`], [`notify`], [`metrics`]), run state in S3 ([`journal`]) and alerts on
+//! state change only ([`alerts`]).
 
+pub mod alerts;
 pub mod aws;
 pub mod backup;
 pub mod clients;

@@ -1,29 +1,35 @@
-//! Alerts on state change only — pure. The states of the last evaluation are kept in S3
-//! (`state/replication-lag-check/checks.json`, conditional writes); an email goes out when a
+//! Alerts on state change only, through the shared machine ([`lifeboat_shared::alerts`]: what
+//! changed, reminders, recoveries, held no data). The states of the last evaluation are kept in
+//! S3 (`state/replication-lag-check/checks.json`, conditional writes) with what this function
+//! keeps besides: the last full check and the canaries' bookkeeping. An email goes out when a
 //! check changes state (worst first: "orders-db backup age CRITICAL (was OK): 26 h against RPO
 //! 24 h"), when a check still failing is due its reminder, and when one recovers ("OK again").
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
+use lifeboat_shared::alerts;
 use serde::{Deserialize, Serialize};
 
 use crate::checks::{Check, State};
 
-/// What the last evaluation left: every check's state, since when, and its last alert.
+pub use lifeboat_shared::alerts::Why;
+
+/// A check to email: the shared [`alerts::Change`] of this function's [`Check`].
+pub type Change = alerts::Change<Check>;
+
+/// What the last evaluation left: every check's state, since when, and its last alert (the
+/// shared part, flattened: the JSON has the layout it always had), the last full check, and the
+/// canaries not yet seen.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stored {
-    /// The run that wrote it (a retried save recognises its own write).
-    #[serde(default)]
-    pub written_by: String,
-    #[serde(default)]
-    pub evaluated_at: Option<DateTime<Utc>>,
+    /// `written_by`, `evaluated_at`, `checks`.
+    #[serde(flatten)]
+    pub states: alerts::Stored<State>,
     /// The last full check (`monitoring.full_check_every`); the lag checks in between keep the
     /// other checks' states.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_check_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub checks: BTreeMap<String, StoredCheck>,
     /// Per pair, the canaries not yet seen in the replica: (replica key, written, the last time
     /// a run looked and did not find it). Lag checks look for them (HEAD), so that an arrival
     /// is known within one schedule period.
@@ -46,435 +52,159 @@ pub struct PendingCanary {
     pub looked: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredCheck {
-    pub state: State,
-    pub since: DateTime<Utc>,
-    /// The last email that named this check.
-    #[serde(default)]
-    pub alerted_at: Option<DateTime<Utc>>,
-    pub detail: String,
-    /// Since when the check has had no data while its stored state is another: a read that
-    /// failed once (a fault, a delayed metric) is not a state change worth an email; no data that
-    /// lasts `reminder_every` is.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub no_data_since: Option<DateTime<Utc>>,
-}
-
-/// Why a check is in this run's email.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Why {
-    /// Its state changed (or, first seen, it is not OK).
-    Changed,
-    /// Still not OK, and its reminder interval has passed.
-    Reminder,
-    /// Back to OK.
-    Recovered,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Change {
-    pub check: Check,
-    pub was: Option<State>,
-    pub why: Why,
-    /// How long it has been in its state (for reminders).
-    pub for_seconds: i64,
-}
-
-impl Change {
-    /// "orders-db backup age CRITICAL (was OK): 26 h against RPO 24 h".
-    pub fn sentence(&self) -> String {
-        let c = &self.check;
-        let was = match (self.why, self.was) {
-            (Why::Reminder, _) => format!(
-                " (still, for {})",
-                crate::checks::human(Duration::seconds(self.for_seconds))
-            ),
-            (Why::Recovered, Some(w)) => format!(" again (was {w})"),
-            (_, Some(w)) => format!(" (was {w})"),
-            (_, None) => String::new(),
-        };
-        format!("{} {} {}{was}: {}", c.subject, c.what, c.state, c.detail)
-    }
-}
-
-/// The next stored state, the changes to email, and the checks held (no data for less than
-/// `reminder_every` where a state was known: stored as before, not emailed). A check not
-/// evaluated this run (a focused alarm check, `only`) keeps its stored state. `first`: there was
-/// no stored state at all — the first evaluation reports every check once (the baseline).
-pub fn diff(
-    prev: &Stored,
-    checks: &[Check],
-    now: DateTime<Utc>,
-    reminder_every: Duration,
-    run_id: &str,
-) -> (Stored, Vec<Change>, Vec<String>) {
-    let first = prev.checks.is_empty();
-    let mut next = prev.clone();
-    next.written_by = run_id.to_string();
-    next.evaluated_at = Some(now);
-    let mut changes = Vec::new();
-    let mut held = Vec::new();
-    for c in checks {
-        let old = prev.checks.get(&c.id);
-        if let Some(o) = old.filter(|o| c.state == State::NoData && o.state != State::NoData) {
-            let since = o.no_data_since.unwrap_or(now);
-            if now - since < reminder_every {
-                next.checks.insert(
-                    c.id.clone(),
-                    StoredCheck {
-                        no_data_since: Some(since),
-                        ..o.clone()
-                    },
-                );
-                held.push(c.id.clone());
-                continue;
-            }
-        }
-        // A check seen for the first time without data (a listing that failed names its
-        // component instead of its resources) is held like a known one that lost its data.
-        if old.is_none() && !first && c.state == State::NoData {
-            next.checks.insert(
-                c.id.clone(),
-                StoredCheck {
-                    state: State::NoData,
-                    since: now,
-                    alerted_at: None,
-                    detail: c.detail.clone(),
-                    no_data_since: Some(now),
-                },
-            );
-            held.push(c.id.clone());
-            continue;
-        }
-        let (why, since) = match old {
-            None if first || c.state != State::Ok => (Some(Why::Changed), now),
-            None => (None, now),
-            // Back to OK from a state never emailed (a held NO DATA): nothing to take back.
-            Some(o) if c.state == State::Ok && o.state != State::Ok && o.alerted_at.is_none() => {
-                (None, now)
-            }
-            Some(o) if o.state != c.state => (
-                Some(if c.state == State::Ok {
-                    Why::Recovered
-                } else {
-                    Why::Changed
-                }),
-                now,
-            ),
-            Some(o) => {
-                let last = o.alerted_at.unwrap_or(o.since);
-                let due = c.state != State::Ok && now - last >= reminder_every;
-                (due.then_some(Why::Reminder), o.since)
-            }
-        };
-        let alerted_at = if why.is_some() {
-            Some(now)
-        } else {
-            old.and_then(|o| o.alerted_at)
-        };
-        if let Some(why) = why {
-            changes.push(Change {
-                check: c.clone(),
-                was: old.map(|o| o.state),
-                why,
-                for_seconds: (now - since).num_seconds(),
-            });
-        }
-        next.checks.insert(
-            c.id.clone(),
-            StoredCheck {
-                state: c.state,
-                since,
-                alerted_at,
-                detail: c.detail.clone(),
-                no_data_since: None,
-            },
-        );
-    }
-    // Worst first, then changes before reminders before recoveries.
-    changes.sort_by(|a, b| {
-        b.check
-            .state
-            .cmp(&a.check.state)
-            .then((a.why as u8).cmp(&(b.why as u8)))
-            .then(a.check.id.cmp(&b.check.id))
-    });
-    (next, changes, held)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Duration;
 
-    fn t(min: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_795_219_200, 0).unwrap() + Duration::minutes(min)
+    /// `state/replication-lag-check/checks.json` as the function wrote it before the alert states
+    /// moved to the shared crate (the old `Stored`, serialized): a held check (`no_data_since`),
+    /// a check never emailed (`alerted_at: null`), a NO DATA one, pending and seen canaries.
+    const OLD_LAYOUT: &str = r#"{
+  "written_by": "20261121T120500Z-5d1f0c2a",
+  "evaluated_at": "2026-11-21T12:05:00Z",
+  "full_check_at": "2026-11-21T12:00:00Z",
+  "checks": {
+    "backup-age/orders-db": {
+      "state": "critical",
+      "since": "2026-11-21T09:00:00Z",
+      "alerted_at": "2026-11-21T09:00:00Z",
+      "detail": "26 h against RPO 24 h (snapshot lifeboat-orders-db-daily-20261120)"
+    },
+    "canary/backups-crr": {
+      "state": "ok",
+      "since": "2026-11-20T08:00:00Z",
+      "alerted_at": null,
+      "detail": "arrived in 41 s"
+    },
+    "replica/orders-db-replica": {
+      "state": "no-data",
+      "since": "2026-11-21T11:00:00Z",
+      "alerted_at": null,
+      "detail": "DescribeDBInstances: Throttling",
+      "no_data_since": "2026-11-21T11:00:00Z"
+    },
+    "rule/cert.s3.save.fail": {
+      "state": "warning",
+      "since": "2026-11-21T10:00:00Z",
+      "alerted_at": "2026-11-21T10:00:00Z",
+      "detail": "7% over 10 min (alert above 5%)",
+      "no_data_since": "2026-11-21T12:05:00Z"
     }
+  },
+  "canaries_pending": {
+    "backups-crr": [
+      {
+        "key": "backups/lifeboat-canary/20261121T114500Z-20261121T114500Z-0a1b2c3d.json",
+        "written": "2026-11-21T11:45:00Z",
+        "looked": "2026-11-21T12:00:00Z"
+      },
+      {
+        "key": "backups/lifeboat-canary/20261121T120000Z-20261121T120000Z-4e5f6a7b.json",
+        "written": "2026-11-21T12:00:00Z",
+        "looked": null
+      }
+    ]
+  },
+  "canaries_seen": {
+    "backups/lifeboat-canary/20261121T113000Z-20261121T113000Z-8c9d0e1f.json": "2026-11-21T11:35:00Z"
+  }
+}"#;
 
-    fn check(state: State, detail: &str) -> Check {
-        Check::new(
-            "backup-age",
-            "orders-db",
-            "backup age",
-            state,
-            detail.into(),
-        )
-    }
-
-    #[test]
-    fn ok_warning_critical_ok_emails_each_change_and_nothing_in_between() {
-        let every = Duration::hours(4);
-        // The first evaluation is the baseline: every check once
-        let (s, ch, _) = diff(
-            &Stored::default(),
-            &[check(State::Ok, "1 h against RPO 24 h")],
-            t(0),
-            every,
-            "r0",
-        );
-        assert_eq!(ch.len(), 1);
-        assert_eq!(ch[0].why, Why::Changed);
-        // No change: no email
-        let (s, ch, _) = diff(
-            &s,
-            &[check(State::Ok, "1 h against RPO 24 h")],
-            t(5),
-            every,
-            "r1",
-        );
-        assert!(ch.is_empty());
-        // ok → warning
-        let (s, ch, _) = diff(
-            &s,
-            &[check(State::Warning, "20 h against RPO 24 h")],
-            t(10),
-            every,
-            "r2",
-        );
-        assert_eq!(
-            ch[0].sentence(),
-            "orders-db backup age WARNING (was OK): 20 h against RPO 24 h"
-        );
-        // warning → critical
-        let (s, ch, _) = diff(
-            &s,
-            &[check(State::Critical, "26 h against RPO 24 h")],
-            t(15),
-            every,
-            "r3",
-        );
-        assert_eq!(
-            ch[0].sentence(),
-            "orders-db backup age CRITICAL (was WARNING): 26 h against RPO 24 h"
-        );
-        // still critical: nothing until the reminder interval has passed
-        let (s, ch, _) = diff(
-            &s,
-            &[check(State::Critical, "27 h against RPO 24 h")],
-            t(60),
-            every,
-            "r4",
-        );
-        assert!(ch.is_empty());
-        let (s, ch, _) = diff(
-            &s,
-            &[check(State::Critical, "30 h against RPO 24 h")],
-            t(15 + 240),
-            every,
-            "r5",
-        );
-        assert_eq!(ch[0].why, Why::Reminder);
-        assert_eq!(
-            ch[0].sentence(),
-            "orders-db backup age CRITICAL (still, for 4 h): 30 h against RPO 24 h"
-        );
-        let (s, ch, _) = diff(
-            &s,
-            &[check(State::Critical, "31 h against RPO 24 h")],
-            t(15 + 300),
-            every,
-            "r6",
-        );
-        assert!(ch.is_empty(), "the next reminder counts from the last one");
-        // critical → ok: "OK again"
-        let (s, ch, _) = diff(
-            &s,
-            &[check(State::Ok, "1 h against RPO 24 h")],
-            t(400),
-            every,
-            "r7",
-        );
-        assert_eq!(ch[0].why, Why::Recovered);
-        assert_eq!(
-            ch[0].sentence(),
-            "orders-db backup age OK again (was CRITICAL): 1 h against RPO 24 h"
-        );
-        assert_eq!(s.written_by, "r7");
-        // and quiet again after that
-        let (_, ch, _) = diff(
-            &s,
-            &[check(State::Ok, "1 h against RPO 24 h")],
-            t(405),
-            every,
-            "r8",
-        );
-        assert!(ch.is_empty());
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
     }
 
     #[test]
-    fn no_data_is_a_state_of_its_own_and_worst_comes_first() {
-        let every = Duration::hours(4);
-        let a = Check::new(
-            "canary",
-            "backups-crr",
-            "canary",
-            State::Ok,
-            "arrived".into(),
-        );
-        let b = Check::new(
-            "rule",
-            "cert.s3.save.fail",
-            "metric rule",
-            State::Ok,
-            "1%".into(),
-        );
-        let c = check(State::Ok, "1 h");
-        let (s, _, _) = diff(
-            &Stored::default(),
-            &[a.clone(), b.clone(), c.clone()],
-            t(0),
-            every,
-            "r0",
-        );
-        let mut b2 = b.clone();
-        b2.state = State::NoData;
-        let mut c2 = c.clone();
-        c2.state = State::Critical;
-        let mut a2 = a.clone();
-        a2.state = State::Warning;
-        let (s, ch, held) = diff(&s, &[a2.clone(), b2.clone(), c2.clone()], t(5), every, "r1");
-        let order: Vec<State> = ch.iter().map(|c| c.check.state).collect();
-        assert_eq!(order, [State::Critical, State::Warning]);
-        assert_eq!(held, vec!["rule/cert.s3.save.fail".to_string()]);
-        // No data that lasts is a change of its own, after the worse ones (reminded here)
-        let (_, ch, _) = diff(&s, &[a2, b2, c2], t(5 + 240), every, "r2");
-        let order: Vec<State> = ch.iter().map(|c| c.check.state).collect();
-        assert_eq!(order, [State::Critical, State::Warning, State::NoData]);
+    fn states_stored_before_the_move_still_read_and_are_written_the_same() {
+        // Given the states object as the function stored it before the move
+        // When this version reads it
+        let stored: Stored = serde_json::from_str(OLD_LAYOUT).unwrap();
+        // Then every field is there
+        assert_eq!(stored.states.written_by, "20261121T120500Z-5d1f0c2a");
+        assert_eq!(stored.states.evaluated_at, Some(at("2026-11-21T12:05:00Z")));
+        assert_eq!(stored.full_check_at, Some(at("2026-11-21T12:00:00Z")));
+        assert_eq!(stored.states.checks.len(), 4);
+        let age = &stored.states.checks["backup-age/orders-db"];
+        assert_eq!(age.state, State::Critical);
+        assert_eq!(age.alerted_at, Some(at("2026-11-21T09:00:00Z")));
+        assert_eq!(age.no_data_since, None);
+        let rule = &stored.states.checks["rule/cert.s3.save.fail"];
+        assert_eq!(rule.state, State::Warning);
+        assert_eq!(rule.no_data_since, Some(at("2026-11-21T12:05:00Z")));
         assert_eq!(
-            ch[2].sentence(),
-            "cert.s3.save.fail metric rule NO DATA (was OK): 1%"
+            stored.states.checks["replica/orders-db-replica"].state,
+            State::NoData
         );
+        assert_eq!(stored.states.checks["canary/backups-crr"].alerted_at, None);
+        let pending = &stored.canaries_pending["backups-crr"];
+        assert_eq!(pending.len(), 2);
+        assert_eq!(pending[0].looked, Some(at("2026-11-21T12:00:00Z")));
+        assert_eq!(pending[1].looked, None);
+        assert_eq!(stored.canaries_seen.len(), 1);
+        // And when it writes it back, it is the same JSON (an older version reads it too)
+        let old: serde_json::Value = serde_json::from_str(OLD_LAYOUT).unwrap();
+        assert_eq!(serde_json::to_value(&stored).unwrap(), old);
+        // And a first run's object, without canaries or a full check, reads as before
+        let bare: Stored =
+            serde_json::from_str(r#"{"written_by": "r0", "evaluated_at": null, "checks": {}}"#)
+                .unwrap();
+        assert_eq!(bare.states.written_by, "r0");
+        assert_eq!(bare.full_check_at, None);
+        assert!(bare.canaries_pending.is_empty() && bare.canaries_seen.is_empty());
     }
 
     #[test]
-    fn a_check_not_evaluated_keeps_its_state() {
-        let every = Duration::hours(4);
-        let a = Check::new(
-            "canary",
-            "backups-crr",
-            "canary",
-            State::Critical,
-            "late".into(),
-        );
-        let (s, _, _) = diff(
-            &Stored::default(),
-            &[a, check(State::Ok, "1 h")],
-            t(0),
-            every,
-            "r0",
-        );
-        // A focused run evaluates only the backup age
-        let (s2, ch, _) = diff(&s, &[check(State::Ok, "1 h")], t(5), every, "r1");
-        assert!(ch.is_empty());
-        assert_eq!(s2.checks["canary/backups-crr"].state, State::Critical);
-    }
-
-    #[test]
-    fn a_new_check_without_data_is_held_and_recovers_silently_if_never_emailed() {
-        let every = Duration::hours(4);
-        let other = |state| {
+    fn a_change_reads_and_archives_as_before() {
+        // Given orders-db's backup age OK, then 26 h old against RPO 24 h
+        let age = |state, detail: &str| {
             Check::new(
                 "backup-age",
-                "catalog catalog-global",
-                "global replicas",
+                "orders-db",
+                "backup age",
                 state,
-                "DescribeGlobalClusters: Throttling".into(),
+                detail.into(),
             )
         };
-        // Given a baseline
-        let (s, _, _) = diff(
-            &Stored::default(),
-            &[check(State::Ok, "1 h")],
-            t(0),
-            every,
-            "r0",
-        );
-        // When a read fails and a check appears for the first time with no data
-        let (s, ch, held) = diff(
-            &s,
-            &[check(State::Ok, "1 h"), other(State::NoData)],
-            t(5),
+        let t0 = at("2026-11-21T12:00:00Z");
+        let every = Duration::hours(4);
+        let ok = alerts::diff(
+            &alerts::Stored::default(),
+            &[age(State::Ok, "1 h against RPO 24 h")],
+            t0,
             every,
             "r1",
         );
-        // Then it is held, not emailed
-        assert!(ch.is_empty(), "{ch:?}");
-        assert_eq!(held.len(), 1);
-        // And when the read works again it goes quietly (never emailed, nothing to take back)
-        let (s2, ch, _) = diff(
-            &s,
-            &[check(State::Ok, "1 h"), other(State::Ok)],
-            t(10),
+        // When it turns critical
+        let d = alerts::diff(
+            &ok.next,
+            &[age(State::Critical, "26 h against RPO 24 h").value(93_600.0)],
+            t0 + Duration::minutes(5),
             every,
             "r2",
         );
-        assert!(ch.is_empty(), "{ch:?}");
-        assert_eq!(s2.checks[&other(State::Ok).id].state, State::Ok);
-        // But no data that lasts is emailed after the reminder interval
-        let (_, ch, _) = diff(
-            &s,
-            &[check(State::Ok, "1 h"), other(State::NoData)],
-            t(5) + every,
-            every,
-            "r3",
-        );
-        assert_eq!(ch.len(), 1, "{ch:?}");
-        assert_eq!(ch[0].check.state, State::NoData);
-    }
-
-    #[test]
-    fn no_data_for_a_while_is_held_not_emailed() {
-        let every = Duration::hours(4);
-        let (s, _, _) = diff(
-            &Stored::default(),
-            &[check(State::Critical, "26 h")],
-            t(0),
-            every,
-            "r0",
-        );
-        // A read fails once: no data, held (stored state unchanged, no email)
-        let (s, ch, held) = diff(
-            &s,
-            &[check(State::NoData, "could not be read")],
-            t(5),
-            every,
-            "r1",
-        );
-        assert!(ch.is_empty());
-        assert_eq!(held, vec!["backup-age/orders-db".to_string()]);
-        assert_eq!(s.checks["backup-age/orders-db"].state, State::Critical);
-        // Back to what it was: nothing to say
-        let (s, ch, _) = diff(&s, &[check(State::Critical, "27 h")], t(10), every, "r2");
-        assert!(ch.is_empty());
-        assert_eq!(s.checks["backup-age/orders-db"].no_data_since, None);
-        // No data that lasts the reminder interval is a change
-        let (s, _, _) = diff(&s, &[check(State::NoData, "x")], t(20), every, "r3");
-        let (_, ch, held) = diff(&s, &[check(State::NoData, "x")], t(20 + 240), every, "r4");
-        assert!(held.is_empty());
+        // Then the alert names it as before
+        let ch: &Change = &d.changes[0];
         assert_eq!(
-            ch[0].sentence(),
-            "orders-db backup age NO DATA (was CRITICAL): x"
+            ch.sentence(),
+            "orders-db backup age CRITICAL (was OK): 26 h against RPO 24 h"
+        );
+        // and the archived report's "changes" entry has its old shape
+        assert_eq!(
+            serde_json::to_value(ch).unwrap(),
+            serde_json::json!({
+                "check": {
+                    "id": "backup-age/orders-db",
+                    "subject": "orders-db",
+                    "what": "backup age",
+                    "state": "critical",
+                    "value": 93600.0,
+                    "detail": "26 h against RPO 24 h"
+                },
+                "was": "ok",
+                "why": "changed",
+                "for_seconds": 0
+            })
         );
     }
 }

@@ -5,6 +5,7 @@
 use std::fmt;
 
 use chrono::Duration;
+use lifeboat_shared::alerts;
 use lifeboat_shared::policy::{Levels, MetricRule, RuleSeverity, Span, Statistic};
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +33,12 @@ impl fmt::Display for State {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.label())
     }
+}
+
+/// Alerts on change ([`lifeboat_shared::alerts`]): OK < NO DATA < WARNING < CRITICAL.
+impl alerts::Level for State {
+    const OK: State = State::Ok;
+    const NO_DATA: State = State::NoData;
 }
 
 /// One check's outcome this run.
@@ -81,21 +88,25 @@ impl Check {
     }
 }
 
-/// A duration for people: `45 s`, `12 min`, `26 h`, `3 d`.
-pub fn human(d: Duration) -> String {
-    let s = d.num_seconds().max(0);
-    if s < 120 {
-        format!("{s} s")
-    } else if s < 2 * 3600 {
-        format!("{} min", s / 60)
-    } else if s < 10 * 3600 && (s % 3600) / 60 != 0 {
-        format!("{} h {} min", s / 3600, (s % 3600) / 60)
-    } else if s < 3 * 86_400 {
-        format!("{} h", s / 3600)
-    } else {
-        format!("{} d", s / 86_400)
+/// What alerts on change know of a check: its id, state, "<subject> <what>" and detail.
+impl alerts::Check for Check {
+    type State = State;
+    fn key(&self) -> &str {
+        &self.id
+    }
+    fn state(&self) -> State {
+        self.state
+    }
+    fn title(&self) -> String {
+        format!("{} {}", self.subject, self.what)
+    }
+    fn detail(&self) -> &str {
+        &self.detail
     }
 }
+
+/// A duration for people: `45 s`, `12 min`, `26 h`, `3 d` (the words alerts use).
+pub use lifeboat_shared::alerts::human;
 
 /// A byte count for people: `512 B`, `3.4 KiB`, `12.0 MiB`, `1.5 GiB`.
 pub fn human_bytes(b: f64) -> String {

@@ -6,7 +6,7 @@
 //!
 //! [`command`] → the envelope ([`lifeboat_shared::run`]) → [`inventory`] (reads) → [`metrics`]
 //! (one batched read) → [`plan`] (pure, into [`checks`]) → [`execute`] (canary, state) →
-//! [`alerts`] (pure: what changed) → [`report`] (pure).
+//! [`alerts`] (pure, the shared machine: what changed) → [`report`] (pure).
 
 pub mod alerts;
 pub mod checks;
@@ -255,24 +255,27 @@ async fn check(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Sa
         write_canaries(app, inv, &wanted, &obs, &mut canaries, &mut report).await;
     }
     // The states: what changed since the last evaluation.
-    let first = journal.state.checks.is_empty();
-    let (mut next, changes, held) = alerts::diff(
-        &journal.state,
+    let diff = lifeboat_shared::alerts::diff(
+        &journal.state.states,
         &ev.checks,
         inv.now,
         policy.monitoring.reminder_every.0,
         &inv.run_id,
     );
+    let changes = diff.changes;
+    let mut next = alerts::Stored {
+        states: diff.next,
+        ..journal.state.clone()
+    };
     canaries.store(&mut next);
-    report::fill(&mut report, &ev.checks, &changes, &held, first);
+    report::fill(&mut report, &ev.checks, &changes, &diff.held, diff.first);
     match scope {
         // A focused check (an alarm's, `only`) is not the full check of everything.
         Scope::Full if only.is_empty() => {
             next.full_check_at = Some(inv.now);
             // What a full check of everything no longer produces is gone (a resource removed,
             // a component renamed, a listing's stand-in NO DATA once the listing is back).
-            next.checks
-                .retain(|id, _| ev.checks.iter().any(|c| &c.id == id));
+            next.states.keep_only(&ev.checks);
         }
         Scope::Full => {}
         Scope::Lag => report::lag_check(&mut report, &next, &ev.checks, policy),

@@ -84,6 +84,7 @@ pub fn fill(
 pub fn lag_check(report: &mut Report, stored: &Stored, checks: &[Check], policy: &Policy) {
     let every = policy.monitoring.full_check_every.0;
     let carried = stored
+        .states
         .checks
         .keys()
         .filter(|id| !checks.iter().any(|c| &c.id == *id))
