@@ -93,7 +93,11 @@ fi
 # encrypted in transit and at rest; each function's report-bucket keys under its own prefixes;
 # s3:ListBucket wherever a key that may be absent is read (else 403, not 404); the
 # restore-testing rule on RestoreTestingPlanArn's jobs only; LIFEBOAT_FINGERPRINTS "on" or
-# "off: <reason>". Parsed with cfn-lint's decoder (intrinsic functions as data).
+# "off: <reason>"; failover-orchestrator deletes only its drill copies (a lifeboat-drill name
+# and aws:ResourceTag/lifeboat:purpose = failover-drill), sets lifeboat:purpose only on such
+# names, passes no role, and starts only its own run loop, whose ARN (built from the state
+# machine's Name to avoid a cycle) matches LIFEBOAT_STATE_MACHINE_ARN. Parsed with cfn-lint's
+# decoder (intrinsic functions as data).
 t=$EPOCHREALTIME
 if run invariants "$checks/python" - "$template" <<'PYEOF'
 """Security invariants of the template's IAM (issue 15), checked offline."""
@@ -110,7 +114,14 @@ FUNCTIONS = {
     "SnapshotExportRole": "snapshot-export",
     "RestoreVerificationRole": "restore-verification",
     "ReplicationLagCheckRole": "replication-lag-check",
+    "FailoverOrchestratorRole": "failover-orchestrator",
 }
+# failover-orchestrator's run loop: the role and the function name it by this ARN, not by
+# reference (the state machine invokes the function: a reference would be a cycle).
+LOOP_NAME = "${AWS::StackName}-failover-orchestrator"
+LOOP_ARN = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:" + LOOP_NAME
+DRILL_DELETES = ("rds:DeleteDBInstance", "elasticache:DeleteReplicationGroup", "secretsmanager:DeleteSecret",
+                 "ssm:DeleteParameter")
 failures = []
 
 
@@ -188,6 +199,22 @@ for role, stmts in roles.items():
             if a.startswith(("kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt", "kms:ReEncrypt")):
                 if "kms:ViaService" not in cond.get("StringEquals", {}):
                     fail(role, sid, f"{a} without kms:ViaService")
+            if role == "FailoverOrchestratorRole":
+                if a in DRILL_DELETES:
+                    for r in rs:
+                        if "lifeboat-drill" not in r:
+                            fail(role, sid, f"{a} on {r}: only a drill's copies (named *lifeboat-drill*) may be deleted")
+                    if a != "ssm:DeleteParameter" and cond.get("StringEquals", {}).get("aws:ResourceTag/lifeboat:purpose") != "failover-drill":
+                        fail(role, sid, f"{a} without aws:ResourceTag/lifeboat:purpose = failover-drill")
+                keys = cond.get("ForAllValues:StringEquals", {}).get("aws:TagKeys") or []
+                if a.endswith(("AddTagsToResource", ":TagResource", ":CreateSecret")) and ("lifeboat:purpose" in keys or not keys):
+                    for r in rs:
+                        if "lifeboat-drill" not in r:
+                            fail(role, sid, f"{a} may set lifeboat:purpose on {r}: only on a drill's copies (named *lifeboat-drill*), else a production resource could be made deletable")
+                if a == "iam:PassRole":
+                    fail(role, sid, "iam:PassRole: failover-orchestrator passes no role")
+                if a.startswith("states:") and rs != [LOOP_ARN]:
+                    fail(role, sid, f"{a} on {rs}: only its own run loop ({LOOP_ARN})")
             if a == "s3:GetBucketLocation":
                 fail(role, sid, "s3:GetBucketLocation: no function calls it")
             if a == "elasticache:CreateReplicationGroup" and any(":replicationgroup:" in r for r in rs):
@@ -228,6 +255,13 @@ def leaves(v):
 
 if fp is None or not all(x == "on" or (isinstance(x, str) and x.startswith("off: ")) for x in leaves(fp)):
     failures.append("SnapshotExportFunction: LIFEBOAT_FINGERPRINTS must be \"on\" or \"off: <reason>\"")
+
+loop = res.get("FailoverOrchestratorStateMachine", {}).get("Properties", {})
+if text(loop.get("Name")) != [LOOP_NAME]:
+    failures.append(f"FailoverOrchestratorStateMachine: Name {text(loop.get('Name'))}, not {LOOP_NAME} (the ARN the role and the function build)")
+env = res.get("FailoverOrchestratorFunction", {}).get("Properties", {}).get("Environment", {}).get("Variables", {})
+if text(env.get("LIFEBOAT_STATE_MACHINE_ARN")) != [LOOP_ARN]:
+    failures.append(f"FailoverOrchestratorFunction: LIFEBOAT_STATE_MACHINE_ARN is {text(env.get('LIFEBOAT_STATE_MACHINE_ARN'))}, not {LOOP_ARN}")
 
 for f in failures:
     print(f"FAIL {f}")
