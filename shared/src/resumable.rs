@@ -79,6 +79,12 @@ pub trait Resumable {
     fn done(&self, state: &Self::State) -> bool;
     /// A short account of where each step stands, for the `in progress` answer.
     fn progress(&self, state: &Self::State) -> Value;
+    /// A new trigger arriving while this function's run is unfinished: attached to the run
+    /// (recorded in its state; the default records nothing) or refused with the reason and what
+    /// to do instead. The run's state is saved after.
+    fn arriving(&self, _state: &mut Self::State, _inv: &Invocation) -> Arrival {
+        Arrival::Attach
+    }
     /// The finished run's report; folds the run into the status.
     fn report(
         &self,
@@ -86,6 +92,15 @@ pub trait Resumable {
         status: &mut Self::Status,
         inv: &Invocation,
     ) -> Report;
+}
+
+/// What a trigger arriving during an unfinished run does (see [`Resumable::arriving`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arrival {
+    /// Advance the unfinished run (the trigger recorded in it, if the function wants).
+    Attach,
+    /// Do nothing; the answer says why and what to do.
+    Refuse(String),
 }
 
 /// Where a resumable function keeps its runs.
@@ -176,9 +191,11 @@ async fn advance_held<R: Resumable>(
 ) -> Result<Response> {
     let mut status = store.status::<R::Status>().await?;
     let mut notes = Vec::new();
+    let mut arrived = false;
     let run_id = match (resume, &status.state.active_run) {
         (Some(id), _) => id.to_string(),
         (None, Some(active)) if *active != inv.run_id => {
+            arrived = true;
             notes.push(format!(
                 "run {active} was still in progress: advanced it instead of starting a second run"
             ));
@@ -229,6 +246,11 @@ async fn advance_held<R: Resumable>(
             Some(run_id),
             "this run already finished and reported; nothing done again",
         ));
+    }
+    if arrived {
+        if let Arrival::Refuse(reason) = f.arriving(&mut journal.state.state, inv) {
+            return Ok(Response::skipped(Some(run_id), reason));
+        }
     }
     journal.state.invocations += 1;
     f.janitor(&mut journal.state.state, inv.now).await;

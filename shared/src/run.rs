@@ -40,6 +40,9 @@ pub struct Invocation {
     /// When to stop starting work (the deadline less a reserve for the report).
     pub stop_at: Option<Instant>,
     pub dry_run: bool,
+    /// A lease of its own beside the function's (`locks/<function>-<name>.json`): for work that
+    /// must be single-flight among itself but must not hold up the function's runs.
+    pub lease_name: Option<&'static str>,
 }
 
 impl Invocation {
@@ -69,6 +72,7 @@ impl Invocation {
             now,
             stop_at,
             dry_run,
+            lease_name: None,
         }
     }
 
@@ -99,7 +103,10 @@ impl Invocation {
 
     /// The single-flight lease key of this function.
     pub fn lease_key(&self) -> String {
-        format!("locks/{}.json", self.function)
+        match self.lease_name {
+            Some(n) => format!("locks/{}-{n}.json", self.function),
+            None => format!("locks/{}.json", self.function),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! benchmark: start the pinned moto server on loopback, seed a realistic environment, read the
 //! report emails back from the SQS queue subscribed to the report topic.
 
+pub mod failover;
 pub mod faults;
 pub mod shop;
 
@@ -195,6 +196,8 @@ pub struct World {
     pub topic_arn: String,
     pub queue_url: String,
     pub policy_path: PathBuf,
+    /// The Route 53 hosted zone of failover-orchestrator's plan.
+    pub zone_id: String,
 }
 
 /// What to seed.
@@ -208,6 +211,9 @@ pub struct Scenario {
     pub encrypted_primary: bool,
     /// Seed the Aurora cluster, the Redis group and the extra instances.
     pub full: bool,
+    /// Seed the DR read replica of ecommerce-prod-db (failover-orchestrator's plan) with this
+    /// ReplicaLag in seconds (the other functions' tests run without it).
+    pub failover_replica_lag: Option<f64>,
 }
 
 impl Default for Scenario {
@@ -216,6 +222,7 @@ impl Default for Scenario {
             history_days: 0,
             encrypted_primary: false,
             full: true,
+            failover_replica_lag: None,
         }
     }
 }
@@ -264,6 +271,7 @@ pub async fn seed(emu: &Emulator, scenario: &Scenario, dir: &Path) -> World {
         topic_arn: String::new(),
         queue_url: String::new(),
         policy_path: dir.join("policy.yaml"),
+        zone_id: String::new(),
     };
     s3p.create_bucket()
         .bucket(&world.backup_bucket)
@@ -531,7 +539,12 @@ pub async fn seed(emu: &Emulator, scenario: &Scenario, dir: &Path) -> World {
         shop::build(engine, name, shop::Damage::None).await;
     }
 
+    let zone_id = Box::pin(failover::seed_names(&primary, &world.backup_bucket)).await;
+    if let Some(lag) = scenario.failover_replica_lag {
+        Box::pin(failover::seed_replica(&primary, lag)).await;
+    }
     let policy = include_str!("../../infra/policy.local.yaml")
+        .replace("{zone_id}", &zone_id)
         .replace("{backup_bucket}", &world.backup_bucket)
         .replace("{dr_backup_bucket}", &world.dr_backup_bucket)
         .replace("{security_group_id}", &security_group_id)
@@ -546,6 +559,7 @@ pub async fn seed(emu: &Emulator, scenario: &Scenario, dir: &Path) -> World {
         topic_arn,
         queue_url,
         security_group_id,
+        zone_id,
         ..world
     }
 }

@@ -7,6 +7,7 @@ mod aws_backup;
 mod cloudwatch_stand_in;
 mod data_checks;
 mod fault_proxy;
+mod failover;
 mod faults;
 mod integrity_sweep;
 mod mocked;

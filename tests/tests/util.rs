@@ -124,6 +124,10 @@ impl Parts {
         restore_verification::App::new(self.aws, self.env, self.policy)
     }
 
+    pub fn failover_orchestrator(&self) -> failover_orchestrator::App {
+        failover_orchestrator::App::new(self.aws.clone(), self.env.clone(), self.policy.clone())
+    }
+
     pub fn replication_lag_check(&self) -> replication_lag_check::App {
         replication_lag_check::App::new(&self.aws, self.env.clone(), self.policy.clone())
             .expect("replication-lag-check App")

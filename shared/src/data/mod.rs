@@ -207,6 +207,82 @@ pub fn failing(checks: &[CheckResult]) -> Vec<String> {
         .collect()
 }
 
+/// The checks on an endpoint and whether it was a local stand-in.
+#[derive(Debug)]
+pub struct Checked {
+    pub results: Vec<CheckResult>,
+    pub mapped: bool,
+}
+
+/// Every check a component's `verify` section asks for, on `host:port` (a restored copy, a
+/// promoted replica): row counts against `expected` (the fingerprint recorded at snapshot time),
+/// orphans, freshness against `as_of`, named checks; Redis keys. SQL connects with the
+/// component's secret; Redis (with `redis_auth`) with its AUTH token when the component names a secret, over TLS
+/// (in the clear only to a locally mapped server). Failing checks come first. Shared by
+/// restore-verification and failover-orchestrator's verify step.
+#[allow(clippy::too_many_arguments)]
+pub async fn check_endpoint(
+    secrets: &aws_sdk_secretsmanager::Client,
+    local: &BTreeMap<String, (String, u16)>,
+    comp: &crate::policy::Component,
+    engine: &str,
+    host: &str,
+    port: u16,
+    expected: Option<&DataFingerprint>,
+    as_of: Option<DateTime<Utc>>,
+    redis_auth: bool,
+) -> Result<Checked, String> {
+    let family =
+        Family::of(engine).ok_or_else(|| format!("engine {engine:?} has no checks in Lifeboat"))?;
+    let to = target(local, family, host, port);
+    let v = comp
+        .verify
+        .as_ref()
+        .ok_or("the component has no verify section")?;
+    let results = match family {
+        Family::Sql(engine) => {
+            let access = comp
+                .database
+                .as_ref()
+                .ok_or("the component has no database section")?;
+            let creds = credentials(secrets, &access.secret_arn).await?;
+            let ep = Endpoint::new(engine, &to, access.name.as_deref(), &creds, access.tls);
+            let mut db = Db::connect(&ep).await?;
+            let spec = Spec {
+                tolerance_percent: v.row_tolerance_percent,
+                freshness: v
+                    .freshness
+                    .as_ref()
+                    .map(|f| (f.table.clone(), f.column.clone(), f.max_lag.0)),
+                named: v.checks.clone(),
+            };
+            let fp = match expected {
+                Some(DataFingerprint::Sql(f)) => Some(f),
+                _ => None,
+            };
+            db.verify(fp, as_of, &spec).await?
+        }
+        Family::Redis => {
+            // A restored copy has no AUTH inside the restore subnets; a promoted production
+            // group keeps the component's token.
+            let creds = match (&comp.database, redis_auth) {
+                (Some(access), true) => credentials(secrets, &access.secret_arn).await?,
+                _ => Credentials::default(),
+            };
+            let ep = redis::RedisEndpoint::new(&to, &creds, true);
+            let fp = match expected {
+                Some(DataFingerprint::Redis(f)) => Some(f),
+                _ => None,
+            };
+            redis::verify(&ep, fp, v.key_tolerance_percent, v.sample_keys as usize).await?
+        }
+    };
+    Ok(Checked {
+        results,
+        mapped: to.mapped,
+    })
+}
+
 /// Takes the fingerprint of a live source (at snapshot time) or of a restored copy.
 pub async fn fingerprint(
     family: Family,

@@ -13,6 +13,7 @@
 
 mod account;
 mod components;
+pub mod failover;
 mod monitoring;
 mod regions;
 mod types;
@@ -69,6 +70,9 @@ pub struct Policy {
     /// What replication-lag-check watches beyond the components' RPOs.
     #[serde(default)]
     pub monitoring: Monitoring,
+    /// The DR runbook as plans of steps (failover-orchestrator).
+    #[serde(default)]
+    pub failover: failover::Failover,
 }
 
 fn default_opt_in() -> Tag {
@@ -132,6 +136,9 @@ impl Policy {
             )
         })?;
         policy.validate()?;
+        let mut policy = policy;
+        let names = policy.components.iter().map(|c| c.name.as_str()).collect();
+        policy.failover.plans = failover::resolve(&policy.failover.written, &names)?;
         Ok(policy)
     }
 

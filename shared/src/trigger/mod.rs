@@ -90,6 +90,7 @@ pub struct Alarm {
     pub state: AlarmState,
     pub previous_state: Option<AlarmState>,
     pub reason: String,
+    /// When the alarm entered this state (the state's timestamp; SNS: StateChangeTime).
     pub time: DateTime<Utc>,
     pub delivery: AlarmDelivery,
 }
@@ -689,6 +690,13 @@ fn alarm_from_data(
     let state = data
         .state
         .ok_or_else(|| Error::event(format!("{at}.state"), "the alarm's new state"))?;
+    // When the alarm entered its state (the same in every delivery of one state change; the
+    // event's own time may differ by delivery), else the event's time.
+    let time = if state.timestamp.timestamp() > 0 {
+        state.timestamp
+    } else {
+        time
+    };
     Ok(Alarm {
         name: data.alarm_name,
         arn,

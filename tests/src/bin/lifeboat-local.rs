@@ -123,6 +123,7 @@ async fn main() -> ExitCode {
                 topic_arn: var("LIFEBOAT_REPORT_TOPIC_ARN"),
                 queue_url: var("LIFEBOAT_REPORT_QUEUE_URL"),
                 policy_path: PathBuf::from(var("LIFEBOAT_POLICY")),
+                zone_id: String::new(),
             };
             lifeboat_tests::seed_metrics(&config, &world, chrono::Utc::now()).await;
             println!("  put the last minutes' S3 replication and cert.s3.* metrics");

@@ -5,9 +5,7 @@
 use std::collections::BTreeMap;
 
 use lifeboat_shared::backup;
-use lifeboat_shared::data::{
-    self, redis, CheckResult, DataFingerprint, Db, Endpoint, Family, Spec, Target,
-};
+use lifeboat_shared::data::{self, CheckResult, DataFingerprint};
 use lifeboat_shared::policy::Component;
 
 use super::plan::{Job, Origin};
@@ -68,7 +66,8 @@ pub fn explain_missing(checks: &mut [CheckResult], missing: Option<&str>) {
     }
 }
 
-/// Runs every check the policy asks for on the restored endpoint. Failing checks come first.
+/// Runs every check the policy asks for on the restored endpoint (the shared checks,
+/// [`data::check_endpoint`]). Failing checks come first.
 pub async fn run_checks(
     secrets: &aws_sdk_secretsmanager::Client,
     local: &BTreeMap<String, (String, u16)>,
@@ -80,47 +79,20 @@ pub async fn run_checks(
         .endpoint
         .clone()
         .ok_or("no endpoint recorded for the restored resource")?;
-    let family = Family::of(&job.backup.engine)
-        .ok_or_else(|| format!("engine {:?} has no checks in Lifeboat", job.backup.engine))?;
-    let to: Target = data::target(local, family, &host, port);
-    job.mapped = to.mapped;
-    let v = comp
-        .verify
-        .as_ref()
-        .ok_or("the component has no verify section")?;
-    match family {
-        Family::Sql(engine) => {
-            let access = comp
-                .database
-                .as_ref()
-                .ok_or("the component has no database section")?;
-            // The restored copy has the source's users and passwords as of the snapshot.
-            let creds = data::credentials(secrets, &access.secret_arn).await?;
-            let ep = Endpoint::new(engine, &to, access.name.as_deref(), &creds, access.tls);
-            let mut db = Db::connect(&ep).await?;
-            let spec = Spec {
-                tolerance_percent: v.row_tolerance_percent,
-                freshness: v
-                    .freshness
-                    .as_ref()
-                    .map(|f| (f.table.clone(), f.column.clone(), f.max_lag.0)),
-                named: v.checks.clone(),
-            };
-            let fp = match expected {
-                Some(DataFingerprint::Sql(f)) => Some(f),
-                _ => None,
-            };
-            db.verify(fp, Some(job.backup.created_at), &spec).await
-        }
-        Family::Redis => {
-            // Restored without AUTH inside the restore subnets, encrypted in transit: TLS,
-            // verified (in the clear only to a locally mapped server).
-            let ep = redis::RedisEndpoint::new(&to, &data::Credentials::default(), true);
-            let fp = match expected {
-                Some(DataFingerprint::Redis(f)) => Some(f),
-                _ => None,
-            };
-            redis::verify(&ep, fp, v.key_tolerance_percent, v.sample_keys as usize).await
-        }
-    }
+    // The restored copy has the source's users and passwords as of the snapshot; a restored
+    // cache has no AUTH inside the restore subnets.
+    let checked = data::check_endpoint(
+        secrets,
+        local,
+        comp,
+        &job.backup.engine,
+        &host,
+        port,
+        expected,
+        Some(job.backup.created_at),
+        false,
+    )
+    .await?;
+    job.mapped = checked.mapped;
+    Ok(checked.results)
 }

@@ -124,7 +124,7 @@ impl Policy {
 }
 
 /// A component or sweep name: what a manual command's `only` can name (`trigger::could_be_named`).
-pub(super) fn validate_name(at: &str, name: &str) -> Result<()> {
+pub(crate) fn validate_name(at: &str, name: &str) -> Result<()> {
     if name.is_empty()
         || name.len() > ONLY_MAX_LEN
         || !name

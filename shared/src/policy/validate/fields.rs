@@ -15,7 +15,7 @@ pub(crate) fn is_bucket_name(b: &str) -> bool {
         && b.as_bytes()[b.len() - 1].is_ascii_alphanumeric()
 }
 
-pub(super) fn check_bucket(field: &str, b: &str) -> Result<()> {
+pub(crate) fn check_bucket(field: &str, b: &str) -> Result<()> {
     if is_bucket_name(b) {
         Ok(())
     } else {
@@ -138,7 +138,7 @@ pub(super) fn check_kms(field: &str, key: &str, region: Option<&str>) -> Result<
 }
 
 /// RDS and ElastiCache identifiers: a letter first, then letters, digits and single hyphens.
-pub(super) fn check_identifier(field: &str, id: &str) -> Result<()> {
+pub(crate) fn check_identifier(field: &str, id: &str) -> Result<()> {
     let ok = !id.is_empty()
         && id.len() <= 63
         && id.as_bytes()[0].is_ascii_alphabetic()

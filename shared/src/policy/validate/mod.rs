@@ -9,8 +9,9 @@ mod verification;
 use super::{Buckets, Dr, Export, Limits, Policy, Prices, Tag, Thresholds};
 use crate::error::{Error, Result};
 use crate::trigger::excerpt_str;
-pub(crate) use fields::is_bucket_name;
-use fields::{check_arn, check_bucket, check_kms, check_region};
+pub(crate) use components::validate_name;
+use fields::{check_arn, check_kms};
+pub(crate) use fields::{check_bucket, check_identifier, check_region, is_bucket_name};
 use monitoring::validate_monitoring;
 use verification::{validate_restore_target, validate_sweeps};
 
@@ -54,6 +55,40 @@ fn validate_buckets(buckets: &Buckets) -> Result<()> {
     check_bucket("buckets.backup", &buckets.backup)?;
     if let Some(b) = &buckets.dr_backup {
         check_bucket("buckets.dr_backup", b)?;
+    }
+    if let Some(name) = &buckets.target_parameter {
+        check_parameter_name("buckets.target_parameter", name)?;
+        if buckets.dr_backup.is_none() {
+            return Err(Error::policy(
+                "buckets.target_parameter",
+                "set together with buckets.dr_backup, the bucket a failover points it at (with buckets.backup alone it can only name buckets.backup)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An SSM parameter name as Parameter Store accepts it: 1 to 1011 characters of letters, digits
+/// and `_ . - /`; a name with a `/` is fully qualified (starts with one); not starting with `aws`
+/// or `ssm` (reserved, any case, with or without the leading slash).
+pub(crate) fn check_parameter_name(field: &str, name: &str) -> Result<()> {
+    let lower = name.to_ascii_lowercase();
+    let bare = lower.strip_prefix('/').unwrap_or(&lower);
+    let ok = (1..=1011).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-/".contains(&b))
+        && (!name.contains('/') || name.starts_with('/'))
+        && !bare.starts_with("aws")
+        && !bare.starts_with("ssm");
+    if !ok {
+        return Err(Error::policy(
+            field,
+            format!(
+                "an SSM parameter name like /lifeboat/backup-target (1 to 1011 letters, digits, _ . - /; starting with / when it has one; not starting with aws or ssm), got {}",
+                excerpt_str(name)
+            ),
+        ));
     }
     Ok(())
 }
@@ -176,6 +211,52 @@ mod tests {
             e.starts_with("invalid policy: buckets.backup: an S3 bucket name"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_backup_target_parameter_is_an_ssm_name_beside_a_secondary_bucket() {
+        // Given the target parameter with both buckets
+        let base = "version: 1\nbuckets: {backup: b-1, dr_backup: b-2, target_parameter: ";
+        for good in [
+            "/lifeboat/backup-target",
+            "lifeboat-backup-target",
+            "Backup_Target.v2",
+        ] {
+            // Then a name Parameter Store accepts is accepted and kept
+            let p = crate::policy::Policy::parse(&format!("{base}'{good}'}}\n"))
+                .unwrap_or_else(|e| panic!("{good}: {e}"));
+            assert_eq!(p.buckets.target_parameter.as_deref(), Some(good));
+        }
+        let long = format!("/{}", "a".repeat(1011));
+        for bad in [
+            "",
+            "/aws/backup-target",
+            "AWS-target",
+            "/SSM/target",
+            "ssm-target",
+            "/lifeboat/backup target",
+            "/lifeboat/target$",
+            "lifeboat/backup-target",
+            long.as_str(),
+        ] {
+            // When a name it refuses is given
+            let e = err(&format!("{base}'{bad}'}}\n"));
+            // Then the error names the field
+            assert!(
+                e.starts_with("invalid policy: buckets.target_parameter: an SSM parameter name"),
+                "{bad}: {e}"
+            );
+            assert!(e.len() < 400, "{} bytes", e.len());
+        }
+        // And a target parameter with no secondary bucket to point at is refused by field
+        let e = err("version: 1\nbuckets: {backup: b-1, target_parameter: /lifeboat/backup-target}\n");
+        assert!(
+            e.starts_with("invalid policy: buckets.target_parameter: set together with buckets.dr_backup"),
+            "{e}"
+        );
+        // And without it the policy reads as before
+        let p = crate::policy::Policy::parse("version: 1\nbuckets: {backup: b-1}\n").unwrap();
+        assert_eq!(p.buckets.target_parameter, None);
     }
 
     #[test]

@@ -1,0 +1,243 @@
+// Test code: a failed setup step should stop the test where it happened.
+#![allow(clippy::unwrap_used)]
+
+//! failover-orchestrator against the local emulator (moto 5.2.5, one per test) on the seeded
+//! account with the DR read replica of ecommerce-prod-db (`Scenario::failover_replica_lag`), the
+//! plan `region-failover` of infra/policy.local.yaml: promote the replica, point the app's
+//! secret and the DB's DNS record at it, fence the old primary, check the orders data on the new
+//! endpoint (the local PostgreSQL, LIFEBOAT_LOCAL_ENDPOINTS), move the backup target.
+//!
+//! moto serves RDS read replicas and PromoteReadReplica (it leaves
+//! ReadReplicaSourceDBInstanceIdentifier set: the step judges by status), Secrets Manager,
+//! Route 53 (INSYNC at once), SSM and CloudWatch (DescribeAlarms, ReplicaLag through the named
+//! CBOR stand-in). Production is compared before and after with [`failover::production`].
+
+use std::collections::BTreeSet;
+
+use chrono::{Duration, Utc};
+use failover_orchestrator::App;
+use lifeboat_shared::run::Response;
+use lifeboat_tests::failover::{self, Production, PRIMARY_HOST, REPLICA};
+use lifeboat_tests::{read_emails, Scenario, DR, PRIMARY};
+use serde_json::{json, Value};
+
+use crate::util::{self, Harness};
+
+async fn world(lag: f64, edit: impl FnOnce(String) -> String + 'static) -> Harness<App> {
+    util::world()
+        .scenario(Scenario {
+            failover_replica_lag: Some(lag),
+            ..Scenario::default()
+        })
+        .edit_policy(edit)
+        .dir("lifeboat-failover")
+        .build(|parts| parts.failover_orchestrator())
+        .await
+}
+
+async fn invoke(f: &Harness<App>, event: Value, request: &str) -> Response {
+    failover_orchestrator::invoke(&f.app, &event, request, Utc::now(), None)
+        .await
+        .unwrap_or_else(|e| panic!("{event}: {e}"))
+}
+
+/// Invokes, then resumes (as the Step Functions loop does) until the run is done.
+async fn run_to_end(f: &Harness<App>, event: Value, request: &str) -> Response {
+    let mut r = invoke(f, event, request).await;
+    for i in 0..40 {
+        match &r {
+            Response::InProgress { run_id, .. } => {
+                let id = run_id.clone();
+                r = invoke(f, json!({"action": "resume", "run_id": id}), &format!("{request}-resume-{i}")).await;
+            }
+            _ => return r,
+        }
+    }
+    panic!("the run did not finish: {r:?}");
+}
+
+async fn production(f: &Harness<App>) -> Production {
+    failover::production(&f.emu.config(PRIMARY).await, &f.world.zone_id).await
+}
+
+fn report(r: &Response) -> &lifeboat_shared::report::Report {
+    r.report().unwrap_or_else(|| panic!("a report: {r:?}"))
+}
+
+#[tokio::test]
+async fn readiness_is_ready_then_not_ready_when_the_replica_lags_then_quiet() {
+    let f = world(30.0, |p| p).await;
+    let r = invoke(&f, json!({"action": "readiness"}), "ready-1").await;
+    let rep = report(&r);
+    assert!(rep.headline.contains("region-failover READY"), "{}", rep.headline);
+    assert!(rep.measurements.iter().any(|m| m.name == "FailoverReady" && m.value == 1.0));
+    // The replica falls 22 minutes behind.
+    failover::replica_lag(&f.emu.config(PRIMARY).await, DR, REPLICA, 22.0 * 60.0).await;
+    let r = invoke(&f, json!({"action": "readiness"}), "ready-2").await;
+    let rep = report(&r);
+    assert!(
+        rep.headline.contains("region-failover NOT READY (was READY)")
+            && rep.headline.contains("would lose 22 min of data against RPO 15m"),
+        "{}",
+        rep.headline
+    );
+    assert!(rep.measurements.iter().any(|m| m.name == "FailoverReady" && m.value == 0.0));
+    // No change: no email.
+    let before = read_emails(&f.emu.config(PRIMARY).await, &f.world.queue_url).await.len();
+    let r = invoke(&f, json!({"action": "readiness"}), "ready-3").await;
+    assert!(report(&r).headline.contains("no change"), "{}", report(&r).headline);
+    let after = read_emails(&f.emu.config(PRIMARY).await, &f.world.queue_url).await.len();
+    assert_eq!(after, 0, "no email when nothing changed (had {before} before)");
+}
+
+#[tokio::test]
+async fn plan_and_drill_leave_production_unchanged_and_the_drill_times_every_step() {
+    let f = world(30.0, |p| p).await;
+    let before = production(&f).await;
+    let r = invoke(&f, json!({"action": "plan", "plan": "region-failover"}), "plan-1").await;
+    let rep = report(&r);
+    assert!(rep.headline.contains("READY") && rep.headline.contains("expected RTO"), "{}", rep.headline);
+    let dns = rep.actions.iter().find(|a| a.resource == "orders-dns").unwrap();
+    assert!(dns.target.as_deref().unwrap_or("").contains(PRIMARY_HOST), "before shown: {dns:?}");
+    assert_eq!(production(&f).await, before, "plan changes nothing");
+
+    let r = run_to_end(&f, json!({"action": "drill", "plan": "region-failover"}), "drill-1").await;
+    let rep = report(&r);
+    assert!(rep.headline.starts_with("drill of region-failover: 7 of 7 steps done"), "{}\n{}", rep.headline, rep.render_text());
+    assert!(
+        rep.findings.iter().any(|x| x.message.contains("temporaries created and removed; production untouched")),
+        "{}",
+        rep.render_text()
+    );
+    assert!(rep.measurements.iter().filter(|m| m.name == "StepSeconds").count() == 7);
+    assert!(rep.measurements.iter().any(|m| m.name == "AchievedRtoSeconds"));
+    let after = production(&f).await;
+    assert_eq!(after, before, "a drill leaves production as it found it");
+}
+
+#[tokio::test]
+async fn execute_changes_production_once_and_failback_puts_back_what_it_recorded() {
+    let f = world(30.0, |p| p).await;
+    let cfg = f.emu.config(PRIMARY).await;
+    let before = production(&f).await;
+    assert_eq!(before.record, PRIMARY_HOST);
+    // Unarmed: refused by field before any AWS call.
+    let e = failover_orchestrator::invoke(&f.app, &json!({"action": "execute", "plan": "region-failover"}), "x", Utc::now(), None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("event.confirm"), "{e}");
+
+    let armed = json!({"action": "execute", "plan": "region-failover", "confirm": "region-failover"});
+    let r = run_to_end(&f, armed.clone(), "exec-1").await;
+    let rep = report(&r);
+    assert!(rep.headline.starts_with("execute of region-failover: 7 of 7 steps done"), "{}\n{}", rep.headline, rep.render_text());
+    let after = production(&f).await;
+    let replica_host = after
+        .instances
+        .iter()
+        .find(|i| i.0 == REPLICA)
+        .map(|_| ())
+        .and(Some(after.record.clone()))
+        .unwrap();
+    assert_ne!(after.record, PRIMARY_HOST, "DNS points at the promoted replica");
+    assert_eq!(after.secret_host, replica_host, "the app secret names the same host");
+    assert_eq!(after.target, f.world.dr_backup_bucket, "the backup target is the DR bucket");
+    assert!(
+        after.instances.iter().any(|i| i.0.starts_with("ecommerce-prod-db-fenced-")),
+        "the old primary is fenced, not deleted: {:?}",
+        after.instances
+    );
+    // Again: refused, nothing done.
+    let r = run_to_end(&f, armed, "exec-2").await;
+    let rep = report(&r);
+    assert!(rep.headline.contains("refused") && rep.headline.contains("already failed over"), "{}", rep.headline);
+    assert_eq!(production(&f).await, after);
+
+    // Failback: the primary region back, a replica recreated there and caught up.
+    failover::replica_lag(&cfg, PRIMARY, "ecommerce-prod-db", 0.0).await;
+    let r = run_to_end(&f, json!({"action": "failback", "plan": "region-failover", "confirm": "region-failover"}), "back-1").await;
+    let rep = report(&r);
+    assert!(rep.headline.starts_with("failback of region-failover: 7 of 7 steps done"), "{}\n{}", rep.headline, rep.render_text());
+    let back = production(&f).await;
+    assert_eq!(back.record, PRIMARY_HOST, "the record is back");
+    assert_eq!(back.secret_host, PRIMARY_HOST, "the secret is back (previous version)");
+    assert_eq!(back.target, f.world.backup_bucket, "the backup target is back after a test write");
+    assert!(back.instances.iter().any(|i| i.0 == "ecommerce-prod-db"), "{:?}", back.instances);
+}
+
+fn alarm_events(at: chrono::DateTime<Utc>) -> Vec<Value> {
+    let ts = at.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string();
+    let eb = json!({
+        "version": "0", "id": "e1", "detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch",
+        "account": "123456789012", "time": at.to_rfc3339(), "region": "us-east-1",
+        "resources": ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:ecommerce-prod-db-down"],
+        "detail": {"alarmName": "ecommerce-prod-db-down", "state": {"value": "ALARM", "reason": "Threshold Crossed", "timestamp": ts},
+                   "previousState": {"value": "OK", "reason": "ok", "timestamp": ts}, "configuration": {"metrics": []}}
+    });
+    let msg = json!({"AlarmName": "ecommerce-prod-db-down", "AlarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:ecommerce-prod-db-down",
+        "NewStateValue": "ALARM", "OldStateValue": "OK", "NewStateReason": "Threshold Crossed", "StateChangeTime": ts, "Region": "US East (N. Virginia)", "Trigger": {}});
+    let sns = json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:alarms:1",
+        "Sns": {"Type": "Notification", "MessageId": "m1", "TopicArn": "arn:aws:sns:us-east-1:123456789012:alarms", "Subject": "ALARM",
+                "Message": msg.to_string(), "Timestamp": at.to_rfc3339(), "SignatureVersion": "1", "Signature": "x", "SigningCertUrl": "https://x", "UnsubscribeUrl": "https://x", "MessageAttributes": {}}}]});
+    let action = json!({"source": "aws.cloudwatch", "alarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:ecommerce-prod-db-down",
+        "accountId": "123456789012", "time": at.to_rfc3339(), "region": "us-east-1",
+        "alarmData": {"alarmName": "ecommerce-prod-db-down", "state": {"value": "ALARM", "reason": "Threshold Crossed", "timestamp": ts},
+                      "previousState": {"value": "OK", "reason": "ok", "timestamp": ts}, "configuration": {"metrics": []}}});
+    vec![eb, sns, action]
+}
+
+#[tokio::test]
+async fn a_hundred_concurrent_alarm_deliveries_make_one_run_and_one_promotion() {
+    let f = world(30.0, |p| p.replace("version: 1\n", "version: 1\nautomation: {auto_failover: true}\n")).await;
+    let cfg = f.emu.config(PRIMARY).await;
+    // The primary is down by the assessment, not only by the alarm; the alarm in ALARM for 10 min.
+    aws_sdk_rds::Client::new(&cfg).stop_db_instance().db_instance_identifier("ecommerce-prod-db").send().await.unwrap();
+    aws_sdk_cloudwatch::Client::new(&cfg)
+        .set_alarm_state()
+        .alarm_name(failover::ALARM)
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .state_reason("primary down")
+        .send()
+        .await
+        .unwrap();
+    let at = Utc::now() - Duration::minutes(10);
+    let events = alarm_events(at);
+    let app = &f.app;
+    let answers = futures::future::join_all((0..100).map(|i| {
+        let ev = events[i % 3].clone();
+        async move { failover_orchestrator::invoke(app, &ev, &format!("req-{i}"), Utc::now(), None).await }
+    }))
+    .await;
+    let mut run_ids = BTreeSet::new();
+    for a in &answers {
+        match a.as_ref().unwrap() {
+            Response::InProgress { run_id, .. } => {
+                run_ids.insert(run_id.clone());
+            }
+            Response::Finished(r) => {
+                run_ids.insert(r.run_id.clone());
+            }
+            Response::Skipped { run_id, .. } => {
+                if let Some(id) = run_id {
+                    run_ids.insert(id.clone());
+                }
+            }
+        }
+    }
+    assert_eq!(run_ids.len(), 1, "one run for every delivery: {run_ids:?}");
+    let id = run_ids.into_iter().next().unwrap();
+    let r = run_to_end(&f, json!({"action": "resume", "run_id": id}), "loop").await;
+    if let Some(rep) = r.report() {
+        assert!(rep.headline.starts_with("execute of region-failover"), "{}", rep.headline);
+    }
+    // One promotion: one execute run recorded, the replica promoted once (its journal's promote
+    // step requested once), and a later delivery does nothing again.
+    let journal = failover::journal_json(&cfg, &f.world.report_bucket, &format!("runs/failover-orchestrator/{id}.json")).await;
+    let promote = journal["steps"].as_array().unwrap().iter().find(|s| s["name"] == "promote-orders-db").unwrap();
+    assert_eq!(promote["phase"], "done", "{promote}");
+    let again = invoke(&f, events[1].clone(), "late-delivery").await;
+    assert!(matches!(again, Response::Skipped { .. }), "{again:?}");
+    let runs = failover::keys(&cfg, &f.world.report_bucket, "runs/failover-orchestrator/").await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+}
