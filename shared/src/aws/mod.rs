@@ -12,6 +12,8 @@ pub mod errors;
 #[cfg(feature = "rds")]
 pub mod rds;
 pub mod s3;
+#[cfg(feature = "ssm")]
+pub mod ssm;
 
 pub use errors::{AwsError, Settled};
 

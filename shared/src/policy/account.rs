@@ -21,9 +21,17 @@ pub struct Dr {
 pub struct Buckets {
     /// Exports and manifests go here.
     pub backup: String,
-    /// The DR-region replica of `backup` (S3 cross-region replication).
+    /// The DR-region replica of `backup` (S3 cross-region replication), and the secondary
+    /// backup target a failover points `target_parameter` at.
     #[serde(default)]
     pub dr_backup: Option<String>,
+    /// The SSM parameter (read in the primary region, e.g. `/lifeboat/backup-target`) that holds
+    /// the bucket backups go to now: `backup`, or `dr_backup` after failover-orchestrator's
+    /// `switch-backup-target` step pointed it there (failback points it back). Lifeboat's own
+    /// writers (snapshot-export's exports and manifests) read it once per run. Unset: backups
+    /// always go to `backup`.
+    #[serde(default)]
+    pub target_parameter: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

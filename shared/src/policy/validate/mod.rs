@@ -249,9 +249,12 @@ mod tests {
             assert!(e.len() < 400, "{} bytes", e.len());
         }
         // And a target parameter with no secondary bucket to point at is refused by field
-        let e = err("version: 1\nbuckets: {backup: b-1, target_parameter: /lifeboat/backup-target}\n");
+        let e =
+            err("version: 1\nbuckets: {backup: b-1, target_parameter: /lifeboat/backup-target}\n");
         assert!(
-            e.starts_with("invalid policy: buckets.target_parameter: set together with buckets.dr_backup"),
+            e.starts_with(
+                "invalid policy: buckets.target_parameter: set together with buckets.dr_backup"
+            ),
             "{e}"
         );
         // And without it the policy reads as before
