@@ -6,8 +6,9 @@
 mod aws_backup;
 mod cloudwatch_stand_in;
 mod data_checks;
-mod fault_proxy;
 mod failover;
+mod failover_events;
+mod fault_proxy;
 mod faults;
 mod integrity_sweep;
 mod mocked;
