@@ -20,7 +20,10 @@ pub const ALARM: &str = "ecommerce-prod-db-down";
 pub const PRIMARY_HOST: &str = "ecommerce-prod-db.abcdefghijkl.us-east-1.rds.amazonaws.com";
 
 fn dr(config: &SdkConfig) -> SdkConfig {
-    config.to_builder().region(aws_config::Region::new(DR)).build()
+    config
+        .to_builder()
+        .region(aws_config::Region::new(DR))
+        .build()
 }
 
 /// Seeds what every world has (harmless to the other functions); returns the hosted zone id.
@@ -29,7 +32,10 @@ pub async fn seed_names(primary: &SdkConfig, backup_bucket: &str) -> String {
     let zone = r53
         .create_hosted_zone()
         .name(ZONE)
-        .caller_reference(format!("lifeboat-{}", Utc::now().timestamp_nanos_opt().unwrap_or_default()))
+        .caller_reference(format!(
+            "lifeboat-{}",
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ))
         .send()
         .await
         .expect("hosted zone");
@@ -79,7 +85,9 @@ pub async fn seed_names(primary: &SdkConfig, backup_bucket: &str) -> String {
 
 /// The record `db.ecommerce.internal.` CNAME `host`.
 pub async fn upsert_record(config: &SdkConfig, zone_id: &str, host: &str) {
-    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+    use aws_sdk_route53::types::{
+        Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+    };
     aws_sdk_route53::Client::new(config)
         .change_resource_record_sets()
         .hosted_zone_id(zone_id)
@@ -93,7 +101,12 @@ pub async fn upsert_record(config: &SdkConfig, zone_id: &str, host: &str) {
                                 .name(RECORD)
                                 .r#type(RrType::Cname)
                                 .ttl(60)
-                                .resource_records(ResourceRecord::builder().value(host).build().expect("value"))
+                                .resource_records(
+                                    ResourceRecord::builder()
+                                        .value(host)
+                                        .build()
+                                        .expect("value"),
+                                )
                                 .build()
                                 .expect("record"),
                         )
@@ -123,10 +136,24 @@ pub async fn seed_replica(primary: &SdkConfig, lag_seconds: f64) {
 
 /// ReplicaLag datapoints for the last minutes (RDS publishes it in the replica's region).
 pub async fn replica_lag(primary: &SdkConfig, region: &str, id: &str, lag_seconds: f64) {
-    let cw = aws_sdk_cloudwatch::Client::new(&primary.to_builder().region(aws_config::Region::new(region.to_string())).build());
+    let cw = aws_sdk_cloudwatch::Client::new(
+        &primary
+            .to_builder()
+            .region(aws_config::Region::new(region.to_string()))
+            .build(),
+    );
     let now = Utc::now();
-    let points: Vec<_> = (1..=3).map(|m| (now - chrono::Duration::minutes(m), lag_seconds)).collect();
-    put_metric(&cw, "AWS/RDS", "ReplicaLag", &[("DBInstanceIdentifier", id)], &points).await;
+    let points: Vec<_> = (1..=3)
+        .map(|m| (now - chrono::Duration::minutes(m), lag_seconds))
+        .collect();
+    put_metric(
+        &cw,
+        "AWS/RDS",
+        "ReplicaLag",
+        &[("DBInstanceIdentifier", id)],
+        &points,
+    )
+    .await;
 }
 
 /// What the demo and the tests compare before and after: the DB record, the app secret's host,
@@ -144,11 +171,27 @@ pub struct Production {
 
 pub async fn production(primary: &SdkConfig, zone_id: &str) -> Production {
     let r53 = aws_sdk_route53::Client::new(primary);
-    let sets = r53.list_resource_record_sets().hosted_zone_id(zone_id).send().await.expect("records");
+    let sets = r53
+        .list_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .send()
+        .await
+        .expect("records");
     let mut records: Vec<String> = sets
         .resource_record_sets()
         .iter()
-        .map(|r| format!("{} {} {}", r.name(), r.r#type().as_str(), r.resource_records().iter().map(|v| v.value()).collect::<Vec<_>>().join(",")))
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r.name(),
+                r.r#type().as_str(),
+                r.resource_records()
+                    .iter()
+                    .map(|v| v.value())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        })
         .collect();
     records.sort();
     let record = sets
@@ -158,22 +201,57 @@ pub async fn production(primary: &SdkConfig, zone_id: &str) -> Production {
         .and_then(|r| r.resource_records().first().map(|v| v.value().to_string()))
         .unwrap_or_default();
     let sm = aws_sdk_secretsmanager::Client::new(&dr(primary));
-    let secret = sm.get_secret_value().secret_id(APP_SECRET).version_stage("AWSCURRENT").send().await.expect("secret");
-    let v: serde_json::Value = serde_json::from_str(secret.secret_string().unwrap_or("{}")).unwrap_or_default();
-    let mut secrets: Vec<String> = sm.list_secrets().send().await.expect("secrets").secret_list().iter().filter_map(|s| s.name().map(str::to_string)).collect();
+    let secret = sm
+        .get_secret_value()
+        .secret_id(APP_SECRET)
+        .version_stage("AWSCURRENT")
+        .send()
+        .await
+        .expect("secret");
+    let v: serde_json::Value =
+        serde_json::from_str(secret.secret_string().unwrap_or("{}")).unwrap_or_default();
+    let mut secrets: Vec<String> = sm
+        .list_secrets()
+        .send()
+        .await
+        .expect("secrets")
+        .secret_list()
+        .iter()
+        .filter_map(|s| s.name().map(str::to_string))
+        .collect();
     secrets.sort();
     let ssm = aws_sdk_ssm::Client::new(primary);
-    let target = ssm.get_parameter().name(TARGET_PARAMETER).send().await.ok().and_then(|o| o.parameter().and_then(|p| p.value()).map(str::to_string)).unwrap_or_default();
-    let mut parameters: Vec<String> = ssm.describe_parameters().send().await.expect("parameters").parameters().iter().filter_map(|p| p.name().map(str::to_string)).collect();
+    let target = ssm
+        .get_parameter()
+        .name(TARGET_PARAMETER)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.parameter().and_then(|p| p.value()).map(str::to_string))
+        .unwrap_or_default();
+    let mut parameters: Vec<String> = ssm
+        .describe_parameters()
+        .send()
+        .await
+        .expect("parameters")
+        .parameters()
+        .iter()
+        .filter_map(|p| p.name().map(str::to_string))
+        .collect();
     parameters.sort();
     let mut instances = Vec::new();
     for cfg in [primary.clone(), dr(primary)] {
-        let out = aws_sdk_rds::Client::new(&cfg).describe_db_instances().send().await.expect("instances");
+        let out = aws_sdk_rds::Client::new(&cfg)
+            .describe_db_instances()
+            .send()
+            .await
+            .expect("instances");
         for i in out.db_instances() {
             instances.push((
                 i.db_instance_identifier().unwrap_or_default().to_string(),
                 i.db_instance_status().unwrap_or_default().to_string(),
-                i.read_replica_source_db_instance_identifier().map(str::to_string),
+                i.read_replica_source_db_instance_identifier()
+                    .map(str::to_string),
             ));
         }
     }
@@ -191,25 +269,36 @@ pub async fn production(primary: &SdkConfig, zone_id: &str) -> Production {
 
 /// The keys under `prefix` in `bucket`.
 pub async fn keys(config: &SdkConfig, bucket: &str, prefix: &str) -> Vec<String> {
-    let out = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build())
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .send()
-        .await
-        .expect("list");
-    out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect()
+    let out = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    )
+    .list_objects_v2()
+    .bucket(bucket)
+    .prefix(prefix)
+    .send()
+    .await
+    .expect("list");
+    out.contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect()
 }
 
 /// A JSON object in `bucket` (a run's journal).
 pub async fn journal_json(config: &SdkConfig, bucket: &str, key: &str) -> serde_json::Value {
-    let out = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build())
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .expect("get");
+    let out = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    )
+    .get_object()
+    .bucket(bucket)
+    .key(key)
+    .send()
+    .await
+    .expect("get");
     let bytes = out.body.collect().await.expect("body").into_bytes();
     serde_json::from_slice(&bytes).expect("JSON")
 }

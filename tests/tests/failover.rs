@@ -48,7 +48,12 @@ async fn run_to_end(f: &Harness<App>, event: Value, request: &str) -> Response {
         match &r {
             Response::InProgress { run_id, .. } => {
                 let id = run_id.clone();
-                r = invoke(f, json!({"action": "resume", "run_id": id}), &format!("{request}-resume-{i}")).await;
+                r = invoke(
+                    f,
+                    json!({"action": "resume", "run_id": id}),
+                    &format!("{request}-resume-{i}"),
+                )
+                .await;
             }
             _ => return r,
         }
@@ -69,48 +74,110 @@ async fn readiness_is_ready_then_not_ready_when_the_replica_lags_then_quiet() {
     let f = world(30.0, |p| p).await;
     let r = invoke(&f, json!({"action": "readiness"}), "ready-1").await;
     let rep = report(&r);
-    assert!(rep.headline.contains("region-failover READY"), "{}", rep.headline);
-    assert!(rep.measurements.iter().any(|m| m.name == "FailoverReady" && m.value == 1.0));
+    assert!(
+        rep.headline.contains("region-failover READY"),
+        "{}",
+        rep.headline
+    );
+    assert!(rep
+        .measurements
+        .iter()
+        .any(|m| m.name == "FailoverReady" && m.value == 1.0));
     // The replica falls 22 minutes behind.
     failover::replica_lag(&f.emu.config(PRIMARY).await, DR, REPLICA, 22.0 * 60.0).await;
     let r = invoke(&f, json!({"action": "readiness"}), "ready-2").await;
     let rep = report(&r);
     assert!(
-        rep.headline.contains("region-failover NOT READY (was READY)")
-            && rep.headline.contains("would lose 22 min of data against RPO 15m"),
+        rep.headline
+            .contains("region-failover NOT READY (was READY)")
+            && rep
+                .headline
+                .contains("would lose 22 min of data against RPO 15m"),
         "{}",
         rep.headline
     );
-    assert!(rep.measurements.iter().any(|m| m.name == "FailoverReady" && m.value == 0.0));
+    assert!(rep
+        .measurements
+        .iter()
+        .any(|m| m.name == "FailoverReady" && m.value == 0.0));
     // No change: no email.
-    let before = read_emails(&f.emu.config(PRIMARY).await, &f.world.queue_url).await.len();
+    let before = read_emails(&f.emu.config(PRIMARY).await, &f.world.queue_url)
+        .await
+        .len();
     let r = invoke(&f, json!({"action": "readiness"}), "ready-3").await;
-    assert!(report(&r).headline.contains("no change"), "{}", report(&r).headline);
-    let after = read_emails(&f.emu.config(PRIMARY).await, &f.world.queue_url).await.len();
-    assert_eq!(after, 0, "no email when nothing changed (had {before} before)");
+    assert!(
+        report(&r).headline.contains("no change"),
+        "{}",
+        report(&r).headline
+    );
+    let after = read_emails(&f.emu.config(PRIMARY).await, &f.world.queue_url)
+        .await
+        .len();
+    assert_eq!(
+        after, 0,
+        "no email when nothing changed (had {before} before)"
+    );
 }
 
 #[tokio::test]
 async fn plan_and_drill_leave_production_unchanged_and_the_drill_times_every_step() {
     let f = world(30.0, |p| p).await;
     let before = production(&f).await;
-    let r = invoke(&f, json!({"action": "plan", "plan": "region-failover"}), "plan-1").await;
+    let r = invoke(
+        &f,
+        json!({"action": "plan", "plan": "region-failover"}),
+        "plan-1",
+    )
+    .await;
     let rep = report(&r);
-    assert!(rep.headline.contains("READY") && rep.headline.contains("expected RTO"), "{}", rep.headline);
-    let dns = rep.actions.iter().find(|a| a.resource == "orders-dns").unwrap();
-    assert!(dns.target.as_deref().unwrap_or("").contains(PRIMARY_HOST), "before shown: {dns:?}");
+    assert!(
+        rep.headline.contains("READY") && rep.headline.contains("expected RTO"),
+        "{}",
+        rep.headline
+    );
+    let dns = rep
+        .actions
+        .iter()
+        .find(|a| a.resource == "orders-dns")
+        .unwrap();
+    assert!(
+        dns.target.as_deref().unwrap_or("").contains(PRIMARY_HOST),
+        "before shown: {dns:?}"
+    );
     assert_eq!(production(&f).await, before, "plan changes nothing");
 
-    let r = run_to_end(&f, json!({"action": "drill", "plan": "region-failover"}), "drill-1").await;
+    let r = run_to_end(
+        &f,
+        json!({"action": "drill", "plan": "region-failover"}),
+        "drill-1",
+    )
+    .await;
     let rep = report(&r);
-    assert!(rep.headline.starts_with("drill of region-failover: 7 of 7 steps done"), "{}\n{}", rep.headline, rep.render_text());
     assert!(
-        rep.findings.iter().any(|x| x.message.contains("temporaries created and removed; production untouched")),
+        rep.headline
+            .starts_with("drill of region-failover: 7 of 7 steps done"),
+        "{}\n{}",
+        rep.headline,
+        rep.render_text()
+    );
+    assert!(
+        rep.findings.iter().any(|x| x
+            .message
+            .contains("temporaries created and removed; production untouched")),
         "{}",
         rep.render_text()
     );
-    assert!(rep.measurements.iter().filter(|m| m.name == "StepSeconds").count() == 7);
-    assert!(rep.measurements.iter().any(|m| m.name == "AchievedRtoSeconds"));
+    assert!(
+        rep.measurements
+            .iter()
+            .filter(|m| m.name == "StepSeconds")
+            .count()
+            == 7
+    );
+    assert!(rep
+        .measurements
+        .iter()
+        .any(|m| m.name == "AchievedRtoSeconds"));
     let after = production(&f).await;
     assert_eq!(after, before, "a drill leaves production as it found it");
 }
@@ -122,16 +189,29 @@ async fn execute_changes_production_once_and_failback_puts_back_what_it_recorded
     let before = production(&f).await;
     assert_eq!(before.record, PRIMARY_HOST);
     // Unarmed: refused by field before any AWS call.
-    let e = failover_orchestrator::invoke(&f.app, &json!({"action": "execute", "plan": "region-failover"}), "x", Utc::now(), None)
-        .await
-        .unwrap_err()
-        .to_string();
+    let e = failover_orchestrator::invoke(
+        &f.app,
+        &json!({"action": "execute", "plan": "region-failover"}),
+        "x",
+        Utc::now(),
+        None,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("event.confirm"), "{e}");
 
-    let armed = json!({"action": "execute", "plan": "region-failover", "confirm": "region-failover"});
+    let armed =
+        json!({"action": "execute", "plan": "region-failover", "confirm": "region-failover"});
     let r = run_to_end(&f, armed.clone(), "exec-1").await;
     let rep = report(&r);
-    assert!(rep.headline.starts_with("execute of region-failover: 7 of 7 steps done"), "{}\n{}", rep.headline, rep.render_text());
+    assert!(
+        rep.headline
+            .starts_with("execute of region-failover: 7 of 7 steps done"),
+        "{}\n{}",
+        rep.headline,
+        rep.render_text()
+    );
     let after = production(&f).await;
     let replica_host = after
         .instances
@@ -140,30 +220,67 @@ async fn execute_changes_production_once_and_failback_puts_back_what_it_recorded
         .map(|_| ())
         .and(Some(after.record.clone()))
         .unwrap();
-    assert_ne!(after.record, PRIMARY_HOST, "DNS points at the promoted replica");
-    assert_eq!(after.secret_host, replica_host, "the app secret names the same host");
-    assert_eq!(after.target, f.world.dr_backup_bucket, "the backup target is the DR bucket");
+    assert_ne!(
+        after.record, PRIMARY_HOST,
+        "DNS points at the promoted replica"
+    );
+    assert_eq!(
+        after.secret_host, replica_host,
+        "the app secret names the same host"
+    );
+    assert_eq!(
+        after.target, f.world.dr_backup_bucket,
+        "the backup target is the DR bucket"
+    );
     assert!(
-        after.instances.iter().any(|i| i.0.starts_with("ecommerce-prod-db-fenced-")),
+        after
+            .instances
+            .iter()
+            .any(|i| i.0.starts_with("ecommerce-prod-db-fenced-")),
         "the old primary is fenced, not deleted: {:?}",
         after.instances
     );
     // Again: refused, nothing done.
     let r = run_to_end(&f, armed, "exec-2").await;
     let rep = report(&r);
-    assert!(rep.headline.contains("refused") && rep.headline.contains("already failed over"), "{}", rep.headline);
+    assert!(
+        rep.headline.contains("refused") && rep.headline.contains("already failed over"),
+        "{}",
+        rep.headline
+    );
     assert_eq!(production(&f).await, after);
 
     // Failback: the primary region back, a replica recreated there and caught up.
     failover::replica_lag(&cfg, PRIMARY, "ecommerce-prod-db", 0.0).await;
-    let r = run_to_end(&f, json!({"action": "failback", "plan": "region-failover", "confirm": "region-failover"}), "back-1").await;
+    let r = run_to_end(
+        &f,
+        json!({"action": "failback", "plan": "region-failover", "confirm": "region-failover"}),
+        "back-1",
+    )
+    .await;
     let rep = report(&r);
-    assert!(rep.headline.starts_with("failback of region-failover: 7 of 7 steps done"), "{}\n{}", rep.headline, rep.render_text());
+    assert!(
+        rep.headline
+            .starts_with("failback of region-failover: 7 of 7 steps done"),
+        "{}\n{}",
+        rep.headline,
+        rep.render_text()
+    );
     let back = production(&f).await;
     assert_eq!(back.record, PRIMARY_HOST, "the record is back");
-    assert_eq!(back.secret_host, PRIMARY_HOST, "the secret is back (previous version)");
-    assert_eq!(back.target, f.world.backup_bucket, "the backup target is back after a test write");
-    assert!(back.instances.iter().any(|i| i.0 == "ecommerce-prod-db"), "{:?}", back.instances);
+    assert_eq!(
+        back.secret_host, PRIMARY_HOST,
+        "the secret is back (previous version)"
+    );
+    assert_eq!(
+        back.target, f.world.backup_bucket,
+        "the backup target is back after a test write"
+    );
+    assert!(
+        back.instances.iter().any(|i| i.0 == "ecommerce-prod-db"),
+        "{:?}",
+        back.instances
+    );
 }
 
 fn alarm_events(at: chrono::DateTime<Utc>) -> Vec<Value> {
@@ -189,10 +306,21 @@ fn alarm_events(at: chrono::DateTime<Utc>) -> Vec<Value> {
 
 #[tokio::test]
 async fn a_hundred_concurrent_alarm_deliveries_make_one_run_and_one_promotion() {
-    let f = world(30.0, |p| p.replace("version: 1\n", "version: 1\nautomation: {auto_failover: true}\n")).await;
+    let f = world(30.0, |p| {
+        p.replace(
+            "version: 1\n",
+            "version: 1\nautomation: {auto_failover: true}\n",
+        )
+    })
+    .await;
     let cfg = f.emu.config(PRIMARY).await;
     // The primary is down by the assessment, not only by the alarm; the alarm in ALARM for 10 min.
-    aws_sdk_rds::Client::new(&cfg).stop_db_instance().db_instance_identifier("ecommerce-prod-db").send().await.unwrap();
+    aws_sdk_rds::Client::new(&cfg)
+        .stop_db_instance()
+        .db_instance_identifier("ecommerce-prod-db")
+        .send()
+        .await
+        .unwrap();
     aws_sdk_cloudwatch::Client::new(&cfg)
         .set_alarm_state()
         .alarm_name(failover::ALARM)
@@ -206,7 +334,9 @@ async fn a_hundred_concurrent_alarm_deliveries_make_one_run_and_one_promotion() 
     let app = &f.app;
     let answers = futures::future::join_all((0..100).map(|i| {
         let ev = events[i % 3].clone();
-        async move { failover_orchestrator::invoke(app, &ev, &format!("req-{i}"), Utc::now(), None).await }
+        async move {
+            failover_orchestrator::invoke(app, &ev, &format!("req-{i}"), Utc::now(), None).await
+        }
     }))
     .await;
     let mut run_ids = BTreeSet::new();
@@ -229,12 +359,26 @@ async fn a_hundred_concurrent_alarm_deliveries_make_one_run_and_one_promotion() 
     let id = run_ids.into_iter().next().unwrap();
     let r = run_to_end(&f, json!({"action": "resume", "run_id": id}), "loop").await;
     if let Some(rep) = r.report() {
-        assert!(rep.headline.starts_with("execute of region-failover"), "{}", rep.headline);
+        assert!(
+            rep.headline.starts_with("execute of region-failover"),
+            "{}",
+            rep.headline
+        );
     }
     // One promotion: one execute run recorded, the replica promoted once (its journal's promote
     // step requested once), and a later delivery does nothing again.
-    let journal = failover::journal_json(&cfg, &f.world.report_bucket, &format!("runs/failover-orchestrator/{id}.json")).await;
-    let promote = journal["steps"].as_array().unwrap().iter().find(|s| s["name"] == "promote-orders-db").unwrap();
+    let journal = failover::journal_json(
+        &cfg,
+        &f.world.report_bucket,
+        &format!("runs/failover-orchestrator/{id}.json"),
+    )
+    .await;
+    let promote = journal["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "promote-orders-db")
+        .unwrap();
     assert_eq!(promote["phase"], "done", "{promote}");
     let again = invoke(&f, events[1].clone(), "late-delivery").await;
     assert!(matches!(again, Response::Skipped { .. }), "{again:?}");

@@ -40,16 +40,35 @@ pub const ACTIONS: [&str; 9] = [
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Assess every plan (or `only` these); alert on change.
-    Readiness { trigger: Trigger, only: Vec<String> },
+    Readiness {
+        trigger: Trigger,
+        only: Vec<String>,
+    },
     /// The assessment and each step's before/after, the expected RTO and data loss: no change.
-    Plan { trigger: Trigger, plan: String },
+    Plan {
+        trigger: Trigger,
+        plan: String,
+    },
     /// A run of `mode` (drill, execute, failback) of a plan.
     Run(RunCommand),
     /// An alarm named in a plan.
-    Alarm { alarm: Alarm, plans: Vec<String> },
-    Approve { trigger: Trigger, run_id: String, step: String },
-    Resume { trigger: Trigger, run_id: String },
-    Janitor { trigger: Trigger, dry_run: bool },
+    Alarm {
+        alarm: Alarm,
+        plans: Vec<String>,
+    },
+    Approve {
+        trigger: Trigger,
+        run_id: String,
+        step: String,
+    },
+    Resume {
+        trigger: Trigger,
+        run_id: String,
+    },
+    Janitor {
+        trigger: Trigger,
+        dry_run: bool,
+    },
     Preflight(Trigger),
 }
 
@@ -125,7 +144,12 @@ pub fn parse(payload: &Value, policy: &Policy) -> Result<Command> {
             "at least one plan: failover-orchestrator has nothing to do without one",
         ));
     }
-    let names: Vec<&str> = policy.failover.plans.iter().map(|p| p.name.as_str()).collect();
+    let names: Vec<&str> = policy
+        .failover
+        .plans
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
     let m = match &trigger {
         Trigger::Schedule(_) => {
             return Ok(Command::Readiness {
@@ -178,7 +202,9 @@ pub fn parse(payload: &Value, policy: &Policy) -> Result<Command> {
         if m.dry_run {
             Err(Error::event(
                 "event.dry_run",
-                format!("no dry_run for {what}: {{\"action\": \"plan\", \"plan\": ...}} is the dry run"),
+                format!(
+                    "no dry_run for {what}: {{\"action\": \"plan\", \"plan\": ...}} is the dry run"
+                ),
             ))
         } else {
             Ok(())
@@ -191,7 +217,11 @@ pub fn parse(payload: &Value, policy: &Policy) -> Result<Command> {
                 if !names.contains(&o.as_str()) {
                     return Err(Error::event(
                         format!("event.only[{i}]"),
-                        format!("a plan of the policy ({}), got {}", names.join(", "), excerpt_str(o)),
+                        format!(
+                            "a plan of the policy ({}), got {}",
+                            names.join(", "),
+                            excerpt_str(o)
+                        ),
                     ));
                 }
             }
@@ -223,7 +253,8 @@ pub fn parse(payload: &Value, policy: &Policy) -> Result<Command> {
             }))
         }
         action @ ("execute" | "failback") => {
-            let a: ArmedArgs = m.args(&format!("an {action} command has action, plan and confirm"))?;
+            let a: ArmedArgs =
+                m.args(&format!("an {action} command has action, plan and confirm"))?;
             only_refused(action)?;
             dry_refused(action)?;
             let plan = known_plan(a.plan, &names, true)?.unwrap_or_default();
@@ -244,7 +275,11 @@ pub fn parse(payload: &Value, policy: &Policy) -> Result<Command> {
             }
             Ok(Command::Run(RunCommand {
                 trigger,
-                mode: if action == "execute" { Mode::Execute } else { Mode::Failback },
+                mode: if action == "execute" {
+                    Mode::Execute
+                } else {
+                    Mode::Failback
+                },
                 plan: Some(plan),
             }))
         }
@@ -274,7 +309,10 @@ pub fn parse(payload: &Value, policy: &Policy) -> Result<Command> {
             only_refused("resume")?;
             dry_refused("resume")?;
             if a.step.is_some() {
-                return Err(Error::event("event.step", "no step for resume (approve takes one)"));
+                return Err(Error::event(
+                    "event.step",
+                    "no step for resume (approve takes one)",
+                ));
             }
             Ok(Command::Resume {
                 trigger,
@@ -316,7 +354,11 @@ fn known_plan(plan: Option<String>, names: &[&str], required: bool) -> Result<Op
         Some(p) if names.contains(&p.as_str()) => Ok(Some(p)),
         Some(p) => Err(Error::event(
             "event.plan",
-            format!("a plan of the policy ({}), got {}", names.join(", "), excerpt_str(&p)),
+            format!(
+                "a plan of the policy ({}), got {}",
+                names.join(", "),
+                excerpt_str(&p)
+            ),
         )),
         None if required => Err(Error::event(
             "event.plan",
@@ -337,7 +379,10 @@ fn run_id(id: Option<String>) -> Result<String> {
         }
         Some(other) => Err(Error::event(
             "event.run_id",
-            format!("a run id like 20261121T030000Z-1a2b3c4d, got {}", excerpt_str(&other)),
+            format!(
+                "a run id like 20261121T030000Z-1a2b3c4d, got {}",
+                excerpt_str(&other)
+            ),
         )),
         None => Err(Error::event(
             "event.run_id",

@@ -26,6 +26,9 @@ pub struct Cx<'a> {
     pub policy: &'a Policy,
     pub clients: &'a Clients,
     pub local_endpoints: &'a BTreeMap<String, (String, u16)>,
+    /// Requests go to a local emulator (AWS_ENDPOINT_URL): moto leaves a promoted replica's
+    /// source set, so a promotion there is judged by status alone.
+    pub emulator: bool,
 }
 
 /// Everything about the run a step reads but does not change.
@@ -70,10 +73,12 @@ impl RunView {
     }
 
     fn endpoint(&self, step: &str) -> Result<(String, u16), Stop> {
-        self.endpoints
-            .get(step)
-            .cloned()
-            .ok_or_else(|| Stop::fail(format!("{step} recorded no endpoint"), "check that step's outcome"))
+        self.endpoints.get(step).cloned().ok_or_else(|| {
+            Stop::fail(
+                format!("{step} recorded no endpoint"),
+                "check that step's outcome",
+            )
+        })
     }
 }
 
@@ -105,7 +110,10 @@ impl Stop {
 
 impl From<AwsError> for Stop {
     fn from(e: AwsError) -> Stop {
-        Stop::fail(e.to_string(), "fix the cause named by the AWS error, then resume the run")
+        Stop::fail(
+            e.to_string(),
+            "fix the cause named by the AWS error, then resume the run",
+        )
     }
 }
 
@@ -120,7 +128,8 @@ fn run_tags(view: &RunView, now: DateTime<Utc>) -> BTreeMap<String, String> {
         t.insert(TAG_PURPOSE.to_string(), DRILL_PURPOSE.to_string());
         t.insert(
             TAG_EXPIRES.to_string(),
-            (now + Duration::hours(DRILL_EXPIRY_HOURS)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            (now + Duration::hours(DRILL_EXPIRY_HOURS))
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         );
     }
     t
@@ -131,7 +140,10 @@ pub const DRILL_EXPIRY_HOURS: i64 = 6;
 
 /// `lifeboat-drill-<8 hex of run and step>`: a drill temporary's name.
 pub fn drill_name(run_id: &str, step: &str) -> String {
-    format!("lifeboat-drill-{:08x}", lifeboat_shared::fnv1a(&format!("{run_id}/{step}")))
+    format!(
+        "lifeboat-drill-{:08x}",
+        lifeboat_shared::fnv1a(&format!("{run_id}/{step}"))
+    )
 }
 
 /// A client request token for a write of `step` in `run` (32-64 characters, stable).
@@ -198,11 +210,17 @@ async fn assess(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, now: DateTime<U
         let primary = cx.clients.at(&view.primary_region);
         if let Err(e) = rds::instances(&primary.rds).await {
             return Err(Stop::fail(
-                format!("the primary region {} does not answer: {e}", view.primary_region),
+                format!(
+                    "the primary region {} does not answer: {e}",
+                    view.primary_region
+                ),
                 "fail back once the primary region is back (run failback again)",
             ));
         }
-        return Ok(Step::Done(format!("the primary region {} answers", view.primary_region)));
+        return Ok(Step::Done(format!(
+            "the primary region {} answers",
+            view.primary_region
+        )));
     }
     let a = inventory::assess(cx.clients, cx.policy, plan, now).await;
     let r = crate::plan::readiness(plan, &a);
@@ -246,7 +264,9 @@ async fn assess(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, now: DateTime<U
 /// after its answer was lost): that is done, not failed.
 fn not_a_replica(e: &AwsError) -> bool {
     (e.code == "InvalidDBInstanceState" || e.code == "InvalidDBInstanceStateFault")
-        && e.message.to_ascii_lowercase().contains("not a read replica")
+        && e.message
+            .to_ascii_lowercase()
+            .contains("not a read replica")
 }
 
 async fn promote(
@@ -258,7 +278,7 @@ async fn promote(
 ) -> Out {
     let dr = cx.clients.at(&view.dr_region);
     match view.mode {
-        Mode::Execute => promote_instance(dr, step, &x.replica, &x.primary, now).await,
+        Mode::Execute => promote_instance(dr, step, &x.replica, &x.primary, now, cx.emulator).await,
         Mode::Drill => {
             // A temporary replica of the DR replica (same region), promoted: the drill times a
             // real promotion without touching the replica itself.
@@ -285,16 +305,22 @@ async fn promote(
                 return Ok(Step::Moved);
             }
             let Some(i) = rds::find_instance(&dr.rds, &temp).await? else {
-                return Err(Stop::fail(format!("drill replica {temp} vanished"), "run the drill again"));
+                return Err(Stop::fail(
+                    format!("drill replica {temp} vanished"),
+                    "run the drill again",
+                ));
             };
             if !step.memo.contains_key("temp_ready") {
                 if i.status != "available" {
-                    return Ok(Step::Waiting(format!("drill replica {temp} is {}", i.status)));
+                    return Ok(Step::Waiting(format!(
+                        "drill replica {temp} is {}",
+                        i.status
+                    )));
                 }
                 step.memo.insert("temp_ready".into(), now.to_rfc3339());
                 return Ok(Step::Moved);
             }
-            promote_instance(dr, step, &temp, &x.replica, now).await
+            promote_instance(dr, step, &temp, &x.replica, now, cx.emulator).await
         }
         Mode::Failback => failback_promote(cx, view, step, x, now).await,
     }
@@ -308,6 +334,7 @@ async fn promote_instance(
     id: &str,
     source: &str,
     now: DateTime<Utc>,
+    emulator: bool,
 ) -> Out {
     if !step.memo.contains_key("promoted") {
         if step.data_loss_seconds.is_none() {
@@ -327,7 +354,10 @@ async fn promote_instance(
             Err(e) => {
                 let e = AwsError::new("PromoteReadReplica", &e);
                 if not_a_replica(&e) {
-                    step.memo.insert("already".into(), "the retry found no read replica: promoted already".into());
+                    step.memo.insert(
+                        "already".into(),
+                        "the retry found no read replica: promoted already".into(),
+                    );
                 } else if not_found(&e.code) {
                     return Err(Stop::fail(
                         format!("{id} not found in {}: {e}", r.region),
@@ -343,18 +373,33 @@ async fn promote_instance(
         return Ok(Step::Moved);
     }
     let Some(i) = rds::find_instance(&r.rds, id).await? else {
-        return Err(Stop::fail(format!("{id} vanished during promotion"), "look at the RDS console events of the instance"));
+        return Err(Stop::fail(
+            format!("{id} vanished during promotion"),
+            "look at the RDS console events of the instance",
+        ));
     };
-    let polls: u32 = step.memo.get("polls").and_then(|p| p.parse().ok()).unwrap_or(0) + 1;
+    let polls: u32 = step
+        .memo
+        .get("polls")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0)
+        + 1;
     step.memo.insert("polls".into(), polls.to_string());
     if i.status != "available" {
         step.memo.insert("seen_busy".into(), i.status.clone());
         return Ok(Step::Waiting(format!("{id} is {}", i.status)));
     }
-    // RDS clears the source once the promotion is done; an emulator may leave it set, so an
-    // instance available on two polls after it was seen busy (or after two polls) counts too.
-    if i.replica_source.is_some() && !step.memo.contains_key("seen_busy") && polls < 2 {
-        return Ok(Step::Waiting(format!("{id} promotion requested; waiting for RDS to start it")));
+    // RDS clears the source once the promotion is done. Until then an available instance that
+    // still names its source has not started promoting (or has not finished): wait. Seen busy
+    // and available again, it is done; an emulator (which never clears the source) is judged by
+    // status after two polls.
+    let settled = i.replica_source.is_none()
+        || step.memo.contains_key("seen_busy")
+        || (emulator && polls >= 2);
+    if !settled {
+        return Ok(Step::Waiting(format!(
+            "{id} promotion requested; waiting for RDS to finish it"
+        )));
     }
     step.endpoint = i.endpoint.clone();
     step.memo.insert("engine".into(), i.engine.clone());
@@ -375,7 +420,9 @@ async fn promote_instance(
             .get("already")
             .map(|a| format!(" ({a})"))
             .unwrap_or_default(),
-        step.data_loss_seconds.map(words).unwrap_or_else(|| "unknown".into())
+        step.data_loss_seconds
+            .map(words)
+            .unwrap_or_else(|| "unknown".into())
     )))
 }
 
@@ -385,10 +432,16 @@ async fn own_instance(r: &Regional, id: &str, run_id: &str) -> Result<(), Stop> 
     match rds::find_instance(&r.rds, id).await? {
         Some(i) if i.tags.get(TAG_RUN).map(String::as_str) == Some(run_id) => Ok(()),
         Some(_) => Err(Stop::fail(
-            format!("{id} exists in {} and is not this run's (no {TAG_RUN}={run_id} tag)", r.region),
+            format!(
+                "{id} exists in {} and is not this run's (no {TAG_RUN}={run_id} tag)",
+                r.region
+            ),
             format!("rename or remove the other {id}, then resume the run"),
         )),
-        None => Err(Stop::fail(format!("{id}: refused as existing, then not found"), "resume the run")),
+        None => Err(Stop::fail(
+            format!("{id}: refused as existing, then not found"),
+            "resume the run",
+        )),
     }
 }
 
@@ -405,7 +458,10 @@ async fn failback_promote(
     //    old one), from the DR writer.
     if !step.memo.contains_key("replica") {
         let Some(src) = rds::find_instance(&dr.rds, &x.replica).await? else {
-            return Err(Stop::fail(format!("the DR writer {} is not found", x.replica), "fail back by hand"));
+            return Err(Stop::fail(
+                format!("the DR writer {} is not found", x.replica),
+                "fail back by hand",
+            ));
         };
         match rds::find_instance(&primary.rds, &x.primary).await? {
             Some(i) if i.tags.get(TAG_RUN).map(String::as_str) == Some(view.run_id.as_str()) => {}
@@ -441,30 +497,54 @@ async fn failback_promote(
     // 2. Available and caught up.
     if !step.memo.contains_key("caught_up") {
         let Some(i) = rds::find_instance(&primary.rds, &x.primary).await? else {
-            return Err(Stop::fail(format!("{} vanished", x.primary), "run failback again"));
+            return Err(Stop::fail(
+                format!("{} vanished", x.primary),
+                "run failback again",
+            ));
         };
         if i.status != "available" {
-            return Ok(Step::Waiting(format!("{} (replica of {}) is {}", x.primary, x.replica, i.status)));
+            return Ok(Step::Waiting(format!(
+                "{} (replica of {}) is {}",
+                x.primary, x.replica, i.status
+            )));
         }
         match inventory::replica_lag(primary, &x.primary, now).await {
             Ok(Some(lag)) if (0.0..=CAUGHT_UP_SECONDS).contains(&lag) => {}
             Ok(Some(lag)) => {
-                return Ok(Step::Waiting(format!("{} lags {} behind {}", x.primary, words(lag.round() as i64), x.replica)))
+                return Ok(Step::Waiting(format!(
+                    "{} lags {} behind {}",
+                    x.primary,
+                    words(lag.round() as i64),
+                    x.replica
+                )))
             }
-            Ok(None) => return Ok(Step::Waiting(format!("no ReplicaLag for {} yet", x.primary))),
-            Err(e) => return Ok(Step::Waiting(format!("could not read the lag of {}: {e}", x.primary))),
+            Ok(None) => {
+                return Ok(Step::Waiting(format!(
+                    "no ReplicaLag for {} yet",
+                    x.primary
+                )))
+            }
+            Err(e) => {
+                return Ok(Step::Waiting(format!(
+                    "could not read the lag of {}: {e}",
+                    x.primary
+                )))
+            }
         }
         step.memo.insert("caught_up".into(), now.to_rfc3339());
         return Ok(Step::Moved);
     }
     // 3. Switched over: the caught-up replica promoted.
-    let out = promote_instance(primary, step, &x.primary, &x.replica, now).await?;
+    let out = promote_instance(primary, step, &x.primary, &x.replica, now, cx.emulator).await?;
     if let Step::Done(d) = out {
         step.next = Some(format!(
             "{} in {} is still a standalone writer: stop writes to it, then recreate the DR replica (aws rds delete-db-instance --db-instance-identifier {} --region {} after a final snapshot; aws rds create-db-instance-read-replica --db-instance-identifier {} --source-db-instance-identifier <arn of {}> --region {})",
             x.replica, view.dr_region, x.replica, view.dr_region, x.replica, x.primary, view.dr_region
         ));
-        return Ok(Step::Done(format!("{d}; {} is the primary again", x.primary)));
+        return Ok(Step::Done(format!(
+            "{d}; {} is the primary again",
+            x.primary
+        )));
     }
     Ok(out)
 }
@@ -472,7 +552,12 @@ async fn failback_promote(
 /// A failback replica counts as caught up at or below this lag.
 pub const CAUGHT_UP_SECONDS: f64 = 5.0;
 
-async fn aurora_global(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::AuroraGlobal) -> Out {
+async fn aurora_global(
+    cx: &Cx<'_>,
+    view: &RunView,
+    step: &mut StepRun,
+    x: &fo::AuroraGlobal,
+) -> Out {
     let dr = cx.clients.at(&view.dr_region);
     if view.mode == Mode::Drill {
         return Ok(Step::Done(format!(
@@ -482,13 +567,21 @@ async fn aurora_global(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::
     }
     let all = rds::global_clusters(&dr.rds).await?;
     let Some(g) = all.iter().find(|g| g.id == x.global_cluster) else {
-        return Err(Stop::fail(format!("global cluster {} not found", x.global_cluster), "check the plan"));
+        return Err(Stop::fail(
+            format!("global cluster {} not found", x.global_cluster),
+            "check the plan",
+        ));
     };
     let target_id = if view.mode == Mode::Failback {
         step.memo
             .get("executed:old_writer")
             .cloned()
-            .ok_or_else(|| Stop::fail("the execute run recorded no old writer", "switch over by hand"))?
+            .ok_or_else(|| {
+                Stop::fail(
+                    "the execute run recorded no old writer",
+                    "switch over by hand",
+                )
+            })?
     } else {
         x.target_cluster.clone()
     };
@@ -496,17 +589,27 @@ async fn aurora_global(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::
         .members
         .iter()
         .find(|m| m.cluster_arn.ends_with(&format!(":cluster:{target_id}")))
-        .ok_or_else(|| Stop::fail(format!("{target_id} is not a member of {}", g.id), "check the plan"))?
+        .ok_or_else(|| {
+            Stop::fail(
+                format!("{target_id} is not a member of {}", g.id),
+                "check the plan",
+            )
+        })?
         .clone();
     if !step.memo.contains_key("requested") {
         if let Some(w) = g.members.iter().find(|m| m.writer) {
             step.memo.insert(
                 "old_writer".into(),
-                w.cluster_arn.rsplit(':').next().unwrap_or_default().to_string(),
+                w.cluster_arn
+                    .rsplit(':')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
             );
         }
         if target.writer {
-            step.memo.insert("requested".into(), "already the writer".into());
+            step.memo
+                .insert("requested".into(), "already the writer".into());
             return Ok(Step::Moved);
         }
         let primary_healthy = step.memo.get("primary_healthy").map(|v| v == "true");
@@ -514,10 +617,11 @@ async fn aurora_global(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::
             Some(h) => h,
             None => {
                 let old = step.memo.get("old_writer").cloned().unwrap_or_default();
-                let h = match rds::find_cluster(&cx.clients.at(&view.primary_region).rds, &old).await {
-                    Ok(Some(c)) => c.status == "available",
-                    _ => false,
-                };
+                let h =
+                    match rds::find_cluster(&cx.clients.at(&view.primary_region).rds, &old).await {
+                        Ok(Some(c)) => c.status == "available",
+                        _ => false,
+                    };
                 step.memo.insert("primary_healthy".into(), h.to_string());
                 h
             }
@@ -550,15 +654,18 @@ async fn aurora_global(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::
         match result {
             Ok(how) => step.memo.insert("requested".into(), how.into()),
             // A retry after a lost answer finds the operation under way.
-            Err(e) if e.code == "InvalidGlobalClusterStateFault" => {
-                step.memo.insert("requested".into(), format!("already under way ({e})"))
-            }
+            Err(e) if e.code == "InvalidGlobalClusterStateFault" => step
+                .memo
+                .insert("requested".into(), format!("already under way ({e})")),
             Err(e) => return Err(e.into()),
         };
         return Ok(Step::Moved);
     }
     if !target.writer || g.status != "available" {
-        return Ok(Step::Waiting(format!("{} is {}; {target_id} not yet the writer", g.id, g.status)));
+        return Ok(Step::Waiting(format!(
+            "{} is {}; {target_id} not yet the writer",
+            g.id, g.status
+        )));
     }
     if let Some(c) = rds::find_cluster(&dr.rds, &target_id).await? {
         step.memo.insert("engine".into(), c.engine.clone());
@@ -566,7 +673,10 @@ async fn aurora_global(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::
     }
     step.changes = vec![Change::new(
         format!("global cluster {}", g.id),
-        format!("writer {}", step.memo.get("old_writer").cloned().unwrap_or_default()),
+        format!(
+            "writer {}",
+            step.memo.get("old_writer").cloned().unwrap_or_default()
+        ),
         format!("writer {target_id}"),
     )];
     Ok(Step::Done(format!(
@@ -598,7 +708,10 @@ async fn restore_rds(
     if !step.memo.contains_key("snapshot") {
         let Some(s) = inventory::newest_dr_snapshot(dr, cx.policy, &x.component).await? else {
             return Err(Stop::fail(
-                format!("no available Lifeboat snapshot of {} in {}", x.component, view.dr_region),
+                format!(
+                    "no available Lifeboat snapshot of {} in {}",
+                    x.component, view.dr_region
+                ),
                 "copy a snapshot to the DR region (snapshot-export with dr.copy) and run again",
             ));
         };
@@ -612,7 +725,11 @@ async fn restore_rds(
             .db_snapshot_identifier(&s.arn)
             .db_instance_class(&x.instance_class)
             .db_subnet_group_name(&x.subnet_group)
-            .set_vpc_security_group_ids(if x.security_groups.is_empty() { None } else { Some(x.security_groups.clone()) })
+            .set_vpc_security_group_ids(if x.security_groups.is_empty() {
+                None
+            } else {
+                Some(x.security_groups.clone())
+            })
             .publicly_accessible(false)
             .set_tags(Some(rds::tag_list(&tags)))
             .send()
@@ -641,12 +758,17 @@ async fn restore_rds(
     step.changes = vec![Change::new(
         format!("rds {target} ({})", view.dr_region),
         "absent",
-        format!("restored from {}", step.memo.get("snapshot").cloned().unwrap_or_default()),
+        format!(
+            "restored from {}",
+            step.memo.get("snapshot").cloned().unwrap_or_default()
+        ),
     )];
     Ok(Step::Done(format!(
         "{target} restored from {}; data lost: the snapshot's age, {}",
         step.memo.get("snapshot").cloned().unwrap_or_default(),
-        step.data_loss_seconds.map(words).unwrap_or_else(|| "unknown".into())
+        step.data_loss_seconds
+            .map(words)
+            .unwrap_or_else(|| "unknown".into())
     )))
 }
 
@@ -690,7 +812,10 @@ async fn restore_redis(
         }
         let all = ec::global_datastores(&dr.elasticache).await?;
         let Some(d) = all.iter().find(|d| d.id == *gd) else {
-            return Err(Stop::fail(format!("global datastore {gd} vanished"), "check ElastiCache"));
+            return Err(Stop::fail(
+                format!("global datastore {gd} vanished"),
+                "check ElastiCache",
+            ));
         };
         let primary_here = d
             .members
@@ -726,11 +851,20 @@ async fn restore_redis(
             .elasticache
             .create_replication_group()
             .replication_group_id(&target)
-            .replication_group_description(format!("Lifeboat {} of plan {} (run {})", view.mode.as_str(), view.plan, view.run_id))
+            .replication_group_description(format!(
+                "Lifeboat {} of plan {} (run {})",
+                view.mode.as_str(),
+                view.plan,
+                view.run_id
+            ))
             .snapshot_name(&name)
             .set_cache_node_type(x.node_type.clone())
             .set_cache_subnet_group_name(x.subnet_group.clone())
-            .set_security_group_ids(if x.security_groups.is_empty() { None } else { Some(x.security_groups.clone()) })
+            .set_security_group_ids(if x.security_groups.is_empty() {
+                None
+            } else {
+                Some(x.security_groups.clone())
+            })
             .transit_encryption_enabled(true)
             .at_rest_encryption_enabled(true)
             .set_tags(Some(ec::tag_list(&tags)))
@@ -742,12 +876,18 @@ async fn restore_redis(
                 return Err(e.into());
             }
             let Some(g) = ec::find_group(&dr.elasticache, &target).await? else {
-                return Err(Stop::fail(format!("{target}: refused as existing, then not found"), "resume the run"));
+                return Err(Stop::fail(
+                    format!("{target}: refused as existing, then not found"),
+                    "resume the run",
+                ));
             };
             let tags = ec::tags(&dr.elasticache, &g.arn).await?;
             if tags.get(TAG_RUN).map(String::as_str) != Some(view.run_id.as_str()) {
                 return Err(Stop::fail(
-                    format!("{target} exists in {} and is not this run's", view.dr_region),
+                    format!(
+                        "{target} exists in {} and is not this run's",
+                        view.dr_region
+                    ),
                     format!("remove or rename the other {target}, then resume"),
                 ));
             }
@@ -769,12 +909,17 @@ async fn restore_redis(
     step.changes = vec![Change::new(
         format!("elasticache {target} ({})", view.dr_region),
         "absent",
-        format!("restored from {}", step.memo.get("snapshot").cloned().unwrap_or_default()),
+        format!(
+            "restored from {}",
+            step.memo.get("snapshot").cloned().unwrap_or_default()
+        ),
     )];
     Ok(Step::Done(format!(
         "{target} restored from {}; data lost: the snapshot's age, {}",
         step.memo.get("snapshot").cloned().unwrap_or_default(),
-        step.data_loss_seconds.map(words).unwrap_or_else(|| "unknown".into())
+        step.data_loss_seconds
+            .map(words)
+            .unwrap_or_else(|| "unknown".into())
     )))
 }
 
@@ -800,9 +945,14 @@ async fn update_secret(
     let what = format!("secret {} {}/{}", x.secret, x.host_field, x.port_field);
     if view.mode == Mode::Failback {
         let Some(back) = step.memo.get("executed:before_version").cloned() else {
-            return Err(Stop::fail("the execute run recorded no previous version", "put the secret back by hand"));
+            return Err(Stop::fail(
+                "the execute run recorded no previous version",
+                "put the secret back by hand",
+            ));
         };
-        let (_, current) = inventory::secret_json(dr, &x.secret, None).await.map_err(|e| Stop::fail(e, "check the secret"))?;
+        let (_, current) = inventory::secret_json(dr, &x.secret, None)
+            .await
+            .map_err(|e| Stop::fail(e, "check the secret"))?;
         if current != back {
             dr.secrets
                 .update_secret_version_stage()
@@ -814,27 +964,47 @@ async fn update_secret(
                 .await
                 .map_err(|e| AwsError::new("UpdateSecretVersionStage", &e))?;
         }
-        let after = inventory::secret_endpoint(dr, &x.secret, &x.host_field, &x.port_field).await.map_err(|e| Stop::fail(e, "check the secret"))?;
-        step.changes = vec![Change::new(what, step.memo.get("executed:after").cloned().unwrap_or_default(), after.clone())];
-        return Ok(Step::Done(format!("{} is back at version {back} ({after})", x.secret)));
+        let after = inventory::secret_endpoint(dr, &x.secret, &x.host_field, &x.port_field)
+            .await
+            .map_err(|e| Stop::fail(e, "check the secret"))?;
+        step.changes = vec![Change::new(
+            what,
+            step.memo.get("executed:after").cloned().unwrap_or_default(),
+            after.clone(),
+        )];
+        return Ok(Step::Done(format!(
+            "{} is back at version {back} ({after})",
+            x.secret
+        )));
     }
     let from = x.endpoint_from.clone();
     let (host, port) = view.endpoint(&from)?;
     // 1. Record the version and host/port before the change (saved before the write).
     if !step.memo.contains_key("before_version") {
-        let (obj, version) = inventory::secret_json(dr, &x.secret, None).await.map_err(|e| Stop::fail(e, "check the secret exists in the DR region and is JSON"))?;
+        let (obj, version) = inventory::secret_json(dr, &x.secret, None)
+            .await
+            .map_err(|e| Stop::fail(e, "check the secret exists in the DR region and is JSON"))?;
         let before = format!(
             "{}:{}",
-            obj.get(&x.host_field).map(inventory::json_text).unwrap_or_default(),
-            obj.get(&x.port_field).map(inventory::json_text).unwrap_or_default()
+            obj.get(&x.host_field)
+                .map(inventory::json_text)
+                .unwrap_or_default(),
+            obj.get(&x.port_field)
+                .map(inventory::json_text)
+                .unwrap_or_default()
         );
         step.memo.insert("before_version".into(), version);
         step.memo.insert("before".into(), before);
         return Ok(Step::Moved);
     }
     let before_version = step.memo.get("before_version").cloned().unwrap_or_default();
-    let (mut obj, _) = inventory::secret_json(dr, &x.secret, Some(&before_version)).await.map_err(|e| Stop::fail(e, "check the secret"))?;
-    obj.insert(x.host_field.clone(), serde_json::Value::String(host.clone()));
+    let (mut obj, _) = inventory::secret_json(dr, &x.secret, Some(&before_version))
+        .await
+        .map_err(|e| Stop::fail(e, "check the secret"))?;
+    obj.insert(
+        x.host_field.clone(),
+        serde_json::Value::String(host.clone()),
+    );
     let port_value = match obj.get(&x.port_field) {
         Some(serde_json::Value::String(_)) => serde_json::Value::String(port.to_string()),
         _ => serde_json::Value::from(port),
@@ -844,7 +1014,11 @@ async fn update_secret(
     let tok = token(&view.run_id, &step.name, view.mode.as_str());
     let target = match view.mode {
         Mode::Drill => {
-            let name = format!("{}-{}", secret_name(&x.secret), drill_name(&view.run_id, &step.name));
+            let name = format!(
+                "{}-{}",
+                secret_name(&x.secret),
+                drill_name(&view.run_id, &step.name)
+            );
             let tags = run_tags(view, now);
             let sent = dr
                 .secrets
@@ -852,10 +1026,18 @@ async fn update_secret(
                 .name(&name)
                 .client_request_token(&tok)
                 .secret_string(&body)
-                .description(format!("Lifeboat drill copy of {} (run {})", x.secret, view.run_id))
+                .description(format!(
+                    "Lifeboat drill copy of {} (run {})",
+                    x.secret, view.run_id
+                ))
                 .set_tags(Some(
                     tags.iter()
-                        .map(|(k, v)| aws_sdk_secretsmanager::types::Tag::builder().key(k).value(v).build())
+                        .map(|(k, v)| {
+                            aws_sdk_secretsmanager::types::Tag::builder()
+                                .key(k)
+                                .value(v)
+                                .build()
+                        })
                         .collect(),
                 ))
                 .send()
@@ -872,9 +1054,15 @@ async fn update_secret(
                     .send()
                     .await
                     .map_err(|e| AwsError::new("DescribeSecret", &e))?;
-                let ours = d.tags().iter().any(|t| t.key() == Some(TAG_RUN) && t.value() == Some(view.run_id.as_str()));
+                let ours = d
+                    .tags()
+                    .iter()
+                    .any(|t| t.key() == Some(TAG_RUN) && t.value() == Some(view.run_id.as_str()));
                 if !ours {
-                    return Err(Stop::fail(format!("secret {name} exists and is not this run's"), format!("remove {name}, then resume")));
+                    return Err(Stop::fail(
+                        format!("secret {name} exists and is not this run's"),
+                        format!("remove {name}, then resume"),
+                    ));
                 }
             }
             step.memo.insert("temp".into(), name.clone());
@@ -903,7 +1091,11 @@ async fn update_secret(
     let after = format!("{host}:{port}");
     step.memo.insert("after".into(), after.clone());
     step.changes = vec![Change::new(
-        if view.mode == Mode::Drill { format!("secret {target} {}/{}", x.host_field, x.port_field) } else { what },
+        if view.mode == Mode::Drill {
+            format!("secret {target} {}/{}", x.host_field, x.port_field)
+        } else {
+            what
+        },
         step.memo.get("before").cloned().unwrap_or_default(),
         after,
     )];
@@ -918,7 +1110,12 @@ pub fn drill_record(run_id: &str, step: &str, name: &str) -> String {
     format!("{}.{}", drill_name(run_id, step), name)
 }
 
-fn record_set(name: &str, t: &str, ttl: i64, values: &[String]) -> aws_sdk_route53::types::ResourceRecordSet {
+fn record_set(
+    name: &str,
+    t: &str,
+    ttl: i64,
+    values: &[String],
+) -> aws_sdk_route53::types::ResourceRecordSet {
     aws_sdk_route53::types::ResourceRecordSet::builder()
         .name(name)
         .r#type(aws_sdk_route53::types::RrType::from(t))
@@ -926,7 +1123,12 @@ fn record_set(name: &str, t: &str, ttl: i64, values: &[String]) -> aws_sdk_route
         .set_resource_records(Some(
             values
                 .iter()
-                .filter_map(|v| aws_sdk_route53::types::ResourceRecord::builder().value(v).build().ok())
+                .filter_map(|v| {
+                    aws_sdk_route53::types::ResourceRecord::builder()
+                        .value(v)
+                        .build()
+                        .ok()
+                })
                 .collect(),
         ))
         .build()
@@ -938,8 +1140,16 @@ async fn route53(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::Route5
     let r53 = &cx.clients.route53;
     // Wait for a change already sent.
     if let Some(id) = step.memo.get("change").cloned() {
-        let out = r53.get_change().id(&id).send().await.map_err(|e| AwsError::new("GetChange", &e))?;
-        let status = out.change_info().map(|c| c.status().as_str().to_string()).unwrap_or_default();
+        let out = r53
+            .get_change()
+            .id(&id)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("GetChange", &e))?;
+        let status = out
+            .change_info()
+            .map(|c| c.status().as_str().to_string())
+            .unwrap_or_default();
         if status != "INSYNC" {
             return Ok(Step::Waiting(format!("change {id} is {status}")));
         }
@@ -954,7 +1164,8 @@ async fn route53(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::Route5
         for r in &x.records {
             let now = inventory::record(cx.clients, &x.hosted_zone_id, &r.name, &r.r#type).await?;
             let json = serde_json::to_string(&now).unwrap_or_default();
-            step.memo.insert(format!("record:{} {}", r.name, r.r#type), json);
+            step.memo
+                .insert(format!("record:{} {}", r.name, r.r#type), json);
         }
         step.memo.insert("captured".into(), "yes".into());
         return Ok(Step::Moved);
@@ -983,11 +1194,20 @@ async fn route53(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::Route5
                             changes.push(
                                 R53Change::builder()
                                     .action(ChangeAction::Delete)
-                                    .resource_record_set(record_set(&cur.name, &cur.r#type, cur.ttl.unwrap_or(r.ttl), &cur.values))
+                                    .resource_record_set(record_set(
+                                        &cur.name,
+                                        &cur.r#type,
+                                        cur.ttl.unwrap_or(r.ttl),
+                                        &cur.values,
+                                    ))
                                     .build()
                                     .expect("action and record set are set"),
                             );
-                            shown.push(Change::new(format!("record {} {}", r.name, r.r#type), cur.values.join(","), "absent"));
+                            shown.push(Change::new(
+                                format!("record {} {}", r.name, r.r#type),
+                                cur.values.join(","),
+                                "absent",
+                            ));
                         }
                         continue;
                     }
@@ -1015,7 +1235,13 @@ async fn route53(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::Route5
         }
         shown.push(Change::new(
             format!("record {name} {}", r.r#type),
-            if view.mode == Mode::Drill { "absent".to_string() } else { before.map(|b| b.values.join(",")).unwrap_or_else(|| "absent".into()) },
+            if view.mode == Mode::Drill {
+                "absent".to_string()
+            } else {
+                before
+                    .map(|b| b.values.join(","))
+                    .unwrap_or_else(|| "absent".into())
+            },
             values.join(","),
         ));
         changes.push(
@@ -1035,7 +1261,13 @@ async fn route53(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::Route5
         .hosted_zone_id(&x.hosted_zone_id)
         .change_batch(
             ChangeBatch::builder()
-                .comment(format!("Lifeboat {} {} run {} step {}", view.mode.as_str(), view.plan, view.run_id, step.name))
+                .comment(format!(
+                    "Lifeboat {} {} run {} step {}",
+                    view.mode.as_str(),
+                    view.plan,
+                    view.run_id,
+                    step.name
+                ))
                 .set_changes(Some(changes))
                 .build()
                 .expect("changes are set"),
@@ -1043,12 +1275,20 @@ async fn route53(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::Route5
         .send()
         .await
         .map_err(|e| AwsError::new("ChangeResourceRecordSets", &e))?;
-    let id = out.change_info().map(|c| c.id().to_string()).unwrap_or_default();
+    let id = out
+        .change_info()
+        .map(|c| c.id().to_string())
+        .unwrap_or_default();
     step.memo.insert("change".into(), id);
     Ok(Step::Moved)
 }
 
-async fn backup_target(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::SwitchBackupTarget) -> Out {
+async fn backup_target(
+    cx: &Cx<'_>,
+    view: &RunView,
+    step: &mut StepRun,
+    x: &fo::SwitchBackupTarget,
+) -> Out {
     let primary = cx.clients.at(&view.primary_region);
     let name = match view.mode {
         Mode::Drill => format!("{}-{}", x.parameter, drill_name(&view.run_id, &step.name)),
@@ -1056,7 +1296,8 @@ async fn backup_target(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::
     };
     if !step.memo.contains_key("before") {
         let before = inventory::parameter(primary, &x.parameter).await?;
-        step.memo.insert("before".into(), before.unwrap_or_else(|| "absent".into()));
+        step.memo
+            .insert("before".into(), before.unwrap_or_else(|| "absent".into()));
         return Ok(Step::Moved);
     }
     let value = match view.mode {
@@ -1064,8 +1305,14 @@ async fn backup_target(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::
             // Switched back only after a test write to the primary bucket succeeds.
             if let Err(e) = inventory::test_write(primary, &x.primary_bucket, "failback").await {
                 return Err(Stop::fail(
-                    format!("the test write to the primary bucket {} failed: {e}", x.primary_bucket),
-                    format!("backups stay on {}; run failback again once {} takes writes", x.secondary_bucket, x.primary_bucket),
+                    format!(
+                        "the test write to the primary bucket {} failed: {e}",
+                        x.primary_bucket
+                    ),
+                    format!(
+                        "backups stay on {}; run failback again once {} takes writes",
+                        x.secondary_bucket, x.primary_bucket
+                    ),
                 ));
             }
             step.memo
@@ -1083,15 +1330,27 @@ async fn backup_target(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::
         .value(&value)
         .r#type(aws_sdk_ssm::types::ParameterType::String)
         .overwrite(true)
-        .description(format!("Lifeboat backup target ({} of plan {})", view.mode.as_str(), view.plan))
+        .description(format!(
+            "Lifeboat backup target ({} of plan {})",
+            view.mode.as_str(),
+            view.plan
+        ))
         .send()
         .await;
     sent.map_err(|e| AwsError::new("PutParameter", &e))?;
     if view.mode == Mode::Drill {
         step.memo.insert("temp".into(), name.clone());
     }
-    let before = if view.mode == Mode::Drill { "absent".to_string() } else { step.memo.get("before").cloned().unwrap_or_default() };
-    step.changes = vec![Change::new(format!("parameter {name}"), before, value.clone())];
+    let before = if view.mode == Mode::Drill {
+        "absent".to_string()
+    } else {
+        step.memo.get("before").cloned().unwrap_or_default()
+    };
+    step.changes = vec![Change::new(
+        format!("parameter {name}"),
+        before,
+        value.clone(),
+    )];
     Ok(Step::Done(format!("{name} → {value}")))
 }
 
@@ -1130,7 +1389,12 @@ async fn fence(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::FenceOld
                     .rds
                     .add_tags_to_resource()
                     .resource_name(&i.arn)
-                    .tags(aws_sdk_rds::types::Tag::builder().key(FENCED_TAG).value(&view.run_id).build())
+                    .tags(
+                        aws_sdk_rds::types::Tag::builder()
+                            .key(FENCED_TAG)
+                            .value(&view.run_id)
+                            .build(),
+                    )
                     .send()
                     .await
                     .map_err(|e| AwsError::new("AddTagsToResource", &e))?;
@@ -1163,7 +1427,10 @@ async fn fence(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::FenceOld
                 Ok(Step::Done(format!("{} renamed {fenced} and tagged: it takes no writes under its old name; never deleted", x.instance)))
             }
             _ => Err(Stop::fail(
-                format!("{} is not found in {} (nor {fenced})", x.instance, view.primary_region),
+                format!(
+                    "{} is not found in {} (nor {fenced})",
+                    x.instance, view.primary_region
+                ),
                 "when it comes back, rename and tag it as the next line says, by hand",
             )),
         },
@@ -1172,14 +1439,19 @@ async fn fence(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::FenceOld
 
 fn approval(view: &RunView, step: &mut StepRun, a: &fo::Approval) -> Out {
     if view.mode == Mode::Drill {
-        return Ok(Step::Done("approval is not waited for in a drill (a drill changes nothing of production)".into()));
+        return Ok(Step::Done(
+            "approval is not waited for in a drill (a drill changes nothing of production)".into(),
+        ));
     }
     if view.approved.contains(&step.name) {
         return Ok(Step::Done("approved".into()));
     }
     Ok(Step::Waiting(format!(
         "waiting for approval{}: {{\"action\": \"approve\", \"run_id\": \"{}\", \"step\": \"{}\"}}",
-        a.prompt.as_ref().map(|p| format!(" ({p})")).unwrap_or_default(),
+        a.prompt
+            .as_ref()
+            .map(|p| format!(" ({p})"))
+            .unwrap_or_default(),
         view.run_id,
         step.name
     )))
@@ -1187,11 +1459,18 @@ fn approval(view: &RunView, step: &mut StepRun, a: &fo::Approval) -> Out {
 
 async fn verify(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::VerifyStep) -> Out {
     let Some(comp) = cx.policy.components.iter().find(|c| c.name == x.component) else {
-        return Err(Stop::fail(format!("component {} is not in the policy", x.component), "fix the plan"));
+        return Err(Stop::fail(
+            format!("component {} is not in the policy", x.component),
+            "fix the plan",
+        ));
     };
     // In a failback the step's endpoint is the primary's again.
     let (host, port) = view.endpoint(&x.endpoint_from)?;
-    let engine = view.engines.get(&x.endpoint_from).cloned().unwrap_or_default();
+    let engine = view
+        .engines
+        .get(&x.endpoint_from)
+        .cloned()
+        .unwrap_or_default();
     let secrets_region = comp
         .database
         .as_ref()
@@ -1210,19 +1489,34 @@ async fn verify(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::VerifyS
         true,
     )
     .await
-    .map_err(|e| Stop::fail(format!("could not check {host}:{port}: {e}"), "check the endpoint and the component's secret, then resume"))?;
+    .map_err(|e| {
+        Stop::fail(
+            format!("could not check {host}:{port}: {e}"),
+            "check the endpoint and the component's secret, then resume",
+        )
+    })?;
     let failing = lifeboat_shared::data::failing(&checked.results);
-    step.memo.insert("checks".into(), checked.results.len().to_string());
+    step.memo
+        .insert("checks".into(), checked.results.len().to_string());
     if !failing.is_empty() {
         return Err(Stop::fail(
-            format!("{} of {} checks failed: {}", failing.len(), checked.results.len(), failing.join("; ")),
+            format!(
+                "{} of {} checks failed: {}",
+                failing.len(),
+                checked.results.len(),
+                failing.join("; ")
+            ),
             "look at the data on the new endpoint before sending traffic to it",
         ));
     }
     Ok(Step::Done(format!(
         "{} checks passed on {host}:{port}{}",
         checked.results.len(),
-        if checked.mapped { " (local stand-in)" } else { "" }
+        if checked.mapped {
+            " (local stand-in)"
+        } else {
+            ""
+        }
     )))
 }
 
@@ -1236,7 +1530,9 @@ pub async fn teardown(cx: &Cx<'_>, view: &RunView, temps: &mut [Temp]) -> bool {
             "rds-instance" => match rds::find_instance(&r.rds, &t.id).await {
                 Err(e) => Err(e),
                 Ok(None) => Ok(true),
-                Ok(Some(i)) if i.tags.get(TAG_RUN).map(String::as_str) != Some(view.run_id.as_str()) => {
+                Ok(Some(i))
+                    if i.tags.get(TAG_RUN).map(String::as_str) != Some(view.run_id.as_str()) =>
+                {
                     t.error = Some(format!("{} is not tagged as this run's: left alone", t.id));
                     Ok(false)
                 }
@@ -1252,7 +1548,11 @@ pub async fn teardown(cx: &Cx<'_>, view: &RunView, temps: &mut [Temp]) -> bool {
                     .map(|_| false)
                     .or_else(|e| {
                         let e = AwsError::new("DeleteDBInstance", &e);
-                        if not_found(&e.code) { Ok(true) } else { Err(e) }
+                        if not_found(&e.code) {
+                            Ok(true)
+                        } else {
+                            Err(e)
+                        }
                     }),
             },
             "elasticache-group" => match ec::find_group(&r.elasticache, &t.id).await {
@@ -1269,7 +1569,11 @@ pub async fn teardown(cx: &Cx<'_>, view: &RunView, temps: &mut [Temp]) -> bool {
                     .map(|_| true)
                     .or_else(|e| {
                         let e = AwsError::new("DeleteReplicationGroup", &e);
-                        if not_found(&e.code) { Ok(true) } else { Err(e) }
+                        if not_found(&e.code) {
+                            Ok(true)
+                        } else {
+                            Err(e)
+                        }
                     }),
             },
             "secret" => r
@@ -1282,7 +1586,11 @@ pub async fn teardown(cx: &Cx<'_>, view: &RunView, temps: &mut [Temp]) -> bool {
                 .map(|_| true)
                 .or_else(|e| {
                     let e = AwsError::new("DeleteSecret", &e);
-                    if e.code == "ResourceNotFoundException" { Ok(true) } else { Err(e) }
+                    if e.code == "ResourceNotFoundException" {
+                        Ok(true)
+                    } else {
+                        Err(e)
+                    }
                 }),
             "ssm-parameter" => r
                 .ssm
@@ -1293,7 +1601,11 @@ pub async fn teardown(cx: &Cx<'_>, view: &RunView, temps: &mut [Temp]) -> bool {
                 .map(|_| true)
                 .or_else(|e| {
                     let e = AwsError::new("DeleteParameter", &e);
-                    if e.code == "ParameterNotFound" { Ok(true) } else { Err(e) }
+                    if e.code == "ParameterNotFound" {
+                        Ok(true)
+                    } else {
+                        Err(e)
+                    }
                 }),
             "route53-record" => delete_record(cx, t).await,
             _ => Ok(true),
@@ -1319,12 +1631,19 @@ async fn delete_record(cx: &Cx<'_>, t: &Temp) -> Result<bool, AwsError> {
     let zone = spec["zone"].as_str().unwrap_or_default();
     let name = spec["name"].as_str().unwrap_or_default();
     let typ = spec["type"].as_str().unwrap_or("CNAME");
-    if inventory::record(cx.clients, zone, name, typ).await?.is_none() {
+    if inventory::record(cx.clients, zone, name, typ)
+        .await?
+        .is_none()
+    {
         return Ok(true);
     }
     let values: Vec<String> = spec["values"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     let sent = cx
         .clients
@@ -1336,7 +1655,12 @@ async fn delete_record(cx: &Cx<'_>, t: &Temp) -> Result<bool, AwsError> {
                 .changes(
                     R53Change::builder()
                         .action(ChangeAction::Delete)
-                        .resource_record_set(record_set(name, typ, spec["ttl"].as_i64().unwrap_or(60), &values))
+                        .resource_record_set(record_set(
+                            name,
+                            typ,
+                            spec["ttl"].as_i64().unwrap_or(60),
+                            &values,
+                        ))
                         .build()
                         .expect("action and record set are set"),
                 )
@@ -1366,7 +1690,9 @@ pub fn temps_of(view: &RunView, step: &StepRun) -> Vec<Temp> {
         return records_of(step);
     };
     let (kind, region) = match &step.action {
-        Action::PromoteRdsReplica(_) | Action::RestoreRdsFromSnapshot(_) => ("rds-instance", view.dr_region.clone()),
+        Action::PromoteRdsReplica(_) | Action::RestoreRdsFromSnapshot(_) => {
+            ("rds-instance", view.dr_region.clone())
+        }
         Action::RestoreRedis(_) => ("elasticache-group", view.dr_region.clone()),
         Action::UpdateSecret(_) => ("secret", view.dr_region.clone()),
         Action::SwitchBackupTarget(_) => ("ssm-parameter", view.primary_region.clone()),
@@ -1389,12 +1715,15 @@ fn records_of(step: &StepRun) -> Vec<Temp> {
         .iter()
         .filter(|(k, _)| k.starts_with("temp:"))
         .map(|(k, v)| Temp {
-                kind: "route53-record".into(),
-                region: "global".into(),
-                id: k.trim_start_matches("temp:").to_string(),
-                spec: serde_json::from_str(v).ok(),
-                gone: false,
-                error: None,
-            })
+            kind: "route53-record".into(),
+            region: "global".into(),
+            id: k.trim_start_matches("temp:").to_string(),
+            spec: serde_json::from_str(v).ok(),
+            gone: false,
+            error: None,
+        })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

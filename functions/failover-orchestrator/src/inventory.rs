@@ -203,10 +203,16 @@ pub async fn alarms(
     (out, since)
 }
 
-async fn health_checks(c: &Clients, ids: &[String]) -> Vec<Health> {
+pub async fn health_checks(c: &Clients, ids: &[String]) -> Vec<Health> {
     let mut out = Vec::new();
     for id in ids {
-        let h = match c.route53.get_health_check_status().health_check_id(id).send().await {
+        let h = match c
+            .route53
+            .get_health_check_status()
+            .health_check_id(id)
+            .send()
+            .await
+        {
             Ok(s) => {
                 let obs = s.health_check_observations();
                 let failing = obs
@@ -226,13 +232,20 @@ async fn health_checks(c: &Clients, ids: &[String]) -> Vec<Health> {
                     } else {
                         Some((obs.len() - failing) * 100 > obs.len() * 18)
                     },
-                    detail: format!("{} of {} checkers report success", obs.len() - failing, obs.len()),
+                    detail: format!(
+                        "{} of {} checkers report success",
+                        obs.len() - failing,
+                        obs.len()
+                    ),
                 }
             }
             Err(e) => Health {
                 what: format!("health check {id}"),
                 healthy: None,
-                detail: format!("could not read: {}", AwsError::new("GetHealthCheckStatus", &e)),
+                detail: format!(
+                    "could not read: {}",
+                    AwsError::new("GetHealthCheckStatus", &e)
+                ),
             },
         };
         out.push(h);
@@ -295,7 +308,12 @@ async fn step_facts(
             f.primary = Some(instance_health(primary, &x.primary).await);
             match rds::find_instance(&dr.rds, &x.replica).await {
                 Err(e) => f.dr = Err(format!("could not read replica {}: {e}", x.replica)),
-                Ok(None) => f.dr = Err(format!("replica {} not found in {}", x.replica, plan.dr_region)),
+                Ok(None) => {
+                    f.dr = Err(format!(
+                        "replica {} not found in {}",
+                        x.replica, plan.dr_region
+                    ))
+                }
                 Ok(Some(i)) => {
                     f.endpoint = i.endpoint.clone();
                     if i.status != "available" {
@@ -345,30 +363,56 @@ async fn step_facts(
         }
         Action::AuroraGlobal(x) => {
             match rds::global_clusters(&dr.rds).await {
-                Err(e) => f.dr = Err(format!("could not read global cluster {}: {e}", x.global_cluster)),
+                Err(e) => {
+                    f.dr = Err(format!(
+                        "could not read global cluster {}: {e}",
+                        x.global_cluster
+                    ))
+                }
                 Ok(all) => match all.into_iter().find(|g| g.id == x.global_cluster) {
                     None => f.dr = Err(format!("global cluster {} not found", x.global_cluster)),
                     Some(g) => {
-                        let target = g
-                            .members
-                            .iter()
-                            .find(|m| m.cluster_arn.ends_with(&format!(":cluster:{}", x.target_cluster)));
+                        let target = g.members.iter().find(|m| {
+                            m.cluster_arn
+                                .ends_with(&format!(":cluster:{}", x.target_cluster))
+                        });
                         let writer = g.members.iter().find(|m| m.writer);
                         match target {
-                            None => f.dr = Err(format!("{} is not a member of {}", x.target_cluster, g.id)),
-                            Some(t) if t.writer => f.dr = Err(format!("{} is already the writer", x.target_cluster)),
-                            Some(_) => f.dr = Ok(format!("{} is a secondary of {}", x.target_cluster, g.id)),
+                            None => {
+                                f.dr =
+                                    Err(format!("{} is not a member of {}", x.target_cluster, g.id))
+                            }
+                            Some(t) if t.writer => {
+                                f.dr = Err(format!("{} is already the writer", x.target_cluster))
+                            }
+                            Some(_) => {
+                                f.dr =
+                                    Ok(format!("{} is a secondary of {}", x.target_cluster, g.id))
+                            }
                         }
                         if let Some(w) = writer {
-                            let id = w.cluster_arn.rsplit(':').next().unwrap_or_default().to_string();
+                            let id = w
+                                .cluster_arn
+                                .rsplit(':')
+                                .next()
+                                .unwrap_or_default()
+                                .to_string();
                             f.primary = Some(match rds::find_cluster(&primary.rds, &id).await {
                                 Ok(Some(cl)) => Health {
                                     what: format!("cluster {id}"),
                                     healthy: Some(cl.status == "available"),
                                     detail: cl.status,
                                 },
-                                Ok(None) => Health { what: format!("cluster {id}"), healthy: Some(false), detail: "not found".into() },
-                                Err(e) => Health { what: format!("cluster {id}"), healthy: None, detail: format!("could not read: {e}") },
+                                Ok(None) => Health {
+                                    what: format!("cluster {id}"),
+                                    healthy: Some(false),
+                                    detail: "not found".into(),
+                                },
+                                Err(e) => Health {
+                                    what: format!("cluster {id}"),
+                                    healthy: None,
+                                    detail: format!("could not read: {e}"),
+                                },
                             });
                             f.changes.push(Change::new(
                                 format!("global cluster {}", g.id),
@@ -380,7 +424,16 @@ async fn step_facts(
                 },
             }
             if f.dr.is_ok() {
-                match metric(dr, "AWS/RDS", "AuroraGlobalDBReplicationLag", "DBClusterIdentifier", &x.target_cluster, now).await {
+                match metric(
+                    dr,
+                    "AWS/RDS",
+                    "AuroraGlobalDBReplicationLag",
+                    "DBClusterIdentifier",
+                    &x.target_cluster,
+                    now,
+                )
+                .await
+                {
                     Ok(Some(ms)) => f.data_loss_seconds = Some((ms / 1000.0).round() as i64),
                     Ok(None) => {}
                     Err(e) => f.dr = Err(format!("could not read the global replication lag: {e}")),
@@ -389,15 +442,26 @@ async fn step_facts(
         }
         Action::RestoreRdsFromSnapshot(x) => {
             match newest_dr_snapshot(dr, policy, &x.component).await {
-                Err(e) => f.dr = Err(format!("could not read DR snapshots of {}: {e}", x.component)),
-                Ok(None) => f.dr = Err(format!("no available Lifeboat snapshot of {} in {}", x.component, plan.dr_region)),
+                Err(e) => {
+                    f.dr = Err(format!(
+                        "could not read DR snapshots of {}: {e}",
+                        x.component
+                    ))
+                }
+                Ok(None) => {
+                    f.dr = Err(format!(
+                        "no available Lifeboat snapshot of {} in {}",
+                        x.component, plan.dr_region
+                    ))
+                }
                 Ok(Some(s)) => {
                     let age = s.time().map(|t| (now - t).num_seconds());
                     f.data_loss_seconds = age;
                     f.dr = Ok(format!(
                         "newest DR snapshot {} ({} old)",
                         s.id,
-                        age.map(crate::plan::words).unwrap_or_else(|| "age unknown".into())
+                        age.map(crate::plan::words)
+                            .unwrap_or_else(|| "age unknown".into())
                     ));
                     f.changes.push(Change::new(
                         format!("rds {} ({})", x.target, plan.dr_region),
@@ -407,7 +471,10 @@ async fn step_facts(
                 }
             }
             if let Ok(Some(i)) = rds::find_instance(&dr.rds, &x.target).await {
-                f.dr = Err(format!("{} already exists in {} ({})", x.target, plan.dr_region, i.status));
+                f.dr = Err(format!(
+                    "{} already exists in {} ({})",
+                    x.target, plan.dr_region, i.status
+                ));
             }
         }
         Action::RestoreRedis(x) => {
@@ -428,8 +495,18 @@ async fn step_facts(
                 }
             } else if let Some(src) = &x.source_group {
                 match newest_cache_snapshot(dr, src).await {
-                    Err(e) => f.dr = Err(format!("could not read snapshots of {src} in {}: {e}", plan.dr_region)),
-                    Ok(None) => f.dr = Err(format!("no available snapshot of {src} in {}", plan.dr_region)),
+                    Err(e) => {
+                        f.dr = Err(format!(
+                            "could not read snapshots of {src} in {}: {e}",
+                            plan.dr_region
+                        ))
+                    }
+                    Ok(None) => {
+                        f.dr = Err(format!(
+                            "no available snapshot of {src} in {}",
+                            plan.dr_region
+                        ))
+                    }
                     Ok(Some((name, at))) => {
                         let age = at.map(|t| (now - t).num_seconds());
                         f.data_loss_seconds = age;
@@ -469,31 +546,40 @@ async fn step_facts(
                     }
                 }
                 if let Ok(Some(g)) = ec::find_group(&dr.elasticache, &x.target).await {
-                    f.dr = Err(format!("{} already exists in {} ({})", x.target, plan.dr_region, g.status));
+                    f.dr = Err(format!(
+                        "{} already exists in {} ({})",
+                        x.target, plan.dr_region, g.status
+                    ));
                 }
             }
         }
-        Action::UpdateSecret(x) => match secret_endpoint(dr, &x.secret, &x.host_field, &x.port_field).await {
-            Err(e) => f.dr = Err(e),
-            Ok(now_at) => {
-                f.dr = Ok(format!("secret {} present in {}", x.secret, plan.dr_region));
-                f.changes.push(Change::new(
-                    format!("secret {} {}/{}", x.secret, x.host_field, x.port_field),
-                    now_at,
-                    "{endpoint}",
-                ));
+        Action::UpdateSecret(x) => {
+            match secret_endpoint(dr, &x.secret, &x.host_field, &x.port_field).await {
+                Err(e) => f.dr = Err(e),
+                Ok(now_at) => {
+                    f.dr = Ok(format!("secret {} present in {}", x.secret, plan.dr_region));
+                    f.changes.push(Change::new(
+                        format!("secret {} {}/{}", x.secret, x.host_field, x.port_field),
+                        now_at,
+                        "{endpoint}",
+                    ));
+                }
             }
-        },
+        }
         Action::Route53Switch(x) => {
             for r in &x.records {
                 match record(c, &x.hosted_zone_id, &r.name, &r.r#type).await {
                     Err(e) => {
-                        f.dr = Err(format!("could not read record {} {}: {e}", r.name, r.r#type));
+                        f.dr = Err(format!(
+                            "could not read record {} {}: {e}",
+                            r.name, r.r#type
+                        ));
                         break;
                     }
                     Ok(cur) => f.changes.push(Change::new(
                         format!("record {} {}", r.name, r.r#type),
-                        cur.map(|c| c.values.join(",")).unwrap_or_else(|| "absent".into()),
+                        cur.map(|c| c.values.join(","))
+                            .unwrap_or_else(|| "absent".into()),
                         r.value.clone().unwrap_or_else(|| "{host}".into()),
                     )),
                 }
@@ -517,7 +603,10 @@ async fn step_facts(
             }
             f.dr = match test_write(dr, &x.secondary_bucket, "failover-readiness").await {
                 Ok(()) => Ok(format!("{} writable", x.secondary_bucket)),
-                Err(e) => Err(format!("secondary bucket {} not writable: {e}", x.secondary_bucket)),
+                Err(e) => Err(format!(
+                    "secondary bucket {} not writable: {e}",
+                    x.secondary_bucket
+                )),
             };
         }
         Action::FenceOldPrimary(x) => {
@@ -525,14 +614,20 @@ async fn step_facts(
             f.changes.push(Change::new(
                 format!("rds {} ({})", x.instance, plan.primary_region),
                 h.detail.clone(),
-                format!("renamed {} and tagged {}", fenced_id(&x.instance, "<run>"), crate::FENCED_TAG),
+                format!(
+                    "renamed {} and tagged {}",
+                    fenced_id(&x.instance, "<run>"),
+                    crate::FENCED_TAG
+                ),
             ));
             f.primary = Some(h);
         }
         Action::Verify(x) => {
             let comp = policy.components.iter().find(|c| c.name == x.component);
             f.dr = match comp {
-                Some(c) if c.verify.is_some() => Ok(format!("checks of {} on the new endpoint", x.component)),
+                Some(c) if c.verify.is_some() => {
+                    Ok(format!("checks of {} on the new endpoint", x.component))
+                }
                 Some(_) => Err(format!("component {} has no verify section", x.component)),
                 None => Err(format!("component {} is not in the policy", x.component)),
             };
@@ -545,7 +640,10 @@ async fn step_facts(
 pub fn fenced_id(id: &str, run_id: &str) -> String {
     let suffix = format!("-fenced-{:08x}", lifeboat_shared::fnv1a(run_id));
     let keep = 63usize.saturating_sub(suffix.len());
-    format!("{}{suffix}", &id[..id.len().min(keep)].trim_end_matches('-'))
+    format!(
+        "{}{suffix}",
+        &id[..id.len().min(keep)].trim_end_matches('-')
+    )
 }
 
 /// The newest datapoint of an RDS/ElastiCache metric in the last 10 minutes.
@@ -579,7 +677,9 @@ pub async fn metric(
         .cloudwatch
         .get_metric_data()
         .metric_data_queries(q)
-        .start_time(aws_smithy_types::DateTime::from_secs((now - Duration::minutes(10)).timestamp()))
+        .start_time(aws_smithy_types::DateTime::from_secs(
+            (now - Duration::minutes(10)).timestamp(),
+        ))
         .end_time(aws_smithy_types::DateTime::from_secs(now.timestamp() + 60))
         .send()
         .await
@@ -598,7 +698,11 @@ pub async fn metric(
 }
 
 /// RDS `ReplicaLag` (seconds; -1 when replication is not running) of a replica.
-pub async fn replica_lag(r: &Regional, id: &str, now: DateTime<Utc>) -> Result<Option<f64>, AwsError> {
+pub async fn replica_lag(
+    r: &Regional,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<f64>, AwsError> {
     metric(r, "AWS/RDS", "ReplicaLag", "DBInstanceIdentifier", id, now).await
 }
 
@@ -615,7 +719,15 @@ pub async fn newest_dr_snapshot(
         .filter(|c| c.name == component)
         .flat_map(|c| c.ids.iter().cloned())
         .collect();
-    let all = rds::db_snapshots(&r.rds, &r.region, rds::SnapshotFilter { of: None, manual_only: true }).await?;
+    let all = rds::db_snapshots(
+        &r.rds,
+        &r.region,
+        rds::SnapshotFilter {
+            of: None,
+            manual_only: true,
+        },
+    )
+    .await?;
     Ok(all
         .into_iter()
         .filter(|s| s.managed() && s.available())
@@ -649,8 +761,12 @@ pub async fn secret_endpoint(
     let v = secret_json(r, secret, None).await?;
     Ok(format!(
         "{}:{}",
-        v.0.get(host_field).map(json_text).unwrap_or_else(|| "(no host)".into()),
-        v.0.get(port_field).map(json_text).unwrap_or_else(|| "(no port)".into())
+        v.0.get(host_field)
+            .map(json_text)
+            .unwrap_or_else(|| "(no host)".into()),
+        v.0.get(port_field)
+            .map(json_text)
+            .unwrap_or_else(|| "(no port)".into())
     ))
 }
 
@@ -674,12 +790,18 @@ pub async fn secret_json(
         .set_version_id(version.map(str::to_string))
         .send()
         .await
-        .map_err(|e| format!("could not read secret {secret}: {}", AwsError::new("GetSecretValue", &e).code))?;
+        .map_err(|e| {
+            format!(
+                "could not read secret {secret}: {}",
+                AwsError::new("GetSecretValue", &e).code
+            )
+        })?;
     let text = out
         .secret_string()
         .ok_or_else(|| format!("secret {secret} has no SecretString: expected a JSON object"))?;
-    let v: serde_json::Value = serde_json::from_str(text)
-        .map_err(|_| format!("secret {secret} is not JSON: expected a JSON object with host and port"))?;
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|_| {
+        format!("secret {secret} is not JSON: expected a JSON object with host and port")
+    })?;
     let serde_json::Value::Object(m) = v else {
         return Err(format!("secret {secret} is not a JSON object"));
     };
@@ -718,7 +840,8 @@ pub async fn record(
         .resource_record_sets()
         .iter()
         .find(|r| {
-            r.name().trim_end_matches('.').to_ascii_lowercase() == want && r.r#type().as_str() == r#type
+            r.name().trim_end_matches('.').to_ascii_lowercase() == want
+                && r.r#type().as_str() == r#type
         })
         .map(|r| RecordNow {
             name: r.name().to_string(),
@@ -750,16 +873,16 @@ pub async fn parameter(r: &Regional, name: &str) -> Result<Option<String>, AwsEr
 /// Writes and removes a small object under `lifeboat-canary/` (the bucket takes writes).
 pub async fn test_write(r: &Regional, bucket: &str, what: &str) -> Result<(), AwsError> {
     let key = format!("{}failover-{what}", lifeboat_shared::policy::CANARY_FOLDER);
-    r.s3
-        .put_object()
+    r.s3.put_object()
         .bucket(bucket)
         .key(&key)
-        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"lifeboat failover test write\n"))
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(
+            b"lifeboat failover test write\n",
+        ))
         .send()
         .await
         .map_err(|e| AwsError::new("PutObject", &e))?;
-    r.s3
-        .delete_object()
+    r.s3.delete_object()
         .bucket(bucket)
         .key(&key)
         .send()

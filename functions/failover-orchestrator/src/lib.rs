@@ -101,6 +101,7 @@ impl App {
             policy: &self.policy,
             clients: &self.clients,
             local_endpoints: &self.env.local_endpoints,
+            emulator: self.aws.custom_endpoint(),
         }
     }
 }
@@ -152,7 +153,12 @@ pub async fn invoke(
     // EventBridge's own redeliveries) is one run: its id comes from the alarm and the time it
     // entered its state, not from the delivery.
     if let Trigger::Alarm(a) = &inv.trigger {
-        let key = format!("alarm:{}:{}:{}", a.name, a.state.as_str(), a.time.to_rfc3339());
+        let key = format!(
+            "alarm:{}:{}:{}",
+            a.name,
+            a.state.as_str(),
+            a.time.to_rfc3339()
+        );
         inv.run_id = lifeboat_shared::run_id(a.time, &key);
         inv.event_key = key;
     }

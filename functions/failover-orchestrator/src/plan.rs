@@ -59,7 +59,11 @@ pub struct Change {
 }
 
 impl Change {
-    pub fn new(what: impl Into<String>, before: impl Into<String>, after: impl Into<String>) -> Change {
+    pub fn new(
+        what: impl Into<String>,
+        before: impl Into<String>,
+        after: impl Into<String>,
+    ) -> Change {
         Change {
             what: what.into(),
             before: before.into(),
@@ -257,7 +261,9 @@ impl RunState {
     }
 
     pub fn failed(&self) -> bool {
-        self.steps.iter().any(|s| s.phase == Phase::Failed || s.phase == Phase::Blocked)
+        self.steps
+            .iter()
+            .any(|s| s.phase == Phase::Failed || s.phase == Phase::Blocked)
     }
 
     /// An execute changed production when a step that acts finished.
@@ -265,7 +271,10 @@ impl RunState {
         self.mode == Mode::Execute
             && self.steps.iter().any(|s| {
                 s.phase == Phase::Done
-                    && !matches!(s.action, Action::Assess | Action::Approval(_) | Action::Verify(_))
+                    && !matches!(
+                        s.action,
+                        Action::Assess | Action::Approval(_) | Action::Verify(_)
+                    )
             })
     }
 }
@@ -279,9 +288,11 @@ pub fn ready(steps: &mut [StepRun]) -> Vec<usize> {
             steps.iter().map(|s| (s.name.clone(), s.phase)).collect();
         let mut changed = false;
         for s in steps.iter_mut().filter(|s| s.phase == Phase::Pending) {
-            if let Some(bad) = s.depends_on.iter().find(|d| {
-                matches!(phases.get(*d), Some(Phase::Failed | Phase::Blocked))
-            }) {
+            if let Some(bad) = s
+                .depends_on
+                .iter()
+                .find(|d| matches!(phases.get(*d), Some(Phase::Failed | Phase::Blocked)))
+            {
                 s.phase = Phase::Blocked;
                 s.detail = format!("not started: {bad} did not succeed");
                 changed = true;
@@ -301,7 +312,8 @@ pub fn ready(steps: &mut [StepRun]) -> Vec<usize> {
         .enumerate()
         .filter(|(_, s)| {
             s.phase == Phase::Running
-                || (s.phase == Phase::Pending && s.depends_on.iter().all(|d| done.contains(d.as_str())))
+                || (s.phase == Phase::Pending
+                    && s.depends_on.iter().all(|d| done.contains(d.as_str())))
         })
         .map(|(i, _)| i)
         .collect()
@@ -579,13 +591,17 @@ pub fn failback_steps(executed: &[StepRun]) -> Vec<StepRun> {
             };
             // What the execute run recorded: the failback puts these back.
             for c in &s.changes {
-                b.memo.insert(format!("before:{}", c.what), c.before.clone());
+                b.memo
+                    .insert(format!("before:{}", c.what), c.before.clone());
             }
             for (k, v) in &s.memo {
                 b.memo.insert(format!("executed:{k}"), v.clone());
             }
             if s.phase != Phase::Done {
-                b.memo.insert("executed:phase".into(), format!("{:?}", s.phase).to_lowercase());
+                b.memo.insert(
+                    "executed:phase".into(),
+                    format!("{:?}", s.phase).to_lowercase(),
+                );
             }
             b
         })

@@ -88,7 +88,8 @@ pub fn check_of(plan: &Plan, r: &Readiness, loss: Option<i64>) -> PlanCheck {
             "expected RTO {} against {}, data loss {} against RPO {}",
             plan::words(plan::expected_rto(plan).0),
             plan.rto,
-            loss.map(plan::words).unwrap_or_else(|| "none measured".into()),
+            loss.map(plan::words)
+                .unwrap_or_else(|| "none measured".into()),
             plan.rpo
         )
     } else {
@@ -109,7 +110,14 @@ pub async fn run(app: &App, inv: &Invocation, only: &[String]) -> Result<Respons
     let mut inv = inv.clone();
     inv.lease_name = Some(crate::ALERTS_LEASE);
     let inv = &inv;
-    run::once(&app.s3, &app.env.report_bucket, inv, Duration::minutes(16), || Box::pin(evaluate(app, inv, only))).await
+    run::once(
+        &app.s3,
+        &app.env.report_bucket,
+        inv,
+        Duration::minutes(16),
+        || Box::pin(evaluate(app, inv, only)),
+    )
+    .await
 }
 
 async fn evaluate(app: &App, inv: &Invocation, only: &[String]) -> Result<Response> {
@@ -173,7 +181,10 @@ async fn evaluate(app: &App, inv: &Invocation, only: &[String]) -> Result<Respon
     let ready = checks.iter().filter(|c| c.state == State::Ready).count();
     report.headline = match d.changes.first() {
         Some(c) => c.sentence(),
-        None => format!("readiness: {ready} of {} plans READY (no change)", checks.len()),
+        None => format!(
+            "readiness: {ready} of {} plans READY (no change)",
+            checks.len()
+        ),
     };
     for c in &d.changes {
         let sev = match c.check.state {
@@ -185,11 +196,19 @@ async fn evaluate(app: &App, inv: &Invocation, only: &[String]) -> Result<Respon
     }
     for c in &checks {
         if !d.changes.iter().any(|x| x.check.key == c.key) {
-            report.finding(Severity::Info, Some(&c.plan), format!("{} {}: {}", c.plan, c.state, c.detail));
+            report.finding(
+                Severity::Info,
+                Some(&c.plan),
+                format!("{} {}: {}", c.plan, c.state, c.detail),
+            );
         }
     }
     for h in &d.held {
-        report.finding(Severity::Info, None, format!("{h}: no data this time; held at its last state"));
+        report.finding(
+            Severity::Info,
+            None,
+            format!("{h}: no data this time; held at its last state"),
+        );
     }
     report.details = serde_json::json!({"assessments": assessed});
     if d.changes.is_empty() {

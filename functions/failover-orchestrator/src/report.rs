@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use lifeboat_shared::policy::failover::Plan;
-use lifeboat_shared::report::{Action as ReportAction, Decision, Outcome, Report, Severity, Verdict};
+use lifeboat_shared::report::{
+    Action as ReportAction, Decision, Outcome, Report, Severity, Verdict,
+};
 use lifeboat_shared::resumable::Journaled;
 use lifeboat_shared::run::{self, Invocation, Response};
 use lifeboat_shared::trigger::Alarm;
@@ -31,13 +33,19 @@ pub fn plan_report(inv: &Invocation, plan: &Plan, a: &Assessment, why: &str) -> 
         if ready.ready { "READY" } else { "NOT READY" },
         words(rto),
         plan.rto,
-        a.data_loss().map(words).unwrap_or_else(|| "none measured".into())
+        a.data_loss()
+            .map(words)
+            .unwrap_or_else(|| "none measured".into())
     );
     if !why.is_empty() {
         r.finding(Severity::Info, None, why.to_string());
     }
     for reason in &ready.reasons {
-        r.finding(Severity::Warning, Some(&plan.name), format!("NOT READY: {reason}"));
+        r.finding(
+            Severity::Warning,
+            Some(&plan.name),
+            format!("NOT READY: {reason}"),
+        );
     }
     assessment_findings(&mut r, a);
     for step in &plan.steps {
@@ -48,7 +56,11 @@ pub fn plan_report(inv: &Invocation, plan: &Plan, a: &Assessment, why: &str) -> 
             format!(
                 "RTO {}{}{}",
                 step.rto,
-                if step.depends_on.is_empty() { String::new() } else { format!("; after {}", step.depends_on.join(", ")) },
+                if step.depends_on.is_empty() {
+                    String::new()
+                } else {
+                    format!("; after {}", step.depends_on.join(", "))
+                },
                 facts
                     .map(|f| match &f.dr {
                         Ok(d) if !d.is_empty() => format!("; {d}"),
@@ -94,12 +106,20 @@ fn assessment_findings(r: &mut Report, a: &Assessment) {
             Some(false) => Severity::Warning,
             None => Severity::Warning,
         };
-        r.finding(sev, Some(&h.what), format!("primary: {} {}", h.what, h.detail));
+        r.finding(
+            sev,
+            Some(&h.what),
+            format!("primary: {} {}", h.what, h.detail),
+        );
     }
     for f in &a.steps {
         if let Some(h) = &f.primary {
             r.finding(
-                if h.healthy == Some(true) { Severity::Info } else { Severity::Warning },
+                if h.healthy == Some(true) {
+                    Severity::Info
+                } else {
+                    Severity::Warning
+                },
                 Some(&h.what),
                 format!("primary: {} is {}", h.what, h.detail),
             );
@@ -110,7 +130,10 @@ fn assessment_findings(r: &mut Report, a: &Assessment) {
 /// `{"action": "plan", "plan": ...}`: the plan, changing nothing.
 pub async fn plan_run(app: &App, inv: &Invocation, name: &str) -> Result<Response> {
     let Some(plan) = app.policy.failover.plan(name) else {
-        return Err(lifeboat_shared::Error::event("event.plan", format!("a plan of the policy, got {name}")));
+        return Err(lifeboat_shared::Error::event(
+            "event.plan",
+            format!("a plan of the policy, got {name}"),
+        ));
     };
     let a = inventory::assess(&app.clients, &app.policy, plan, inv.now).await;
     run::deliver(&app.outbox(), plan_report(inv, plan, &a, "")).await
@@ -118,7 +141,12 @@ pub async fn plan_run(app: &App, inv: &Invocation, name: &str) -> Result<Respons
 
 /// An alarm without `automation.auto_failover`: the plan of every plan it names, once per
 /// alarm state change (every delivery of it answered from the first).
-pub async fn alarm_plan(app: &App, inv: &Invocation, alarm: &Alarm, plans: &[String]) -> Result<Response> {
+pub async fn alarm_plan(
+    app: &App,
+    inv: &Invocation,
+    alarm: &Alarm,
+    plans: &[String],
+) -> Result<Response> {
     let mut inv = inv.clone();
     inv.lease_name = Some(crate::ALERTS_LEASE);
     let inv = &inv;
@@ -169,7 +197,9 @@ fn subject(s: String) -> String {
 }
 
 pub fn start_notice(run_id: &str, s: &RunState, plan: Option<&Plan>) -> (String, String) {
-    let rto = plan.map(|p| words(plan::expected_rto(p).0)).unwrap_or_else(|| "?".into());
+    let rto = plan
+        .map(|p| words(plan::expected_rto(p).0))
+        .unwrap_or_else(|| "?".into());
     let subject = subject(format!(
         "[Lifeboat STARTED] failover-orchestrator: {} of {} (run {run_id})",
         s.mode.as_str(),
@@ -190,7 +220,9 @@ pub fn start_notice(run_id: &str, s: &RunState, plan: Option<&Plan>) -> (String,
             h.alarm, h.since, h.until
         ));
     }
-    body.push_str("A failure is emailed when it happens; the report at the end has the timeline.\n");
+    body.push_str(
+        "A failure is emailed when it happens; the report at the end has the timeline.\n",
+    );
     (subject, body)
 }
 
@@ -235,11 +267,17 @@ fn plan_depends(s: &RunState, name: &str, on: &str) -> bool {
 }
 
 fn time(t: Option<DateTime<Utc>>) -> String {
-    t.map(|t| t.format("%H:%M:%SZ").to_string()).unwrap_or_else(|| "-".into())
+    t.map(|t| t.format("%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| "-".into())
 }
 
 /// The finished run's report.
-pub fn run_report(app: &App, run: &Journaled<RunState>, status: &Status, now: DateTime<Utc>) -> Report {
+pub fn run_report(
+    app: &App,
+    run: &Journaled<RunState>,
+    status: &Status,
+    now: DateTime<Utc>,
+) -> Report {
     let mut r = Report::new(
         crate::FUNCTION,
         &run.run_id,
@@ -257,7 +295,11 @@ pub fn run_report(app: &App, run: &Journaled<RunState>, status: &Status, now: Da
     }
     if let Some(h) = &run.auto {
         if h.settled == Some(false) {
-            r.headline = format!("no failover of {}: {}", run.plan, run.assessment.last().cloned().unwrap_or_default());
+            r.headline = format!(
+                "no failover of {}: {}",
+                run.plan,
+                run.assessment.last().cloned().unwrap_or_default()
+            );
             for a in &run.assessment {
                 r.finding(Severity::Info, Some(&run.plan), a.clone());
             }
@@ -270,17 +312,36 @@ pub fn run_report(app: &App, run: &Journaled<RunState>, status: &Status, now: Da
     }
     let (achieved, path, wall) = plan::achieved_rto(run);
     let loss = run.steps.iter().filter_map(|s| s.data_loss_seconds).max();
-    let failed: Vec<&StepRun> = run.steps.iter().filter(|s| s.phase == Phase::Failed).collect();
-    let blocked = run.steps.iter().filter(|s| s.phase == Phase::Blocked).count();
+    let failed: Vec<&StepRun> = run
+        .steps
+        .iter()
+        .filter(|s| s.phase == Phase::Failed)
+        .collect();
+    let blocked = run
+        .steps
+        .iter()
+        .filter(|s| s.phase == Phase::Blocked)
+        .count();
     r.headline = format!(
         "{mode} of {}: {} of {} steps done{}; RTO {} against {}{}",
         run.plan,
         run.steps.iter().filter(|s| s.phase == Phase::Done).count(),
         run.steps.len(),
-        if failed.is_empty() { String::new() } else { format!(", {} FAILED", failed.len()) },
+        if failed.is_empty() {
+            String::new()
+        } else {
+            format!(", {} FAILED", failed.len())
+        },
         words(achieved),
         words(run.rto_seconds),
-        if run.mode == Mode::Failback { String::new() } else { format!("; data loss {}", loss.map(words).unwrap_or_else(|| "none measured".into())) }
+        if run.mode == Mode::Failback {
+            String::new()
+        } else {
+            format!(
+                "; data loss {}",
+                loss.map(words).unwrap_or_else(|| "none measured".into())
+            )
+        }
     );
     // Timeline.
     for s in &run.steps {
@@ -298,7 +359,11 @@ pub fn run_report(app: &App, run: &Journaled<RunState>, status: &Status, now: Da
                 s.detail
             ),
         );
-        let changes: Vec<String> = s.changes.iter().map(|c| format!("{}: {} → {}", c.what, c.before, c.after)).collect();
+        let changes: Vec<String> = s
+            .changes
+            .iter()
+            .map(|c| format!("{}: {} → {}", c.what, c.before, c.after))
+            .collect();
         if !changes.is_empty() {
             a = a.target(changes.join("; "));
         }
@@ -322,10 +387,27 @@ pub fn run_report(app: &App, run: &Journaled<RunState>, status: &Status, now: Da
             });
         }
         if s.over_rto() {
-            r.finding(Severity::Warning, Some(&s.name), format!("{} took {} against its RTO {}", s.name, words(s.seconds().unwrap_or(0)), words(s.rto_seconds)));
+            r.finding(
+                Severity::Warning,
+                Some(&s.name),
+                format!(
+                    "{} took {} against its RTO {}",
+                    s.name,
+                    words(s.seconds().unwrap_or(0)),
+                    words(s.rto_seconds)
+                ),
+            );
         }
         if let (Phase::Failed, Some(next)) = (s.phase, &s.next) {
-            r.finding(Severity::Critical, Some(&s.name), format!("{} failed: {}. Next: {next}", s.name, s.error.clone().unwrap_or_default()));
+            r.finding(
+                Severity::Critical,
+                Some(&s.name),
+                format!(
+                    "{} failed: {}. Next: {next}",
+                    s.name,
+                    s.error.clone().unwrap_or_default()
+                ),
+            );
         } else if let Some(next) = &s.next {
             r.finding(Severity::Info, Some(&s.name), format!("next: {next}"));
         }
@@ -379,15 +461,36 @@ pub fn run_report(app: &App, run: &Journaled<RunState>, status: &Status, now: Da
                 .temps
                 .iter()
                 .filter(|t| !t.gone)
-                .map(|t| format!("{} {} ({}){}", t.kind, t.id, t.region, t.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default()))
+                .map(|t| {
+                    format!(
+                        "{} {} ({}){}",
+                        t.kind,
+                        t.id,
+                        t.region,
+                        t.error
+                            .as_ref()
+                            .map(|e| format!(": {e}"))
+                            .unwrap_or_default()
+                    )
+                })
                 .collect();
             r.finding(
-                if left.is_empty() { Severity::Info } else { Severity::Warning },
+                if left.is_empty() {
+                    Severity::Info
+                } else {
+                    Severity::Warning
+                },
                 None,
                 if left.is_empty() {
-                    format!("drill: {} temporaries created and removed; production untouched", run.temps.len())
+                    format!(
+                        "drill: {} temporaries created and removed; production untouched",
+                        run.temps.len()
+                    )
                 } else {
-                    format!("drill: not removed (the janitor removes them once expired): {}", left.join("; "))
+                    format!(
+                        "drill: not removed (the janitor removes them once expired): {}",
+                        left.join("; ")
+                    )
                 },
             );
         }
@@ -405,12 +508,20 @@ pub fn run_report(app: &App, run: &Journaled<RunState>, status: &Status, now: Da
         }
         Mode::Failback => {
             if let Some(undone) = &run.undoes {
-                r.finding(Severity::Info, None, format!("failback of the execute run {undone}"));
+                r.finding(
+                    Severity::Info,
+                    None,
+                    format!("failback of the execute run {undone}"),
+                );
             }
         }
     }
     if status.failed_over.contains_key(&run.plan) && run.mode == Mode::Failback {
-        r.finding(Severity::Warning, Some(&run.plan), "the failback did not finish: the plan still stands failed over".to_string());
+        r.finding(
+            Severity::Warning,
+            Some(&run.plan),
+            "the failback did not finish: the plan still stands failed over".to_string(),
+        );
     }
     r.details = json!({"plan": run.plan, "mode": run.mode, "steps": run.steps, "achieved_rto_seconds": achieved, "critical_path": path, "wall_seconds": wall, "data_loss_seconds": loss, "temporaries": run.temps});
     r.finish(now);

@@ -60,7 +60,14 @@ pub struct Runs<'a> {
 /// A new trigger: plans a run, or advances (and attaches to) the active one.
 pub async fn start(app: &App, inv: &Invocation, start: Start) -> Result<Response> {
     let runs = Runs { app, start };
-    let r = Box::pin(resumable::advance(&runs, &app.store(), &app.outbox(), inv, None)).await?;
+    let r = Box::pin(resumable::advance(
+        &runs,
+        &app.store(),
+        &app.outbox(),
+        inv,
+        None,
+    ))
+    .await?;
     loop_on(app, &r).await;
     Ok(r)
 }
@@ -71,7 +78,14 @@ pub async fn resume(app: &App, inv: &Invocation, run_id: &str) -> Result<Respons
         app,
         start: Start::Approve,
     };
-    Box::pin(resumable::advance(&runs, &app.store(), &app.outbox(), inv, Some(run_id))).await
+    Box::pin(resumable::advance(
+        &runs,
+        &app.store(),
+        &app.outbox(),
+        inv,
+        Some(run_id),
+    ))
+    .await
 }
 
 /// An alarm back to OK (or INSUFFICIENT_DATA): attached to the run in progress, if any; it
@@ -170,7 +184,9 @@ impl Resumable for Runs<'_> {
                 None => RunState::refused(
                     plan,
                     mode,
-                    format!("{name} is not failed over (no execute run recorded): nothing to fail back"),
+                    format!(
+                        "{name} is not failed over (no execute run recorded): nothing to fail back"
+                    ),
                 ),
                 Some(e) => {
                     let mut s = RunState::new(plan, mode);
@@ -183,7 +199,10 @@ impl Resumable for Runs<'_> {
                 Some(e) => RunState::refused(
                     plan,
                     mode,
-                    format!("{name} stands failed over (run {}): drill it after the failback", e.run_id),
+                    format!(
+                        "{name} stands failed over (run {}): drill it after the failback",
+                        e.run_id
+                    ),
                 ),
                 None => RunState::new(plan, mode),
             },
@@ -208,7 +227,11 @@ impl Resumable for Runs<'_> {
         }
         let now = Utc::now();
         if !state.start_sent {
-            Box::pin(report::notice(self.app, &report::start_notice(run_id, state, self.app.policy.failover.plan(&state.plan)))).await;
+            Box::pin(report::notice(
+                self.app,
+                &report::start_notice(run_id, state, self.app.policy.failover.plan(&state.plan)),
+            ))
+            .await;
             state.start_sent = true;
         }
         // The automatic start's hold: the alarm must stay in ALARM for alarm_for, then the
@@ -255,7 +278,11 @@ impl Resumable for Runs<'_> {
         // A failure emails at once (not only at the end).
         for (i, s) in state.steps.iter().enumerate() {
             if s.phase == Phase::Failed && before.get(i) != Some(&Phase::Failed) {
-                Box::pin(report::notice(self.app, &report::failure_notice(run_id, state, s))).await;
+                Box::pin(report::notice(
+                    self.app,
+                    &report::failure_notice(run_id, state, s),
+                ))
+                .await;
             }
         }
         let any = moved.iter().any(|m| *m);
@@ -369,7 +396,12 @@ impl Resumable for Runs<'_> {
 
 impl Runs<'_> {
     /// The automatic start's hold; true when it settled.
-    async fn hold(&self, state: &mut RunState, hold: &AutoHold, now: DateTime<Utc>) -> Result<bool> {
+    async fn hold(
+        &self,
+        state: &mut RunState,
+        hold: &AutoHold,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
         let plan = self.plan_of(&state.plan)?.clone();
         let primary = self.app.clients.at(&plan.primary_region);
         let (alarms, _) = inventory::alarms(primary, std::slice::from_ref(&hold.alarm)).await;
@@ -382,7 +414,15 @@ impl Runs<'_> {
         };
         match in_alarm {
             Some(false) => {
-                set(state, false, format!("alarm {} left ALARM before {}: no failover", hold.alarm, hold.until.format("%H:%M:%SZ")));
+                set(
+                    state,
+                    false,
+                    format!(
+                        "alarm {} left ALARM before {}: no failover",
+                        hold.alarm,
+                        hold.until.format("%H:%M:%SZ")
+                    ),
+                );
                 return Ok(true);
             }
             None => {
@@ -394,7 +434,13 @@ impl Runs<'_> {
             return Ok(false);
         }
         let a = inventory::assess(&self.app.clients, &self.app.policy, &plan, now).await;
-        match plan::auto_failover(self.app.policy.automation.auto_failover, &plan, hold.since, &a, now) {
+        match plan::auto_failover(
+            self.app.policy.automation.auto_failover,
+            &plan,
+            hold.since,
+            &a,
+            now,
+        ) {
             plan::Auto::Go(why) => {
                 set(state, true, format!("auto-failover: {why}"));
                 Ok(true)
@@ -445,18 +491,38 @@ pub async fn janitor(app: &App, now: DateTime<Utc>, dry_run: bool) -> (Vec<Strin
         let r = app.clients.at(&region);
         match rds::instances(&r.rds).await {
             Ok(all) => {
-                for i in all.into_iter().filter(|i| expired(&i.tags) && i.status != "deleting") {
+                for i in all
+                    .into_iter()
+                    .filter(|i| expired(&i.tags) && i.status != "deleting")
+                {
                     if dry_run {
                         removed.push(format!("would remove drill instance {} ({region})", i.id));
                         continue;
                     }
-                    match r.rds.delete_db_instance().db_instance_identifier(&i.id).skip_final_snapshot(true).delete_automated_backups(true).send().await {
-                        Ok(_) => removed.push(format!("drill instance {} ({region}) removed: expired", i.id)),
-                        Err(e) => warnings.push(format!("janitor: {}", lifeboat_shared::aws::errors::AwsError::new("DeleteDBInstance", &e).about(&i.id))),
+                    match r
+                        .rds
+                        .delete_db_instance()
+                        .db_instance_identifier(&i.id)
+                        .skip_final_snapshot(true)
+                        .delete_automated_backups(true)
+                        .send()
+                        .await
+                    {
+                        Ok(_) => removed.push(format!(
+                            "drill instance {} ({region}) removed: expired",
+                            i.id
+                        )),
+                        Err(e) => warnings.push(format!(
+                            "janitor: {}",
+                            lifeboat_shared::aws::errors::AwsError::new("DeleteDBInstance", &e)
+                                .about(&i.id)
+                        )),
                     }
                 }
             }
-            Err(e) => warnings.push(format!("janitor could not list DB instances in {region}: {e}")),
+            Err(e) => warnings.push(format!(
+                "janitor could not list DB instances in {region}: {e}"
+            )),
         }
         match ec::replication_groups(&r.elasticache).await {
             Ok(all) => {
@@ -472,13 +538,29 @@ pub async fn janitor(app: &App, now: DateTime<Utc>, dry_run: bool) -> (Vec<Strin
                         removed.push(format!("would remove drill cache {} ({region})", g.id));
                         continue;
                     }
-                    match r.elasticache.delete_replication_group().replication_group_id(&g.id).send().await {
-                        Ok(_) => removed.push(format!("drill cache {} ({region}) removed: expired", g.id)),
-                        Err(e) => warnings.push(format!("janitor: {}", lifeboat_shared::aws::errors::AwsError::new("DeleteReplicationGroup", &e).about(&g.id))),
+                    match r
+                        .elasticache
+                        .delete_replication_group()
+                        .replication_group_id(&g.id)
+                        .send()
+                        .await
+                    {
+                        Ok(_) => removed
+                            .push(format!("drill cache {} ({region}) removed: expired", g.id)),
+                        Err(e) => warnings.push(format!(
+                            "janitor: {}",
+                            lifeboat_shared::aws::errors::AwsError::new(
+                                "DeleteReplicationGroup",
+                                &e
+                            )
+                            .about(&g.id)
+                        )),
                     }
                 }
             }
-            Err(e) => warnings.push(format!("janitor could not list replication groups in {region}: {e}")),
+            Err(e) => warnings.push(format!(
+                "janitor could not list replication groups in {region}: {e}"
+            )),
         }
     }
     (removed, warnings)
@@ -488,7 +570,15 @@ pub async fn janitor(app: &App, now: DateTime<Utc>, dry_run: bool) -> (Vec<Strin
 pub async fn janitor_run(app: &App, inv: &Invocation, dry_run: bool) -> Result<Response> {
     let (removed, warnings) = janitor(app, inv.now, dry_run).await;
     let mut r = inv.report();
-    r.headline = format!("janitor: {} drill temporaries {}", removed.len(), if dry_run { "would be removed" } else { "removed" });
+    r.headline = format!(
+        "janitor: {} drill temporaries {}",
+        removed.len(),
+        if dry_run {
+            "would be removed"
+        } else {
+            "removed"
+        }
+    );
     for x in removed {
         r.finding(lifeboat_shared::report::Severity::Info, None, x);
     }

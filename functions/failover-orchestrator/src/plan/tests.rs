@@ -70,7 +70,11 @@ fn given_two_branches_when_the_assessment_is_done_then_both_are_ready_together()
     let mut s = RunState::new(&p, Mode::Execute);
     assert_eq!(ready(&mut s.steps), vec![0], "the assessment first, alone");
     s.steps[0].phase = Phase::Done;
-    assert_eq!(ready(&mut s.steps), vec![1, 2], "promote and redis in parallel");
+    assert_eq!(
+        ready(&mut s.steps),
+        vec![1, 2],
+        "promote and redis in parallel"
+    );
 }
 
 #[test]
@@ -82,7 +86,11 @@ fn given_a_failed_step_then_its_dependants_are_blocked_and_the_other_branch_goes
     let r = ready(&mut s.steps);
     assert_eq!(r, vec![2], "redis still runs");
     assert_eq!(s.steps[3].phase, Phase::Blocked, "secret waits on promote");
-    assert_eq!(s.steps[4].phase, Phase::Blocked, "dns waits on secret, transitively");
+    assert_eq!(
+        s.steps[4].phase,
+        Phase::Blocked,
+        "dns waits on secret, transitively"
+    );
     assert!(s.steps[4].detail.contains("secret"));
 }
 
@@ -94,7 +102,11 @@ fn expected_rto_is_the_critical_path_not_the_sum() {
     // promote branch is the first of equal lengths or redis; either is 13m.
     assert_eq!(rto, 13 * 60);
     assert!(path.first().map(String::as_str) == Some("assess"));
-    assert_eq!(sequential_rto(&p), (5 + 5 + 8 + 1 + 2) * 60, "the seed script's sum");
+    assert_eq!(
+        sequential_rto(&p),
+        (5 + 5 + 8 + 1 + 2) * 60,
+        "the seed script's sum"
+    );
 }
 
 #[test]
@@ -120,14 +132,27 @@ fn readiness_names_every_reason_and_data_loss_against_the_rpo() {
         vec![
             facts("assess", Ok(""), None),
             facts("promote", Ok("replica available"), Some(22 * 60)),
-            facts("redis", Err("no available snapshot of sessions in us-west-2"), None),
+            facts(
+                "redis",
+                Err("no available snapshot of sessions in us-west-2"),
+                None,
+            ),
         ],
         Some(true),
     );
     let r = readiness(&p, &a);
     assert!(!r.ready);
-    assert!(r.reasons.iter().any(|x| x.contains("redis: no available snapshot")));
-    assert!(r.reasons.iter().any(|x| x.contains("would lose 22 min of data against RPO 15m")), "{:?}", r.reasons);
+    assert!(r
+        .reasons
+        .iter()
+        .any(|x| x.contains("redis: no available snapshot")));
+    assert!(
+        r.reasons
+            .iter()
+            .any(|x| x.contains("would lose 22 min of data against RPO 15m")),
+        "{:?}",
+        r.reasons
+    );
     let ok = assessment(vec![facts("promote", Ok(""), Some(60))], Some(true));
     assert!(readiness(&p, &ok).ready);
 }
@@ -136,20 +161,37 @@ fn readiness_names_every_reason_and_data_loss_against_the_rpo() {
 fn auto_failover_needs_arming_time_a_down_primary_by_assessment_and_a_ready_dr() {
     let p = plan();
     let down = assessment(vec![facts("promote", Ok(""), Some(30))], Some(false));
-    assert!(matches!(auto_failover(false, &p, t(0), &down, t(10)), Auto::No(w) if w.contains("auto_failover is off")));
+    assert!(
+        matches!(auto_failover(false, &p, t(0), &down, t(10)), Auto::No(w) if w.contains("auto_failover is off"))
+    );
     assert_eq!(auto_failover(true, &p, t(0), &down, t(3)), Auto::Hold(t(5)));
-    assert!(matches!(auto_failover(true, &p, t(0), &down, t(6)), Auto::Go(_)));
+    assert!(matches!(
+        auto_failover(true, &p, t(0), &down, t(6)),
+        Auto::Go(_)
+    ));
     let healthy = assessment(vec![facts("promote", Ok(""), Some(30))], Some(true));
-    assert!(matches!(auto_failover(true, &p, t(0), &healthy, t(6)), Auto::No(w) if w.contains("alarm alone")));
+    assert!(
+        matches!(auto_failover(true, &p, t(0), &healthy, t(6)), Auto::No(w) if w.contains("alarm alone"))
+    );
     let unreadable = assessment(vec![facts("promote", Ok(""), Some(30))], None);
-    assert!(matches!(auto_failover(true, &p, t(0), &unreadable, t(6)), Auto::No(_)), "an unreadable primary is not a down one");
+    assert!(
+        matches!(
+            auto_failover(true, &p, t(0), &unreadable, t(6)),
+            Auto::No(_)
+        ),
+        "an unreadable primary is not a down one"
+    );
     let lagging = assessment(vec![facts("promote", Ok(""), Some(3600))], Some(false));
-    assert!(matches!(auto_failover(true, &p, t(0), &lagging, t(6)), Auto::No(w) if w.contains("would lose")));
+    assert!(
+        matches!(auto_failover(true, &p, t(0), &lagging, t(6)), Auto::No(w) if w.contains("would lose"))
+    );
 }
 
 #[test]
 fn an_executed_plan_refuses_a_second_execute_until_failback() {
-    assert!(execute_refusal(Some("r1")).unwrap().contains("failback first"));
+    assert!(execute_refusal(Some("r1"))
+        .unwrap()
+        .contains("failback first"));
     assert!(execute_refusal(None).is_none());
 }
 
@@ -162,8 +204,20 @@ fn failback_steps_carry_what_the_execute_run_recorded() {
     s.steps[3].phase = Phase::Done;
     let back = failback_steps(&s.steps);
     assert_eq!(back.len(), s.steps.len());
-    assert_eq!(back[3].memo.get("executed:before_version").map(String::as_str), Some("v1"));
-    assert_eq!(back[3].memo.get("before:secret x host/port").map(String::as_str), Some("old:5432"));
+    assert_eq!(
+        back[3]
+            .memo
+            .get("executed:before_version")
+            .map(String::as_str),
+        Some("v1")
+    );
+    assert_eq!(
+        back[3]
+            .memo
+            .get("before:secret x host/port")
+            .map(String::as_str),
+        Some("old:5432")
+    );
     assert!(back.iter().all(|b| b.phase == Phase::Pending));
 }
 
@@ -174,7 +228,14 @@ fn a_drill_is_done_only_when_its_temporaries_are_gone() {
     for st in s.steps.iter_mut() {
         st.phase = Phase::Done;
     }
-    s.temps.push(Temp { kind: "rds-instance".into(), region: "us-west-2".into(), id: "lifeboat-drill-1".into(), spec: None, gone: false, error: None });
+    s.temps.push(Temp {
+        kind: "rds-instance".into(),
+        region: "us-west-2".into(),
+        id: "lifeboat-drill-1".into(),
+        spec: None,
+        gone: false,
+        error: None,
+    });
     assert!(!s.done());
     s.temps[0].gone = true;
     assert!(s.done());
