@@ -147,6 +147,10 @@ S3Response.put_object = _stand_in_atomic_put_object
 #             6-character suffix), and, for CreateSecret, {Name: ARN} of the secret it created
 #   kms_keys  for requests naming a KmsKeyId / KeyId: {given: {arn, aliases}} (moto's key ids
 #             are random, so the check names a key by its alias)
+#   zones     for Route 53 requests naming a hosted zone (/2013-04-01/hostedzone/<id>...), the
+#             tests' own included: {id: zone name} as moto held it before the request (moto's
+#             zone ids are random, so the check finds a test's zone by its name: fromCalls in
+#             scripts/iam/test-parameters.json)
 # It sits between the CloudWatch CBOR stand-in and moto, so CloudWatch calls are logged as the
 # awsJson requests the stand-in makes (X-Amz-Target, JSON body) with the caller's User-Agent and
 # Authorization. Not logged: requests the stand-in answers itself (an unknown CBOR operation) and
@@ -282,6 +286,23 @@ def _kms_keys(region: str, values: list) -> dict:
     return out
 
 
+_ZONE_PATH = re.compile(r"^/2013-04-01/hostedzone/([^/]+)")
+
+
+def _hosted_zone(path: str) -> dict:
+    """{id: name} of the hosted zone a Route 53 request's path names, as moto holds it now."""
+    m = _ZONE_PATH.match(path or "")
+    if not m:
+        return {}
+    from moto.route53.models import route53_backends
+
+    try:
+        zone = route53_backends[DEFAULT_ACCOUNT_ID]["aws"].get_hosted_zone(m.group(1))
+    except Exception:  # not a zone moto knows
+        return {}
+    return {m.group(1): zone.name}
+
+
 class CallLog:
     """WSGI middleware recording each request and moto's status (see above)."""
 
@@ -324,6 +345,10 @@ class CallLog:
             "headers": headers,
             "body": body,
         }
+        if is_route53:
+            zones = _hosted_zone(entry["path"])
+            if zones:
+                entry["zones"] = zones
         created_name = None
         if app and body and "x-www-form-urlencoded" in ctype:
             form = urllib.parse.parse_qs(body + "&" + entry["query"])

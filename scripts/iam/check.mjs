@@ -5,6 +5,10 @@
 //
 //   node scripts/iam/check.mjs [--calls DIR] [--template FILE] [--params FILE] [--json FILE]
 //
+// The parameter file's values stand for the tests' world; `worlds` override them for the log
+// files of tests that deploy otherwise, and `fromCalls` derives, per log file, values that are
+// random in the emulator (hosted zone ids, from the zone names the tests create).
+//
 // Each request is attributed by the User-Agent's app/lifeboat-<function> (Aws::for_function);
 // requests without it (the tests' own seeding) are not checked. Each is mapped to the IAM
 // authorizations AWS makes for it (scripts/iam/requests.mjs), and each authorization is
@@ -145,6 +149,34 @@ async function simulate(role, account, check, cache, keyPolicies = {}) {
   return out
 }
 
+// Parameters whose test value exists only once a test has run (test-parameters.json's
+// fromCalls): moto gives hosted zones random ids, so a zone is named there by its name, and each
+// log file (one emulator, one test) has the ids of the zones of those names the recorder saw
+// (entry.zones, {id: name}, logged for every Route 53 request naming a zone, the test's own
+// seeding included). A file in which none was seen keeps the value in `parameters`.
+const zoneName = (n) => String(n).toLowerCase().replace(/\.?$/, '.')
+export function derivedParameters(fromCalls, entries) {
+  const out = {}
+  for (const [param, rule] of Object.entries(fromCalls ?? {})) {
+    if (param.startsWith('_')) continue
+    if (!Array.isArray(rule?.hostedZonesNamed)) throw new Error(`fromCalls.${param}: expected {"hostedZonesNamed": [zone names]}, got ${JSON.stringify(rule)}`)
+    const want = new Set(rule.hostedZonesNamed.map(zoneName))
+    const ids = new Set()
+    for (const e of entries) for (const [id, name] of Object.entries(e.zones ?? {})) if (want.has(zoneName(name))) ids.add(id)
+    if (ids.size) out[param] = [...ids].sort()
+  }
+  return out
+}
+
+// A world bound to the template: the roles, topic keys and key policies it resolves to.
+function bind(tpl, w) {
+  const bound = new Bound(tpl, w.p)
+  w.roles = functionRoles(bound)
+  w.topicKeys = encryptedTopics(bound)
+  w.keyPolicies = templateKeyPolicies(bound)
+  return w
+}
+
 export async function check({ calls, template, params }) {
   const p = typeof params === 'string' ? JSON.parse(readFileSync(params, 'utf8')) : params
   const tpl = typeof template === 'string' ? readTemplate(template) : template
@@ -154,22 +186,36 @@ export async function check({ calls, template, params }) {
   const worlds = [{ name: null, p }, ...(p.worlds ?? []).map((w) => ({
     name: w.name, when: w.when,
     p: { ...p, parameters: { ...p.parameters, ...w.parameters }, resources: { ...p.resources, ...w.resources } },
-  }))]
-  for (const w of worlds) {
-    const bound = new Bound(tpl, w.p)
-    w.roles = functionRoles(bound)
-    w.topicKeys = encryptedTopics(bound)
-    w.keyPolicies = templateKeyPolicies(bound)
-    w.caches = {}
-  }
+  }))].map((w) => bind(tpl, w))
   const roles = worlds[0].roles
   const entries = typeof calls === 'string' ? readCalls(calls) : calls
   const fileOf = (e) => String(e._at ?? '').split(':')[0]
   const worldOf = {}
+  const byFile = {}
   for (const e of entries) {
+    (byFile[fileOf(e)] ??= []).push(e)
     const text = `${e.path ?? ''} ${(() => { try { return decodeURIComponent(e.body ?? '') } catch { return e.body ?? '' } })()}`
     const w = worlds.find((x) => x.when && text.includes(x.when))
     if (w) worldOf[fileOf(e)] = w
+  }
+  // Each file's world with the parameters derived from its own calls (fromCalls).
+  for (const [file, list] of Object.entries(byFile)) {
+    const derived = derivedParameters(p.fromCalls, list)
+    if (!Object.keys(derived).length) continue
+    const base = worldOf[file] ?? worlds[0]
+    worldOf[file] = bind(tpl, { name: base.name, derived, p: { ...base.p, parameters: { ...base.p.parameters, ...derived } } })
+  }
+  // Simulations are cached per role and key policies as resolved: worlds that resolve a role
+  // alike (every role but the one a derived parameter names) share its answers.
+  const simCache = new Map()
+  const cacheOf = (world, fn) => {
+    const mine = (world.caches ??= {})
+    if (!mine[fn]) {
+      const key = JSON.stringify([world.roles[fn]?.policies, world.keyPolicies])
+      if (!simCache.has(key)) simCache.set(key, new Map())
+      mine[fn] = simCache.get(key)
+    }
+    return mine[fn]
   }
   const report = { functions: {}, unattributed: 0, failures: 0 }
   for (const e of entries) {
@@ -179,14 +225,14 @@ export async function check({ calls, template, params }) {
     const f = (report.functions[fn] ??= { calls: {}, denied: {}, handled: {}, absentWithoutList: {}, unmapped: {}, unknown: {}, errors: {}, used: new Set(), requests: 0 })
     f.requests++
     const world = worldOf[fileOf(e)] ?? worlds[0]
-    const { topicKeys, keyPolicies, caches } = world
+    const { topicKeys, keyPolicies } = world
     const role = world.roles[fn]
     const auth = authorizations(e, { account: p.account, topicKeys })
     const callKey = `${auth.service}:${auth.operation ?? '?'} ${e.region ?? '?'}`
     f.calls[callKey] = (f.calls[callKey] ?? 0) + 1
     if (!role) { (f.errors[`no function ${fn} in the template`] ??= []).push(e._at); continue }
     if (auth.unmapped) { (f.unmapped[callKey] ??= []).push(e._at); continue }
-    const cache = (caches[fn] ??= new Map())
+    const cache = cacheOf(world, fn)
     const all = [...(auth.checks ?? []), ...(auth.implied ?? [])]
     for (const c of all) {
       if (c.unknown) { f.unknown[`${callKey}: ${c.unknown}`] = (f.unknown[`${callKey}: ${c.unknown}`] ?? 0) + 1; continue }

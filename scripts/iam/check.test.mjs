@@ -3,8 +3,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join, dirname } from 'node:path'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { check } from './check.mjs'
+import { check, derivedParameters } from './check.mjs'
 import { authorizations } from './requests.mjs'
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'fixtures')
@@ -155,4 +156,44 @@ test('rds: a cross-region read replica is authorized on the new replica and on i
   const body = 'Action=CreateDBInstanceReadReplica&DBInstanceIdentifier=prod-db-dr&SourceDBInstanceIdentifier=arn%3Aaws%3Ards%3Aus-east-1%3A123456789012%3Adb%3Aprod-db'
   const r = await runFailover([{ ...rds(body), app: 'lifeboat-orchestrator', region: 'us-west-2' }])
   assert.deepEqual(Object.keys(r.functions.orchestrator.denied).map((k) => k.split(' -> ')[1]), ['rds:CreateDBInstanceReadReplica on arn:aws:rds:us-east-1:123456789012:db:prod-db'])
+})
+
+test('fromCalls: a hosted zone id the emulator made at random is found, per log file, by the zone name', async () => {
+  const list = (id, file, zones) => ({ ...route53('GET', `/2013-04-01/hostedzone/${id}/rrset`), zones, _at: `${file}:1` })
+  const fromCalls = { ZoneIds: { hostedZonesNamed: ['shop.example.com'] } }
+  assert.deepEqual(derivedParameters(fromCalls, [list('ZA', 'a.jsonl', { ZA: 'Shop.Example.com.' }), list('ZB', 'a.jsonl', { ZB: 'other.example.com.' })]), { ZoneIds: ['ZA'] })
+  assert.deepEqual(derivedParameters(fromCalls, [list('ZB', 'b.jsonl', { ZB: 'other.example.com.' })]), {}, 'none seen: the parameter keeps its value')
+  assert.throws(() => derivedParameters({ ZoneIds: { byTag: 'x' } }, []), /fromCalls.ZoneIds: expected \{"hostedZonesNamed"/)
+
+  const p = { ...JSON.parse(readFileSync(params, 'utf8')), fromCalls }
+  const r = await check({ template: failover, params: p, calls: [
+    // a.jsonl: the test's zone (its own seeding named it) and a call to it: allowed.
+    { ...list('ZA', 'a.jsonl', { ZA: 'shop.example.com.' }), app: null },
+    list('ZA', 'a.jsonl', { ZA: 'shop.example.com.' }),
+    // b.jsonl: another emulator, whose shop.example.com has another id; a call to a zone of
+    // another name there is denied (and a's zone means nothing in b).
+    list('ZB1', 'b.jsonl', { ZB1: 'shop.example.com.' }),
+    list('ZX', 'b.jsonl', { ZX: 'other.example.com.' }),
+    list('ZA', 'b.jsonl', {}),
+    // c.jsonl: no zone of that name seen: the placeholder stands.
+    list('Z0PLACEHOLDER', 'c.jsonl', {}),
+  ] })
+  const f = r.functions.orchestrator
+  assert.deepEqual(Object.keys(f.denied).map((k) => k.split(' -> ')[1]).sort(), [
+    'route53:ListResourceRecordSets on arn:aws:route53:::hostedzone/ZA',
+    'route53:ListResourceRecordSets on arn:aws:route53:::hostedzone/ZX',
+  ])
+  assert.match(f.denied[Object.keys(f.denied).find((k) => k.includes('/ZX'))].near.join(), /ZoneRead: grants route53:ListResourceRecordSets on arn:\*:route53:::hostedzone\/ZB1 only/)
+})
+
+test('states: StartExecution is checked on the state machine ARN (a qualified one with its qualifier); other operations are unmapped', async () => {
+  const start = (arn) => json('states', 'us-east-1', 'AWSStepFunctions.StartExecution', { stateMachineArn: arn, name: 'run-1', input: '{}' }, { headers: { 'x-amz-target': 'AWSStepFunctions.StartExecution', 'content-type': 'application/x-amz-json-1.0' } })
+  const own = 'arn:aws:states:us-east-1:123456789012:stateMachine:lifeboat-orchestrator'
+  assert.deepEqual(auth(start(own)).checks, [{ action: 'states:StartExecution', resource: own, context: {} }])
+  assert.deepEqual(auth(start(`${own}:prod`)).checks[0].context, { 'states:StateMachineQualifier': 'prod' })
+  const r = await check({ template: failover, params: { ...JSON.parse(readFileSync(params, 'utf8')), stackName: 'lifeboat' }, calls: [start(own), start('arn:aws:states:us-east-1:123456789012:stateMachine:someone-else')] })
+  assert.deepEqual(Object.keys(r.functions.orchestrator.denied).map((k) => k.split(' -> ')[1]), ['states:StartExecution on arn:aws:states:us-east-1:123456789012:stateMachine:someone-else'])
+  assert.ok(!r.functions.orchestrator.unused.some((u) => u.includes('Loop')), 'the own loop marks Loop used')
+  const describe = json('states', 'us-east-1', 'AWSStepFunctions.DescribeExecution', { executionArn: 'x' }, { headers: { 'x-amz-target': 'AWSStepFunctions.DescribeExecution', 'content-type': 'application/x-amz-json-1.0' } })
+  assert.equal(auth(describe).unmapped, true)
 })

@@ -652,6 +652,17 @@ function jsonService(entry, prefix, op, account) {
       return { unmapped: true }
     }
     case 'logs': return { checks: [a(op, '*')], note: 'resource not modelled' }
+    case 'states': {
+      // StartExecution is authorized on the state machine (Service Authorization Reference:
+      // statemachine, arn:aws:states:REGION:ACCOUNT:stateMachine:NAME); an ARN qualified with a
+      // version or alias (NAME:QUALIFIER) is authorized as given, with
+      // states:StateMachineQualifier set to the qualifier.
+      if (op !== 'StartExecution') return { unmapped: true }
+      const arn = b.stateMachineArn
+      if (typeof arn !== 'string' || !/^arn:[^:]+:states:[^:]+:\d+:stateMachine:[^:]+(:[^:]+)?$/.test(arn)) return { checks: [{ unknown: `StartExecution without a state machine ARN (${JSON.stringify(arn)})` }] }
+      const qualifier = arn.split(':')[7]
+      return { checks: [a(op, arn, qualifier ? { 'states:StateMachineQualifier': qualifier } : {})] }
+    }
     case 'sqs': {
       const url = b.QueueUrl ?? ''
       const name = url.split('/').pop()
