@@ -225,7 +225,9 @@ for role, stmts in roles.items():
                 for r in rs:
                     if r.startswith("${ReportBucket.Arn}/"):
                         key = r[len("${ReportBucket.Arn}/"):]
+                        # locks/<function>-<name>.json: a named lease (Invocation::lease_key).
                         own = (key == "policy/policy.yaml" or f"/{fn}/" in f"/{key}" or key == f"locks/{fn}.json"
+                               or (key.startswith(f"locks/{fn}-") and key.endswith(".json") and "*" not in key)
                                or (a == "s3:GetObject" and key == "state/restore-verification/status.json"))
                         if not own:
                             fail(role, sid, f"{a} on report-bucket key {key}: not {fn}'s own prefix")
