@@ -744,12 +744,19 @@ pub async fn seed_metrics(config: &SdkConfig, world: &World, at: chrono::DateTim
 /// subnet groups, and the security group restored resources get. EC2 is called over its query
 /// protocol directly (the SDK's EC2 crate would double the test build for four calls).
 async fn seed_network(emu: &Emulator, primary: &SdkConfig) -> String {
+    seed_network_in(emu, primary, PRIMARY).await
+}
+
+/// [`seed_network`] in `region` (`config` must be for that region): failover-orchestrator's
+/// restores in the DR region need the same subnet groups there.
+pub async fn seed_network_in(emu: &Emulator, primary: &SdkConfig, region: &str) -> String {
+    let ec2 = |emu: &Emulator, params: &str| ec2_in(emu, region, params);
     let vpc = ec2(emu, "Action=CreateVpc&CidrBlock=10.20.0.0%2F16");
     let vpc_id = xml_value(&vpc, "vpcId");
     let mut subnets = Vec::new();
     for (cidr, az) in [
-        ("10.20.1.0%2F24", "us-east-1a"),
-        ("10.20.2.0%2F24", "us-east-1b"),
+        ("10.20.1.0%2F24", format!("{region}a")),
+        ("10.20.2.0%2F24", format!("{region}b")),
     ] {
         let out = ec2(
             emu,
@@ -781,12 +788,12 @@ async fn seed_network(emu: &Emulator, primary: &SdkConfig) -> String {
     sg_id
 }
 
-/// One EC2 query-protocol call to the emulator (it does not check signatures).
-fn ec2(emu: &Emulator, params: &str) -> String {
+/// One EC2 query-protocol call to the emulator (it does not check signatures), in `region`.
+fn ec2_in(emu: &Emulator, region: &str, params: &str) -> String {
     let addr = emu.endpoint.trim_start_matches("http://").to_string();
     let body = format!("{params}&Version=2016-11-15");
     let req = format!(
-        "POST / HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20261121/{PRIMARY}/ec2/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST / HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20261121/{region}/ec2/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     let mut s = TcpStream::connect(&addr).expect("emulator");

@@ -385,3 +385,326 @@ async fn a_hundred_concurrent_alarm_deliveries_make_one_run_and_one_promotion() 
     let runs = failover::keys(&cfg, &f.world.report_bucket, "runs/failover-orchestrator/").await;
     assert_eq!(runs.len(), 1, "{runs:?}");
 }
+
+#[tokio::test]
+async fn execute_is_refused_while_a_drill_runs_and_an_alarm_back_to_ok_undoes_nothing() {
+    let f = world(30.0, |p| p).await;
+    // A drill planned and not yet advanced (its invocation out of time at once).
+    let drill = failover_orchestrator::invoke(
+        &f.app,
+        &json!({"action": "drill", "plan": "region-failover"}),
+        "drill-slow",
+        Utc::now(),
+        Some(std::time::Instant::now()),
+    )
+    .await
+    .unwrap();
+    let Response::InProgress { run_id, .. } = drill else {
+        panic!("{drill:?}")
+    };
+    let before = production(&f).await;
+    let r = invoke(
+        &f,
+        json!({"action": "execute", "plan": "region-failover", "confirm": "region-failover"}),
+        "exec-during-drill",
+    )
+    .await;
+    match &r {
+        Response::Skipped { reason, .. } => assert!(
+            reason.contains("a drill of plan region-failover is in progress")
+                && reason.contains("execute refused"),
+            "{reason}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // The alarm going back to OK mid-run is attached to the run: nothing undone.
+    let mut ok = alarm_events(Utc::now())[0].clone();
+    ok["detail"]["state"]["value"] = json!("OK");
+    let r = invoke(&f, ok, "ok-alarm").await;
+    assert!(
+        !matches!(r, Response::Skipped { .. }) || format!("{r:?}").contains(&run_id),
+        "{r:?}"
+    );
+    let done = run_to_end(
+        &f,
+        json!({"action": "resume", "run_id": run_id}),
+        "drill-slow-loop",
+    )
+    .await;
+    let rep = report(&done);
+    assert!(
+        rep.findings
+            .iter()
+            .any(|x| x.message.contains("back to OK") && x.message.contains("nothing undone")),
+        "{}",
+        rep.render_text()
+    );
+    assert_eq!(
+        production(&f).await,
+        before,
+        "the refused execute changed nothing; the drill left production as it was"
+    );
+}
+
+#[tokio::test]
+async fn an_approval_step_holds_the_run_until_approved() {
+    let f = world(30.0, |p| {
+        p.replace(
+            "        - name: orders-secret\n          kind: update-secret\n          depends_on: [promote-orders-db]",
+            "        - {name: go-ahead, kind: approval, depends_on: [promote-orders-db], params: {prompt: the app team agrees}}\n        - name: orders-secret\n          kind: update-secret\n          depends_on: [go-ahead]",
+        )
+    })
+    .await;
+    let r = run_to_end_or_waiting(
+        &f,
+        json!({"action": "execute", "plan": "region-failover", "confirm": "region-failover"}),
+        "exec-approve",
+    )
+    .await;
+    let Response::InProgress { run_id, progress } = &r else {
+        panic!("{r:?}")
+    };
+    assert!(
+        progress
+            .to_string()
+            .contains("waiting for approval (the app team agrees)"),
+        "{progress}"
+    );
+    assert_ne!(production(&f).await.secret_host, "", "");
+    assert_eq!(
+        production(&f).await.record,
+        PRIMARY_HOST,
+        "nothing past the approval acted"
+    );
+    // A wrong step is refused; the right one lets the run go on.
+    let wrong = invoke(
+        &f,
+        json!({"action": "approve", "run_id": run_id, "step": "orders-dns"}),
+        "approve-wrong",
+    )
+    .await;
+    assert!(
+        matches!(&wrong, Response::Skipped { reason, .. } if reason.contains("no approval step")),
+        "{wrong:?}"
+    );
+    let approved = invoke(
+        &f,
+        json!({"action": "approve", "run_id": run_id, "step": "go-ahead"}),
+        "approve",
+    )
+    .await;
+    let id = run_id.clone();
+    let end = match approved {
+        Response::InProgress { .. } => {
+            run_to_end(
+                &f,
+                json!({"action": "resume", "run_id": id}),
+                "approve-loop",
+            )
+            .await
+        }
+        other => other,
+    };
+    let rep = report(&end);
+    assert!(
+        rep.headline
+            .starts_with("execute of region-failover: 8 of 8 steps done"),
+        "{}",
+        rep.render_text()
+    );
+    assert_ne!(production(&f).await.record, PRIMARY_HOST);
+}
+
+/// Resumes until done, or until the run waits without moving (an approval).
+async fn run_to_end_or_waiting(f: &Harness<App>, event: Value, request: &str) -> Response {
+    let mut r = invoke(f, event, request).await;
+    let mut last = String::new();
+    for i in 0..20 {
+        match &r {
+            Response::InProgress { run_id, progress } => {
+                let now = progress.to_string();
+                if now == last {
+                    return r;
+                }
+                last = now;
+                let id = run_id.clone();
+                r = invoke(
+                    f,
+                    json!({"action": "resume", "run_id": id}),
+                    &format!("{request}-resume-{i}"),
+                )
+                .await;
+            }
+            _ => return r,
+        }
+    }
+    r
+}
+
+#[tokio::test]
+async fn a_region_failover_restores_the_database_from_the_newest_dr_copy_and_the_cache_from_its_dr_snapshot(
+) {
+    let f = world(30.0, |p| {
+        p + r#"    - name: restore-failover
+      primary_region: us-east-1
+      dr_region: us-west-2
+      rto: 1h
+      rpo: 1d
+      allow_data_loss: true
+      steps:
+        - {name: assess, kind: assess}
+        - name: orders-from-snapshot
+          kind: restore-rds-from-snapshot
+          rto: 20m
+          params: {component: orders-db, target: orders-db-dr, instance_class: db.r6g.large, subnet_group: lifeboat-restore}
+        - name: sessions
+          kind: restore-redis
+          rto: 15m
+          params: {target: sessions-dr, source_group: sessions-dr-seed, node_type: cache.t3.micro}
+"#
+    })
+    .await;
+    let cfg = f.emu.config(PRIMARY).await;
+    let dr_cfg = f.emu.config(DR).await;
+    // A snapshot of the cache in the DR region (what a team keeps there for this plan).
+    let ec = aws_sdk_elasticache::Client::new(&dr_cfg);
+    ec.create_replication_group()
+        .replication_group_id("sessions-dr-seed")
+        .replication_group_description("seed")
+        .engine("redis")
+        .cache_node_type("cache.t3.micro")
+        .num_cache_clusters(1)
+        .send()
+        .await
+        .unwrap();
+    ec.create_snapshot()
+        .replication_group_id("sessions-dr-seed")
+        .snapshot_name("sessions-dr-seed-nightly")
+        .send()
+        .await
+        .unwrap();
+    let _ = cfg;
+    lifeboat_tests::seed_network_in(&f.emu, &dr_cfg, DR).await;
+    // Drill first: temporaries restored and removed.
+    let r = run_to_end(
+        &f,
+        json!({"action": "drill", "plan": "restore-failover"}),
+        "restore-drill",
+    )
+    .await;
+    let rep = report(&r);
+    assert!(
+        rep.headline
+            .starts_with("drill of restore-failover: 3 of 3 steps done"),
+        "{}",
+        rep.render_text()
+    );
+    let r = run_to_end(
+        &f,
+        json!({"action": "execute", "plan": "restore-failover", "confirm": "restore-failover"}),
+        "restore-exec",
+    )
+    .await;
+    let rep = report(&r);
+    assert!(
+        rep.headline
+            .starts_with("execute of restore-failover: 3 of 3 steps done"),
+        "{}",
+        rep.render_text()
+    );
+    let after = production(&f).await;
+    assert!(
+        after.instances.iter().any(|i| i.0 == "orders-db-dr"),
+        "{:?}",
+        after.instances
+    );
+    let groups = ec
+        .describe_replication_groups()
+        .replication_group_id("sessions-dr")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.replication_groups().len(), 1);
+    let dl = rep
+        .decisions
+        .iter()
+        .find(|d| d.subject.starts_with("RPO"))
+        .unwrap();
+    assert!(dl.reason.contains("data loss"), "{dl:?}");
+}
+
+#[tokio::test]
+async fn the_janitor_removes_expired_drill_temporaries_by_tag_only() {
+    let f = world(30.0, |p| p).await;
+    let rds = aws_sdk_rds::Client::new(&f.emu.config(DR).await);
+    let tag = |k: &str, v: &str| aws_sdk_rds::types::Tag::builder().key(k).value(v).build();
+    for (id, expires, purpose) in [
+        (
+            "lifeboat-drill-0000dead",
+            "2026-01-01T00:00:00Z",
+            "failover-drill",
+        ),
+        (
+            "lifeboat-drill-0000live",
+            "2099-01-01T00:00:00Z",
+            "failover-drill",
+        ),
+        (
+            "lifeboat-drill-lookalike",
+            "2026-01-01T00:00:00Z",
+            "something-else",
+        ),
+    ] {
+        rds.create_db_instance()
+            .db_instance_identifier(id)
+            .engine("postgres")
+            .db_instance_class("db.t3.micro")
+            .allocated_storage(20)
+            .master_username("x")
+            .master_user_password("not-a-real-password-1")
+            .tags(tag("lifeboat:purpose", purpose))
+            .tags(tag("lifeboat:expires-at", expires))
+            .send()
+            .await
+            .unwrap();
+    }
+    let r = invoke(&f, json!({"action": "janitor"}), "janitor").await;
+    let text = report(&r).render_text();
+    assert!(text.contains("lifeboat-drill-0000dead"), "{text}");
+    let left: Vec<String> = rds
+        .describe_db_instances()
+        .send()
+        .await
+        .unwrap()
+        .db_instances()
+        .iter()
+        .filter(|i| i.db_instance_status() != Some("deleting"))
+        .filter_map(|i| i.db_instance_identifier().map(str::to_string))
+        .collect();
+    assert!(
+        !left.contains(&"lifeboat-drill-0000dead".to_string()),
+        "{left:?}"
+    );
+    assert!(
+        left.contains(&"lifeboat-drill-0000live".to_string())
+            && left.contains(&"lifeboat-drill-lookalike".to_string()),
+        "{left:?}"
+    );
+}
+
+#[tokio::test]
+async fn preflight_checks_both_regions() {
+    let f = world(30.0, |p| p).await;
+    let r = invoke(&f, json!({"action": "preflight"}), "preflight").await;
+    let text = report(&r).render_text();
+    for needed in [
+        "ecommerce-prod-db-replica (us-west-2)",
+        "secret ecommerce-prod-db-app (us-west-2)",
+        "hosted zone",
+        "parameter /lifeboat/backup-target",
+        "alarm ecommerce-prod-db-down",
+    ] {
+        assert!(text.contains(needed), "{needed}: {text}");
+    }
+    assert!(!text.contains("MISSING"), "{text}");
+}
