@@ -534,6 +534,7 @@ async fn malformed_events_are_rejected_before_any_aws_call() {
         topic_arn: "arn:aws:sns:us-east-1:123456789012:t".into(),
         queue_url: String::new(),
         policy_path: lifeboat_tests::root().join("infra/policy.example.yaml"),
+        zone_id: String::new(),
     };
     let app = app_for(
         lifeboat_tests::config_for("http://127.0.0.1:9", PRIMARY).await,
@@ -898,4 +899,263 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+const TARGET_PARAMETER: &str = "/lifeboat/backup-target";
+
+/// The seeded policy with `buckets.target_parameter` (the seeded world has both buckets).
+fn with_target_parameter(policy: String) -> String {
+    if policy.contains("target_parameter:") {
+        return policy;
+    }
+    policy.replace(
+        "\n  dr_backup: ",
+        &format!("\n  target_parameter: {TARGET_PARAMETER}\n  dr_backup: "),
+    )
+}
+
+/// One SSM call (JSON protocol) to the primary region of the emulator, which does not check
+/// signatures; the HTTP answer. Raw: snapshot-export only reads the parameter, and the test
+/// needs no SSM client of its own for the two writes a failover makes.
+fn ssm_call(f: &Fixture, operation: &str, body: Value) -> String {
+    use std::io::{Read, Write};
+    let addr = f.emu.endpoint.trim_start_matches("http://").to_string();
+    let body = body.to_string();
+    let req = format!(
+        "POST / HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: AmazonSSM.{operation}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20261121/{PRIMARY}/ssm/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// What failover-orchestrator's switch-backup-target step does: the parameter now names `value`.
+fn put_parameter(f: &Fixture, name: &str, value: &str) {
+    let out = ssm_call(
+        f,
+        "PutParameter",
+        json!({"Name": name, "Value": value, "Type": "String", "Overwrite": true}),
+    );
+    assert!(out.contains(" 200 "), "PutParameter {name}: {out}");
+}
+
+/// No parameter `name` (whether or not the seeded world made one).
+fn delete_parameter(f: &Fixture, name: &str) {
+    let out = ssm_call(f, "DeleteParameter", json!({"Name": name}));
+    assert!(
+        out.contains(" 200 ") || out.contains("ParameterNotFound"),
+        "DeleteParameter {name}: {out}"
+    );
+}
+
+/// The object at `key` in `bucket` (S3 in `region`), if there is one.
+async fn object_json(f: &Fixture, region: &str, bucket: &str, key: &str) -> Option<Value> {
+    let s3 = lifeboat_tests::s3(&f.emu.config(region).await);
+    let out = s3.get_object().bucket(bucket).key(key).send().await.ok()?;
+    let body = out.body.collect().await.unwrap().into_bytes();
+    Some(serde_json::from_slice(&body).unwrap())
+}
+
+/// The bucket of the export task `id`, as RDS recorded it.
+async fn export_bucket(f: &Fixture, id: &str) -> Option<String> {
+    let rds = aws_sdk_rds::Client::new(&f.emu.config(PRIMARY).await);
+    rds.describe_export_tasks()
+        .send()
+        .await
+        .unwrap()
+        .export_tasks()
+        .iter()
+        .find(|t| t.export_task_identifier() == Some(id))
+        .and_then(|t| t.s3_bucket().map(str::to_string))
+}
+
+#[tokio::test]
+async fn after_a_failover_manifests_land_in_the_dr_bucket_and_failback_brings_them_back() {
+    // Given the backup target parameter pointing at the DR bucket (a failover switched it)
+    let f = fixture_with(Scenario::default(), with_target_parameter).await;
+    let (primary, secondary) = (
+        f.world.backup_bucket.clone(),
+        f.world.dr_backup_bucket.clone(),
+    );
+    put_parameter(&f, TARGET_PARAMETER, &secondary);
+    // When snapshot-export runs
+    let report = invoke(&f, json!({"action": "run"}), "req-failover").await;
+    // Then today's snapshot is made and copied as always
+    let orders = today_id("ecommerce-prod-db");
+    assert!(snapshot_ids(&f, PRIMARY).await.contains(&orders));
+    assert!(snapshot_ids(&f, DR).await.contains(&orders));
+    // And its manifest lands in the DR bucket, not in the primary
+    let key = format!("backups/rds-instance/ecommerce-prod-db/{orders}/manifest.json");
+    let m = object_json(&f, DR, &secondary, &key)
+        .await
+        .unwrap_or_else(|| panic!("manifest in {secondary}: {}", report.render_text()));
+    assert_eq!(m["snapshot"]["id"], orders.as_str());
+    assert_eq!(m["dr_copy"]["status"], "available");
+    assert!(
+        object_json(&f, PRIMARY, &primary, &key).await.is_none(),
+        "no manifest in the primary while backups go to the secondary"
+    );
+    // And the export waits for failback (the DR bucket is not in the snapshot's region), with
+    // the manifest saying it has not started
+    assert!(
+        export_bucket(&f, &orders).await.is_none(),
+        "no export task started: {}",
+        report.render_text()
+    );
+    let export = report
+        .actions
+        .iter()
+        .find(|a| a.kind == "start-export" && a.resource == orders)
+        .unwrap_or_else(|| panic!("{}", report.render_text()));
+    assert_eq!(export.outcome, Outcome::Deferred);
+    assert!(export.reason.contains("once failback"), "{}", export.reason);
+    assert_eq!(m["export"]["status"], "NOT_STARTED");
+    // And the report warns which bucket backups go to and why
+    assert_eq!(report.status, Status::Warning, "{}", report.render_text());
+    let warning = format!(
+        "backups go to the secondary bucket {secondary}: the backup target parameter {TARGET_PARAMETER} points there (failover); failback switches it back"
+    );
+    assert!(
+        report.findings.iter().any(|x| x.message == warning),
+        "{}",
+        report.render_text()
+    );
+    assert!(
+        !report.actions.iter().any(|a| a.outcome == Outcome::Failed),
+        "{}",
+        report.render_text()
+    );
+
+    // When failback points the parameter back at the primary and the next run goes through
+    put_parameter(&f, TARGET_PARAMETER, &primary);
+    let report = invoke(&f, json!({"action": "run"}), "req-failback").await;
+    // Then the export starts, into the primary bucket
+    assert_eq!(
+        export_bucket(&f, &orders).await.as_deref(),
+        Some(primary.as_str()),
+        "{}",
+        report.render_text()
+    );
+    // And the manifest is written to the primary again, keeping the fingerprint the failover
+    // run recorded in the DR bucket
+    let back = object_json(&f, PRIMARY, &primary, &key)
+        .await
+        .unwrap_or_else(|| panic!("manifest in {primary}: {}", report.render_text()));
+    assert_eq!(back["export"]["status"], "COMPLETE", "{back:#}");
+    assert_eq!(back["fingerprint"], m["fingerprint"], "{back:#}");
+    assert!(!back["fingerprint"].is_null(), "{m:#}");
+    assert!(!report
+        .findings
+        .iter()
+        .any(|x| x.message.starts_with("backups go to the secondary")));
+}
+
+#[tokio::test]
+async fn a_target_parameter_that_is_missing_or_names_another_bucket_writes_no_backup() {
+    // Given a policy with the target parameter, and no such parameter
+    let mut f = fixture_with(Scenario::default(), with_target_parameter).await;
+    delete_parameter(&f, TARGET_PARAMETER);
+    // Fingerprints are not what this test is about.
+    f.app.fingerprints =
+        snapshot_export::plan::Fingerprints::parse(Some("off: not under test")).unwrap();
+    let parameter_check = |p: &lifeboat_shared::preflight::Preflight| {
+        p.items
+            .iter()
+            .find(|i| i.call == "ssm:GetParameter")
+            .cloned()
+            .unwrap_or_else(|| panic!("{:#?}", p.items))
+    };
+    let preflight = || snapshot_export::preflight::Context {
+        policy: &f.app.policy,
+        clients: &f.app.clients,
+        aws: &f.app.aws,
+        report_s3: &f.app.report_s3,
+        report_bucket: &f.app.env.report_bucket,
+        local_endpoints: &f.app.env.local_endpoints,
+        fingerprints: &f.app.fingerprints,
+    };
+    // Then preflight finds it missing, naming the field
+    let item = parameter_check(&snapshot_export::preflight::check(&preflight(), "pf-1").await);
+    assert_eq!(
+        (item.verdict, item.field.as_deref()),
+        (
+            lifeboat_shared::preflight::Verdict::Missing,
+            Some("buckets.target_parameter")
+        ),
+        "{item:?}"
+    );
+    // And a run makes today's snapshot and DR copy, but writes no manifest to either bucket,
+    // and its report is critical, naming the parameter
+    let report = invoke(&f, json!({"action": "run"}), "req-missing").await;
+    let orders = today_id("ecommerce-prod-db");
+    assert!(snapshot_ids(&f, PRIMARY).await.contains(&orders));
+    assert!(snapshot_ids(&f, DR).await.contains(&orders));
+    let key = format!("backups/rds-instance/ecommerce-prod-db/{orders}/manifest.json");
+    assert!(object_json(&f, PRIMARY, &f.world.backup_bucket, &key)
+        .await
+        .is_none());
+    assert!(object_json(&f, DR, &f.world.dr_backup_bucket, &key)
+        .await
+        .is_none());
+    assert_eq!(report.status, Status::Critical, "{}", report.render_text());
+    let why = format!(
+        "the backup target parameter {TARGET_PARAMETER} (buckets.target_parameter) does not exist"
+    );
+    assert!(
+        report.findings.iter().any(|x| x.message.contains(&why)),
+        "{}",
+        report.render_text()
+    );
+    let manifest_line = report
+        .actions
+        .iter()
+        .find(|a| a.kind == "write-manifest" && a.resource == orders)
+        .unwrap_or_else(|| panic!("{}", report.render_text()));
+    assert_eq!(manifest_line.outcome, Outcome::Failed);
+    assert!(manifest_line
+        .error
+        .as_deref()
+        .unwrap_or_default()
+        .contains(&why));
+
+    // Given the parameter holding a bucket the policy does not name
+    put_parameter(&f, TARGET_PARAMETER, "someone-elses-bucket");
+    // Then preflight says so, quoting it
+    let item = parameter_check(&snapshot_export::preflight::check(&preflight(), "pf-2").await);
+    assert_eq!(
+        item.verdict,
+        lifeboat_shared::preflight::Verdict::Missing,
+        "{item:?}"
+    );
+    assert!(item.detail.contains("\"someone-elses-bucket\""), "{item:?}");
+    // And a run writes nothing there either
+    let report = invoke(&f, json!({"action": "run"}), "req-elsewhere").await;
+    assert_eq!(report.status, Status::Critical, "{}", report.render_text());
+    assert!(object_json(&f, PRIMARY, &f.world.backup_bucket, &key)
+        .await
+        .is_none());
+
+    // Given it names the DR bucket
+    put_parameter(&f, TARGET_PARAMETER, &f.world.dr_backup_bucket.clone());
+    // Then preflight finds it, and checks the DR bucket too
+    let p = snapshot_export::preflight::check(&preflight(), "pf-3").await;
+    let item = parameter_check(&p);
+    assert_eq!(
+        item.verdict,
+        lifeboat_shared::preflight::Verdict::Ok,
+        "{item:?}"
+    );
+    assert!(item.detail.contains("buckets.dr_backup"), "{item:?}");
+    assert!(
+        p.items
+            .iter()
+            .any(|i| i.field.as_deref() == Some("buckets.dr_backup")
+                && i.call == "s3:HeadBucket"
+                && i.verdict == lifeboat_shared::preflight::Verdict::Ok),
+        "{:#?}",
+        p.items
+    );
 }

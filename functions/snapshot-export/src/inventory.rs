@@ -2,10 +2,11 @@
 //! shared paginated readers. A failed read is recorded in `read_errors` and leaves its part
 //! empty, which the plan treats as "no proof": nothing is deleted on it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use lifeboat_shared::aws::errors::AwsError;
 use lifeboat_shared::aws::rds::SnapshotFilter;
+use lifeboat_shared::aws::ssm::{self, Side};
 use lifeboat_shared::aws::{elasticache, rds, s3};
 use lifeboat_shared::backup::{Snapshot, PREFIX};
 use lifeboat_shared::policy::{Policy, ResourceKind, Settings};
@@ -21,6 +22,159 @@ pub struct Clients {
     pub secrets: aws_sdk_secretsmanager::Client,
     pub primary_region: String,
     pub dr_region: Option<String>,
+}
+
+/// What the backup target needs beside [`Clients`]: the target parameter's reader (SSM in the
+/// primary region) and S3 in the DR region, where the secondary bucket (`buckets.dr_backup`,
+/// the DR-region replica) is: S3 answers a request signed for another region with a redirect
+/// the SDK does not follow.
+#[derive(Clone, Debug)]
+pub struct TargetClients {
+    pub ssm: aws_sdk_ssm::Client,
+    /// S3 in the DR region, when the policy has one.
+    pub s3_dr: Option<aws_sdk_s3::Client>,
+}
+
+/// Where this run writes backups (exports, manifests, deletion intents), read once per run from
+/// the target parameter (`buckets.target_parameter`) before any write; see
+/// [`lifeboat_shared::aws::ssm`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Destination {
+    /// `buckets.backup`: the policy has no target parameter, or it names the primary.
+    #[default]
+    Primary,
+    /// `buckets.dr_backup`: the target parameter points there (failover).
+    Secondary {
+        bucket: String,
+        parameter: String,
+        /// The bucket's region: the DR region (`dr.region`), else the primary's.
+        region: String,
+    },
+    /// The parameter could not be read, or names a bucket the policy does not: nothing is
+    /// written to any bucket this run (why, naming the parameter).
+    Unknown(String),
+}
+
+impl Destination {
+    /// The bucket backups go to; `None` when the target is unknown.
+    pub fn bucket<'a>(&'a self, policy: &'a Policy) -> Option<&'a str> {
+        match self {
+            Destination::Primary => Some(&policy.buckets.backup),
+            Destination::Secondary { bucket, .. } => Some(bucket),
+            Destination::Unknown(_) => None,
+        }
+    }
+
+    /// The bucket for the report's lines: the target, or a placeholder saying it is unknown.
+    pub fn label<'a>(&'a self, policy: &'a Policy) -> &'a str {
+        self.bucket(policy).unwrap_or("<backup target unknown>")
+    }
+
+    /// Why nothing is written to a bucket this run, when the target is unknown.
+    pub fn unknown(&self) -> Option<&str> {
+        match self {
+            Destination::Unknown(why) => Some(why),
+            _ => None,
+        }
+    }
+
+    /// Reads the target parameter once: its bucket, or `Unknown` with the error (never a quiet
+    /// fall-back to the primary).
+    pub async fn read(
+        ssm: &aws_sdk_ssm::Client,
+        policy: &Policy,
+        primary_region: &str,
+    ) -> Destination {
+        match ssm::backup_target(ssm, policy).await {
+            Ok(t) => Destination::of(policy, t, primary_region),
+            Err(e) => Destination::Unknown(e.to_string()),
+        }
+    }
+
+    /// The destination of a resolved target.
+    pub fn of(policy: &Policy, t: ssm::Target, primary_region: &str) -> Destination {
+        match (t.side, t.parameter) {
+            (Side::Secondary, Some(parameter)) => Destination::Secondary {
+                bucket: t.bucket,
+                parameter,
+                region: policy
+                    .dr
+                    .as_ref()
+                    .map(|d| d.region.clone())
+                    .unwrap_or_else(|| primary_region.to_string()),
+            },
+            _ => Destination::Primary,
+        }
+    }
+}
+
+/// A backup bucket with S3 in its region.
+#[derive(Clone, Debug)]
+pub struct Bucket {
+    pub name: String,
+    pub s3: aws_sdk_s3::Client,
+}
+
+/// The backup buckets one run touches. Writes go to the target alone. Reads of what earlier runs
+/// wrote (manifests, deletion intents, ElastiCache exports) look in both of the policy's buckets
+/// when it has a target parameter: runs before a failover wrote to the primary (S3 replication
+/// copies that to the secondary, but it lags and may fail), runs during one to the secondary,
+/// which nothing copies back after failback. Without a target parameter, `buckets.backup` alone,
+/// as always.
+#[derive(Clone, Debug)]
+pub struct Buckets {
+    /// `None`: the target is unknown, nothing is written.
+    pub write: Option<Bucket>,
+    /// The target first, then the policy's other backup bucket.
+    pub read: Vec<Bucket>,
+}
+
+impl Buckets {
+    /// For `target`: `c.s3` for the primary bucket and the secondary in the primary region,
+    /// `s3_dr` for the secondary in the DR region.
+    pub fn new(
+        c: &Clients,
+        s3_dr: Option<&aws_sdk_s3::Client>,
+        policy: &Policy,
+        target: &Destination,
+    ) -> Buckets {
+        let primary = Bucket {
+            name: policy.buckets.backup.clone(),
+            s3: c.s3.clone(),
+        };
+        let secondary = policy.buckets.dr_backup.as_ref().map(|name| Bucket {
+            name: name.clone(),
+            s3: match (&c.dr_region, s3_dr) {
+                (Some(dr), Some(s3)) if dr != &c.primary_region => s3.clone(),
+                _ => c.s3.clone(),
+            },
+        });
+        let write = match target {
+            Destination::Primary => Some(primary.clone()),
+            Destination::Secondary { .. } => secondary.clone(),
+            Destination::Unknown(_) => None,
+        };
+        let mut read = Vec::new();
+        if let Some(w) = &write {
+            read.push(w.clone());
+        }
+        if policy.buckets.target_parameter.is_some() {
+            for b in [Some(primary), secondary].into_iter().flatten() {
+                if !read.iter().any(|r| r.name == b.name) {
+                    read.push(b);
+                }
+            }
+        } else if read.is_empty() {
+            read.push(primary);
+        }
+        Buckets { write, read }
+    }
+
+    /// `buckets.backup` alone, read and written with `c.s3`: a run of a policy without a target
+    /// parameter.
+    pub fn primary(c: &Clients, policy: &Policy) -> Buckets {
+        Buckets::new(c, None, policy, &Destination::Primary)
+    }
 }
 
 /// A database or cache that policy selects for backup.
@@ -72,8 +226,9 @@ pub struct Inventory {
     /// DR-region manual snapshots (RDS and Aurora).
     pub dr_snapshots: Vec<Snapshot>,
     pub exports: Vec<ExportTask>,
-    /// Object keys in the backup bucket that start with `lifeboat-` (ElastiCache exports).
-    pub exported_objects: BTreeSet<String>,
+    /// Object keys that start with `lifeboat-` (ElastiCache exports), with the backup bucket
+    /// each is in (the target's copy when both hold one).
+    pub exported_objects: BTreeMap<String, String>,
     /// Account quotas for manual DB and cluster snapshots, when they could be read.
     pub instance_quota: Option<Quota>,
     pub cluster_quota: Option<Quota>,
@@ -82,6 +237,8 @@ pub struct Inventory {
     pub unread_sources: BTreeMap<ResourceKind, String>,
     /// Reads that failed, with the AWS error: the plan works around them and says so.
     pub read_errors: Vec<ReadError>,
+    /// Where this run writes backups (read once per run, carried through refreshes).
+    pub target: Destination,
 }
 
 /// A read the inventory could not make. The guards that must not take an absence for a fact
@@ -93,7 +250,7 @@ pub enum Read {
     /// The DR region's snapshots.
     DrSnapshots,
     ExportTasks,
-    /// Objects in the backup bucket (ElastiCache exports).
+    /// Objects in the backup bucket(s) (ElastiCache exports).
     ExportedObjects,
     /// The manual-snapshot quotas (read once per run).
     Quota,
@@ -132,16 +289,35 @@ impl Inventory {
     }
 }
 
-/// Reads everything the plan needs. A failed read is recorded in `read_errors` and leaves its
-/// part of the inventory empty, which the plan treats as "no proof": nothing is deleted on it.
+/// Reads everything the plan needs, for a run whose backups go to `buckets.backup` (a policy
+/// without a target parameter; a run reads its target first, see [`read`]). A failed read is
+/// recorded in `read_errors` and leaves its part of the inventory empty, which the plan treats
+/// as "no proof": nothing is deleted on it.
 pub async fn inventory(c: &Clients, policy: &Policy) -> Inventory {
-    refresh(c, policy, None).await
+    let target = if policy.buckets.target_parameter.is_some() {
+        Destination::Unknown(
+            "the backup target parameter was not read (an inventory without its SSM client)".into(),
+        )
+    } else {
+        Destination::Primary
+    };
+    read(c, &Buckets::primary(c, policy), policy, target, None).await
 }
 
-/// Reads the inventory again within a run (after snapshots were created or copies started).
-/// The account quota, read once per run, is carried over from `earlier`.
-pub async fn refresh(c: &Clients, policy: &Policy, earlier: Option<&Inventory>) -> Inventory {
-    let mut inv = Inventory::default();
+/// Reads the inventory of a run writing to `target` (read once per run, see
+/// [`Destination::read`]); with `earlier`, again within the run (after snapshots were created or
+/// copies started): the account quota, read once per run, is carried over from it.
+pub async fn read(
+    c: &Clients,
+    buckets: &Buckets,
+    policy: &Policy,
+    target: Destination,
+    earlier: Option<&Inventory>,
+) -> Inventory {
+    let mut inv = Inventory {
+        target,
+        ..Inventory::default()
+    };
     let (instances, clusters, groups, db_snaps, cl_snaps, ec_snaps, exports, quotas, dr) = tokio::join!(
         read_instances(c, policy),
         read_clusters(c, policy),
@@ -216,12 +392,17 @@ pub async fn refresh(c: &Clients, policy: &Policy, earlier: Option<&Inventory>) 
         .iter()
         .any(|s| s.kind == ResourceKind::Elasticache && s.managed());
     if wants_objects {
-        match s3::keys(&c.s3, &policy.buckets.backup, PREFIX).await {
-            Ok(keys) => inv.exported_objects = keys,
-            Err(e) => inv.read_errors.push(ReadError {
-                what: Read::ExportedObjects,
-                error: e.to_string(),
-            }),
+        // The other bucket first, so that the target's copy of a key is the one kept.
+        for b in buckets.read.iter().rev() {
+            match s3::keys(&b.s3, &b.name, PREFIX).await {
+                Ok(keys) => inv
+                    .exported_objects
+                    .extend(keys.into_iter().map(|k| (k, b.name.clone()))),
+                Err(e) => inv.read_errors.push(ReadError {
+                    what: Read::ExportedObjects,
+                    error: format!("s3://{}: {e}", b.name),
+                }),
+            }
         }
     }
     inv

@@ -30,6 +30,8 @@ pub struct App {
     pub env: Env,
     pub policy: Policy,
     pub clients: inventory::Clients,
+    /// The backup target's readers (`buckets.target_parameter`): SSM, and S3 in the DR region.
+    pub targets: inventory::TargetClients,
     pub sns: aws_sdk_sns::Client,
     pub report_s3: aws_sdk_s3::Client,
     /// The configuration the clients were built from (preflight's KMS clients).
@@ -61,6 +63,10 @@ impl App {
                 ),
             ));
         }
+        let targets = inventory::TargetClients {
+            ssm: aws_sdk_ssm::Client::new(aws.config()),
+            s3_dr: dr_region.as_deref().map(|r| aws.s3_in(r)),
+        };
         let clients = inventory::Clients {
             rds: aws_sdk_rds::Client::new(aws.config()),
             rds_dr: dr_region
@@ -82,6 +88,7 @@ impl App {
             sns: aws.sns(),
             report_s3: aws.s3(),
             clients,
+            targets,
             aws: aws.clone(),
         })
     }
@@ -144,6 +151,7 @@ pub async fn run(
                 let mut report = inv.report();
                 execute::work(
                     &app.clients,
+                    &app.targets,
                     &app.policy,
                     &app.env.local_endpoints,
                     &app.fingerprints,

@@ -7,6 +7,10 @@
 //! - the backup bucket (`buckets.backup`): HeadBucket, the `lifeboat-` listing of ElastiCache
 //!   exports, a manifest read of an absent key (404, not 403), GetBucketAcl when an ElastiCache
 //!   component exports;
+//! - with a backup target parameter (`buckets.target_parameter`): GetParameter, which must find
+//!   it naming `buckets.backup` or `buckets.dr_backup` (a run finding anything else writes no
+//!   backup), and the same checks of the secondary bucket (`buckets.dr_backup`, with S3 in the
+//!   DR region), which every such run reads and a failover writes;
 //! - every selected source (DescribeDBInstances / DBClusters / ReplicationGroups by the
 //!   policy's selection), each id and tag selection found;
 //! - the snapshot, export-task and quota listings each run makes;
@@ -18,6 +22,8 @@
 
 use std::collections::BTreeMap;
 
+use lifeboat_shared::aws::ssm::{self, Side};
+use lifeboat_shared::aws::AwsError;
 use lifeboat_shared::clients::Aws;
 use lifeboat_shared::policy::{Policy, ResourceKind};
 use lifeboat_shared::preflight::{self, Preflight};
@@ -62,7 +68,28 @@ pub async fn check(cx: &Context<'_>, run_id: &str) -> Preflight {
                 .await,
         );
     }
-    backup_bucket(&mut p, cx, run_id).await;
+    let primary = &cx.clients.s3;
+    backup_bucket(
+        &mut p,
+        cx,
+        (&policy.buckets.backup, "buckets.backup"),
+        primary,
+        true,
+        run_id,
+    )
+    .await;
+    if let Some(parameter) = policy.buckets.target_parameter.as_deref() {
+        backup_target(&mut p, cx, parameter).await;
+        if let Some(secondary) = policy.buckets.dr_backup.as_deref() {
+            // In the DR region no export ever goes there (see plan::exports).
+            let (s3, exports_there) = match &c.dr_region {
+                Some(dr) if dr != &c.primary_region => (cx.aws.s3_in(dr), false),
+                _ => (primary.clone(), true),
+            };
+            let named = (secondary, "buckets.dr_backup");
+            backup_bucket(&mut p, cx, named, &s3, exports_there, run_id).await;
+        }
+    }
     let found = preflight::sources(
         &mut p,
         policy,
@@ -106,11 +133,73 @@ pub async fn check(cx: &Context<'_>, run_id: &str) -> Preflight {
     p
 }
 
-async fn backup_bucket(p: &mut Preflight, cx: &Context<'_>, run_id: &str) {
-    let bucket = cx.policy.buckets.backup.as_str();
-    let s3 = &cx.clients.s3;
+/// The backup target parameter (GetParameter in the primary region, as the runs read it): there,
+/// and naming one of the policy's two backup buckets.
+async fn backup_target(p: &mut Preflight, cx: &Context<'_>, parameter: &str) {
+    let ssm = aws_sdk_ssm::Client::new(cx.aws.config());
+    let subject = format!("SSM parameter {parameter} in {}", cx.clients.primary_region);
+    let (f, call) = (Some("buckets.target_parameter"), "ssm:GetParameter");
+    let Some(out) = (match ssm.get_parameter().name(parameter).send().await {
+        Ok(out) => Some(out),
+        Err(e) => {
+            let e = AwsError::new("GetParameter", &e);
+            if e.code == "ParameterNotFound" {
+                p.missing(
+                    &subject,
+                    f,
+                    call,
+                    format!(
+                        "does not exist: every run would write no backup until it holds the bucket backups go to ({})",
+                        cx.policy.buckets.backup
+                    ),
+                );
+            } else {
+                p.failed(&subject, f, call, &e);
+            }
+            None
+        }
+    }) else {
+        return;
+    };
+    let value = out.parameter().and_then(|x| x.value()).unwrap_or_default();
+    match ssm::target_of(cx.policy, parameter, value) {
+        Ok(t) if t.side == Side::Primary => p.ok(
+            &subject,
+            f,
+            call,
+            format!("names {} ({}): backups go there", t.bucket, t.field()),
+        ),
+        Ok(t) => p.ok(
+            &subject,
+            f,
+            call,
+            format!(
+                "names {} ({}): backups go to the secondary (failover) until failback switches it back",
+                t.bucket,
+                t.field()
+            ),
+        ),
+        Err(e) => p.missing(
+            &subject,
+            f,
+            call,
+            format!("{e}; every run would write no backup"),
+        ),
+    }
+}
+
+/// A backup bucket the runs read and write, and the policy field naming it; `s3` is S3 in its
+/// region; `exports_there`: ElastiCache exports may be written there (its ACL is read).
+async fn backup_bucket(
+    p: &mut Preflight,
+    cx: &Context<'_>,
+    (bucket, field): (&str, &str),
+    s3: &aws_sdk_s3::Client,
+    exports_there: bool,
+    run_id: &str,
+) {
     let subject = format!("s3://{bucket}");
-    let f = Some("buckets.backup");
+    let f = Some(field);
     if p.attempt(
         &subject,
         f,
@@ -145,7 +234,7 @@ async fn backup_bucket(p: &mut Preflight, cx: &Context<'_>, run_id: &str) {
     let cache_export = cx.policy.components.iter().any(|comp| {
         comp.kind == ResourceKind::Elasticache && cx.policy.resolve(&comp.settings()).export
     });
-    if cache_export {
+    if cache_export && exports_there {
         p.call(
             &subject,
             f,
@@ -153,7 +242,7 @@ async fn backup_bucket(p: &mut Preflight, cx: &Context<'_>, run_id: &str) {
             s3.get_bucket_acl().bucket(bucket).send().await,
             "readable (ElastiCache's export to the bucket requires it of the caller)",
         );
-        p.note("the backup bucket's ACL grant to ElastiCache (an ElastiCache export needs it): the first export proves it");
+        p.note(format!("the ACL grant to ElastiCache on {bucket} (an ElastiCache export there needs it): the first export proves it"));
     }
 }
 

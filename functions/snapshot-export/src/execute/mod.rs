@@ -17,7 +17,7 @@ use lifeboat_shared::policy::{Policy, ResourceKind};
 use lifeboat_shared::report::{Action, Outcome, Report, Severity};
 use lifeboat_shared::run::Invocation;
 
-use crate::inventory::{self, Clients, Inventory};
+use crate::inventory::{self, Buckets, Clients, Destination, Inventory, TargetClients};
 use crate::plan::{self, Plan, Planned, Scope, Step, Where};
 
 /// The passes of a run, in the order they run.
@@ -103,8 +103,14 @@ struct Walk {
 
 /// Walks the phases. Every step's failure is recorded in its action: the walk itself cannot
 /// fail, and every step ends in the report.
+///
+/// The backup target (`buckets.target_parameter`) is read once, first, before any write:
+/// exports, manifests and deletion intents go to the bucket it names, written with S3 in that
+/// bucket's region; what earlier runs wrote is read from both backup buckets (see [`Buckets`]).
+#[allow(clippy::too_many_arguments)]
 pub async fn work(
     c: &Clients,
+    targets: &TargetClients,
     policy: &Policy,
     local_endpoints: &BTreeMap<String, (String, u16)>,
     switch: &plan::Fingerprints,
@@ -114,13 +120,24 @@ pub async fn work(
 ) {
     let n = policy.limits.max_concurrent_calls as usize;
     let (dry_run, now, stop_at) = (inv.dry_run, inv.now, inv.stop_at);
+    let started = Instant::now();
+    let target = Destination::read(&targets.ssm, policy, &c.primary_region).await;
+    let buckets = Buckets::new(c, targets.s3_dr.as_ref(), policy, &target);
+    // The steps' S3 client is the target bucket's (its region); the rest is `c`'s.
+    let writer = Clients {
+        s3: buckets
+            .write
+            .as_ref()
+            .map_or_else(|| c.s3.clone(), |b| b.s3.clone()),
+        ..c.clone()
+    };
     let cx = StepContext {
-        bucket: policy.buckets.backup.as_str(),
+        // Unknown: every step that writes to a bucket is blocked (see `plan::plan`).
+        bucket: buckets.write.as_ref().map_or("", |b| b.name.as_str()),
         run_id: &scope.run_id,
         now,
     };
-    let started = Instant::now();
-    let first = inventory::inventory(c, policy).await;
+    let first = inventory::read(c, &buckets, policy, target, None).await;
     let plan = plan::plan(policy, &first, scope, now);
     let mut w = Walk {
         inv: first,
@@ -138,7 +155,7 @@ pub async fn work(
     for phase in PHASES {
         let refresh = phase.refresh_before();
         if w.changed && !dry_run && refresh != Refresh::Nothing {
-            w.inv = inventory::refresh(c, policy, Some(&w.inv)).await;
+            w.inv = inventory::read(c, &buckets, policy, w.inv.target.clone(), Some(&w.inv)).await;
             w.inventory_passes += 1;
             w.changed = false;
             if refresh == Refresh::InventoryAndPlan {
@@ -158,7 +175,7 @@ pub async fn work(
             Phase::Fingerprint => {
                 let due = plan::fingerprints_due(policy, &w.inv, scope, &w.created, now);
                 let (fps, missing, actions) =
-                    fingerprints(c, policy, local_endpoints, &w.inv, &due, now).await;
+                    fingerprints(c, &buckets, policy, local_endpoints, &w.inv, &due, now).await;
                 w.fingerprints = fps;
                 w.fingerprint_missing = missing;
                 actions
@@ -189,8 +206,11 @@ pub async fn work(
                         }
                     }
                 }
-                let mut done = execute(c, &cx, manifests, dry_run, n, stop_at).await;
-                done.extend(settle_intents(c, &cx, policy, scope, &w, dry_run).await);
+                if !dry_run {
+                    carry_fingerprints(&buckets, &mut manifests).await;
+                }
+                let mut done = execute(&writer, &cx, manifests, dry_run, n, stop_at).await;
+                done.extend(settle_intents(&buckets, &cx, policy, scope, &w, dry_run).await);
                 done
             }
             Phase::Create | Phase::CopyAndExport | Phase::Delete => {
@@ -202,7 +222,7 @@ pub async fn work(
                     .cloned()
                     .collect();
                 let attempted = steps.iter().any(|p| !p.deferred && p.blocked.is_none());
-                let actions = execute(c, &cx, steps.clone(), dry_run, n, stop_at).await;
+                let actions = execute(&writer, &cx, steps.clone(), dry_run, n, stop_at).await;
                 // `execute` answers in the order of the steps.
                 for (p, a) in steps.iter().zip(&actions) {
                     match (&p.step, a.outcome) {
@@ -285,6 +305,7 @@ pub async fn work(
 /// failed, and the failures' reasons for the manifest.
 pub async fn fingerprints(
     c: &Clients,
+    buckets: &Buckets,
     policy: &Policy,
     local: &BTreeMap<String, (String, u16)>,
     inv: &Inventory,
@@ -296,7 +317,6 @@ pub async fn fingerprints(
     Vec<Action>,
 ) {
     use lifeboat_shared::data::{self, Family};
-    let bucket = policy.buckets.backup.as_str();
     let mut out = BTreeMap::new();
     let mut missing = BTreeMap::new();
     let mut actions = Vec::new();
@@ -315,8 +335,8 @@ pub async fn fingerprints(
         let mut why = "row counts and primary-key checksums (Redis: key count) at snapshot time, for restore-verification".to_string();
         if d.unless_recorded {
             let key = lifeboat_shared::backup::manifest_key(src.kind, &src.id, &d.snapshot_id);
-            match lifeboat_shared::journal::read_json::<Manifest>(&c.s3, bucket, &key).await {
-                Ok(Some((m, _))) if m.fingerprint.is_some() => continue,
+            match latest_manifest(buckets, &key).await {
+                Ok(Some(m)) if m.fingerprint.is_some() => continue,
                 Ok(_) => {
                     why = format!(
                         "an earlier run requested this snapshot but recorded no fingerprint; it is \
@@ -365,9 +385,76 @@ pub async fn fingerprints(
     (out, missing, actions)
 }
 
-/// PUT of a JSON object in the backup bucket.
+/// The manifest at `key` as last written: the newer (`written_at`) of the copies in the buckets
+/// a run reads (the target's, then the policy's other backup bucket: a manifest is in the
+/// bucket the run that wrote it wrote to, and after a failback the secondary's copy is the newer
+/// one). An unreadable bucket is the error only when no other bucket holds the manifest.
+pub async fn latest_manifest(buckets: &Buckets, key: &str) -> Result<Option<Manifest>, String> {
+    let mut found: Option<Manifest> = None;
+    let mut failed = None;
+    for b in &buckets.read {
+        match lifeboat_shared::journal::read_json::<Manifest>(&b.s3, &b.name, key).await {
+            Ok(Some((m, _))) => {
+                let newer = match &found {
+                    None => true,
+                    // A manifest of this schema is preferred to one that is not.
+                    Some(f) => match (f.check().is_ok(), m.check().is_ok()) {
+                        (false, true) => true,
+                        (true, false) => false,
+                        _ => m.written_at > f.written_at,
+                    },
+                };
+                if newer {
+                    found = Some(m);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                failed.get_or_insert(format!("s3://{}/{key}: {e}", b.name));
+            }
+        }
+    }
+    match (found, failed) {
+        (Some(m), _) => Ok(Some(m)),
+        (None, Some(e)) => Err(e),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Rewrites keep the fingerprint an earlier write recorded (one GET per bucket read, only for
+/// components with database access), wherever that write went (see [`latest_manifest`]); a
+/// manifest that cannot be read carries nothing.
+async fn carry_fingerprints(buckets: &Buckets, manifests: &mut [Planned]) {
+    for p in manifests.iter_mut() {
+        if p.deferred || p.blocked.is_some() {
+            continue;
+        }
+        let Step::WriteManifest {
+            key,
+            manifest,
+            carry_fingerprint: true,
+            ..
+        } = &mut p.step
+        else {
+            continue;
+        };
+        if manifest.fingerprint.is_some() {
+            continue;
+        }
+        if let Ok(Some(old)) = latest_manifest(buckets, key).await {
+            if old.check().is_ok() {
+                manifest.fingerprint = old.fingerprint;
+                if manifest.fingerprint_missing.is_none() {
+                    manifest.fingerprint_missing = old.fingerprint_missing;
+                }
+            }
+        }
+    }
+}
+
+/// PUT of a JSON object in the backup bucket (`s3`: a client in its region).
 async fn put_json<T: serde::Serialize>(
-    c: &Clients,
+    s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
     value: &T,
@@ -375,7 +462,7 @@ async fn put_json<T: serde::Serialize>(
     let body = serde_json::to_vec_pretty(value).map_err(|e| e.to_string())?;
     settle(
         "PutObject",
-        c.s3.put_object()
+        s3.put_object()
             .bucket(bucket)
             .key(key)
             .content_type("application/json")
@@ -388,9 +475,12 @@ async fn put_json<T: serde::Serialize>(
 }
 
 /// Settles every deletion intent: this run's (from their outcomes) and those earlier runs left
-/// (from the inventory). One report line each; see [`plan::settlement`].
+/// (from the inventory), in every backup bucket a run reads (an intent is where the run that
+/// wrote it wrote backups). The settled manifest goes to the target; the intent is removed from
+/// the bucket it was found in. One report line each; see [`plan::settlement`]. Nothing is
+/// settled while the target is unknown (the plan's critical line says why).
 async fn settle_intents(
-    c: &Clients,
+    buckets: &Buckets,
     cx: &StepContext<'_>,
     policy: &Policy,
     scope: &Scope,
@@ -398,49 +488,55 @@ async fn settle_intents(
     dry_run: bool,
 ) -> Vec<Action> {
     let mut actions = Vec::new();
-    let mut intents: Vec<(plan::Intent, Option<Outcome>)> = w
+    let Some(write) = &buckets.write else {
+        return actions;
+    };
+    // Each intent with this run's outcome for it and the bucket holding it.
+    let mut intents: Vec<(plan::Intent, Option<Outcome>, &inventory::Bucket)> = w
         .deletions
         .iter()
-        .map(|(i, o)| (i.clone(), Some(*o)))
+        .map(|(i, o)| (i.clone(), Some(*o), write))
         .collect();
-    match lifeboat_shared::aws::s3::keys(&c.s3, cx.bucket, plan::INTENTS).await {
-        Ok(keys) => {
-            for key in keys {
-                if intents.iter().any(|(i, _)| i.key() == key) {
-                    continue;
-                }
-                match lifeboat_shared::journal::read_json::<plan::Intent>(&c.s3, cx.bucket, &key)
-                    .await
-                {
-                    Ok(Some((i, _))) => intents.push((i, None)),
-                    Ok(None) => {}
-                    Err(e) => {
-                        let mut a = Action::new(
-                            "settle-deletion",
-                            key.rsplit('/').next().unwrap_or(&key),
-                            "an earlier run's deletion intent",
-                        )
-                        .target(format!("s3://{}/{key}", cx.bucket));
-                        a.outcome = Outcome::Failed;
-                        a.error = Some(format!("could not read it: {e}"));
-                        actions.push(a);
+    for b in &buckets.read {
+        match lifeboat_shared::aws::s3::keys(&b.s3, &b.name, plan::INTENTS).await {
+            Ok(keys) => {
+                for key in keys {
+                    if intents.iter().any(|(i, _, _)| i.key() == key) {
+                        continue;
+                    }
+                    match lifeboat_shared::journal::read_json::<plan::Intent>(&b.s3, &b.name, &key)
+                        .await
+                    {
+                        Ok(Some((i, _))) => intents.push((i, None, b)),
+                        Ok(None) => {}
+                        Err(e) => {
+                            let mut a = Action::new(
+                                "settle-deletion",
+                                key.rsplit('/').next().unwrap_or(&key),
+                                "an earlier run's deletion intent",
+                            )
+                            .target(format!("s3://{}/{key}", b.name));
+                            a.outcome = Outcome::Failed;
+                            a.error = Some(format!("could not read it: {e}"));
+                            actions.push(a);
+                        }
                     }
                 }
             }
-        }
-        Err(e) => {
-            let mut a = Action::new(
-                "settle-deletion",
-                plan::INTENTS,
-                "deletion intents earlier runs left, to settle their manifests",
-            )
-            .target(format!("s3://{}/{}", cx.bucket, plan::INTENTS));
-            a.outcome = Outcome::Failed;
-            a.error = Some(format!("could not list them: {e}"));
-            actions.push(a);
+            Err(e) => {
+                let mut a = Action::new(
+                    "settle-deletion",
+                    plan::INTENTS,
+                    "deletion intents earlier runs left, to settle their manifests",
+                )
+                .target(format!("s3://{}/{}", b.name, plan::INTENTS));
+                a.outcome = Outcome::Failed;
+                a.error = Some(format!("could not list them: {e}"));
+                actions.push(a);
+            }
         }
     }
-    for (intent, outcome) in intents {
+    for (intent, outcome, found_in) in intents {
         let what = match intent.place {
             Where::Primary => "the snapshot",
             Where::Dr => "its DR copy",
@@ -454,7 +550,7 @@ async fn settle_intents(
                 intent.at.format("%Y-%m-%d %H:%M UTC")
             )
         };
-        let target = format!("s3://{}/{}", cx.bucket, intent.manifest_key);
+        let target = format!("s3://{}/{}", write.name, intent.manifest_key);
         match plan::settlement(&intent, outcome, &w.inv) {
             plan::Settlement::Deleted => {
                 let mut a = Action::new(
@@ -467,22 +563,17 @@ async fn settle_intents(
                     a.outcome = Outcome::Planned;
                 } else {
                     let r = async {
-                        let existing = lifeboat_shared::journal::read_json::<Manifest>(
-                            &c.s3,
-                            cx.bucket,
-                            &intent.manifest_key,
-                        )
-                        .await
-                        .map_err(|e| format!("could not read the manifest: {e}"))?
-                        .map(|(m, _)| m);
+                        let existing = latest_manifest(buckets, &intent.manifest_key)
+                            .await
+                            .map_err(|e| format!("could not read the manifest: {e}"))?;
                         let m = match plan::settled_manifest(
                             existing, &intent, policy, &w.inv, scope, cx.now,
                         ) {
                             Ok(m) => m,
                             Err(read) => return Ok(Some(read)),
                         };
-                        put_json(c, cx.bucket, &intent.manifest_key, &m).await?;
-                        delete_object(c, cx.bucket, &intent.key())
+                        put_json(&write.s3, &write.name, &intent.manifest_key, &m).await?;
+                        delete_object(&found_in.s3, &found_in.name, &intent.key())
                             .await
                             .map(|()| None)
                     }
@@ -512,11 +603,11 @@ async fn settle_intents(
                     &intent.snapshot.id,
                     format!("run {} meant to delete {what}, which is still there: the manifest stands, the intent is dropped", intent.run_id),
                 )
-                .target(format!("s3://{}/{}", cx.bucket, intent.key()));
+                .target(format!("s3://{}/{}", found_in.name, intent.key()));
                 if dry_run {
                     a.outcome = Outcome::Planned;
                 } else {
-                    match delete_object(c, cx.bucket, &intent.key()).await {
+                    match delete_object(&found_in.s3, &found_in.name, &intent.key()).await {
                         Ok(()) => a.outcome = Outcome::Done,
                         Err(e) => {
                             a.outcome = Outcome::Failed;
@@ -541,10 +632,10 @@ async fn settle_intents(
     actions
 }
 
-async fn delete_object(c: &Clients, bucket: &str, key: &str) -> Result<(), String> {
+async fn delete_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<(), String> {
     settle(
         "DeleteObject",
-        c.s3.delete_object().bucket(bucket).key(key).send().await,
+        s3.delete_object().bucket(bucket).key(key).send().await,
         errors::never,
     )
     .map(|_| ())
@@ -591,7 +682,8 @@ where
 
 /// What every step may need besides its own fields.
 pub struct StepContext<'a> {
-    /// The backup bucket (manifests, deletion intents).
+    /// The backup target this run writes manifests and deletion intents to (see [`Buckets`]),
+    /// written with the steps' `Clients::s3`, a client in its region.
     pub bucket: &'a str,
     pub run_id: &'a str,
     pub now: DateTime<Utc>,
@@ -718,19 +810,9 @@ async fn run_step(c: &Clients, cx: &StepContext<'_>, step: &Step) -> Result<Sett
             carry_fingerprint,
         } => {
             let mut manifest = manifest.clone();
-            if *carry_fingerprint && manifest.fingerprint.is_none() {
-                // Rewrites keep the fingerprint the first write recorded (one GET, only for
-                // components with database access).
-                if let Ok(Some((old, _))) =
-                    lifeboat_shared::journal::read_json::<Manifest>(&c.s3, bucket, key).await
-                {
-                    if old.check().is_ok() {
-                        manifest.fingerprint = old.fingerprint;
-                        if manifest.fingerprint_missing.is_none() {
-                            manifest.fingerprint_missing = old.fingerprint_missing;
-                        }
-                    }
-                }
+            // The fingerprint an earlier write recorded was carried in before (the walk's
+            // `carry_fingerprints`, which reads every backup bucket).
+            if *carry_fingerprint {
                 if manifest.fingerprint.is_some() {
                     manifest.fingerprint_missing = None;
                 } else if manifest.fingerprint_missing.is_none()
@@ -747,7 +829,7 @@ async fn run_step(c: &Clients, cx: &StepContext<'_>, step: &Step) -> Result<Sett
                     ));
                 }
             }
-            put_json(c, bucket, key, &manifest).await?;
+            put_json(&c.s3, bucket, key, &manifest).await?;
             if *settled {
                 match snapshot.kind {
                     ResourceKind::Elasticache => settle(
@@ -787,7 +869,7 @@ async fn run_step(c: &Clients, cx: &StepContext<'_>, step: &Step) -> Result<Sett
         Step::DeleteSnapshot { snapshot, place } => {
             // The intent first: a deletion no manifest could ever record does not happen.
             let intent = plan::Intent::new(snapshot, *place, cx.run_id, cx.now);
-            put_json(c, bucket, &intent.key(), &intent)
+            put_json(&c.s3, bucket, &intent.key(), &intent)
                 .await
                 .map_err(|e| format!("{NO_INTENT} ({e})"))?;
             let rds = match place {
@@ -925,3 +1007,5 @@ mod tests {
 
 #[cfg(test)]
 mod step_tests;
+#[cfg(test)]
+mod target_tests;

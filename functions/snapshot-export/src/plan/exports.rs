@@ -1,7 +1,27 @@
 //! Exports to S3 (RDS/Aurora StartExportTask, ElastiCache copy to the bucket), retried with new
-//! deterministic ids.
+//! deterministic ids, into the backup target (`Inventory::target`).
+//!
+//! Both export calls write only to a bucket in the snapshot's own region (ElastiCache's
+//! CopySnapshot answers "The S3 bucket ... is outside of the region"; RDS documents the same for
+//! StartExportTask). While the target is the secondary bucket in the DR region (failover), a
+//! primary-region snapshot's export therefore waits, said in its line, for failback to point
+//! the target back: it is never sent to the primary behind the target's back.
 
 use super::*;
+use crate::inventory::Destination;
+
+/// Why an export of `snap` cannot go to the target now, if it cannot: `Err` blocks it (the
+/// target is unknown), `Ok(Some)` defers it (the target is in another region).
+fn export_hold(inv: &Inventory, snap: &Snapshot) -> Result<Option<String>, String> {
+    match &inv.target {
+        Destination::Unknown(why) => Err(format!("no backup is written to any bucket: {why}")),
+        Destination::Secondary { bucket, region, .. } if !region.is_empty() && *region != snap.region => Ok(Some(format!(
+            "exports write only to a bucket in the snapshot's region ({}), and backups go to the secondary bucket {bucket} in {region} (failover): exported once failback points the backup target back",
+            snap.region
+        ))),
+        _ => Ok(None),
+    }
+}
 
 pub(super) fn plan_exports(
     policy: &Policy,
@@ -10,7 +30,7 @@ pub(super) fn plan_exports(
     settings_of: &dyn Fn(&Snapshot) -> (String, Settings),
     out: &mut Plan,
 ) {
-    let bucket = &policy.buckets.backup;
+    let bucket = inv.target.label(policy).to_string();
     for snap in ours.iter().copied() {
         if !settings_of(snap).1.export {
             continue;
@@ -66,6 +86,15 @@ pub(super) fn plan_exports(
                     deferred = true;
                     action.reason =
                         "AWS reported no ARN for the snapshot; it is exported once it does".into();
+                } else {
+                    match export_hold(inv, snap) {
+                        Err(why) => blocked = Some(why),
+                        Ok(Some(why)) => {
+                            deferred = true;
+                            action.reason = why;
+                        }
+                        Ok(None) => {}
+                    }
                 }
                 out.steps.push(Planned {
                     step: Step::StartExport {
@@ -91,10 +120,20 @@ pub(super) fn plan_exports(
                     "no export to the backup bucket yet",
                 )
                 .target(format!("s3://{bucket}/{}", snap.id));
-                let deferred = !snap.available();
+                let mut deferred = !snap.available();
+                let mut blocked = None;
                 if deferred {
                     action.reason =
                         format!("snapshot is {}; it is exported once available", snap.status);
+                } else {
+                    match export_hold(inv, snap) {
+                        Err(why) => blocked = Some(why),
+                        Ok(Some(why)) => {
+                            deferred = true;
+                            action.reason = why;
+                        }
+                        Ok(None) => {}
+                    }
                 }
                 out.steps.push(Planned {
                     step: Step::ExportToBucket {
@@ -103,7 +142,7 @@ pub(super) fn plan_exports(
                         bucket: bucket.clone(),
                     },
                     action,
-                    blocked: None,
+                    blocked,
                     deferred,
                 });
             }
@@ -113,7 +152,16 @@ pub(super) fn plan_exports(
 
 /// ElastiCache writes `<name>-0001.rdb` (one file per shard) into the bucket.
 pub(super) fn elasticache_exported(inv: &Inventory, snapshot_id: &str) -> bool {
+    elasticache_export_bucket(inv, snapshot_id).is_some()
+}
+
+/// The backup bucket that holds the ElastiCache export of `snapshot_id`, if one does.
+pub(super) fn elasticache_export_bucket<'a>(
+    inv: &'a Inventory,
+    snapshot_id: &str,
+) -> Option<&'a str> {
     inv.exported_objects
         .iter()
-        .any(|k| k.starts_with(&format!("{snapshot_id}-")) && k.ends_with(".rdb"))
+        .find(|(k, _)| k.starts_with(&format!("{snapshot_id}-")) && k.ends_with(".rdb"))
+        .map(|(_, bucket)| bucket.as_str())
 }

@@ -7,7 +7,9 @@ const NOT_STARTED: &str = "not-started";
 /// ... and when none is made: the snapshot was outside retention before it had one.
 const NOT_MADE: &str = "not-made";
 
-/// The state of a snapshot's DR copy and export as the manifest records it.
+/// The state of a snapshot's DR copy and export as the manifest records it. `bucket` is the
+/// backup target: where an export not found yet goes; a found one is recorded where it is (an
+/// export task's own bucket, the bucket holding an ElastiCache export).
 #[allow(clippy::too_many_arguments)]
 pub fn manifest_for(
     snap: &Snapshot,
@@ -46,11 +48,12 @@ pub fn manifest_for(
     let export = if settings.export {
         Some(match snap.kind {
             ResourceKind::Elasticache => {
-                let done = elasticache_exported(inv, &snap.id);
+                let found = elasticache_export_bucket(inv, &snap.id);
+                let done = found.is_some();
                 settled &= done;
                 ManifestExport {
                     task_id: None,
-                    location: format!("s3://{bucket}/{}-0001.rdb", snap.id),
+                    location: format!("s3://{}/{}-0001.rdb", found.unwrap_or(bucket), snap.id),
                     format: "rdb".into(),
                     status: if done {
                         "COMPLETE".into()
@@ -70,7 +73,8 @@ pub fn manifest_for(
                 ManifestExport {
                     task_id: task.map(|t| t.id.clone()),
                     location: format!(
-                        "s3://{bucket}/{}export/",
+                        "s3://{}/{}export/",
+                        task.and_then(|t| t.bucket.as_deref()).unwrap_or(bucket),
                         backup_prefix(snap.kind, &snap.source_id, &snap.id)
                     ),
                     format: "parquet".into(),
@@ -142,7 +146,8 @@ pub fn unreadable_for(
     }
 }
 
-/// Manifest steps for every Lifeboat snapshot whose manifest is not final yet.
+/// Manifest steps for every Lifeboat snapshot whose manifest is not final yet, written to the
+/// backup target (blocked when it is unknown).
 /// `deleting`: snapshots this run deleted or tried to: their manifests are settled from the
 /// deletion intents instead (see [`super::settle`]).
 pub fn manifests(
@@ -158,6 +163,11 @@ pub fn manifests(
     let ours: Vec<&Snapshot> = inv.snapshots.iter().filter(|s| s.managed()).collect();
     let expired = outside_retention(&ours, &|s: &Snapshot| component_of(policy, inv, s), now);
     let dr = DrView::new(inv);
+    let bucket = inv.target.label(policy);
+    let unwritable = inv
+        .target
+        .unknown()
+        .map(|why| format!("no backup is written to any bucket: {why}"));
     let mut steps = Vec::new();
     for snap in inv.snapshots.iter().filter(|s| s.managed()) {
         if deleting.contains(&snap.id)
@@ -195,7 +205,7 @@ pub fn manifests(
                         read.label()
                     ),
                 )
-                .target(format!("s3://{}/{key}", policy.buckets.backup)),
+                .target(format!("s3://{bucket}/{key}")),
                 step: Step::WriteManifest {
                     snapshot: snap.clone(),
                     key,
@@ -206,28 +216,20 @@ pub fn manifests(
                         source,
                         inv,
                         scope,
-                        &policy.buckets.backup,
+                        bucket,
                         now,
                     )
                     .0),
                     settled: false,
                     carry_fingerprint: false,
                 },
-                blocked: None,
-                deferred: true,
+                deferred: unwritable.is_none(),
+                blocked: unwritable.clone(),
             });
             continue;
         }
-        let (manifest, settled) = manifest_for(
-            snap,
-            &component,
-            &settings,
-            source,
-            inv,
-            scope,
-            &policy.buckets.backup,
-            now,
-        );
+        let (manifest, settled) =
+            manifest_for(snap, &component, &settings, source, inv, scope, bucket, now);
         let (mut manifest, mut settled) = (manifest, settled);
         if let Some(c) = manifest.dr_copy.as_mut() {
             if c.status == NOT_STARTED
@@ -263,7 +265,7 @@ pub fn manifests(
         };
         steps.push(Planned {
             action: Action::new("write-manifest", &snap.id, reason)
-                .target(format!("s3://{}/{key}", policy.buckets.backup)),
+                .target(format!("s3://{bucket}/{key}")),
             step: Step::WriteManifest {
                 snapshot: snap.clone(),
                 key,
@@ -274,7 +276,7 @@ pub fn manifests(
                 manifest: Box::new(manifest),
                 settled,
             },
-            blocked: None,
+            blocked: unwritable.clone(),
             deferred: false,
         });
     }

@@ -19,6 +19,8 @@ mod proof_tests;
 mod retention;
 mod settle;
 #[cfg(test)]
+mod target_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -209,7 +211,60 @@ pub fn plan(policy: &Policy, inv: &Inventory, scope: &Scope, now: DateTime<Utc>)
     );
     plan_exports(policy, inv, &ours, &settings_of, &mut out);
     plan_retention(policy, inv, scope, &ours, &dr, &settings_of, now, &mut out);
+    plan_target(policy, inv, &mut out);
     out
+}
+
+/// The backup target in the report, when the policy has a target parameter: where backups go,
+/// a warning while that is the secondary (failover), and, when it is unknown, a critical line
+/// and every write to a bucket blocked with the reason — retention's deletions too, whose
+/// intent must be recorded first. Snapshots and DR copies go on: they write to no bucket.
+fn plan_target(policy: &Policy, inv: &Inventory, out: &mut Plan) {
+    use crate::inventory::Destination;
+    let Some(parameter) = policy.buckets.target_parameter.as_deref() else {
+        return;
+    };
+    let (severity, message) = match &inv.target {
+        Destination::Primary => (
+            Severity::Info,
+            format!(
+                "backups go to the primary bucket {}: the backup target parameter {parameter} names it",
+                policy.buckets.backup
+            ),
+        ),
+        Destination::Secondary {
+            bucket, parameter, ..
+        } => (
+            Severity::Warning,
+            format!(
+                "backups go to the secondary bucket {bucket}: the backup target parameter {parameter} points there (failover); failback switches it back"
+            ),
+        ),
+        Destination::Unknown(why) => {
+            for p in &mut out.steps {
+                let writes = matches!(
+                    p.step,
+                    Step::StartExport { .. }
+                        | Step::ExportToBucket { .. }
+                        | Step::DeleteSnapshot { .. }
+                        | Step::WriteManifest { .. }
+                );
+                if writes && p.blocked.is_none() {
+                    p.blocked = Some(format!("no backup is written to any bucket: {why}"));
+                    p.deferred = false;
+                }
+            }
+            (
+                Severity::Critical,
+                format!("no export, manifest or deletion this run: {why}"),
+            )
+        }
+    };
+    out.findings.push(Finding {
+        severity,
+        resource: Some(parameter.to_string()),
+        message,
+    });
 }
 
 /// The component of a snapshot and its settings: its source's when the source is selected,

@@ -146,7 +146,7 @@ pub fn settled_manifest(
             source,
             inv,
             scope,
-            &policy.buckets.backup,
+            inv.target.label(policy),
             now,
         )
         .0
