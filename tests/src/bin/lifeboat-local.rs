@@ -9,7 +9,15 @@
 //!   lifeboat-local damage STATE_DIR                    damage the catalog's local database (rows
 //!                                                      lost, orphaned items) after its snapshot
 //!   lifeboat-local metrics STATE_DIR                   put the last minutes' replication and
-//!                                                      seed-002 metrics again (CloudWatch)
+//!                                                      seed-002 metrics again (CloudWatch), and
+//!                                                      the DR replica's ReplicaLag (30 s)
+//!   lifeboat-local failover-lag STATE_DIR SECONDS [REGION ID]
+//!                                                      put ReplicaLag datapoints for a replica
+//!                                                      (default: ecommerce-prod-db-replica in
+//!                                                      us-west-2), a minute after the last put
+//!   lifeboat-local failover-state STATE_DIR            the production state failover-orchestrator
+//!                                                      changes: the DB record, the app secret's
+//!                                                      host, the backup target, the RDS instances
 //!   lifeboat-local lag-bench COMPONENTS PAIRS RULES    seed that many RDS components, replicated
 //!                                                      bucket pairs and metric rules, run
 //!                                                      replication-lag-check twice through the
@@ -20,7 +28,123 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use lifeboat_tests::{function_env, read_emails, seed, Emulator, Scenario, PRIMARY};
+use lifeboat_tests::{failover, function_env, read_emails, seed, Emulator, Scenario, DR, PRIMARY};
+
+/// The DR replica's lag as seeded, and as `metrics` keeps it (seconds).
+const DEMO_REPLICA_LAG: f64 = 30.0;
+/// The variable `seed` writes into STATE_DIR/env: the failover plan's hosted zone.
+const ZONE_VAR: &str = "LIFEBOAT_DEMO_ZONE_ID";
+
+/// ReplicaLag datapoints of `id` in `region` (the last three minutes at `seconds`). Readers take
+/// the newest minute's Maximum: a lower value put within a minute of a higher one would share
+/// its minute and not show, so such a put first waits until a minute has passed since the last
+/// one for the same replica (its time and value are kept in STATE_DIR).
+async fn failover_lag(
+    endpoint: &str,
+    dir: &std::path::Path,
+    seconds: f64,
+    region: &str,
+    id: &str,
+) -> ExitCode {
+    let mark = dir.join(format!("replica-lag-{region}-{id}.put"));
+    let last = std::fs::read_to_string(&mark).ok().and_then(|t| {
+        let (at, value) = t.trim().split_once(' ')?;
+        let at = chrono::DateTime::parse_from_rfc3339(at).ok()?;
+        Some((at.with_timezone(&chrono::Utc), value.parse::<f64>().ok()?))
+    });
+    if let Some((at, value)) = last {
+        let wait = 61 - (chrono::Utc::now() - at).num_seconds();
+        if seconds < value && wait > 0 {
+            println!("  (waiting {wait} s: the minute of the last value, {value} s, must pass; readers take the newest minute's Maximum)");
+            tokio::time::sleep(std::time::Duration::from_secs(wait as u64)).await;
+        }
+    }
+    let config = lifeboat_tests::config_for(endpoint, PRIMARY).await;
+    failover::replica_lag(&config, region, id, seconds).await;
+    let put = format!("{} {seconds}", chrono::Utc::now().to_rfc3339());
+    if let Err(e) = std::fs::write(&mark, put) {
+        eprintln!("cannot write {}: {e}", mark.display());
+        return ExitCode::FAILURE;
+    }
+    let behind = if seconds < 120.0 {
+        format!("{seconds} s")
+    } else {
+        format!("{} min", (seconds / 60.0).round())
+    };
+    println!("  ReplicaLag of {id} ({region}) for the last 3 minutes: {behind} behind its source");
+    ExitCode::SUCCESS
+}
+
+/// What failover-orchestrator changes, in a few lines: the DB record, the app secret's host,
+/// the backup target, every RDS instance in both regions, and what else the zone, the DR
+/// region's secrets and the primary region's parameters hold (a drill's temporaries would show
+/// there).
+async fn failover_state(endpoint: &str, zone: &str) {
+    let config = lifeboat_tests::config_for(endpoint, PRIMARY).await;
+    let p = failover::production(&config, zone).await;
+    println!("  record  {} CNAME {}", failover::RECORD, p.record);
+    println!(
+        "  secret  {} ({DR}) host {}",
+        failover::APP_SECRET,
+        p.secret_host
+    );
+    println!(
+        "  SSM     {} ({PRIMARY}) = {}",
+        failover::TARGET_PARAMETER,
+        p.target
+    );
+    // The instances the plan names (and a drill's temporaries); the seeded others are counted.
+    let ours = |id: &str| id.starts_with(failover::PRIMARY_DB) || id.contains("lifeboat-drill");
+    let mut others = 0;
+    for region in [PRIMARY, DR] {
+        let rds = aws_sdk_rds::Client::new(&lifeboat_tests::config_for(endpoint, region).await);
+        let out = match rds.describe_db_instances().send().await {
+            Ok(out) => out,
+            Err(e) => {
+                println!("  RDS     ({region}) could not be listed: {e}");
+                continue;
+            }
+        };
+        let mut rows: Vec<String> = Vec::new();
+        for i in out.db_instances() {
+            let id = i.db_instance_identifier().unwrap_or_default();
+            if !ours(id) {
+                others += 1;
+                continue;
+            }
+            // A source in another region is named by its ARN.
+            let of = match i.read_replica_source_db_instance_identifier() {
+                Some(src) => match src.split(':').collect::<Vec<_>>().as_slice() {
+                    ["arn", _, "rds", r, _, "db", name] => format!(", replica of {name} ({r})"),
+                    _ => format!(", replica of {src}"),
+                },
+                None => String::new(),
+            };
+            let host = i.endpoint().and_then(|e| e.address()).unwrap_or("-");
+            rows.push(format!(
+                "  RDS     {id} ({region}) {}{of}; endpoint {host}",
+                i.db_instance_status().unwrap_or_default()
+            ));
+        }
+        rows.sort();
+        for r in rows {
+            println!("{r}");
+        }
+    }
+    println!("  RDS     ({others} other seeded instances, not in the plan)");
+    println!(
+        "  zone    {} records: {}",
+        p.records.len(),
+        p.records
+            .iter()
+            .filter(|r| !r.contains(" NS ") && !r.contains(" SOA "))
+            .map(|r| r.split(' ').next().unwrap_or(r))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("  secrets ({DR}): {}", p.secrets.join(", "));
+    println!("  parameters ({PRIMARY}): {}", p.parameters.join(", "));
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -54,7 +178,12 @@ async fn main() -> ExitCode {
     };
     match cmd.as_str() {
         "seed" => {
-            let mut scenario = Scenario::default();
+            // With the DR read replica of ecommerce-prod-db, 30 s behind: failover-orchestrator's
+            // plan promotes it (replication-lag-check checks it as the instance's replica).
+            let mut scenario = Scenario {
+                failover_replica_lag: Some(DEMO_REPLICA_LAG),
+                ..Scenario::default()
+            };
             if let Some(i) = args.iter().position(|a| a == "--history-days") {
                 match args.get(i + 1).and_then(|n| n.parse().ok()) {
                     Some(n) => scenario.history_days = n,
@@ -77,18 +206,26 @@ async fn main() -> ExitCode {
                 "LIFEBOAT_DEMO_CATALOG_DB={}\n",
                 world.catalog_database
             ));
+            // The hosted zone of the failover plan's record (failover-state reads it).
+            env.push_str(&format!("{ZONE_VAR}={}\n", world.zone_id));
             if let Err(e) = std::fs::write(dir.join("env"), env) {
                 eprintln!("cannot write {}: {e}", dir.join("env").display());
                 return ExitCode::FAILURE;
             }
             println!(
-                "seeded: RDS ecommerce-prod-db (PostgreSQL, {} old Lifeboat snapshots + a person's manual snapshot + automated), analytics-db (opted in by tag), scratch-db (not selected), Aurora MySQL catalog-aurora, Redis ecommerce-redis-cluster; restore subnet groups and security group; database secrets; the shop's data in local PostgreSQL {} and MariaDB {}; buckets {} and {}; report topic {} -> SQS inbox",
+                "seeded: RDS ecommerce-prod-db (PostgreSQL, {} old Lifeboat snapshots + a person's manual snapshot + automated) and its DR read replica {} (us-west-2, ReplicaLag {DEMO_REPLICA_LAG} s), analytics-db (opted in by tag), scratch-db (not selected), Aurora MySQL catalog-aurora, Redis ecommerce-redis-cluster; restore subnet groups and security group; database secrets; the shop's data in local PostgreSQL {} and MariaDB {}; buckets {} and {}; report topic {} -> SQS inbox; for failover: hosted zone {} with {}, the app secret {} (us-west-2), the SSM parameter {}, the alarm {}",
                 3 + scenario.history_days,
+                failover::REPLICA,
                 world.orders_database,
                 world.catalog_database,
                 world.backup_bucket,
                 world.dr_backup_bucket,
-                world.topic_arn
+                world.topic_arn,
+                world.zone_id,
+                failover::RECORD,
+                failover::APP_SECRET,
+                failover::TARGET_PARAMETER,
+                failover::ALARM
             );
             ExitCode::SUCCESS
         }
@@ -126,7 +263,26 @@ async fn main() -> ExitCode {
                 zone_id: String::new(),
             };
             lifeboat_tests::seed_metrics(&config, &world, chrono::Utc::now()).await;
-            println!("  put the last minutes' S3 replication and cert.s3.* metrics");
+            // The DR replica the seed made replicates on: its lag stays what the seed said.
+            failover::replica_lag(&config, DR, failover::REPLICA, DEMO_REPLICA_LAG).await;
+            println!("  put the last minutes' S3 replication, cert.s3.* and ReplicaLag metrics");
+            ExitCode::SUCCESS
+        }
+        "failover-lag" => {
+            let Some(seconds) = args.get(2).and_then(|v| v.parse::<f64>().ok()) else {
+                eprintln!("usage: lifeboat-local failover-lag STATE_DIR SECONDS [REGION ID]");
+                return ExitCode::from(2);
+            };
+            let region = args.get(3).map(String::as_str).unwrap_or(DR);
+            let id = args.get(4).map(String::as_str).unwrap_or(failover::REPLICA);
+            failover_lag(&endpoint, &dir, seconds, region, id).await
+        }
+        "failover-state" => {
+            let Ok(zone) = std::env::var(ZONE_VAR) else {
+                eprintln!("{ZONE_VAR} is not set (source STATE_DIR/env)");
+                return ExitCode::from(2);
+            };
+            failover_state(&endpoint, &zone).await;
             ExitCode::SUCCESS
         }
         "damage" => {
@@ -142,7 +298,7 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         other => {
-            eprintln!("unknown command {other:?}: seed, emails or damage");
+            eprintln!("unknown command {other:?}: seed, emails, metrics, damage, failover-lag or failover-state");
             ExitCode::from(2)
         }
     }
