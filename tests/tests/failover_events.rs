@@ -118,3 +118,28 @@ fn the_samples_mean_what_their_names_say() {
         "{e}"
     );
 }
+
+#[test]
+fn the_example_policys_plan_is_valid_and_its_expected_rto_is_the_critical_path() {
+    let text = std::fs::read_to_string(lifeboat_tests::root().join("infra/policy.example.yaml"))
+        .unwrap_or_else(|e| panic!("infra/policy.example.yaml: {e}"));
+    let policy = Policy::parse(&text).unwrap_or_else(|e| panic!("infra/policy.example.yaml: {e}"));
+    let plan = policy
+        .failover
+        .plan("region-failover")
+        .unwrap_or_else(|| panic!("the example's plan region-failover"));
+    assert_eq!(plan.steps.len(), 7);
+    let (rto, path) = failover_orchestrator::plan::expected_rto(plan);
+    assert_eq!(rto, 22 * 60, "the example's comment says 22 min");
+    assert_eq!(
+        path,
+        [
+            "assess",
+            "promote-orders-db",
+            "orders-secret",
+            "orders-dns",
+            "verify-orders"
+        ]
+    );
+    assert_eq!(failover_orchestrator::plan::sequential_rto(plan), 25 * 60);
+}
