@@ -79,10 +79,10 @@ pub trait Resumable {
     fn done(&self, state: &Self::State) -> bool;
     /// A short account of where each step stands, for the `in progress` answer.
     fn progress(&self, state: &Self::State) -> Value;
-    /// A new trigger arriving while this function's run is unfinished: attached to the run
+    /// A new trigger arriving while this function's run `run_id` is unfinished: attached to the run
     /// (recorded in its state; the default records nothing) or refused with the reason and what
     /// to do instead. The run's state is saved after.
-    fn arriving(&self, _state: &mut Self::State, _inv: &Invocation) -> Arrival {
+    fn arriving(&self, _run_id: &str, _state: &mut Self::State, _inv: &Invocation) -> Arrival {
         Arrival::Attach
     }
     /// The finished run's report; folds the run into the status.
@@ -248,7 +248,7 @@ async fn advance_held<R: Resumable>(
         ));
     }
     if arrived {
-        if let Arrival::Refuse(reason) = f.arriving(&mut journal.state.state, inv) {
+        if let Arrival::Refuse(reason) = f.arriving(&run_id, &mut journal.state.state, inv) {
             return Ok(Response::skipped(Some(run_id), reason));
         }
     }

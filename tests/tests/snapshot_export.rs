@@ -170,11 +170,14 @@ async fn first_run_snapshots_copies_exports_writes_manifests_and_emails() {
     // Report: emailed, archived, every action with a reason.
     // The emulator answers DescribeAccountAttributes (scripts/moto_server.py's stand-in): the
     // quota is read, and a clean first run has nothing to warn about. Its one note: the seeded
-    // 38-day-old snapshot without a DR copy is kept past retention (require_dr_copy).
+    // 38-day-old snapshot without a DR copy is kept past retention (require_dr_copy); and which
+    // bucket the backup target parameter (buckets.target_parameter) names.
     assert_eq!(report.status, Status::Ok, "{}", report.render_text());
     let notes: Vec<&str> = report.findings.iter().map(|f| f.message.as_str()).collect();
     assert!(
-        notes.len() == 1 && notes[0].starts_with("kept past retention: require_dr_copy"),
+        notes.len() == 2
+            && notes[0].starts_with("kept past retention: require_dr_copy")
+            && notes[1].contains("backups go to the primary bucket ecommerce-backups-prod-us-east-1"),
         "{}",
         report.render_text()
     );

@@ -236,13 +236,9 @@ async fn assess(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, now: DateTime<U
             }
         }),
     );
-    // Data loss past the RPO stops an execute unless the plan allows it; a DR side that is not
-    // ready stops it (and a drill) outright.
-    let blocking: Vec<&String> = r
-        .reasons
-        .iter()
-        .filter(|x| !view.allow_data_loss || !x.contains("would lose"))
-        .collect();
+    // A DR side that is not ready stops the run; so does data loss past the RPO, or data loss
+    // that cannot be measured, unless the plan allows data loss (readiness says which).
+    let blocking: Vec<&String> = r.reasons.iter().collect();
     if !blocking.is_empty() {
         return Err(Stop::fail(
             format!(

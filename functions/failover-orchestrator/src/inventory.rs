@@ -259,6 +259,7 @@ fn facts(step: &Step) -> Facts {
         primary: None,
         dr: Ok(String::new()),
         data_loss_seconds: None,
+        loss_unknown: None,
         changes: Vec::new(),
         endpoint: None,
     }
@@ -324,10 +325,11 @@ async fn step_facts(
                             x.replica
                         ));
                     } else {
+                        f.dr = Ok(format!("replica {} available", x.replica));
                         match replica_lag(dr, &x.replica, now).await {
                             Ok(Some(lag)) if lag < 0.0 => {
-                                f.dr = Err(format!(
-                                    "replica {} is not replicating (ReplicaLag -1)",
+                                f.loss_unknown = Some(format!(
+                                    "replica {} is not replicating (ReplicaLag -1): the data loss cannot be measured",
                                     x.replica
                                 ))
                             }
@@ -340,13 +342,14 @@ async fn step_facts(
                                 ));
                             }
                             Ok(None) => {
-                                f.dr = Err(format!(
+                                f.loss_unknown = Some(format!(
                                     "could not read the lag of {}: no ReplicaLag datapoint in the last 10 min",
                                     x.replica
                                 ))
                             }
                             Err(e) => {
-                                f.dr = Err(format!("could not read the lag of {}: {e}", x.replica))
+                                f.loss_unknown =
+                                    Some(format!("could not read the lag of {}: {e}", x.replica))
                             }
                         }
                     }

@@ -423,6 +423,10 @@ pub struct Facts {
     /// The data this step would lose now (replica lag, the newest snapshot's age), seconds.
     #[serde(default)]
     pub data_loss_seconds: Option<i64>,
+    /// Why the data loss cannot be measured (no ReplicaLag, or -1: replication not running);
+    /// ready only when the plan allows data loss.
+    #[serde(default)]
+    pub loss_unknown: Option<String>,
     /// What it would change: before (now) and after.
     #[serde(default)]
     pub changes: Vec<Change>,
@@ -490,6 +494,17 @@ pub fn readiness(plan: &Plan, a: &Assessment) -> Readiness {
                 unread = true;
             }
             reasons.push(format!("{}: {why}", f.step));
+        }
+    }
+    for f in &a.steps {
+        if let (Some(why), false) = (&f.loss_unknown, plan.allow_data_loss) {
+            if why.starts_with("could not read") {
+                unread = true;
+            }
+            reasons.push(format!(
+                "{}: {why} (the plan does not allow data loss)",
+                f.step
+            ));
         }
     }
     let rpo = plan.rpo.0.num_seconds();

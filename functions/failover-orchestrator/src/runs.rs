@@ -301,7 +301,7 @@ impl Resumable for Runs<'_> {
             .collect()
     }
 
-    fn arriving(&self, state: &mut RunState, inv: &Invocation) -> Arrival {
+    fn arriving(&self, active: &str, state: &mut RunState, inv: &Invocation) -> Arrival {
         let now = inv.now;
         match &inv.trigger {
             Trigger::Alarm(a) => {
@@ -323,8 +323,13 @@ impl Resumable for Runs<'_> {
             Trigger::Manual(m) if m.action == "approve" => {
                 let run = m.args.get("run_id").and_then(Value::as_str).unwrap_or_default();
                 let step = m.args.get("step").and_then(Value::as_str).unwrap_or_default();
-                let active = &inv.run_id;
-                let _ = active;
+                if run != active {
+                    return Arrival::Refuse(format!(
+                        "run {run:?} is not the run in progress ({active}, a {} of plan {}): nothing approved",
+                        state.mode.as_str(),
+                        state.plan
+                    ));
+                }
                 let waiting = state
                     .steps
                     .iter()
@@ -341,7 +346,6 @@ impl Resumable for Runs<'_> {
                             .collect::<Vec<_>>()
                             .join(", ")
                     )),
-                    Some(_) if run.is_empty() => Arrival::Refuse("approve names no run_id".into()),
                     Some(s) if s.phase.terminal() => Arrival::Refuse(format!("step {step} has already ended ({:?})", s.phase)),
                     Some(_) => {
                         state.approved.insert(step.to_string());

@@ -10,7 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::validate::{check_bucket, check_identifier, check_region, validate_name};
+use super::validate::{
+    check_bucket, check_identifier, check_parameter_name, check_region, validate_name,
+};
+use super::Buckets;
 use super::Span;
 use crate::error::{Error, Result};
 use crate::trigger::{excerpt_str, field_path, plain_serde};
@@ -140,31 +143,6 @@ impl Action {
             Action::Verify(v) => Some(&v.endpoint_from),
             Action::Route53Switch(r) => r.records.iter().find_map(|x| x.endpoint_from.as_deref()),
             _ => None,
-        }
-    }
-
-    /// The production resources the step changes (`region:kind:id`): two plans that share one
-    /// never run at once.
-    pub fn touches(&self, p: &str, d: &str) -> Vec<String> {
-        match self {
-            Action::Assess | Action::Approval(_) | Action::Verify(_) => vec![],
-            Action::PromoteRdsReplica(x) => vec![format!("{d}:rds:{}", x.replica)],
-            Action::AuroraGlobal(x) => vec![format!("global:rds-global:{}", x.global_cluster)],
-            Action::RestoreRdsFromSnapshot(x) => vec![format!("{d}:rds:{}", x.target)],
-            Action::RestoreRedis(x) => vec![format!("{d}:elasticache:{}", x.target)],
-            Action::UpdateSecret(x) => vec![format!("{d}:secret:{}", x.secret)],
-            Action::Route53Switch(x) => x
-                .records
-                .iter()
-                .map(|r| {
-                    format!(
-                        "global:route53:{}:{}:{}",
-                        x.hosted_zone_id, r.name, r.r#type
-                    )
-                })
-                .collect(),
-            Action::SwitchBackupTarget(x) => vec![format!("{p}:ssm:{}", x.parameter)],
-            Action::FenceOldPrimary(x) => vec![format!("{p}:rds:{}", x.instance)],
         }
     }
 }
@@ -340,7 +318,11 @@ const ENDPOINT_KINDS: [&str; 4] = [
 pub const MAX_STEPS: usize = 50;
 
 /// Typed plans from the written ones; `components` are the policy's component names.
-pub fn resolve(written: &[PlanInput], components: &BTreeSet<&str>) -> Result<Vec<Plan>> {
+pub fn resolve(
+    written: &[PlanInput],
+    components: &BTreeSet<&str>,
+    buckets: &Buckets,
+) -> Result<Vec<Plan>> {
     let mut names = BTreeSet::new();
     let mut plans = Vec::with_capacity(written.len());
     for (i, p) in written.iter().enumerate() {
@@ -355,12 +337,17 @@ pub fn resolve(written: &[PlanInput], components: &BTreeSet<&str>) -> Result<Vec
                 ),
             ));
         }
-        plans.push(resolve_plan(&at, p, components)?);
+        plans.push(resolve_plan(&at, p, components, buckets)?);
     }
     Ok(plans)
 }
 
-fn resolve_plan(at: &str, p: &PlanInput, components: &BTreeSet<&str>) -> Result<Plan> {
+fn resolve_plan(
+    at: &str,
+    p: &PlanInput,
+    components: &BTreeSet<&str>,
+    buckets: &Buckets,
+) -> Result<Plan> {
     check_region(&format!("{at}.primary_region"), &p.primary_region)?;
     check_region(&format!("{at}.dr_region"), &p.dr_region)?;
     if p.primary_region == p.dr_region {
@@ -475,7 +462,7 @@ fn resolve_plan(at: &str, p: &PlanInput, components: &BTreeSet<&str>) -> Result<
                 "nothing: the assessment comes first",
             ));
         }
-        let action = action(&sat, s, components)?;
+        let action = action(&sat, s, components, buckets)?;
         let rto = match (s.rto, &action) {
             (Some(r), _) if r.0 > chrono::Duration::zero() => r,
             (Some(r), _) => {
@@ -557,7 +544,12 @@ fn resolve_plan(at: &str, p: &PlanInput, components: &BTreeSet<&str>) -> Result<
 }
 
 /// A step's parameters for its kind, errors naming `params.<field>`.
-fn action(at: &str, s: &StepInput, components: &BTreeSet<&str>) -> Result<Action> {
+fn action(
+    at: &str,
+    s: &StepInput,
+    components: &BTreeSet<&str>,
+    buckets: &Buckets,
+) -> Result<Action> {
     let params = |what: &str| -> Result<&serde_json::Value> {
         match &s.params {
             serde_json::Value::Null => Err(Error::policy(
@@ -716,24 +708,37 @@ fn action(at: &str, s: &StepInput, components: &BTreeSet<&str>) -> Result<Action
         "switch-backup-target" => {
             let x: SwitchBackupTarget =
                 typed(&pat, params("parameter, primary_bucket, secondary_bucket")?)?;
-            let name = &x.parameter;
-            if name.is_empty()
-                || name.len() > 1011
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_.-/".contains(&b))
-                || name.to_ascii_lowercase().starts_with("aws")
-                || name.to_ascii_lowercase().starts_with("/aws")
-                || name.to_ascii_lowercase().starts_with("ssm")
-                || name.to_ascii_lowercase().starts_with("/ssm")
-            {
-                return Err(Error::policy(
-                    format!("{pat}.parameter"),
-                    format!(
-                        "an SSM parameter name like /lifeboat/backup-target, got {}",
-                        excerpt_str(name)
-                    ),
-                ));
+            check_parameter_name(&format!("{pat}.parameter"), &x.parameter)?;
+            // The parameter Lifeboat's own writers honour (buckets.target_parameter) is this
+            // one, switched between the policy's two backup buckets: anything else would move
+            // the team's backup jobs and leave Lifeboat's behind, or the other way round.
+            if let Some(target) = &buckets.target_parameter {
+                if *target != x.parameter {
+                    return Err(Error::policy(
+                        format!("{pat}.parameter"),
+                        format!("buckets.target_parameter ({target}), the parameter Lifeboat's writers read, got {}", excerpt_str(&x.parameter)),
+                    ));
+                }
+                if x.primary_bucket != buckets.backup {
+                    return Err(Error::policy(
+                        format!("{pat}.primary_bucket"),
+                        format!(
+                            "buckets.backup ({}), got {}",
+                            buckets.backup,
+                            excerpt_str(&x.primary_bucket)
+                        ),
+                    ));
+                }
+                if buckets.dr_backup.as_deref() != Some(x.secondary_bucket.as_str()) {
+                    return Err(Error::policy(
+                        format!("{pat}.secondary_bucket"),
+                        format!(
+                            "buckets.dr_backup ({}), got {}",
+                            buckets.dr_backup.as_deref().unwrap_or("unset"),
+                            excerpt_str(&x.secondary_bucket)
+                        ),
+                    ));
+                }
             }
             check_bucket(&format!("{pat}.primary_bucket"), &x.primary_bucket)?;
             check_bucket(&format!("{pat}.secondary_bucket"), &x.secondary_bucket)?;
@@ -935,6 +940,29 @@ mod tests {
         }
         let e = err(&plan(GOOD).replace("us-west-2", "us-moon-1"));
         assert!(e.contains("failover.plans[0].dr_region"), "{e}");
+    }
+
+    #[test]
+    fn given_a_target_parameter_when_the_switch_names_another_then_refused() {
+        let text = plan("        - {name: assess, kind: assess}\n        - {name: t, kind: switch-backup-target, rto: 1m, params: {parameter: /other/target, primary_bucket: shop-backups, secondary_bucket: shop-backups-dr}}\n")
+            .replace("buckets: {backup: shop-backups}", "buckets: {backup: shop-backups, dr_backup: shop-backups-dr, target_parameter: /lifeboat/backup-target}");
+        let e = err(&text);
+        assert!(
+            e.contains("failover.plans[0].steps[1].params.parameter")
+                && e.contains("buckets.target_parameter"),
+            "{e}"
+        );
+        let e = err(&text
+            .replace("/other/target", "/lifeboat/backup-target")
+            .replace(
+                "secondary_bucket: shop-backups-dr",
+                "secondary_bucket: elsewhere",
+            ));
+        assert!(
+            e.contains("params.secondary_bucket") && e.contains("buckets.dr_backup"),
+            "{e}"
+        );
+        assert!(Policy::parse(&text.replace("/other/target", "/lifeboat/backup-target")).is_ok());
     }
 
     #[test]

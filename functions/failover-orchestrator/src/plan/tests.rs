@@ -40,6 +40,7 @@ fn facts(step: &str, dr: std::result::Result<&str, &str>, loss: Option<i64>) -> 
         primary: None,
         dr: dr.map(str::to_string).map_err(str::to_string),
         data_loss_seconds: loss,
+        loss_unknown: None,
         changes: vec![],
         endpoint: None,
     }
@@ -155,6 +156,14 @@ fn readiness_names_every_reason_and_data_loss_against_the_rpo() {
     );
     let ok = assessment(vec![facts("promote", Ok(""), Some(60))], Some(true));
     assert!(readiness(&p, &ok).ready);
+    // Replication not running: the loss cannot be measured; not ready unless data loss is allowed.
+    let mut broken = assessment(vec![facts("promote", Ok(""), None)], Some(false));
+    broken.steps[0].loss_unknown = Some("replica r is not replicating (ReplicaLag -1): the data loss cannot be measured".into());
+    let r = readiness(&p, &broken);
+    assert!(!r.ready && !r.unread, "{r:?}");
+    let mut lenient = p.clone();
+    lenient.allow_data_loss = true;
+    assert!(readiness(&lenient, &broken).ready, "allowed: promote with what the replica has");
 }
 
 #[test]
