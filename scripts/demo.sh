@@ -10,6 +10,17 @@
 #   replication-lag-check: 7. the first check  8. the canary proves replication  9. nothing
 #      changed: no email  10. replication broken and a backup gone stale: the transitions, critical
 #      first  11. repaired: "OK again"
+#   failover-orchestrator (plan region-failover: promote the DR read replica of the orders
+#      database, point the app's secret and the DB record at it, fence the old primary, check the
+#      orders data on the new endpoint, move the backup target to the DR bucket), with the
+#      production state (record, secret host, SSM target, instances) printed before and after
+#      each: 12. preflight  13. readiness READY, then NOT READY when the replica lags 22 min
+#      against RPO 15m, then READY again  14. plan (a dry run: state unchanged)  15. drill on
+#      temporary copies, timed per step against its RTO, torn down (state unchanged)  16. execute
+#      without its confirmation: refused; with it: the record and secret name the promoted
+#      replica, the backup target is the DR bucket, the old primary is fenced  17. execute again:
+#      refused (already failed over)  18. failback: the primary recreated as a replica, caught
+#      up, switched back; the state as before
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -36,7 +47,7 @@ cleanup() {
 trap cleanup EXIT
 
 say "Building (debug) and seeding the emulator"
-cargo build -q -p snapshot-export -p restore-verification -p replication-lag-check -p lifeboat-tests --bin snapshot-export --bin restore-verification --bin replication-lag-check --bin lifeboat-local
+cargo build -q -p snapshot-export -p restore-verification -p replication-lag-check -p failover-orchestrator -p lifeboat-tests --bin snapshot-export --bin restore-verification --bin replication-lag-check --bin failover-orchestrator --bin lifeboat-local
 LIFEBOAT_SHOP_SUFFIX=demo target/debug/lifeboat-local seed "$state"
 set -a; source "$state/env"; set +a
 
@@ -196,6 +207,87 @@ print(f"  wrote s3://{b}/{key}")
 PY
 replicate
 check "replication-lag-check: OK again"
+
+# failover-orchestrator: the DR runbook as the plan region-failover (infra/policy.local.yaml).
+# A drill, execute or failback outlasts one invocation on AWS (the function starts its Step
+# Functions loop, which resumes it with the run id every 30 s); this local loop does the same.
+failover_loop() { # EVENT_FILE TITLE
+  say "$2"
+  local event="$1" i next
+  for i in $(seq 1 40); do
+    echo "\$ cargo lambda invoke failover-orchestrator --data-file $event"
+    cargo lambda invoke failover-orchestrator --invoke-address 127.0.0.1 --invoke-port "$port" --data-file "$event" \
+      >"$state/last-response.json" 2>"$state/last-invoke.err" || { echo "invoke failed:"; cat "$state/last-invoke.err"; break; }
+    next=$(python3 - "$state/last-response.json" "$state/resume.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+if r.get("done"):
+    print("done")
+    if "headline" in r: print(f"-> status {r['status']}: {r['headline']}", file=sys.stderr)
+    else: print(f"-> {r.get('outcome')}: {r.get('note', '')}", file=sys.stderr)
+else:
+    json.dump({"action": "resume", "run_id": r["run_id"]}, open(sys.argv[2], "w"))
+    print("again")
+    print(f"-> in progress, run {r['run_id']}:", file=sys.stderr)
+    for j in r.get("jobs", []):
+        print(f"     {j['step']:<18} {j['phase']:<8} {j.get('detail', '')}", file=sys.stderr)
+    for n in r.get("notes", []):
+        print(f"     note: {n}", file=sys.stderr)
+PY
+)
+    [ "$next" = "done" ] && break
+    event="$state/resume.json"; sleep 2
+  done
+  echo; echo "Report email(s) received:"
+  target/debug/lifeboat-local emails "$state"
+}
+failover_state() { # NAME TITLE: prints the production state and keeps it as NAME
+  say "$2"
+  target/debug/lifeboat-local failover-state "$state" | tee "$state/failover-state-$1.txt"
+}
+same_state() { # NAME1 NAME2
+  if diff -u "$state/failover-state-$1.txt" "$state/failover-state-$2.txt" >"$state/failover-state.diff"; then
+    echo "  (identical to the state $1)"
+  else
+    echo "  changed against the state $1:"; sed 's/^/    /' "$state/failover-state.diff"
+  fi
+}
+fo=events/failover-orchestrator
+
+say "failover-orchestrator: the DR read replica replicates 30 s behind"
+target/debug/lifeboat-local failover-lag "$state" 30
+invoke failover-orchestrator $fo/manual-preflight.json "failover-orchestrator: preflight - the plan's primary and replica, ReplicaLag, alarm, secret, zone and record, parameter and buckets"
+failover_state before "failover-orchestrator: production before (the record and the app secret name the primary; backups go to the primary region's bucket)"
+invoke failover-orchestrator $fo/manual-readiness.json "failover-orchestrator: readiness - READY"
+say "The DR replica falls behind: 22 minutes of changes not yet replicated (RPO 15m)"
+target/debug/lifeboat-local failover-lag "$state" 1320
+invoke failover-orchestrator $fo/manual-readiness.json "failover-orchestrator: readiness - NOT READY (was READY): a failover now would lose 22 min against RPO 15m"
+say "The replica catches up: 30 s behind again"
+target/debug/lifeboat-local failover-lag "$state" 30
+invoke failover-orchestrator $fo/manual-readiness.json "failover-orchestrator: readiness - READY again"
+invoke failover-orchestrator $fo/manual-plan.json "failover-orchestrator: plan - each step's before and after, the expected RTO by the critical path, the data loss; nothing changed"
+failover_state after-plan "failover-orchestrator: production after the plan"
+same_state before after-plan
+failover_loop $fo/manual-drill.json "failover-orchestrator: drill - every step for real on temporary copies, timed against its RTO, then torn down"
+failover_state after-drill "failover-orchestrator: production after the drill (its temporaries removed)"
+same_state before after-drill
+say "failover-orchestrator: execute without its confirmation - refused before any AWS call"
+echo "\$ cargo lambda invoke failover-orchestrator --data-file $fo/malformed-execute-without-confirm.json"
+if cargo lambda invoke failover-orchestrator --invoke-address 127.0.0.1 --invoke-port "$port" --data-file $fo/malformed-execute-without-confirm.json \
+    >"$state/last-response.json" 2>"$state/last-invoke.err"; then
+  echo "NOT refused:"; cat "$state/last-response.json"
+else
+  echo "-> refused:"; sed 's/^/   /' "$state/last-invoke.err"
+fi
+failover_loop $fo/manual-execute.json "failover-orchestrator: execute, armed with {\"confirm\": \"region-failover\"} - the failover"
+failover_state after-execute "failover-orchestrator: production after the failover (record and secret name the promoted replica, backups go to the DR bucket, the old primary fenced; moto leaves a promoted replica's source set, hence its 'replica of')"
+same_state before after-execute
+failover_loop $fo/manual-execute.json "failover-orchestrator: execute again - refused: already failed over"
+say "The primary region is back: the failback recreates ecommerce-prod-db there as a replica of the DR writer; it is caught up"
+target/debug/lifeboat-local failover-lag "$state" 0 us-east-1 ecommerce-prod-db
+failover_loop $fo/manual-failback.json "failover-orchestrator: failback - back to the primary region, the record, secret and backup target put back"
+failover_state after-failback "failover-orchestrator: production after the failback (record, secret and backup target as before; ecommerce-prod-db is the writer again, its 'replica of' moto's leftover; the fenced old primary is kept, never deleted; the DR side is recreated as a replica by hand, as the report says)"
+same_state before after-failback
 
 say "Manifests written beside the backups"
 "$root/.tools/moto/bin/python" - <<'PY'
