@@ -468,6 +468,24 @@ async fn failback_promote(
                 ))
             }
             None => {
+                // A cross-region replica of an encrypted writer needs a key in the primary
+                // region: the old primary's (kept on the fenced instance).
+                let kms = if src.encrypted {
+                    let old = step
+                        .memo
+                        .get("executed:fenced")
+                        .cloned()
+                        .unwrap_or_else(|| x.primary.clone());
+                    let key = old_key(primary, &old).await?;
+                    Some(key.ok_or_else(|| {
+                        Stop::fail(
+                            format!("{} is encrypted and no KMS key of the old primary ({old}) is known in {}", x.replica, view.primary_region),
+                            format!("create the replica by hand: aws rds create-db-instance-read-replica --db-instance-identifier {} --source-db-instance-identifier {} --kms-key-id <key in {}> --region {}; then run failback again", x.primary, src.arn, view.primary_region, view.primary_region),
+                        )
+                    })?)
+                } else {
+                    None
+                };
                 let tags = run_tags(view, now);
                 let sent = primary
                     .rds
@@ -475,6 +493,7 @@ async fn failback_promote(
                     .db_instance_identifier(&x.primary)
                     .source_db_instance_identifier(&src.arn)
                     .publicly_accessible(false)
+                    .set_kms_key_id(kms)
                     .set_tags(Some(rds::tag_list(&tags)))
                     .send()
                     .await;
@@ -543,6 +562,31 @@ async fn failback_promote(
         )));
     }
     Ok(out)
+}
+
+/// The KMS key of an instance (`None` when it has none or is not found).
+async fn old_key(r: &Regional, id: &str) -> Result<Option<String>, Stop> {
+    match r
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .db_instances()
+            .first()
+            .and_then(|i| i.kms_key_id())
+            .map(str::to_string)),
+        Err(e) => {
+            let e = AwsError::new("DescribeDBInstances", &e);
+            if not_found(&e.code) {
+                Ok(None)
+            } else {
+                Err(e.into())
+            }
+        }
+    }
 }
 
 /// A failback replica counts as caught up at or below this lag.
@@ -1319,21 +1363,51 @@ async fn backup_target(
         }
         _ => x.secondary_bucket.clone(),
     };
-    let sent = primary
-        .ssm
-        .put_parameter()
-        .name(&name)
-        .value(&value)
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .overwrite(true)
-        .description(format!(
-            "Lifeboat backup target ({} of plan {})",
-            view.mode.as_str(),
-            view.plan
-        ))
-        .send()
-        .await;
-    sent.map_err(|e| AwsError::new("PutParameter", &e))?;
+    let put = |overwrite: bool, tagged: bool| {
+        let mut req = primary
+            .ssm
+            .put_parameter()
+            .name(&name)
+            .value(&value)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(overwrite)
+            .description(format!(
+                "Lifeboat backup target ({} of plan {})",
+                view.mode.as_str(),
+                view.plan
+            ));
+        if tagged {
+            // A drill copy carries the drill's tags (the janitor finds a crashed drill's by
+            // them); SSM takes tags only on a create (not with Overwrite).
+            for (k, v) in run_tags(view, Utc::now()) {
+                req = req.tags(
+                    aws_sdk_ssm::types::Tag::builder()
+                        .key(k)
+                        .value(v)
+                        .build()
+                        .expect("key and value are set"),
+                );
+            }
+        }
+        req.send()
+    };
+    if view.mode == Mode::Drill {
+        if let Err(e) = put(false, true).await {
+            let e = AwsError::new("PutParameter", &e);
+            // The copy's name carries this run's hash: an existing one is this run's earlier
+            // attempt whose answer was lost.
+            if e.code != "ParameterAlreadyExists" {
+                return Err(e.into());
+            }
+            put(true, false)
+                .await
+                .map_err(|e| AwsError::new("PutParameter", &e))?;
+        }
+    } else {
+        put(true, false)
+            .await
+            .map_err(|e| AwsError::new("PutParameter", &e))?;
+    }
     if view.mode == Mode::Drill {
         step.memo.insert("temp".into(), name.clone());
     }
@@ -1467,11 +1541,22 @@ async fn verify(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::VerifyS
         .get(&x.endpoint_from)
         .cloned()
         .unwrap_or_default();
-    let secrets_region = comp
+    // The step's DR-region secret (execute, drill), else the component's own.
+    let mut comp = comp.clone();
+    let mut secrets_region = comp
         .database
         .as_ref()
         .and_then(|d| d.secret_arn.split(':').nth(3).map(str::to_string))
         .unwrap_or_else(|| view.primary_region.clone());
+    if let (Some(secret), false, Some(db)) = (
+        &x.secret,
+        view.mode == Mode::Failback,
+        comp.database.as_mut(),
+    ) {
+        db.secret_arn = secret.clone();
+        secrets_region = view.dr_region.clone();
+    }
+    let comp = &comp;
     let secrets = &cx.clients.at(&secrets_region).secrets;
     let checked = lifeboat_shared::data::check_endpoint(
         secrets,

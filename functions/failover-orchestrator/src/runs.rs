@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use lifeboat_shared::aws::errors::AwsError;
 use lifeboat_shared::policy::failover::Plan;
 use lifeboat_shared::report::Report;
 use lifeboat_shared::resumable::{self, Arrival, Journaled, Resumable};
@@ -467,9 +468,12 @@ impl Runs<'_> {
     }
 }
 
-/// Removes expired drill temporaries (RDS instances, replication groups, secrets tagged
-/// `lifeboat:purpose=failover-drill`) a crashed drill left, by tag; returns what it removed
-/// (or would remove, dry) and warnings.
+/// Removes expired drill temporaries a crashed drill left, by their tags
+/// (`lifeboat:purpose=failover-drill`, `lifeboat:expires-at` past) and drill names: RDS
+/// instances, replication groups and secret copies in the DR regions, backup-target parameter
+/// copies in the primary regions. Route 53 drill records carry no tags: the drill's own run
+/// removes them (a resumed run always finishes its teardown). Returns what it removed (or would
+/// remove, dry) and warnings.
 pub async fn janitor(app: &App, now: DateTime<Utc>, dry_run: bool) -> (Vec<String>, Vec<String>) {
     use lifeboat_shared::aws::{elasticache as ec, rds};
     use lifeboat_shared::backup::{TAG_EXPIRES, TAG_PURPOSE};
@@ -565,6 +569,145 @@ pub async fn janitor(app: &App, now: DateTime<Utc>, dry_run: bool) -> (Vec<Strin
             Err(e) => warnings.push(format!(
                 "janitor could not list replication groups in {region}: {e}"
             )),
+        }
+        // Drill copies of secrets, by their tags (ListSecrets returns them).
+        let listed = r
+            .secrets
+            .list_secrets()
+            .filters(
+                aws_sdk_secretsmanager::types::Filter::builder()
+                    .key(aws_sdk_secretsmanager::types::FilterNameStringType::TagKey)
+                    .values(TAG_PURPOSE)
+                    .build(),
+            )
+            .into_paginator()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        let mut entries = Vec::new();
+        for page in listed {
+            match page {
+                Ok(p) => entries.extend(p.secret_list().to_vec()),
+                Err(e) => {
+                    warnings.push(format!(
+                        "janitor could not list secrets in {region}: {}",
+                        AwsError::new("ListSecrets", &e)
+                    ));
+                    break;
+                }
+            }
+        }
+        for entry in entries {
+            let tags: BTreeMap<String, String> = entry
+                .tags()
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    ))
+                })
+                .collect();
+            let Some(name) = entry.name().map(str::to_string) else {
+                continue;
+            };
+            if !expired(&tags) || !name.contains("-lifeboat-drill-") {
+                continue;
+            }
+            if dry_run {
+                removed.push(format!("would remove drill secret {name} ({region})"));
+                continue;
+            }
+            match r
+                .secrets
+                .delete_secret()
+                .secret_id(&name)
+                .force_delete_without_recovery(true)
+                .send()
+                .await
+            {
+                Ok(_) => removed.push(format!("drill secret {name} ({region}) removed: expired")),
+                Err(e) => warnings.push(format!(
+                    "janitor: {}",
+                    AwsError::new("DeleteSecret", &e).about(&name)
+                )),
+            }
+        }
+    }
+    // Drill copies of the backup-target parameter, in the plans' primary regions, by tag.
+    let primaries: std::collections::BTreeSet<String> = app
+        .policy
+        .failover
+        .plans
+        .iter()
+        .map(|p| p.primary_region.clone())
+        .collect();
+    for region in primaries {
+        let r = app.clients.at(&region);
+        let listed = r
+            .ssm
+            .describe_parameters()
+            .parameter_filters(
+                aws_sdk_ssm::types::ParameterStringFilter::builder()
+                    .key(format!("tag:{TAG_PURPOSE}"))
+                    .values(crate::DRILL_PURPOSE)
+                    .build()
+                    .expect("key is set"),
+            )
+            .send()
+            .await;
+        let names: Vec<String> = match listed {
+            Ok(out) => out
+                .parameters()
+                .iter()
+                .filter_map(|p| p.name().map(str::to_string))
+                .collect(),
+            Err(e) => {
+                warnings.push(format!(
+                    "janitor could not list parameters in {region}: {}",
+                    AwsError::new("DescribeParameters", &e)
+                ));
+                continue;
+            }
+        };
+        for name in names.into_iter().filter(|n| n.contains("-lifeboat-drill-")) {
+            let tags: BTreeMap<String, String> = match r
+                .ssm
+                .list_tags_for_resource()
+                .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+                .resource_id(&name)
+                .send()
+                .await
+            {
+                Ok(t) => t
+                    .tag_list()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect(),
+                Err(e) => {
+                    warnings.push(format!(
+                        "janitor: {}",
+                        AwsError::new("ListTagsForResource", &e).about(&name)
+                    ));
+                    continue;
+                }
+            };
+            if !expired(&tags) {
+                continue;
+            }
+            if dry_run {
+                removed.push(format!("would remove drill parameter {name} ({region})"));
+                continue;
+            }
+            match r.ssm.delete_parameter().name(&name).send().await {
+                Ok(_) => removed.push(format!(
+                    "drill parameter {name} ({region}) removed: expired"
+                )),
+                Err(e) => warnings.push(format!(
+                    "janitor: {}",
+                    AwsError::new("DeleteParameter", &e).about(&name)
+                )),
+            }
         }
     }
     (removed, warnings)

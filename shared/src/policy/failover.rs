@@ -289,6 +289,11 @@ pub struct Approval {
 pub struct VerifyStep {
     pub component: String,
     pub endpoint_from: String,
+    /// A secret in the DR region with `username` and `password` to connect with (the component's
+    /// database secret, in the primary region, may be out of reach in a region failure); the
+    /// component's own secret when unset, and always on failback.
+    #[serde(default)]
+    pub secret: Option<String>,
 }
 
 /// The step kinds, as written.
@@ -765,6 +770,13 @@ fn action(
         "verify" => {
             let x: VerifyStep = typed(&pat, params("component, endpoint_from")?)?;
             known_component(&format!("{pat}.component"), &x.component, components)?;
+            if let Some(secret) = &x.secret {
+                nonempty(
+                    &format!("{pat}.secret"),
+                    secret,
+                    "a secret name or ARN in the DR region",
+                )?;
+            }
             Action::Verify(x)
         }
         other => {

@@ -158,12 +158,17 @@ fn readiness_names_every_reason_and_data_loss_against_the_rpo() {
     assert!(readiness(&p, &ok).ready);
     // Replication not running: the loss cannot be measured; not ready unless data loss is allowed.
     let mut broken = assessment(vec![facts("promote", Ok(""), None)], Some(false));
-    broken.steps[0].loss_unknown = Some("replica r is not replicating (ReplicaLag -1): the data loss cannot be measured".into());
+    broken.steps[0].loss_unknown = Some(
+        "replica r is not replicating (ReplicaLag -1): the data loss cannot be measured".into(),
+    );
     let r = readiness(&p, &broken);
     assert!(!r.ready && !r.unread, "{r:?}");
     let mut lenient = p.clone();
     lenient.allow_data_loss = true;
-    assert!(readiness(&lenient, &broken).ready, "allowed: promote with what the replica has");
+    assert!(
+        readiness(&lenient, &broken).ready,
+        "allowed: promote with what the replica has"
+    );
 }
 
 #[test]
