@@ -425,6 +425,18 @@ async fn execute_is_refused_while_a_drill_runs_and_an_alarm_back_to_ok_undoes_no
         !matches!(r, Response::Skipped { .. }) || format!("{r:?}").contains(&run_id),
         "{r:?}"
     );
+    // An alarm going to ALARM during the drill (auto_failover off): the plan is emailed, the
+    // drill goes on, nothing is changed.
+    let alarm = alarm_events(Utc::now() - Duration::minutes(1))[2].clone();
+    let planned = invoke(&f, alarm, "alarm-during-drill").await;
+    assert!(
+        report(&planned)
+            .findings
+            .iter()
+            .any(|x| x.message.contains("this is the plan, nothing was changed")),
+        "{}",
+        report(&planned).render_text()
+    );
     let done = run_to_end(
         &f,
         json!({"action": "resume", "run_id": run_id}),

@@ -316,6 +316,13 @@ async fn promote(
                 step.memo.insert("temp_ready".into(), now.to_rfc3339());
                 return Ok(Step::Moved);
             }
+            // The data a failover would lose now: the DR replica's lag (the temporary replica
+            // of it has no lag of its own worth reporting).
+            if step.data_loss_seconds.is_none() {
+                if let Ok(Some(lag)) = inventory::replica_lag(dr, &x.replica, now).await {
+                    step.data_loss_seconds = Some(lag.max(0.0).round() as i64);
+                }
+            }
             promote_instance(dr, step, &temp, &x.replica, now, cx.emulator).await
         }
         Mode::Failback => failback_promote(cx, view, step, x, now).await,

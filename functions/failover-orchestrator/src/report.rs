@@ -447,7 +447,12 @@ pub fn run_report(
         ));
     }
     for a in &run.attached {
-        r.finding(Severity::Info, None, a.what.clone());
+        let sev = if a.what.contains("during this drill") {
+            Severity::Critical
+        } else {
+            Severity::Info
+        };
+        r.finding(sev, None, a.what.clone());
     }
     for j in &run.janitor {
         r.finding(Severity::Info, None, format!("janitor: {j}"));

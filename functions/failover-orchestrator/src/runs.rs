@@ -307,6 +307,11 @@ impl Resumable for Runs<'_> {
         match &inv.trigger {
             Trigger::Alarm(a) => {
                 let what = match a.state {
+                    // A drill does not become a failover: the alarm is said loudly in its report.
+                    AlarmState::Alarm if state.mode == Mode::Drill => format!(
+                        "alarm {} went to ALARM during this drill: no failover was started (a drill runs on temporary copies); if production is failing, execute once the drill has ended: {{\"action\": \"execute\", \"plan\": \"{}\", \"confirm\": \"{}\"}}",
+                        a.name, state.plan, state.plan
+                    ),
                     AlarmState::Alarm => format!("alarm {} in ALARM ({}) attached to this run", a.name, a.delivery.as_str()),
                     _ => format!(
                         "alarm {} back to {} at {}: nothing undone, the run goes on",
