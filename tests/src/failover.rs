@@ -302,3 +302,26 @@ pub async fn journal_json(config: &SdkConfig, bucket: &str, key: &str) -> serde_
     let bytes = out.body.collect().await.expect("body").into_bytes();
     serde_json::from_slice(&bytes).expect("JSON")
 }
+
+/// One state change of the plan's alarm into ALARM at `at`, as each way it arrives: through
+/// EventBridge, through SNS, and as the alarm's Lambda action (the same state timestamp).
+pub fn alarm_events(at: chrono::DateTime<Utc>) -> Vec<serde_json::Value> {
+    let ts = at.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string();
+    let eb = serde_json::json!({
+        "version": "0", "id": "e1", "detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch",
+        "account": "123456789012", "time": at.to_rfc3339(), "region": "us-east-1",
+        "resources": ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:ecommerce-prod-db-down"],
+        "detail": {"alarmName": "ecommerce-prod-db-down", "state": {"value": "ALARM", "reason": "Threshold Crossed", "timestamp": ts},
+                   "previousState": {"value": "OK", "reason": "ok", "timestamp": ts}, "configuration": {"metrics": []}}
+    });
+    let msg = serde_json::json!({"AlarmName": "ecommerce-prod-db-down", "AlarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:ecommerce-prod-db-down",
+        "NewStateValue": "ALARM", "OldStateValue": "OK", "NewStateReason": "Threshold Crossed", "StateChangeTime": ts, "Region": "US East (N. Virginia)", "Trigger": {}});
+    let sns = serde_json::json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:alarms:1",
+        "Sns": {"Type": "Notification", "MessageId": "m1", "TopicArn": "arn:aws:sns:us-east-1:123456789012:alarms", "Subject": "ALARM",
+                "Message": msg.to_string(), "Timestamp": at.to_rfc3339(), "SignatureVersion": "1", "Signature": "x", "SigningCertUrl": "https://x", "UnsubscribeUrl": "https://x", "MessageAttributes": {}}}]});
+    let action = serde_json::json!({"source": "aws.cloudwatch", "alarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:ecommerce-prod-db-down",
+        "accountId": "123456789012", "time": at.to_rfc3339(), "region": "us-east-1",
+        "alarmData": {"alarmName": "ecommerce-prod-db-down", "state": {"value": "ALARM", "reason": "Threshold Crossed", "timestamp": ts},
+                      "previousState": {"value": "OK", "reason": "ok", "timestamp": ts}, "configuration": {"metrics": []}}});
+    vec![eb, sns, action]
+}

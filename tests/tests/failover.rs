@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use chrono::{Duration, Utc};
 use failover_orchestrator::App;
 use lifeboat_shared::run::Response;
-use lifeboat_tests::failover::{self, Production, PRIMARY_HOST, REPLICA};
+use lifeboat_tests::failover::{self, alarm_events, Production, PRIMARY_HOST, REPLICA};
 use lifeboat_tests::{read_emails, Scenario, DR, PRIMARY};
 use serde_json::{json, Value};
 
@@ -281,27 +281,6 @@ async fn execute_changes_production_once_and_failback_puts_back_what_it_recorded
         "{:?}",
         back.instances
     );
-}
-
-fn alarm_events(at: chrono::DateTime<Utc>) -> Vec<Value> {
-    let ts = at.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string();
-    let eb = json!({
-        "version": "0", "id": "e1", "detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch",
-        "account": "123456789012", "time": at.to_rfc3339(), "region": "us-east-1",
-        "resources": ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:ecommerce-prod-db-down"],
-        "detail": {"alarmName": "ecommerce-prod-db-down", "state": {"value": "ALARM", "reason": "Threshold Crossed", "timestamp": ts},
-                   "previousState": {"value": "OK", "reason": "ok", "timestamp": ts}, "configuration": {"metrics": []}}
-    });
-    let msg = json!({"AlarmName": "ecommerce-prod-db-down", "AlarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:ecommerce-prod-db-down",
-        "NewStateValue": "ALARM", "OldStateValue": "OK", "NewStateReason": "Threshold Crossed", "StateChangeTime": ts, "Region": "US East (N. Virginia)", "Trigger": {}});
-    let sns = json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:alarms:1",
-        "Sns": {"Type": "Notification", "MessageId": "m1", "TopicArn": "arn:aws:sns:us-east-1:123456789012:alarms", "Subject": "ALARM",
-                "Message": msg.to_string(), "Timestamp": at.to_rfc3339(), "SignatureVersion": "1", "Signature": "x", "SigningCertUrl": "https://x", "UnsubscribeUrl": "https://x", "MessageAttributes": {}}}]});
-    let action = json!({"source": "aws.cloudwatch", "alarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:ecommerce-prod-db-down",
-        "accountId": "123456789012", "time": at.to_rfc3339(), "region": "us-east-1",
-        "alarmData": {"alarmName": "ecommerce-prod-db-down", "state": {"value": "ALARM", "reason": "Threshold Crossed", "timestamp": ts},
-                      "previousState": {"value": "OK", "reason": "ok", "timestamp": ts}, "configuration": {"metrics": []}}});
-    vec![eb, sns, action]
 }
 
 #[tokio::test]
