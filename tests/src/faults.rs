@@ -17,6 +17,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use serde_json::{json, Value};
 
 use crate::root;
@@ -454,5 +460,281 @@ impl Drop for FaultProxy {
         if !std::thread::panicking() {
             let _ = std::fs::remove_file(&self.log_file);
         }
+    }
+}
+
+/// AWS's own answer where moto's to a repeated write differs, in front of the fault proxy: the
+/// SDK's retry of a write whose answer the proxy lost gets what AWS would answer it.
+///
+/// - `PromoteReadReplica` of an instance already promoted: AWS answers 400
+///   `InvalidDBInstanceState` "DB Instance is not a read replica." (the code and message
+///   ansible's amazon.aws `rds.py` treats as "already promoted"); moto promotes again, 200.
+/// - `CreateDBInstanceReadReplica` of an id already created: AWS answers 400
+///   `DBInstanceAlreadyExists`; moto silently replaces the instance, 200.
+///
+/// What counts as done is what went through this client and reached moto: its own 2xx answer,
+/// or a fault proxy answer marked `…/after` (the call happened, its answer was lost). Everything
+/// else is passed through unchanged. It is the SDK's HTTP client: plain HTTP/1.0 to a loopback
+/// endpoint (the proxy), one connection a request, in-memory bodies only (every request the
+/// functions make has one). Its own answers never reach the proxy, so they are not in its log:
+/// [`AsAws::answered`] lists them.
+#[derive(Debug, Clone, Default)]
+pub struct AsAws {
+    state: std::sync::Arc<std::sync::Mutex<AsAwsState>>,
+}
+
+#[derive(Debug, Default)]
+struct AsAwsState {
+    /// (region, instance id) promoted through this client.
+    promoted: std::collections::BTreeSet<(String, String)>,
+    /// (region, instance id) created as a read replica through this client.
+    created: std::collections::BTreeSet<(String, String)>,
+    answered: Vec<String>,
+}
+
+impl AsAws {
+    pub fn new() -> AsAws {
+        AsAws::default()
+    }
+
+    /// `config` with this as its HTTP client.
+    pub fn config(&self, config: &aws_config::SdkConfig) -> aws_config::SdkConfig {
+        config.to_builder().http_client(self.clone()).build()
+    }
+
+    /// What it answered in AWS's place: `"PromoteReadReplica us-west-2 ecommerce-prod-db-replica:
+    /// InvalidDBInstanceState"`, in order.
+    pub fn answered(&self) -> Vec<String> {
+        self.lock().answered.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, AsAwsState> {
+        // A panic elsewhere while holding it leaves the sets consistent (each update is one
+        // insert or remove).
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl HttpClient for AsAws {
+    fn http_connector(
+        &self,
+        _settings: &HttpConnectorSettings,
+        _components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(self.clone())
+    }
+}
+
+/// The form fields of a query-protocol body (`Action=…&DBInstanceIdentifier=…`), decoded.
+fn form_fields(body: &[u8]) -> std::collections::BTreeMap<String, String> {
+    fn decode(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < bytes.len() => {
+                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                    match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                        Some(b) => {
+                            out.push(b);
+                            i += 2;
+                        }
+                        None => out.push(b'%'),
+                    }
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+/// The region and service of a SigV4-signed request's credential scope.
+fn credential_scope(request: &HttpRequest) -> Option<(String, String)> {
+    let auth = request.headers().get("authorization")?;
+    let scope = auth.split("Credential=").nth(1)?.split([',', ' ']).next()?;
+    let mut parts = scope.split('/').skip(2);
+    Some((parts.next()?.to_string(), parts.next()?.to_string()))
+}
+
+/// An awsQuery error answer, as RDS gives it.
+fn query_error(status: u16, code: &str, message: &str) -> Result<HttpResponse, ConnectorError> {
+    let body = format!(
+        "<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><Error><Type>Sender</Type>\
+         <Code>{code}</Code><Message>{message}</Message></Error><RequestId>as-aws-0000</RequestId>\
+         </ErrorResponse>"
+    );
+    let status = aws_smithy_runtime_api::http::StatusCode::try_from(status)
+        .map_err(|e| ConnectorError::other(Box::new(e), None))?;
+    let mut r = HttpResponse::new(status, aws_smithy_types::body::SdkBody::from(body));
+    r.headers_mut().insert("content-type", "text/xml");
+    r.headers_mut().insert("x-amzn-requestid", "as-aws-0000");
+    Ok(r)
+}
+
+/// An HTTP answer: status, headers, body.
+type Answer = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// One request over a fresh connection (HTTP/1.0: the answer ends when the connection closes).
+fn exchange(
+    uri: &str,
+    method: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    timeout: Duration,
+) -> std::io::Result<Answer> {
+    let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
+    let rest = uri.strip_prefix("http://").ok_or_else(|| {
+        bad(format!(
+            "AsAws speaks plain HTTP to a loopback endpoint, not {uri}"
+        ))
+    })?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let mut s = TcpStream::connect(authority)?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    let mut head = format!("{method} {path} HTTP/1.0\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        head.push_str(&format!("Host: {authority}\r\n"));
+    }
+    for (k, v) in headers {
+        let lower = k.to_ascii_lowercase();
+        if matches!(
+            lower.as_str(),
+            "content-length" | "transfer-encoding" | "connection" | "keep-alive"
+        ) {
+            continue;
+        }
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)?;
+    let end = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad("an answer without a complete head".into()))?;
+    let head = String::from_utf8_lossy(&out[..end]).into_owned();
+    let mut body = out[end + 4..].to_vec();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse::<u16>().ok())
+        .ok_or_else(|| bad(format!("not an HTTP status line: {head:?}")))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    if method == "HEAD" {
+        body.clear();
+    } else if let Some(n) = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+    {
+        body.truncate(n);
+    }
+    Ok((status, headers, body))
+}
+
+impl HttpConnector for AsAws {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let Some(body) = request.body().bytes().map(<[u8]>::to_vec) else {
+            return HttpConnectorFuture::ready(Err(ConnectorError::other(
+                "AsAws sends in-memory request bodies only; this one streams".into(),
+                None,
+            )));
+        };
+        let (region, service) = credential_scope(&request).unwrap_or_default();
+        let fields = if service == "rds" {
+            form_fields(&body)
+        } else {
+            Default::default()
+        };
+        let action = fields.get("Action").cloned().unwrap_or_default();
+        let key = (
+            region.clone(),
+            fields
+                .get("DBInstanceIdentifier")
+                .cloned()
+                .unwrap_or_default(),
+        );
+        {
+            let mut st = self.lock();
+            let refusal = match action.as_str() {
+                "PromoteReadReplica" if st.promoted.contains(&key) => Some((
+                    "InvalidDBInstanceState",
+                    "DB Instance is not a read replica.",
+                )),
+                "CreateDBInstanceReadReplica" if st.created.contains(&key) => {
+                    Some(("DBInstanceAlreadyExists", "DB instance already exists"))
+                }
+                _ => None,
+            };
+            if let Some((code, message)) = refusal {
+                st.answered
+                    .push(format!("{action} {region} {}: {code}", key.1));
+                return HttpConnectorFuture::ready(query_error(400, code, message));
+            }
+        }
+        let uri = request.uri().to_string();
+        let method = request.method().to_string();
+        let headers: Vec<(String, String)> = request
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let me = self.clone();
+        HttpConnectorFuture::new(async move {
+            let sent = tokio::task::spawn_blocking(move || {
+                exchange(&uri, &method, &headers, &body, Duration::from_secs(60))
+            })
+            .await
+            .map_err(|e| ConnectorError::other(Box::new(e), None))?;
+            let (status, headers, data) = sent.map_err(|e| ConnectorError::io(Box::new(e)))?;
+            let happened = (200..300).contains(&status)
+                || headers
+                    .iter()
+                    .any(|(k, v)| k.eq_ignore_ascii_case("x-fault-proxy") && v.ends_with("/after"));
+            if happened {
+                let mut st = me.lock();
+                match action.as_str() {
+                    "PromoteReadReplica" => {
+                        st.promoted.insert(key);
+                    }
+                    "CreateDBInstanceReadReplica" => {
+                        st.created.insert(key);
+                    }
+                    "DeleteDBInstance" => {
+                        st.created.remove(&key);
+                        st.promoted.remove(&key);
+                    }
+                    _ => {}
+                }
+            }
+            let status = aws_smithy_runtime_api::http::StatusCode::try_from(status)
+                .map_err(|e| ConnectorError::other(Box::new(e), None))?;
+            let mut r = HttpResponse::new(status, aws_smithy_types::body::SdkBody::from(data));
+            for (k, v) in headers {
+                r.headers_mut()
+                    .try_append(k, v)
+                    .map_err(|e| ConnectorError::other(Box::new(e), None))?;
+            }
+            Ok(r)
+        })
     }
 }

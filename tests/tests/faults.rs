@@ -1,7 +1,7 @@
 // Test code: a failed setup step should stop the test where it happened.
 #![allow(clippy::unwrap_used)]
 
-//! The fault-injection suite: both functions run through `scripts/fault_proxy.py` (a test
+//! The fault-injection suite: the functions run through `scripts/fault_proxy.py` (a test
 //! stand-in for an unlucky day on AWS) in front of the emulator, with the SDK's own retries.
 //!
 //! - Lost answers (the call happened, its answer did not come back) on the lease, the journal
@@ -13,6 +13,13 @@
 //!   runs reach without faults (an extra deletion would show as a difference: deletions cannot
 //!   be undone).
 //! - S3 and RDS outages from the start and mid-run.
+//! - failover-orchestrator: every write of an execute, a drill and the restores refused once,
+//!   then carried out with its answer lost (the SDK's third attempt must recognise its own
+//!   write); an execute stopped after every round (its journal save failing before or after S3
+//!   stored it) and finished by the next invocations; 100 concurrent alarm deliveries with lost
+//!   answers; a drill's teardown failing (its temporaries named for the janitor). Each compared
+//!   with a fault-free run's production state. Tests marked `#[ignore = "defect: ..."]` show
+//!   defects found here, for the function's owner.
 //!
 //! With `LIFEBOAT_RELIABILITY_OUT=<file>` every scenario appends one JSON line of figures
 //! (requests, faults, outcomes) for docs/RELIABILITY.md.
@@ -21,7 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Duration, Utc};
 use lifeboat_shared::report::{Outcome, Report, Status};
-use lifeboat_tests::faults::{self, Fault, FaultProxy, Rule, When};
+use lifeboat_tests::faults::{self, AsAws, Fault, FaultProxy, Rule, When};
 use lifeboat_tests::{read_emails, Email, Scenario, DR, PRIMARY};
 use serde_json::{json, Value};
 
@@ -1118,5 +1125,1172 @@ async fn replication_lag_check_lost_answers_and_random_faults() {
         &[refused],
         0,
         "the run fails; the states are put back; the next run emails the change",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// failover-orchestrator: every write's answer lost, runs stopped at every boundary, drills.
+//
+// The function talks through [`AsAws`] (tests/src/faults.rs) in front of the proxy: where moto
+// answers a repeated write differently from AWS, the SDK's retry of a write whose answer was
+// lost gets AWS's answer — a second PromoteReadReplica "DB Instance is not a read replica."
+// (InvalidDBInstanceState; moto promotes again, 200), a second CreateDBInstanceReadReplica of one
+// id DBInstanceAlreadyExists (moto replaces the instance, 200). Everything else is moto's.
+
+/// The failover world (ecommerce-prod-db's DR read replica 30 s behind), the proxy in front of
+/// its emulator, and failover-orchestrator talking through [`AsAws`] and the proxy.
+struct Failover {
+    h: Harness<()>,
+    proxy: FaultProxy,
+    as_aws: AsAws,
+    app: failover_orchestrator::App,
+}
+
+async fn failover_world(dir: &'static str) -> Failover {
+    failover_world_with(dir, |p| p).await
+}
+
+/// [`failover_world`] with the seeded policy rewritten by `edit`.
+async fn failover_world_with(
+    dir: &'static str,
+    edit: impl FnOnce(String) -> String + 'static,
+) -> Failover {
+    let h = util::world()
+        .dir(dir)
+        .scenario(Scenario {
+            failover_replica_lag: Some(30.0),
+            ..Scenario::default()
+        })
+        .edit_policy(edit)
+        .build(|_| ())
+        .await;
+    let proxy = FaultProxy::start(&h.emu.endpoint);
+    let as_aws = AsAws::new();
+    let config = as_aws.config(&lifeboat_tests::config_for(&proxy.endpoint, PRIMARY).await);
+    let app = util::function_parts(config, &h.world)
+        .await
+        .failover_orchestrator();
+    Failover {
+        h,
+        proxy,
+        as_aws,
+        app,
+    }
+}
+
+/// failover-orchestrator's entry point, boxed (its future is large).
+async fn fo_invoke(
+    f: &Failover,
+    payload: &Value,
+    request_id: &str,
+    stop_at: Option<std::time::Instant>,
+) -> lifeboat_shared::Result<lifeboat_shared::run::Response> {
+    Box::pin(failover_orchestrator::invoke(
+        &f.app,
+        payload,
+        request_id,
+        Utc::now(),
+        stop_at,
+    ))
+    .await
+}
+
+const EXECUTE: &str = "region-failover";
+
+fn armed() -> Value {
+    json!({"action": "execute", "plan": EXECUTE, "confirm": EXECUTE})
+}
+
+/// A run as the Step Functions loop drives it: the answer's run id resumed while in progress,
+/// the same payload again after an error (the loop's Retry; Lambda's for a first invocation).
+struct Drive {
+    tag: String,
+    payload: Value,
+    run_id: Option<String>,
+    ended: Vec<Ended>,
+    errors_in_a_row: usize,
+}
+
+impl Drive {
+    fn new(tag: &str, first: Value) -> Drive {
+        Drive {
+            tag: tag.to_string(),
+            payload: first,
+            run_id: None,
+            ended: Vec::new(),
+            errors_in_a_row: 0,
+        }
+    }
+
+    /// The run answered finished (or skipped: nothing more to do).
+    fn over(&self) -> bool {
+        self.ended
+            .last()
+            .and_then(Ended::json)
+            .is_some_and(|v| v["outcome"] != json!("in_progress"))
+    }
+
+    /// The last answer (a report when the run finished).
+    fn last(&self) -> Value {
+        self.ended
+            .last()
+            .and_then(Ended::json)
+            .cloned()
+            .unwrap_or_else(|| panic!("{}: no answer: {:#?}", self.tag, self.ended))
+    }
+
+    /// One invocation.
+    async fn once(&mut self, f: &Failover, stop_at: Option<std::time::Instant>) {
+        let request = format!("{}-{}", self.tag, self.ended.len());
+        match Box::pin(fo_invoke(f, &self.payload, &request, stop_at)).await {
+            Ok(r) => {
+                self.errors_in_a_row = 0;
+                let v = r.to_json().unwrap();
+                if let Some(id) = v["run_id"].as_str() {
+                    self.run_id = Some(id.to_string());
+                }
+                if v["outcome"] == json!("in_progress") {
+                    self.payload = json!({"action": "resume", "run_id": v["run_id"]});
+                }
+                self.ended.push(Ended::Answered(v));
+            }
+            Err(e) => {
+                self.errors_in_a_row += 1;
+                self.ended.push(Ended::Error(e.to_string()));
+            }
+        }
+    }
+
+    /// Invocations until the run is over, at most `limit`; panics past 5 errors in a row.
+    async fn until_over(&mut self, f: &Failover, limit: usize) {
+        for _ in 0..limit {
+            self.once(f, None).await;
+            assert!(
+                self.errors_in_a_row <= 5,
+                "{}: 6 errors in a row: {:#?}",
+                self.tag,
+                self.ended
+            );
+            if self.over() {
+                return;
+            }
+        }
+        panic!(
+            "{}: not over after {limit} invocations: {:#?}",
+            self.tag, self.ended
+        );
+    }
+}
+
+/// The run's journal (read from the emulator directly, not through the proxy).
+async fn fo_journal(f: &Failover, run_id: &str) -> Value {
+    lifeboat_tests::failover::journal_json(
+        &f.h.emu.config(PRIMARY).await,
+        &f.h.world.report_bucket,
+        &format!("runs/failover-orchestrator/{run_id}.json"),
+    )
+    .await
+}
+
+/// Each step's name and phase.
+fn phases(journal: &Value) -> Vec<(String, String)> {
+    journal["steps"]
+        .as_array()
+        .map(|steps| {
+            steps
+                .iter()
+                .map(|s| {
+                    (
+                        s["name"].as_str().unwrap_or_default().to_string(),
+                        s["phase"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Production (the record, the secret's host, the backup target, every instance), with the
+/// fenced primary's run-specific suffix (`-fenced-<hash of the run id>`) made comparable
+/// between two worlds.
+async fn fo_production(f: &Failover) -> lifeboat_tests::failover::Production {
+    let mut p =
+        lifeboat_tests::failover::production(&f.h.emu.config(PRIMARY).await, &f.h.world.zone_id)
+            .await;
+    for i in &mut p.instances {
+        if let Some(at) = i.0.find("-fenced-") {
+            i.0.replace_range(at.., "-fenced-<run>");
+        }
+    }
+    p
+}
+
+/// The versions of the app's secret (in the DR region), and the backup-target parameter's
+/// version: a write repeated with a new value would add one.
+async fn fo_versions(f: &Failover) -> (usize, i64) {
+    let dr = f.h.emu.config(DR).await;
+    let versions = aws_sdk_secretsmanager::Client::new(&dr)
+        .list_secret_version_ids()
+        .secret_id(lifeboat_tests::failover::APP_SECRET)
+        .send()
+        .await
+        .unwrap();
+    let parameter = aws_sdk_ssm::Client::new(&f.h.emu.config(PRIMARY).await)
+        .get_parameter()
+        .name(lifeboat_tests::failover::TARGET_PARAMETER)
+        .send()
+        .await
+        .unwrap();
+    (
+        versions.versions().len(),
+        parameter
+            .parameter()
+            .map(|p| p.version())
+            .unwrap_or_default(),
+    )
+}
+
+/// PromoteReadReplica calls that reached moto (the proxy forwarded them).
+fn promotions(log: &[faults::Request]) -> usize {
+    log.iter()
+        .filter(|r| r.operation == "PromoteReadReplica" && r.forwarded)
+        .count()
+}
+
+/// A fault-free execute on its own world: (production after, secret versions, the final report).
+async fn fo_reference() -> (lifeboat_tests::failover::Production, (usize, i64), Report) {
+    let f = failover_world("lifeboat-faults-fo-reference").await;
+    let mut d = Drive::new("fo-ref", armed());
+    d.until_over(&f, 5).await;
+    let r = report(&d.last());
+    assert!(
+        r.headline
+            .starts_with("execute of region-failover: 7 of 7 steps done"),
+        "{}",
+        r.render_text()
+    );
+    (fo_production(&f).await, fo_versions(&f).await, r)
+}
+
+/// A rule faulting the first `service` `operation` before it reaches moto (the SDK retries it).
+fn refused_once(service: &str, operation: &str) -> Rule {
+    Rule::default()
+        .service(service)
+        .operation(operation)
+        .when(When::Before)
+        .count(1)
+}
+
+const JOURNALS: &str = "/runs/failover-orchestrator/";
+
+/// Route 53 ChangeResourceRecordSets (`POST /2013-04-01/hostedzone/<id>/rrset`), faulted.
+fn record_change() -> Rule {
+    Rule::default()
+        .service("route53")
+        .method("POST")
+        .path("/rrset$")
+}
+
+#[tokio::test]
+async fn failover_execute_lost_answers() {
+    // Given the failover world, and every production write of the execute refused once before
+    // it reaches AWS, then carried out with its answer lost: the SDK's third attempt is the one
+    // that must recognise its own earlier write (PromoteReadReplica: AWS's "not a read replica",
+    // through AsAws; PutSecretValue: the same client token and value; Route 53 UPSERT and
+    // PutParameter Overwrite: the same value again). The journal's creation (If-None-Match) and
+    // a later save (If-Match) lose their answers too.
+    let (f, (expected, expected_versions, _)) = tokio::join!(
+        Box::pin(failover_world("lifeboat-faults-fo-lost")),
+        Box::pin(fo_reference())
+    );
+    let before = fo_production(&f).await;
+    let mut rules = Vec::new();
+    for (service, op) in [
+        ("rds", "PromoteReadReplica"),
+        ("secretsmanager", "PutSecretValue"),
+        ("ssm", "PutParameter"),
+        ("rds", "AddTagsToResource"),
+    ] {
+        rules.push(refused_once(service, op));
+        rules.push(Rule::lost_answer(service, op));
+    }
+    // Route 53 is REST: the proxy names its calls by method and path.
+    rules.push(record_change().when(When::Before).count(1));
+    rules.push(record_change().when(When::After).count(1));
+    rules.push(refused_once("s3", "PutObject").path(JOURNALS));
+    rules.push(Rule::lost_answer("s3", "PutObject").path(JOURNALS));
+    rules.push(Rule::lost_answer("s3", "PutObject").path(JOURNALS).skip(4));
+    f.proxy.set_rules(61, &rules);
+    // When the execute is driven to its end
+    let mut d = Drive::new("fo-lost", armed());
+    d.until_over(&f, 10).await;
+    let log = f.proxy.log();
+    assert_eq!(
+        faults::faults(&log),
+        rules.len(),
+        "every rule struck once: {log:#?}"
+    );
+    // Then no invocation failed, the run finished with every step done
+    assert!(
+        d.ended.iter().all(|e| e.json().is_some()),
+        "no invocation fails on a lost answer: {:#?}",
+        d.ended
+    );
+    let r = report(&d.last());
+    assert!(
+        r.headline
+            .starts_with("execute of region-failover: 7 of 7 steps done"),
+        "{}",
+        r.render_text()
+    );
+    let run_id = d.run_id.clone().unwrap();
+    let journal = fo_journal(&f, &run_id).await;
+    assert!(
+        phases(&journal).iter().all(|(_, p)| p == "done"),
+        "{:?}",
+        phases(&journal)
+    );
+    // The promote's retry heard AWS's "not a read replica" and counted it done: one promotion
+    assert_eq!(
+        f.as_aws.answered(),
+        vec![format!(
+            "PromoteReadReplica {DR} {}: InvalidDBInstanceState",
+            lifeboat_tests::failover::REPLICA
+        )]
+    );
+    assert_eq!(promotions(&log), 1, "one promotion reached RDS");
+    let promote = journal["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "promote-orders-db")
+        .unwrap();
+    assert!(
+        promote["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("promoted already"),
+        "{promote:#}"
+    );
+    // And production is what a fault-free execute leaves: one new secret version (the retried
+    // PutSecretValue with its client token added none); the parameter rewritten with the same
+    // value by the retry (one version more than without faults, the value the same)
+    let after = fo_production(&f).await;
+    assert_ne!(after, before);
+    assert_eq!(after, expected);
+    let versions = fo_versions(&f).await;
+    assert_eq!(versions.0, expected_versions.0, "secret versions");
+    assert_eq!(versions.0, 2, "the seeded version and the execute's");
+    assert_eq!(
+        versions.1,
+        expected_versions.1 + 1,
+        "the retried PutParameter (Overwrite) wrote the same value once more"
+    );
+    let mail = emails_fo(&f).await;
+    record(
+        "failover-orchestrator execute: every write refused once, then its answer lost (promote, secret, DNS, parameter, fence tag, journal)",
+        &f.proxy,
+        &d.ended,
+        mail,
+        "7 of 7 done; production as without faults; one promotion, one secret version",
+    );
+}
+
+/// The emails of the failover world (read and removed).
+async fn emails_fo(f: &Failover) -> usize {
+    read_emails(&f.h.emu.config(PRIMARY).await, &f.h.world.queue_url)
+        .await
+        .len()
+}
+
+#[tokio::test]
+#[ignore = "defect: a lost ModifyDBInstance answer fails fence-old-primary — the SDK's retry renames an instance already renamed, RDS answers DBInstanceNotFound, and execute.rs fence() accepts only an already-exists error"]
+async fn failover_execute_lost_answer_of_the_fence() {
+    // Given the failover world, and the fence's rename (ModifyDBInstance
+    // NewDBInstanceIdentifier, ApplyImmediately) refused once before it reaches RDS, then
+    // carried out with its answer lost: the SDK's third attempt renames an instance that has
+    // already been renamed
+    let (f, (expected, _, _)) = tokio::join!(
+        Box::pin(failover_world("lifeboat-faults-fo-fence")),
+        Box::pin(fo_reference())
+    );
+    let rules = [
+        refused_once("rds", "ModifyDBInstance"),
+        Rule::lost_answer("rds", "ModifyDBInstance"),
+    ];
+    f.proxy.set_rules(62, &rules);
+    // When the execute is driven to its end
+    let mut d = Drive::new("fo-fence", armed());
+    d.until_over(&f, 10).await;
+    assert_eq!(faults::faults(&f.proxy.log()), 2, "both rules struck");
+    // Then the fence is done (the old primary renamed and tagged by this run), as without faults
+    let r = report(&d.last());
+    let journal = fo_journal(&f, d.run_id.as_deref().unwrap()).await;
+    assert!(
+        phases(&journal).iter().all(|(_, p)| p == "done"),
+        "{:?}\n{}",
+        phases(&journal),
+        r.render_text()
+    );
+    assert_eq!(fo_production(&f).await, expected);
+    let mail = emails_fo(&f).await;
+    record(
+        "failover-orchestrator execute: the fence's rename refused once, then its answer lost",
+        &f.proxy,
+        &d.ended,
+        mail,
+        "7 of 7 done; the old primary fenced once; production as without faults",
+    );
+}
+
+/// An execute stopped after every round: the first invocation out of time before its first
+/// round (it plans the run and answers in progress), then every invocation's journal save after
+/// a round fails on all three SDK attempts — `before` it reaches S3 (the round's writes happened,
+/// the journal does not know: the next invocation does that round again) or `after` (the journal
+/// holds the round, the invocation failed anyway). The invocation after it finishes the run.
+/// Returns the world, the run and each invocation's (phases before, phases after).
+async fn stopped_at_every_round(
+    when: When,
+    dir: &'static str,
+) -> (
+    Failover,
+    Drive,
+    Vec<(Vec<(String, String)>, Vec<(String, String)>)>,
+) {
+    let f = failover_world(dir).await;
+    let tag = format!("fo-stop-{}", when.as_str());
+    let mut d = Drive::new(&tag, armed());
+    d.once(&f, Some(std::time::Instant::now())).await;
+    let v = d.last();
+    assert_eq!(v["outcome"], json!("in_progress"), "{v:#}");
+    let run_id = d.run_id.clone().unwrap();
+    let mut boundaries = Vec::new();
+    for i in 0..40 {
+        let before = phases(&fo_journal(&f, &run_id).await);
+        let all_ended = before
+            .iter()
+            .all(|(_, p)| matches!(p.as_str(), "done" | "failed" | "blocked"));
+        // The saves of an invocation: after its janitor, then after each round. `before`: the
+        // first invocation's first round is lost; later ones redo the lost round (saved), then
+        // lose the next. `after`: every invocation saves one round and fails.
+        let skip = match when {
+            When::Before if i > 0 => 2,
+            _ => 1,
+        };
+        if all_ended {
+            f.proxy.clear_rules();
+        } else {
+            f.proxy.set_rules(
+                70 + i as u64,
+                &[Rule::default()
+                    .service("s3")
+                    .operation("PutObject")
+                    .path(JOURNALS)
+                    .when(when)
+                    .skip(skip)
+                    .count(3)],
+            );
+        }
+        d.once(&f, None).await;
+        let after = phases(&fo_journal(&f, &run_id).await);
+        boundaries.push((before, after));
+        if d.over() {
+            break;
+        }
+    }
+    f.proxy.clear_rules();
+    (f, d, boundaries)
+}
+
+#[tokio::test]
+async fn failover_stop_at_every_boundary() {
+    let (
+        (lost, lost_run, lost_rounds),
+        (saved, saved_run, saved_rounds),
+        (expected, expected_versions, _),
+    ) = tokio::join!(
+        Box::pin(stopped_at_every_round(
+            When::Before,
+            "lifeboat-faults-fo-stop-before"
+        )),
+        Box::pin(stopped_at_every_round(
+            When::After,
+            "lifeboat-faults-fo-stop-after"
+        )),
+        Box::pin(fo_reference())
+    );
+    for (f, d, rounds) in [
+        (&lost, &lost_run, &lost_rounds),
+        (&saved, &saved_run, &saved_rounds),
+    ] {
+        // Then every stopped invocation failed (Lambda counts it), the next one went on from
+        // where the journal stood, and the run finished with every step done, once
+        let errors = d.ended.iter().filter(|e| e.json().is_none()).count();
+        eprintln!(
+            "{}: {} invocations, {errors} stopped; phases after each: {:#?}",
+            d.tag,
+            d.ended.len(),
+            rounds
+                .iter()
+                .map(|(_, a)| a
+                    .iter()
+                    .map(|(n, p)| format!("{n}={p}"))
+                    .collect::<Vec<_>>()
+                    .join(" "))
+                .collect::<Vec<_>>()
+        );
+        assert!(
+            errors >= 6,
+            "{}: every round stopped once: {:#?}",
+            d.tag,
+            d.ended
+        );
+        for (i, (before, after)) in rounds.iter().enumerate() {
+            for ((name, was), (_, is)) in before.iter().zip(after) {
+                assert!(
+                    !(was == "done" && is != "done"),
+                    "{}: invocation {i} undid {name}: {was} → {is}",
+                    d.tag
+                );
+            }
+        }
+        let r = report(&d.last());
+        assert!(
+            r.headline
+                .starts_with("execute of region-failover: 7 of 7 steps done"),
+            "{}: {}",
+            d.tag,
+            r.render_text()
+        );
+        let journal = fo_journal(f, d.run_id.as_deref().unwrap()).await;
+        assert!(
+            phases(&journal).iter().all(|(_, p)| p == "done"),
+            "{}: {:?}",
+            d.tag,
+            phases(&journal)
+        );
+        // And production is what an uninterrupted execute leaves: one promotion, one new
+        // secret version
+        assert_eq!(fo_production(f).await, expected, "{}", d.tag);
+        assert_eq!(fo_versions(f).await.0, expected_versions.0, "{}", d.tag);
+        assert_eq!(promotions(&f.proxy.log()), 1, "{}", d.tag);
+    }
+    // A round whose journal was lost was done again: the promote's repeat heard AWS's "not a
+    // read replica" (through AsAws) and counted it done
+    assert_eq!(
+        lost.as_aws.answered(),
+        vec![format!(
+            "PromoteReadReplica {DR} {}: InvalidDBInstanceState",
+            lifeboat_tests::failover::REPLICA
+        )]
+    );
+    assert!(saved.as_aws.answered().is_empty());
+    for (f, d, what) in [
+        (
+            &lost,
+            &lost_run,
+            "before it reaches S3 (the round is done again)",
+        ),
+        (
+            &saved,
+            &saved_run,
+            "after S3 stored it (the invocation fails anyway)",
+        ),
+    ] {
+        let mail = emails_fo(f).await;
+        record(
+            &format!("failover-orchestrator execute stopped after every round: the journal save fails {what}"),
+            &f.proxy,
+            &d.ended,
+            mail,
+            "finished by the next invocations: 7 of 7 done, none undone; production as uninterrupted; one promotion, one secret version",
+        );
+    }
+}
+
+#[tokio::test]
+#[ignore = "defect: a transient AWS error that outlasts the SDK's 3 attempts fails the step for good — the run finishes half failed over, its 'resume the run' does nothing (finished), a new execute is refused (already failed over)"]
+async fn failover_execute_a_step_failing_on_a_transient_error_is_finished_later() {
+    // Given the failover world, and Secrets Manager unavailable (503) for every attempt of the
+    // secret's PutSecretValue in the execute's first try (the SDK's three attempts)
+    let (f, (expected, expected_versions, _)) = tokio::join!(
+        Box::pin(failover_world("lifeboat-faults-fo-transient")),
+        Box::pin(fo_reference())
+    );
+    f.proxy.set_rules(
+        63,
+        &[Rule::outage("secretsmanager")
+            .operation("PutSecretValue")
+            .count(3)],
+    );
+    // When the execute is driven as the loop drives it, and resumed once more after
+    let mut d = Drive::new("fo-transient", armed());
+    d.until_over(&f, 10).await;
+    assert_eq!(
+        faults::faults(&f.proxy.log()),
+        3,
+        "all three attempts refused"
+    );
+    if let Some(id) = d.run_id.clone() {
+        d.payload = json!({"action": "resume", "run_id": id});
+        d.once(&f, None).await;
+    }
+    // Then the step was not given up for a passing outage: the run finished with every step
+    // done, production as without faults
+    let finished = d
+        .ended
+        .iter()
+        .filter_map(Ended::json)
+        .find(|v| v["outcome"] == json!("finished"))
+        .cloned()
+        .expect("the run finished");
+    let r = report(&finished);
+    assert!(
+        r.headline
+            .starts_with("execute of region-failover: 7 of 7 steps done"),
+        "{}",
+        r.render_text()
+    );
+    assert_eq!(fo_production(&f).await, expected);
+    assert_eq!(fo_versions(&f).await.0, expected_versions.0);
+}
+
+#[tokio::test]
+#[ignore = "defect: an execute whose first invocation failed after its journal was created is never advanced — no loop was started for it, and the execute invoked again is refused as 'in progress, wait for it to finish'"]
+async fn failover_execute_whose_first_invocation_failed_is_finished_by_the_next() {
+    // Given the failover world, and the journal save after the execute's first round failing
+    // on all three attempts: the run exists (its journal, the active-run pointer), its first
+    // invocation failed, so no loop was started for it
+    let (f, (expected, _, _)) = tokio::join!(
+        Box::pin(failover_world("lifeboat-faults-fo-first")),
+        Box::pin(fo_reference())
+    );
+    f.proxy.set_rules(
+        64,
+        &[Rule::default()
+            .service("s3")
+            .operation("PutObject")
+            .path(JOURNALS)
+            .skip(2)
+            .count(3)],
+    );
+    let mut d = Drive::new("fo-first", armed());
+    d.once(&f, None).await;
+    assert!(d.ended[0].json().is_none(), "{:?}", d.ended);
+    f.proxy.clear_rules();
+    // When the execute is invoked again a minute later (Lambda's retry of the event, or the
+    // person who saw it fail) and driven to its end
+    let again = Box::pin(failover_orchestrator::invoke(
+        &f.app,
+        &armed(),
+        "fo-first-0",
+        Utc::now() + Duration::minutes(1),
+        None,
+    ))
+    .await;
+    let v = again.map(|r| r.to_json().unwrap());
+    let v = v.unwrap_or_else(|e| panic!("{e}"));
+    if v["outcome"] == json!("in_progress") {
+        d.payload = json!({"action": "resume", "run_id": v["run_id"]});
+        d.until_over(&f, 10).await;
+    } else {
+        d.ended.push(Ended::Answered(v));
+    }
+    // Then the run that was started is finished (not left in progress with nothing advancing
+    // it), as without the failure
+    assert_eq!(d.last()["outcome"], json!("finished"), "{:#}", d.last());
+    let r = report(&d.last());
+    assert!(
+        r.headline
+            .starts_with("execute of region-failover: 7 of 7 steps done"),
+        "{:#}",
+        d.last()
+    );
+    assert_eq!(fo_production(&f).await, expected);
+}
+
+const DRILL: &str = "lifeboat-drill-";
+
+fn drill() -> Value {
+    json!({"action": "drill", "plan": EXECUTE})
+}
+
+/// The drill's temporaries still in the world: instances, secrets, parameters and records whose
+/// names carry `lifeboat-drill-`.
+async fn drill_leftovers(f: &Failover) -> Vec<String> {
+    let p = fo_production(f).await;
+    p.instances
+        .iter()
+        .map(|i| format!("instance {}", i.0))
+        .chain(p.secrets.iter().map(|s| format!("secret {s}")))
+        .chain(p.parameters.iter().map(|s| format!("parameter {s}")))
+        .chain(p.records.iter().map(|s| format!("record {s}")))
+        .filter(|x| x.contains(DRILL))
+        .collect()
+}
+
+#[tokio::test]
+async fn failover_drill_faults() {
+    // Given the failover world, and every write of a drill refused once before it reaches AWS,
+    // then carried out with its answer lost: the temporary replica of the replica
+    // (CreateDBInstanceReadReplica: its retry hears AWS's DBInstanceAlreadyExists through
+    // AsAws and adopts it by its run tag), its promotion, the drill secret (CreateSecret with a
+    // client token), the drill record, the drill parameter, and the teardown's deletions
+    let f = failover_world("lifeboat-faults-fo-drill").await;
+    let before = fo_production(&f).await;
+    let mut rules = Vec::new();
+    for (service, op) in [
+        ("rds", "CreateDBInstanceReadReplica"),
+        ("rds", "PromoteReadReplica"),
+        ("secretsmanager", "CreateSecret"),
+        ("ssm", "PutParameter"),
+        ("rds", "DeleteDBInstance"),
+        ("secretsmanager", "DeleteSecret"),
+        ("ssm", "DeleteParameter"),
+    ] {
+        rules.push(refused_once(service, op));
+        rules.push(Rule::lost_answer(service, op));
+    }
+    for action in ["UPSERT", "DELETE"] {
+        let change = record_change().body(&format!("<Action>{action}</Action>"));
+        rules.push(change.clone().when(When::Before).count(1));
+        rules.push(change.when(When::After).count(1));
+    }
+    rules.push(refused_once("s3", "PutObject").path(JOURNALS));
+    rules.push(Rule::lost_answer("s3", "PutObject").path(JOURNALS));
+    f.proxy.set_rules(65, &rules);
+    // When the drill is driven to its end
+    let mut d = Drive::new("fo-drill", drill());
+    d.until_over(&f, 10).await;
+    let log = f.proxy.log();
+    assert_eq!(
+        faults::faults(&log),
+        rules.len(),
+        "every rule struck once: {log:#?}"
+    );
+    // Then every step was done on temporaries, each removed, production untouched
+    let r = report(&d.last());
+    assert!(
+        r.headline
+            .starts_with("drill of region-failover: 7 of 7 steps done"),
+        "{}",
+        r.render_text()
+    );
+    assert!(
+        r.findings.iter().any(|x| x
+            .message
+            .contains("temporaries created and removed; production untouched")),
+        "{}",
+        r.render_text()
+    );
+    assert_eq!(
+        f.as_aws.answered().len(),
+        2,
+        "the temporary replica's create and promote retried: {:?}",
+        f.as_aws.answered()
+    );
+    assert_eq!(fo_production(&f).await, before, "production untouched");
+    let mail = emails_fo(&f).await;
+    record(
+        "failover-orchestrator drill: every write and teardown deletion refused once, then its answer lost",
+        &f.proxy,
+        &d.ended,
+        mail,
+        "7 of 7 done on temporaries; every temporary removed; production untouched",
+    );
+
+    // When a second drill's temporary instance cannot be deleted (RDS refuses every attempt)
+    f.proxy.clear_log();
+    f.proxy
+        .set_rules(66, &[Rule::outage("rds").operation("DeleteDBInstance")]);
+    let mut d = Drive::new("fo-drill-stuck", drill());
+    d.until_over(&f, 10).await;
+    // Then the drill ends naming it for the janitor; production is untouched but for it
+    let r = report(&d.last());
+    let left = drill_leftovers(&f).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    let id = left[0].trim_start_matches("instance ").to_string();
+    assert!(
+        r.findings.iter().any(|x| x
+            .message
+            .contains("not removed (the janitor removes them once expired)")
+            && x.message.contains(&id)),
+        "{}",
+        r.render_text()
+    );
+    let stuck = d.ended.clone();
+    // And the janitor, on its schedule after the temporaries' expiry with RDS back, removes it
+    f.proxy.clear_rules();
+    let janitor = Box::pin(failover_orchestrator::invoke(
+        &f.app,
+        &json!({"action": "janitor"}),
+        "fo-janitor",
+        Utc::now() + Duration::hours(7),
+        None,
+    ))
+    .await
+    .unwrap();
+    let jr = janitor.report().unwrap();
+    assert!(
+        jr.findings.iter().any(|x| x.message.contains(&id)),
+        "{}",
+        jr.render_text()
+    );
+    assert_eq!(
+        fo_production(&f).await,
+        before,
+        "production as before both drills"
+    );
+    let mail = emails_fo(&f).await;
+    record(
+        "failover-orchestrator drill: its temporary instance cannot be deleted, then the janitor",
+        &f.proxy,
+        &stuck,
+        mail,
+        "drill reports it for the janitor; the janitor removes it after expiry; production untouched",
+    );
+}
+
+#[tokio::test]
+#[ignore = "defect: a drill record whose teardown failed is reported 'not removed (the janitor removes them once expired)', but runs.rs janitor() never removes drill records (secrets and parameters: since 4e6172f)"]
+async fn failover_drill_temporaries_left_by_a_failed_teardown_are_removed_by_the_janitor() {
+    // Given a drill whose teardown cannot delete its drill secret, parameter and record (each
+    // refused on every attempt)
+    let f = failover_world("lifeboat-faults-fo-drill-left").await;
+    let before = fo_production(&f).await;
+    f.proxy.set_rules(
+        67,
+        &[
+            Rule::outage("secretsmanager").operation("DeleteSecret"),
+            Rule::outage("ssm").operation("DeleteParameter"),
+            record_change()
+                .body("<Action>DELETE</Action>")
+                .fault(Fault::Unavailable),
+        ],
+    );
+    let mut d = Drive::new("fo-drill-left", drill());
+    d.until_over(&f, 10).await;
+    let r = report(&d.last());
+    let left = drill_leftovers(&f).await;
+    assert_eq!(left.len(), 3, "{left:?}\n{}", r.render_text());
+    assert!(
+        r.findings.iter().any(|x| x
+            .message
+            .contains("not removed (the janitor removes them once expired)")),
+        "{}",
+        r.render_text()
+    );
+    // When the janitor runs after their expiry with the services back
+    f.proxy.clear_rules();
+    let janitor = Box::pin(failover_orchestrator::invoke(
+        &f.app,
+        &json!({"action": "janitor"}),
+        "fo-janitor",
+        Utc::now() + Duration::hours(7),
+        None,
+    ))
+    .await
+    .unwrap();
+    // Then what the drill report promised happened: nothing of the drill is left
+    assert_eq!(
+        drill_leftovers(&f).await,
+        Vec::<String>::new(),
+        "{}",
+        janitor
+            .report()
+            .map(Report::render_text)
+            .unwrap_or_default()
+    );
+    assert_eq!(fo_production(&f).await, before);
+}
+
+/// A second plan: orders-db restored from its newest DR copy, the sessions cache from its DR
+/// snapshot (as tests/tests/failover.rs seeds it).
+const RESTORES: &str = "restore-failover";
+
+fn with_restores(policy: String) -> String {
+    policy
+        + r#"    - name: restore-failover
+      primary_region: us-east-1
+      dr_region: us-west-2
+      rto: 1h
+      rpo: 1d
+      allow_data_loss: true
+      steps:
+        - {name: assess, kind: assess}
+        - name: orders-from-snapshot
+          kind: restore-rds-from-snapshot
+          rto: 20m
+          params: {component: orders-db, target: orders-db-dr, instance_class: db.r6g.large, subnet_group: lifeboat-restore}
+        - name: sessions
+          kind: restore-redis
+          rto: 15m
+          params: {target: sessions-dr, source_group: sessions-dr-seed, node_type: cache.t3.micro}
+"#
+}
+
+#[tokio::test]
+async fn failover_restores_lost_answers() {
+    // Given a plan of two restores in the DR region (the DR network, and a snapshot of the cache
+    // there), and each restore refused once before it reaches AWS, then carried out with its
+    // answer lost: the retry is refused as existing (RDS DBInstanceAlreadyExists, ElastiCache
+    // ReplicationGroupAlreadyExists — moto answers both as AWS does) and the step adopts the
+    // resource by its run tag
+    let f = failover_world_with("lifeboat-faults-fo-restores", with_restores).await;
+    let dr = f.h.emu.config(DR).await;
+    let ec = aws_sdk_elasticache::Client::new(&dr);
+    ec.create_replication_group()
+        .replication_group_id("sessions-dr-seed")
+        .replication_group_description("seed")
+        .engine("redis")
+        .cache_node_type("cache.t3.micro")
+        .num_cache_clusters(1)
+        .send()
+        .await
+        .unwrap();
+    ec.create_snapshot()
+        .replication_group_id("sessions-dr-seed")
+        .snapshot_name("sessions-dr-seed-nightly")
+        .send()
+        .await
+        .unwrap();
+    lifeboat_tests::seed_network_in(&f.h.emu, &dr, DR).await;
+    let rules = [
+        refused_once("rds", "RestoreDBInstanceFromDBSnapshot"),
+        Rule::lost_answer("rds", "RestoreDBInstanceFromDBSnapshot"),
+        refused_once("elasticache", "CreateReplicationGroup"),
+        Rule::lost_answer("elasticache", "CreateReplicationGroup"),
+        refused_once("rds", "DeleteDBInstance"),
+        Rule::lost_answer("rds", "DeleteDBInstance"),
+        refused_once("elasticache", "DeleteReplicationGroup"),
+        Rule::lost_answer("elasticache", "DeleteReplicationGroup"),
+    ];
+    let groups = |ec: aws_sdk_elasticache::Client| async move {
+        let mut ids: Vec<String> = ec
+            .describe_replication_groups()
+            .send()
+            .await
+            .unwrap()
+            .replication_groups()
+            .iter()
+            .filter(|g| g.status() != Some("deleting"))
+            .filter_map(|g| g.replication_group_id().map(str::to_string))
+            .collect();
+        ids.sort();
+        ids
+    };
+    let before = (fo_production(&f).await, groups(ec.clone()).await);
+    // When a drill of the plan, then its execute, are driven to their ends
+    f.proxy.set_rules(68, &rules);
+    let mut drill = Drive::new(
+        "fo-restore-drill",
+        json!({"action": "drill", "plan": RESTORES}),
+    );
+    drill.until_over(&f, 10).await;
+    let drill_faults = faults::faults(&f.proxy.log());
+    // Then the drill restored both on temporaries and removed them (the deletions' answers lost
+    // too: their retries hear "not found", or "deleting")
+    let r = report(&drill.last());
+    assert!(
+        r.headline
+            .starts_with("drill of restore-failover: 3 of 3 steps done"),
+        "{}",
+        r.render_text()
+    );
+    assert!(
+        r.findings.iter().any(|x| x
+            .message
+            .contains("2 temporaries created and removed; production untouched")),
+        "{}",
+        r.render_text()
+    );
+    assert_eq!(drill_faults, rules.len(), "every rule struck once");
+    assert_eq!(
+        (fo_production(&f).await, groups(ec.clone()).await),
+        before,
+        "the drill leaves the world as it found it"
+    );
+    f.proxy.set_rules(69, &rules[..4]);
+    let mut exec = Drive::new(
+        "fo-restore-exec",
+        json!({"action": "execute", "plan": RESTORES, "confirm": RESTORES}),
+    );
+    exec.until_over(&f, 10).await;
+    let r = report(&exec.last());
+    assert!(
+        r.headline
+            .starts_with("execute of restore-failover: 3 of 3 steps done"),
+        "{}",
+        r.render_text()
+    );
+    // And the execute restored each once: one orders-db-dr, one sessions-dr, adopted by tag
+    let after = fo_production(&f).await;
+    assert_eq!(
+        after
+            .instances
+            .iter()
+            .filter(|i| i.0 == "orders-db-dr")
+            .count(),
+        1,
+        "{:?}",
+        after.instances
+    );
+    let mut expected_groups = before.1.clone();
+    expected_groups.push("sessions-dr".to_string());
+    expected_groups.sort();
+    assert_eq!(groups(ec.clone()).await, expected_groups);
+    let log = f.proxy.log();
+    assert_eq!(
+        faults::faults(&log),
+        drill_faults + 4,
+        "every rule struck once"
+    );
+    for op in ["RestoreDBInstanceFromDBSnapshot", "CreateReplicationGroup"] {
+        assert_eq!(
+            log.iter()
+                .filter(|r| r.operation == op && r.forwarded)
+                .count(),
+            4,
+            "{op}: the drill's and the execute's, each carried out once and retried once"
+        );
+    }
+    let mut ended = drill.ended.clone();
+    ended.extend(exec.ended.clone());
+    let mail = emails_fo(&f).await;
+    record(
+        "failover-orchestrator restores (RDS from the DR copy, Redis from its DR snapshot): each create and teardown deletion refused once, then its answer lost; drill then execute",
+        &f.proxy,
+        &ended,
+        mail,
+        "3 of 3 done each; drill temporaries removed; one restored instance and one cache, adopted by their run tag",
+    );
+}
+
+/// One alarm state change (ecommerce-prod-db-down into ALARM at `at`) as EventBridge delivers
+/// it, and as the alarm's own Lambda action delivers it.
+fn alarm_deliveries(at: chrono::DateTime<Utc>) -> [Value; 2] {
+    let ts = at.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string();
+    let arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:ecommerce-prod-db-down";
+    let state = json!({
+        "state": {"value": "ALARM", "reason": "Threshold Crossed", "timestamp": ts},
+        "previousState": {"value": "OK", "reason": "ok", "timestamp": ts},
+        "configuration": {"metrics": []},
+        "alarmName": "ecommerce-prod-db-down",
+    });
+    [
+        json!({
+            "version": "0", "id": "e1", "detail-type": "CloudWatch Alarm State Change",
+            "source": "aws.cloudwatch", "account": "123456789012", "time": at.to_rfc3339(),
+            "region": "us-east-1", "resources": [arn], "detail": state,
+        }),
+        json!({
+            "source": "aws.cloudwatch", "alarmArn": arn, "accountId": "123456789012",
+            "time": at.to_rfc3339(), "region": "us-east-1", "alarmData": state,
+        }),
+    ]
+}
+
+#[tokio::test]
+async fn failover_a_hundred_alarm_deliveries_with_lost_answers_make_one_run_and_one_promotion() {
+    // Given automatic failover, the primary down and its alarm in ALARM for 10 minutes, and the
+    // answers lost of the run lease's writes, the journal's creation, the status save (the
+    // active-run pointer) and the promotion (refused once, then carried out with its answer lost)
+    let f = failover_world_with("lifeboat-faults-fo-alarms", |p| {
+        p.replace(
+            "version: 1\n",
+            "version: 1\nautomation: {auto_failover: true}\n",
+        )
+    })
+    .await;
+    let cfg = f.h.emu.config(PRIMARY).await;
+    aws_sdk_rds::Client::new(&cfg)
+        .stop_db_instance()
+        .db_instance_identifier(lifeboat_tests::failover::PRIMARY_DB)
+        .send()
+        .await
+        .unwrap();
+    aws_sdk_cloudwatch::Client::new(&cfg)
+        .set_alarm_state()
+        .alarm_name(lifeboat_tests::failover::ALARM)
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .state_reason("primary down")
+        .send()
+        .await
+        .unwrap();
+    let rules = [
+        Rule::lost_answer("s3", "PutObject")
+            .path("/locks/failover-orchestrator\\.json$")
+            .count(3),
+        Rule::lost_answer("s3", "PutObject").path(JOURNALS).count(2),
+        Rule::lost_answer("s3", "PutObject")
+            .path("/state/failover-orchestrator/status\\.json$")
+            .count(2),
+        refused_once("rds", "PromoteReadReplica"),
+        Rule::lost_answer("rds", "PromoteReadReplica"),
+    ];
+    f.proxy.set_rules(71, &rules);
+    // When 100 deliveries of the one state change arrive at once (EventBridge's, the alarm
+    // action's, and their redeliveries)
+    let deliveries = alarm_deliveries(Utc::now() - Duration::minutes(10));
+    let answers = futures::future::join_all((0..100).map(|i| {
+        let ev = deliveries[i % 2].clone();
+        let f = &f;
+        async move { Box::pin(fo_invoke(f, &ev, &format!("alarm-{i}"), None)).await }
+    }))
+    .await;
+    let mut ended: Vec<Ended> = answers
+        .into_iter()
+        .map(|a| match a {
+            Ok(r) => Ended::Answered(r.to_json().unwrap()),
+            Err(e) => Ended::Error(e.to_string()),
+        })
+        .collect();
+    // Then they all name one run
+    let run_ids: BTreeSet<String> = ended
+        .iter()
+        .filter_map(Ended::json)
+        .filter_map(|v| v["run_id"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(run_ids.len(), 1, "one run for every delivery: {ended:#?}");
+    let run_id = run_ids.into_iter().next().unwrap();
+    // And (resumed to its end unless a delivery finished it) it promoted once and did every
+    // step once
+    let finished = |ended: &[Ended]| {
+        ended
+            .iter()
+            .filter_map(Ended::json)
+            .find(|v| v["outcome"] == json!("finished"))
+            .cloned()
+    };
+    if finished(&ended).is_none() {
+        let mut d = Drive::new("fo-alarms", json!({"action": "resume", "run_id": run_id}));
+        d.until_over(&f, 10).await;
+        ended.extend(d.ended);
+    }
+    let r = report(&finished(&ended).expect("the run finished"));
+    assert!(
+        r.headline
+            .starts_with("execute of region-failover: 7 of 7 steps done"),
+        "{}",
+        r.render_text()
+    );
+    let log = f.proxy.log();
+    assert_eq!(faults::faults(&log), 3 + 2 + 2 + 2, "every rule struck");
+    assert_eq!(promotions(&log), 1, "one promotion reached RDS");
+    let runs = lifeboat_tests::failover::keys(
+        &cfg,
+        &f.h.world.report_bucket,
+        "runs/failover-orchestrator/",
+    )
+    .await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(fo_versions(&f).await.0, 2, "one new secret version");
+    let mail = emails_fo(&f).await;
+    record(
+        "failover-orchestrator: 100 concurrent deliveries of one alarm, lease/journal/status/promote answers lost",
+        &f.proxy,
+        &ended,
+        mail,
+        "one run, one promotion, 7 of 7 done",
     );
 }
