@@ -3,6 +3,15 @@
 // scripts/moto_server.py with LIFEBOAT_CALL_LOG) must be allowed by that function's execution
 // role in infra/template.yaml, resolved for the test parameters (scripts/iam/test-parameters.json).
 //
+// Requests answered by aws-smithy-mocks (what moto lacks or fakes) never reach the emulator; the
+// tests that make them add shared/src/call_log.rs's Recorder to those clients, which writes the
+// same lines to <dir>/mocked-<pid>.jsonl with "source": "aws-smithy-mocks" and the app given by
+// the test. They are checked alike and count as uses of the grants they need, with two
+// differences said here: their status is 200 for a mocked output and 400 for any mocked error
+// (so an S3 read of an absent key is seen as such only from moto's 404s), and their tags,
+// secrets and encrypted_with are the mocked world as the test declares it (moto's are the
+// emulator's state).
+//
 //   node scripts/iam/check.mjs [--calls DIR] [--template FILE] [--params FILE] [--json FILE]
 //
 // The parameter file's values stand for the tests' world; `worlds` override them for the log
@@ -222,8 +231,9 @@ export async function check({ calls, template, params }) {
     const m = /^lifeboat-(.+)$/.exec(e.app ?? '')
     if (!m) { report.unattributed++; continue }
     const fn = m[1]
-    const f = (report.functions[fn] ??= { calls: {}, denied: {}, handled: {}, absentWithoutList: {}, unmapped: {}, unknown: {}, errors: {}, used: new Set(), requests: 0 })
+    const f = (report.functions[fn] ??= { calls: {}, denied: {}, handled: {}, absentWithoutList: {}, unmapped: {}, unknown: {}, errors: {}, used: new Set(), requests: 0, mocked: 0 })
     f.requests++
+    if (e.source === MOCKED) f.mocked++
     const world = worldOf[fileOf(e)] ?? worlds[0]
     const { topicKeys, keyPolicies } = world
     const role = world.roles[fn]
@@ -271,7 +281,7 @@ export async function check({ calls, template, params }) {
   }
   // Granted actions no recorded request used, per statement.
   for (const [fn, role] of Object.entries(roles)) {
-    const f = (report.functions[fn] ??= { calls: {}, denied: {}, handled: {}, absentWithoutList: {}, unmapped: {}, unknown: {}, errors: {}, used: new Set(), requests: 0 })
+    const f = (report.functions[fn] ??= { calls: {}, denied: {}, handled: {}, absentWithoutList: {}, unmapped: {}, unknown: {}, errors: {}, used: new Set(), requests: 0, mocked: 0 })
     f.unused = []
     f.byLambda = []
     for (const { policy, managed, statement } of statementsOf(role.policies)) {
@@ -296,6 +306,9 @@ export async function check({ calls, template, params }) {
   return report
 }
 
+// The source of the lines shared/src/call_log.rs writes (moto's lines have none).
+export const MOCKED = 'aws-smithy-mocks'
+
 // Deletes gated by an aws:ResourceTag condition whose AccessDenied on a resource that no longer
 // exists (the SDK's retry after a lost answer) the code settles by looking it up:
 // functions/snapshot-export/src/execute/mod.rs settle_delete, tested in execute/step_tests.rs.
@@ -305,7 +318,7 @@ export function print(report, log = console.log) {
   const names = Object.keys(report.functions).sort()
   for (const fn of names) {
     const f = report.functions[fn]
-    log(`\n-- ${fn}: ${f.requests} recorded requests, ${Object.keys(f.calls).length} distinct calls`)
+    log(`\n-- ${fn}: ${f.requests} recorded requests${f.mocked ? ` (${f.mocked} answered by ${MOCKED})` : ''}, ${Object.keys(f.calls).length} distinct calls`)
     for (const [k, n] of Object.entries(f.calls).sort()) log(`   ${k.padEnd(62)} x${n}`)
     for (const [k, d] of Object.entries(f.denied)) {
       log(`   DENIED ${k} (x${d.count}, e.g. ${stable(d.example)} at ${d.at}${d.worlds.size ? `; also in the worlds of ${[...d.worlds].join(', ')}` : ''})`)

@@ -197,3 +197,38 @@ test('states: StartExecution is checked on the state machine ARN (a qualified on
   const describe = json('states', 'us-east-1', 'AWSStepFunctions.DescribeExecution', { executionArn: 'x' }, { headers: { 'x-amz-target': 'AWSStepFunctions.DescribeExecution', 'content-type': 'application/x-amz-json-1.0' } })
   assert.equal(auth(describe).unmapped, true)
 })
+
+test('mocked lines (shared/src/call_log.rs) are checked alike, count as uses, and are counted as mocked', async () => {
+  const r = await run([{ ...s3('GET', '/data-bucket/data/a.json', 200), source: 'aws-smithy-mocks' }, s3('GET', '/data-bucket/data/b.json', 200)])
+  const f = r.functions.worker
+  assert.equal(r.failures, 0)
+  assert.equal(f.requests, 2)
+  assert.equal(f.mocked, 1)
+  assert.ok(!f.unused.some((u) => u.includes('DataRead')))
+})
+
+test('cloudwatch over RPC v2 CBOR (mocked lines): the operation is the path\'s; PutMetricData\'s namespace cannot be known', () => {
+  const cbor = (op) => ({ app: 'lifeboat-worker', source: 'aws-smithy-mocks', service: 'monitoring', region: 'us-west-2', method: 'POST', path: `/service/GraniteServiceVersion20100801/operation/${op}`, query: '', headers: { 'content-type': 'application/cbor' }, body: null, status: 200 })
+  const get = auth(cbor('GetMetricData'))
+  assert.equal(get.operation, 'GetMetricData')
+  assert.deepEqual(get.checks, [{ action: 'cloudwatch:GetMetricData', resource: '*', context: {} }])
+  assert.match(auth(cbor('PutMetricData')).checks[0].unknown, /namespace/)
+  assert.equal(auth({ ...cbor('GetMetricData'), headers: {} }).unmapped, true, 'not CBOR: no Action, unmapped')
+})
+
+test('rds: a restore of an encrypted snapshot, or a same-region replica of an encrypted instance, implies the key RDS uses as the caller', () => {
+  const key = 'arn:aws:kms:us-west-2:123456789012:key/lifeboat-dr'
+  const snap = 'arn:aws:rds:us-west-2:123456789012:snapshot:lifeboat-db-20261207-0000'
+  const restore = { ...rds(`Action=RestoreDBInstanceFromDBSnapshot&DBInstanceIdentifier=db-dr&DBSnapshotIdentifier=${encodeURIComponent(snap)}`), region: 'us-west-2' }
+  const via = { 'kms:ViaService': 'rds.us-west-2.amazonaws.com' }
+  assert.deepEqual(auth({ ...restore, encrypted_with: { [snap]: key } }).implied.map((c) => [c.action, c.resource, c.context]), [
+    ['kms:DescribeKey', key, via],
+    ['kms:CreateGrant', key, { ...via, 'kms:GrantIsForAWSResource': 'true' }],
+  ])
+  assert.deepEqual(auth(restore).implied, [], 'no key recorded: nothing implied')
+  const source = 'arn:aws:rds:us-west-2:123456789012:db:db-replica'
+  const replica = { ...rds('Action=CreateDBInstanceReadReplica&DBInstanceIdentifier=db-drill&SourceDBInstanceIdentifier=db-replica'), region: 'us-west-2', encrypted_with: { [source]: key } }
+  assert.deepEqual(auth(replica).implied.map((c) => c.resource), [key, key])
+  const other = 'arn:aws:kms:us-west-2:123456789012:key/other'
+  assert.deepEqual(auth({ ...replica, body: `${replica.body}&KmsKeyId=${encodeURIComponent(other)}` }).implied.map((c) => c.resource), [other, other], 'a named key is the replica\'s')
+})

