@@ -249,6 +249,8 @@ async fn advance_held<R: Resumable>(
     }
     if arrived {
         if let Arrival::Refuse(reason) = f.arriving(&run_id, &mut journal.state.state, inv) {
+            // What the refusal recorded in the run (e.g. a drill cut short) is kept.
+            journal.save(store.s3, store.bucket).await?;
             return Ok(Response::skipped(Some(run_id), reason));
         }
     }

@@ -97,6 +97,9 @@ pub enum Step {
 pub struct Stop {
     pub error: String,
     pub next: String,
+    /// An AWS error that may pass (throttling, a 5xx, no answer): the step tries again on the
+    /// next rounds before it fails.
+    pub transient: bool,
 }
 
 impl Stop {
@@ -104,16 +107,47 @@ impl Stop {
         Stop {
             error: error.into(),
             next: next.into(),
+            transient: false,
         }
     }
 }
 
+/// AWS errors that may pass by themselves: throttling, the service's 5xx, no answer at all.
+pub fn transient(code: &str) -> bool {
+    matches!(
+        code,
+        "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException"
+            | "RequestLimitExceeded"
+            | "TooManyRequestsException"
+            | "SlowDown"
+            | "ServiceUnavailable"
+            | "ServiceUnavailableException"
+            | "InternalFailure"
+            | "InternalError"
+            | "InternalServerError"
+            | "InternalServiceError"
+            | "RequestTimeout"
+            | "RequestTimeoutException"
+            | "PriorRequestNotComplete"
+            | "Unknown"
+            | "HTTP 429"
+    ) || code.starts_with("HTTP 5")
+}
+
+/// Rounds a step goes on trying after transient AWS errors (each after the SDK's own retries;
+/// the Step Functions loop waits 30 s between invocations) before it fails.
+pub const TRANSIENT_ROUNDS: u32 = 6;
+
 impl From<AwsError> for Stop {
     fn from(e: AwsError) -> Stop {
-        Stop::fail(
+        let mut stop = Stop::fail(
             e.to_string(),
             "fix the cause named by the AWS error, then resume the run",
-        )
+        );
+        stop.transient = transient(&e.code);
+        stop
     }
 }
 
@@ -186,6 +220,27 @@ pub async fn advance(cx: &Cx<'_>, view: &RunView, step: &mut StepRun) -> bool {
             step.phase = Phase::Done;
             step.ended_at = Some(end);
             step.detail = detail;
+            true
+        }
+        Err(stop) if stop.transient => {
+            let n: u32 = step
+                .memo
+                .get("transient")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+                + 1;
+            step.memo.insert("transient".into(), n.to_string());
+            if n < TRANSIENT_ROUNDS {
+                step.detail = format!(
+                    "AWS error, tried again on the next round ({n} of {TRANSIENT_ROUNDS}): {}",
+                    stop.error
+                );
+                return false;
+            }
+            step.phase = Phase::Failed;
+            step.ended_at = Some(end);
+            step.error = Some(format!("{} (after {n} rounds)", stop.error));
+            step.next = Some(stop.next);
             true
         }
         Err(stop) => {
@@ -1486,7 +1541,14 @@ async fn fence(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::FenceOld
                 .await;
             if let Err(e) = sent {
                 let e = AwsError::new("ModifyDBInstance", &e);
-                if !already_exists(&e.code) {
+                // A retry after a lost answer renames an instance already renamed: RDS says
+                // not found; the fenced name tagged by this run is the proof it was done.
+                let own = not_found(&e.code)
+                    && matches!(
+                        rds::find_instance(&primary.rds, &fenced).await?,
+                        Some(f) if f.tags.get(FENCED_TAG).map(String::as_str) == Some(view.run_id.as_str())
+                    );
+                if !already_exists(&e.code) && !own {
                     return Err(e.into());
                 }
             }
@@ -1705,13 +1767,20 @@ pub async fn teardown(cx: &Cx<'_>, view: &RunView, temps: &mut [Temp]) -> bool {
             }
             Ok(false) => {}
             Err(e) => {
-                t.error = Some(e.to_string());
-                moved = true;
+                t.attempts += 1;
+                if t.attempts >= TEARDOWN_ATTEMPTS {
+                    t.error = Some(e.to_string());
+                    moved = true;
+                }
             }
         }
     }
     moved
 }
+
+/// Rounds a teardown tries a temporary before it leaves it to the janitor (or to a person,
+/// for a record) and says so.
+pub const TEARDOWN_ATTEMPTS: u32 = 3;
 
 async fn delete_record(cx: &Cx<'_>, t: &Temp) -> Result<bool, AwsError> {
     use aws_sdk_route53::types::{Change as R53Change, ChangeAction, ChangeBatch};
@@ -1793,6 +1862,7 @@ pub fn temps_of(view: &RunView, step: &StepRun) -> Vec<Temp> {
         spec: None,
         gone: false,
         error: None,
+        attempts: 0,
     });
     out.extend(records_of(step));
     out
@@ -1809,6 +1879,7 @@ fn records_of(step: &StepRun) -> Vec<Temp> {
             spec: serde_json::from_str(v).ok(),
             gone: false,
             error: None,
+            attempts: 0,
         })
         .collect()
 }

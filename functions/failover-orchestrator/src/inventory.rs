@@ -791,6 +791,9 @@ pub async fn secret_json(
         .get_secret_value()
         .secret_id(secret)
         .set_version_id(version.map(str::to_string))
+        // AWSCURRENT by name when no version is asked for (AWS's default; an emulator may not
+        // move its default with UpdateSecretVersionStage).
+        .set_version_stage(version.is_none().then(|| "AWSCURRENT".to_string()))
         .send()
         .await
         .map_err(|e| {

@@ -152,6 +152,10 @@ pub async fn invoke(
     // Every delivery of one alarm state change (EventBridge, SNS, the alarm's Lambda action,
     // EventBridge's own redeliveries) is one run: its id comes from the alarm and the time it
     // entered its state, not from the delivery.
+    // A resume works on (and a failure of it reports under) the run it resumes.
+    if let Command::Resume { run_id, .. } = &cmd {
+        inv.run_id = run_id.clone();
+    }
     if let Trigger::Alarm(a) = &inv.trigger {
         let key = format!(
             "alarm:{}:{}:{}",

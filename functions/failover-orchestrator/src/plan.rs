@@ -150,8 +150,11 @@ pub struct Temp {
     pub spec: Option<serde_json::Value>,
     #[serde(default)]
     pub gone: bool,
+    /// The last teardown error, once the teardown gave up on it.
     #[serde(default)]
     pub error: Option<String>,
+    #[serde(default)]
+    pub attempts: u32,
 }
 
 /// A trigger that arrived during the run.
@@ -213,6 +216,9 @@ pub struct RunState {
     /// The start email went out.
     #[serde(default)]
     pub start_sent: bool,
+    /// Why the run was cut short (a drill, when production needs the plan).
+    #[serde(default)]
+    pub cut_short: Option<String>,
 }
 
 impl RunState {
@@ -237,6 +243,7 @@ impl RunState {
             assessment: Vec::new(),
             acting_since: None,
             start_sent: false,
+            cut_short: None,
         }
     }
 
@@ -258,6 +265,19 @@ impl RunState {
         }
         self.steps.iter().all(|s| s.phase.terminal())
             && (self.mode != Mode::Drill || self.temps.iter().all(|t| t.gone || t.error.is_some()))
+    }
+
+    /// Stops starting steps: every step not ended is blocked with the reason (a drill's
+    /// temporaries are then torn down).
+    pub fn cut_short(&mut self, why: &str) {
+        if self.cut_short.is_some() {
+            return;
+        }
+        self.cut_short = Some(why.to_string());
+        for s in self.steps.iter_mut().filter(|s| !s.phase.terminal()) {
+            s.phase = Phase::Blocked;
+            s.detail = format!("not finished: the run was cut short ({why})");
+        }
     }
 
     pub fn failed(&self) -> bool {

@@ -412,7 +412,14 @@ pub fn run_report(
             r.finding(Severity::Info, Some(&s.name), format!("next: {next}"));
         }
     }
-    if blocked > 0 {
+    if let Some(why) = &run.cut_short {
+        r.finding(
+            Severity::Warning,
+            Some(&run.plan),
+            format!("cut short: {why}; nothing more was started and the temporaries were removed"),
+        );
+    }
+    if blocked > 0 && run.cut_short.is_none() {
         r.finding(Severity::Warning, None, format!("{blocked} step(s) not started because a step they depend on failed; the independent branches ran"));
     }
     let mut dims = BTreeMap::new();
@@ -467,15 +474,28 @@ pub fn run_report(
                 .iter()
                 .filter(|t| !t.gone)
                 .map(|t| {
+                    let who = if t.kind == "route53-record" {
+                        // Records carry no tags: no janitor can prove them a drill's.
+                        match &t.spec {
+                            Some(spec) => format!(
+                                "remove it by hand: aws route53 change-resource-record-sets --hosted-zone-id {} --change-batch '{{\"Changes\": [{{\"Action\": \"DELETE\", \"ResourceRecordSet\": {{\"Name\": \"{}\", \"Type\": \"{}\", \"TTL\": {}, \"ResourceRecords\": [{{\"Value\": \"{}\"}}]}}}}]}}'",
+                                spec["zone"].as_str().unwrap_or_default(),
+                                spec["name"].as_str().unwrap_or_default(),
+                                spec["type"].as_str().unwrap_or_default(),
+                                spec["ttl"].as_i64().unwrap_or(60),
+                                spec["values"][0].as_str().unwrap_or_default()
+                            ),
+                            None => "remove it by hand".to_string(),
+                        }
+                    } else {
+                        "the janitor removes it once its lifeboat:expires-at has passed".to_string()
+                    };
                     format!(
-                        "{} {} ({}){}",
+                        "{} {} ({}){}: {who}",
                         t.kind,
                         t.id,
                         t.region,
-                        t.error
-                            .as_ref()
-                            .map(|e| format!(": {e}"))
-                            .unwrap_or_default()
+                        t.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default()
                     )
                 })
                 .collect();
@@ -492,10 +512,7 @@ pub fn run_report(
                         run.temps.len()
                     )
                 } else {
-                    format!(
-                        "drill: not removed (the janitor removes them once expired): {}",
-                        left.join("; ")
-                    )
+                    format!("drill: not removed: {}", left.join("; "))
                 },
             );
         }

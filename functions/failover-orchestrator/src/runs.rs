@@ -308,10 +308,15 @@ impl Resumable for Runs<'_> {
             Trigger::Alarm(a) => {
                 let what = match a.state {
                     // A drill does not become a failover: the alarm is said loudly in its report.
-                    AlarmState::Alarm if state.mode == Mode::Drill => format!(
+                    AlarmState::Alarm if state.mode == Mode::Drill => {
+                        if self.app.policy.automation.auto_failover {
+                            state.cut_short(&format!("alarm {} in ALARM", a.name));
+                        }
+                        format!(
                         "alarm {} went to ALARM during this drill: no failover was started (a drill runs on temporary copies); if production is failing, execute once the drill has ended: {{\"action\": \"execute\", \"plan\": \"{}\", \"confirm\": \"{}\"}}",
                         a.name, state.plan, state.plan
-                    ),
+                    )
+                    }
                     AlarmState::Alarm => format!("alarm {} in ALARM ({}) attached to this run", a.name, a.delivery.as_str()),
                     _ => format!(
                         "alarm {} back to {} at {}: nothing undone, the run goes on",
@@ -360,16 +365,41 @@ impl Resumable for Runs<'_> {
                     }
                 }
             }
+            // Production first: an execute (or failback) arriving during a drill cuts the drill
+            // short (nothing more is started; its temporaries are torn down at once) and says
+            // when to execute again.
+            Trigger::Manual(m)
+                if state.mode == Mode::Drill && (m.action == "execute" || m.action == "failback") =>
+            {
+                let why = format!(
+                    "{} of plan {} requested at {}",
+                    m.action,
+                    m.args.get("plan").and_then(Value::as_str).unwrap_or("?"),
+                    now.format("%H:%M:%SZ")
+                );
+                state.cut_short(&why);
+                Arrival::Refuse(format!(
+                    "a drill of plan {} (run {active}) is in progress: {} refused; the drill is cut short now (nothing more starts, its temporaries are being removed): run {} again once it reports, within a few minutes",
+                    state.plan, m.action, m.action
+                ))
+            }
+            // The same command again (a retry after a failed invocation, a second person):
+            // it advances the run in progress.
+            Trigger::Manual(m)
+                if m.action == state.mode.as_str()
+                    && m.args.get("plan").and_then(Value::as_str) == Some(state.plan.as_str()) =>
+            {
+                state.attached.push(Attached {
+                    at: now,
+                    what: format!("{} of {} asked for again: advanced this run", m.action, state.plan),
+                });
+                Arrival::Attach
+            }
             Trigger::Manual(m) => Arrival::Refuse(format!(
-                "a {} of plan {} is in progress: {} refused; wait for it to finish (its report says when){}",
+                "a {} of plan {} is in progress (run {active}): {} refused; run it again once this run has reported",
                 state.mode.as_str(),
                 state.plan,
-                m.action,
-                if state.mode == Mode::Drill && m.action == "execute" {
-                    ", or, if production is failing now, let the drill's teardown finish first: the drill runs on temporary copies and ends by itself; then execute again"
-                } else {
-                    ""
-                }
+                m.action
             )),
             Trigger::Schedule(_) | Trigger::BackupJob(_) => Arrival::Refuse(format!(
                 "a {} of plan {} is in progress: this trigger does nothing",

@@ -249,6 +249,7 @@ fn a_drill_is_done_only_when_its_temporaries_are_gone() {
         spec: None,
         gone: false,
         error: None,
+        attempts: 0,
     });
     assert!(!s.done());
     s.temps[0].gone = true;
