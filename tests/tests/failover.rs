@@ -898,3 +898,47 @@ async fn a_route53_health_check_is_read_by_the_assessment() {
     // reads and shows it; its failing case is the mocked test in the function's crate.
     assert!(text.contains(&format!("health check {id}")), "{text}");
 }
+
+#[tokio::test]
+async fn failback_of_an_encrypted_database_encrypts_the_new_primary_with_the_old_primarys_key() {
+    let f = util::world()
+        .scenario(Scenario {
+            encrypted_primary: true,
+            failover_replica_lag: Some(30.0),
+            ..Scenario::default()
+        })
+        .dir("lifeboat-failover-kms")
+        .build(|parts| parts.failover_orchestrator())
+        .await;
+    let cfg = f.emu.config(PRIMARY).await;
+    let armed =
+        |a: &str| json!({"action": a, "plan": "region-failover", "confirm": "region-failover"});
+    let r = run_to_end(&f, armed("execute"), "kms-exec").await;
+    assert!(
+        report(&r)
+            .headline
+            .starts_with("execute of region-failover: 7 of 7"),
+        "{}",
+        report(&r).render_text()
+    );
+    failover::replica_lag(&cfg, PRIMARY, "ecommerce-prod-db", 0.0).await;
+    let r = run_to_end(&f, armed("failback"), "kms-back").await;
+    assert!(
+        report(&r)
+            .headline
+            .starts_with("failback of region-failover: 7 of 7"),
+        "{}",
+        report(&r).render_text()
+    );
+    let back = aws_sdk_rds::Client::new(&cfg)
+        .describe_db_instances()
+        .db_instance_identifier("ecommerce-prod-db")
+        .send()
+        .await
+        .unwrap();
+    let key = back.db_instances()[0]
+        .kms_key_id()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!key.is_empty(), "the new primary is encrypted: {back:?}");
+}

@@ -533,10 +533,16 @@ async fn failback_promote(
                 // A cross-region replica of an encrypted writer needs a key in the primary
                 // region: the old primary's (kept on the fenced instance).
                 let kms = if src.encrypted {
-                    let old = step
-                        .memo
-                        .get("executed:fenced")
-                        .cloned()
+                    // The old primary: renamed <id>-fenced-<hash> and tagged by the fence
+                    // step of the execute run (or never fenced, under its own name).
+                    let fenced_prefix = format!("{}-fenced-", x.primary);
+                    let old = rds::instances(&primary.rds)
+                        .await?
+                        .into_iter()
+                        .find(|i| {
+                            i.id.starts_with(&fenced_prefix) && i.tags.contains_key(crate::FENCED_TAG)
+                        })
+                        .map(|i| i.id)
                         .unwrap_or_else(|| x.primary.clone());
                     let key = old_key(primary, &old).await?;
                     Some(key.ok_or_else(|| {

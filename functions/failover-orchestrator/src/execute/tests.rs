@@ -832,6 +832,26 @@ async fn failback_replica(old_key: Option<&'static str>) -> (StepRun, usize) {
                     .build()
             }
         });
+    // The listing failback finds the fenced old primary in (by its name and fence tag).
+    let listing = mock!(aws_sdk_rds::Client::describe_db_instances)
+        .match_requests(|r| r.db_instance_identifier().is_none())
+        .then_output({
+            let fenced = fenced.clone();
+            move || {
+                rds_op::describe_db_instances::DescribeDbInstancesOutput::builder()
+                    .db_instances(
+                        instance_in(PRIMARY, &fenced, "available", None)
+                            .tag_list(
+                                aws_sdk_rds::types::Tag::builder()
+                                    .key(crate::FENCED_TAG)
+                                    .value("20261207T090000Z-0a0b0c0d")
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build()
+            }
+        });
     let replica = mock!(aws_sdk_rds::Client::create_db_instance_read_replica)
         .match_requests(|r| {
             r.db_instance_identifier() == Some(PRIMARY_DB)
@@ -844,7 +864,7 @@ async fn failback_replica(old_key: Option<&'static str>) -> (StepRun, usize) {
                 .build()
         });
     let c = clients(
-        regional(PRIMARY, vec![gone, old, replica.clone()], vec![]),
+        regional(PRIMARY, vec![listing, gone, old, replica.clone()], vec![]),
         regional(DR, vec![writer], vec![]),
         vec![],
     );
@@ -862,7 +882,6 @@ async fn failback_replica(old_key: Option<&'static str>) -> (StepRun, usize) {
             primary: PRIMARY_DB.into(),
         }),
     );
-    s.memo.insert("executed:fenced".into(), fenced);
     advance(&cx, &view(Mode::Failback, false), &mut s).await;
     (s, replica.num_calls())
 }
