@@ -582,6 +582,11 @@ async fn a_region_failover_restores_the_database_from_the_newest_dr_copy_and_the
           kind: restore-redis
           rto: 15m
           params: {target: sessions-dr, source_group: sessions-dr-seed, node_type: cache.t3.micro}
+        - name: verify-restored
+          kind: verify
+          depends_on: [orders-from-snapshot]
+          rto: 3m
+          params: {component: orders-db, endpoint_from: orders-from-snapshot}
 "#
     })
     .await;
@@ -616,7 +621,7 @@ async fn a_region_failover_restores_the_database_from_the_newest_dr_copy_and_the
     let rep = report(&r);
     assert!(
         rep.headline
-            .starts_with("drill of restore-failover: 3 of 3 steps done"),
+            .starts_with("drill of restore-failover: 4 of 4 steps done"),
         "{}",
         rep.render_text()
     );
@@ -629,10 +634,17 @@ async fn a_region_failover_restores_the_database_from_the_newest_dr_copy_and_the
     let rep = report(&r);
     assert!(
         rep.headline
-            .starts_with("execute of restore-failover: 3 of 3 steps done"),
+            .starts_with("execute of restore-failover: 4 of 4 steps done"),
         "{}",
         rep.render_text()
     );
+    let verified = rep
+        .actions
+        .iter()
+        .find(|a| a.resource == "verify-restored")
+        .map(|a| a.reason.clone())
+        .unwrap_or_default();
+    assert!(verified.contains("checks passed"), "{verified}");
     let after = production(&f).await;
     assert!(
         after.instances.iter().any(|i| i.0 == "orders-db-dr"),

@@ -45,6 +45,9 @@ pub struct RunView {
     pub approved: std::collections::BTreeSet<String>,
     /// The engine of every finished step's endpoint (for the data checks).
     pub engines: BTreeMap<String, String>,
+    /// Finished steps' step-private records the data checks read (the restored backup's
+    /// manifest key and time).
+    pub memos: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl RunView {
@@ -68,6 +71,12 @@ impl RunView {
                 .steps
                 .iter()
                 .filter_map(|x| Some((x.name.clone(), x.memo.get("engine")?.clone())))
+                .collect(),
+            memos: s
+                .steps
+                .iter()
+                .filter(|x| x.phase == Phase::Done)
+                .map(|x| (x.name.clone(), x.memo.clone()))
                 .collect(),
         }
     }
@@ -853,6 +862,24 @@ async fn restore_rds(
             step.memo.insert("temp".into(), target.clone());
         }
         step.memo.insert("snapshot".into(), s.id.clone());
+        // Where snapshot-export recorded the data fingerprint of this backup: the verify
+        // step compares the restored copy's counts with it.
+        let source = s
+            .tags
+            .get(lifeboat_shared::backup::TAG_SOURCE)
+            .cloned()
+            .unwrap_or_else(|| s.source_id.clone());
+        step.memo.insert(
+            "manifest".into(),
+            lifeboat_shared::backup::manifest_key(
+                lifeboat_shared::policy::ResourceKind::RdsInstance,
+                &source,
+                &s.id,
+            ),
+        );
+        if let Some(t) = s.time() {
+            step.memo.insert("snapshot_at".into(), t.to_rfc3339());
+        }
         return Ok(Step::Moved);
     }
     let Some(i) = rds::find_instance(&dr.rds, &target).await? else {
@@ -1633,6 +1660,23 @@ async fn verify(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::VerifyS
     }
     let comp = &comp;
     let secrets = &cx.clients.at(&secrets_region).secrets;
+    // A restored backup is compared with the fingerprint snapshot-export recorded for it (and
+    // its freshness measured at the snapshot's time); a promoted replica holds newer data than
+    // any backup's fingerprint: its counts are not compared, its freshness is measured now.
+    let memo = view
+        .memos
+        .get(&x.endpoint_from)
+        .cloned()
+        .unwrap_or_default();
+    let (expected, as_of) = match memo.get("manifest") {
+        Some(key) => (
+            recorded_fingerprint(cx, view, key).await,
+            memo.get("snapshot_at")
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc)),
+        ),
+        None => (None, Some(Utc::now())),
+    };
     let checked = lifeboat_shared::data::check_endpoint(
         secrets,
         cx.local_endpoints,
@@ -1640,8 +1684,8 @@ async fn verify(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::VerifyS
         &engine,
         &host,
         port,
-        None,
-        Some(Utc::now()),
+        expected.as_ref(),
+        as_of,
         true,
     )
     .await
@@ -1674,6 +1718,36 @@ async fn verify(cx: &Cx<'_>, view: &RunView, step: &mut StepRun, x: &fo::VerifyS
             ""
         }
     )))
+}
+
+/// The data fingerprint a backup's manifest records, read from the DR backup bucket (the
+/// replica S3 replication keeps in the DR region) and then the primary one; none when neither
+/// answers or it has none (the count checks then say so).
+async fn recorded_fingerprint(
+    cx: &Cx<'_>,
+    view: &RunView,
+    key: &str,
+) -> Option<lifeboat_shared::data::DataFingerprint> {
+    let mut places = Vec::new();
+    if let Some(b) = &cx.policy.buckets.dr_backup {
+        places.push((view.dr_region.as_str(), b.as_str()));
+    }
+    places.push((
+        view.primary_region.as_str(),
+        cx.policy.buckets.backup.as_str(),
+    ));
+    for (region, bucket) in places {
+        let s3 = &cx.clients.at(region).s3;
+        if let Ok(Some((m, _))) =
+            lifeboat_shared::journal::read_json::<serde_json::Value>(s3, bucket, key).await
+        {
+            if let Some(fp) = m.get("fingerprint").filter(|v| !v.is_null()) {
+                return serde_json::from_value(fp.clone()).ok();
+            }
+            return None;
+        }
+    }
+    None
 }
 
 /// Tears down a drill's temporaries (each by the identity its step recorded); true when any
