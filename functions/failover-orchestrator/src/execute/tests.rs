@@ -110,6 +110,7 @@ fn view(mode: Mode, allow_data_loss: bool) -> RunView {
         endpoints: BTreeMap::new(),
         approved: Default::default(),
         engines: BTreeMap::new(),
+        memos: BTreeMap::new(),
     }
 }
 
