@@ -177,7 +177,8 @@ async fn first_run_snapshots_copies_exports_writes_manifests_and_emails() {
     assert!(
         notes.len() == 2
             && notes[0].starts_with("kept past retention: require_dr_copy")
-            && notes[1].contains("backups go to the primary bucket ecommerce-backups-prod-us-east-1"),
+            && notes[1]
+                .contains("backups go to the primary bucket ecommerce-backups-prod-us-east-1"),
         "{}",
         report.render_text()
     );

@@ -138,7 +138,8 @@ impl Policy {
         policy.validate()?;
         let mut policy = policy;
         let names = policy.components.iter().map(|c| c.name.as_str()).collect();
-        policy.failover.plans = failover::resolve(&policy.failover.written, &names, &policy.buckets)?;
+        policy.failover.plans =
+            failover::resolve(&policy.failover.written, &names, &policy.buckets)?;
         Ok(policy)
     }
 
