@@ -259,7 +259,7 @@ export async function check({ calls, template, params }) {
       const absentResource = e.status === 404 && e.tags && Object.keys(e.tags[c.resource] ?? {}).length === 0 && /ResourceTag/.test(JSON.stringify(r.near))
       // A delete the code settles by looking (AccessDenied, then a lookup that finds nothing,
       // is already done): expected on AWS, listed, not a failure.
-      if (absentResource && SETTLED_BY_LOOKUP.has(c.action)) {
+      if (absentResource && SETTLED_BY_LOOKUP[fn]?.has(c.action)) {
         const h = (f.handled[k] ??= { count: 0, at: e._at })
         h.count++
         continue
@@ -312,7 +312,12 @@ export const MOCKED = 'aws-smithy-mocks'
 // Deletes gated by an aws:ResourceTag condition whose AccessDenied on a resource that no longer
 // exists (the SDK's retry after a lost answer) the code settles by looking it up:
 // functions/snapshot-export/src/execute/mod.rs settle_delete, tested in execute/step_tests.rs.
-const SETTLED_BY_LOOKUP = new Set(['rds:DeleteDBSnapshot', 'rds:DeleteDBClusterSnapshot', 'elasticache:DeleteSnapshot'])
+// Per function: the tag-gated deletes its code settles by a lookup when AWS denies them
+// (snapshot-export: execute::settle_delete; failover-orchestrator: its drill teardown).
+const SETTLED_BY_LOOKUP = {
+  'snapshot-export': new Set(['rds:DeleteDBSnapshot', 'rds:DeleteDBClusterSnapshot', 'elasticache:DeleteSnapshot']),
+  'failover-orchestrator': new Set(['rds:DeleteDBInstance', 'elasticache:DeleteReplicationGroup', 'secretsmanager:DeleteSecret']),
+}
 
 export function print(report, log = console.log) {
   const names = Object.keys(report.functions).sort()

@@ -1504,7 +1504,6 @@ async fn emails_fo(f: &Failover) -> usize {
 }
 
 #[tokio::test]
-#[ignore = "defect: a lost ModifyDBInstance answer fails fence-old-primary — the SDK's retry renames an instance already renamed, RDS answers DBInstanceNotFound, and execute.rs fence() accepts only an already-exists error"]
 async fn failover_execute_lost_answer_of_the_fence() {
     // Given the failover world, and the fence's rename (ModifyDBInstance
     // NewDBInstanceIdentifier, ApplyImmediately) refused once before it reaches RDS, then
@@ -1718,7 +1717,6 @@ async fn failover_stop_at_every_boundary() {
 }
 
 #[tokio::test]
-#[ignore = "defect: a transient AWS error that outlasts the SDK's 3 attempts fails the step for good — the run finishes half failed over, its 'resume the run' does nothing (finished), a new execute is refused (already failed over)"]
 async fn failover_execute_a_step_failing_on_a_transient_error_is_finished_later() {
     // Given the failover world, and Secrets Manager unavailable (503) for every attempt of the
     // secret's PutSecretValue in the execute's first try (the SDK's three attempts)
@@ -1765,7 +1763,6 @@ async fn failover_execute_a_step_failing_on_a_transient_error_is_finished_later(
 }
 
 #[tokio::test]
-#[ignore = "defect: an execute whose first invocation failed after its journal was created is never advanced — no loop was started for it, and the execute invoked again is refused as 'in progress, wait for it to finish'"]
 async fn failover_execute_whose_first_invocation_failed_is_finished_by_the_next() {
     // Given the failover world, and the journal save after the execute's first round failing
     // on all three attempts: the run exists (its journal, the active-run pointer), its first
@@ -2309,7 +2306,6 @@ async fn failover_a_hundred_alarm_deliveries_with_lost_answers_make_one_run_and_
 }
 
 #[tokio::test]
-#[ignore = "defect: a failing resume reports under its own invocation's run id (lib.rs invoke: inv.run_id is set for alarms, not for resume) — every retry of the loop sends another FAILED email, each naming a run id that has no journal, never the run it resumes"]
 async fn failover_a_resume_failing_the_same_way_again_is_emailed_once_naming_its_run() {
     // Given an execute planned (its first invocation out of time at once), and its journal
     // saves refused on every attempt

@@ -917,3 +917,72 @@ async fn failback_of_an_encrypted_writer_without_a_known_key_stops_with_the_comm
         .unwrap_or_default()
         .contains("--kms-key-id"));
 }
+
+#[tokio::test]
+async fn a_teardown_delete_denied_because_the_temporary_is_already_gone_is_done() {
+    // Given: a drill instance whose DeleteDBInstance answer was lost; the retry is denied (the
+    // role deletes only what carries the drill tag, and a gone instance carries none)
+    let denied = mock!(aws_sdk_rds::Client::delete_db_instance).then_error(|| {
+        rds_op::delete_db_instance::DeleteDBInstanceError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDenied")
+                .message("not authorized to perform: rds:DeleteDBInstance")
+                .build(),
+        )
+    });
+    let describe = mock!(aws_sdk_rds::Client::describe_db_instances)
+        .sequence()
+        .output(|| {
+            rds_op::describe_db_instances::DescribeDbInstancesOutput::builder()
+                .db_instances(
+                    instance_in(DR, "lifeboat-drill-0a0b0c0d", "available", None)
+                        .tag_list(
+                            aws_sdk_rds::types::Tag::builder()
+                                .key(TAG_RUN)
+                                .value(RUN)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        })
+        .error(|| {
+            rds_op::describe_db_instances::DescribeDBInstancesError::DbInstanceNotFoundFault(
+                aws_sdk_rds::types::error::DbInstanceNotFoundFault::builder()
+                    .meta(ErrorMetadata::builder().code("DBInstanceNotFound").build())
+                    .build(),
+            )
+        })
+        .build();
+    // (For the permission check, the instance as the first, lost attempt found it: tagged.)
+    let rec = recorder().holds(
+        "arn:aws:rds:us-west-2:123456789012:db:lifeboat-drill-0a0b0c0d",
+        &["lifeboat-drill-0a0b0c0d"],
+        &[(TAG_PURPOSE, crate::DRILL_PURPOSE), (TAG_RUN, RUN)],
+    );
+    let c = clients(
+        regional(PRIMARY, vec![], vec![]),
+        regional_in(&rec, DR, vec![denied, describe], vec![], vec![]),
+        vec![],
+    );
+    let policy = Policy::parse(POLICY).unwrap();
+    let cx = Cx {
+        policy: &policy,
+        clients: &c,
+        local_endpoints: &BTreeMap::new(),
+        emulator: false,
+    };
+    let mut temps = vec![Temp {
+        kind: "rds-instance".into(),
+        region: DR.into(),
+        id: "lifeboat-drill-0a0b0c0d".into(),
+        spec: None,
+        gone: false,
+        error: None,
+        attempts: 0,
+    }];
+    // When
+    teardown(&cx, &view(Mode::Drill, false), &mut temps).await;
+    // Then: settled by the lookup, not reported as left behind
+    assert!(temps[0].gone && temps[0].error.is_none(), "{temps:?}");
+}
