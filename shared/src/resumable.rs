@@ -77,6 +77,12 @@ pub trait Resumable {
     /// Advances every step that can move once; true when anything moved.
     async fn round(&self, run_id: &str, state: &mut Self::State) -> Result<bool>;
     fn done(&self, state: &Self::State) -> bool;
+    /// When nothing moved: how long to pause before polling again within this invocation, if
+    /// the run is waiting on AWS (a promotion, a restore) rather than on a person; `None` (the
+    /// default) ends the invocation and leaves the next poll to the loop.
+    fn wait_within(&self, _state: &Self::State) -> Option<std::time::Duration> {
+        None
+    }
     /// A short account of where each step stands, for the `in progress` answer.
     fn progress(&self, state: &Self::State) -> Value;
     /// A new trigger arriving while this function's run `run_id` is unfinished: attached to the run
@@ -261,7 +267,16 @@ async fn advance_held<R: Resumable>(
         let moved = f.round(&run_id, &mut journal.state.state).await?;
         journal.save(store.s3, store.bucket).await?;
         if !moved {
-            break;
+            // Waiting on AWS: a function that asks polls again within this invocation (until
+            // its deadline) instead of leaving it to the loop's next invocation. Only with a
+            // deadline: an invocation without one (a local run) answers at once.
+            match (f.wait_within(&journal.state.state), inv.stop_at) {
+                (Some(pause), Some(_)) if !f.done(&journal.state.state) => {
+                    tokio::time::sleep(pause).await;
+                    continue;
+                }
+                _ => break,
+            }
         }
     }
     if !f.done(&journal.state.state) {

@@ -23,6 +23,9 @@ use crate::execute::{self, RunView};
 use crate::plan::{self, Attached, AutoHold, Mode, Phase, RunState, StepRun};
 use crate::{inventory, report, App};
 
+/// The pause between polls of a step waiting on AWS within one invocation.
+pub const POLL_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What the function keeps across runs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Status {
@@ -292,6 +295,21 @@ impl Resumable for Runs<'_> {
 
     fn done(&self, state: &RunState) -> bool {
         state.done()
+    }
+
+    /// A step waiting on AWS (a promotion, a restore, a DNS change, a teardown) is polled again
+    /// every few seconds within the invocation, not only at the loop's next one (30 s later):
+    /// the RTO is not rounded up to the loop's period. A run waiting only on a person (an
+    /// approval) or an automatic start's hold leaves the polling to the loop.
+    fn wait_within(&self, state: &RunState) -> Option<std::time::Duration> {
+        let on_aws = state.steps.iter().any(|s| {
+            s.phase == Phase::Running
+                && !matches!(s.action, lifeboat_shared::policy::failover::Action::Approval(_))
+        }) || (state.mode == Mode::Drill
+            && state.steps.iter().all(|s| s.phase.terminal())
+            && state.temps.iter().any(|t| !t.gone && t.error.is_none()));
+        let holding = state.auto.as_ref().is_some_and(|h| h.settled.is_none());
+        (on_aws && !holding).then_some(POLL_WITHIN)
     }
 
     fn progress(&self, state: &RunState) -> Value {
