@@ -304,7 +304,10 @@ impl Resumable for Runs<'_> {
     fn wait_within(&self, state: &RunState) -> Option<std::time::Duration> {
         let on_aws = state.steps.iter().any(|s| {
             s.phase == Phase::Running
-                && !matches!(s.action, lifeboat_shared::policy::failover::Action::Approval(_))
+                && !matches!(
+                    s.action,
+                    lifeboat_shared::policy::failover::Action::Approval(_)
+                )
         }) || (state.mode == Mode::Drill
             && state.steps.iter().all(|s| s.phase.terminal())
             && state.temps.iter().any(|t| !t.gone && t.error.is_none()));
