@@ -888,23 +888,14 @@ async fn restore_rds(
     if i.status != "available" {
         return Ok(Step::Waiting(format!("{target} is {}", i.status)));
     }
-    step.endpoint = i.endpoint.clone();
-    step.memo.insert("engine".into(), i.engine.clone());
-    step.changes = vec![Change::new(
-        format!("rds {target} ({})", view.dr_region),
-        "absent",
-        format!(
-            "restored from {}",
-            step.memo.get("snapshot").cloned().unwrap_or_default()
-        ),
-    )];
-    Ok(Step::Done(format!(
-        "{target} restored from {}; data lost: the snapshot's age, {}",
-        step.memo.get("snapshot").cloned().unwrap_or_default(),
-        step.data_loss_seconds
-            .map(words)
-            .unwrap_or_else(|| "unknown".into())
-    )))
+    restored(
+        step,
+        "rds",
+        &target,
+        &view.dr_region,
+        i.endpoint.clone(),
+        &i.engine,
+    )
 }
 
 async fn restore_redis(
@@ -1039,19 +1030,36 @@ async fn restore_redis(
     if g.status != "available" {
         return Ok(Step::Waiting(format!("{target} is {}", g.status)));
     }
-    step.endpoint = g.endpoint.clone();
-    step.memo.insert("engine".into(), g.engine.clone());
+    restored(
+        step,
+        "elasticache",
+        &target,
+        &view.dr_region,
+        g.endpoint.clone(),
+        &g.engine,
+    )
+}
+
+/// A restore (RDS or ElastiCache) that has become available: its endpoint and engine recorded
+/// for the steps after it, the change, the data lost (the snapshot's age).
+fn restored(
+    step: &mut StepRun,
+    service: &str,
+    target: &str,
+    region: &str,
+    endpoint: Option<(String, u16)>,
+    engine: &str,
+) -> Out {
+    let snapshot = step.memo.get("snapshot").cloned().unwrap_or_default();
+    step.endpoint = endpoint;
+    step.memo.insert("engine".into(), engine.to_string());
     step.changes = vec![Change::new(
-        format!("elasticache {target} ({})", view.dr_region),
+        format!("{service} {target} ({region})"),
         "absent",
-        format!(
-            "restored from {}",
-            step.memo.get("snapshot").cloned().unwrap_or_default()
-        ),
+        format!("restored from {snapshot}"),
     )];
     Ok(Step::Done(format!(
-        "{target} restored from {}; data lost: the snapshot's age, {}",
-        step.memo.get("snapshot").cloned().unwrap_or_default(),
+        "{target} restored from {snapshot}; data lost: the snapshot's age, {}",
         step.data_loss_seconds
             .map(words)
             .unwrap_or_else(|| "unknown".into())
