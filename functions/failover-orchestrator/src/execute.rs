@@ -1746,13 +1746,8 @@ async fn recorded_fingerprint(
     ));
     for (region, bucket) in places {
         let s3 = &cx.clients.at(region).s3;
-        if let Ok(Some((m, _))) =
-            lifeboat_shared::journal::read_json::<serde_json::Value>(s3, bucket, key).await
-        {
-            if let Some(fp) = m.get("fingerprint").filter(|v| !v.is_null()) {
-                return serde_json::from_value(fp.clone()).ok();
-            }
-            return None;
+        if let Ok(Some(recorded)) = lifeboat_shared::data::recorded_at(s3, bucket, key).await {
+            return recorded.fingerprint;
         }
     }
     None

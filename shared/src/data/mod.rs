@@ -207,6 +207,50 @@ pub fn failing(checks: &[CheckResult]) -> Vec<String> {
         .collect()
 }
 
+/// What a backup's manifest records about the data at snapshot time: the fingerprint, or why
+/// there is none.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    pub fingerprint: Option<DataFingerprint>,
+    pub missing: Option<String>,
+}
+
+/// The manifest at `key` in `bucket`, read for its fingerprint: `None` when there is no such
+/// manifest; an error when it cannot be read, is of another schema, or its fingerprint does
+/// not parse. Shared by restore-verification and failover-orchestrator's verify step.
+pub async fn recorded_at(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<Recorded>, String> {
+    let manifest: Option<(serde_json::Value, String)> = crate::journal::read_json(s3, bucket, key)
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some((m, _)) = manifest else {
+        return Ok(None);
+    };
+    crate::backup::check_schema(m.get("schema").and_then(|v| v.as_str()))
+        .map_err(|e| format!("s3://{bucket}/{key}: {e}"))?;
+    let missing = m
+        .get("fingerprint_missing")
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    match m.get("fingerprint") {
+        None | Some(serde_json::Value::Null) => Ok(Some(Recorded {
+            fingerprint: None,
+            missing,
+        })),
+        Some(v) => serde_json::from_value(v.clone())
+            .map(|f| {
+                Some(Recorded {
+                    fingerprint: Some(f),
+                    missing: None,
+                })
+            })
+            .map_err(|e| format!("s3://{bucket}/{key}: fingerprint not readable: {e}")),
+    }
+}
+
 /// The checks on an endpoint and whether it was a local stand-in.
 #[derive(Debug)]
 pub struct Checked {

@@ -10,13 +10,7 @@ use lifeboat_shared::policy::Component;
 
 use super::plan::{Job, Origin};
 
-/// What the backup's manifest records about the data at snapshot time: the fingerprint, or
-/// why there is none.
-#[derive(Debug, Default)]
-pub struct Recorded {
-    pub fingerprint: Option<DataFingerprint>,
-    pub missing: Option<String>,
-}
+pub use lifeboat_shared::data::Recorded;
 
 /// The fingerprint recorded at snapshot time, if the backup is Lifeboat's and one was taken.
 pub async fn recorded_fingerprint(
@@ -28,31 +22,9 @@ pub async fn recorded_fingerprint(
         return Ok(Recorded::default());
     }
     let key = backup::manifest_key(job.kind, &job.backup.source_id, &job.backup.id);
-    let manifest: Option<(serde_json::Value, String)> =
-        lifeboat_shared::journal::read_json(s3, bucket, &key)
-            .await
-            .map_err(|e| e.to_string())?;
-    let Some((m, _)) = manifest else {
-        return Ok(Recorded::default());
-    };
-    backup::check_schema(m.get("schema").and_then(|v| v.as_str()))
-        .map_err(|e| format!("s3://{bucket}/{key}: {e}"))?;
-    let missing = m
-        .get("fingerprint_missing")
-        .and_then(|v| v.as_str())
-        .map(str::to_string);
-    match m.get("fingerprint") {
-        None | Some(serde_json::Value::Null) => Ok(Recorded {
-            fingerprint: None,
-            missing,
-        }),
-        Some(v) => serde_json::from_value(v.clone())
-            .map(|f| Recorded {
-                fingerprint: Some(f),
-                missing: None,
-            })
-            .map_err(|e| format!("s3://{bucket}/{key}: fingerprint not readable: {e}")),
-    }
+    Ok(data::recorded_at(s3, bucket, &key)
+        .await?
+        .unwrap_or_default())
 }
 
 /// The row-count line of a backup without a fingerprint carries the manifest's reason.
