@@ -325,3 +325,45 @@ pub fn alarm_events(at: chrono::DateTime<Utc>) -> Vec<serde_json::Value> {
                       "previousState": {"value": "OK", "reason": "ok", "timestamp": ts}, "configuration": {"metrics": []}}});
     vec![eb, sns, action]
 }
+
+/// A second plan, `restore-failover`, appended to the seeded policy's plans: orders-db restored
+/// from its newest DR copy, the sessions cache from its DR snapshot ([`seed_restore_sources`]).
+pub const RESTORE_PLAN: &str = r#"    - name: restore-failover
+      primary_region: us-east-1
+      dr_region: us-west-2
+      rto: 1h
+      rpo: 1d
+      allow_data_loss: true
+      steps:
+        - {name: assess, kind: assess}
+        - name: orders-from-snapshot
+          kind: restore-rds-from-snapshot
+          rto: 20m
+          params: {component: orders-db, target: orders-db-dr, instance_class: db.r6g.large, subnet_group: lifeboat-restore}
+        - name: sessions
+          kind: restore-redis
+          rto: 15m
+          params: {target: sessions-dr, source_group: sessions-dr-seed, node_type: cache.t3.micro}
+"#;
+
+/// What [`RESTORE_PLAN`] restores from in the DR region: the restore network (subnet groups)
+/// and a snapshot of a cache there (what a team keeps in the DR region for such a plan).
+pub async fn seed_restore_sources(emu: &crate::Emulator, dr_config: &SdkConfig) {
+    let ec = aws_sdk_elasticache::Client::new(dr_config);
+    ec.create_replication_group()
+        .replication_group_id("sessions-dr-seed")
+        .replication_group_description("seed")
+        .engine("redis")
+        .cache_node_type("cache.t3.micro")
+        .num_cache_clusters(1)
+        .send()
+        .await
+        .expect("DR cache");
+    ec.create_snapshot()
+        .replication_group_id("sessions-dr-seed")
+        .snapshot_name("sessions-dr-seed-nightly")
+        .send()
+        .await
+        .expect("DR cache snapshot");
+    crate::seed_network_in(emu, dr_config, DR).await;
+}

@@ -566,23 +566,8 @@ async fn run_to_end_or_waiting(f: &Harness<App>, event: Value, request: &str) ->
 async fn a_region_failover_restores_the_database_from_the_newest_dr_copy_and_the_cache_from_its_dr_snapshot(
 ) {
     let f = world(30.0, |p| {
-        p + r#"    - name: restore-failover
-      primary_region: us-east-1
-      dr_region: us-west-2
-      rto: 1h
-      rpo: 1d
-      allow_data_loss: true
-      steps:
-        - {name: assess, kind: assess}
-        - name: orders-from-snapshot
-          kind: restore-rds-from-snapshot
-          rto: 20m
-          params: {component: orders-db, target: orders-db-dr, instance_class: db.r6g.large, subnet_group: lifeboat-restore}
-        - name: sessions
-          kind: restore-redis
-          rto: 15m
-          params: {target: sessions-dr, source_group: sessions-dr-seed, node_type: cache.t3.micro}
-        - name: verify-restored
+        p + lifeboat_tests::failover::RESTORE_PLAN
+            + r#"        - name: verify-restored
           kind: verify
           depends_on: [orders-from-snapshot]
           rto: 3m
@@ -590,27 +575,10 @@ async fn a_region_failover_restores_the_database_from_the_newest_dr_copy_and_the
 "#
     })
     .await;
-    let cfg = f.emu.config(PRIMARY).await;
     let dr_cfg = f.emu.config(DR).await;
     // A snapshot of the cache in the DR region (what a team keeps there for this plan).
     let ec = aws_sdk_elasticache::Client::new(&dr_cfg);
-    ec.create_replication_group()
-        .replication_group_id("sessions-dr-seed")
-        .replication_group_description("seed")
-        .engine("redis")
-        .cache_node_type("cache.t3.micro")
-        .num_cache_clusters(1)
-        .send()
-        .await
-        .unwrap();
-    ec.create_snapshot()
-        .replication_group_id("sessions-dr-seed")
-        .snapshot_name("sessions-dr-seed-nightly")
-        .send()
-        .await
-        .unwrap();
-    let _ = cfg;
-    lifeboat_tests::seed_network_in(&f.emu, &dr_cfg, DR).await;
+    lifeboat_tests::failover::seed_restore_sources(&f.emu, &dr_cfg).await;
     // Drill first: temporaries restored and removed.
     let r = run_to_end(
         &f,

@@ -2019,24 +2019,7 @@ async fn failover_drill_temporaries_left_by_a_failed_teardown_are_removed_by_the
 const RESTORES: &str = "restore-failover";
 
 fn with_restores(policy: String) -> String {
-    policy
-        + r#"    - name: restore-failover
-      primary_region: us-east-1
-      dr_region: us-west-2
-      rto: 1h
-      rpo: 1d
-      allow_data_loss: true
-      steps:
-        - {name: assess, kind: assess}
-        - name: orders-from-snapshot
-          kind: restore-rds-from-snapshot
-          rto: 20m
-          params: {component: orders-db, target: orders-db-dr, instance_class: db.r6g.large, subnet_group: lifeboat-restore}
-        - name: sessions
-          kind: restore-redis
-          rto: 15m
-          params: {target: sessions-dr, source_group: sessions-dr-seed, node_type: cache.t3.micro}
-"#
+    policy + lifeboat_tests::failover::RESTORE_PLAN
 }
 
 #[tokio::test]
@@ -2049,22 +2032,7 @@ async fn failover_restores_lost_answers() {
     let f = failover_world_with("lifeboat-faults-fo-restores", with_restores).await;
     let dr = f.h.emu.config(DR).await;
     let ec = aws_sdk_elasticache::Client::new(&dr);
-    ec.create_replication_group()
-        .replication_group_id("sessions-dr-seed")
-        .replication_group_description("seed")
-        .engine("redis")
-        .cache_node_type("cache.t3.micro")
-        .num_cache_clusters(1)
-        .send()
-        .await
-        .unwrap();
-    ec.create_snapshot()
-        .replication_group_id("sessions-dr-seed")
-        .snapshot_name("sessions-dr-seed-nightly")
-        .send()
-        .await
-        .unwrap();
-    lifeboat_tests::seed_network_in(&f.h.emu, &dr, DR).await;
+    lifeboat_tests::failover::seed_restore_sources(&f.h.emu, &dr).await;
     let rules = [
         refused_once("rds", "RestoreDBInstanceFromDBSnapshot"),
         Rule::lost_answer("rds", "RestoreDBInstanceFromDBSnapshot"),
