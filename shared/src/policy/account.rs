@@ -1,5 +1,5 @@
-//! Account-level sections: the DR region, buckets, export, limits, thresholds, prices and
-//! automation.
+//! Account-level sections: the DR region, buckets, export, limits, thresholds and automation
+//! (prices are cost-anomaly's, in `cost.rs`).
 
 use serde::Deserialize;
 
@@ -79,29 +79,6 @@ impl Default for Thresholds {
         Thresholds {
             replication_lag: None,
             mismatch_rate_percent: 0.5,
-        }
-    }
-}
-
-/// USD per GB-month, for cost reporting.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Prices {
-    pub rds_snapshot_gb_month: f64,
-    pub elasticache_snapshot_gb_month: f64,
-    pub s3_standard_gb_month: f64,
-    pub s3_glacier_gb_month: f64,
-    pub cross_region_transfer_gb: f64,
-}
-
-impl Default for Prices {
-    fn default() -> Self {
-        Prices {
-            rds_snapshot_gb_month: 0.095,
-            elasticache_snapshot_gb_month: 0.085,
-            s3_standard_gb_month: 0.023,
-            s3_glacier_gb_month: 0.0036,
-            cross_region_transfer_gb: 0.02,
         }
     }
 }

@@ -13,6 +13,7 @@
 
 mod account;
 mod components;
+pub mod cost;
 pub mod failover;
 mod monitoring;
 mod regions;
@@ -20,7 +21,8 @@ mod types;
 mod validate;
 mod verify;
 
-pub use account::{Automation, Buckets, Dr, Export, Limits, Prices, Thresholds};
+pub use account::{Automation, Buckets, Dr, Export, Limits, Thresholds};
+pub use cost::{Cost, Prices};
 pub use components::{Component, DatabaseAccess, Settings, SettingsInput, Tag};
 pub use monitoring::{
     ArtifactSet, Canary, Levels, MetricRule, Monitoring, ReplicationPair, RuleSeverity, Statistic,
@@ -73,6 +75,9 @@ pub struct Policy {
     /// The DR runbook as plans of steps (failover-orchestrator).
     #[serde(default)]
     pub failover: failover::Failover,
+    /// What backups cost, anomalies and savings (cost-anomaly).
+    #[serde(default)]
+    pub cost: Cost,
 }
 
 fn default_opt_in() -> Tag {
@@ -213,7 +218,7 @@ mod tests {
     const MINIMAL: &str = "version: 1\nbuckets: {backup: lifeboat-backups}\n";
 
     /// The error a policy document is rejected with (for the tests of every section).
-    pub(super) fn err(text: &str) -> String {
+    pub(crate) fn err(text: &str) -> String {
         Policy::parse(text).unwrap_err().to_string()
     }
 

@@ -6,7 +6,7 @@ mod fields;
 mod monitoring;
 mod verification;
 
-use super::{Buckets, Dr, Export, Limits, Policy, Prices, Tag, Thresholds};
+use super::{Buckets, Dr, Export, Limits, Policy, Tag, Thresholds};
 use crate::error::{Error, Result};
 use crate::trigger::excerpt_str;
 pub(crate) use components::validate_name;
@@ -36,8 +36,10 @@ impl Policy {
         validate_limits(&self.limits)?;
         validate_sweeps(&self.verification.sweeps)?;
         validate_thresholds(&self.thresholds)?;
-        validate_prices(&self.prices)?;
-        validate_monitoring(&self.monitoring)
+        super::cost::validate_prices(&self.prices)?;
+        validate_monitoring(&self.monitoring)?;
+        let names: Vec<&str> = self.components.iter().map(|c| c.name.as_str()).collect();
+        super::cost::validate_cost(&self.cost, &names)
     }
 }
 
@@ -164,30 +166,6 @@ fn validate_thresholds(t: &Thresholds) -> Result<()> {
                 t.mismatch_rate_percent
             ),
         ));
-    }
-    Ok(())
-}
-
-fn validate_prices(p: &Prices) -> Result<()> {
-    for (name, v) in [
-        ("prices.rds_snapshot_gb_month", p.rds_snapshot_gb_month),
-        (
-            "prices.elasticache_snapshot_gb_month",
-            p.elasticache_snapshot_gb_month,
-        ),
-        ("prices.s3_standard_gb_month", p.s3_standard_gb_month),
-        ("prices.s3_glacier_gb_month", p.s3_glacier_gb_month),
-        (
-            "prices.cross_region_transfer_gb",
-            p.cross_region_transfer_gb,
-        ),
-    ] {
-        if !(v.is_finite() && v >= 0.0) {
-            return Err(Error::policy(
-                name,
-                format!("a price in USD of 0 or more, got {v}"),
-            ));
-        }
     }
     Ok(())
 }

@@ -1,0 +1,289 @@
+//! Pure decisions: `(policy, usage read from AWS, history, day) → lines, anomalies, savings,
+//! forecast`. Nothing here calls AWS or reads a clock.
+//!
+//! - [`model`]: usage (bytes as AWS bills them) → cost lines per component, region, item and
+//!   storage class, in USD a day, with free allocations taken off;
+//! - [`anomalies`]: the seed's rules and the robust baseline over the stored history, each with
+//!   its contributors ranked by dollar impact;
+//! - [`savings`]: recommendations with $/month, evidence and the exact change;
+//! - [`forecast`]: month-end per component with its uncertainty;
+//! - [`reconcile`]: the model against Cost Explorer's actual cost.
+
+pub mod anomalies;
+pub mod forecast;
+pub mod model;
+pub mod reconcile;
+pub mod savings;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::NaiveDate;
+use lifeboat_shared::policy::cost::Class;
+use serde::{Deserialize, Serialize};
+
+/// The schema of a stored day.
+pub const DAY_SCHEMA: &str = "lifeboat.cost-day/v1";
+
+/// What a cost line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Item {
+    /// RDS automated snapshots (the instance's backup retention).
+    AutomatedSnapshots,
+    /// Manual snapshots Lifeboat made and its retention governs.
+    LifeboatSnapshots,
+    /// Manual snapshots no retention governs: not made by Lifeboat.
+    UnmanagedSnapshots,
+    /// Lifeboat's copies in the DR region.
+    DrCopies,
+    /// Aurora continuous backup within the retention period.
+    BackupRetention,
+    /// Aurora cluster snapshots (manual and copied).
+    ClusterSnapshots,
+    /// ElastiCache snapshots.
+    CacheSnapshots,
+    /// AWS Backup recovery points.
+    RecoveryPoints,
+    /// S3 objects (current versions).
+    Objects,
+    /// S3 noncurrent versions.
+    NoncurrentVersions,
+    /// Parts of S3 multipart uploads never completed nor aborted.
+    IncompleteUploads,
+    /// Bytes S3 replication moved to another region on the day.
+    ReplicationTransfer,
+    /// Snapshot copies made to the DR region on the day.
+    CopyTransfer,
+    /// A Cost Explorer usage type (backfilled days).
+    Billed,
+}
+
+impl Item {
+    pub fn words(self) -> &'static str {
+        match self {
+            Item::AutomatedSnapshots => "automated snapshots",
+            Item::LifeboatSnapshots => "Lifeboat snapshots",
+            Item::UnmanagedSnapshots => "manual snapshots not made by Lifeboat",
+            Item::DrCopies => "DR copies",
+            Item::BackupRetention => "backup retention",
+            Item::ClusterSnapshots => "cluster snapshots",
+            Item::CacheSnapshots => "cache snapshots",
+            Item::RecoveryPoints => "AWS Backup recovery points",
+            Item::Objects => "objects",
+            Item::NoncurrentVersions => "noncurrent versions",
+            Item::IncompleteUploads => "incomplete multipart uploads",
+            Item::ReplicationTransfer => "replication transfer",
+            Item::CopyTransfer => "DR copy transfer",
+            Item::Billed => "billed (Cost Explorer)",
+        }
+    }
+
+    /// The resources a line of this item counts, in words ("snapshots", "objects").
+    pub fn unit(self) -> &'static str {
+        match self {
+            Item::AutomatedSnapshots
+            | Item::LifeboatSnapshots
+            | Item::UnmanagedSnapshots
+            | Item::DrCopies
+            | Item::ClusterSnapshots
+            | Item::CacheSnapshots
+            | Item::CopyTransfer => "snapshots",
+            Item::RecoveryPoints => "recovery points",
+            Item::Objects | Item::NoncurrentVersions | Item::ReplicationTransfer => "objects",
+            Item::IncompleteUploads => "uploads",
+            Item::BackupRetention | Item::Billed => "",
+        }
+    }
+}
+
+impl fmt::Display for Item {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.words())
+    }
+}
+
+/// Where a line's cost comes from, in the report's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Basis {
+    /// Bytes AWS reports as billed (Aurora's TotalBackupStorageBilled).
+    Billed,
+    /// Bytes measured (S3 metrics, inventory, listings, snapshot and recovery point sizes).
+    Measured,
+    /// An estimate: RDS snapshots from their allocated storage, as if none shared blocks.
+    Estimate,
+    /// Cost Explorer's figure.
+    CostExplorer,
+}
+
+/// One line's identity: stable across days, the key of history, contributors and alerts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Key {
+    pub component: String,
+    pub region: String,
+    pub item: Item,
+    pub class: Class,
+    /// The bucket (S3 lines), the vault (AWS Backup) or the usage type (Cost Explorer); empty
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub at: String,
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.component, self.item)?;
+        if !self.at.is_empty() {
+            write!(f, " in {}", self.at)?;
+        }
+        write!(f, " ({}, {})", self.class, self.region)
+    }
+}
+
+/// One line of the day's cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Line {
+    #[serde(flatten)]
+    pub key: Key,
+    /// GB billed (after the free allocation): GB-month for storage, GB moved for transfer.
+    pub gb: f64,
+    /// Before the free allocation (what AWS stores).
+    pub stored_gb: f64,
+    pub usd_day: f64,
+    pub basis: Basis,
+    /// How many resources (snapshots, objects, recovery points) the line counts.
+    pub count: u64,
+    /// The resources by id (snapshots, recovery points), at most [`IDS_KEPT`], sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<String>,
+}
+
+/// Resource ids kept per line in the history.
+pub const IDS_KEPT: usize = 200;
+
+/// A source that could not be read: the component's figure is "no data", never $0.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Gap {
+    /// The component whose figure it leaves without data ("*": every component).
+    pub component: String,
+    pub source: String,
+    pub error: String,
+}
+
+/// One day's cost as stored in S3 (`cost/history/YYYY/MM/DD.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Day {
+    pub schema: String,
+    pub date: NaiveDate,
+    /// `model` (read from the account) or `cost-explorer` (backfilled).
+    pub source: String,
+    pub lines: Vec<Line>,
+    #[serde(default)]
+    pub gaps: Vec<Gap>,
+    pub prices_taken: String,
+    pub written_by: String,
+}
+
+/// A component's (or the total's) figure on a day: `None` is no data.
+pub type Figure = Option<f64>;
+
+/// Whose cost a figure is.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Scope {
+    Total,
+    Component(String),
+}
+
+impl Scope {
+    pub fn of(component: &Option<String>) -> Scope {
+        match component {
+            Some(c) => Scope::Component(c.clone()),
+            None => Scope::Total,
+        }
+    }
+
+    pub fn covers(&self, component: &str) -> bool {
+        match self {
+            Scope::Total => true,
+            Scope::Component(c) => c == component,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Scope::Total => "backup cost",
+            Scope::Component(c) => c,
+        }
+    }
+}
+
+impl Day {
+    /// The day's figure for `scope`: the sum of its lines, or `None` when a source it covers
+    /// could not be read.
+    pub fn figure(&self, scope: &Scope) -> Figure {
+        if self
+            .gaps
+            .iter()
+            .any(|g| g.component == "*" || scope.covers(&g.component))
+        {
+            return None;
+        }
+        Some(
+            self.lines
+                .iter()
+                .filter(|l| scope.covers(&l.key.component))
+                .map(|l| l.usd_day)
+                .sum(),
+        )
+    }
+
+    /// What is known even with gaps: the sum of the lines read.
+    pub fn partial(&self, scope: &Scope) -> f64 {
+        self.lines
+            .iter()
+            .filter(|l| scope.covers(&l.key.component))
+            .map(|l| l.usd_day)
+            .sum()
+    }
+
+    /// Every component named by a line or a gap.
+    pub fn components(&self) -> Vec<String> {
+        let mut c: Vec<String> = self
+            .lines
+            .iter()
+            .map(|l| l.key.component.clone())
+            .chain(
+                self.gaps
+                    .iter()
+                    .filter(|g| g.component != "*")
+                    .map(|g| g.component.clone()),
+            )
+            .collect();
+        c.sort();
+        c.dedup();
+        c
+    }
+
+    /// Lines by key.
+    pub fn by_key(&self) -> BTreeMap<&Key, &Line> {
+        self.lines.iter().map(|l| (&l.key, l)).collect()
+    }
+}
+
+/// USD with cents (and more precision below a cent).
+pub fn usd(v: f64) -> String {
+    if v.abs() >= 0.0995 || v == 0.0 {
+        format!("${v:.2}")
+    } else {
+        format!("${v:.4}")
+    }
+}
+
+/// A signed USD change.
+pub fn usd_signed(v: f64) -> String {
+    if v < 0.0 {
+        format!("-{}", usd(-v))
+    } else {
+        format!("+{}", usd(v))
+    }
+}
