@@ -174,6 +174,13 @@ pub struct Measurement {
     pub dimensions: BTreeMap<String, String>,
 }
 
+/// A titled block of the email.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Section {
+    pub title: String,
+    pub lines: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub function: String,
@@ -195,6 +202,10 @@ pub struct Report {
     /// Function-specific structured results (e.g. the integrity sweep's seed-002 report).
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub details: serde_json::Value,
+    /// Titled blocks of plain lines, printed in the email after the findings in this order (a
+    /// cost breakdown table, a savings list).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sections: Vec<Section>,
     /// Where the JSON copy is archived (set when archived).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub archive_uri: Option<String>,
@@ -225,6 +236,7 @@ impl Report {
             decisions: Vec::new(),
             measurements: Vec::new(),
             details: serde_json::Value::Null,
+            sections: Vec::new(),
             archive_uri: None,
         }
     }
@@ -379,6 +391,12 @@ impl Report {
                         let _ = writeln!(out, "  {label} {}", f.message);
                     }
                 }
+            }
+        }
+        for section in &self.sections {
+            let _ = writeln!(out, "\n{}", section.title);
+            for l in &section.lines {
+                let _ = writeln!(out, "  {l}");
             }
         }
         for (title, outcome) in [

@@ -1,10 +1,422 @@
 //! cost-anomaly: what each component's backups cost, by region and storage class, from the
 //! bytes AWS bills; anomalies against the seed's rules and a robust baseline, with their
-//! contributors ranked; savings in dollars with the exact change. It changes nothing in the
-//! account but its own history and alert state.
+//! contributors ranked; savings in dollars with the exact change; a month-end forecast; the
+//! model reconciled with Cost Explorer when enabled. It changes nothing in the account but its
+//! own history and alert state, and alerts on change only.
+//!
+//! [`command`] → the envelope ([`lifeboat_shared::run`]) → [`inventory`] (reads) →
+//! [`plan`] (pure: model, anomalies, savings, forecast, reconcile) → [`execute`] (history and
+//! alert state) → [`report`] (pure).
 
+pub mod command;
+pub mod execute;
+pub mod inventory;
 pub mod objects;
 pub mod plan;
+pub mod preflight;
+pub mod report;
 pub mod s3_objects;
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, Duration, Utc};
+use lambda_runtime::LambdaEvent;
+use lifeboat_shared::alerts;
+use lifeboat_shared::clients::Aws;
+use lifeboat_shared::config::Env;
+use lifeboat_shared::notify::Outbox;
+use lifeboat_shared::policy::Policy;
+use lifeboat_shared::report::Report;
+use lifeboat_shared::run::{self, Invocation, Response};
+use lifeboat_shared::{Error, Result};
+use serde_json::Value;
+
+use plan::{Day, Scope, DAY_SCHEMA};
+
 pub const FUNCTION: &str = "cost-anomaly";
+
+/// A check still not OK is emailed again after this long.
+pub const REMINDER_EVERY: i64 = 7;
+
+/// Everything built once per container.
+pub struct App {
+    pub env: Env,
+    pub policy: Policy,
+    pub clients: inventory::Clients,
+    pub sns: aws_sdk_sns::Client,
+    pub report_s3: aws_sdk_s3::Client,
+}
+
+impl App {
+    pub async fn from_env() -> Result<App> {
+        let env = Env::from_process()?;
+        let aws = Aws::load().await?.for_function(FUNCTION);
+        let policy = lifeboat_shared::load_policy(&env.policy, &aws.s3()).await?;
+        App::new(&aws, env, policy)
+    }
+
+    /// Clients for the primary region, the DR region and every bucket's region; Cost Explorer
+    /// (whose endpoint is in us-east-1) only when the policy enables it.
+    pub fn new(aws: &Aws, env: Env, policy: Policy) -> Result<App> {
+        let aws = &aws.for_function(FUNCTION);
+        let primary = aws.region().to_string();
+        let dr = policy.dr.as_ref().map(|d| d.region.clone());
+        if dr.as_deref() == Some(primary.as_str()) {
+            return Err(Error::policy(
+                "dr.region",
+                format!("a region other than the primary {primary}"),
+            ));
+        }
+        let mut regions = vec![primary.clone()];
+        regions.extend(dr.clone());
+        for b in inventory::buckets(&policy, &primary, dr.as_deref()) {
+            regions.push(b.region);
+        }
+        regions.sort();
+        regions.dedup();
+        let snapshot_regions: Vec<String> =
+            std::iter::once(primary.clone()).chain(dr.clone()).collect();
+        let clients = inventory::Clients {
+            rds: snapshot_regions
+                .iter()
+                .map(|r| (r.clone(), aws_sdk_rds::Client::new(&aws.config_in(r))))
+                .collect(),
+            elasticache: snapshot_regions
+                .iter()
+                .map(|r| {
+                    (
+                        r.clone(),
+                        aws_sdk_elasticache::Client::new(&aws.config_in(r)),
+                    )
+                })
+                .collect(),
+            cloudwatch: regions
+                .iter()
+                .map(|r| {
+                    (
+                        r.clone(),
+                        aws_sdk_cloudwatch::Client::new(&aws.config_in(r)),
+                    )
+                })
+                .collect(),
+            s3: regions.iter().map(|r| (r.clone(), aws.s3_in(r))).collect(),
+            backup: aws_sdk_backup::Client::new(aws.config()),
+            ce: policy
+                .cost
+                .cost_explorer
+                .enabled
+                .then(|| aws_sdk_costexplorer::Client::new(&aws.config_in(CE_REGION))),
+            primary,
+            dr,
+        };
+        Ok(App {
+            env,
+            policy,
+            sns: aws.sns(),
+            report_s3: aws.s3(),
+            clients,
+        })
+    }
+
+    pub fn outbox(&self) -> Outbox<'_> {
+        Outbox::new(&self.env, &self.report_s3, &self.sns)
+    }
+}
+
+/// Cost Explorer's endpoint region (ce.us-east-1.amazonaws.com) in the aws partition.
+pub const CE_REGION: &str = "us-east-1";
+
+/// The Lambda handler.
+#[tracing::instrument(skip_all, fields(request_id = %event.context.request_id))]
+pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value> {
+    let (request_id, stop_at) = run::context(&event);
+    run(app, &event.payload, &request_id, Utc::now(), stop_at)
+        .await?
+        .to_json()
+}
+
+/// What a run decided to say.
+enum Said {
+    Email(Report, Option<Box<Undo>>),
+    Quiet(Report),
+}
+
+/// The alert states before this run's save, put back if the email fails.
+struct Undo {
+    journal: execute::Alerts,
+    before: alerts::Stored<plan::anomalies::CostLevel>,
+}
+
+/// One invocation: the command (before any AWS call), then the evaluation once per run id.
+pub async fn run(
+    app: &App,
+    payload: &Value,
+    request_id: &str,
+    now: DateTime<Utc>,
+    stop_at: Option<std::time::Instant>,
+) -> Result<Response> {
+    let cmd = command::parse(payload, now)?;
+    let inv = Invocation::new(
+        FUNCTION,
+        &app.clients.primary,
+        cmd.trigger.clone(),
+        cmd.dry_run,
+        request_id,
+        now,
+        stop_at,
+    );
+    if cmd.preflight {
+        let outbox = app.outbox();
+        let report = preflight::run(app, &inv).await;
+        return run::deliver(&outbox, report).await;
+    }
+    let outbox = app.outbox();
+    let result = run::once(
+        &app.report_s3,
+        &app.env.report_bucket,
+        &inv,
+        Duration::minutes(10),
+        || {
+            Box::pin(async {
+                match Box::pin(evaluate(app, &cmd, &inv)).await? {
+                    Said::Email(report, undo) => match run::deliver(&outbox, report).await {
+                        Ok(r) => Ok(r),
+                        Err(e) => {
+                            if let Some(mut u) = undo.map(|u| *u) {
+                                u.journal.state = u.before;
+                                if let Err(e) = u.journal.save(&app.report_s3, &app.env.report_bucket).await {
+                                    tracing::error!(error = %e, "the email failed and the alert states could not be put back");
+                                }
+                            }
+                            Err(e)
+                        }
+                    },
+                    Said::Quiet(report) => Ok(run::deliver_quietly(report)),
+                }
+            })
+        },
+    )
+    .await;
+    run::or_report_failure(&outbox, &inv, result).await
+}
+
+/// Days of history the rules read before the evaluated day.
+pub fn lookback(policy: &Policy, day: chrono::NaiveDate) -> i64 {
+    let a = &policy.cost.anomalies;
+    let growth = a
+        .growth
+        .iter()
+        .map(|g| 2 * g.period.0.num_days())
+        .max()
+        .unwrap_or(0);
+    let avg = a
+        .above_average
+        .iter()
+        .map(|g| g.period.0.num_days() + 1)
+        .max()
+        .unwrap_or(0);
+    [
+        a.baseline.days as i64,
+        growth,
+        avg,
+        plan::forecast::TREND_DAYS,
+        day.day() as i64,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(28)
+}
+
+async fn evaluate(app: &App, cmd: &command::Command, inv: &Invocation) -> Result<Said> {
+    let policy = &app.policy;
+    let s3 = &app.report_s3;
+    let bucket = &app.env.report_bucket;
+    let mut e = report::Evaluation {
+        day: Some(cmd.day),
+        only: cmd.only.clone(),
+        past: cmd.past,
+        ..Default::default()
+    };
+    let from = cmd.day - Duration::days(lookback(policy, cmd.day));
+    let mut calls = inventory::Calls::default();
+    let mut days: BTreeMap<chrono::NaiveDate, Day> = BTreeMap::new();
+    let history_to = if cmd.past {
+        cmd.day
+    } else {
+        cmd.day - Duration::days(1)
+    };
+    match execute::load_days(s3, bucket, from, history_to).await {
+        Ok((d, n)) => {
+            calls.s3_get += n;
+            days = d;
+        }
+        Err(err) => e.notes.push(format!(
+            "history could not be read ({err}): anomalies are not judged this run"
+        )),
+    }
+    let history_ok = e.notes.is_empty();
+    e.history_days = days.len();
+    let mut actual = None;
+    if let Some(ce) = &app.clients.ce {
+        let tag = &policy.cost.cost_explorer.tag_key;
+        // Backfill when the stored history is short of what the rules read (one request).
+        let want = policy.cost.cost_explorer.backfill_days as i64;
+        if history_ok && (days.len() as i64) < want.min(lookback(policy, cmd.day)) {
+            let start = cmd.day - Duration::days(want);
+            match inventory::cost_and_usage(ce, tag, start, cmd.day, &mut calls).await {
+                Ok(a) => {
+                    let filled: Vec<Day> = plan::reconcile::backfill(
+                        &a,
+                        &app.clients.primary,
+                        policy.prices.taken(),
+                        &inv.run_id,
+                    )
+                    .into_iter()
+                    .filter(|d| !days.contains_key(&d.date))
+                    .collect();
+                    if !cmd.dry_run {
+                        execute::backfill(s3, bucket, &filled).await?;
+                    }
+                    e.backfilled = filled.len();
+                    for d in filled {
+                        days.insert(d.date, d);
+                    }
+                }
+                Err(err) => e
+                    .notes
+                    .push(format!("Cost Explorer backfill failed: {err}")),
+            }
+        }
+        actual = Some(
+            inventory::cost_and_usage(ce, tag, cmd.day, cmd.day + Duration::days(1), &mut calls)
+                .await,
+        );
+    }
+    let mut first_run = false;
+    let mut undo = None;
+    if cmd.past {
+        if !days.contains_key(&cmd.day) {
+            if let Some(Ok(a)) = &actual {
+                for d in plan::reconcile::backfill(
+                    a,
+                    &app.clients.primary,
+                    policy.prices.taken(),
+                    &inv.run_id,
+                ) {
+                    days.entry(d.date).or_insert(d);
+                }
+                if days.contains_key(&cmd.day) {
+                    e.notes.push(format!(
+                        "{}: no record; Cost Explorer's figures used (not written)",
+                        cmd.day
+                    ));
+                }
+            }
+        }
+        e.today = days.get(&cmd.day).cloned();
+    } else {
+        let read = inventory::read(&app.clients, policy, cmd.day, inv.now).await;
+        calls.metrics += read.calls.metrics;
+        calls.get_metric_data += read.calls.get_metric_data;
+        calls.s3_list += read.calls.s3_list;
+        calls.s3_get += read.calls.s3_get;
+        calls.describe += read.calls.describe;
+        e.sources = read.sources.clone();
+        let mut facts = read.facts.clone();
+        facts.rds_billed_share = plan::model::rds_billed_share(&read.usage);
+        let day = Day {
+            schema: DAY_SCHEMA.into(),
+            date: cmd.day,
+            source: "model".into(),
+            lines: plan::model::lines(&read.usage, &policy.prices, cmd.day),
+            gaps: read.usage.gaps.clone(),
+            prices_taken: policy.prices.taken().into(),
+            written_by: inv.run_id.clone(),
+        };
+        let stored = if cmd.dry_run {
+            day
+        } else {
+            let (rec, stored) = execute::record(s3, bucket, day).await?;
+            e.recorded = Some(rec);
+            stored
+        };
+        days.insert(cmd.day, stored.clone());
+        e.today = Some(stored);
+        let (savings, notes) = plan::savings::savings(policy, &facts);
+        e.savings = savings
+            .into_iter()
+            .filter(|s| {
+                cmd.only.is_empty()
+                    || cmd
+                        .only
+                        .iter()
+                        .any(|o| s.title.contains(o.as_str()) || s.evidence.contains(o.as_str()))
+            })
+            .collect();
+        e.saving_notes = notes;
+    }
+    if let (Some(today), Some(actual)) = (&e.today, &actual) {
+        e.reconciled = Some(match actual {
+            Ok(a) => Ok(plan::reconcile::reconcile(today, a)),
+            Err(err) => Err(err.clone()),
+        });
+    }
+    if history_ok {
+        e.judged = plan::anomalies::judge(&policy.cost.anomalies, &days, cmd.day);
+    }
+    if let Some(today) = &e.today {
+        e.forecasts
+            .push(plan::forecast::forecast(&days, &Scope::Total, cmd.day));
+        for c in today.components() {
+            if e.only.is_empty() || e.only.contains(&c) {
+                e.forecasts.push(plan::forecast::forecast(
+                    &days,
+                    &Scope::Component(c),
+                    cmd.day,
+                ));
+            }
+        }
+        for o in &cmd.only {
+            if !today.components().contains(o) {
+                e.notes.push(format!(
+                    "only: {o:?} is no component of {} ({})",
+                    cmd.day,
+                    today.components().join(", ")
+                ));
+            }
+        }
+    }
+    // Alerts on change (the day's own run only: a past day or a dry run changes no state).
+    if !cmd.past && history_ok {
+        let mut journal = execute::load_alerts(s3, bucket).await?;
+        first_run = journal.state.checks.is_empty();
+        let diff = alerts::diff(
+            &journal.state,
+            &e.judged.checks,
+            inv.now,
+            Duration::days(REMINDER_EVERY),
+            &inv.run_id,
+        );
+        e.changes = report::changes(&diff.changes);
+        if !cmd.dry_run {
+            let before = journal.state.clone();
+            let mut next = diff.next;
+            next.keep_only(&e.judged.checks);
+            journal.state = next;
+            match journal.save(s3, bucket).await {
+                Ok(()) => undo = Some(Box::new(Undo { journal, before })),
+                // another run of the day recorded these states first and alerted
+                Err(Error::Internal(_)) => e.changes.clear(),
+                Err(err) => return Err(err),
+            }
+        }
+    }
+    e.calls = calls;
+    let email = cmd.manual || cmd.dry_run || first_run || !e.changes.is_empty();
+    let report = report::build(policy, &e, inv.report());
+    Ok(if email {
+        Said::Email(report, undo)
+    } else {
+        Said::Quiet(report)
+    })
+}

@@ -62,6 +62,57 @@ pub async fn recovery_points(
     Ok(out)
 }
 
+/// A recovery point as its vault lists it: what AWS Backup stores and bills.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VaultPoint {
+    pub arn: String,
+    pub resource_arn: String,
+    /// `RDS`, `Aurora`, `EFS`, `DynamoDB`, `EBS`, `S3`, ...
+    pub resource_type: String,
+    pub bytes: Option<i64>,
+    /// When AWS Backup moves (or moved) it to cold storage (`CalculatedLifecycle`); never
+    /// when `None`. Cold once this time has passed.
+    pub cold_from: Option<DateTime<Utc>>,
+    pub status: String,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// Every recovery point in `vault` (ListRecoveryPointsByBackupVault, every page).
+pub async fn vault_points(
+    backup: &aws_sdk_backup::Client,
+    vault: &str,
+) -> Result<Vec<VaultPoint>, AwsError> {
+    let mut out = Vec::new();
+    let mut pages = backup
+        .list_recovery_points_by_backup_vault()
+        .backup_vault_name(vault)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| AwsError::new("ListRecoveryPointsByBackupVault", &e))?;
+        for p in page.recovery_points() {
+            let Some(arn) = p.recovery_point_arn() else {
+                continue;
+            };
+            out.push(VaultPoint {
+                arn: arn.to_string(),
+                resource_arn: p.resource_arn().unwrap_or_default().to_string(),
+                resource_type: p.resource_type().unwrap_or_default().to_string(),
+                bytes: p.backup_size_in_bytes(),
+                cold_from: p
+                    .calculated_lifecycle()
+                    .and_then(|l| time(l.move_to_cold_storage_at())),
+                status: p
+                    .status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                created_at: time(p.creation_date()),
+            });
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -210,6 +210,50 @@ pub async fn snapshots(
     region: &str,
     of_group: Option<&str>,
 ) -> Result<Vec<Snapshot>, AwsError> {
+    Ok(snapshots_sized(ec, region, of_group)
+        .await?
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect())
+}
+
+/// The bytes of a snapshot: the sum of its nodes' `CacheSize` ("6 MB", "1.5 GB"), `None` when
+/// a node reports none or a size this reader cannot parse.
+pub fn snapshot_bytes(s: &aws_sdk_elasticache::types::Snapshot) -> Option<u64> {
+    let nodes = s.node_snapshots();
+    if nodes.is_empty() {
+        return None;
+    }
+    let mut total = 0u64;
+    for n in nodes {
+        total += cache_size(n.cache_size()?)?;
+    }
+    Some(total)
+}
+
+/// "6 MB" → bytes (binary units, as ElastiCache reports memory).
+pub fn cache_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (n, unit) = s.split_at(split);
+    let n: f64 = n.parse().ok()?;
+    let mult = match unit.trim().to_ascii_uppercase().as_str() {
+        "B" | "BYTES" => 1.0,
+        "KB" | "KIB" => 1024.0,
+        "MB" | "MIB" => 1024.0 * 1024.0,
+        "GB" | "GIB" => 1024.0 * 1024.0 * 1024.0,
+        "TB" | "TIB" => 1024.0_f64.powi(4),
+        _ => return None,
+    };
+    (n.is_finite() && n >= 0.0).then(|| (n * mult).round() as u64)
+}
+
+/// [`snapshots`] with each snapshot's bytes ([`snapshot_bytes`]).
+pub async fn snapshots_sized(
+    ec: &Client,
+    region: &str,
+    of_group: Option<&str>,
+) -> Result<Vec<(Snapshot, Option<u64>)>, AwsError> {
     let mut out = Vec::new();
     let mut pages = ec
         .describe_snapshots()
@@ -222,32 +266,35 @@ pub async fn snapshots(
             let Some(name) = s.snapshot_name() else {
                 continue;
             };
-            out.push(Snapshot {
-                kind: ResourceKind::Elasticache,
-                id: name.to_string(),
-                arn: s.arn().unwrap_or_default().to_string(),
-                // ElastiCache snapshots are not copied across regions.
-                source_snapshot_arn: None,
-                source_id: s
-                    .replication_group_id()
-                    .or(s.cache_cluster_id())
-                    .unwrap_or_default()
-                    .to_string(),
-                region: region.to_string(),
-                // One time per shard: the earliest is the age of the backup.
-                created_at: s
-                    .node_snapshots()
-                    .iter()
-                    .filter_map(|n| time(n.snapshot_create_time()))
-                    .min(),
-                status: s.snapshot_status().unwrap_or_default().to_string(),
-                manual: s.snapshot_source() == Some("manual"),
-                encrypted: s.kms_key_id().is_some(),
-                kms_key_id: s.kms_key_id().map(str::to_string),
-                size_gb: None,
-                engine: s.engine().map(str::to_string),
-                tags: BTreeMap::new(),
-            });
+            out.push((
+                Snapshot {
+                    kind: ResourceKind::Elasticache,
+                    id: name.to_string(),
+                    arn: s.arn().unwrap_or_default().to_string(),
+                    // ElastiCache snapshots are not copied across regions.
+                    source_snapshot_arn: None,
+                    source_id: s
+                        .replication_group_id()
+                        .or(s.cache_cluster_id())
+                        .unwrap_or_default()
+                        .to_string(),
+                    region: region.to_string(),
+                    // One time per shard: the earliest is the age of the backup.
+                    created_at: s
+                        .node_snapshots()
+                        .iter()
+                        .filter_map(|n| time(n.snapshot_create_time()))
+                        .min(),
+                    status: s.snapshot_status().unwrap_or_default().to_string(),
+                    manual: s.snapshot_source() == Some("manual"),
+                    encrypted: s.kms_key_id().is_some(),
+                    kms_key_id: s.kms_key_id().map(str::to_string),
+                    size_gb: None,
+                    engine: s.engine().map(str::to_string),
+                    tags: BTreeMap::new(),
+                },
+                snapshot_bytes(s),
+            ));
         }
     }
     Ok(out)

@@ -34,6 +34,11 @@ pub struct DbInstance {
     /// The latest time point-in-time recovery can restore to.
     pub latest_restorable: Option<chrono::DateTime<chrono::Utc>>,
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Provisioned storage in GiB (`AllocatedStorage`; RDS backup storage is free up to the
+    /// region's total of it).
+    pub allocated_gb: Option<i64>,
+    /// Days automated backups are kept (`BackupRetentionPeriod`).
+    pub backup_retention_days: Option<i32>,
 }
 
 /// An RDS DB cluster (Aurora; Neptune and DocumentDB share the API).
@@ -163,6 +168,8 @@ impl DbInstance {
                 }),
             latest_restorable: time(i.latest_restorable_time()),
             created_at: time(i.instance_create_time()),
+            allocated_gb: i.allocated_storage().map(i64::from),
+            backup_retention_days: i.backup_retention_period(),
         })
     }
 }

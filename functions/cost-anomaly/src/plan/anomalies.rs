@@ -125,12 +125,20 @@ pub fn judge(rules: &Anomalies, days: &BTreeMap<NaiveDate, Day>, date: NaiveDate
     scopes.extend(today.components().into_iter().map(Scope::Component));
     for l in &rules.limits {
         let scope = Scope::of(&l.component);
-        j.checks.push(limit(l.usd, l.per, &scope, days, today, date));
+        j.checks
+            .push(limit(l.usd, l.per, &scope, days, today, date));
     }
     for g in &rules.growth {
         let p = g.period.0.num_days();
         for scope in scoped(&g.component, &scopes) {
-            match growth(g.percent, p, &scope, days, date, rules.baseline.min_change_usd) {
+            match growth(
+                g.percent,
+                p,
+                &scope,
+                days,
+                date,
+                rules.baseline.min_change_usd,
+            ) {
                 Ok(c) => j.checks.push(c),
                 Err(note) => note_once(&mut j.notes, &scope, note),
             }
@@ -139,7 +147,14 @@ pub fn judge(rules: &Anomalies, days: &BTreeMap<NaiveDate, Day>, date: NaiveDate
     for a in &rules.above_average {
         let p = a.period.0.num_days();
         for scope in scoped(&a.component, &scopes) {
-            match above_average(a.percent, p, &scope, days, date, rules.baseline.min_change_usd) {
+            match above_average(
+                a.percent,
+                p,
+                &scope,
+                days,
+                date,
+                rules.baseline.min_change_usd,
+            ) {
                 Ok(c) => j.checks.push(c),
                 Err(note) => note_once(&mut j.notes, &scope, note),
             }
@@ -161,7 +176,9 @@ fn note_once(notes: &mut Vec<String>, scope: &Scope, note: String) {
         .map(|(_, rest)| rest.to_string())
         .unwrap_or_default();
     if matches!(scope, Scope::Component(_))
-        && notes.iter().any(|n| n.ends_with(&generic) && !generic.is_empty())
+        && notes
+            .iter()
+            .any(|n| n.ends_with(&generic) && !generic.is_empty())
     {
         return;
     }
@@ -231,7 +248,11 @@ fn limit(
             CostCheck {
                 key,
                 title,
-                state: if over { CostLevel::Warning } else { CostLevel::Ok },
+                state: if over {
+                    CostLevel::Warning
+                } else {
+                    CostLevel::Ok
+                },
                 detail: format!(
                     "{} on {date} {} the limit {}/day (seed 003: daily cost > $25)",
                     usd(value),
@@ -279,7 +300,11 @@ fn limit(
             CostCheck {
                 key,
                 title,
-                contributors: if state > CostLevel::NoData { top } else { Vec::new() },
+                contributors: if state > CostLevel::NoData {
+                    top
+                } else {
+                    Vec::new()
+                },
                 state,
                 detail,
             }
@@ -352,11 +377,7 @@ fn growth(
     min_change: f64,
 ) -> Result<CostCheck, String> {
     let rule = format!("growth-{p}d");
-    let title = format!(
-        "{} {}-day growth above {percent}%",
-        scope.name(),
-        p
-    );
+    let title = format!("{} {}-day growth above {percent}%", scope.name(), p);
     let key = key_of(&rule, scope);
     let today = &days[&date];
     if today.figure(scope).is_none() {
@@ -369,9 +390,8 @@ fn growth(
             2 * p,
         )
     };
-    let now = window(days, scope, date, p).map_err(|_| {
-        too_little(with_data(days, scope, date, 2 * p - 1) + 1)
-    })?;
+    let now = window(days, scope, date, p)
+        .map_err(|_| too_little(with_data(days, scope, date, 2 * p - 1) + 1))?;
     let before = window(days, scope, date - Duration::days(p), p)
         .map_err(|_| too_little(with_data(days, scope, date, 2 * p - 1) + 1))?;
     let sum_now: f64 = now.iter().map(|x| x.1).sum();
@@ -391,11 +411,11 @@ fn growth(
         title,
         state: if fired { CostLevel::Warning } else { CostLevel::Ok },
         detail: format!(
-            "{} over {start}..{date} against {} over the {p} days before: {}{} (threshold {percent}%, seed 003: > 20% week over week)",
+            "{} over {start}..{date} against {} over the {p} days before: {}, {}/day (threshold {percent}%, seed 003: > 20% week over week)",
             usd(sum_now),
             usd(sum_before),
             if change.is_finite() { format!("{change:+.1}%") } else { "new".into() },
-            format!(", {}/day", usd_signed(per_day)),
+            usd_signed(per_day),
         ),
         contributors: if fired {
             contributors(days, scope, &dates(date, p), &dates(date - Duration::days(p), p))
@@ -484,7 +504,9 @@ fn baseline(
     let history: Vec<(NaiveDate, f64)> = (1..=b.days as i64)
         .filter_map(|back| {
             let d = date - Duration::days(back);
-            days.get(&d).and_then(|day| day.figure(scope)).map(|v| (d, v))
+            days.get(&d)
+                .and_then(|day| day.figure(scope))
+                .map(|v| (d, v))
         })
         .collect();
     if history.len() < b.min_days as usize {
@@ -503,7 +525,10 @@ fn baseline(
         .collect();
     let (used, how) = if b.weekday_aware && same.len() >= 4 {
         let n = same.len();
-        (same, format!("the {n} {}s of the last {} days", date.weekday(), b.days))
+        (
+            same,
+            format!("the {n} {}s of the last {} days", date.weekday(), b.days),
+        )
     } else {
         let n = history.len();
         (history, format!("{n} days of the last {}", b.days))
@@ -620,10 +645,7 @@ pub fn contributors(
                 if !detail.is_empty() {
                     detail.push_str("; ");
                 }
-                detail.push_str(&format!(
-                    "{:.1} → {:.1} GB stored",
-                    a.gb_before, a.gb_now
-                ));
+                detail.push_str(&format!("{:.1} → {:.1} GB stored", a.gb_before, a.gb_now));
             }
             Contributor {
                 key: key.clone(),

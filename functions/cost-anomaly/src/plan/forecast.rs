@@ -163,6 +163,11 @@ mod tests {
         let two: BTreeMap<NaiveDate, Day> = days.into_iter().filter(|(d, _)| d.day() > 8).collect();
         let f = forecast(&two, &Scope::Total, date);
         assert!(f.month_end.is_none());
-        assert!(f.sentence().contains("no forecast: 2 day(s) of history, 3 needed"), "{}", f.sentence());
+        assert!(
+            f.sentence()
+                .contains("no forecast: 2 day(s) of history, 3 needed"),
+            "{}",
+            f.sentence()
+        );
     }
 }

@@ -100,6 +100,32 @@ pub fn days_in_month(d: NaiveDate) -> u32 {
         .unwrap_or(30)
 }
 
+/// Region → the share of RDS snapshot bytes billed (beyond the region's free allocation).
+pub fn rds_billed_share(usage: &Usage) -> BTreeMap<String, f64> {
+    let mut stored: BTreeMap<String, f64> = BTreeMap::new();
+    for u in &usage.uses {
+        if let Use::RdsSnapshot { region, gb, .. } = u {
+            *stored.entry(region.clone()).or_default() += gb;
+        }
+    }
+    stored
+        .into_iter()
+        .map(|(region, s)| {
+            let free = usage
+                .rds_provisioned_gb
+                .get(&region)
+                .copied()
+                .unwrap_or(0.0);
+            let share = if s <= 0.0 {
+                0.0
+            } else {
+                (s - free).max(0.0) / s
+            };
+            (region, share)
+        })
+        .collect()
+}
+
 /// The day's lines, sorted by key.
 pub fn lines(usage: &Usage, prices: &Prices, day: NaiveDate) -> Vec<Line> {
     let days = days_in_month(day) as f64;
@@ -112,11 +138,7 @@ pub fn lines(usage: &Usage, prices: &Prices, day: NaiveDate) -> Vec<Line> {
     }
     let billed_share = |region: &str| -> f64 {
         let stored = rds_stored.get(region).copied().unwrap_or(0.0);
-        let free = usage
-            .rds_provisioned_gb
-            .get(region)
-            .copied()
-            .unwrap_or(0.0);
+        let free = usage.rds_provisioned_gb.get(region).copied().unwrap_or(0.0);
         if stored <= 0.0 {
             0.0
         } else {
@@ -202,7 +224,13 @@ pub fn lines(usage: &Usage, prices: &Prices, day: NaiveDate) -> Vec<Line> {
             } => {
                 let snaps = snapshot_gb.min(*billed_gb).max(0.0);
                 add(
-                    key(component, region, Item::ClusterSnapshots, Class::AuroraBackup, cluster),
+                    key(
+                        component,
+                        region,
+                        Item::ClusterSnapshots,
+                        Class::AuroraBackup,
+                        cluster,
+                    ),
                     *snapshot_gb,
                     snaps,
                     Basis::Billed,
@@ -210,7 +238,13 @@ pub fn lines(usage: &Usage, prices: &Prices, day: NaiveDate) -> Vec<Line> {
                     &[],
                 );
                 add(
-                    key(component, region, Item::BackupRetention, Class::AuroraBackup, cluster),
+                    key(
+                        component,
+                        region,
+                        Item::BackupRetention,
+                        Class::AuroraBackup,
+                        cluster,
+                    ),
                     (billed_gb - snaps).max(0.0),
                     (billed_gb - snaps).max(0.0),
                     Basis::Billed,
@@ -230,7 +264,13 @@ pub fn lines(usage: &Usage, prices: &Prices, day: NaiveDate) -> Vec<Line> {
                     .get(&(region.as_str(), group.as_str()))
                     .is_some_and(|(f, _)| *f == id.as_str());
                 add(
-                    key(component, region, Item::CacheSnapshots, Class::ElasticacheSnapshot, ""),
+                    key(
+                        component,
+                        region,
+                        Item::CacheSnapshots,
+                        Class::ElasticacheSnapshot,
+                        "",
+                    ),
                     *gb,
                     if free { 0.0 } else { *gb },
                     Basis::Measured,
@@ -324,21 +364,51 @@ mod tests {
         // a 100 GB DR copy in us-west-2 with no instance there (all billed)
         let usage = Usage {
             uses: vec![
-                snap("orders-db", "us-east-1", Item::AutomatedSnapshots, "rds:orders-db-1", 100.0),
-                snap("orders-db", "us-east-1", Item::LifeboatSnapshots, "lifeboat-orders-db-1", 100.0),
-                snap("orders-db", "us-east-1", Item::UnmanagedSnapshots, "manual-1", 100.0),
-                snap("orders-db", "us-west-2", Item::DrCopies, "lifeboat-orders-db-1", 100.0),
+                snap(
+                    "orders-db",
+                    "us-east-1",
+                    Item::AutomatedSnapshots,
+                    "rds:orders-db-1",
+                    100.0,
+                ),
+                snap(
+                    "orders-db",
+                    "us-east-1",
+                    Item::LifeboatSnapshots,
+                    "lifeboat-orders-db-1",
+                    100.0,
+                ),
+                snap(
+                    "orders-db",
+                    "us-east-1",
+                    Item::UnmanagedSnapshots,
+                    "manual-1",
+                    100.0,
+                ),
+                snap(
+                    "orders-db",
+                    "us-west-2",
+                    Item::DrCopies,
+                    "lifeboat-orders-db-1",
+                    100.0,
+                ),
             ],
             rds_provisioned_gb: [("us-east-1".to_string(), 100.0)].into(),
             gaps: vec![],
         };
         let lines = lines(&usage, &Prices::default(), day());
         // Then each us-east-1 line bills 2/3 of its 100 GB: 66.67 GB × $0.095 / 31 days
-        let east: Vec<&Line> = lines.iter().filter(|l| l.key.region == "us-east-1").collect();
+        let east: Vec<&Line> = lines
+            .iter()
+            .filter(|l| l.key.region == "us-east-1")
+            .collect();
         assert_eq!(east.len(), 3);
         for l in &east {
             assert!((l.gb - 200.0 / 3.0).abs() < 1e-9);
-            assert!((l.usd_day - 200.0 / 3.0 * 0.095 / 31.0).abs() < 1e-9, "{l:?}");
+            assert!(
+                (l.usd_day - 200.0 / 3.0 * 0.095 / 31.0).abs() < 1e-9,
+                "{l:?}"
+            );
             assert_eq!(l.basis, Basis::Estimate);
         }
         let west = lines.iter().find(|l| l.key.region == "us-west-2").unwrap();
@@ -361,8 +431,14 @@ mod tests {
         };
         let lines = lines(&usage, &Prices::default(), day());
         assert_eq!(lines.len(), 2);
-        let snaps = lines.iter().find(|l| l.key.item == Item::ClusterSnapshots).unwrap();
-        let ret = lines.iter().find(|l| l.key.item == Item::BackupRetention).unwrap();
+        let snaps = lines
+            .iter()
+            .find(|l| l.key.item == Item::ClusterSnapshots)
+            .unwrap();
+        let ret = lines
+            .iter()
+            .find(|l| l.key.item == Item::BackupRetention)
+            .unwrap();
         assert!((snaps.usd_day - 20.0 * 0.021 / 31.0).abs() < 1e-12);
         assert!((ret.usd_day - 30.0 * 0.021 / 31.0).abs() < 1e-12);
         assert_eq!(ret.basis, Basis::Billed);
@@ -402,20 +478,35 @@ mod tests {
             ..Usage::default()
         };
         let lines = lines(&usage, &Prices::default(), day());
-        let c = lines.iter().find(|l| l.key.item == Item::CacheSnapshots).unwrap();
+        let c = lines
+            .iter()
+            .find(|l| l.key.item == Item::CacheSnapshots)
+            .unwrap();
         // the 3 GB snapshot is the free one; 2 GB billed
         assert!((c.gb - 2.0).abs() < 1e-12 && (c.stored_gb - 5.0).abs() < 1e-12);
         assert!((c.usd_day - 2.0 * 0.085 / 31.0).abs() < 1e-12);
-        let g = lines.iter().find(|l| l.key.class == Class::Glacier).unwrap();
+        let g = lines
+            .iter()
+            .find(|l| l.key.class == Class::Glacier)
+            .unwrap();
         assert!((g.usd_day * 31.0 - 3.6).abs() < 1e-9);
-        let t = lines.iter().find(|l| l.key.class == Class::Transfer).unwrap();
+        let t = lines
+            .iter()
+            .find(|l| l.key.class == Class::Transfer)
+            .unwrap();
         assert!((t.usd_day - 0.2).abs() < 1e-12);
     }
 
     #[test]
     fn days_in_months() {
-        assert_eq!(days_in_month(NaiveDate::from_ymd_opt(2026, 2, 10).unwrap()), 28);
-        assert_eq!(days_in_month(NaiveDate::from_ymd_opt(2028, 2, 10).unwrap()), 29);
+        assert_eq!(
+            days_in_month(NaiveDate::from_ymd_opt(2026, 2, 10).unwrap()),
+            28
+        );
+        assert_eq!(
+            days_in_month(NaiveDate::from_ymd_opt(2028, 2, 10).unwrap()),
+            29
+        );
         assert_eq!(days_in_month(day()), 31);
     }
 }

@@ -46,7 +46,10 @@ pub fn class_of_usage(usage_type: &str) -> Option<Class> {
         Some(Class::AuroraBackup)
     } else if u.contains("ChargedBackupUsage") {
         Some(Class::RdsSnapshot)
-    } else if u.contains("ElastiCache:BackupUsage") || u.ends_with("-BackupUsage") || u == "BackupUsage" {
+    } else if u.contains("ElastiCache:BackupUsage")
+        || u.ends_with("-BackupUsage")
+        || u == "BackupUsage"
+    {
         Some(Class::ElasticacheSnapshot)
     } else if u.contains("WarmStorage-ByteHrs") {
         Some(Class::BackupWarm)
@@ -242,7 +245,10 @@ mod tests {
             ("USE1-RDS:ChargedBackupUsage", Some(Class::RdsSnapshot)),
             ("USW2-RDS:ChargedBackupUsage", Some(Class::RdsSnapshot)),
             ("Aurora:BackupUsage", Some(Class::AuroraBackup)),
-            ("USE1-ElastiCache:BackupUsage", Some(Class::ElasticacheSnapshot)),
+            (
+                "USE1-ElastiCache:BackupUsage",
+                Some(Class::ElasticacheSnapshot),
+            ),
             ("TimedStorage-ByteHrs", Some(Class::Standard)),
             ("USW2-TimedStorage-GlacierByteHrs", Some(Class::Glacier)),
             ("TimedStorage-INT-IA-ByteHrs", Some(Class::ItInfrequent)),
@@ -253,15 +259,27 @@ mod tests {
         ] {
             assert_eq!(class_of_usage(u), c, "{u}");
         }
-        assert_eq!(region_of_usage("USW2-RDS:ChargedBackupUsage", "us-east-1"), "us-west-2");
-        assert_eq!(region_of_usage("TimedStorage-ByteHrs", "us-east-1"), "us-east-1");
+        assert_eq!(
+            region_of_usage("USW2-RDS:ChargedBackupUsage", "us-east-1"),
+            "us-west-2"
+        );
+        assert_eq!(
+            region_of_usage("TimedStorage-ByteHrs", "us-east-1"),
+            "us-east-1"
+        );
     }
 
     #[test]
     fn canned_results_reconcile_by_class_and_component() {
         let date = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
         let mut day = day_of(date, &[]);
-        day.lines.push(line("orders-db", Item::UnmanagedSnapshots, Class::RdsSnapshot, 3.0, &[]));
+        day.lines.push(line(
+            "orders-db",
+            Item::UnmanagedSnapshots,
+            Class::RdsSnapshot,
+            3.0,
+            &[],
+        ));
         let a = |u: &str, c: Option<&str>, usd: f64| Actual {
             date,
             usage_type: u.into(),
@@ -276,10 +294,23 @@ mod tests {
         ];
         let r = reconcile(&day, &actual);
         assert!((r.actual_total - 2.5).abs() < 1e-12);
-        let row = r.by_class.iter().find(|r| r.what == "rds-snapshot").unwrap();
+        let row = r
+            .by_class
+            .iter()
+            .find(|r| r.what == "rds-snapshot")
+            .unwrap();
         assert_eq!(row.model, Some(3.0));
-        assert!(row.sentence().contains("model $3.00 against Cost Explorer $2.50 (+$0.50)"), "{}", row.sentence());
-        let comp = r.by_component.iter().find(|r| r.what == "orders-db").unwrap();
+        assert!(
+            row.sentence()
+                .contains("model $3.00 against Cost Explorer $2.50 (+$0.50)"),
+            "{}",
+            row.sentence()
+        );
+        let comp = r
+            .by_component
+            .iter()
+            .find(|r| r.what == "orders-db")
+            .unwrap();
         assert_eq!(comp.model, Some(3.0));
         assert_eq!(r.unmapped.len(), 2);
         let days = backfill(&actual, "us-east-1", "2026-11-01", "run");

@@ -246,7 +246,11 @@ pub fn savings(policy: &Policy, facts: &Facts) -> (Vec<Saving>, Vec<String>) {
     }
     snapshots(policy, facts, &mut out);
     out.retain(|s| s.monthly_usd >= cfg.min_monthly_usd);
-    out.sort_by(|a, b| b.monthly_usd.total_cmp(&a.monthly_usd).then(a.title.cmp(&b.title)));
+    out.sort_by(|a, b| {
+        b.monthly_usd
+            .total_cmp(&a.monthly_usd)
+            .then(a.title.cmp(&b.title))
+    });
     (out, notes)
 }
 
@@ -323,7 +327,11 @@ fn class_of(s: &SnapshotFact) -> Class {
 /// RDS snapshot bytes billed in its region (RDS's free allocation).
 fn monthly_of(policy: &Policy, facts: &Facts, s: &SnapshotFact) -> f64 {
     let share = if s.kind == ResourceKind::RdsInstance {
-        facts.rds_billed_share.get(&s.region).copied().unwrap_or(1.0)
+        facts
+            .rds_billed_share
+            .get(&s.region)
+            .copied()
+            .unwrap_or(1.0)
     } else {
         1.0
     };
@@ -344,9 +352,16 @@ fn listed(
     }
     let monthly: f64 = snaps.iter().map(|s| monthly_of(policy, facts, s)).sum();
     let gb: f64 = snaps.iter().map(|s| s.gb).sum();
-    let mut cmds: Vec<String> = snaps.iter().take(COMMANDS).map(|s| delete_command(s)).collect();
+    let mut cmds: Vec<String> = snaps
+        .iter()
+        .take(COMMANDS)
+        .map(|s| delete_command(s))
+        .collect();
     if snaps.len() > COMMANDS {
-        cmds.push(format!("# … and {} more like these", snaps.len() - COMMANDS));
+        cmds.push(format!(
+            "# … and {} more like these",
+            snaps.len() - COMMANDS
+        ));
     }
     let oldest = snaps.iter().filter_map(|s| s.created).min();
     out.push(Saving {
@@ -376,7 +391,10 @@ fn snapshots(policy: &Policy, facts: &Facts, out: &mut Vec<Saving>) {
     let mut by: BTreeMap<(&str, &str), Vec<&SnapshotFact>> = BTreeMap::new();
     for s in &facts.snapshots {
         if !s.source_exists
-            && matches!(s.item, Item::UnmanagedSnapshots | Item::ClusterSnapshots | Item::CacheSnapshots)
+            && matches!(
+                s.item,
+                Item::UnmanagedSnapshots | Item::ClusterSnapshots | Item::CacheSnapshots
+            )
         {
             by.entry(("orphaned", &s.source_id)).or_default().push(s);
         } else if s.item == Item::UnmanagedSnapshots {
@@ -391,7 +409,9 @@ fn snapshots(policy: &Policy, facts: &Facts, out: &mut Vec<Saving>) {
                 facts,
                 "orphaned-snapshots",
                 format!("delete snapshots of {of}, which no longer exists"),
-                format!("their source {of} is gone; keep one only if it is a deliberate final backup"),
+                format!(
+                    "their source {of} is gone; keep one only if it is a deliberate final backup"
+                ),
                 &snaps,
                 out,
             );
@@ -413,7 +433,9 @@ fn snapshots(policy: &Policy, facts: &Facts, out: &mut Vec<Saving>) {
     let mut kept: BTreeMap<(&str, &str, Item), Vec<&SnapshotFact>> = BTreeMap::new();
     for s in &facts.snapshots {
         if matches!(s.item, Item::LifeboatSnapshots | Item::DrCopies) {
-            kept.entry((&s.component, &s.source_id, s.item)).or_default().push(s);
+            kept.entry((&s.component, &s.source_id, s.item))
+                .or_default()
+                .push(s);
         }
     }
     for ((component, source, item), mut snaps) in kept {
@@ -437,7 +459,11 @@ fn snapshots(policy: &Policy, facts: &Facts, out: &mut Vec<Saving>) {
         listed(
             policy,
             facts,
-            if item == Item::DrCopies { "dr-copies" } else { "retention" },
+            if item == Item::DrCopies {
+                "dr-copies"
+            } else {
+                "retention"
+            },
             format!("{component}: {what} of {source} beyond the retention"),
             why,
             &extra,

@@ -492,6 +492,8 @@ fn a_read_replica_is_looked_up_in_its_own_region_and_an_unread_one_is_no_data() 
         replication: Some(("replicating".into(), true, None)),
         latest_restorable: None,
         created_at: None,
+        allocated_gb: None,
+        backup_retention_days: None,
     };
     let dr_ok: Result<Vec<DbInstance>, String> = Ok(vec![db("orders-dr")]);
     let dr_err: Result<Vec<DbInstance>, String> = Err("DescribeDBInstances: Throttling".into());

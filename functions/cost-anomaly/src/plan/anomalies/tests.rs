@@ -80,33 +80,109 @@ fn each_seed_rule_fires_and_stays_quiet_when_it_should() {
         v
     };
     let day_limit = only(Anomalies {
-        limits: vec![Limit { usd: 25.0, per: Per::Day, component: None }],
+        limits: vec![Limit {
+            usd: 25.0,
+            per: Per::Day,
+            component: None,
+        }],
         ..none()
     });
     let month_limit = only(Anomalies {
-        limits: vec![Limit { usd: 600.0, per: Per::Month, component: None }],
+        limits: vec![Limit {
+            usd: 600.0,
+            per: Per::Month,
+            component: None,
+        }],
         ..none()
     });
     let wow = only(Anomalies {
-        growth: vec![Growth { percent: 20.0, period: Span::days(7), component: None }],
+        growth: vec![Growth {
+            percent: 20.0,
+            period: Span::days(7),
+            component: None,
+        }],
         ..none()
     });
     let avg = only(Anomalies {
-        above_average: vec![AboveAverage { percent: 120.0, period: Span::days(7), component: None }],
+        above_average: vec![AboveAverage {
+            percent: 120.0,
+            period: Span::days(7),
+            component: None,
+        }],
         ..none()
     });
     // (rules, series ending on day 60 = Jan 29 2027, check key, expected)
     let cases: Vec<(&str, &Anomalies, Vec<f64>, &str, CostLevel)> = vec![
-        ("a day above $25", &day_limit, flat(3, 26.0), "limit-day-25:total", CostLevel::Warning),
-        ("a day at $24", &day_limit, flat(3, 24.0), "limit-day-25:total", CostLevel::Ok),
-        ("a month past $600 so far", &month_limit, flat(29, 21.0), "limit-month-600:total", CostLevel::Critical),
-        ("a month forecast past $600", &month_limit, flat(29, 19.9), "limit-month-600:total", CostLevel::Warning),
-        ("a month well within", &month_limit, flat(29, 10.0), "limit-month-600:total", CostLevel::Ok),
-        ("+25% week over week", &wow, with_last(flat(7, 10.0), &flat(7, 12.5)), "growth-7d:total", CostLevel::Warning),
-        ("+15% week over week", &wow, with_last(flat(7, 10.0), &flat(7, 11.5)), "growth-7d:total", CostLevel::Ok),
-        ("+25% but under $0.50/day", &wow, with_last(flat(7, 1.0), &flat(7, 1.25)), "growth-7d:total", CostLevel::Ok),
-        ("125% of the 7-day average", &avg, with_last(flat(7, 10.0), &[12.5]), "above-average-7d:total", CostLevel::Warning),
-        ("115% of the 7-day average", &avg, with_last(flat(7, 10.0), &[11.5]), "above-average-7d:total", CostLevel::Ok),
+        (
+            "a day above $25",
+            &day_limit,
+            flat(3, 26.0),
+            "limit-day-25:total",
+            CostLevel::Warning,
+        ),
+        (
+            "a day at $24",
+            &day_limit,
+            flat(3, 24.0),
+            "limit-day-25:total",
+            CostLevel::Ok,
+        ),
+        (
+            "a month past $600 so far",
+            &month_limit,
+            flat(29, 21.0),
+            "limit-month-600:total",
+            CostLevel::Critical,
+        ),
+        (
+            "a month forecast past $600",
+            &month_limit,
+            flat(29, 19.9),
+            "limit-month-600:total",
+            CostLevel::Warning,
+        ),
+        (
+            "a month well within",
+            &month_limit,
+            flat(29, 10.0),
+            "limit-month-600:total",
+            CostLevel::Ok,
+        ),
+        (
+            "+25% week over week",
+            &wow,
+            with_last(flat(7, 10.0), &flat(7, 12.5)),
+            "growth-7d:total",
+            CostLevel::Warning,
+        ),
+        (
+            "+15% week over week",
+            &wow,
+            with_last(flat(7, 10.0), &flat(7, 11.5)),
+            "growth-7d:total",
+            CostLevel::Ok,
+        ),
+        (
+            "+25% but under $0.50/day",
+            &wow,
+            with_last(flat(7, 1.0), &flat(7, 1.25)),
+            "growth-7d:total",
+            CostLevel::Ok,
+        ),
+        (
+            "125% of the 7-day average",
+            &avg,
+            with_last(flat(7, 10.0), &[12.5]),
+            "above-average-7d:total",
+            CostLevel::Warning,
+        ),
+        (
+            "115% of the 7-day average",
+            &avg,
+            with_last(flat(7, 10.0), &[11.5]),
+            "above-average-7d:total",
+            CostLevel::Ok,
+        ),
     ];
     for (what, rules, values, key, want) in cases {
         let days = series(&values);
@@ -124,7 +200,13 @@ fn each_seed_rule_fires_and_stays_quiet_when_it_should() {
 fn the_baseline_is_robust_weekday_aware_and_says_when_history_is_short() {
     // Given 28 days around $10 with one $40 outlier, and weekends at $6
     let mut values: Vec<f64> = (0..28)
-        .map(|i| if i % 7 >= 5 { 6.0 } else { 10.0 + (i % 3) as f64 * 0.1 })
+        .map(|i| {
+            if i % 7 >= 5 {
+                6.0
+            } else {
+                10.0 + (i % 3) as f64 * 0.1
+            }
+        })
         .collect();
     values[10] = 40.0;
     let rules = none();
@@ -137,7 +219,11 @@ fn the_baseline_is_robust_weekday_aware_and_says_when_history_is_short() {
         let c = j.checks.iter().find(|c| c.key == "baseline:total").unwrap();
         assert_eq!(c.state, want, "{today}: {}", c.detail);
         // the period and threshold are stated
-        assert!(c.detail.contains("median") && c.detail.contains("threshold"), "{}", c.detail);
+        assert!(
+            c.detail.contains("median") && c.detail.contains("threshold"),
+            "{}",
+            c.detail
+        );
     }
     // Too little history: said, not judged
     let days = series(&[10.0, 10.0, 10.0, 30.0]);
@@ -145,7 +231,9 @@ fn the_baseline_is_robust_weekday_aware_and_says_when_history_is_short() {
     let j = judge(&rules, &days, date);
     assert!(j.checks.iter().all(|c| !c.key.starts_with("baseline")));
     assert!(
-        j.notes.iter().any(|n| n.contains("baseline has 3 of the 14 days of history it needs")),
+        j.notes
+            .iter()
+            .any(|n| n.contains("baseline has 3 of the 14 days of history it needs")),
         "{:?}",
         j.notes
     );
@@ -163,7 +251,11 @@ fn no_data_is_never_ok_nor_zero() {
         error: "Throttling: Rate exceeded".into(),
     });
     let j = judge(&Anomalies::default(), &days, date);
-    let total: Vec<&CostCheck> = j.checks.iter().filter(|c| c.key.ends_with(":total")).collect();
+    let total: Vec<&CostCheck> = j
+        .checks
+        .iter()
+        .filter(|c| c.key.ends_with(":total"))
+        .collect();
     assert!(!total.is_empty());
     for c in total {
         assert_eq!(c.state, CostLevel::NoData, "{}", c.key);
@@ -178,7 +270,13 @@ fn contributors_are_ranked_by_dollar_impact_with_new_resources_named() {
     for i in 0..7 {
         let date = d(1) + Duration::days(i);
         let mut day = day_of(date, &[("orders-db", 10.0)]);
-        day.lines.push(line("orders-db", Item::UnmanagedSnapshots, Class::RdsSnapshot, 0.5, &["old-1"]));
+        day.lines.push(line(
+            "orders-db",
+            Item::UnmanagedSnapshots,
+            Class::RdsSnapshot,
+            0.5,
+            &["old-1"],
+        ));
         days.insert(date, day);
     }
     let date = d(8);
@@ -191,7 +289,12 @@ fn contributors_are_ranked_by_dollar_impact_with_new_resources_named() {
         &["old-1", "manual-a", "manual-b", "manual-c", "manual-d"],
     ));
     days.insert(date, day);
-    let c = contributors(&days, &Scope::Total, &[date], &dates(date - Duration::days(1), 7));
+    let c = contributors(
+        &days,
+        &Scope::Total,
+        &[date],
+        &dates(date - Duration::days(1), 7),
+    );
     assert_eq!(c.len(), 2);
     assert_eq!(c[0].key.item, Item::UnmanagedSnapshots);
     assert!((c[0].delta - 5.5).abs() < 1e-9);
@@ -201,5 +304,11 @@ fn contributors_are_ranked_by_dollar_impact_with_new_resources_named() {
         c[0].detail
     );
     assert!((c[1].delta - 1.0).abs() < 1e-9);
-    assert!(c[0].sentence().starts_with("orders-db manual snapshots not made by Lifeboat (rds-snapshot, us-east-1) +$5.50/day"), "{}", c[0].sentence());
+    assert!(
+        c[0].sentence().starts_with(
+            "orders-db manual snapshots not made by Lifeboat (rds-snapshot, us-east-1) +$5.50/day"
+        ),
+        "{}",
+        c[0].sentence()
+    );
 }
