@@ -96,8 +96,11 @@ fi
 # "off: <reason>"; failover-orchestrator deletes only its drill copies (a lifeboat-drill name
 # and aws:ResourceTag/lifeboat:purpose = failover-drill), sets lifeboat:purpose only on such
 # names, passes no role, and starts only its own run loop, whose ARN (built from the state
-# machine's Name to avoid a cycle) matches LIFEBOAT_STATE_MACHINE_ARN. Parsed with cfn-lint's
-# decoder (intrinsic functions as data).
+# machine's Name to avoid a cycle) matches LIFEBOAT_STATE_MACHINE_ARN; cost-anomaly changes
+# nothing in the account (every action a read, but for the report bucket's own keys, the report
+# topic and the failure destination), grants "*" only to listings and metrics, and Cost
+# Explorer only in a policy that exists when CostExplorerEnabled is "true". Parsed with
+# cfn-lint's decoder (intrinsic functions as data).
 t=$EPOCHREALTIME
 if run invariants "$checks/python" - "$template" <<'PYEOF'
 """Security invariants of the template's IAM (issue 15), checked offline."""
@@ -115,7 +118,16 @@ FUNCTIONS = {
     "RestoreVerificationRole": "restore-verification",
     "ReplicationLagCheckRole": "replication-lag-check",
     "FailoverOrchestratorRole": "failover-orchestrator",
+    "CostAnomalyRole": "cost-anomaly",
 }
+# Report-bucket keys a function owns besides reports/<fn>/, state/<fn>/ and locks/<fn>*.json.
+OWN_KEYS = {"cost-anomaly": ("cost/history/",)}
+# cost-anomaly reads; the only other actions it may have (report bucket, topic, failure
+# destination, logs) are checked on their resources below.
+COST_READS = ("rds:Describe", "elasticache:Describe", "cloudwatch:GetMetricData", "ce:GetCostAndUsage",
+              "backup:ListRecoveryPointsByBackupVault", "s3:List", "s3:Get")
+# Actions that may be granted on "*" (no resource-level permissions, or listings without an id).
+STAR_OK = ("rds:Describe", "elasticache:Describe", "cloudwatch:GetMetricData", "ce:GetCostAndUsage")
 # failover-orchestrator's run loop: the role and the function name it by this ARN, not by
 # reference (the state machine invokes the function: a reference would be a cycle).
 LOOP_NAME = "${AWS::StackName}-failover-orchestrator"
@@ -129,8 +141,22 @@ def fail(role, sid, why):
     failures.append(f"{role} {sid or '(no Sid)'}: {why}")
 
 
+def refs(v):
+    """The parameters and resources an expression refers to."""
+    if isinstance(v, dict):
+        if "Ref" in v and isinstance(v["Ref"], str):
+            return [v["Ref"]]
+        return [r for x in v.values() for r in refs(x)]
+    if isinstance(v, list):
+        return [r for x in v for r in refs(x)]
+    return []
+
+
 def text(v):
-    """A resource as text: Fn::Sub's string, ${Ref}, ${X.Arn}; lists flattened."""
+    """A resource as text: Fn::Sub's string, ${Ref}, ${X.Arn}; lists flattened. A variable of
+    Fn::Sub's list form that refers to one parameter is written ${Parameter}: a piece of it
+    (the bucket or the path of an s3:// location), so that a location's listing and its reads
+    name the same bucket."""
     if isinstance(v, str):
         return [v]
     if isinstance(v, list):
@@ -138,7 +164,13 @@ def text(v):
     if isinstance(v, dict):
         if "Fn::Sub" in v:
             s = v["Fn::Sub"]
-            return [s[0] if isinstance(s, list) else s]
+            if not isinstance(s, list):
+                return [s]
+            out = s[0]
+            for name, expr in (s[1] if len(s) > 1 else {}).items():
+                r = refs(expr)
+                out = out.replace("${%s}" % name, "${%s}" % r[0] if len(set(r)) == 1 else "<%s>" % name)
+            return [out]
         if "Ref" in v:
             return ["${%s}" % v["Ref"]]
         if "Fn::GetAtt" in v:
@@ -157,6 +189,8 @@ def statements(doc):
 
 
 roles = {name: [] for name in FUNCTIONS}
+# The Condition of the AWS::IAM::Policy a statement is in (None: the role's own policies).
+policy_condition = {}
 for name, r in res.items():
     props = r.get("Properties", {})
     if r.get("Type") == "AWS::IAM::Role" and name in roles:
@@ -166,7 +200,9 @@ for name, r in res.items():
         for ref in props.get("Roles", []):
             target = ref.get("Ref") if isinstance(ref, dict) else ref
             if target in roles:
-                roles[target] += list(statements(props["PolicyDocument"]))
+                for st in statements(props["PolicyDocument"]):
+                    policy_condition[id(st)] = r.get("Condition")
+                    roles[target].append(st)
 
 for role, stmts in roles.items():
     fn = FUNCTIONS[role]
@@ -217,6 +253,16 @@ for role, stmts in roles.items():
                     fail(role, sid, f"{a} on {rs}: only its own run loop ({LOOP_ARN})")
             if a == "s3:GetBucketLocation":
                 fail(role, sid, "s3:GetBucketLocation: no function calls it")
+            if rs == ["*"] and not a.startswith(STAR_OK) and not a.startswith(("kms:", "logs:")):
+                if role == "CostAnomalyRole":
+                    fail(role, sid, f"{a} on \"*\": only listings and metrics ({', '.join(STAR_OK)}) may be")
+            if a.startswith("ce:") and policy_condition.get(id(s)) != "CostExplorerOn":
+                fail(role, sid, f"{a} outside a policy with Condition CostExplorerOn: Cost Explorer only when CostExplorerEnabled is \"true\"")
+            if role == "CostAnomalyRole" and not a.startswith(COST_READS):
+                own_state = a in ("s3:PutObject", "s3:DeleteObject") and all(r.startswith("${ReportBucket.Arn}/") for r in rs)
+                delivery = (a == "sns:Publish" and rs == ["${ReportTopic}"]) or (a == "sqs:SendMessage" and rs == ["${DeadLetterQueue.Arn}"])
+                if not (own_state or delivery or a.startswith(("logs:", "kms:"))):
+                    fail(role, sid, f"{a} on {rs}: cost-anomaly changes nothing in the account (reads, and writes only its own report-bucket keys)")
             if a == "elasticache:CreateReplicationGroup" and any(":replicationgroup:" in r for r in rs):
                 b = cond.get("Bool", {})
                 if b.get("elasticache:TransitEncryptionEnabled") != "true" or b.get("elasticache:AtRestEncryptionEnabled") != "true":
@@ -227,6 +273,7 @@ for role, stmts in roles.items():
                         key = r[len("${ReportBucket.Arn}/"):]
                         # locks/<function>-<name>.json: a named lease (Invocation::lease_key).
                         own = (key == "policy/policy.yaml" or f"/{fn}/" in f"/{key}" or key == f"locks/{fn}.json"
+                               or key.startswith(OWN_KEYS.get(fn, ("\0",)))
                                or (key.startswith(f"locks/{fn}-") and key.endswith(".json") and "*" not in key)
                                or (a == "s3:GetObject" and key == "state/restore-verification/status.json"))
                         if not own:

@@ -92,6 +92,10 @@ const group = (arn) => (arn.startsWith('arn:aws:s3:::') && arn.includes('/') ? a
 
 const asList = (x) => (x === undefined ? [] : Array.isArray(x) ? x : [x])
 
+// aws:RequestedRegion, a global key every request carries: the region the request was signed
+// for (the recorded SigV4 region; us-east-1 for the global endpoints: Cost Explorer, Route 53).
+const inRegion = (c, e) => (c.unknown || !e.region ? c : { ...c, context: { 'aws:RequestedRegion': e.region, ...c.context } })
+
 // Runs one authorization against the role; the result carries the allowing statement ids, or,
 // when denied, the closest statements and why they did not apply.
 async function simulate(role, account, check, cache, keyPolicies = {}) {
@@ -243,7 +247,7 @@ export async function check({ calls, template, params }) {
     if (!role) { (f.errors[`no function ${fn} in the template`] ??= []).push(e._at); continue }
     if (auth.unmapped) { (f.unmapped[callKey] ??= []).push(e._at); continue }
     const cache = cacheOf(world, fn)
-    const all = [...(auth.checks ?? []), ...(auth.implied ?? [])]
+    const all = [...(auth.checks ?? []), ...(auth.implied ?? [])].map((c) => inRegion(c, e))
     for (const c of all) {
       if (c.unknown) { f.unknown[`${callKey}: ${c.unknown}`] = (f.unknown[`${callKey}: ${c.unknown}`] ?? 0) + 1; continue }
       const r = await simulate(role, p.account, c, cache, keyPolicies)
@@ -269,7 +273,7 @@ export async function check({ calls, template, params }) {
       if (world.name) d.worlds.add(world.name)
     }
     if (auth.absent) {
-      const c = { action: 's3:ListBucket', resource: auth.absent.bucketArn, context: {} }
+      const c = inRegion({ action: 's3:ListBucket', resource: auth.absent.bucketArn, context: {} }, e)
       const r = await simulate(role, p.account, c, cache, keyPolicies)
       if (r.allowed) { for (const s of r.allow) f.used.add(`${s}|s3:ListBucket`) }
       else {

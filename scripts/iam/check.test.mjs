@@ -232,3 +232,51 @@ test('rds: a restore of an encrypted snapshot, or a same-region replica of an en
   const other = 'arn:aws:kms:us-west-2:123456789012:key/other'
   assert.deepEqual(auth({ ...replica, body: `${replica.body}&KmsKeyId=${encodeURIComponent(other)}` }).implied.map((c) => c.resource), [other, other], 'a named key is the replica\'s')
 })
+
+// cost-anomaly's calls (fixtures/cost-template.yaml): AWS Backup vaults, Cost Explorer, S3 uploads.
+const costTemplate = join(dir, 'cost-template.yaml')
+const costCall = (service, region, extra) => ({ app: 'lifeboat-cost', service, region, method: 'GET', path: '/', query: '', headers: {}, status: 200, _at: 'fixture', ...extra })
+const costParams = (parameters) => ({ account: '123456789012', region: 'us-east-1', parameters, resources: { CostRole: { Ref: 'lifeboat-CostRole' } } })
+const vaultPoints = (region, vault) => costCall('backup', region, { path: `/backup-vaults/${vault}/recovery-points/`, query: 'maxResults=1000' })
+const costAndUsage = costCall('ce', 'us-east-1', { method: 'POST', headers: { 'x-amz-target': 'AWSInsightsIndexService.GetCostAndUsage', 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify({ TimePeriod: { Start: '2026-12-06', End: '2026-12-07' }, Granularity: 'DAILY', Metrics: ['UnblendedCost'] }) })
+
+test('backup: ListRecoveryPointsByBackupVault is checked on the vault ARN, in the region the request went to', async () => {
+  assert.deepEqual(auth(vaultPoints('us-east-1', 'lifeboat-vault')), {
+    service: 'backup', operation: 'ListRecoveryPointsByBackupVault', implied: [],
+    checks: [{ action: 'backup:ListRecoveryPointsByBackupVault', resource: 'arn:aws:backup:us-east-1:123456789012:backup-vault:lifeboat-vault', context: {} }],
+  })
+  assert.equal(auth(costCall('backup', 'us-east-1', { path: '/backup-vaults/v/recovery-points/arn%3Aaws%3Ards%3Aus-east-1%3A1%3Asnapshot%3Ax' })).operation, 'DescribeRecoveryPoint', 'one recovery point is another operation')
+  const p = costParams({ VaultNames: ['lifeboat-vault'] })
+  const ok = await check({ template: costTemplate, params: p, calls: [vaultPoints('us-east-1', 'lifeboat-vault')] })
+  assert.equal(ok.failures, 0)
+  const bad = await check({ template: costTemplate, params: p, calls: [vaultPoints('us-west-2', 'lifeboat-vault'), vaultPoints('us-east-1', 'other-vault')] })
+  const keys = Object.keys(bad.functions.cost.denied)
+  assert.equal(keys.length, 2)
+  assert.match(keys.find((k) => k.includes('us-west-2')), /with \{"aws:RequestedRegion":"us-west-2"\}/, 'aws:RequestedRegion is the request\'s region')
+  assert.match(bad.functions.cost.denied[keys.find((k) => k.includes('other-vault'))].near.join(), /Vaults: grants backup:ListRecoveryPointsByBackupVault on arn:\*:backup:\*:\*:backup-vault:lifeboat-vault only/)
+})
+
+test('ce: GetCostAndUsage is checked on "*" (or the billing view it names); granted only under its condition', async () => {
+  assert.deepEqual(auth(costAndUsage).checks, [{ action: 'ce:GetCostAndUsage', resource: '*', context: {} }])
+  const view = 'arn:aws:billing::123456789012:billingview/primary'
+  assert.equal(auth({ ...costAndUsage, body: JSON.stringify({ BillingViewArn: view }) }).checks[0].resource, view)
+  assert.equal(auth({ ...costAndUsage, headers: { ...costAndUsage.headers, 'x-amz-target': 'AWSInsightsIndexService.GetCostForecast' } }).unmapped, true)
+  const off = await check({ template: costTemplate, params: costParams({}), calls: [costAndUsage] })
+  assert.deepEqual(Object.keys(off.functions.cost.denied).map((k) => k.split(' -> ')[1].split(' with ')[0]), ['ce:GetCostAndUsage on *'])
+  const on = await check({ template: costTemplate, params: costParams({ CostExplorerEnabled: 'true' }), calls: [costAndUsage] })
+  assert.equal(on.failures, 0)
+  assert.ok(!on.functions.cost.unused.some((u) => u.includes('CostAndUsage')))
+})
+
+test('s3: ListMultipartUploads on the bucket, ListParts on the upload\'s object, ListObjectVersions as s3:ListBucketVersions', async () => {
+  const s3call = (path, query) => costCall('s3', 'us-west-2', { path, query })
+  const uploads = s3call('/backups', 'uploads&max-uploads=1000')
+  const parts = s3call('/backups/exports/a.parquet', 'uploadId=abc&max-parts=1000')
+  const versions = s3call('/backups', 'versions&prefix=backups%2F')
+  assert.deepEqual(auth(uploads).checks, [{ action: 's3:ListBucketMultipartUploads', resource: 'arn:aws:s3:::backups', context: {} }])
+  assert.deepEqual(auth(parts).checks, [{ action: 's3:ListMultipartUploadParts', resource: 'arn:aws:s3:::backups/exports/a.parquet', context: {} }])
+  assert.deepEqual(auth(versions).checks, [{ action: 's3:ListBucketVersions', resource: 'arn:aws:s3:::backups', context: { 's3:prefix': 'backups/' } }])
+  const r = await check({ template: costTemplate, params: costParams({}), calls: [uploads, parts, versions] })
+  assert.equal(r.failures, 0)
+  assert.deepEqual(r.functions.cost.unused, ['CostVaults Vaults: backup:ListRecoveryPointsByBackupVault'])
+})

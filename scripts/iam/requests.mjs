@@ -132,6 +132,11 @@ function s3(entry) {
   switch (op) {
     case 'ListObjectsV2': case 'ListObjects': checks = [one('s3:ListBucket', bucketArn, listContext())]; break
     case 'ListObjectVersions': checks = [one('s3:ListBucketVersions', bucketArn, listContext())]; break
+    // ListMultipartUploads is authorized as s3:ListBucketMultipartUploads on the bucket, ListParts
+    // (GET /key?uploadId=) as s3:ListMultipartUploadParts on the upload's object (Service
+    // Authorization Reference).
+    case 'ListMultipartUploads': checks = [one('s3:ListBucketMultipartUploads', bucketArn)]; break
+    case 'ListParts': checks = [one('s3:ListMultipartUploadParts', objectArn)]; break
     case 'HeadBucket': checks = [one('s3:ListBucket', bucketArn)]; break
     case 'GetBucketVersioning': checks = [one('s3:GetBucketVersioning', bucketArn)]; break
     case 'GetBucketReplication': checks = [one('s3:GetReplicationConfiguration', bucketArn)]; break
@@ -455,7 +460,7 @@ export function keyArn(entry, given) {
   return `arn:aws:kms:${region}:${account}:key/${alias.replace(/^alias\//, '')}`
 }
 
-function backup(entry) {
+function backup(entry, account) {
   const path = decodeURIComponent(entry.path ?? '')
   const m = entry.method
   const body = jsonBody(entry)
@@ -470,6 +475,13 @@ function backup(entry) {
     if (body.IamRoleArn) implied.push({ action: 'iam:PassRole', resource: body.IamRoleArn, context: { 'iam:PassedToService': 'backup.amazonaws.com' }, why: 'AWS Backup restores with this role' })
   }
   else if (m === 'PUT' && /^\/restore-jobs\/[^/]+\/validations\/?$/.test(path)) { op = 'PutRestoreValidationResult'; checks = [a(op)] }
+  // ListRecoveryPointsByBackupVault (GET /backup-vaults/{name}/recovery-points/) is authorized
+  // on the vault: arn:aws:backup:<region>:<account>:backup-vault:<name>.
+  else if (m === 'GET' && /^\/backup-vaults\/[^/]+\/recovery-points\/?$/.test(path)) {
+    op = 'ListRecoveryPointsByBackupVault'
+    const vault = path.split('/')[2]
+    checks = [a(op, `arn:aws:backup:${entry.region}:${account}:backup-vault:${vault}`)]
+  }
   else if (m === 'GET' && /^\/backup-vaults\/[^/]+\/recovery-points\/.+/.test(path)) {
     op = 'DescribeRecoveryPoint'
     const rp = path.replace(/^\/backup-vaults\/[^/]+\/recovery-points\//, '').replace(/\/$/, '')
@@ -673,6 +685,13 @@ function jsonService(entry, prefix, op, account) {
       return { unmapped: true }
     }
     case 'logs': return { checks: [a(op, '*')], note: 'resource not modelled' }
+    case 'ce': {
+      // Cost Explorer (JSON 1.1, X-Amz-Target AWSInsightsIndexService.<op>; one endpoint,
+      // signed for us-east-1). GetCostAndUsage is authorized on "*", or on the billing view a
+      // request names (BillingViewArn: the Service Authorization Reference's optional billingview).
+      if (op === 'GetCostAndUsage') return { checks: [a(op, typeof b.BillingViewArn === 'string' ? b.BillingViewArn : '*')] }
+      return { unmapped: true }
+    }
     case 'states': {
       // StartExecution is authorized on the state machine (Service Authorization Reference:
       // statemachine, arn:aws:states:REGION:ACCOUNT:stateMachine:NAME); an ARN qualified with a
@@ -698,7 +717,7 @@ function jsonService(entry, prefix, op, account) {
 export function authorizations(entry, { account, topicKeys }) {
   const service = SERVICE_PREFIX[entry.service] ?? entry.service
   if (service === 's3') return { service, ...s3(entry), implied: [] }
-  if (service === 'backup') return { service, ...backup(entry) }
+  if (service === 'backup') return { service, ...backup(entry, account) }
   if (service === 'route53') return { service, implied: [], ...route53(entry) }
   const cborOp = rpcV2Cbor(entry)
   if (cborOp) return { service, operation: cborOp, implied: [], ...jsonService(entry, service, cborOp, account) }
