@@ -132,6 +132,11 @@ impl Parts {
         replication_lag_check::App::new(&self.aws, self.env.clone(), self.policy.clone())
             .expect("replication-lag-check App")
     }
+
+    pub fn cost_anomaly(&self) -> cost_anomaly::App {
+        cost_anomaly::App::new(&self.aws, self.env.clone(), self.policy.clone())
+            .expect("cost-anomaly App")
+    }
 }
 
 /// A seeded emulator world and the App(s) a test runs in it. It dereferences to the App(s), so

@@ -150,9 +150,28 @@ pub fn build(policy: &Policy, e: &Evaluation, mut report: Report) -> Report {
         report.sections.push(by_class(e, d));
     }
     if !e.forecasts.is_empty() {
+        let with: Vec<String> = e
+            .forecasts
+            .iter()
+            .filter(|f| f.month_end.is_some())
+            .map(|f| f.sentence())
+            .collect();
+        let without = e.forecasts.len() - with.len();
+        let mut lines = with;
+        if without > 0 {
+            lines.push(format!(
+                "{without} without a forecast: fewer than {} days with data (e.g. {})",
+                crate::plan::forecast::MIN_DAYS,
+                e.forecasts
+                    .iter()
+                    .find(|f| f.month_end.is_none())
+                    .map(|f| f.sentence())
+                    .unwrap_or_default()
+            ));
+        }
         report.sections.push(Section {
             title: "MONTH-END FORECAST (the month so far plus the 14-day trend)".into(),
-            lines: e.forecasts.iter().map(|f| f.sentence()).collect(),
+            lines,
         });
     }
     let mut lines = Vec::new();

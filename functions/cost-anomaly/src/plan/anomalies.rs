@@ -123,14 +123,32 @@ pub fn judge(rules: &Anomalies, days: &BTreeMap<NaiveDate, Day>, date: NaiveDate
     };
     let mut scopes = vec![Scope::Total];
     scopes.extend(today.components().into_iter().map(Scope::Component));
+    // A scope without data is one NO DATA check; its rules are not judged (they keep their
+    // stored states: a source that could not be read is never a fall, nor a recovery).
+    let mut judged: Vec<Scope> = Vec::new();
+    for scope in &scopes {
+        if today.figure(scope).is_some() {
+            judged.push(scope.clone());
+        } else {
+            let title = match scope {
+                Scope::Total => "backup cost".to_string(),
+                Scope::Component(c) => format!("{c} cost"),
+            };
+            j.checks
+                .push(no_data(key_of("data", scope), title, today, scope));
+        }
+    }
+    let has = |scope: &Scope| judged.contains(scope);
     for l in &rules.limits {
         let scope = Scope::of(&l.component);
-        j.checks
-            .push(limit(l.usd, l.per, &scope, days, today, date));
+        if has(&scope) {
+            j.checks
+                .push(limit(l.usd, l.per, &scope, days, today, date));
+        }
     }
     for g in &rules.growth {
         let p = g.period.0.num_days();
-        for scope in scoped(&g.component, &scopes) {
+        for scope in scoped(&g.component, &judged) {
             match growth(
                 g.percent,
                 p,
@@ -146,7 +164,7 @@ pub fn judge(rules: &Anomalies, days: &BTreeMap<NaiveDate, Day>, date: NaiveDate
     }
     for a in &rules.above_average {
         let p = a.period.0.num_days();
-        for scope in scoped(&a.component, &scopes) {
+        for scope in scoped(&a.component, &judged) {
             match above_average(
                 a.percent,
                 p,
@@ -160,7 +178,7 @@ pub fn judge(rules: &Anomalies, days: &BTreeMap<NaiveDate, Day>, date: NaiveDate
             }
         }
     }
-    for scope in &scopes {
+    for scope in &judged {
         match baseline(rules, scope, days, date) {
             Ok(c) => j.checks.push(c),
             Err(note) => note_once(&mut j.notes, scope, note),
@@ -185,10 +203,14 @@ fn note_once(notes: &mut Vec<String>, scope: &Scope, note: String) {
     notes.push(note);
 }
 
-fn scoped(component: &Option<String>, all: &[Scope]) -> Vec<Scope> {
+fn scoped(component: &Option<String>, judged: &[Scope]) -> Vec<Scope> {
     match component {
-        Some(c) => vec![Scope::Component(c.clone())],
-        None => all.to_vec(),
+        Some(c) => judged
+            .iter()
+            .filter(|s| **s == Scope::Component(c.clone()))
+            .cloned()
+            .collect(),
+        None => judged.to_vec(),
     }
 }
 

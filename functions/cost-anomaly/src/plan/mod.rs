@@ -272,6 +272,8 @@ impl Day {
 
 /// USD with cents (and more precision below a cent).
 pub fn usd(v: f64) -> String {
+    // (no "$-0.00": a sum of nothing negative is zero)
+    let v = if v.abs() < 0.00005 { 0.0 } else { v };
     if v.abs() >= 0.0995 || v == 0.0 {
         format!("${v:.2}")
     } else {
