@@ -117,7 +117,8 @@ pub async fn record(s3: &aws_sdk_s3::Client, bucket: &str, day: Day) -> Result<(
                 if j.state.written_by == day.written_by {
                     return Ok((Recorded::Written, j.state));
                 }
-                let better = !j.state.gaps.is_empty() && day.gaps.len() < j.state.gaps.len();
+                let better = (!j.state.gaps.is_empty() && day.gaps.len() < j.state.gaps.len())
+                    || (j.state.actual_error.is_some() && day.actual.is_some());
                 if !better {
                     let by = j.state.written_by.clone();
                     return Ok((Recorded::Kept { by }, j.state));

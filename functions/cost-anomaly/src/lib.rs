@@ -332,6 +332,25 @@ async fn evaluate(app: &App, cmd: &command::Command, inv: &Invocation) -> Result
             gaps: read.usage.gaps.clone(),
             prices_taken: policy.prices.taken().into(),
             written_by: inv.run_id.clone(),
+            actual: match &actual {
+                Some(Ok(a)) => Some(
+                    plan::reconcile::backfill(
+                        a,
+                        &app.clients.primary,
+                        policy.prices.taken(),
+                        &inv.run_id,
+                    )
+                    .into_iter()
+                    .find(|d| d.date == cmd.day)
+                    .map(|d| d.lines)
+                    .unwrap_or_default(),
+                ),
+                _ => None,
+            },
+            actual_error: match &actual {
+                Some(Err(err)) => Some(err.clone()),
+                _ => None,
+            },
         };
         let stored = if cmd.dry_run {
             day
@@ -361,21 +380,32 @@ async fn evaluate(app: &App, cmd: &command::Command, inv: &Invocation) -> Result
             Err(err) => Err(err.clone()),
         });
     }
+    // The rules compare like with like: Cost Explorer's actual cost when it is enabled (and
+    // backfilled days are its), else the model's figures.
+    let series = if app.clients.ce.is_some() {
+        e.notes.push("anomalies and the forecast are judged on Cost Explorer's actual cost (cost.cost_explorer.enabled); the breakdown is the model's".into());
+        plan::Series::Actual
+    } else {
+        plan::Series::Model
+    };
+    let view = plan::basis_view(&days, series);
     if history_ok {
-        e.judged = plan::anomalies::judge(&policy.cost.anomalies, &days, cmd.day);
+        e.judged = plan::anomalies::judge(&policy.cost.anomalies, &view, cmd.day);
     }
-    if let Some(today) = &e.today {
+    if let Some(today) = view.get(&cmd.day) {
         e.forecasts
-            .push(plan::forecast::forecast(&days, &Scope::Total, cmd.day));
+            .push(plan::forecast::forecast(&view, &Scope::Total, cmd.day));
         for c in today.components() {
             if e.only.is_empty() || e.only.contains(&c) {
                 e.forecasts.push(plan::forecast::forecast(
-                    &days,
+                    &view,
                     &Scope::Component(c),
                     cmd.day,
                 ));
             }
         }
+    }
+    if let Some(today) = &e.today {
         for o in &cmd.only {
             if !today.components().contains(o) {
                 e.notes.push(format!(
@@ -401,7 +431,11 @@ async fn evaluate(app: &App, cmd: &command::Command, inv: &Invocation) -> Result
         if !cmd.dry_run {
             let before = journal.state.clone();
             let mut next = diff.next;
-            next.keep_only(&e.judged.checks);
+            // Forget checks no longer produced only when every scope was judged: a scope
+            // without data today keeps its rules' states for the day its data is back.
+            if view.get(&cmd.day).is_some_and(|d| d.gaps.is_empty()) {
+                next.keep_only(&e.judged.checks);
+            }
             journal.state = next;
             match journal.save(s3, bucket).await {
                 Ok(()) => undo = Some(Box::new(Undo { journal, before })),

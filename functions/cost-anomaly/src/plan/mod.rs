@@ -182,6 +182,54 @@ pub struct Day {
     pub gaps: Vec<Gap>,
     pub prices_taken: String,
     pub written_by: String,
+    /// Cost Explorer's actual cost of the day by component tag and usage type, when enabled
+    /// and read (`None`: not enabled, or see `actual_error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual: Option<Vec<Line>>,
+    /// Why Cost Explorer could not be read for the day, when enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual_error: Option<String>,
+}
+
+/// What the anomaly rules compare: the model's figures, or Cost Explorer's actual cost (when
+/// enabled: days compare like with like, and backfilled days are Cost Explorer's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Series {
+    Model,
+    Actual,
+}
+
+/// The days as the rules see them on `basis`: on the model, the model's days; on actual cost,
+/// each day's Cost Explorer lines (a day whose Cost Explorer read failed is NO DATA; a model
+/// day recorded before Cost Explorer was enabled is left out: not comparable).
+pub fn basis_view(days: &BTreeMap<NaiveDate, Day>, basis: Series) -> BTreeMap<NaiveDate, Day> {
+    days.iter()
+        .filter_map(|(d, day)| {
+            let view = match basis {
+                Series::Model if day.source == "model" => day.clone(),
+                Series::Model => return None,
+                Series::Actual if day.source == "cost-explorer" => day.clone(),
+                Series::Actual => match (&day.actual, &day.actual_error) {
+                    (Some(lines), _) => Day {
+                        lines: lines.clone(),
+                        gaps: Vec::new(),
+                        ..day.clone()
+                    },
+                    (None, Some(err)) => Day {
+                        lines: Vec::new(),
+                        gaps: vec![Gap {
+                            component: "*".into(),
+                            source: "Cost Explorer GetCostAndUsage".into(),
+                            error: err.clone(),
+                        }],
+                        ..day.clone()
+                    },
+                    (None, None) => return None,
+                },
+            };
+            Some((*d, view))
+        })
+        .collect()
 }
 
 /// A component's (or the total's) figure on a day: `None` is no data.

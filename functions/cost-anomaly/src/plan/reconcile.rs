@@ -228,6 +228,8 @@ pub fn backfill(actual: &[Actual], primary: &str, prices_taken: &str, run_id: &s
                 gaps: Vec::new(),
                 prices_taken: prices_taken.into(),
                 written_by: run_id.into(),
+                actual: None,
+                actual_error: None,
             }
         })
         .collect()
@@ -317,5 +319,41 @@ mod tests {
         assert_eq!(days.len(), 1);
         assert_eq!(days[0].lines.len(), 1);
         assert_eq!(days[0].figure(&crate::plan::Scope::Total), Some(2.5));
+    }
+
+    #[test]
+    fn rules_compare_like_with_like() {
+        use crate::plan::{basis_view, Scope, Series};
+        let d = |n: u32| NaiveDate::from_ymd_opt(2026, 12, n).unwrap();
+        // a model day before Cost Explorer was enabled, a backfilled day, a model day with its
+        // actual cost, a model day whose Cost Explorer read failed
+        let before = day_of(d(1), &[("orders-db", 5.0)]);
+        let mut filled = day_of(d(2), &[("orders-db", 4.0)]);
+        filled.source = "cost-explorer".into();
+        let mut with = day_of(d(3), &[("orders-db", 5.0)]);
+        with.actual = Some(vec![line(
+            "orders-db",
+            Item::Billed,
+            Class::RdsSnapshot,
+            4.5,
+            &[],
+        )]);
+        let mut failed = day_of(d(4), &[("orders-db", 5.0)]);
+        failed.actual_error = Some("ThrottlingException: Rate exceeded".into());
+        let days: BTreeMap<NaiveDate, Day> = [before, filled, with, failed]
+            .into_iter()
+            .map(|x| (x.date, x))
+            .collect();
+        let actual = basis_view(&days, Series::Actual);
+        assert_eq!(
+            actual.keys().copied().collect::<Vec<_>>(),
+            vec![d(2), d(3), d(4)]
+        );
+        assert_eq!(actual[&d(2)].figure(&Scope::Total), Some(4.0));
+        assert_eq!(actual[&d(3)].figure(&Scope::Total), Some(4.5));
+        assert_eq!(actual[&d(4)].figure(&Scope::Total), None);
+        let model = basis_view(&days, Series::Model);
+        assert_eq!(model.len(), 3);
+        assert_eq!(model[&d(3)].figure(&Scope::Total), Some(5.0));
     }
 }

@@ -17,6 +17,8 @@ pub(crate) fn day_of(date: NaiveDate, costs: &[(&str, f64)]) -> Day {
         gaps: Vec::new(),
         prices_taken: "2026-11-01".into(),
         written_by: "test".into(),
+        actual: None,
+        actual_error: None,
     }
 }
 
