@@ -448,6 +448,9 @@ async fn evaluate(app: &App, cmd: &command::Command, inv: &Invocation) -> Result
     e.calls = calls;
     let email = cmd.manual || cmd.dry_run || first_run || !e.changes.is_empty();
     let report = report::build(policy, &e, inv.report());
+    for line in report::component_lines(&e, inv.now) {
+        println!("{line}");
+    }
     Ok(if email {
         Said::Email(report, undo)
     } else {

@@ -296,9 +296,11 @@ pub fn build(policy: &Policy, e: &Evaluation, mut report: Report) -> Report {
         if let Some(v) = d.figure(&Scope::Total) {
             report.measure("BackupCostDaily", v, "None");
         }
-        for c in d.components() {
-            if let Some(v) = d.figure(&Scope::Component(c.clone())) {
-                push(&mut report, "BackupCostDaily", v, &[("Component", &c)]);
+        if policy.cost.per_component_metrics {
+            for c in d.components() {
+                if let Some(v) = d.figure(&Scope::Component(c.clone())) {
+                    push(&mut report, "BackupCostDaily", v, &[("Component", &c)]);
+                }
             }
         }
         let mut classes: BTreeMap<String, f64> = BTreeMap::new();
@@ -450,6 +452,29 @@ fn by_class(e: &Evaluation, d: &Day) -> Section {
             .map(|(c, (gb, v))| format!("{c:<24} {gb:>12.2} GB {:>10}/day", usd(v)))
             .collect(),
     }
+}
+
+/// Each component's figure as an EMF log line of properties (no metric: free to store and to
+/// query with Logs Insights; `cost.per_component_metrics` makes them metrics too).
+pub fn component_lines(e: &Evaluation, at: chrono::DateTime<chrono::Utc>) -> Vec<String> {
+    let Some(d) = &e.today else {
+        return Vec::new();
+    };
+    d.components()
+        .into_iter()
+        .map(|c| {
+            let figure = d.figure(&Scope::Component(c.clone()));
+            serde_json::json!({
+                "Function": crate::FUNCTION,
+                "Component": c,
+                "Day": d.date.to_string(),
+                "BackupCostDaily": figure,
+                "NoData": figure.is_none(),
+                "Timestamp": at.timestamp_millis(),
+            })
+            .to_string()
+        })
+        .collect()
 }
 
 /// The alert changes as sentences.

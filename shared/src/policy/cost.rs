@@ -206,6 +206,10 @@ pub struct Cost {
     pub backup_vaults: Vec<String>,
     /// Incomplete multipart uploads whose parts are sized (ListParts) per bucket.
     pub size_uploads_up_to: usize,
+    /// `BackupCostDaily` per component as a CloudWatch metric ($0.30 a metric a month). Off:
+    /// the total and each storage class are metrics, and each component's figure is a property
+    /// of its own EMF log line (Logs Insights and the dashboard's table read it).
+    pub per_component_metrics: bool,
 }
 
 impl Default for Cost {
@@ -219,6 +223,7 @@ impl Default for Cost {
             buckets: Vec::new(),
             backup_vaults: Vec::new(),
             size_uploads_up_to: 50,
+            per_component_metrics: false,
         }
     }
 }
@@ -576,7 +581,10 @@ pub(super) fn validate_cost(c: &Cost, components: &[&str]) -> Result<()> {
         ));
     }
     let target = check_class("cost.savings.transition_to", &s.transition_to)?;
-    if !target.is_s3() || matches!(target, Class::Standard) || target.name().contains('_') && target.name().starts_with("INTELLIGENT_TIERING_") {
+    if !target.is_s3()
+        || matches!(target, Class::Standard)
+        || target.name().contains('_') && target.name().starts_with("INTELLIGENT_TIERING_")
+    {
         return Err(Error::policy(
             "cost.savings.transition_to",
             format!(
@@ -616,13 +624,19 @@ pub(super) fn validate_cost(c: &Cost, components: &[&str]) -> Result<()> {
         if r.max_age.0 < chrono::Duration::days(1) {
             return Err(Error::policy(
                 format!("{at}.max_age"),
-                format!("a duration of at least 1d (reports are daily), got {}", r.max_age),
+                format!(
+                    "a duration of at least 1d (reports are daily), got {}",
+                    r.max_age
+                ),
             ));
         }
         if c.inventories[..i].iter().any(|o| o.bucket == r.bucket) {
             return Err(Error::policy(
                 format!("{at}.bucket"),
-                format!("one inventory report per bucket; {} is named twice", r.bucket),
+                format!(
+                    "one inventory report per bucket; {} is named twice",
+                    r.bucket
+                ),
             ));
         }
     }
@@ -655,7 +669,10 @@ pub(super) fn validate_cost(c: &Cost, components: &[&str]) -> Result<()> {
     if c.size_uploads_up_to > 1000 {
         return Err(Error::policy(
             "cost.size_uploads_up_to",
-            format!("at most 1000 uploads sized per bucket, got {}", c.size_uploads_up_to),
+            format!(
+                "at most 1000 uploads sized per bucket, got {}",
+                c.size_uploads_up_to
+            ),
         ));
     }
     Ok(())
