@@ -11,7 +11,8 @@ below), for scripts/iam/check.mjs.
 
 It also answers RDS DescribeAccountAttributes, which moto lacks, with a stand-in, puts the
 rpcv2Cbor translator of scripts/cbor_stand_in.py in front of moto for CloudWatch, answers S3
-GetBucketVersioning in S3's shape and makes conditional PutObject atomic (see below).
+GetBucketVersioning in S3's shape, makes conditional PutObject atomic, and lets a test give
+ElastiCache snapshots the sizes AWS reports in NodeSnapshots (see below).
 
 Usage: python moto_server.py PORT
 """
@@ -128,6 +129,102 @@ def _stand_in_atomic_put_object(self):
 
 
 S3Response.put_object = _stand_in_atomic_put_object
+
+# --- Stand-in: ElastiCache snapshot sizes (DescribeSnapshots NodeSnapshots) --------------------
+# On AWS, DescribeSnapshots lists each snapshot's NodeSnapshots, one per shard (node group):
+# CacheClusterId, NodeGroupId, CacheNodeId, CacheSize (a string such as "6 MB") and
+# SnapshotCreateTime. cost-anomaly costs a cache snapshot from CacheSize. moto 5.2.5's Snapshot
+# model has no NodeSnapshots at all, so locally every cache snapshot's size, and its cost, would
+# be "no data". This stand-in (not moto's) lets a test or the demo say how large a snapshot is:
+#   POST /lifeboat-stand-in/elasticache/snapshot-sizes
+#   {"region": "us-east-1", "snapshots": {"<SnapshotName>": ["2.5 GB", ...]}}
+# one CacheSize per shard (a list of one for a replication group without cluster mode). From then
+# on DescribeSnapshots lists NodeSnapshots for those snapshots: node 0001 of each shard, its
+# CacheClusterId <group>-001 (cluster mode: <group>-000N-001) as AWS names them, the CacheSize
+# given and SnapshotCreateTime the time moto created the snapshot (the shifted clock above).
+# Snapshots never sized keep moto's answer (no NodeSnapshots), so every other test sees moto
+# unchanged. Answers 200 {"sized": [names]}, or 404 naming a snapshot moto does not hold.
+import json  # noqa: E402
+
+from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
+from moto.elasticache.models import ElastiCacheBackend, elasticache_backends  # noqa: E402
+
+STAND_IN_SNAPSHOT_SIZES_PATH = "/lifeboat-stand-in/elasticache/snapshot-sizes"
+_moto_create_cache_snapshot = ElastiCacheBackend.create_snapshot
+
+
+def _stand_in_create_cache_snapshot(self, *args, **kwargs):
+    snapshot = _moto_create_cache_snapshot(self, *args, **kwargs)
+    snapshot.lifeboat_created_at = _shifted_utcnow()
+    return snapshot
+
+
+ElastiCacheBackend.create_snapshot = _stand_in_create_cache_snapshot
+
+
+def _stand_in_size_cache_snapshots(doc: dict):
+    """(status, answer) of a snapshot-sizes request: NodeSnapshots set on moto's snapshots."""
+    region = doc.get("region")
+    sizes = doc.get("snapshots")
+    if not isinstance(region, str) or not isinstance(sizes, dict) or not sizes:
+        return 400, {"error": 'expected {"region": "...", "snapshots": {"name": ["6 MB", ...]}}'}
+    backend = elasticache_backends[doc.get("account_id") or DEFAULT_ACCOUNT_ID][region]
+    for name, shards in sizes.items():
+        if name not in backend.snapshots:
+            return 404, {"error": f"no ElastiCache snapshot {name} in {region}"}
+        if not isinstance(shards, list) or not shards or not all(isinstance(x, str) for x in shards):
+            return 400, {"error": f"{name}: a list of CacheSize strings, one per shard"}
+    for name, shards in sizes.items():
+        snapshot = backend.snapshots[name]
+        group = snapshot.replication_group_id or snapshot.cache_cluster_id or name
+        created = getattr(snapshot, "lifeboat_created_at", None) or _shifted_utcnow()
+        snapshot.node_snapshots = [
+            {
+                "CacheClusterId": (
+                    snapshot.cache_cluster_id
+                    or (f"{group}-001" if len(shards) == 1 else f"{group}-{i + 1:04d}-001")
+                ),
+                "NodeGroupId": f"{i + 1:04d}",
+                "CacheNodeId": "0001",
+                "CacheSize": size,
+                "SnapshotCreateTime": created,
+            }
+            for i, size in enumerate(shards)
+        ]
+    return 200, {"sized": sorted(sizes)}
+
+
+class SnapshotSizes:
+    """WSGI middleware answering the stand-in's own POST; everything else passes through."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict, start_response):
+        if (
+            environ.get("PATH_INFO") != STAND_IN_SNAPSHOT_SIZES_PATH
+            or environ.get("REQUEST_METHOD") != "POST"
+        ):
+            return self.app(environ, start_response)
+        length = environ.get("CONTENT_LENGTH")
+        raw = environ["wsgi.input"].read(int(length)) if length else b""
+        try:
+            doc = json.loads(raw or b"{}")
+        except ValueError:
+            doc = None
+        status, answer = (
+            _stand_in_size_cache_snapshots(doc)
+            if isinstance(doc, dict)
+            else (400, {"error": "the body is not a JSON object"})
+        )
+        body = json.dumps(answer).encode()
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}[status]
+        start_response(
+            f"{status} {reason}",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
 
 # --- Call log: every request, for the permission check (scripts/iam/check.mjs) ------------------
 # With LIFEBOAT_CALL_LOG set to a directory (relative: to the repository root), each request
@@ -398,7 +495,7 @@ def _dispatcher(create_app):
     app = _moto_dispatcher(create_app)
     if _CALL_LOG:
         app = CallLog(app, _CALL_LOG)
-    return CborTranslator(app)
+    return CborTranslator(SnapshotSizes(app))
 
 
 moto_server.DomainDispatcherApplication = _dispatcher

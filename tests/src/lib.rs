@@ -2,6 +2,7 @@
 //! benchmark: start the pinned moto server on loopback, seed a realistic environment, read the
 //! report emails back from the SQS queue subscribed to the report topic.
 
+pub mod cost;
 pub mod failover;
 pub mod faults;
 pub mod shop;
