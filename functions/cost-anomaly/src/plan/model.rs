@@ -69,6 +69,16 @@ pub enum Use {
         gb: f64,
         objects: u64,
     },
+    /// Bytes estimated from a resource's allocated storage, billed at `class` without a free
+    /// allocation (an Aurora snapshot of a deleted cluster: no metric bills it any more).
+    Estimated {
+        component: String,
+        region: String,
+        item: Item,
+        class: Class,
+        id: String,
+        gb: f64,
+    },
     /// Bytes moved between regions on the day.
     Transfer {
         component: String,
@@ -308,6 +318,21 @@ pub fn lines(usage: &Usage, prices: &Prices, day: NaiveDate) -> Vec<Line> {
                 Basis::Measured,
                 *objects,
                 &[],
+            ),
+            Use::Estimated {
+                component,
+                region,
+                item,
+                class,
+                id,
+                gb,
+            } => add(
+                key(component, region, *item, *class, ""),
+                *gb,
+                *gb,
+                Basis::Estimate,
+                1,
+                std::slice::from_ref(id),
             ),
             Use::Transfer {
                 component,
