@@ -853,9 +853,12 @@ async fn bucket(
                 Some(read.breakdown)
             }
             Err(e) => {
-                r.usage
-                    .gaps
-                    .push(gap(e.error.clone(), "S3 Inventory report for"));
+                r.usage.gaps.extend(breakdown_gaps(
+                    policy,
+                    b,
+                    "S3 Inventory report for",
+                    &e.error,
+                ));
                 None
             }
         }
@@ -873,9 +876,9 @@ async fn bucket(
                 Some(read.breakdown)
             }
             Err(e) => {
-                if !measured {
-                    r.usage.gaps.push(gap(e.error.clone(), "listing of"));
-                }
+                r.usage
+                    .gaps
+                    .extend(breakdown_gaps(policy, b, "listing of", &e.error));
                 None
             }
         }
@@ -995,6 +998,23 @@ async fn bucket(
         }),
         groups: group_map,
     });
+}
+
+/// A bucket whose breakdown failed: any component may keep backups in it (exports under
+/// `backups/<kind>/<source>/`), so every component's figure is without data — never a fall
+/// that looks like savings.
+fn breakdown_gaps(policy: &Policy, b: &Bucket, source: &str, error: &str) -> Vec<Gap> {
+    policy
+        .components
+        .iter()
+        .map(|c| c.name.clone())
+        .chain([OUTSIDE.to_string(), b.component.clone()])
+        .map(|component| Gap {
+            component,
+            source: format!("{source} s3://{}", b.name),
+            error: error.to_string(),
+        })
+        .collect()
 }
 
 /// What a bucket's lifecycle rules do; no configuration is no rules.
