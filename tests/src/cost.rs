@@ -460,8 +460,8 @@ impl Default for CostPolicy {
 }
 
 impl CostPolicy {
-    /// The `cost:` section's YAML.
-    pub fn yaml(&self, world: &World) -> String {
+    /// The `cost:` section's YAML for a world whose backup buckets are `backup` and `dr_backup`.
+    pub fn yaml(&self, backup: &str, dr_backup: &str) -> String {
         let mut y = String::from("\ncost:\n");
         y.push_str(&format!(
             "  cost_explorer: {{enabled: {}, tag_key: Component{}}}\n",
@@ -472,10 +472,7 @@ impl CostPolicy {
         ));
         if self.inventories {
             y.push_str("  inventories:\n");
-            for (bucket, dest) in [
-                (&world.backup_bucket, INVENTORY_BUCKET),
-                (&world.dr_backup_bucket, DR_INVENTORY_BUCKET),
-            ] {
+            for (bucket, dest) in [(backup, INVENTORY_BUCKET), (dr_backup, DR_INVENTORY_BUCKET)] {
                 y.push_str(&format!(
                     "    - {{bucket: {bucket}, destination_bucket: {dest}, destination_prefix: {INVENTORY_PREFIX}, config_id: {INVENTORY_CONFIG}}}\n"
                 ));
@@ -499,20 +496,31 @@ impl CostPolicy {
     }
 }
 
-/// `policy` (the seeded policy's text) with the `cost:` section `cost` appended.
-pub fn with_cost(policy: &str, world: &World, cost: &CostPolicy) -> String {
+/// `policy` (the seeded policy's text, e.g. in `util::world().edit_policy`) with the `cost:`
+/// section `cost` appended, for the backup buckets its `buckets:` section names.
+pub fn with_cost(policy: &str, cost: &CostPolicy) -> String {
     assert!(
         !policy.lines().any(|l| l.starts_with("cost:")),
         "the policy already has a cost section"
     );
-    format!("{}{}", policy.trim_end(), cost.yaml(world))
+    let named = |field: &str| -> String {
+        policy
+            .lines()
+            .skip_while(|l| !l.starts_with("buckets:"))
+            .skip(1)
+            .take_while(|l| l.starts_with(' ') || l.is_empty())
+            .find_map(|l| l.trim().strip_prefix(field).map(|v| v.trim().to_string()))
+            .unwrap_or_else(|| panic!("the policy's buckets section names no {field}"))
+    };
+    let yaml = cost.yaml(&named("backup:"), &named("dr_backup:"));
+    format!("{}\n{yaml}", policy.trim_end())
 }
 
-/// Rewrites the policy file of `world` with the `cost:` section `cost` (before the App loads
-/// it: [`crate::env_for`] names this file).
+/// Rewrites the policy file of `world` with the `cost:` section `cost` (read by an App built
+/// afterwards: [`crate::env_for`] names this file).
 pub fn write_cost_policy(world: &World, cost: &CostPolicy) {
     let text = std::fs::read_to_string(&world.policy_path).expect("read the policy");
-    std::fs::write(&world.policy_path, with_cost(&text, world, cost)).expect("write the policy");
+    std::fs::write(&world.policy_path, with_cost(&text, cost)).expect("write the policy");
 }
 
 /// The day cost-anomaly would record for `day` from the account as it is now, built the way
