@@ -21,6 +21,14 @@
 #      replica, the backup target is the DR bucket, the old primary is fenced  17. execute again:
 #      refused (already failed over)  18. failback: the primary recreated as a replica, caught
 #      up, switched back; the state as before
+#   cost-anomaly (the account above, with what AWS would publish for yesterday: Aurora's billed
+#      backup bytes, cache snapshot sizes, 60 days of exports and the backup buckets' S3 Inventory
+#      reports and storage metrics; 28 days of history as its runs store them): 19. preflight
+#      20. yesterday's cost: by component and storage class, the forecast, the savings  21. the
+#      anomaly (12 manual snapshots of the orders database no retention governs, a lifecycle rule
+#      that stopped matching), costed by the next morning's schedule: the anomaly first with its
+#      contributors ranked in dollars, the savings with their commands  22. the schedule fires
+#      again for the same day: nothing changed, no email
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -47,7 +55,7 @@ cleanup() {
 trap cleanup EXIT
 
 say "Building (debug) and seeding the emulator"
-cargo build -q -p snapshot-export -p restore-verification -p replication-lag-check -p failover-orchestrator -p lifeboat-tests --bin snapshot-export --bin restore-verification --bin replication-lag-check --bin failover-orchestrator --bin lifeboat-local
+cargo build -q -p snapshot-export -p restore-verification -p replication-lag-check -p failover-orchestrator -p cost-anomaly -p lifeboat-tests --bin snapshot-export --bin restore-verification --bin replication-lag-check --bin failover-orchestrator --bin cost-anomaly --bin lifeboat-local
 LIFEBOAT_SHOP_SUFFIX=demo target/debug/lifeboat-local seed "$state"
 set -a; source "$state/env"; set +a
 
@@ -288,6 +296,32 @@ target/debug/lifeboat-local failover-lag "$state" 0 us-east-1 ecommerce-prod-db
 failover_loop $fo/manual-failback.json "failover-orchestrator: failback - back to the primary region, the record, secret and backup target put back"
 failover_state after-failback "failover-orchestrator: production after the failback (record, secret and backup target as before; ecommerce-prod-db is the writer again, its 'replica of' moto's leftover; the fenced old primary is kept, never deleted; the DR side is recreated as a replica by hand, as the report says)"
 same_state before after-failback
+
+# cost-anomaly: what the backups above cost a day, from the bytes AWS bills; what changed and
+# why; what to change to save. Its daily schedule costs the last whole UTC day.
+cost_schedule() { # OUT_FILE DAYS_AHEAD: a schedule event (its own id) at 06:00 UTC, DAYS_AHEAD from today
+  python3 - "$root/events/cost-anomaly/schedule.json" "$1" "$2" <<'PY'
+import json, sys, datetime, uuid
+ev = json.load(open(sys.argv[1]))
+ev["id"] = str(uuid.uuid4())
+t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=int(sys.argv[3]))
+ev["time"] = t.strftime("%Y-%m-%dT06:00:00Z")
+json.dump(ev, open(sys.argv[2], "w"))
+print(f"  the schedule's event: {ev['time']} (id {ev['id'][:8]}...): it costs {(t - datetime.timedelta(days=1)).date()}")
+PY
+}
+say "cost-anomaly: the account above, with what AWS publishes for yesterday, and 28 days of history as earlier runs stored them"
+target/debug/lifeboat-local cost-seed "$state"
+invoke cost-anomaly events/cost-anomaly/manual-preflight.json "cost-anomaly: preflight - snapshot listings in both regions, the buckets' metrics, configurations and inventory reports, its history and state"
+invoke cost-anomaly events/cost-anomaly/manual-cost.json "cost-anomaly: yesterday's cost - by component and storage class, the forecast, the savings (its first run reports every check once)"
+say "An anomaly: someone snapshots the orders database by hand, and the backup bucket's lifecycle rule is edited so that it matches nothing"
+echo "  (the emulator creates them now, with their creation times in the past: yesterday's record, taken above, does not hold them)"
+target/debug/lifeboat-local cost-anomaly "$state"
+echo "  (also new today: the DR copies snapshot-export made this morning - the seeded account's previous ones are 40 days old - whose transfer is billed on the day they are copied)"
+cost_schedule "$state/cost-next-day.json" 1
+invoke cost-anomaly "$state/cost-next-day.json" "cost-anomaly: the next morning's schedule costs today - the anomaly first, its contributors ranked in dollars, the savings with the exact changes"
+cost_schedule "$state/cost-next-day-again.json" 1
+invoke cost-anomaly "$state/cost-next-day-again.json" "cost-anomaly: the schedule fires again for the same day - nothing changed since its last run: no email (the day is one history record, kept)"
 
 say "Manifests written beside the backups"
 "$root/.tools/moto/bin/python" - <<'PY'

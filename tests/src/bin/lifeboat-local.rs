@@ -18,6 +18,17 @@
 //!   lifeboat-local failover-state STATE_DIR            the production state failover-orchestrator
 //!                                                      changes: the DB record, the app secret's
 //!                                                      host, the backup target, the RDS instances
+//!   lifeboat-local cost-seed STATE_DIR                 cost-anomaly's account for yesterday (UTC):
+//!                                                      what it reads for the day (Aurora's billed
+//!                                                      backup bytes, cache snapshot sizes, 60 days
+//!                                                      of exports and the buckets' inventory
+//!                                                      reports and storage metrics) and 28 days of
+//!                                                      history before it, as its runs store them
+//!   lifeboat-local cost-anomaly STATE_DIR              the seeded anomaly, for today (the next
+//!                                                      scheduled run's day): 12 manual snapshots of
+//!                                                      the orders database no retention governs,
+//!                                                      the backup bucket's lifecycle rule no
+//!                                                      longer matching; today's Aurora metrics
 //!   lifeboat-local lag-bench COMPONENTS PAIRS RULES    seed that many RDS components, replicated
 //!                                                      bucket pairs and metric rules, run
 //!                                                      replication-lag-check twice through the
@@ -146,6 +157,242 @@ async fn failover_state(endpoint: &str, zone: &str) {
     println!("  parameters ({PRIMARY}): {}", p.parameters.join(", "));
 }
 
+/// The world `seed` made, as STATE_DIR/env (which the demo sources) names it.
+fn world_from_env() -> lifeboat_tests::World {
+    let var = |k: &str| std::env::var(k).unwrap_or_default();
+    lifeboat_tests::World {
+        orders_database: String::new(),
+        catalog_database: var("LIFEBOAT_DEMO_CATALOG_DB"),
+        security_group_id: String::new(),
+        backup_bucket: "ecommerce-backups-prod-us-east-1".into(),
+        dr_backup_bucket: "ecommerce-backups-prod-us-west-2".into(),
+        report_bucket: var("LIFEBOAT_REPORT_BUCKET"),
+        topic_arn: var("LIFEBOAT_REPORT_TOPIC_ARN"),
+        queue_url: var("LIFEBOAT_REPORT_QUEUE_URL"),
+        policy_path: PathBuf::from(var("LIFEBOAT_POLICY")),
+        zone_id: var(ZONE_VAR),
+    }
+}
+
+/// The emulator the demo started (its endpoint and clock file from the environment).
+fn attach(endpoint: &str) -> Emulator {
+    let clock = std::env::var("LIFEBOAT_EMULATOR_CLOCK_FILE").unwrap_or_default();
+    Emulator::attach(endpoint, std::path::Path::new(&clock))
+}
+
+/// Days of history `cost-seed` writes before the day it costs: the baseline's default window.
+const COST_HISTORY_DAYS: i64 = 28;
+/// The CacheSize given to cache snapshots the demo's own runs made (snapshot-export's hourly
+/// snapshots of the sessions cache): the size of the cost fixtures' newest one.
+const DEMO_CACHE_SIZE: &str = "2.6 GB";
+
+/// cost-anomaly's App, built as the Lambda builds it, on the demo's policy and environment.
+async fn cost_app(
+    endpoint: &str,
+    world: &lifeboat_tests::World,
+) -> Result<cost_anomaly::App, String> {
+    let config = lifeboat_tests::config_for(endpoint, PRIMARY).await;
+    let aws = lifeboat_shared::clients::Aws::from_config(config).map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(&world.policy_path)
+        .map_err(|e| format!("{}: {e}", world.policy_path.display()))?;
+    let policy = lifeboat_shared::policy::Policy::parse(&text).map_err(|e| e.to_string())?;
+    cost_anomaly::App::new(&aws, lifeboat_tests::env_for(world), policy).map_err(|e| e.to_string())
+}
+
+/// Demo-only: moto has no NodeSnapshots, and only the snapshots the cost fixtures made were given
+/// sizes through the emulator's stand-in; the cache snapshots the demo's own runs made
+/// (snapshot-export's) get [`DEMO_CACHE_SIZE`] the same way, so no cache figure is "no data".
+async fn size_demo_cache_snapshots(endpoint: &str) -> Result<usize, String> {
+    let mut sized = 0;
+    for region in [PRIMARY, DR] {
+        let ec =
+            aws_sdk_elasticache::Client::new(&lifeboat_tests::config_for(endpoint, region).await);
+        let out = ec
+            .describe_snapshots()
+            .send()
+            .await
+            .map_err(|e| format!("DescribeSnapshots in {region}: {e}"))?;
+        let without_size: Vec<&str> = out
+            .snapshots()
+            .iter()
+            .filter(|s| s.node_snapshots().is_empty())
+            .filter_map(|s| s.snapshot_name())
+            .collect();
+        if without_size.is_empty() {
+            continue;
+        }
+        let sizes: std::collections::BTreeMap<&str, Vec<&str>> = without_size
+            .iter()
+            .map(|n| (*n, vec![DEMO_CACHE_SIZE]))
+            .collect();
+        lifeboat_tests::cost::size_cache_snapshots(endpoint, region, &sizes).await;
+        sized += without_size.len();
+    }
+    Ok(sized)
+}
+
+/// `cost-seed`: yesterday's account for cost-anomaly and the history before it.
+async fn cost_seed(endpoint: &str) -> ExitCode {
+    use lifeboat_tests::cost;
+    let world = world_from_env();
+    let emu = attach(endpoint);
+    let now = chrono::Utc::now();
+    let day = cost_anomaly::command::day_before(now);
+    let seeded = cost::seed_cost(&emu, &world, day).await;
+    let sized = match size_demo_cache_snapshots(endpoint).await {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let app = match cost_app(endpoint, &world).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("cost-anomaly's App: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The history: the day as the function models it from the account now, repeated back over
+    // the baseline's window with weekends a little cheaper and a small day-to-day scatter.
+    let template = cost::model_day(&app, day, chrono::Utc::now()).await;
+    if !template.gaps.is_empty() {
+        eprintln!("the seeded account has sources without data, not a history to seed:");
+        for g in &template.gaps {
+            eprintln!("  {}: {}: {}", g.component, g.source, g.error);
+        }
+        return ExitCode::FAILURE;
+    }
+    let days = cost::steady_history(&template, COST_HISTORY_DAYS, cost::Rhythm::default());
+    let s3 = lifeboat_tests::s3(&lifeboat_tests::config_for(endpoint, PRIMARY).await);
+    cost::seed_history(&s3, &world.report_bucket, &days).await;
+    let gib = |class: &str, latest: bool| seeded.gib(class, latest);
+    println!(
+        "  Aurora catalog-aurora: AWS/RDS TotalBackupStorageBilled {:.0} GiB, SnapshotStorageUsed {:.0} GiB for {day}",
+        seeded.aurora_billed / 1_073_741_824.0,
+        seeded.aurora_snapshots / 1_073_741_824.0
+    );
+    println!(
+        "  ElastiCache: {} Lifeboat snapshots of {} ({}), and {sized} snapshot(s) the demo's runs made sized {DEMO_CACHE_SIZE} (moto has no NodeSnapshots: the emulator's stand-in gives CacheSize)",
+        seeded.cache_snapshots.len(),
+        cost::CACHE_GROUP,
+        seeded
+            .cache_snapshots
+            .iter()
+            .map(|(_, s)| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "  s3://{}: {} daily orders-db exports (6 GiB each) and {} versions in all: STANDARD {:.0} GiB, GLACIER_IR {:.0} GiB (rule {:?}: backups/ after {} days), DEEP_ARCHIVE {:.0} GiB, {:.0} GiB noncurrent",
+        world.backup_bucket,
+        cost::EXPORT_DAYS,
+        seeded.objects.len(),
+        gib("STANDARD", true),
+        gib("GLACIER_IR", true),
+        cost::LIFECYCLE_RULE,
+        cost::TRANSITION_DAYS,
+        gib("DEEP_ARCHIVE", true),
+        ["STANDARD", "GLACIER_IR", "DEEP_ARCHIVE"]
+            .iter()
+            .map(|c| gib(c, false))
+            .sum::<f64>()
+    );
+    println!(
+        "  s3://{}: their replicas ({} versions); both buckets with an S3 Inventory report ({}, {}) and AWS/S3 storage metrics for {day} (the objects carry small bodies in the emulator; the reports give their real sizes)",
+        world.dr_backup_bucket,
+        seeded.dr_objects.len(),
+        cost::INVENTORY_BUCKET,
+        cost::DR_INVENTORY_BUCKET
+    );
+    let figure = |d: &cost_anomaly::plan::Day| {
+        d.figure(&cost_anomaly::plan::Scope::Total)
+            .unwrap_or(f64::NAN)
+    };
+    let (lo, hi) = days
+        .iter()
+        .map(|(_, d)| figure(d))
+        .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    println!(
+        "  history: {} days, {} to {}, as cost-anomaly stores them (s3://{}/{}/...): ${lo:.2} to ${hi:.2} a day (weekends 4% lower, ±1.5% a day)",
+        days.len(),
+        days.last().map(|(d, _)| d.to_string()).unwrap_or_default(),
+        days.first().map(|(d, _)| d.to_string()).unwrap_or_default(),
+        world.report_bucket,
+        cost_anomaly::execute::HISTORY
+    );
+    ExitCode::SUCCESS
+}
+
+/// `cost-anomaly`: the seeded anomaly, for today.
+async fn cost_anomaly_seed(endpoint: &str) -> ExitCode {
+    use lifeboat_tests::cost;
+    let world = world_from_env();
+    let emu = attach(endpoint);
+    let now = chrono::Utc::now();
+    let day = now.date_naive();
+    // Demo-only: Aurora's billed backup bytes for today as `cost-seed` put them for yesterday
+    // (the fixtures put them for the day they seed; the anomaly changes nothing in Aurora).
+    let primary = emu.config(PRIMARY).await;
+    let cw = aws_sdk_cloudwatch::Client::new(&primary);
+    let gib = 1_073_741_824.0;
+    for (metric, v) in [
+        (
+            "TotalBackupStorageBilled",
+            (cost::AURORA_RETENTION_GIB + cost::AURORA_SNAPSHOT_GIB - cost::AURORA_VOLUME_GIB)
+                * gib,
+        ),
+        ("SnapshotStorageUsed", cost::AURORA_SNAPSHOT_GIB * gib),
+        (
+            "BackupRetentionPeriodStorageUsed",
+            cost::AURORA_RETENTION_GIB * gib,
+        ),
+    ] {
+        let points: Vec<(chrono::DateTime<chrono::Utc>, f64)> =
+            (0..4).map(|h| (cost::at(day, 6 * h, 0), v)).collect();
+        lifeboat_tests::put_metric(
+            &cw,
+            "AWS/RDS",
+            metric,
+            &[("DBClusterIdentifier", cost::AURORA_CLUSTER)],
+            &points,
+        )
+        .await;
+    }
+    let a = cost::seed_anomaly(&emu, &world, day).await;
+    if let Err(e) = size_demo_cache_snapshots(endpoint).await {
+        eprintln!("{e}");
+        return ExitCode::FAILURE;
+    }
+    println!(
+        "  {} manual snapshots of {} made by hand since {} (tagged created-by=oncall, not lifeboat:managed): {}, ..., {}",
+        a.unmanaged.len(),
+        cost::ORDERS_DB,
+        a.since,
+        a.unmanaged.first().map(String::as_str).unwrap_or("-"),
+        a.unmanaged.last().map(String::as_str).unwrap_or("-")
+    );
+    let standard_old: f64 = a
+        .objects
+        .iter()
+        .filter(|o| o.latest && o.class == "STANDARD")
+        // older than the rule's days now, as cost-anomaly ages objects
+        .filter(|o| now - o.modified > chrono::Duration::days(cost::TRANSITION_DAYS))
+        .map(|o| o.size as f64 / gib)
+        .sum();
+    println!(
+        "  s3://{}: the lifecycle rule {:?} was edited {} days ago to filter {:?} instead of \"backups/\": it matches nothing, and the exports that turned {} days old since stayed in STANDARD ({standard_old:.0} GiB older than {} days now); the inventory report and AWS/S3 StandardStorage say so",
+        world.backup_bucket,
+        cost::LIFECYCLE_RULE,
+        cost::STOPPED_DAYS,
+        cost::BROKEN_PREFIX,
+        cost::TRANSITION_DAYS,
+        cost::TRANSITION_DAYS
+    );
+    println!("  Aurora catalog-aurora: today's AWS/RDS backup metrics, unchanged");
+    ExitCode::SUCCESS
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -196,6 +443,12 @@ async fn main() -> ExitCode {
             let clock = std::env::var("LIFEBOAT_EMULATOR_CLOCK_FILE").unwrap_or_default();
             let emu = Emulator::attach(&endpoint, std::path::Path::new(&clock));
             let world = seed(&emu, &scenario, &dir).await;
+            // cost-anomaly's section: the S3 Inventory reports of both backup buckets (which
+            // `cost-seed` writes), Cost Explorer off (moto serves it canned results only).
+            lifeboat_tests::cost::write_cost_policy(
+                &world,
+                &lifeboat_tests::cost::CostPolicy::default(),
+            );
             let mut env = String::new();
             for (k, v) in function_env(&endpoint, &world) {
                 // Quoted: values may hold '=' (LIFEBOAT_LOCAL_ENDPOINTS); dotenv and sh agree.
@@ -249,25 +502,15 @@ async fn main() -> ExitCode {
         "metrics" => {
             // The seeded series age out of the checks' windows: put the last minutes' again.
             let config = lifeboat_tests::config_for(&endpoint, PRIMARY).await;
-            let var = |k: &str| std::env::var(k).unwrap_or_default();
-            let world = lifeboat_tests::World {
-                orders_database: String::new(),
-                catalog_database: var("LIFEBOAT_DEMO_CATALOG_DB"),
-                security_group_id: String::new(),
-                backup_bucket: "ecommerce-backups-prod-us-east-1".into(),
-                dr_backup_bucket: "ecommerce-backups-prod-us-west-2".into(),
-                report_bucket: var("LIFEBOAT_REPORT_BUCKET"),
-                topic_arn: var("LIFEBOAT_REPORT_TOPIC_ARN"),
-                queue_url: var("LIFEBOAT_REPORT_QUEUE_URL"),
-                policy_path: PathBuf::from(var("LIFEBOAT_POLICY")),
-                zone_id: String::new(),
-            };
+            let world = world_from_env();
             lifeboat_tests::seed_metrics(&config, &world, chrono::Utc::now()).await;
             // The DR replica the seed made replicates on: its lag stays what the seed said.
             failover::replica_lag(&config, DR, failover::REPLICA, DEMO_REPLICA_LAG).await;
             println!("  put the last minutes' S3 replication, cert.s3.* and ReplicaLag metrics");
             ExitCode::SUCCESS
         }
+        "cost-seed" => cost_seed(&endpoint).await,
+        "cost-anomaly" => cost_anomaly_seed(&endpoint).await,
         "failover-lag" => {
             let Some(seconds) = args.get(2).and_then(|v| v.parse::<f64>().ok()) else {
                 eprintln!("usage: lifeboat-local failover-lag STATE_DIR SECONDS [REGION ID]");
@@ -298,7 +541,7 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         other => {
-            eprintln!("unknown command {other:?}: seed, emails, metrics, damage, failover-lag or failover-state");
+            eprintln!("unknown command {other:?}: seed, emails, metrics, damage, failover-lag, failover-state, cost-seed or cost-anomaly");
             ExitCode::from(2)
         }
     }
