@@ -307,9 +307,9 @@ ev["id"] = str(uuid.uuid4())
 t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=int(sys.argv[3]))
 ev["time"] = t.strftime("%Y-%m-%dT06:00:00Z")
 json.dump(ev, open(sys.argv[2], "w"))
-print(f"  the schedule's event: {ev['time']} (id {ev['id'][:8]}...): it costs {(t - datetime.timedelta(days=1)).date()}")
 PY
 }
+today=$(date -u +%F); tomorrow=$(date -u -d '+1 day' +%F)
 say "cost-anomaly: the account above, with what AWS publishes for yesterday, and 28 days of history as earlier runs stored them"
 target/debug/lifeboat-local cost-seed "$state"
 invoke cost-anomaly events/cost-anomaly/manual-preflight.json "cost-anomaly: preflight - snapshot listings in both regions, the buckets' metrics, configurations and inventory reports, its history and state"
@@ -319,9 +319,18 @@ echo "  (the emulator creates them now, with their creation times in the past: y
 target/debug/lifeboat-local cost-anomaly "$state"
 echo "  (also new today: the DR copies snapshot-export made this morning - the seeded account's previous ones are 40 days old - whose transfer is billed on the day they are copied)"
 cost_schedule "$state/cost-next-day.json" 1
-invoke cost-anomaly "$state/cost-next-day.json" "cost-anomaly: the next morning's schedule costs today - the anomaly first, its contributors ranked in dollars, the savings with the exact changes"
+invoke cost-anomaly "$state/cost-next-day.json" "cost-anomaly: the next morning's schedule ($tomorrow 06:00 UTC) costs today, $today - the anomaly first, its contributors ranked in dollars, the savings with the exact changes"
 cost_schedule "$state/cost-next-day-again.json" 1
-invoke cost-anomaly "$state/cost-next-day-again.json" "cost-anomaly: the schedule fires again for the same day - nothing changed since its last run: no email (the day is one history record, kept)"
+invoke cost-anomaly "$state/cost-next-day-again.json" "cost-anomaly: the schedule fires again ($tomorrow 06:00 UTC, another event) for $today - nothing changed since its last run: no email (the day is one history record, kept)"
+python3 - "$state/last-response.json" <<'PY' || true
+import json, sys
+r = json.load(open(sys.argv[1]))
+for sec in r.get("sections", []):
+    if sec.get("title") == "NOTES":
+        for line in sec.get("lines", []):
+            if line.startswith("history:") and "recorded" in line:
+                print(f"  its answer (not emailed) says: {line}")
+PY
 
 say "Manifests written beside the backups"
 "$root/.tools/moto/bin/python" - <<'PY'
