@@ -78,6 +78,16 @@ async fn check(app: &App, inv: &Invocation) -> Preflight {
                 rds.describe_db_clusters().max_records(20).send().await,
                 "listable",
             );
+            p.call(
+                &here,
+                None,
+                "rds:DescribeDBClusterSnapshots",
+                rds.describe_db_cluster_snapshots()
+                    .max_records(20)
+                    .send()
+                    .await,
+                "listable",
+            );
         }
         if let Some(ec) = c.elasticache.get(&region) {
             p.call(

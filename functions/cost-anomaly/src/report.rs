@@ -393,6 +393,12 @@ fn breakdown(e: &Evaluation, d: &Day) -> Section {
             ),
         };
         lines.sort_by(|a, b| b.usd_day.total_cmp(&a.usd_day));
+        // (lines under half a cent a day and a hundredth of a GB are in the JSON only)
+        let tiny = lines
+            .iter()
+            .filter(|l| l.usd_day < 0.005 && l.gb < 0.01)
+            .count();
+        lines.retain(|l| !(l.usd_day < 0.005 && l.gb < 0.01));
         let mut body: Vec<String> = lines
             .iter()
             .take(LINES_PER_COMPONENT)
@@ -417,6 +423,11 @@ fn breakdown(e: &Evaluation, d: &Day) -> Section {
             body.push(format!(
                 "  … and {} more lines (all in the JSON report)",
                 lines.len() - LINES_PER_COMPONENT
+            ));
+        }
+        if tiny > 0 {
+            body.push(format!(
+                "  ({tiny} line(s) under $0.005/day and 0.01 GB: in the JSON report)"
             ));
         }
         rows.push((figure.unwrap_or(f64::MAX), head, body));
@@ -477,7 +488,11 @@ pub fn component_lines(e: &Evaluation, at: chrono::DateTime<chrono::Utc>) -> Vec
         .collect()
 }
 
-/// The alert changes as sentences.
+/// The alert changes as sentences: every state that is not OK, and recoveries (a check first
+/// seen OK — the baseline of a first run — is not news).
 pub fn changes(c: &[Change<CostCheck>]) -> Vec<String> {
-    c.iter().map(|c| c.sentence()).collect()
+    c.iter()
+        .filter(|c| c.check.state != CostLevel::Ok || c.was.is_some_and(|w| w != CostLevel::Ok))
+        .map(|c| c.sentence())
+        .collect()
 }

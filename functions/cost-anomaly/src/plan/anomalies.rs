@@ -663,7 +663,15 @@ pub fn contributors(
                 String::new()
             };
             let dgb = a.gb_now - a.gb_before;
-            if dgb.abs() >= 0.05 {
+            if key.class == lifeboat_shared::policy::cost::Class::RdsSnapshot && dgb < 0.05 {
+                if !detail.is_empty() {
+                    detail.push_str("; ");
+                }
+                detail.push_str(&format!(
+                    "{:.1} GB stored, unchanged or less: its share of the region's RDS backup storage beyond the free allocation (the instances' provisioned storage) rose, as other snapshots in {} grew",
+                    a.gb_now, key.region
+                ));
+            } else if dgb.abs() >= 0.05 {
                 if !detail.is_empty() {
                     detail.push_str("; ");
                 }
