@@ -33,7 +33,7 @@ use aws_sdk_s3::types::{
 use aws_sdk_s3::Client as S3;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use cost_anomaly::execute::day_key;
-use cost_anomaly::plan::Day;
+use cost_anomaly::plan::{Day, Item};
 use lifeboat_shared::backup::{backup_prefix, snapshot_id};
 use lifeboat_shared::journal::Journal;
 use lifeboat_shared::policy::ResourceKind;
@@ -80,10 +80,10 @@ pub const AURORA_SNAPSHOT_GIB: f64 = 60.0;
 pub const CACHE_SNAPSHOTS: [(i64, &str); 4] =
     [(1, "2.6 GB"), (2, "2.5 GB"), (25, "2.5 GB"), (49, "2.4 GB")];
 
-/// The seeded anomaly: manual snapshots of the orders database made by hand, not by Lifeboat.
+/// The seeded anomaly: manual snapshots of the orders database made by hand, not by Lifeboat,
+/// in one burst (every 20 minutes from 09:00 UTC) this many days before the evaluated day.
 pub const UNMANAGED_SNAPSHOTS: usize = 12;
-/// Over this many days before the evaluated day (3 a day).
-pub const UNMANAGED_DAYS: i64 = 4;
+pub const BURST_DAYS_AGO: i64 = 3;
 /// The days since the backup bucket's lifecycle rule stopped matching.
 pub const STOPPED_DAYS: i64 = 14;
 /// The filter the broken rule has instead of `backups/`.
@@ -540,7 +540,22 @@ pub async fn model_day(app: &cost_anomaly::App, day: NaiveDate, now: DateTime<Ut
     .expect("a day record")
 }
 
-/// How past days vary around the template.
+/// Whether a line's bytes vary from day to day: S3 objects, transfer and Aurora's continuous
+/// backup do; a snapshot or recovery point is the size it was taken at (history keeps it).
+fn varies(item: Item) -> bool {
+    !matches!(
+        item,
+        Item::AutomatedSnapshots
+            | Item::LifeboatSnapshots
+            | Item::UnmanagedSnapshots
+            | Item::DrCopies
+            | Item::ClusterSnapshots
+            | Item::CacheSnapshots
+            | Item::RecoveryPoints
+    )
+}
+
+/// How past days vary around the template (the lines whose bytes vary from day to day).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rhythm {
     /// Saturdays and Sundays cost this much of a weekday (fewer writes, smaller exports).
@@ -584,15 +599,32 @@ impl Rhythm {
 /// `days` days before `template`'s day, each its lines scaled by `rhythm` (the same resources,
 /// no gaps), as cost-anomaly stores days (written by `seeded-history`).
 pub fn steady_history(template: &Day, days: i64, rhythm: Rhythm) -> Vec<(NaiveDate, Day)> {
+    changed_history(template, template, template.date, days, rhythm)
+}
+
+/// History of an account that changed on `since`: the `days` days before `after`'s day, those
+/// before `since` like `before` (the account as it was), those from `since` on like `after` (as
+/// it is now), each scaled by `rhythm`, as cost-anomaly stores days.
+pub fn changed_history(
+    before: &Day,
+    after: &Day,
+    since: NaiveDate,
+    days: i64,
+    rhythm: Rhythm,
+) -> Vec<(NaiveDate, Day)> {
     (1..=days)
         .map(|back| {
-            let date = template.date - Duration::days(back);
+            let date = after.date - Duration::days(back);
             let f = rhythm.factor(date, back);
-            let mut d = template.clone();
+            let mut d = if date < since {
+                before.clone()
+            } else {
+                after.clone()
+            };
             d.date = date;
             d.written_by = "seeded-history".into();
             d.gaps.clear();
-            for l in &mut d.lines {
+            for l in d.lines.iter_mut().filter(|l| varies(l.key.item)) {
                 l.usd_day *= f;
                 l.gb *= f;
                 l.stored_gb *= f;
@@ -622,15 +654,15 @@ pub async fn seed_history(s3: &S3, bucket: &str, days: &[(NaiveDate, Day)]) {
 pub struct Anomaly {
     /// The manual snapshots of the orders database no retention governs, oldest first.
     pub unmanaged: Vec<String>,
-    /// The first day they were made on.
+    /// The day they were made on.
     pub since: NaiveDate,
     /// The backup bucket's objects as its new inventory report lists them.
     pub objects: Vec<SeededObject>,
 }
 
-/// The demo's anomaly on `day`: [`UNMANAGED_SNAPSHOTS`] manual snapshots of the orders database
-/// made by a person over the [`UNMANAGED_DAYS`] days before `day` (untagged: not Lifeboat's, no
-/// retention deletes them), and the backup bucket's lifecycle rule whose filter was edited to
+/// The demo's anomaly on `day`: a burst of [`UNMANAGED_SNAPSHOTS`] manual snapshots of the
+/// orders database made by a person [`BURST_DAYS_AGO`] days before `day` (not tagged as
+/// Lifeboat's: no retention deletes them), and the backup bucket's lifecycle rule whose filter was edited to
 /// `backup/` [`STOPPED_DAYS`] days ago: the exports that reached 30 days since then stayed in
 /// STANDARD (the bucket and its inventory report say so, and `AWS/S3` StandardStorage grows).
 /// Call it after [`seed_cost_with`] with `bucket_metrics: false`: it puts the buckets'
@@ -640,13 +672,13 @@ pub async fn seed_anomaly(emu: &Emulator, world: &World, day: NaiveDate) -> Anom
     let dr = emu.config(DR).await;
     let (s3p, s3d) = (s3(&primary), s3(&dr));
     let rds = aws_sdk_rds::Client::new(&primary);
-    let since = day - Duration::days(UNMANAGED_DAYS - 1);
+    let since = day - Duration::days(BURST_DAYS_AGO);
     let now = Utc::now();
     let mut unmanaged = Vec::new();
     for n in 0..UNMANAGED_SNAPSHOTS {
-        let on = since + Duration::days((n as i64 * UNMANAGED_DAYS) / UNMANAGED_SNAPSHOTS as i64);
-        let taken = at(on, 9 + (n % 3) as u32 * 4, 15).min(now - Duration::minutes(5));
-        let id = format!("{ORDERS_DB}-manual-{}-{:02}", on.format("%Y%m%d"), n + 1);
+        let taken =
+            (at(since, 9, 0) + Duration::minutes(20 * n as i64)).min(now - Duration::minutes(5));
+        let id = format!("{ORDERS_DB}-manual-{}-{:02}", since.format("%Y%m%d"), n + 1);
         emu.shift_clock(taken - Utc::now());
         rds.create_db_snapshot()
             .db_instance_identifier(ORDERS_DB)

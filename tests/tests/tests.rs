@@ -5,6 +5,7 @@
 
 mod aws_backup;
 mod cloudwatch_stand_in;
+mod cost;
 mod data_checks;
 mod failover;
 mod failover_events;
