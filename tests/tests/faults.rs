@@ -2310,3 +2310,1096 @@ async fn failover_a_resume_failing_the_same_way_again_is_emailed_once_naming_its
         failed[0].body
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// cost-anomaly: the answers of each of its writes lost (the day's history record, the alert
+// states, the run's answer, its lease); sources that cannot be read (CloudWatch, RDS in the DR
+// region, S3 listings, the S3 Inventory report, Cost Explorer throttled) are NO DATA naming the
+// error, never $0 and never a fall that looks like savings, and a clean rerun of the day fills
+// the record without alerting twice; random faults; concurrent deliveries of one day. On the
+// seeded shop with the cost fixtures (`lifeboat_tests::cost`): Aurora's billed backup metrics,
+// the sized cache snapshots, 60 days of exports in both backup buckets with their S3 Inventory
+// reports and `AWS/S3` storage metrics, and 28 days of steady history so every rule is judged
+// (a fault read as $0 would be a fall the rules see).
+
+use cost_anomaly::plan::{Day, Scope};
+use lifeboat_tests::cost::{self as cost_fx, CostPolicy};
+
+/// The cost world: the seeded shop with the cost fixtures, the proxy in front of its emulator,
+/// cost-anomaly talking through the proxy, and a twin App talking to the emulator itself (the
+/// fault-free reference: what the function reads and models for a day without faults).
+struct Costly {
+    h: Harness<()>,
+    proxy: FaultProxy,
+    ca: cost_anomaly::App,
+    clean: cost_anomaly::App,
+}
+
+/// `days[0]` gets the cost fixtures (`seed_cost`), every other day its own Aurora and `AWS/S3`
+/// daily metrics (the account is the same; AWS reports it every day).
+async fn costly(dir: &'static str, policy: CostPolicy, days: &[chrono::NaiveDate]) -> Costly {
+    let h = Box::pin(
+        util::world()
+            .dir(dir)
+            .scenario(Scenario::default())
+            .edit_policy(move |text| cost_fx::with_cost(&text, &policy))
+            .build(|_| ()),
+    )
+    .await;
+    let seeded = Box::pin(cost_fx::seed_cost(&h.emu, &h.world, days[0])).await;
+    let primary = h.emu.config(PRIMARY).await;
+    let dr = h.emu.config(DR).await;
+    let cw = aws_sdk_cloudwatch::Client::new(&primary);
+    for d in &days[1..] {
+        let through_day = |v: f64| -> Vec<(chrono::DateTime<Utc>, f64)> {
+            (0..4).map(|i| (cost_fx::at(*d, 6 * i, 0), v)).collect()
+        };
+        for (metric, v) in [
+            ("TotalBackupStorageBilled", seeded.aurora_billed),
+            ("SnapshotStorageUsed", seeded.aurora_snapshots),
+            (
+                "BackupRetentionPeriodStorageUsed",
+                cost_fx::AURORA_RETENTION_GIB * 1024.0 * 1024.0 * 1024.0,
+            ),
+        ] {
+            lifeboat_tests::put_metric(
+                &cw,
+                "AWS/RDS",
+                metric,
+                &[("DBClusterIdentifier", cost_fx::AURORA_CLUSTER)],
+                &through_day(v),
+            )
+            .await;
+        }
+        cost_fx::put_bucket_metrics(&primary, &h.world.backup_bucket, *d, &seeded.objects).await;
+        cost_fx::put_bucket_metrics(&dr, &h.world.dr_backup_bucket, *d, &seeded.dr_objects).await;
+    }
+    let proxy = FaultProxy::start(&h.emu.endpoint);
+    let ca = util::function_parts(
+        lifeboat_tests::config_for(&proxy.endpoint, PRIMARY).await,
+        &h.world,
+    )
+    .await
+    .cost_anomaly();
+    let clean = util::function_parts(primary, &h.world).await.cost_anomaly();
+    Costly {
+        h,
+        proxy,
+        ca,
+        clean,
+    }
+}
+
+/// The days a cost scenario evaluates: `n` whole days ending the day before yesterday.
+fn cost_days(n: i64) -> Vec<chrono::NaiveDate> {
+    let last = Utc::now().date_naive() - Duration::days(2);
+    (0..n).rev().map(|i| last - Duration::days(i)).collect()
+}
+
+/// What the function reads and models for `day` without faults (its own read and model, on the
+/// emulator directly); checked to have every source.
+async fn cost_reference(c: &Costly, day: chrono::NaiveDate) -> Day {
+    let d = Box::pin(cost_fx::model_day(&c.clean, day, Utc::now())).await;
+    assert!(
+        d.gaps.is_empty(),
+        "the fault-free world reads every source: {:#?}",
+        d.gaps
+    );
+    d
+}
+
+/// 28 days of steady history before `day` (the reference's figures, weekday rhythm), as the
+/// function stores it: every rule has the history it needs.
+async fn cost_history_before(c: &Costly, reference: &Day) {
+    let s3 = lifeboat_tests::s3(&c.h.emu.config(PRIMARY).await);
+    let days = cost_fx::steady_history(reference, 28, cost_fx::Rhythm::default());
+    cost_fx::seed_history(&s3, &c.h.world.report_bucket, &days).await;
+}
+
+/// The scheduled event of `day`'s run: the schedule fires at 06:`minute` UTC the next morning
+/// (the function evaluates the last whole day before its time).
+fn cost_event(id: &str, day: chrono::NaiveDate, minute: u32) -> Value {
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(lifeboat_tests::root().join("events/cost-anomaly/schedule.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    event["id"] = json!(id);
+    event["time"] = json!(cost_fx::at(day + Duration::days(1), 6, minute).to_rfc3339());
+    event
+}
+
+async fn cost_invoke(
+    c: &Costly,
+    event: &Value,
+    request_id: &str,
+    now: chrono::DateTime<Utc>,
+) -> Ended {
+    match Box::pin(cost_anomaly::run(&c.ca, event, request_id, now, None)).await {
+        Ok(r) => Ended::Answered(r.to_json().unwrap()),
+        Err(e) => Ended::Error(e.to_string()),
+    }
+}
+
+/// Every object under `cost/history/` and its bytes.
+async fn cost_history(c: &Costly) -> BTreeMap<String, Vec<u8>> {
+    let s3 = lifeboat_tests::s3(&c.h.emu.config(PRIMARY).await);
+    let bucket = &c.h.world.report_bucket;
+    let mut out = BTreeMap::new();
+    let mut token = None;
+    loop {
+        let page = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(format!("{}/", cost_anomaly::execute::HISTORY))
+            .set_continuation_token(token)
+            .send()
+            .await
+            .unwrap();
+        for o in page.contents() {
+            let key = o.key().unwrap_or_default().to_string();
+            let body = s3
+                .get_object()
+                .bucket(bucket)
+                .key(&key)
+                .send()
+                .await
+                .unwrap();
+            out.insert(
+                key,
+                body.body.collect().await.unwrap().into_bytes().to_vec(),
+            );
+        }
+        token = page.next_continuation_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    out
+}
+
+/// The stored record of `day`: exactly one object, a day record of that date, each line once.
+fn cost_record(history: &BTreeMap<String, Vec<u8>>, day: chrono::NaiveDate) -> Day {
+    let key = cost_anomaly::execute::day_key(day);
+    let bytes = history
+        .get(&key)
+        .unwrap_or_else(|| panic!("no history record of {day} ({key})"));
+    let d: Day =
+        serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("{key} is not a day record ({e})"));
+    assert_eq!(d.date, day, "{key} holds another day");
+    let keys: BTreeSet<_> = d.lines.iter().map(|l| &l.key).collect();
+    assert_eq!(
+        keys.len(),
+        d.lines.len(),
+        "{key} counts a line twice: {:#?}",
+        d.lines
+    );
+    d
+}
+
+/// Every history object is the record of the day its key names, each line once (a day is
+/// never held twice, nor counted twice within its record).
+fn cost_history_sound(history: &BTreeMap<String, Vec<u8>>) {
+    for key in history.keys() {
+        let date = key
+            .strip_prefix(&format!("{}/", cost_anomaly::execute::HISTORY))
+            .and_then(|k| k.strip_suffix(".json"))
+            .and_then(|k| chrono::NaiveDate::parse_from_str(k, "%Y/%m/%d").ok())
+            .unwrap_or_else(|| panic!("not a day's key: {key}"));
+        cost_record(history, date);
+    }
+}
+
+async fn cost_object(c: &Costly, key: &str) -> Option<Vec<u8>> {
+    let s3 = lifeboat_tests::s3(&c.h.emu.config(PRIMARY).await);
+    match s3
+        .get_object()
+        .bucket(&c.h.world.report_bucket)
+        .key(key)
+        .send()
+        .await
+    {
+        Ok(o) => Some(o.body.collect().await.unwrap().into_bytes().to_vec()),
+        Err(_) => None,
+    }
+}
+
+async fn cost_alerts(
+    c: &Costly,
+) -> lifeboat_shared::alerts::Stored<cost_anomaly::plan::anomalies::CostLevel> {
+    let bytes = cost_object(c, cost_anomaly::execute::ALERTS_KEY)
+        .await
+        .expect("the alert states are stored");
+    serde_json::from_slice(&bytes).expect("the alert states parse")
+}
+
+async fn cost_emails(c: &Costly) -> Vec<Email> {
+    read_emails(&c.h.emu.config(PRIMARY).await, &c.h.world.queue_url).await
+}
+
+/// The run an email reports ("cost-anomaly run <run id> in ...").
+fn emailed_run(e: &Email) -> String {
+    e.body
+        .split("cost-anomaly run ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn run_id(e: &Ended) -> String {
+    e.json()
+        .and_then(|v| v["run_id"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn outcome(e: &Ended) -> String {
+    e.json()
+        .and_then(|v| v["outcome"].as_str())
+        .unwrap_or("error")
+        .to_string()
+}
+
+/// A finished run's report.
+fn finished(e: &Ended) -> Report {
+    let v = e.json().unwrap_or_else(|| panic!("the run failed: {e:?}"));
+    assert_eq!(v["outcome"], json!("finished"), "{v:#}");
+    report(v)
+}
+
+/// The anomalies a report raised.
+fn anomalies_raised(r: &Report) -> f64 {
+    r.measurements
+        .iter()
+        .find(|m| m.name == "CostAnomalies")
+        .map(|m| m.value)
+        .unwrap_or_else(|| panic!("no CostAnomalies measurement: {:#?}", r.measurements))
+}
+
+fn near(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+/// A stored day against the fault-free reference of its day: every component the reference
+/// costs has its reference figure, or no figure with a gap naming it and its error — never $0,
+/// never less (a fall that looks like savings), never more — and the total is exact or "at
+/// least" (no figure). Returns the components without data.
+fn same_or_no_data(what: &str, got: &Day, reference: &Day) -> Vec<String> {
+    let mut none = Vec::new();
+    for c in reference.components() {
+        let want = reference
+            .figure(&Scope::Component(c.clone()))
+            .unwrap_or_else(|| panic!("the reference of {} has no figure for {c}", reference.date));
+        match got.figure(&Scope::Component(c.clone())) {
+            Some(v) => assert!(
+                near(v, want),
+                "{what}: {c} costs ${v:.4}/day on {} where the fault-free read gives ${want:.4}: a \
+                 source that failed was read as less (or more) cost; gaps: {:#?}",
+                got.date,
+                got.gaps
+            ),
+            None => {
+                assert!(
+                    got.gaps
+                        .iter()
+                        .any(|g| (g.component == c || g.component == "*")
+                            && !g.error.is_empty()
+                            && !g.source.is_empty()),
+                    "{what}: {c} has no figure but no gap names it and its error: {:#?}",
+                    got.gaps
+                );
+                none.push(c);
+            }
+        }
+    }
+    for c in got.components() {
+        if !reference.components().contains(&c) {
+            assert!(
+                got.figure(&Scope::Component(c.clone())).is_none(),
+                "{what}: {c} is costed with faults and not without"
+            );
+        }
+    }
+    match got.figure(&Scope::Total) {
+        Some(v) => {
+            let want = reference.figure(&Scope::Total).unwrap();
+            assert!(near(v, want), "{what}: total ${v:.4} where ${want:.4}");
+        }
+        None => assert!(!got.gaps.is_empty(), "{what}: no total without a gap"),
+    }
+    none
+}
+
+// ---- 1. Lost answers on every write.
+
+#[tokio::test]
+async fn cost_lost_answers_on_every_write_one_record_one_email() {
+    // Given the seeded shop, its cost and 28 days of steady history
+    let days = cost_days(2);
+    let (d0, d1) = (days[0], days[1]);
+    let c = Box::pin(costly(
+        "lifeboat-faults-cost-lost",
+        CostPolicy::default(),
+        &days,
+    ))
+    .await;
+    let reference = cost_reference(&c, d0).await;
+    cost_history_before(&c, &reference).await;
+    let lost = || {
+        vec![
+            Rule::lost_answer("s3", "PutObject").path("/cost/history/"),
+            Rule::lost_answer("s3", "PutObject").path("/state/cost-anomaly/alerts.json"),
+            Rule::lost_answer("s3", "PutObject").path("/reports/cost-anomaly/runs/"),
+            Rule::lost_answer("s3", "PutObject").path("/locks/cost-anomaly"),
+            Rule::lost_answer("s3", "DeleteObject").path("/locks/cost-anomaly"),
+        ]
+    };
+
+    // When the function's first run, the day's schedule, has every write's answer lost once:
+    // the history record's creation, the alert states' creation, the run's answer, the lease
+    // and its release
+    c.proxy.clear_log();
+    c.proxy.set_rules(81, &lost());
+    let a = cost_event("cost-ev-a", d0, 0);
+    let first = cost_invoke(&c, &a, "req-a-1", Utc::now()).await;
+    let log = c.proxy.log();
+    assert_eq!(faults::faults(&log), 5, "every rule struck once");
+    // Then the run recognises each write as its own and finishes: one record of the day with
+    // this run's figures (the reference's), the alert states this run's, one email
+    let r = finished(&first);
+    let run_a = run_id(&first);
+    assert_eq!(anomalies_raised(&r), 0.0, "{}", r.render_text());
+    let history = cost_history(&c).await;
+    let rec = cost_record(&history, d0);
+    assert_eq!(rec.written_by, run_a);
+    assert!(same_or_no_data("lost answers", &rec, &reference).is_empty());
+    assert_eq!(cost_alerts(&c).await.written_by, run_a);
+    assert!(
+        cost_object(
+            &c,
+            &lifeboat_shared::run::answered_key("cost-anomaly", &run_a)
+        )
+        .await
+        .is_some(),
+        "the run's answer is recorded"
+    );
+    assert!(
+        cost_object(&c, "locks/cost-anomaly.json").await.is_none(),
+        "the lease is released"
+    );
+    let mail = cost_emails(&c).await;
+    assert_eq!(mail.len(), 1, "{mail:#?}");
+    assert_eq!(emailed_run(&mail[0]), run_a);
+    // And a second delivery of the same event, and a second schedule event of the same day,
+    // change nothing and send nothing
+    c.proxy.clear_rules();
+    let alerts_before = cost_alerts(&c).await;
+    let again = cost_invoke(&c, &a, "req-a-2", Utc::now()).await;
+    assert_eq!(outcome(&again), "skipped", "{again:?}");
+    let b = cost_event("cost-ev-b", d0, 30);
+    let second = cost_invoke(&c, &b, "req-b-1", Utc::now()).await;
+    let r2 = finished(&second);
+    assert!(
+        r2.render_text()
+            .contains(&format!("already recorded by run {run_a}")),
+        "{}",
+        r2.render_text()
+    );
+    assert_eq!(cost_history(&c).await, history, "the history is unchanged");
+    let after = cost_alerts(&c).await;
+    assert_eq!(
+        after
+            .checks
+            .iter()
+            .map(|(k, s)| (k.clone(), s.state))
+            .collect::<Vec<_>>(),
+        alerts_before
+            .checks
+            .iter()
+            .map(|(k, s)| (k.clone(), s.state))
+            .collect::<Vec<_>>(),
+        "the same states"
+    );
+    let mail2 = cost_emails(&c).await;
+    assert!(mail2.is_empty(), "{mail2:#?}");
+    record(
+        "cost-anomaly: lost answers (history record, alert states, run answer, lease and its release), the first run",
+        &c.proxy,
+        &[first, again, second],
+        mail.len() + mail2.len(),
+        "finished; one record of the day with the run's figures; one email; the event again and the day again: nothing written, nothing sent",
+    );
+
+    // When the next day a burst of manual snapshots makes an anomaly, and every write's answer
+    // is lost once again (the alert states saved over the stored ones, If-Match)
+    let rds = aws_sdk_rds::Client::new(&c.h.emu.config(PRIMARY).await);
+    for i in 0..6 {
+        rds.create_db_snapshot()
+            .db_instance_identifier(cost_fx::ORDERS_DB)
+            .db_snapshot_identifier(format!("by-hand-{i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let reference1 = cost_reference(&c, d1).await;
+    c.proxy.clear_log();
+    c.proxy.set_rules(82, &lost());
+    let e = cost_event("cost-ev-e", d1, 0);
+    let change = cost_invoke(&c, &e, "req-e-1", Utc::now()).await;
+    assert_eq!(faults::faults(&c.proxy.log()), 5, "every rule struck once");
+    // Then one email with the anomaly, one record with this run's figures
+    let r = finished(&change);
+    let run_e = run_id(&change);
+    assert!(anomalies_raised(&r) > 0.0, "{}", r.render_text());
+    let history = cost_history(&c).await;
+    let rec = cost_record(&history, d1);
+    assert_eq!(rec.written_by, run_e);
+    assert!(same_or_no_data("lost answers", &rec, &reference1).is_empty());
+    assert_eq!(cost_alerts(&c).await.written_by, run_e);
+    let mail = cost_emails(&c).await;
+    assert_eq!(mail.len(), 1, "{mail:#?}");
+    assert_eq!(emailed_run(&mail[0]), run_e);
+    assert!(
+        mail[0].body.contains("changed since the last run"),
+        "{}",
+        mail[0].body
+    );
+    // And neither the event again nor the day again emails it twice
+    c.proxy.clear_rules();
+    let again = cost_invoke(&c, &e, "req-e-2", Utc::now()).await;
+    assert_eq!(outcome(&again), "skipped", "{again:?}");
+    let f = cost_event("cost-ev-f", d1, 30);
+    let second = cost_invoke(&c, &f, "req-f-1", Utc::now()).await;
+    finished(&second);
+    assert_eq!(cost_history(&c).await, history, "the history is unchanged");
+    let mail2 = cost_emails(&c).await;
+    assert!(mail2.is_empty(), "{mail2:#?}");
+    record(
+        "cost-anomaly: lost answers (history record, alert states saved over, run answer, lease and its release), a day with an anomaly",
+        &c.proxy,
+        &[change, again, second],
+        mail.len() + mail2.len(),
+        "finished; one email with the anomaly; one record; the event again and the day again: nothing written, nothing sent",
+    );
+}
+
+// ---- 2. Sources that cannot be read.
+
+/// One source that cannot be read: the rules that fail it, the components it must leave
+/// without data, and the error code the report must name.
+struct Unread {
+    name: &'static str,
+    rules: Vec<Rule>,
+    no_data: Vec<String>,
+    error: &'static str,
+}
+
+/// `day` run with `u`'s rules in force, then again (another schedule event of the same day)
+/// without them. Returns the emails of both runs.
+async fn cost_unread_then_clean(c: &Costly, u: &Unread, day: chrono::NaiveDate, seed: u64) {
+    let reference = cost_reference(c, day).await;
+    cost_emails(c).await;
+    c.proxy.clear_log();
+    c.proxy.set_rules(seed, &u.rules);
+    let tag = format!("cost-{day}");
+    let faulted = cost_invoke(
+        c,
+        &cost_event(&format!("{tag}-a"), day, 0),
+        &format!("req-{tag}-a"),
+        Utc::now(),
+    )
+    .await;
+    c.proxy.clear_rules();
+    assert!(
+        faults::faults(&c.proxy.log()) > 0,
+        "{}: no fault struck",
+        u.name
+    );
+    // Then the run finishes: the components it could not read are NO DATA naming the error,
+    // the total is "at least", every other figure is the fault-free one, and no anomaly is
+    // raised (the history is steady: a source read as $0 would be a fall the rules see)
+    let r = finished(&faulted);
+    let text = r.render_text();
+    for comp in &u.no_data {
+        assert!(
+            text.contains(&format!("{comp}: NO DATA")),
+            "{}: {comp} is not NO DATA in the report:\n{text}",
+            u.name
+        );
+    }
+    assert!(
+        text.contains(u.error),
+        "{}: the report does not name {}:\n{text}",
+        u.name,
+        u.error
+    );
+    assert!(
+        r.headline.contains("at least"),
+        "{}: the total is not 'at least': {}",
+        u.name,
+        r.headline
+    );
+    assert!(
+        !text.contains("$-"),
+        "{}: a negative figure:\n{text}",
+        u.name
+    );
+    assert_eq!(anomalies_raised(&r), 0.0, "{}:\n{text}", u.name);
+    let rec = cost_record(&cost_history(c).await, day);
+    assert_eq!(rec.written_by, run_id(&faulted));
+    let none = same_or_no_data(u.name, &rec, &reference);
+    for comp in &u.no_data {
+        assert!(none.contains(comp), "{}: {comp} has a figure", u.name);
+    }
+    let mail = cost_emails(c).await;
+    assert!(mail.len() <= 1, "{}: {mail:#?}", u.name);
+    for m in &mail {
+        assert!(
+            !m.body.contains("[WARNING]") && !m.body.contains("[CRITICAL]"),
+            "{}: an anomaly emailed:\n{}",
+            u.name,
+            m.body
+        );
+    }
+    // When the day runs again without faults
+    let rerun = cost_invoke(
+        c,
+        &cost_event(&format!("{tag}-b"), day, 30),
+        &format!("req-{tag}-b"),
+        Utc::now(),
+    )
+    .await;
+    // Then it replaces the record with gaps by its own, complete one, and alerts nothing
+    let r2 = finished(&rerun);
+    let text2 = r2.render_text();
+    assert!(
+        text2.contains("replaced by this run's"),
+        "{}: the record is not replaced:\n{text2}",
+        u.name
+    );
+    let history = cost_history(c).await;
+    cost_history_sound(&history);
+    let rec2 = cost_record(&history, day);
+    assert_eq!(rec2.written_by, run_id(&rerun));
+    assert!(same_or_no_data(u.name, &rec2, &reference).is_empty());
+    assert!(rec2.gaps.is_empty(), "{:#?}", rec2.gaps);
+    assert_eq!(anomalies_raised(&r2), 0.0, "{}:\n{text2}", u.name);
+    let mail2 = cost_emails(c).await;
+    assert!(mail2.is_empty(), "{}: the rerun emails: {mail2:#?}", u.name);
+    record(
+        &format!("cost-anomaly: {}, then a clean rerun of the day", u.name),
+        &c.proxy,
+        &[faulted, rerun],
+        mail.len() + mail2.len(),
+        &format!(
+            "finished; {} NO DATA naming {}, total \"at least\", other figures exact, no anomaly; the rerun replaces the record, no email",
+            none.join(", "),
+            u.error
+        ),
+    );
+}
+
+#[tokio::test]
+async fn cost_sources_that_cannot_be_read_are_no_data_and_a_clean_rerun_fills_the_day() {
+    // Given the seeded shop, its cost, 28 days of steady history and a first clean run
+    let days = cost_days(6);
+    let c = Box::pin(costly(
+        "lifeboat-faults-cost-unread",
+        CostPolicy::default(),
+        &days,
+    ))
+    .await;
+    let reference = cost_reference(&c, days[0]).await;
+    cost_history_before(&c, &reference).await;
+    let first = cost_invoke(
+        &c,
+        &cost_event("cost-first", days[0], 0),
+        "req-first",
+        Utc::now(),
+    )
+    .await;
+    assert_eq!(anomalies_raised(&finished(&first)), 0.0, "a steady world");
+    let unread = [
+        Unread {
+            name: "CloudWatch GetMetricData unavailable",
+            rules: vec![Rule::outage("monitoring").operation("GetMetricData")],
+            no_data: vec!["catalog-aurora".into()],
+            error: "ServiceUnavailable",
+        },
+        Unread {
+            name: "RDS DescribeDBSnapshots unavailable in the DR region",
+            rules: vec![Rule::outage("rds")
+                .operation("DescribeDBSnapshots")
+                .region(DR)],
+            no_data: vec!["orders-db".into()],
+            error: "ServiceUnavailable",
+        },
+        Unread {
+            name: "ElastiCache DescribeSnapshots unavailable",
+            rules: vec![Rule::outage("elasticache").operation("DescribeSnapshots")],
+            no_data: vec!["sessions-redis".into()],
+            error: "ServiceUnavailable",
+        },
+        Unread {
+            name: "S3 listings unavailable (ListObjectsV2, ListObjectVersions)",
+            rules: vec![
+                Rule::outage("s3").operation("ListObjectsV2"),
+                Rule::outage("s3").operation("ListObjectVersions"),
+            ],
+            no_data: vec!["orders-db".into()],
+            error: "ServiceUnavailable",
+        },
+        Unread {
+            name: "the S3 Inventory reports cannot be read (GetObject unavailable)",
+            rules: vec![Rule::outage("s3")
+                .operation("GetObject")
+                .path(&format!("/{}/", cost_fx::INVENTORY_BUCKET))],
+            no_data: vec!["orders-db".into()],
+            error: "ServiceUnavailable",
+        },
+    ];
+    for (i, u) in unread.iter().enumerate() {
+        // When a source cannot be read on a day, then the same day runs again without faults
+        Box::pin(cost_unread_then_clean(&c, u, days[i + 1], 90 + i as u64)).await;
+    }
+}
+
+#[tokio::test]
+async fn cost_explorer_throttled_is_no_data_and_a_clean_rerun_fills_the_day() {
+    // Given the seeded shop, its cost, Cost Explorer enabled with 28 days of its history
+    // (backfilled by the first run) and each day's actual cost as the model's
+    let days = cost_days(2);
+    let (d0, d1) = (days[0], days[1]);
+    let c = Box::pin(costly(
+        "lifeboat-faults-cost-ce",
+        CostPolicy {
+            cost_explorer: true,
+            ..CostPolicy::default()
+        },
+        &days,
+    ))
+    .await;
+    let reference = cost_reference(&c, d0).await;
+    let reference1 = cost_reference(&c, d1).await;
+    let like = |d: &Day| cost_fx::ce_groups_like(d, 1.0);
+    let backfill: Vec<(chrono::NaiveDate, Vec<cost_fx::CeGroup>)> = (1..=28)
+        .rev()
+        .map(|i| (d0 - Duration::days(i), like(&reference)))
+        .collect();
+    cost_fx::queue_cost_explorer(
+        &c.h.emu.endpoint,
+        json!([
+            cost_fx::ce_response("Component", &backfill),
+            cost_fx::ce_response("Component", &[(d0, like(&reference))]),
+            cost_fx::ce_response("Component", &[(d1, like(&reference1))]),
+        ]),
+    )
+    .await;
+    let first = cost_invoke(
+        &c,
+        &cost_event("cost-first", d0, 0),
+        "req-first",
+        Utc::now(),
+    )
+    .await;
+    let r = finished(&first);
+    assert_eq!(anomalies_raised(&r), 0.0, "{}", r.render_text());
+    cost_emails(&c).await;
+
+    // When Cost Explorer throttles every request of the next day's run
+    c.proxy.clear_log();
+    c.proxy
+        .set_rules(95, &[Rule::default().service("ce").fault(Fault::Throttle)]);
+    let faulted = cost_invoke(&c, &cost_event("cost-ce-a", d1, 0), "req-ce-a", Utc::now()).await;
+    c.proxy.clear_rules();
+    assert!(faults::faults(&c.proxy.log()) > 0);
+    // Then the run finishes naming the throttle; the day's actual cost is recorded as
+    // unread (the rules judge Cost Explorer's figures: no data, not $0), the model's figures
+    // are the fault-free ones, no anomaly
+    let r = finished(&faulted);
+    let text = r.render_text();
+    assert!(text.contains("ThrottlingException"), "{text}");
+    assert_eq!(anomalies_raised(&r), 0.0, "{text}");
+    let rec = cost_record(&cost_history(&c).await, d1);
+    assert!(
+        rec.actual.is_none()
+            && rec
+                .actual_error
+                .as_deref()
+                .is_some_and(|e| e.contains("ThrottlingException")),
+        "actual {:?}, error {:?}",
+        rec.actual,
+        rec.actual_error
+    );
+    assert!(same_or_no_data("Cost Explorer throttled", &rec, &reference1).is_empty());
+    let mail = cost_emails(&c).await;
+    assert!(mail.len() <= 1, "{mail:#?}");
+    for m in &mail {
+        assert!(
+            !m.body.contains("[WARNING]") && !m.body.contains("[CRITICAL]"),
+            "{}",
+            m.body
+        );
+    }
+    // When the day runs again with Cost Explorer answering
+    let rerun = cost_invoke(&c, &cost_event("cost-ce-b", d1, 30), "req-ce-b", Utc::now()).await;
+    // Then the record gets the day's actual cost, and nothing is alerted
+    let r2 = finished(&rerun);
+    let text2 = r2.render_text();
+    assert!(text2.contains("replaced by this run's"), "{text2}");
+    let history = cost_history(&c).await;
+    cost_history_sound(&history);
+    let rec2 = cost_record(&history, d1);
+    assert_eq!(rec2.written_by, run_id(&rerun));
+    assert!(
+        rec2.actual.as_ref().is_some_and(|a| !a.is_empty()) && rec2.actual_error.is_none(),
+        "actual {:?}, error {:?}",
+        rec2.actual,
+        rec2.actual_error
+    );
+    assert!(same_or_no_data("Cost Explorer back", &rec2, &reference1).is_empty());
+    assert_eq!(anomalies_raised(&r2), 0.0, "{text2}");
+    let mail2 = cost_emails(&c).await;
+    assert!(mail2.is_empty(), "{mail2:#?}");
+    record(
+        "cost-anomaly: Cost Explorer throttles every request (ThrottlingException), then a clean rerun of the day",
+        &c.proxy,
+        &[faulted, rerun],
+        mail.len() + mail2.len(),
+        "finished naming the throttle; the day's actual cost unread (no data, not $0), the model's figures exact, no anomaly; the rerun fills the record, no email",
+    );
+}
+
+#[tokio::test]
+#[ignore = "defect: when RDS cannot be read in the primary region, a component opted in by tag alone (analytics-db) drops out of the day's record instead of being NO DATA, so its day reads as $0"]
+async fn cost_rds_unread_in_the_primary_region_leaves_components_opted_in_by_tag_no_data() {
+    // Given the seeded shop (analytics-db opted in by its lifeboat:backup tag alone), its cost,
+    // 28 days of steady history and a first clean run
+    let days = cost_days(3);
+    let c = Box::pin(costly(
+        "lifeboat-faults-cost-opted-in",
+        CostPolicy::default(),
+        &days,
+    ))
+    .await;
+    let reference = cost_reference(&c, days[0]).await;
+    assert!(reference.components().contains(&"analytics-db".to_string()));
+    cost_history_before(&c, &reference).await;
+    let first = cost_invoke(
+        &c,
+        &cost_event("cost-first", days[0], 0),
+        "req-first",
+        Utc::now(),
+    )
+    .await;
+    assert_eq!(anomalies_raised(&finished(&first)), 0.0, "a steady world");
+    // When RDS cannot list the primary region's snapshots, then its instances (each day rerun
+    // clean), the components opted in by tag are NO DATA like the declared ones
+    for (i, operation) in ["DescribeDBSnapshots", "DescribeDBInstances"]
+        .iter()
+        .enumerate()
+    {
+        let u = Unread {
+            name: if i == 0 {
+                "RDS DescribeDBSnapshots unavailable in the primary region"
+            } else {
+                "RDS DescribeDBInstances unavailable in the primary region"
+            },
+            rules: vec![Rule::outage("rds").operation(operation).region(PRIMARY)],
+            no_data: vec!["orders-db".into(), "analytics-db".into()],
+            error: "ServiceUnavailable",
+        };
+        Box::pin(cost_unread_then_clean(&c, &u, days[i + 1], 110 + i as u64)).await;
+    }
+}
+
+// ---- 3. Random faults.
+
+/// The component lines of a finished report's breakdown: each reference component has a figure
+/// or NO DATA there (no component silently missing).
+fn cost_no_silent_gap(what: &str, r: &Report, reference: &Day) {
+    let breakdown = r
+        .sections
+        .iter()
+        .find(|s| s.title.starts_with("COST ON"))
+        .unwrap_or_else(|| panic!("{what}: a finished run without its breakdown: {r:#?}"));
+    for c in reference.components() {
+        assert!(
+            breakdown
+                .lines
+                .iter()
+                .any(|l| l.starts_with(&format!("{c}: $"))
+                    || l.starts_with(&format!("{c}: NO DATA ("))),
+            "{what}: {c} is neither costed nor NO DATA: {:#?}",
+            breakdown.lines
+        );
+    }
+}
+
+#[tokio::test]
+async fn cost_random_faults_every_invocation_decides_and_a_day_is_one_record() {
+    Box::pin(cost_random(&[
+        (0.05, When::Before, 71),
+        (0.05, When::After, 72),
+    ]))
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "defect: at 20% an RDS or ElastiCache read can fail three times in a row, and then a component opted in by tag alone (analytics-db) drops out of the day's record instead of being NO DATA"]
+async fn cost_random_faults_20_percent_full_suite_only() {
+    if !full() {
+        return;
+    }
+    Box::pin(cost_random(&[
+        (0.20, When::Before, 73),
+        (0.20, When::After, 74),
+    ]))
+    .await;
+}
+
+/// Random faults at each `(rate, when, seed)`: two days each, every day by its schedule, its
+/// schedule delivered again and a second schedule event of the day; then every day once more
+/// without faults.
+async fn cost_random(settings: &[(f64, When, u64)]) {
+    // Given the seeded shop, its cost, 28 days of steady history and a first clean run
+    let days = cost_days(1 + 2 * settings.len() as i64);
+    let c = Box::pin(costly(
+        "lifeboat-faults-cost-random",
+        CostPolicy::default(),
+        &days,
+    ))
+    .await;
+    let mut references = BTreeMap::new();
+    for d in &days {
+        references.insert(*d, cost_reference(&c, *d).await);
+    }
+    cost_history_before(&c, &references[&days[0]]).await;
+    let first = cost_invoke(
+        &c,
+        &cost_event("cost-first", days[0], 0),
+        "req-first",
+        Utc::now(),
+    )
+    .await;
+    assert_eq!(anomalies_raised(&finished(&first)), 0.0, "a steady world");
+    cost_emails(&c).await;
+
+    for (k, (rate, when, seed)) in settings.iter().copied().enumerate() {
+        // When two days run under random faults, each by its schedule, its schedule delivered
+        // again, and a second schedule event of the day
+        let mine = [days[1 + 2 * k], days[2 + 2 * k]];
+        c.proxy.clear_log();
+        c.proxy.set_rules(
+            seed,
+            &[
+                Rule::default().service("sqs").rate(0.0),
+                Rule::random(rate, when).fault(Fault::Error),
+            ],
+        );
+        let mut ended = Vec::new();
+        let mut on = Vec::new();
+        for d in mine {
+            let a = cost_event(&format!("cost-r{seed}-{d}-a"), d, 0);
+            let b = cost_event(&format!("cost-r{seed}-{d}-b"), d, 30);
+            for (event, request) in [(&a, "1"), (&a, "2"), (&b, "1")] {
+                let req = format!("req-{}-{request}", event["id"].as_str().unwrap());
+                ended.push(cost_invoke(&c, event, &req, Utc::now()).await);
+                on.push(d);
+            }
+        }
+        c.proxy.clear_rules();
+        let mail = cost_emails(&c).await;
+        // Then every invocation ended with a decision: a report, or an error with its FAILED
+        // email
+        every_invocation_accounted_for(&ended, &mail, &c.proxy);
+        // And a finished run's figures are the fault-free ones or NO DATA, every component said,
+        // no anomaly (a steady world)
+        for (e, d) in ended.iter().zip(&on) {
+            if outcome(e) == "finished" {
+                let r = finished(e);
+                let what = format!("{:.0}% {when:?}, {d}", rate * 100.0);
+                cost_no_silent_gap(&what, &r, &references[d]);
+                assert_eq!(anomalies_raised(&r), 0.0, "{what}:\n{}", r.render_text());
+            }
+        }
+        // And the history holds one record of each day, its figures the fault-free ones or NO
+        // DATA
+        let history = cost_history(&c).await;
+        cost_history_sound(&history);
+        for d in mine {
+            if history.contains_key(&cost_anomaly::execute::day_key(d)) {
+                let rec = cost_record(&history, d);
+                same_or_no_data(&format!("random faults, {d}"), &rec, &references[&d]);
+            }
+        }
+        record(
+            &format!(
+                "cost-anomaly: {:.0}% random faults {}, 2 days x (schedule, its redelivery, a second schedule of the day)",
+                rate * 100.0,
+                match when {
+                    When::Before => "before forwarding",
+                    When::After => "after forwarding (answers lost)",
+                }
+            ),
+            &c.proxy,
+            &ended,
+            mail.len(),
+            "accounted for; one record a day; figures exact or NO DATA, never $0; no anomaly; a clean rerun completes every day",
+        );
+    }
+
+    // When every faulted day runs once more without faults (after any lease a failed run left
+    // has expired)
+    let later = Utc::now() + Duration::minutes(11);
+    for d in &days[1..] {
+        let e = cost_invoke(
+            &c,
+            &cost_event(&format!("cost-clean-{d}"), *d, 45),
+            &format!("req-clean-{d}"),
+            later,
+        )
+        .await;
+        finished(&e);
+    }
+    // Then every day is one complete record with the fault-free figures
+    let history = cost_history(&c).await;
+    cost_history_sound(&history);
+    for d in &days {
+        let rec = cost_record(&history, *d);
+        assert!(rec.gaps.is_empty(), "{d}: {:#?}", rec.gaps);
+        assert!(same_or_no_data(&format!("converged, {d}"), &rec, &references[d]).is_empty());
+    }
+}
+
+// ---- 4. Concurrent deliveries.
+
+#[tokio::test]
+async fn cost_concurrent_deliveries_make_one_record_and_at_most_one_email_per_run() {
+    // Given the seeded shop, its cost and 28 days of steady history
+    let days = cost_days(2);
+    let (d0, d1) = (days[0], days[1]);
+    let c = Box::pin(costly(
+        "lifeboat-faults-cost-concurrent",
+        CostPolicy::default(),
+        &days,
+    ))
+    .await;
+    let reference = cost_reference(&c, d0).await;
+    let reference1 = cost_reference(&c, d1).await;
+    cost_history_before(&c, &reference).await;
+    let lost = [
+        Rule::lost_answer("s3", "PutObject").path("/locks/cost-anomaly"),
+        Rule::lost_answer("s3", "PutObject").path("/cost/history/"),
+        Rule::lost_answer("s3", "PutObject").path("/state/cost-anomaly/alerts.json"),
+    ];
+
+    // When one schedule event is delivered 20 times at once, the lease's, the record's and
+    // the alert states' answers lost once
+    c.proxy.clear_log();
+    c.proxy.set_rules(97, &lost);
+    let a = cost_event("cost-conc-a", d0, 0);
+    let ended: Vec<Ended> = futures::future::join_all((0..20).map(|i| {
+        let (c, a) = (&c, &a);
+        async move { cost_invoke(c, a, &format!("req-conc-a-{i}"), Utc::now()).await }
+    }))
+    .await;
+    c.proxy.clear_rules();
+    // Then one run did it, the others said why they did nothing; one record, one email
+    let outcomes: Vec<String> = ended.iter().map(outcome).collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "finished").count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "skipped").count(),
+        19,
+        "{ended:#?}"
+    );
+    for e in &ended {
+        assert!(
+            outcome(e) != "skipped" || e.json().unwrap()["note"].is_string(),
+            "{e:?}"
+        );
+    }
+    let run_a = run_id(&ended[0]);
+    let history = cost_history(&c).await;
+    cost_history_sound(&history);
+    let rec = cost_record(&history, d0);
+    assert_eq!(rec.written_by, run_a);
+    assert!(same_or_no_data("20 deliveries", &rec, &reference).is_empty());
+    let mail = cost_emails(&c).await;
+    assert_eq!(mail.len(), 1, "{mail:#?}");
+    assert_eq!(emailed_run(&mail[0]), run_a);
+    record(
+        "cost-anomaly: 20 concurrent deliveries of one schedule event, lease/record/alert-state answers lost",
+        &c.proxy,
+        &ended,
+        mail.len(),
+        "one run finished, 19 skipped saying why; one record; one email",
+    );
+
+    // When two schedule events of the next day are delivered 10 times each, all at once
+    c.proxy.clear_log();
+    c.proxy.set_rules(98, &lost);
+    let b = cost_event("cost-conc-b", d1, 0);
+    let e2 = cost_event("cost-conc-c", d1, 30);
+    let ended: Vec<Ended> = futures::future::join_all((0..20).map(|i| {
+        let event = if i % 2 == 0 { &b } else { &e2 };
+        let c = &c;
+        async move { cost_invoke(c, event, &format!("req-conc-{i}"), Utc::now()).await }
+    }))
+    .await;
+    c.proxy.clear_rules();
+    // Then at most one run per event finished, none failed; one record of the day; no run
+    // emailed twice; the alert states are one finished run's, every check OK
+    assert!(ended.iter().all(|e| e.json().is_some()), "{ended:#?}");
+    let finished_runs: Vec<String> = ended
+        .iter()
+        .filter(|e| outcome(e) == "finished")
+        .map(run_id)
+        .collect();
+    let distinct: BTreeSet<&String> = finished_runs.iter().collect();
+    assert!(
+        !finished_runs.is_empty() && distinct.len() == finished_runs.len(),
+        "{finished_runs:?}"
+    );
+    let history = cost_history(&c).await;
+    cost_history_sound(&history);
+    let rec = cost_record(&history, d1);
+    assert!(
+        finished_runs.contains(&rec.written_by),
+        "{}",
+        rec.written_by
+    );
+    assert!(same_or_no_data("two events x 10", &rec, &reference1).is_empty());
+    let mail = cost_emails(&c).await;
+    let mut emailed: BTreeMap<String, usize> = BTreeMap::new();
+    for m in &mail {
+        *emailed.entry(emailed_run(m)).or_default() += 1;
+    }
+    assert!(emailed.values().all(|n| *n == 1), "{emailed:?}");
+    let alerts = cost_alerts(&c).await;
+    assert!(
+        finished_runs.contains(&alerts.written_by),
+        "{} not among {finished_runs:?}",
+        alerts.written_by
+    );
+    assert!(
+        !alerts.checks.is_empty()
+            && alerts
+                .checks
+                .values()
+                .all(|s| s.state == cost_anomaly::plan::anomalies::CostLevel::Ok),
+        "{alerts:#?}"
+    );
+    record(
+        "cost-anomaly: 2 schedule events of one day x 10 concurrent deliveries, lease/record/alert-state answers lost",
+        &c.proxy,
+        &ended,
+        mail.len(),
+        "at most one run per event; one record of the day; no run emailed twice; alert states one run's",
+    );
+}
