@@ -324,7 +324,7 @@ async fn evaluate(app: &App, cmd: &command::Command, inv: &Invocation) -> Result
         e.sources = read.sources.clone();
         let mut facts = read.facts.clone();
         facts.rds_billed_share = plan::model::rds_billed_share(&read.usage);
-        let day = Day {
+        let mut day = Day {
             schema: DAY_SCHEMA.into(),
             date: cmd.day,
             source: "model".into(),
@@ -352,6 +352,7 @@ async fn evaluate(app: &App, cmd: &command::Command, inv: &Invocation) -> Result
                 _ => None,
             },
         };
+        plan::missing_as_gaps(&mut day, &days);
         let stored = if cmd.dry_run {
             day
         } else {

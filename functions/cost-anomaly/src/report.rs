@@ -80,9 +80,7 @@ pub fn build(policy: &Policy, e: &Evaluation, mut report: Report) -> Report {
         .judged
         .checks
         .iter()
-        .filter(|c| {
-            c.state == CostLevel::NoData && c.key.starts_with("baseline:") && check_shown(e, c)
-        })
+        .filter(|c| c.state == CostLevel::NoData && check_shown(e, c))
         .collect();
     // Headline.
     let total = e.today.as_ref().map(|d| d.figure(&Scope::Total));

@@ -232,6 +232,46 @@ pub fn basis_view(days: &BTreeMap<NaiveDate, Day>, basis: Series) -> BTreeMap<Na
         .collect()
 }
 
+/// A day with sources it could not read may have lost a component whose name only those
+/// sources would have given (one opted in by tag: named by its own id): a component the last
+/// recorded model day costed that is neither costed nor without data today is marked without
+/// data — never dropped, which later days would read as $0. With every source read, a
+/// component that is gone is gone.
+pub fn missing_as_gaps(day: &mut Day, history: &BTreeMap<NaiveDate, Day>) {
+    if day.gaps.is_empty() {
+        return;
+    }
+    let Some(prev) = history
+        .range(..day.date)
+        .rev()
+        .map(|(_, d)| d)
+        .find(|d| d.source == "model")
+    else {
+        return;
+    };
+    let now = day.components();
+    let why: Vec<String> = day
+        .gaps
+        .iter()
+        .map(|g| g.source.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for c in prev.components() {
+        if !now.contains(&c) {
+            day.gaps.push(Gap {
+                component: c.clone(),
+                source: why.join(", "),
+                error: format!(
+                    "costed on {} and not found today while these sources could not be read",
+                    prev.date
+                ),
+            });
+        }
+    }
+    day.gaps.sort();
+}
+
 /// A component's (or the total's) figure on a day: `None` is no data.
 pub type Figure = Option<f64>;
 
@@ -335,5 +375,42 @@ pub fn usd_signed(v: f64) -> String {
         format!("-{}", usd(-v))
     } else {
         format!("+{}", usd(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::plan::anomalies::tests::day_of;
+
+    #[test]
+    fn a_component_lost_with_an_unread_source_is_no_data_not_zero() {
+        let d = |n: u32| NaiveDate::from_ymd_opt(2026, 12, n).unwrap();
+        let history: BTreeMap<NaiveDate, Day> = [(
+            d(6),
+            day_of(d(6), &[("orders-db", 1.0), ("analytics-db", 0.5)]),
+        )]
+        .into();
+        // Given today's RDS read failed: orders-db is named by the policy (a gap), analytics-db,
+        // opted in by tag, is not named at all
+        let mut today = day_of(d(7), &[]);
+        today.gaps.push(Gap {
+            component: "orders-db".into(),
+            source: "RDS snapshots in us-east-1".into(),
+            error: "ServiceUnavailable".into(),
+        });
+        missing_as_gaps(&mut today, &history);
+        assert_eq!(today.figure(&Scope::Component("analytics-db".into())), None);
+        assert!(today.gaps.iter().any(|g| g.component == "analytics-db"
+            && g.source == "RDS snapshots in us-east-1"
+            && g.error.contains("costed on 2026-12-06")));
+        // With every source read, a component that is gone is gone
+        let mut clean = day_of(d(7), &[("orders-db", 1.0)]);
+        missing_as_gaps(&mut clean, &history);
+        assert_eq!(
+            clean.figure(&Scope::Component("analytics-db".into())),
+            Some(0.0)
+        );
     }
 }
