@@ -2796,7 +2796,7 @@ struct Unread {
 }
 
 /// `day` run with `u`'s rules in force, then again (another schedule event of the same day)
-/// without them. Returns the emails of both runs.
+/// without them, each checked against the fault-free reference of the day.
 async fn cost_unread_then_clean(c: &Costly, u: &Unread, day: chrono::NaiveDate, seed: u64) {
     let reference = cost_reference(c, day).await;
     cost_emails(c).await;
