@@ -6,7 +6,7 @@ import { join, dirname } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { check, derivedParameters } from './check.mjs'
-import { authorizations } from './requests.mjs'
+import { authorizations, virtualHostedBucket } from './requests.mjs'
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'fixtures')
 const template = join(dir, 'template.yaml')
@@ -279,4 +279,17 @@ test('s3: ListMultipartUploads on the bucket, ListParts on the upload\'s object,
   const r = await check({ template: costTemplate, params: costParams({}), calls: [uploads, parts, versions] })
   assert.equal(r.failures, 0)
   assert.deepEqual(r.functions.cost.unused, ['CostVaults Vaults: backup:ListRecoveryPointsByBackupVault'])
+})
+
+test('s3: a mocked client\'s virtual-hosted-style request names its bucket in the host', () => {
+  assert.equal(virtualHostedBucket('backups.s3.us-east-1.amazonaws.com'), 'backups')
+  assert.equal(virtualHostedBucket('acme.backups.s3.amazonaws.com'), 'acme.backups')
+  assert.equal(virtualHostedBucket('backups.s3-us-west-2.amazonaws.com'), 'backups')
+  assert.equal(virtualHostedBucket('backups.s3.dualstack.eu-west-1.amazonaws.com'), 'backups')
+  assert.equal(virtualHostedBucket('s3.us-east-1.amazonaws.com'), null, 'path-style')
+  assert.equal(virtualHostedBucket('127.0.0.1:36827'), null, 'the emulator: path-style')
+  const mocked = (host, path, query) => ({ app: 'lifeboat-cost', source: 'aws-smithy-mocks', service: 's3', region: 'us-east-1', method: 'GET', host, path, query, headers: {}, status: 200 })
+  assert.deepEqual(auth(mocked('backups.s3.us-east-1.amazonaws.com', '/', 'versions')).checks, [{ action: 's3:ListBucketVersions', resource: 'arn:aws:s3:::backups', context: {} }])
+  assert.deepEqual(auth(mocked('backups.s3.us-east-1.amazonaws.com', '/exports/a b.parquet', 'uploadId=u1')).checks, [{ action: 's3:ListMultipartUploadParts', resource: 'arn:aws:s3:::backups/exports/a b.parquet', context: {} }])
+  assert.deepEqual(auth(mocked('s3.us-east-1.amazonaws.com', '/backups/exports/a.parquet', 'uploadId=u1')).checks[0].resource, 'arn:aws:s3:::backups/exports/a.parquet', 'path-style host: the bucket is the first segment')
 })

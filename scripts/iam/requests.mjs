@@ -108,11 +108,24 @@ function s3Operation(entry, bucket, key) {
   return `S3:${m} object`
 }
 
+// The bucket of a virtual-hosted-style request, from its host: <bucket>.s3.amazonaws.com,
+// <bucket>.s3.<region>.amazonaws.com, <bucket>.s3-<region>.amazonaws.com,
+// <bucket>.s3.dualstack.<region>.amazonaws.com (an SDK client without a custom endpoint: the
+// lines of mocked clients, shared/src/call_log.rs). null for path-style hosts (s3.<region>...,
+// the emulator's 127.0.0.1:port).
+export function virtualHostedBucket(host) {
+  const m = /^(.+?)\.s3(?:[.-][a-z0-9-]+)*\.amazonaws\.com(?:\.cn)?(?::\d+)?$/.exec(String(host ?? '').toLowerCase())
+  return m ? m[1] : null
+}
+
 function s3(entry) {
-  // Path-style (the SDK with a custom endpoint): /bucket/key...
+  // Path-style (the SDK with a custom endpoint, the emulator): /bucket/key...; virtual-hosted
+  // style (mocked clients): the bucket in the host, /key...
   const path = entry.path ?? '/'
-  const [, bucket = '', ...rest] = path.split('/')
-  const key = rest.join('/')
+  const hosted = virtualHostedBucket(entry.host)
+  const [, first = '', ...after] = path.split('/')
+  const bucket = hosted ?? first
+  const key = hosted ? path.replace(/^\//, '') : after.join('/')
   const op = s3Operation(entry, bucket, key)
   const q = new URLSearchParams(entry.query ?? '')
   const version = q.get('versionId')
