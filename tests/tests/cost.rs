@@ -1050,6 +1050,24 @@ async fn cost_explorer_throttled_is_named_and_the_model_stands() {
     .await
     .cost_anomaly();
 
+    // (a malformed command is refused by field before any AWS call)
+    proxy.clear_log();
+    let refused = Box::pin(cost_anomaly::run(
+        &app,
+        &json!({"action": "cost", "date": "yesterday"}),
+        "req-malformed-1",
+        f.now,
+        None,
+    ))
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        refused.starts_with("invalid event: event.date"),
+        "{refused}"
+    );
+    assert!(proxy.log().is_empty(), "no request: {:?}", proxy.log());
+
     // When the day is evaluated
     let r = Box::pin(cost_anomaly::run(
         &app,
@@ -1208,6 +1226,18 @@ async fn a_dry_run_writes_nothing_a_past_date_is_re_evaluated_from_history_and_o
     assert_eq!(written, Vec::<String>::new());
     assert!(f.keys(ALERTS_KEY).await.is_empty());
 
+    // A date with no record (and Cost Explorer off) says so, and judges nothing
+    let none = f
+        .run(
+            json!({"action": "cost", "date": (f.day - Duration::days(20)).to_string()}),
+            "req-past-2",
+        )
+        .await;
+    assert_eq!(
+        report(&none).headline,
+        format!("no cost recorded for {}", f.day - Duration::days(20))
+    );
+
     // When a person asks for one component only
     let only = f
         .run(
@@ -1221,6 +1251,21 @@ async fn a_dry_run_writes_nothing_a_past_date_is_re_evaluated_from_history_and_o
     let classes = &section(report(&only), "BY STORAGE CLASS").lines;
     assert_eq!(classes.len(), 1, "{classes:?}");
     assert!(classes[0].starts_with("aurora-backup"));
+    // and a name that is no component is said
+    let unknown = f
+        .run(
+            json!({"action": "cost", "only": ["catalog"], "dry_run": true}),
+            "req-only-2",
+        )
+        .await;
+    assert!(
+        section(report(&unknown), "NOTES")
+            .lines
+            .iter()
+            .any(|n| n.starts_with(&format!("only: \"catalog\" is no component of {}", f.day))),
+        "{:?}",
+        section(report(&unknown), "NOTES").lines
+    );
     f.done().await;
 }
 
@@ -1405,6 +1450,142 @@ async fn aws_backup_vault_recovery_points_are_costed_warm_and_cold() {
             .any(|l| l.starts_with("backup-warm")),
         "{:?}",
         section(rep, "BY STORAGE CLASS").lines
+    );
+    f.done().await;
+}
+
+#[tokio::test]
+async fn a_missing_inventory_report_is_no_data_and_a_later_run_that_reads_it_replaces_the_day() {
+    // Given 28 days of steady history and the backup bucket's inventory report broken: its
+    // manifest names a data file that is not there
+    let f = fx(
+        CostPolicy {
+            anomalies: Some(RULES.into()),
+            ..CostPolicy::default()
+        },
+        CostSeed::default(),
+    )
+    .await;
+    let template = f.steady_history(f.day, f.now).await;
+    let inventory = lifeboat_tests::s3(&f.h.emu.config(PRIMARY).await);
+    let data = format!(
+        "{}/{}/{}/data/",
+        cost::INVENTORY_PREFIX,
+        f.h.world.backup_bucket,
+        cost::INVENTORY_CONFIG
+    );
+    let listed = inventory
+        .list_objects_v2()
+        .bucket(cost::INVENTORY_BUCKET)
+        .prefix(&data)
+        .send()
+        .await
+        .unwrap();
+    for o in listed.contents() {
+        inventory
+            .delete_object()
+            .bucket(cost::INVENTORY_BUCKET)
+            .key(o.key().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // When the schedule runs
+    let first = f
+        .run(
+            schedule("0b5c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d", f.now),
+            "req-report-1",
+        )
+        .await;
+    let rep = report(&first);
+
+    // Then every component that may keep exports in that bucket is NO DATA with the missing
+    // file named, the day's total is "at least", and nothing reads as a fall
+    let breakdown = &section(rep, "COST ON").lines;
+    let orders = breakdown
+        .iter()
+        .find(|l| l.starts_with("orders-db: "))
+        .unwrap();
+    assert!(
+        orders.starts_with("orders-db: NO DATA (at least $"),
+        "{orders}"
+    );
+    assert!(
+        orders.contains(&format!(
+            "S3 Inventory report for s3://{}: data file s3://{}/{data}",
+            f.h.world.backup_bucket,
+            cost::INVENTORY_BUCKET
+        )) && orders.contains("listed in the manifest, is missing"),
+        "{orders}"
+    );
+    assert!(
+        rep.headline.starts_with("backups cost at least $"),
+        "{}",
+        rep.headline
+    );
+    assert_eq!(total(rep), None);
+    assert!(
+        anomalies(rep)
+            .iter()
+            .all(|(state, _, _)| state != "WARNING" && state != "CRITICAL"),
+        "{}",
+        rep.render_text()
+    );
+    // the savings do not claim the bucket is unreadable for want of a report: one is named
+    let savings = section(rep, "SAVINGS").lines.join("\n");
+    assert!(
+        !savings.contains(&format!(
+            "s3://{}: too many objects to list and no inventory report named",
+            f.h.world.backup_bucket
+        )),
+        "{savings}"
+    );
+    let stored = f.stored_day(f.day).await.unwrap();
+    assert!(!stored.gaps.is_empty());
+    assert_eq!(stored.figure(&cost_anomaly::plan::Scope::Total), None);
+
+    // When the report is delivered again and a second schedule event for the day comes
+    cost::write_inventory(
+        &inventory,
+        &f.h.world.backup_bucket,
+        cost::INVENTORY_BUCKET,
+        Utc::now(),
+    )
+    .await;
+    let second = f
+        .run(
+            schedule(
+                "6e7f8091-a2b3-4c4d-9e5f-60718293a4b5",
+                f.now + Duration::minutes(30),
+            ),
+            "req-report-2",
+        )
+        .await;
+
+    // Then the day's record is replaced by the run that read every source, and its figures
+    // are the whole day's
+    let rep2 = report(&second);
+    assert!(
+        section(rep2, "NOTES")
+            .lines
+            .iter()
+            .any(|n| n.starts_with(&format!(
+                "history: {} recorded by run {} with ",
+                f.day,
+                report(&first).run_id
+            )) && n.ends_with("replaced by this run's")),
+        "{:?}",
+        section(rep2, "NOTES").lines
+    );
+    let stored = f.stored_day(f.day).await.unwrap();
+    assert!(stored.gaps.is_empty(), "{:?}", stored.gaps);
+    assert_eq!(stored.written_by, rep2.run_id);
+    close(
+        stored.figure(&cost_anomaly::plan::Scope::Total).unwrap(),
+        template.figure(&cost_anomaly::plan::Scope::Total).unwrap(),
+        1e-6,
+        "the whole day",
     );
     f.done().await;
 }
