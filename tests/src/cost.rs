@@ -162,6 +162,7 @@ impl Default for CostSeed {
 
 /// Seeds what cost-anomaly reads for `day` (see the module docs), with every default of
 /// [`CostSeed`]. `world` is [`crate::seed`]'s, with `Scenario::full` (Aurora and the cache).
+/// Once per emulator (the snapshots and objects it makes are named by their dates).
 pub async fn seed_cost(emu: &Emulator, world: &World, day: NaiveDate) -> Seeded {
     seed_cost_with(emu, world, day, &CostSeed::default()).await
 }
@@ -665,8 +666,9 @@ pub struct Anomaly {
 /// Lifeboat's: no retention deletes them), and the backup bucket's lifecycle rule whose filter was edited to
 /// `backup/` [`STOPPED_DAYS`] days ago: the exports that reached 30 days since then stayed in
 /// STANDARD (the bucket and its inventory report say so, and `AWS/S3` StandardStorage grows).
-/// Call it after [`seed_cost_with`] with `bucket_metrics: false`: it puts the buckets'
-/// storage metrics itself (see [`CostSeed::bucket_metrics`]).
+/// Call it after [`seed_cost_with`] with `bucket_metrics: false` for the same `day` (or after
+/// [`seed_cost`] of an earlier day): it puts the buckets' storage metrics of `day` itself, and
+/// panics if they are already there (see [`CostSeed::bucket_metrics`]). Once per emulator.
 pub async fn seed_anomaly(emu: &Emulator, world: &World, day: NaiveDate) -> Anomaly {
     let primary = emu.config(PRIMARY).await;
     let dr = emu.config(DR).await;
@@ -716,9 +718,13 @@ pub async fn seed_anomaly(emu: &Emulator, world: &World, day: NaiveDate) -> Anom
              CostSeed {{ bucket_metrics: false, .. }}) before seed_anomaly"
         );
     }
-    // StandardStorage as it grew while the rule matched nothing: the days before `day` too.
+    // StandardStorage as it grew while the rule matched nothing: the days before `day` too
+    // (a day already reported, e.g. by an earlier seed_cost, keeps its datapoint).
     for back in (0..STOPPED_DAYS).rev() {
         let d = day - Duration::days(back);
+        if back > 0 && has_bucket_metrics(&primary, &world.backup_bucket, d).await {
+            continue;
+        }
         let as_of: Vec<SeededObject> = objects
             .iter()
             .filter(|o| o.modified.date_naive() <= d)
@@ -729,7 +735,9 @@ pub async fn seed_anomaly(emu: &Emulator, world: &World, day: NaiveDate) -> Anom
             .collect();
         put_bucket_metrics(&primary, &world.backup_bucket, d, &as_of).await;
     }
-    put_bucket_metrics(&dr, &world.dr_backup_bucket, day, &dr_objects).await;
+    if !has_bucket_metrics(&dr, &world.dr_backup_bucket, day).await {
+        put_bucket_metrics(&dr, &world.dr_backup_bucket, day, &dr_objects).await;
+    }
     Anomaly {
         unmanaged,
         since,

@@ -1589,3 +1589,137 @@ async fn a_missing_inventory_report_is_no_data_and_a_later_run_that_reads_it_rep
     );
     f.done().await;
 }
+
+#[tokio::test]
+async fn retention_savings_name_what_the_retention_lets_go_and_orphans_are_priced() {
+    // Given orders-db kept by grandfather-father-son retention (7 daily, 3 monthly), 17 of
+    // Lifeboat's snapshots (the last 14 days, and 38, 40 and 45 days ago) with their DR copies,
+    // and a snapshot of scratch-db, dropped since
+    let h = util::world()
+        .dir("lifeboat-cost-test")
+        .keep_on_failure()
+        .scenario(lifeboat_tests::Scenario {
+            history_days: 14,
+            ..lifeboat_tests::Scenario::default()
+        })
+        .edit_policy(move |text| {
+            let text = text.replacen(
+                "  - name: orders-db\n    kind: rds-instance\n",
+                "  - name: orders-db\n    kind: rds-instance\n    retention: {daily: 7, monthly: 3}\n",
+                1,
+            );
+            cost::with_cost(&text, &CostPolicy::default())
+        })
+        .build(|parts| parts.cost_anomaly())
+        .await;
+    let now = Utc::now();
+    let day = now.date_naive() - Duration::days(1);
+    cost::seed_cost(&h.emu, &h.world, day).await;
+    let primary = h.emu.config(PRIMARY).await;
+    let rds = aws_sdk_rds::Client::new(&primary);
+    h.emu.shift_clock(-Duration::days(9));
+    rds.create_db_snapshot()
+        .db_instance_identifier("scratch-db")
+        .db_snapshot_identifier("scratch-db-before-drop")
+        .send()
+        .await
+        .unwrap();
+    h.emu.reset_clock();
+    rds.delete_db_instance()
+        .db_instance_identifier("scratch-db")
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .unwrap();
+
+    // When the day is evaluated
+    let r = Box::pin(cost_anomaly::run(
+        &h,
+        &json!({"action": "cost"}),
+        "req-retention-1",
+        now,
+        None,
+    ))
+    .await
+    .unwrap();
+    let rep = report(&r);
+    let lines = &section(rep, "SAVINGS").lines;
+    let text = lines.join("\n");
+
+    // Then the snapshots the retention saving would delete are exactly those snapshot-export's
+    // retention lets go (its own gfs_keep, on the same snapshots, policy and time)
+    let listed = |title: &str, region: &str| -> Vec<String> {
+        let start = lines
+            .iter()
+            .position(|l| l.contains(title))
+            .unwrap_or_else(|| panic!("no saving {title} in\n{text}"));
+        lines[start + 1..]
+            .iter()
+            .take_while(|l| {
+                !l.chars().next().is_some_and(|c| c.is_ascii_digit()) && !l.starts_with("note:")
+            })
+            .filter_map(|l| {
+                l.split(&format!("--region {region} --db-snapshot-identifier "))
+                    .nth(1)
+                    .map(str::to_string)
+            })
+            .collect()
+    };
+    let retention = h.policy.settings_by_name("orders-db").retention;
+    for (region, title) in [
+        (
+            PRIMARY,
+            "orders-db: snapshots of ecommerce-prod-db beyond the retention",
+        ),
+        (
+            "us-west-2",
+            "orders-db: DR copies of ecommerce-prod-db beyond the retention",
+        ),
+    ] {
+        let client = aws_sdk_rds::Client::new(&h.emu.config(region).await);
+        let ours: Vec<(String, DateTime<Utc>)> = lifeboat_shared::aws::rds::db_snapshots(
+            &client,
+            region,
+            lifeboat_shared::aws::rds::SnapshotFilter::default(),
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.managed() && s.source_id == "ecommerce-prod-db")
+        .filter_map(|s| s.time().map(|t| (s.id.clone(), t)))
+        .collect();
+        let keep = snapshot_export::plan::gfs_keep(&ours, retention, now);
+        let mut let_go: Vec<String> = ours
+            .iter()
+            .map(|(id, _)| id.clone())
+            .filter(|id| !keep.contains_key(id))
+            .collect();
+        let_go.sort();
+        let mut named = listed(title, region);
+        named.sort();
+        for id in &named {
+            assert!(
+                !keep.contains_key(id),
+                "{title}: {id} is kept by the retention ({}), yet its deletion is recommended",
+                keep[id]
+            );
+        }
+        assert_eq!(named, let_go, "{title}: what the retention lets go");
+    }
+
+    // and the orphaned snapshot is priced at its share of the billed RDS storage: us-east-1
+    // holds 1,941 GB of snapshots (ecommerce-prod-db's 19 × 100, analytics-db's 20,
+    // scratch-db's 20, moto's Aurora writer's 1) against 120 GB provisioned
+    let orphan = 20.0 * (1821.0 / 1941.0) * RDS_SNAPSHOT;
+    assert!(
+        text.contains(&format!(
+            "{}/month: delete snapshots of scratch-db, which no longer exists",
+            usd(orphan)
+        )),
+        "{text}"
+    );
+    assert!(text.contains(
+        "change: aws rds delete-db-snapshot --region us-east-1 --db-snapshot-identifier scratch-db-before-drop"
+    ));
+    h.world.drop_databases().await;
+}
