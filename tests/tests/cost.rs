@@ -1723,3 +1723,113 @@ async fn retention_savings_name_what_the_retention_lets_go_and_orphans_are_price
     ));
     h.world.drop_databases().await;
 }
+
+#[tokio::test]
+async fn enabling_cost_explorer_on_a_model_history_gives_the_rules_their_history() {
+    // Given 28 days recorded by the model before Cost Explorer was enabled, then Cost Explorer
+    // enabled: its answers for those 28 days (one backfill request) and for the day
+    let f = fx(
+        CostPolicy {
+            cost_explorer: true,
+            anomalies: Some(RULES.into()),
+            ..CostPolicy::default()
+        },
+        CostSeed::default(),
+    )
+    .await;
+    let template = f.steady_history(f.day, f.now).await;
+    let past: Vec<(NaiveDate, Vec<CeGroup>)> = (1..=28)
+        .rev()
+        .map(|back| {
+            let d = f.day - Duration::days(back);
+            let mut t = template.clone();
+            t.date = d;
+            (d, cost::ce_groups_like(&t, 0.8))
+        })
+        .collect();
+    cost::queue_cost_explorer(
+        &f.h.emu.endpoint,
+        json!([
+            cost::ce_response("Component", &past),
+            cost::ce_response(
+                "Component",
+                &[(f.day, cost::ce_groups_like(&template, 0.8))]
+            ),
+        ]),
+    )
+    .await;
+
+    // When the day is evaluated
+    let r = f.run(json!({"action": "cost"}), "req-enable-ce-1").await;
+    let rep = report(&r);
+
+    // Then the rules, judged on Cost Explorer's actual cost, have their history: the model's
+    // days are not comparable, so Cost Explorer's are read for them (one request), and the
+    // baseline is judged rather than "too little history"
+    let notes = &section(rep, "NOTES").lines;
+    assert!(
+        !notes
+            .iter()
+            .any(|n| n.starts_with("backup cost: baseline has ")),
+        "the baseline lacks history although Cost Explorer could give it: {notes:?}"
+    );
+    let found = anomalies(rep);
+    assert!(found.is_empty(), "steady: {found:?}");
+    f.done().await;
+}
+
+#[tokio::test]
+async fn a_day_cost_explorer_has_not_published_yet_is_no_data_not_zero() {
+    // Given Cost Explorer enabled, with its days backfilled, and the evaluated day not yet in
+    // Cost Explorer: AWS refreshes cost data at least once a day, so early in the morning
+    // GetCostAndUsage answers yesterday with no groups (Estimated)
+    let f = fx(
+        CostPolicy {
+            cost_explorer: true,
+            anomalies: Some(RULES.into()),
+            ..CostPolicy::default()
+        },
+        CostSeed::default(),
+    )
+    .await;
+    let template = cost::model_day(&f.h, f.day, f.now).await;
+    let past: Vec<(NaiveDate, Vec<CeGroup>)> = (1..=28)
+        .rev()
+        .map(|back| {
+            let d = f.day - Duration::days(back);
+            let mut t = template.clone();
+            t.date = d;
+            (d, cost::ce_groups_like(&t, 0.8))
+        })
+        .collect();
+    cost::queue_cost_explorer(
+        &f.h.emu.endpoint,
+        json!([
+            cost::ce_response("Component", &past),
+            cost::ce_response("Component", &[(f.day, vec![])]),
+        ]),
+    )
+    .await;
+
+    // When the day is evaluated
+    let r = f
+        .run(json!({"action": "cost"}), "req-ce-unpublished-1")
+        .await;
+    let rep = report(&r);
+
+    // Then Cost Explorer's figure for the day is "no data", never $0: not in the
+    // reconciliation, not in the day's record, not in the series the rules judge
+    let ce = section(rep, "COST EXPLORER").lines.join("\n");
+    assert!(
+        !ce.contains("actual backup cost $0.00"),
+        "an unpublished day read as $0: {ce}"
+    );
+    let stored = f.stored_day(f.day).await.unwrap();
+    assert!(
+        stored.actual.as_ref().is_none_or(|a| !a.is_empty()),
+        "the day's actual cost recorded as no lines ($0): {:?} / {:?}",
+        stored.actual,
+        stored.actual_error
+    );
+    f.done().await;
+}
