@@ -580,6 +580,19 @@ async fn each_seed_rule_fires_on_the_seeded_anomaly_with_its_contributors_ranked
         "{findings:?}"
     );
     assert!(mail[0].subject.contains("anomalies"), "{}", mail[0].subject);
+    // and the anomalies are said once: the day's scheduled run, and a second schedule event
+    // for it, find the states already recorded and stay quiet
+    for (id, minutes) in [
+        ("5d1c0b2a-9e8f-4a7b-b6c5-d4e3f2a1b0c9", 5),
+        ("7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d", 40),
+    ] {
+        let again = f
+            .run(schedule(id, f.now + Duration::minutes(minutes)), id)
+            .await;
+        assert_eq!(anomalies(report(&again)).len(), found.len());
+    }
+    assert_eq!(f.emails().await.len(), 0, "no second alert");
+    assert_eq!(f.keys(&day_key(f.day)).await.len(), 1);
     // the model's day moved by what was seeded, and no more
     let moved = a.after.figure(&cost_anomaly::plan::Scope::Total).unwrap()
         - a.before.figure(&cost_anomaly::plan::Scope::Total).unwrap();
@@ -1831,5 +1844,102 @@ async fn a_day_cost_explorer_has_not_published_yet_is_no_data_not_zero() {
         stored.actual,
         stored.actual_error
     );
+    f.done().await;
+}
+
+#[tokio::test]
+async fn a_large_bucket_without_an_inventory_report_is_costed_from_its_storage_metrics() {
+    // Given no inventory report named and buckets past cost.list_up_to (CloudWatch says 271
+    // and 259 objects; the policy lists at most 100): each bucket is costed from its AWS/S3
+    // BucketSizeBytes per StorageType, as a whole, under its own component
+    let f = fx(
+        CostPolicy {
+            inventories: false,
+            extra: "  list_up_to: 100\n".into(),
+            ..CostPolicy::default()
+        },
+        CostSeed::default(),
+    )
+    .await;
+    let days = days_in_month(f.day) as f64;
+
+    // When the day is evaluated
+    let r = f.run(json!({"action": "cost"}), "req-metrics-1").await;
+    let rep = report(&r);
+    let day = f.stored_day(f.day).await.unwrap();
+
+    // Then the DR bucket's lines are its metrics' bytes at each class's price: STANDARD
+    // (current and noncurrent), GLACIER_IR with the 128 KiB minimum of its small objects,
+    // DEEP_ARCHIVE with its 32 KiB per object and the 8 KiB per object S3 bills at STANDARD
+    let bucket = &f.h.world.dr_backup_bucket;
+    let component = format!("s3:{bucket}");
+    let class_gib = |class: &str| -> f64 {
+        day.lines
+            .iter()
+            .filter(|l| l.key.component == component && l.key.class.name() == class)
+            .map(|l| l.gb)
+            .sum()
+    };
+    let seeded = &f.seeded.dr_objects;
+    let of = |class: &str| -> Vec<&cost::SeededObject> {
+        seeded.iter().filter(|o| o.class == class).collect()
+    };
+    let bytes = |objs: &[&cost::SeededObject]| objs.iter().map(|o| o.size as f64).sum::<f64>();
+    let deep = of("DEEP_ARCHIVE");
+    let gir = of("GLACIER_IR");
+    let standard = bytes(&of("STANDARD")) + deep.len() as f64 * 8192.0;
+    let glacier_ir = bytes(&gir)
+        + gir
+            .iter()
+            .filter(|o| o.size < 128 * 1024)
+            .map(|o| (128 * 1024 - o.size) as f64)
+            .sum::<f64>();
+    let deep_archive = bytes(&deep) + deep.len() as f64 * 32768.0;
+    close(class_gib("STANDARD"), standard / GIB, 1e-9, "STANDARD");
+    close(
+        class_gib("GLACIER_IR"),
+        glacier_ir / GIB,
+        1e-9,
+        "GLACIER_IR",
+    );
+    close(
+        class_gib("DEEP_ARCHIVE"),
+        deep_archive / GIB,
+        1e-9,
+        "DEEP_ARCHIVE",
+    );
+    let usd_day: f64 = day
+        .lines
+        .iter()
+        .filter(|l| l.key.component == component)
+        .map(|l| l.usd_day)
+        .sum();
+    close(
+        usd_day,
+        (standard * STANDARD + glacier_ir * GLACIER_IR + deep_archive * DEEP_ARCHIVE) / GIB / days,
+        1e-9,
+        "the DR bucket a day",
+    );
+    // the replicated backup bucket's transfer is unknown without a listing or a report: its
+    // component is NO DATA, not $0
+    let breakdown = &section(rep, "COST ON").lines;
+    let primary = breakdown
+        .iter()
+        .find(|l| l.starts_with(&format!("s3:{}: ", f.h.world.backup_bucket)))
+        .unwrap();
+    assert!(primary.contains(": NO DATA (at least $"), "{primary}");
+    assert!(
+        primary.contains(
+            "bytes written on the day are known only from a listing or an inventory report"
+        ),
+        "{primary}"
+    );
+    // and the savings say why they cannot judge the buckets' ages
+    assert!(section(rep, "SAVINGS")
+        .lines
+        .iter()
+        .any(|l| l.contains(&format!(
+        "s3://{bucket}: too many objects to list and no inventory report named (cost.inventories)"
+    ))));
     f.done().await;
 }
