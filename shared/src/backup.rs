@@ -4,9 +4,9 @@
 //! with its identity rules, and the manifest as a versioned serde type. One definition, so the
 //! writer and its readers cannot drift apart.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::policy::{ResourceKind, Span};
@@ -84,6 +84,58 @@ impl Snapshot {
     /// today's backup (it would push today's real copy out of the daily tier).
     pub fn time(&self) -> Option<DateTime<Utc>> {
         period_of(&self.tags).or(self.created_at)
+    }
+}
+
+/// Which snapshots grandfather-father-son retention keeps (snapshot-export's retention; what
+/// cost-anomaly's savings say it lets go), with the rule that keeps each.
+/// `times` are (id, time); the newest snapshot in each of the last N hours/days/ISO weeks/months
+/// (counting from `now`'s) is kept.
+pub fn gfs_keep(
+    times: &[(String, DateTime<Utc>)],
+    r: crate::policy::Retention,
+    now: DateTime<Utc>,
+) -> BTreeMap<String, String> {
+    let mut sorted: Vec<&(String, DateTime<Utc>)> = times.iter().collect();
+    sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut keep: BTreeMap<String, String> = BTreeMap::new();
+    // Contiguous bucket numbers, so "the last N" is a range back from now's bucket.
+    type Bucket = fn(DateTime<Utc>) -> i64;
+    let rules: [(&str, u32, Bucket); 4] = [
+        ("hourly", r.hourly, |t| t.timestamp().div_euclid(3600)),
+        ("daily", r.daily, |t| t.timestamp().div_euclid(86_400)),
+        // ISO weeks start on Monday; the Unix epoch was a Thursday.
+        ("weekly", r.weekly, |t| {
+            (t.timestamp().div_euclid(86_400) + 3).div_euclid(7)
+        }),
+        ("monthly", r.monthly, |t| {
+            t.year() as i64 * 12 + t.month0() as i64
+        }),
+    ];
+    for (name, count, bucket) in rules {
+        let now_bucket = bucket(now);
+        let oldest = now_bucket - count as i64;
+        let mut seen = BTreeSet::new();
+        for (id, t) in &sorted {
+            let b = bucket(*t);
+            if b > oldest && b <= now_bucket && seen.insert(b) {
+                keep.entry(id.clone())
+                    .or_insert_with(|| format!("newest {name} backup of {}", gfs_label(name, *t)));
+            }
+        }
+    }
+    keep
+}
+
+pub fn gfs_label(rule: &str, t: DateTime<Utc>) -> String {
+    match rule {
+        "hourly" => t.format("%Y-%m-%d %H:00").to_string(),
+        "daily" => t.format("%Y-%m-%d").to_string(),
+        "weekly" => {
+            let w = t.iso_week();
+            format!("week {}-W{:02}", w.year(), w.week())
+        }
+        _ => t.format("%Y-%m").to_string(),
     }
 }
 

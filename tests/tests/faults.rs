@@ -3072,7 +3072,6 @@ async fn cost_explorer_throttled_is_no_data_and_a_clean_rerun_fills_the_day() {
 }
 
 #[tokio::test]
-#[ignore = "defect: when RDS cannot be read in the primary region, a component opted in by tag alone (analytics-db) drops out of the day's record instead of being NO DATA, so its day reads as $0"]
 async fn cost_rds_unread_in_the_primary_region_leaves_components_opted_in_by_tag_no_data() {
     // Given the seeded shop (analytics-db opted in by its lifeboat:backup tag alone), its cost,
     // 28 days of steady history and a first clean run
@@ -3147,7 +3146,6 @@ async fn cost_random_faults_every_invocation_decides_and_a_day_is_one_record() {
 }
 
 #[tokio::test]
-#[ignore = "defect: at 20% an RDS or ElastiCache read can fail three times in a row, and then a component opted in by tag alone (analytics-db) drops out of the day's record instead of being NO DATA"]
 async fn cost_random_faults_20_percent_full_suite_only() {
     if !full() {
         return;

@@ -388,7 +388,8 @@ async fn rds_region(
             source_id: s.source_id.clone(),
             source_exists: exists || primary_ids.is_none() && dr,
             gb,
-            created: s.created_at,
+            // (the time retention uses: the period tag, else creation)
+            created: s.time(),
         });
         r.usage.uses.push(Use::RdsSnapshot {
             component,
@@ -482,7 +483,8 @@ async fn cache_region(clients: &Clients, policy: &Policy, region: &str, r: &mut 
             source_id: s.source_id.clone(),
             source_exists: active,
             gb,
-            created: s.created_at,
+            // (the time retention uses: the period tag, else creation)
+            created: s.time(),
         });
         r.usage.uses.push(Use::CacheSnapshot {
             component,
@@ -626,7 +628,8 @@ async fn cluster_snapshots(
                 source_id: s.source_id.clone(),
                 source_exists: cluster.is_some(),
                 gb,
-                created: s.created_at,
+                // (the time retention uses: the period tag, else creation)
+                created: s.time(),
             });
         }
         if cluster.is_none() && s.manual {

@@ -438,23 +438,35 @@ fn snapshots(policy: &Policy, facts: &Facts, out: &mut Vec<Saving>) {
                 .push(s);
         }
     }
-    for ((component, source, item), mut snaps) in kept {
+    let Some(now) = facts.now else {
+        return;
+    };
+    for ((component, source, item), snaps) in kept {
         let r = policy.settings_by_name(component).retention;
-        let keeps = (r.hourly + r.daily + r.weekly + r.monthly) as usize;
-        if snaps.len() <= keeps {
+        let times: Vec<(String, DateTime<Utc>)> = snaps
+            .iter()
+            .filter_map(|s| s.created.map(|t| (s.id.clone(), t)))
+            .collect();
+        let keep = lifeboat_shared::backup::gfs_keep(&times, r, now);
+        let mut extra: Vec<&SnapshotFact> = snaps
+            .iter()
+            .copied()
+            .filter(|s| s.created.is_some() && !keep.contains_key(&s.id))
+            .collect();
+        if extra.is_empty() {
             continue;
         }
-        snaps.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
-        let extra: Vec<&SnapshotFact> = snaps[keeps..].to_vec();
+        extra.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+        let keeps = keep.len();
         let what = if item == Item::DrCopies {
             "DR copies"
         } else {
             "snapshots"
         };
         let why = if policy.automation.delete_expired_snapshots {
-            format!("the retention ({} hourly, {} daily, {} weekly, {} monthly) keeps {keeps}; {} are held: snapshot-export deletes the rest once it proves a safe copy — its report says what blocks it", r.hourly, r.daily, r.weekly, r.monthly, snaps.len())
+            format!("the retention ({} hourly, {} daily, {} weekly, {} monthly: the newest in each of the last N hours, days, ISO weeks, months) keeps {keeps} of these {}: snapshot-export deletes the rest once it proves a safe copy — its report says what blocks it", r.hourly, r.daily, r.weekly, r.monthly, snaps.len())
         } else {
-            format!("the retention keeps {keeps}; {} are held because automation.delete_expired_snapshots is false (policy line: automation: {{delete_expired_snapshots: true}})", snaps.len())
+            format!("the retention keeps {keeps} of these {}; the rest are held because automation.delete_expired_snapshots is false (policy line: automation: {{delete_expired_snapshots: true}})", snaps.len())
         };
         listed(
             policy,

@@ -25,7 +25,7 @@ mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use lifeboat_shared::backup::{
     backup_prefix, export_task_id, manifest_key, period_start, snapshot_id, Manifest, ManifestCopy,
     ManifestExport, ManifestSnapshot, ManifestSource, Snapshot, MANIFEST_SCHEMA, TAG_COMPONENT,

@@ -8,56 +8,7 @@
 
 use super::*;
 
-/// Which snapshots grandfather-father-son retention keeps, with the rule that keeps each.
-/// `times` are (id, time); the newest snapshot in each of the last N hours/days/ISO weeks/months
-/// (counting from `now`'s) is kept.
-pub fn gfs_keep(
-    times: &[(String, DateTime<Utc>)],
-    r: Retention,
-    now: DateTime<Utc>,
-) -> BTreeMap<String, String> {
-    let mut sorted: Vec<&(String, DateTime<Utc>)> = times.iter().collect();
-    sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let mut keep: BTreeMap<String, String> = BTreeMap::new();
-    // Contiguous bucket numbers, so "the last N" is a range back from now's bucket.
-    type Bucket = fn(DateTime<Utc>) -> i64;
-    let rules: [(&str, u32, Bucket); 4] = [
-        ("hourly", r.hourly, |t| t.timestamp().div_euclid(3600)),
-        ("daily", r.daily, |t| t.timestamp().div_euclid(86_400)),
-        // ISO weeks start on Monday; the Unix epoch was a Thursday.
-        ("weekly", r.weekly, |t| {
-            (t.timestamp().div_euclid(86_400) + 3).div_euclid(7)
-        }),
-        ("monthly", r.monthly, |t| {
-            t.year() as i64 * 12 + t.month0() as i64
-        }),
-    ];
-    for (name, count, bucket) in rules {
-        let now_bucket = bucket(now);
-        let oldest = now_bucket - count as i64;
-        let mut seen = BTreeSet::new();
-        for (id, t) in &sorted {
-            let b = bucket(*t);
-            if b > oldest && b <= now_bucket && seen.insert(b) {
-                keep.entry(id.clone())
-                    .or_insert_with(|| format!("newest {name} backup of {}", label(name, *t)));
-            }
-        }
-    }
-    keep
-}
-
-pub(super) fn label(rule: &str, t: DateTime<Utc>) -> String {
-    match rule {
-        "hourly" => t.format("%Y-%m-%d %H:00").to_string(),
-        "daily" => t.format("%Y-%m-%d").to_string(),
-        "weekly" => {
-            let w = t.iso_week();
-            format!("week {}-W{:02}", w.year(), w.week())
-        }
-        _ => t.format("%Y-%m").to_string(),
-    }
-}
+pub use lifeboat_shared::backup::gfs_keep;
 
 pub(super) fn retention_text(r: Retention) -> String {
     let mut parts = Vec::new();
