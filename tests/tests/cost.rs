@@ -706,8 +706,26 @@ async fn savings_name_the_bucket_that_stopped_transitioning_and_the_unmanaged_sn
         )),
         "{text}"
     );
+    // Lifeboat's snapshots of 38, 40 and 45 days ago and their DR copies, which the
+    // retention (7 daily, 4 weekly, 1 monthly) no longer keeps
+    let beyond = 300.0 * (1601.0 / 1741.0) * RDS_SNAPSHOT;
+    let dr_beyond = 200.0 * RDS_SNAPSHOT;
+    assert!(
+        text.contains(&format!(
+            "{}/month: orders-db: snapshots of ecommerce-prod-db beyond the retention",
+            usd(beyond)
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{}/month: orders-db: DR copies of ecommerce-prod-db beyond the retention",
+            usd(dr_beyond)
+        )),
+        "{text}"
+    );
     // the largest first, the total counts an alternative once
-    let total_monthly = unmanaged + monthly + 24.0 * STANDARD;
+    let total_monthly = unmanaged + beyond + dr_beyond + monthly + 24.0 * STANDARD;
     assert!(
         lines[0].contains(&format!("{} a month in all", usd(total_monthly))),
         "{}",
