@@ -1961,3 +1961,51 @@ async fn a_large_bucket_without_an_inventory_report_is_costed_from_its_storage_m
     ))));
     f.done().await;
 }
+
+#[tokio::test]
+async fn a_manual_cache_snapshot_no_retention_governs_is_a_saving() {
+    // Given a person's manual snapshot of the sessions cache before an upgrade (8 GiB), which
+    // neither Lifeboat's retention nor the cache's automatic backup retention will delete
+    let f = fx(CostPolicy::default(), CostSeed::default()).await;
+    let ec = aws_sdk_elasticache::Client::new(&f.h.emu.config(PRIMARY).await);
+    f.h.emu.shift_clock(-Duration::days(20));
+    ec.create_snapshot()
+        .replication_group_id(cost::CACHE_GROUP)
+        .snapshot_name("sessions-before-redis7-upgrade")
+        .send()
+        .await
+        .unwrap();
+    f.h.emu.reset_clock();
+    let sizes = [("sessions-before-redis7-upgrade", vec!["8 GB"])]
+        .into_iter()
+        .collect();
+    cost::size_cache_snapshots(&f.h.emu.endpoint, PRIMARY, &sizes).await;
+
+    // When the day is evaluated
+    let r = f.run(json!({"action": "cost"}), "req-cache-manual-1").await;
+    let rep = report(&r);
+
+    // Then it is costed (it is now the largest, so the free one: the four Lifeboat snapshots
+    // are all billed) and recommended for deletion with its command and dollars
+    let day = f.stored_day(f.day).await.unwrap();
+    close(
+        line_usd(
+            &day,
+            "sessions-redis",
+            "cache snapshots",
+            "elasticache-snapshot",
+            "us-east-1",
+        ),
+        10.0 * CACHE_SNAPSHOT / days_in_month(f.day) as f64,
+        1e-9,
+        "cache snapshots (the 8 GiB one free)",
+    );
+    let text = section(rep, "SAVINGS").lines.join("\n");
+    assert!(
+        text.contains(
+            "aws elasticache delete-snapshot --region us-east-1 --snapshot-name sessions-before-redis7-upgrade"
+        ),
+        "a manual cache snapshot no retention governs is not among the savings:\n{text}"
+    );
+    f.done().await;
+}
