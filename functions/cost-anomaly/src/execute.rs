@@ -153,6 +153,30 @@ pub async fn backfill(s3: &aws_sdk_s3::Client, bucket: &str, days: &[Day]) -> Re
     Ok(written)
 }
 
+/// Adds Cost Explorer's actual cost to a stored model day that lacks it (a day not yet
+/// published when it was recorded, or recorded before Cost Explorer was enabled). A record
+/// changed meanwhile by another run is left to it.
+pub async fn fill_actual(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    date: NaiveDate,
+    lines: &[crate::plan::Line],
+) -> Result<bool> {
+    let Some(mut j) = Journal::<Day>::load(s3, bucket, &day_key(date)).await? else {
+        return Ok(false);
+    };
+    if j.state.actual.is_some() {
+        return Ok(false);
+    }
+    j.state.actual = Some(lines.to_vec());
+    j.state.actual_error = None;
+    match j.save(s3, bucket).await {
+        Ok(()) => Ok(true),
+        Err(Error::Internal(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 pub type Alerts = Journal<Stored<CostLevel>>;
 
 pub async fn load_alerts(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<Alerts> {

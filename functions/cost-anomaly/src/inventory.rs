@@ -834,6 +834,7 @@ async fn bucket(
         day,
     };
     let report = policy.cost.inventories.iter().find(|i| i.bucket == b.name);
+    let mut breakdown_error = None;
     let breakdown = if let Some(inv) = report {
         let want = InventoryReport {
             source_bucket: inv.bucket.clone(),
@@ -862,6 +863,7 @@ async fn bucket(
                     "S3 Inventory report for",
                     &e.error,
                 ));
+                breakdown_error = Some(format!("S3 Inventory report: {}", e.error));
                 None
             }
         }
@@ -882,6 +884,7 @@ async fn bucket(
                 r.usage
                     .gaps
                     .extend(breakdown_gaps(policy, b, "listing of", &e.error));
+                breakdown_error = Some(format!("listing: {}", e.error));
                 None
             }
         }
@@ -995,6 +998,7 @@ async fn bucket(
         versioned,
         lifecycle,
         breakdown,
+        breakdown_error,
         uploads: uploads.map(|u| {
             let sized: u64 = u.uploads.iter().filter_map(|x| x.bytes).sum();
             (u.uploads.len(), sized, u.not_sized)

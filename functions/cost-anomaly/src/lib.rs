@@ -256,42 +256,82 @@ async fn evaluate(app: &App, cmd: &command::Command, inv: &Invocation) -> Result
     }
     let history_ok = e.notes.is_empty();
     e.history_days = days.len();
-    let mut actual = None;
+    // Cost Explorer (when enabled): one request for the day and the two before it (a day is
+    // often not published yet when the schedule runs: the next runs fill it), and one backfill
+    // when the actual series is short of what the rules read.
+    let mut actual: Option<Result<Vec<plan::reconcile::Actual>, String>> = None;
+    // (a dry run and a past day write nothing)
+    let writes = !cmd.dry_run && !cmd.past;
     if let Some(ce) = &app.clients.ce {
         let tag = &policy.cost.cost_explorer.tag_key;
-        // Backfill when the stored history is short of what the rules read (one request).
+        let recent = inventory::cost_and_usage(
+            ce,
+            tag,
+            cmd.day - Duration::days(2),
+            cmd.day + Duration::days(1),
+            &mut calls,
+        )
+        .await;
         let want = policy.cost.cost_explorer.backfill_days as i64;
-        if history_ok && (days.len() as i64) < want.min(lookback(policy, cmd.day)) {
-            let start = cmd.day - Duration::days(want);
-            match inventory::cost_and_usage(ce, tag, start, cmd.day, &mut calls).await {
-                Ok(a) => {
-                    let filled: Vec<Day> = plan::reconcile::backfill(
-                        &a,
-                        &app.clients.primary,
-                        policy.prices.taken(),
-                        &inv.run_id,
-                    )
-                    .into_iter()
-                    .filter(|d| !days.contains_key(&d.date))
-                    .collect();
-                    if !cmd.dry_run {
-                        execute::backfill(s3, bucket, &filled).await?;
-                    }
-                    e.backfilled = filled.len();
-                    for d in filled {
-                        days.insert(d.date, d);
-                    }
-                }
+        let have = plan::basis_view(&days, plan::Series::Actual).len() as i64;
+        let mut fetched: Vec<plan::reconcile::Actual> = Vec::new();
+        if history_ok && have < want.min(lookback(policy, cmd.day)) {
+            match inventory::cost_and_usage(
+                ce,
+                tag,
+                cmd.day - Duration::days(want),
+                cmd.day - Duration::days(2),
+                &mut calls,
+            )
+            .await
+            {
+                Ok(a) => fetched = a,
                 Err(err) => e
                     .notes
                     .push(format!("Cost Explorer backfill failed: {err}")),
             }
         }
-        actual = Some(
-            inventory::cost_and_usage(ce, tag, cmd.day, cmd.day + Duration::days(1), &mut calls)
-                .await,
+        if let Ok(r) = &recent {
+            fetched.extend(r.iter().filter(|a| a.date < cmd.day).cloned());
+        }
+        // Days Cost Explorer has: stored as its days where nothing is stored, and as the
+        // actual cost of stored model days that lack it.
+        let by_day = plan::reconcile::backfill(
+            &fetched,
+            &app.clients.primary,
+            policy.prices.taken(),
+            &inv.run_id,
         );
+        let mut new_days = Vec::new();
+        let mut filled = 0;
+        for d in by_day {
+            match days.get_mut(&d.date) {
+                None => new_days.push(d),
+                Some(stored) if stored.source == "model" && stored.actual.is_none() => {
+                    if writes {
+                        execute::fill_actual(s3, bucket, d.date, &d.lines).await?;
+                    }
+                    stored.actual = Some(d.lines);
+                    stored.actual_error = None;
+                    filled += 1;
+                }
+                Some(_) => {}
+            }
+        }
+        if writes {
+            execute::backfill(s3, bucket, &new_days).await?;
+        }
+        e.backfilled = new_days.len() + filled;
+        for d in new_days {
+            days.insert(d.date, d);
+        }
+        actual = Some(recent.map(|r| r.into_iter().filter(|a| a.date == cmd.day).collect()));
     }
+    // No group for the day: Cost Explorer has not published it yet — no data, never $0.
+    let unpublished = format!(
+        "Cost Explorer has no figures for {} yet (it refreshes at least once a day): a later run fills them",
+        cmd.day
+    );
     let mut first_run = false;
     let mut undo = None;
     if cmd.past {
@@ -333,7 +373,7 @@ async fn evaluate(app: &App, cmd: &command::Command, inv: &Invocation) -> Result
             prices_taken: policy.prices.taken().into(),
             written_by: inv.run_id.clone(),
             actual: match &actual {
-                Some(Ok(a)) => Some(
+                Some(Ok(a)) if !a.is_empty() => Some(
                     plan::reconcile::backfill(
                         a,
                         &app.clients.primary,
@@ -349,6 +389,7 @@ async fn evaluate(app: &App, cmd: &command::Command, inv: &Invocation) -> Result
             },
             actual_error: match &actual {
                 Some(Err(err)) => Some(err.clone()),
+                Some(Ok(a)) if a.is_empty() => Some(unpublished.clone()),
                 _ => None,
             },
         };
@@ -377,6 +418,7 @@ async fn evaluate(app: &App, cmd: &command::Command, inv: &Invocation) -> Result
     }
     if let (Some(today), Some(actual)) = (&e.today, &actual) {
         e.reconciled = Some(match actual {
+            Ok(a) if a.is_empty() => Err(unpublished.clone()),
             Ok(a) => Ok(plan::reconcile::reconcile(today, a)),
             Err(err) => Err(err.clone()),
         });

@@ -45,8 +45,11 @@ pub struct BucketFact {
     pub versioned: bool,
     /// `Err`: could not be read (the recommendations that need it are not made, and say so).
     pub lifecycle: Result<Lifecycle, String>,
-    /// From an inventory report or a listing; `None`: neither (a large bucket without a report).
+    /// From an inventory report or a listing; `None`: neither (a large bucket without a report,
+    /// or see `breakdown_error`).
     pub breakdown: Option<Breakdown>,
+    /// Why the named inventory report or the listing could not be read.
+    pub breakdown_error: Option<String>,
     /// Incomplete multipart uploads: count, bytes of the sized ones, not_sized.
     pub uploads: Option<(usize, u64, usize)>,
     /// Group → component.
@@ -97,6 +100,16 @@ pub fn savings(policy: &Policy, facts: &Facts) -> (Vec<Saving>, Vec<String>) {
             }
         };
         let Some(bd) = &b.breakdown else {
+            if let Some(err) = &b.breakdown_error {
+                notes.push(format!(
+                    "s3://{}: its objects could not be read ({err}): no lifecycle recommendation",
+                    b.name
+                ));
+                if let Some(s) = uploads(b, lc, std) {
+                    out.push(s);
+                }
+                continue;
+            }
             notes.push(format!(
                 "s3://{}: too many objects to list and no inventory report named (cost.inventories): ages and versions unknown, no lifecycle recommendation",
                 b.name

@@ -40,6 +40,7 @@ fn bucket(
         versioned,
         lifecycle: Ok(lifecycle),
         breakdown: Some(bd),
+        breakdown_error: None,
         uploads: Some((3, 2 * 1_073_741_824, 0)),
         groups: [(
             "backups/rds-instance/orders-db".to_string(),
