@@ -22,8 +22,8 @@ mod validate;
 mod verify;
 
 pub use account::{Automation, Buckets, Dr, Export, Limits, Thresholds};
-pub use cost::{Cost, Prices};
 pub use components::{Component, DatabaseAccess, Settings, SettingsInput, Tag};
+pub use cost::{Cost, Prices};
 pub use monitoring::{
     ArtifactSet, Canary, Levels, MetricRule, Monitoring, ReplicationPair, RuleSeverity, Statistic,
     CANARY_FOLDER,
