@@ -286,9 +286,10 @@ pub async fn size_cache_snapshots(endpoint: &str, region: &str, sizes: &BTreeMap
 /// Queues canned GetCostAndUsage answers in the emulator (moto's
 /// `/moto-api/static/ce/cost-and-usage-results`): `results` is one response or an array of
 /// them. moto hands the next queued response to each request body it has not seen (the same
-/// body gets the same answer again), in the order the function asks: a backfill (when the
-/// history is short) before the day's request. It applies no filter nor grouping: the groups
-/// are the test's.
+/// body gets the same answer again), so they must be queued in the order the function asks:
+/// cost-anomaly asks for the day and the two before it, then (when its history of actual cost
+/// is short) for the days before those; [`ce_answers`] builds both. moto applies no filter nor
+/// grouping: the groups are the test's.
 pub async fn queue_cost_explorer(endpoint: &str, results: Value) {
     let results = match results {
         Value::Array(a) => a,
@@ -366,38 +367,77 @@ pub fn ce_response(tag_key: &str, days: &[(NaiveDate, Vec<CeGroup>)]) -> Value {
     })
 }
 
-/// The usage type AWS bills a storage class as in `region` (us-east-1's S3 usage types carry no
-/// region prefix; RDS and ElastiCache's do).
-pub fn usage_type(class: &str, region: &str) -> String {
-    let prefix = match region {
-        "us-east-1" => "USE1",
-        "us-east-2" => "USE2",
-        "us-west-1" => "USW1",
-        "us-west-2" => "USW2",
-        "eu-west-1" => "EU",
-        other => other,
+/// Cost Explorer's answers for `day` and the `days` before it, in the order cost-anomaly asks
+/// (see [`queue_cost_explorer`]): first `[day - 2, day + 1)`, then `[day - days, day - 2)`.
+/// Each day costs what `template` (a model day) does times `factor`; `published_day: false`
+/// leaves the day itself without groups, as Cost Explorer answers before it has published it.
+pub fn ce_answers(
+    tag_key: &str,
+    template: &Day,
+    day: NaiveDate,
+    days: i64,
+    factor: f64,
+    published_day: bool,
+) -> Value {
+    let on = |d: NaiveDate| {
+        let mut t = template.clone();
+        t.date = d;
+        (d, ce_groups_like(&t, factor))
     };
-    let s3 = |t: &str| {
+    let mut recent: Vec<(NaiveDate, Vec<CeGroup>)> =
+        (1..=2).rev().map(|b| on(day - Duration::days(b))).collect();
+    recent.push(if published_day {
+        on(day)
+    } else {
+        (day, Vec::new())
+    });
+    let earlier: Vec<(NaiveDate, Vec<CeGroup>)> = (3..=days)
+        .rev()
+        .map(|b| on(day - Duration::days(b)))
+        .collect();
+    json!([
+        ce_response(tag_key, &recent),
+        ce_response(tag_key, &earlier)
+    ])
+}
+
+/// The usage type AWS bills a storage class as in `region`: AWS's region code before it
+/// (`USW2-RDS:ChargedBackupUsage`), none in us-east-1 (`RDS:ChargedBackupUsage`,
+/// `TimedStorage-ByteHrs`), where usage types predate the codes; transfer names both ends
+/// (`USE1-USW2-AWS-Out-Bytes`, to the DR region).
+pub fn usage_type(class: &str, region: &str) -> String {
+    let code = |r: &str| match r {
+        "us-east-1" => "USE1".to_string(),
+        "us-east-2" => "USE2".to_string(),
+        "us-west-1" => "USW1".to_string(),
+        "us-west-2" => "USW2".to_string(),
+        "eu-west-1" => "EU".to_string(),
+        other => other.to_ascii_uppercase(),
+    };
+    let here = |t: &str| {
         if region == "us-east-1" {
             t.to_string()
         } else {
-            format!("{prefix}-{t}")
+            format!("{}-{t}", code(region))
         }
     };
     match class {
-        "rds-snapshot" => format!("{prefix}-RDS:ChargedBackupUsage"),
-        "aurora-backup" => format!("{prefix}-Aurora:BackupUsage"),
-        "elasticache-snapshot" => format!("{prefix}-ElastiCache:BackupUsage"),
-        "backup-warm" => format!("{prefix}-WarmStorage-ByteHrs-EFS"),
-        "backup-cold" => format!("{prefix}-ColdStorage-ByteHrs-EFS"),
-        "STANDARD" | "INTELLIGENT_TIERING" => s3("TimedStorage-ByteHrs"),
-        "STANDARD_IA" => s3("TimedStorage-SIA-ByteHrs"),
-        "ONEZONE_IA" => s3("TimedStorage-ZIA-ByteHrs"),
-        "GLACIER_IR" => s3("TimedStorage-GIR-ByteHrs"),
-        "GLACIER" => s3("TimedStorage-GlacierByteHrs"),
-        "DEEP_ARCHIVE" => s3("TimedStorage-GDA-ByteHrs"),
-        "transfer" => format!("{prefix}-USW2-AWS-Out-Bytes"),
-        other => format!("{prefix}-{other}"),
+        "rds-snapshot" => here("RDS:ChargedBackupUsage"),
+        "aurora-backup" => here("Aurora:BackupUsage"),
+        "elasticache-snapshot" => here("ElastiCache:BackupUsage"),
+        "backup-warm" => here("WarmStorage-ByteHrs-EFS"),
+        "backup-cold" => here("ColdStorage-ByteHrs-EFS"),
+        "STANDARD" | "INTELLIGENT_TIERING" => here("TimedStorage-ByteHrs"),
+        "STANDARD_IA" => here("TimedStorage-SIA-ByteHrs"),
+        "ONEZONE_IA" => here("TimedStorage-ZIA-ByteHrs"),
+        "GLACIER_IR" => here("TimedStorage-GIR-ByteHrs"),
+        "GLACIER" => here("TimedStorage-GlacierByteHrs"),
+        "DEEP_ARCHIVE" => here("TimedStorage-GDA-ByteHrs"),
+        "transfer" => {
+            let to = if region == DR { PRIMARY } else { DR };
+            format!("{}-{}-AWS-Out-Bytes", code(region), code(to))
+        }
+        other => here(other),
     }
 }
 

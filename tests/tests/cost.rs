@@ -819,9 +819,28 @@ async fn cost_explorer_results_are_reconciled_with_the_model() {
         6.19,
         24.0,
     ));
+    // (the function asks for the day and the two before it, then, its stored days having no
+    // actual cost yet, for the days before those: one backfill)
+    let on = |d: NaiveDate| {
+        let mut t = template.clone();
+        t.date = d;
+        (d, cost::ce_groups_like(&t, 1.0))
+    };
+    let recent = vec![
+        on(f.day - Duration::days(2)),
+        on(f.day - Duration::days(1)),
+        (f.day, groups),
+    ];
+    let earlier: Vec<(NaiveDate, Vec<CeGroup>)> = (3..=28)
+        .rev()
+        .map(|b| on(f.day - Duration::days(b)))
+        .collect();
     cost::queue_cost_explorer(
         &f.h.emu.endpoint,
-        cost::ce_response("Component", &[(f.day, groups)]),
+        json!([
+            cost::ce_response("Component", &recent),
+            cost::ce_response("Component", &earlier),
+        ]),
     )
     .await;
 
@@ -877,12 +896,12 @@ async fn cost_explorer_results_are_reconciled_with_the_model() {
         text.contains("not compared: $7.56 of other usage types (2 types"),
         "{text}"
     );
-    // one request ($0.01)
+    // two requests ($0.01 each): the recent days, and the stored days' actual cost
     assert!(
         section(rep, "NOTES")
             .lines
             .iter()
-            .any(|n| n.contains("1 Cost Explorer request(s)")),
+            .any(|n| n.contains("2 Cost Explorer request(s)")),
         "{:?}",
         section(rep, "NOTES").lines
     );
@@ -901,25 +920,9 @@ async fn a_short_history_is_backfilled_from_cost_explorer_once() {
     )
     .await;
     let template = cost::model_day(&f.h, f.day, f.now).await;
-    let past: Vec<(NaiveDate, Vec<CeGroup>)> = (1..=28)
-        .rev()
-        .map(|back| {
-            let d = f.day - Duration::days(back);
-            let mut t = template.clone();
-            t.date = d;
-            (d, cost::ce_groups_like(&t, 0.9))
-        })
-        .collect();
-    // (the backfill asks for [day - 28, day): TimePeriod.End is exclusive)
     cost::queue_cost_explorer(
         &f.h.emu.endpoint,
-        json!([
-            cost::ce_response("Component", &past),
-            cost::ce_response(
-                "Component",
-                &[(f.day, cost::ce_groups_like(&template, 0.9))]
-            ),
-        ]),
+        cost::ce_answers("Component", &template, f.day, 28, 0.9, true),
     )
     .await;
 
@@ -1769,24 +1772,9 @@ async fn enabling_cost_explorer_on_a_model_history_gives_the_rules_their_history
     )
     .await;
     let template = f.steady_history(f.day, f.now).await;
-    let past: Vec<(NaiveDate, Vec<CeGroup>)> = (1..=28)
-        .rev()
-        .map(|back| {
-            let d = f.day - Duration::days(back);
-            let mut t = template.clone();
-            t.date = d;
-            (d, cost::ce_groups_like(&t, 0.8))
-        })
-        .collect();
     cost::queue_cost_explorer(
         &f.h.emu.endpoint,
-        json!([
-            cost::ce_response("Component", &past),
-            cost::ce_response(
-                "Component",
-                &[(f.day, cost::ce_groups_like(&template, 0.8))]
-            ),
-        ]),
+        cost::ce_answers("Component", &template, f.day, 28, 0.8, true),
     )
     .await;
 
@@ -1824,21 +1812,9 @@ async fn a_day_cost_explorer_has_not_published_yet_is_no_data_not_zero() {
     )
     .await;
     let template = cost::model_day(&f.h, f.day, f.now).await;
-    let past: Vec<(NaiveDate, Vec<CeGroup>)> = (1..=28)
-        .rev()
-        .map(|back| {
-            let d = f.day - Duration::days(back);
-            let mut t = template.clone();
-            t.date = d;
-            (d, cost::ce_groups_like(&t, 0.8))
-        })
-        .collect();
     cost::queue_cost_explorer(
         &f.h.emu.endpoint,
-        json!([
-            cost::ce_response("Component", &past),
-            cost::ce_response("Component", &[(f.day, vec![])]),
-        ]),
+        cost::ce_answers("Component", &template, f.day, 28, 0.8, false),
     )
     .await;
 
@@ -1861,6 +1837,52 @@ async fn a_day_cost_explorer_has_not_published_yet_is_no_data_not_zero() {
         "the day's actual cost recorded as no lines ($0): {:?} / {:?}",
         stored.actual,
         stored.actual_error
+    );
+    assert!(
+        stored
+            .actual_error
+            .as_deref()
+            .is_some_and(|e| e.contains(&format!("no figures for {}", f.day))),
+        "{:?}",
+        stored.actual_error
+    );
+
+    // When the next day's run finds the day published
+    let today = f.day + Duration::days(1);
+    let on = |d: NaiveDate| {
+        let mut t = template.clone();
+        t.date = d;
+        (d, cost::ce_groups_like(&t, 0.8))
+    };
+    cost::queue_cost_explorer(
+        &f.h.emu.endpoint,
+        cost::ce_response(
+            "Component",
+            &[on(f.day - Duration::days(1)), on(f.day), on(today)],
+        ),
+    )
+    .await;
+    f.run_at(
+        json!({"action": "cost"}),
+        "req-ce-unpublished-2",
+        f.now + Duration::days(1),
+    )
+    .await;
+
+    // Then it fills the day's actual cost into its record
+    let stored = f.stored_day(f.day).await.unwrap();
+    let actual: f64 = stored
+        .actual
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|l| l.usd_day)
+        .sum();
+    close(
+        actual,
+        0.8 * template.figure(&cost_anomaly::plan::Scope::Total).unwrap(),
+        1e-6,
+        "the day's actual cost, filled",
     );
     f.done().await;
 }
