@@ -13,12 +13,14 @@
 #      way the runbooks do it: an aws CLI shell loop (scripts/bench/runbook-rds-cleanup.sh), timed.
 # Raw results go to target/bench/results.json (inputs under target/bench/raw/); a table is printed.
 # Then failover-orchestrator's figures: scripts/bench/failover.sh (runnable alone; its own
-# emulator; target/bench/failover/results.json).
+# emulator; target/bench/failover/results.json), and cost-anomaly's own bill:
+# scripts/bench/cost-self.sh (runnable alone; an emulator per size; target/bench/cost-self/).
 # Everything runs on loopback; every loop and wait is bounded.
 #
 # Knobs (environment): BENCH_HISTORY_DAYS (500), BENCH_COLD_STARTS (20), BENCH_RETENTION_DAYS (7,
 # the runbook's cutoff = the policy's daily tier), BENCH_SKIP_ARM64=1 (no cross-build),
-# BENCH_SKIP_FAILOVER=1 (no failover-orchestrator figures; its own knobs: scripts/bench/failover.sh).
+# BENCH_SKIP_FAILOVER=1 (no failover-orchestrator figures; its own knobs: scripts/bench/failover.sh),
+# BENCH_SKIP_COST_SELF=1 (no cost-anomaly figures; its own knobs: scripts/bench/cost-self.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -172,4 +174,11 @@ if [ "${BENCH_SKIP_FAILOVER:-0}" != 1 ]; then
   kill "$MOTO_PID" 2>/dev/null || true
   # Its own emulator, seeded world and function environment: none of this run's.
   env -u AWS_ENDPOINT_URL -u LIFEBOAT_POLICY -u LIFEBOAT_EMULATOR_SNAPSHOT_QUOTA scripts/bench/failover.sh
+fi
+
+# --- cost-anomaly: what a run costs ---------------------------------------------------------
+if [ "${BENCH_SKIP_COST_SELF:-0}" != 1 ]; then
+  kill "$MOTO_PID" 2>/dev/null || true
+  # Its own emulators and seeded worlds: none of this run's.
+  env -u AWS_ENDPOINT_URL -u LIFEBOAT_POLICY -u LIFEBOAT_EMULATOR_SNAPSHOT_QUOTA scripts/bench/cost-self.sh
 fi
