@@ -289,8 +289,10 @@ pub fn build(policy: &Policy, e: &Evaluation, mut report: Report) -> Report {
         title: "NOTES".into(),
         lines: notes,
     });
-    // Measurements.
-    if let Some(d) = &e.today {
+    // Measurements: the day's own run only (a past day or a dry run would put a day's cost on
+    // today's point of the dashboard). A day's figure is stamped when its run ends, the morning after.
+    let measured = !e.past && !report.dry_run;
+    if let Some(d) = e.today.as_ref().filter(|_| measured) {
         if let Some(v) = d.figure(&Scope::Total) {
             report.measure("BackupCostDaily", v, "None");
         }

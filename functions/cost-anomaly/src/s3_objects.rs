@@ -1606,6 +1606,15 @@ mod tests {
         assert!(e.error.contains("is truncated or corrupt"), "{e}");
     }
 
+    /// The mocked client's config: us-east-1, its requests recorded for the permission check
+    /// as cost-anomaly's (with LIFEBOAT_CALL_LOG set).
+    fn recorded(c: aws_sdk_s3::config::Builder) -> aws_sdk_s3::config::Builder {
+        c.region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .interceptor(lifeboat_shared::call_log::Recorder::new(
+                "lifeboat-cost-anomaly",
+            ))
+    }
+
     #[tokio::test]
     async fn a_versioned_listing_counts_every_version_and_marker_on_every_page() {
         let page = |marker: Option<&str>| {
@@ -1644,10 +1653,12 @@ mod tests {
             b.build()
         };
         let rule = mock!(Client::list_object_versions)
-            .match_requests(|r| r.bucket() == Some("lifeboat-backups"))
+            .match_requests(|r| r.bucket() == Some("ecommerce-backups-prod-us-east-1"))
             .then_compute_output(move |r| page(r.key_marker()));
-        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&rule]);
-        let r = listing(&s3, "lifeboat-backups", true, ages())
+        // (recorded: the permission check sees ListObjectVersions, which the emulator tests
+        // reach only for buckets without an inventory report)
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&rule], recorded);
+        let r = listing(&s3, "ecommerce-backups-prod-us-east-1", true, ages())
             .await
             .unwrap();
         assert_eq!(r.requests, 2);
@@ -1740,9 +1751,15 @@ mod tests {
                         .build(),
                 )
             });
-        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&uploads, &parts, &gone]);
+        // (recorded: the permission check sees ListMultipartUploads and ListParts)
+        let s3 = mock_client!(
+            aws_sdk_s3,
+            RuleMode::MatchAny,
+            [&uploads, &parts, &gone],
+            recorded
+        );
         // When up to 3 are sized on 2026-12-08 06:00 (u4, of today, is in progress)
-        let u = multipart_uploads(&s3, "lifeboat-backups", 3, now())
+        let u = multipart_uploads(&s3, "ecommerce-backups-prod-us-east-1", 3, now())
             .await
             .unwrap();
         // Then u1 and u3 are sized over two ListParts pages, u2 is gone, u4 and u5 not sized
