@@ -75,7 +75,6 @@ struct Fx {
 async fn fx(policy: CostPolicy, seed: CostSeed) -> Fx {
     let h = util::world()
         .dir("lifeboat-cost-test")
-        .keep_on_failure()
         .edit_policy(move |text| cost::with_cost(&text, &policy))
         .build(|parts| parts.cost_anomaly())
         .await;
@@ -1631,7 +1630,6 @@ async fn retention_savings_name_what_the_retention_lets_go_and_orphans_are_price
     // and a snapshot of scratch-db, dropped since
     let h = util::world()
         .dir("lifeboat-cost-test")
-        .keep_on_failure()
         .scenario(lifeboat_tests::Scenario {
             history_days: 14,
             ..lifeboat_tests::Scenario::default()
