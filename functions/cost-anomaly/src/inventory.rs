@@ -476,7 +476,14 @@ async fn cache_region(clients: &Clients, policy: &Policy, region: &str, r: &mut 
         let active = groups.iter().any(|g| g.id == s.source_id);
         r.facts.snapshots.push(SnapshotFact {
             kind: ResourceKind::Elasticache,
-            item: Item::CacheSnapshots,
+            // A person's manual snapshot (not Lifeboat's by name, not the cache's automatic
+            // backups, which SnapshotRetentionLimit governs) is one no retention governs. Lifeboat's
+            // are not held against a retention here: without their tags, a name proves nothing.
+            item: if s.manual && !s.lifeboat_named() {
+                Item::UnmanagedSnapshots
+            } else {
+                Item::CacheSnapshots
+            },
             id: s.id.clone(),
             region: region.to_string(),
             component: component.clone(),
