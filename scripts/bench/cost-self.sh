@@ -152,12 +152,12 @@ if os.path.exists(z):
     secs = open(os.path.join(out, "arm64-build-seconds")).read().strip()
     res["arm64"] = {"zip_bytes": os.path.getsize(z), "bootstrap_bytes": boot, "build_seconds": int(secs)}
 json.dump(res, open(os.path.join(out, "summary.json"), "w"), indent=1)
-print("size  CE  run     requests  metrics  S3 PUT/LIST  S3 GET  CE  wall s  USD/run   | month USD (custom metrics)")
+print("size  CE  run     requests  metrics  S3 PUT/LIST  S3 GET  CE  wall s  USD/run   | month USD: custom metrics a full month / metered hours (their number)")
 for row in res["prices"]["rows"]:
     for run, f in sorted(row["runs"].items()):
         r = f["requests"]
         print(f"{row['size']:>5} {'on ' if row['cost_explorer'] else 'off'} {run:7} {r['requests']:8} {r['metrics_requested']:8} "
               f"{r['s3_put_list']:12} {r['s3_get']:7} {r['cost_explorer']:3} {f['wall_seconds']:7} {f['usd']['total']:.6f} "
-              f"| {row['month_usd']['total']:.4f} ({row['month_usd']['custom_metrics']})")
+              f"| {row['month_usd']['total']:.4f} / {row['month_usd']['total_prorated']:.4f} ({row['month_usd']['custom_metrics']})")
 print(f"summary: {os.path.join(out, 'summary.json')}")
 PY
