@@ -549,7 +549,7 @@ fn baseline(
         let n = same.len();
         (
             same,
-            format!("the {n} {}s of the last {} days", date.weekday(), b.days),
+            format!("the {n} {}s of the last {} days", date.format("%A"), b.days),
         )
     } else {
         let n = history.len();
