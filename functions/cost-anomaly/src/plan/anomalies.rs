@@ -99,6 +99,14 @@ pub struct Judged {
 }
 
 impl Judged {
+    /// A rule's verdict for `scope`: its check, or the note saying why it was not judged.
+    fn take(&mut self, scope: &Scope, r: Result<CostCheck, String>) {
+        match r {
+            Ok(c) => self.checks.push(c),
+            Err(note) => note_once(&mut self.notes, scope, note),
+        }
+    }
+
     /// The checks not OK, worst first.
     pub fn anomalies(&self) -> Vec<&CostCheck> {
         let mut a: Vec<&CostCheck> = self
@@ -146,43 +154,24 @@ pub fn judge(rules: &Anomalies, days: &BTreeMap<NaiveDate, Day>, date: NaiveDate
                 .push(limit(l.usd, l.per, &scope, days, today, date));
         }
     }
+    let min = rules.baseline.min_change_usd;
     for g in &rules.growth {
         let p = g.period.0.num_days();
         for scope in scoped(&g.component, &judged) {
-            match growth(
-                g.percent,
-                p,
-                &scope,
-                days,
-                date,
-                rules.baseline.min_change_usd,
-            ) {
-                Ok(c) => j.checks.push(c),
-                Err(note) => note_once(&mut j.notes, &scope, note),
-            }
+            let r = growth(g.percent, p, &scope, days, date, min);
+            j.take(&scope, r);
         }
     }
     for a in &rules.above_average {
         let p = a.period.0.num_days();
         for scope in scoped(&a.component, &judged) {
-            match above_average(
-                a.percent,
-                p,
-                &scope,
-                days,
-                date,
-                rules.baseline.min_change_usd,
-            ) {
-                Ok(c) => j.checks.push(c),
-                Err(note) => note_once(&mut j.notes, &scope, note),
-            }
+            let r = above_average(a.percent, p, &scope, days, date, min);
+            j.take(&scope, r);
         }
     }
     for scope in &judged {
-        match baseline(rules, scope, days, date) {
-            Ok(c) => j.checks.push(c),
-            Err(note) => note_once(&mut j.notes, scope, note),
-        }
+        let r = baseline(rules, scope, days, date);
+        j.take(scope, r);
     }
     j
 }
